@@ -1,0 +1,33 @@
+import { config } from 'motia'
+import bullmqPlugin from '@motiadev/plugin-bullmq/plugin'
+import endpointPlugin from '@motiadev/plugin-endpoint/plugin'
+import logsPlugin from '@motiadev/plugin-logs/plugin'
+import observabilityPlugin from '@motiadev/plugin-observability/plugin'
+import statesPlugin from '@motiadev/plugin-states/plugin'
+import type { MotiaPluginContext } from 'motia'
+import { ConfigError, getConfig } from './src/config/index'
+import { getRuntime, type MotiaRedisClient } from './src/runtime/index'
+
+// Misconfiguration stops the start here, naming the variable (Motia would otherwise swallow the
+// error and run with an empty configuration).
+let cfg: ReturnType<typeof getConfig>
+try {
+  cfg = getConfig()
+} catch (err) {
+  console.error(err instanceof ConfigError ? err.message : err)
+  process.exit(1)
+}
+process.env.MOTIA_ANALYTICS_DISABLED = 'true'
+
+const sentinelPlugin = (motia: MotiaPluginContext) => {
+  const runtime = getRuntime()
+  runtime.guardMotiaRedis((motia.state as unknown as { client?: MotiaRedisClient }).client)
+  runtime.start(motia.eventAdapter)
+  return { workbench: [], onShutdown: () => runtime.stop() }
+}
+
+export default config({
+  redis: { useMemoryServer: false, host: cfg.REDIS_HOST, port: cfg.REDIS_PORT, password: cfg.REDIS_PASSWORD },
+  app: (app) => getRuntime().mountRoutes(app),
+  plugins: [observabilityPlugin, statesPlugin, endpointPlugin, logsPlugin, bullmqPlugin, sentinelPlugin],
+})

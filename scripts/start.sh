@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# npm start: install what is missing, start Redis with persistence, start Sentinel.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+export MOTIA_ANALYTICS_DISABLED=true
+
+ensure_apt redis-server redis-tools
+ensure_node_modules
+
+# Fails here, naming the variable, when the configuration is wrong.
+node --import tsx scripts/check-config.ts
+eval "$(node --import tsx scripts/check-config.ts --export)"
+
+started_redis=0
+if [ "$REDIS_HOST" = 127.0.0.1 ] || [ "$REDIS_HOST" = localhost ]; then
+  if ! redis_up "$REDIS_PORT"; then
+    start_redis "$REDIS_PORT" "$DATA_DIR/redis"
+    started_redis=1
+  fi
+fi
+cleanup() {
+  if [ $started_redis = 1 ] && [ -f "$DATA_DIR/redis/redis.pid" ]; then
+    kill "$(cat "$DATA_DIR/redis/redis.pid")" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+docker_up || echo "note: no Docker engine at ${DOCKER_SOCKET}: containers will not be watched (see /healthz)"
+
+echo "Sentinel API:        http://${HOST}:${PORT}/api/incidents"
+echo "Sentinel dashboard:  http://${HOST}:${PORT}/dashboard.html"
+echo "Health:              http://${HOST}:${PORT}/healthz"
+if [ "$WORKBENCH" = true ]; then
+  echo "Motia Workbench:     http://${HOST}:${PORT}/__motia"
+else
+  export MOTIA_DOCKER_DISABLE_WORKBENCH=true
+fi
+
+export MOTIA_WORKBENCH_BASE=/__motia MOTIA_DISABLE_MEMORY_SERVER=true MOTIA_REDIS_HOST="$REDIS_HOST" MOTIA_REDIS_PORT="$REDIS_PORT"
+node node_modules/motia/dist/cli.mjs start -p "$PORT" -H "$HOST" &
+child=$!
+trap 'kill -TERM $child 2>/dev/null; wait $child; exit 130' INT TERM
+wait $child

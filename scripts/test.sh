@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# npm test: install and start what the tests need, run every test, end with "N passed, N failed".
+# Tests start their own Redis and Sentinel instances on free ports and clean up after themselves.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+export MOTIA_ANALYTICS_DISABLED=true
+
+ensure_apt docker.io redis-server redis-tools prometheus prometheus-node-exporter busybox-static stress-ng || exit 1
+ensure_node_modules || exit 1
+
+started_dockerd=""
+stop_dockerd() {
+  if [ -n "$started_dockerd" ]; then
+    kill "$started_dockerd" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$started_dockerd" 2>/dev/null || break; sleep 0.2; done
+  fi
+}
+trap stop_dockerd EXIT
+if ! docker_up; then
+  mkdir -p .data/test
+  dockerd >.data/test/dockerd.log 2>&1 &
+  started_dockerd=$!
+  for _ in $(seq 1 100); do docker_up && break; sleep 0.2; done
+  docker_up || { echo "dockerd did not start; see .data/test/dockerd.log" >&2; exit 1; }
+fi
+bash scripts/build-test-image.sh || exit 1
+
+files=("$@")
+if [ ${#files[@]} -eq 0 ]; then
+  mapfile -t files < <(find src tests bench -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+fi
+mkdir -p test-artifacts
+tap=test-artifacts/results.tap
+# Files run one at a time: the integration tests watch the one Docker engine.
+node --import tsx --test --test-concurrency=1 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$tap" \
+  "${files[@]}"
+status=$?
+passed=$(grep -E '^# pass [0-9]+' "$tap" | tail -1 | awk '{print $3}')
+failed=$(grep -E '^# fail [0-9]+' "$tap" | tail -1 | awk '{print $3}')
+passed=${passed:-0}; failed=${failed:-0}
+if [ "$status" -ne 0 ] && [ "$failed" = 0 ]; then failed=1; fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ] && [ "$passed" -gt 0 ]

@@ -1,0 +1,213 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { AnomalyDetector, DetectorRegistry, evidenceFromWindow } from './index'
+
+/** Deterministic PRNG (mulberry32) and a Gaussian from it. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+function gauss(r: () => number): () => number {
+  return () => {
+    const u = Math.max(r(), 1e-12)
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r())
+  }
+}
+
+const T0 = Date.UTC(2024, 0, 1)
+const STEP = 5 * 60_000
+
+/** Noisy series with a daily-ish cycle. */
+function series(n: number, seed: number, f: (i: number, x: number) => number = (_i, x) => x): number[] {
+  const g = gauss(rng(seed))
+  const out: number[] = []
+  for (let i = 0; i < n; i++) out.push(f(i, 50 + 10 * Math.sin((2 * Math.PI * i) / 288) + 2 * g()))
+  return out
+}
+
+function runAll(det: AnomalyDetector, values: number[], start = 0): number[] {
+  return values.map((v, i) => det.update(v, T0 + (start + i) * STEP))
+}
+
+describe('AnomalyDetector', () => {
+  it('is silent (score 0) during the baseline, even for wild values', () => {
+    const det = new AnomalyDetector()
+    const wild = [1, 1e6, -5e5, 3, 0, 42, 1e9, 7, -1, 2, 1e7, 5, 5, 5, -1e8]
+    assert.equal(wild.length, 15)
+    assert.deepEqual(runAll(det, wild), new Array(15).fill(0))
+    const det2 = new AnomalyDetector({ baseline: 40 })
+    const s2 = runAll(det2, series(60, 1, (i, x) => (i % 7 === 0 ? x * 100 : x)))
+    assert.deepEqual(s2.slice(0, 40), new Array(40).fill(0))
+    assert.ok(s2.slice(40).some((s) => s > 0), 'scores after the baseline are not all zero')
+  })
+
+  it('returns finite scores in [0, 1]', () => {
+    const det = new AnomalyDetector()
+    const r = rng(7)
+    const values = series(5000, 2, (i, x) => (r() < 0.01 ? x * (1 + 20 * r()) : i > 3000 ? x - 30 : x))
+    for (const s of runAll(det, values)) {
+      assert.ok(Number.isFinite(s) && s >= 0 && s <= 1, `score ${s} out of range`)
+    }
+  })
+
+  it('detects a level shift on synthetic data', () => {
+    const det = new AnomalyDetector()
+    const shiftAt = 2000
+    const scores = runAll(det, series(2600, 3, (i, x) => (i >= shiftAt ? x + 40 : x)))
+    const before = Math.max(...scores.slice(300, shiftAt))
+    const after = Math.max(...scores.slice(shiftAt, shiftAt + 20))
+    assert.ok(after >= 0.5, `shift score ${after} should be >= 0.5`)
+    assert.ok(after > before + 0.1, `shift score ${after} should exceed the pre-shift maximum ${before}`)
+  })
+
+  it('detects an isolated spike', () => {
+    const det = new AnomalyDetector()
+    const at = 1500
+    const scores = runAll(det, series(1700, 4, (i, x) => (i === at ? x + 60 : x)))
+    const before = Math.max(...scores.slice(300, at))
+    assert.ok(scores[at] > before, `spike score ${scores[at]} vs before ${before}`)
+    assert.ok(scores[at] >= 0.5)
+  })
+
+  it('gives lower scores on regular data than at anomalies (no constant alarm)', () => {
+    const det = new AnomalyDetector()
+    const scores = runAll(det, series(4000, 5))
+    const high = scores.slice(500).filter((s) => s >= 0.5).length
+    assert.ok(high < 20, `${high} alerts on clean data`)
+  })
+
+  it('is deterministic', () => {
+    const v = series(3000, 6, (i, x) => (i % 500 === 0 ? x * 3 : x))
+    assert.deepEqual(runAll(new AnomalyDetector(), v), runAll(new AnomalyDetector(), v))
+  })
+
+  it('ignores non-finite values', () => {
+    const det = new AnomalyDetector()
+    runAll(det, series(100, 8))
+    const n = det.count
+    assert.equal(det.update(Number.NaN, T0), 0)
+    assert.equal(det.update(Number.POSITIVE_INFINITY, T0), 0)
+    assert.equal(det.count, n)
+  })
+
+  it('restores from JSON and gives identical subsequent scores', () => {
+    const values = series(4000, 9, (i, x) => (i === 2500 ? x + 50 : i > 3200 ? x + 25 : x))
+    const a = new AnomalyDetector()
+    runAll(a, values.slice(0, 1700))
+    const json = JSON.stringify(a)
+    const b = AnomalyDetector.fromJSON(JSON.parse(json))
+    assert.deepEqual(b.toJSON(), a.toJSON())
+    const c = AnomalyDetector.fromJSON(json)
+    const rest = values.slice(1700)
+    const sa = runAll(a, rest, 1700)
+    const sb = runAll(b, rest, 1700)
+    const sc = runAll(c, rest, 1700)
+    assert.deepEqual(sb, sa)
+    assert.deepEqual(sc, sa)
+    assert.ok(sa.some((s) => s > 0.5), 'the continuation contains anomalies')
+    assert.equal(JSON.stringify(b), JSON.stringify(a))
+  })
+
+  it('round-trips with every optional model enabled', () => {
+    const opts = { usePoint: 1, useSustain: 1, diffWindow: 300, valueWindow: 500, clip: 4 }
+    const values = series(2000, 14, (i, x) => (i === 1500 ? x + 70 : x))
+    const a = new AnomalyDetector(opts)
+    runAll(a, values.slice(0, 900))
+    const b = AnomalyDetector.fromJSON(JSON.stringify(a))
+    assert.deepEqual(runAll(b, values.slice(900), 900), runAll(a, values.slice(900), 900))
+    assert.equal(JSON.stringify(b), JSON.stringify(a))
+    assert.ok(a.lastScore >= 0)
+  })
+
+  it('rejects corrupted state', () => {
+    const a = new AnomalyDetector()
+    runAll(a, series(50, 10))
+    const st = JSON.parse(JSON.stringify(a))
+    st.version = 99
+    assert.throws(() => AnomalyDetector.fromJSON(st))
+  })
+
+  it('keeps memory bounded per series', () => {
+    const det = new AnomalyDetector()
+    const v = series(60_000, 11, (i, x) => x + (i % 977 === 0 ? 40 : 0) + i * 0.001)
+    runAll(det, v.slice(0, 5000))
+    const size5k = JSON.stringify(det).length
+    runAll(det, v.slice(5000), 5000)
+    const size60k = JSON.stringify(det).length
+    assert.ok(size60k <= size5k * 1.25 + 2000, `state grew from ${size5k} to ${size60k} chars`)
+    assert.ok(size60k < 400_000, `state is ${size60k} chars`)
+  })
+
+  it('processes at least 100k points per second (lenient check: 30k)', () => {
+    const v = series(100_000, 12)
+    const det = new AnomalyDetector()
+    const t0 = performance.now()
+    for (let i = 0; i < v.length; i++) det.update(v[i], T0 + i * STEP)
+    const rate = v.length / ((performance.now() - t0) / 1000)
+    assert.ok(rate > 30_000, `${Math.round(rate)} points/s`)
+  })
+
+  it('explains an alert with an expected range and the observed value', () => {
+    const det = new AnomalyDetector()
+    runAll(det, series(1000, 13))
+    const s = det.update(200, T0 + 1000 * STEP)
+    assert.ok(s > 0.5)
+    const ev = det.evidence(3)
+    assert.ok(ev !== null)
+    assert.equal(ev.observed, 200)
+    assert.ok(ev.expectedHigh < 200 && ev.expectedLow < ev.expectedHigh)
+    assert.ok(ev.p99 < 200 && ev.p01 <= ev.p50 && ev.p50 <= ev.p99)
+    assert.ok(ev.zScore > 3)
+    const direct = evidenceFromWindow([1, 2, 3, 4, 5], 10, 2)
+    assert.ok(direct !== null)
+    assert.equal(direct.mean, 3)
+    assert.ok(Math.abs(direct.sd - Math.sqrt(2.5)) < 1e-12)
+    assert.ok(Math.abs(direct.expectedHigh - (3 + 2 * Math.sqrt(2.5))) < 1e-12)
+    assert.equal(direct.p50, 3)
+    assert.equal(evidenceFromWindow([], 1), null)
+  })
+})
+
+describe('DetectorRegistry', () => {
+  it('keeps one detector per series and caps the series count (LRU eviction)', () => {
+    const reg = new DetectorRegistry({ maxSeries: 2 })
+    reg.update('a', 1, T0)
+    reg.update('b', 1, T0)
+    reg.update('a', 2, T0 + STEP)
+    reg.update('c', 1, T0)
+    assert.equal(reg.size, 2)
+    assert.deepEqual(reg.keys().sort(), ['a', 'c'])
+    assert.equal(reg.get('a')?.count, 2)
+  })
+
+  it('serialises its whole state and restores it exactly', () => {
+    const reg = new DetectorRegistry({ maxSeries: 10, detector: { baseline: 20 } })
+    const data: Record<string, number[]> = {
+      'cpu:web-1': series(2500, 21, (i, x) => (i === 1900 ? x * 4 : x)),
+      'mem:web-1': series(2500, 22, (i, x) => (i > 2100 ? x + 30 : x)),
+      'lat:db': series(2500, 23),
+    }
+    const keys = Object.keys(data)
+    for (let i = 0; i < 1500; i++) for (const k of keys) reg.update(k, data[k][i], T0 + i * STEP)
+    const json = JSON.stringify(reg)
+    const restored = DetectorRegistry.fromJSON(json)
+    assert.equal(JSON.stringify(restored), json)
+    assert.equal(restored.get('lat:db')?.options.baseline, 20)
+    const a: number[] = []
+    const b: number[] = []
+    for (let i = 1500; i < 2500; i++) {
+      for (const k of keys) {
+        a.push(reg.update(k, data[k][i], T0 + i * STEP))
+        b.push(restored.update(k, data[k][i], T0 + i * STEP))
+      }
+    }
+    assert.deepEqual(b, a)
+    assert.ok(a.some((s) => s > 0.5))
+  })
+})

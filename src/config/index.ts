@@ -1,0 +1,190 @@
+/**
+ * The one place Sentinel reads its environment. Every variable is validated with zod;
+ * a bad or missing value stops the start with the variable's name and what was expected.
+ * `.env.example` documents each variable; keep the two in step (a test checks they match).
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { z } from 'zod'
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => (v === '' ? fallback : v === 'true' || v === '1' || v === 'yes'))
+
+const int = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((v, ctx) => {
+      if (v.trim() === '') return fallback
+      const n = Number(v)
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}, got "${v}"` })
+        return z.NEVER
+      }
+      return n
+    })
+
+const num = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((v, ctx) => {
+      if (v.trim() === '') return fallback
+      const n = Number(v)
+      if (!Number.isFinite(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `expected a number from ${min} to ${max}, got "${v}"` })
+        return z.NEVER
+      }
+      return n
+    })
+
+const optionalUrl = z
+  .string()
+  .default('')
+  .transform((v, ctx) => {
+    if (v.trim() === '') return undefined
+    try {
+      const u = new URL(v)
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol')
+      return v.replace(/\/+$/, '')
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `expected an http(s) URL, got "${v}"` })
+      return z.NEVER
+    }
+  })
+
+const optionalString = z
+  .string()
+  .default('')
+  .transform((v) => (v.trim() === '' ? undefined : v.trim()))
+
+/** `key=value` label selector, e.g. `sentinel.watch=true`. */
+const labelSelector = z
+  .string()
+  .default('sentinel.watch=true')
+  .transform((v, ctx) => {
+    const m = /^([A-Za-z0-9._/-]+)=(.+)$/.exec(v.trim())
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: `expected key=value (for example sentinel.watch=true), got "${v}"` })
+      return z.NEVER
+    }
+    return { key: m[1], value: m[2] }
+  })
+
+export const configSchema = z.object({
+  PORT: int(3000, 1, 65535),
+  HOST: z.string().default('127.0.0.1'),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  DATA_DIR: z.string().default('.data'),
+
+  REDIS_HOST: z.string().default('127.0.0.1'),
+  REDIS_PORT: int(6380, 1, 65535),
+  REDIS_PASSWORD: optionalString,
+
+  DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
+  WATCH_LABEL: labelSelector,
+  RESTART_TIMEOUT_SECONDS: int(10, 1, 300),
+  VERIFY_TIMEOUT_SECONDS: int(20, 1, 600),
+  VERIFY_STABLE_SECONDS: num(1, 0, 300),
+
+  RATE_LIMIT_MAX_ACTIONS: int(3, 1, 1000),
+  RATE_LIMIT_WINDOW_SECONDS: int(900, 1, 86400 * 7),
+
+  PROMETHEUS_URL: optionalUrl,
+  OPENROUTER_API_KEY: optionalString,
+  OPENROUTER_BASE_URL: z.string().default('https://openrouter.ai/api/v1'),
+  OPENROUTER_MODEL: z.string().default('deepseek/deepseek-r1'),
+  SLACK_BOT_TOKEN: optionalString,
+  SLACK_SIGNING_SECRET: optionalString,
+  SLACK_CHANNEL: optionalString,
+
+  WORKBENCH: bool(true),
+  SANDBOX_DIR: z.string().default('./sandbox'),
+  SHADOW_MODE: bool(false),
+  ALLOWED_ACTIONS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  CONFIDENCE_THRESHOLD: num(0.5, 0, 1),
+})
+
+// Motia's Workbench listens for hot reload on 21678 + PORT; past this the start fails silently.
+export const MAX_PORT_WITH_WORKBENCH = 65535 - 21678
+
+export type SentinelConfig = z.infer<typeof configSchema> & { projectRoot: string }
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** Parses a dotenv file: KEY=value lines, # comments, optional single or double quotes. */
+export function parseDotEnv(text: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim()
+    if (!line || line.startsWith('#')) continue
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line)
+    if (!m) continue
+    let value = m[2]
+    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'"))) {
+      value = value.slice(1, -1)
+    } else {
+      value = value.replace(/\s+#.*$/, '')
+    }
+    out[m[1]] = value
+  }
+  return out
+}
+
+/**
+ * Reads the configuration from `env` (the process environment by default), with values from
+ * `<projectRoot>/.env` filling what the environment does not set. Throws ConfigError naming
+ * every bad variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = process.cwd()): SentinelConfig {
+  const dotEnvPath = path.join(projectRoot, '.env')
+  const fromFile = existsSync(dotEnvPath) ? parseDotEnv(readFileSync(dotEnvPath, 'utf8')) : {}
+  const merged: Record<string, string | undefined> = { ...fromFile }
+  for (const key of Object.keys(configSchema.shape)) {
+    if (env[key] !== undefined) merged[key] = env[key]
+  }
+  const result = configSchema.safeParse(merged)
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const name = issue.path.join('.') || '(environment)'
+      return `${name}: ${issue.message}`
+    })
+    throw new ConfigError(problems)
+  }
+  if (result.data.WORKBENCH && result.data.PORT > MAX_PORT_WITH_WORKBENCH) {
+    throw new ConfigError([
+      `PORT: ${result.data.PORT} is too high while WORKBENCH=true (Motia's Workbench needs PORT + 21678 for hot reload): use ${MAX_PORT_WITH_WORKBENCH} or less, or set WORKBENCH=false`,
+    ])
+  }
+  return { ...result.data, projectRoot }
+}
+
+let cached: SentinelConfig | undefined
+/** The process-wide configuration, read once. */
+export function getConfig(): SentinelConfig {
+  if (!cached) cached = loadConfig()
+  return cached
+}
+
+/** For tests: forget the cached configuration. */
+export function resetConfigCache(): void {
+  cached = undefined
+}
+
+export const CONFIG_VARIABLES = Object.keys(configSchema.shape)

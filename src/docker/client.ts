@@ -1,0 +1,89 @@
+/**
+ * Docker access through dockerode. Only containers carrying the watch label are ever acted on;
+ * `assertWatched` is the gate every action goes through.
+ */
+import { existsSync } from 'node:fs'
+import type Docker from 'dockerode'
+import { getConfig } from '../config/index'
+import { engineGet } from './engine-api'
+
+let docker: Docker | undefined
+
+/** dockerode, loaded on first use (it is heavy; read-only callers use engine-api instead). */
+export async function getDocker(): Promise<Docker> {
+  if (!docker) {
+    const { default: Dockerode } = await import('dockerode')
+    docker = new Dockerode({ socketPath: getConfig().DOCKER_SOCKET })
+  }
+  return docker
+}
+
+export function dockerSocketPresent(): boolean {
+  return existsSync(getConfig().DOCKER_SOCKET)
+}
+
+export class NotWatchedError extends Error {
+  constructor(containerId: string) {
+    super(`container ${containerId} does not carry the watch label; Sentinel will not touch it`)
+    this.name = 'NotWatchedError'
+  }
+}
+
+export function isWatchedLabels(labels: Record<string, string> | undefined | null): boolean {
+  const { key, value } = getConfig().WATCH_LABEL
+  return !!labels && labels[key] === value
+}
+
+export type ContainerInfo = Awaited<ReturnType<Docker.Container['inspect']>>
+
+export async function inspectContainer(id: string): Promise<ContainerInfo> {
+  return engineGet<ContainerInfo>(`/containers/${encodeURIComponent(id)}/json`)
+}
+
+/** Inspects the container and throws unless it carries the watch label. */
+export async function assertWatched(id: string): Promise<ContainerInfo> {
+  const info = await inspectContainer(id)
+  if (!isWatchedLabels(info.Config.Labels)) throw new NotWatchedError(id)
+  return info
+}
+
+export function containerName(info: Pick<ContainerInfo, 'Name'>): string {
+  return info.Name.replace(/^\//, '')
+}
+
+/** True when Docker itself will restart the container (its restart policy covers this exit). */
+export function dockerWillRestart(info: ContainerInfo): boolean {
+  const policy = info.HostConfig?.RestartPolicy?.Name ?? ''
+  if (policy === 'always' || policy === 'unless-stopped') return true
+  if (policy === 'on-failure') {
+    const max = info.HostConfig?.RestartPolicy?.MaximumRetryCount ?? 0
+    return info.State.ExitCode !== 0 && (max === 0 || info.RestartCount < max)
+  }
+  return false
+}
+
+export type ContainerHealth = 'running' | 'healthy' | 'starting' | 'unhealthy' | 'not_running' | 'missing'
+
+export async function containerHealth(id: string): Promise<{ health: ContainerHealth; info?: ContainerInfo }> {
+  let info: ContainerInfo
+  try {
+    info = await inspectContainer(id)
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return { health: 'missing' }
+    throw err
+  }
+  if (!info.State.Running || info.State.Restarting) return { health: 'not_running', info }
+  const h = info.State.Health?.Status
+  if (!h || h === 'none') return { health: 'running', info }
+  if (h === 'healthy') return { health: 'healthy', info }
+  if (h === 'starting') return { health: 'starting', info }
+  return { health: 'unhealthy', info }
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer)) as Promise<T>
+}

@@ -1,0 +1,233 @@
+/**
+ * The fast path for container failures, run in the main process on Docker's event stream: a
+ * watched container dies → an incident opens → the policy decides → the restart runs at once →
+ * `incident.acted` hands the incident to the Motia flow (verify, resolve). The LLM is never on
+ * this path; analysis enriches the incident afterwards.
+ */
+import { createHash } from 'node:crypto'
+import type { SentinelConfig } from '../config/index'
+import { dockerWillRestart, inspectContainer, isWatchedLabels } from '../docker/client'
+import { decide } from '../policy/index'
+import { takeRateLimit } from '../policy/rate-limit'
+import type { AuditLog } from '../store/audit'
+import type { ExecutionStore } from '../store/executions'
+import type { IncidentStore } from '../store/incidents'
+import type { Alert, Incident } from '../store/model'
+import { type RemediateOutcome, remediate } from './remediate'
+
+/** The fields of a Docker event message this handler reads. */
+export interface DockerEvent {
+  Type: string
+  Action: string
+  Actor: { ID: string; Attributes?: Record<string, string> }
+  time: number
+  timeNano: number
+}
+
+export type Emit = (topic: string, data: Record<string, unknown>, traceId: string) => Promise<void>
+
+export interface ContainerEventDeps {
+  config: SentinelConfig
+  store: IncidentStore
+  executions: ExecutionStore
+  audit: AuditLog
+  emit: Emit
+  log: (level: 'info' | 'warn' | 'error', msg: string, data?: Record<string, unknown>) => void
+}
+
+export const ACTOR = 'sentinel:docker-watcher'
+// A SIGTERM sent through the API shortly before a death means `docker stop` or `docker restart`:
+// someone stopped it on purpose, and Docker's own restart policies leave such containers alone too.
+const DELIBERATE_WINDOW_MS = 30_000
+
+/** Incident ids derived from the event, so a replayed event finds its incident instead of opening another. */
+export function incidentIdForEvent(containerId: string, timeNano: number | string): string {
+  const ms = Math.floor(Number(timeNano) / 1e6)
+  const h = createHash('sha256').update(`${containerId}:${timeNano}`).digest('hex').slice(0, 10)
+  return `inc_${ms.toString(36)}_${h}`
+}
+
+export class ContainerEventHandler {
+  private readonly apiKills = new Map<string, { signal: string; at: number }>()
+  private readonly chains = new Map<string, Promise<void>>()
+
+  constructor(private readonly deps: ContainerEventDeps) {}
+
+  /** Events of one container are handled in order; different containers in parallel. */
+  handle(event: DockerEvent): Promise<void> {
+    if (event.Type !== 'container') return Promise.resolve()
+    const id = event.Actor.ID
+    const prev = this.chains.get(id) ?? Promise.resolve()
+    const next = prev
+      .then(() => this.dispatch(event))
+      .catch((err) => this.deps.log('error', 'container event handling failed', { containerId: id, action: event.Action, error: (err as Error).message }))
+    this.chains.set(id, next)
+    void next.finally(() => {
+      if (this.chains.get(id) === next) this.chains.delete(id)
+    })
+    return next
+  }
+
+  private async dispatch(event: DockerEvent): Promise<void> {
+    const attrs = event.Actor.Attributes ?? {}
+    const id = event.Actor.ID
+    if (event.Action === 'kill') {
+      this.apiKills.set(id, { signal: attrs.signal ?? '', at: Math.floor(event.timeNano / 1e6) })
+      return
+    }
+    if (!isWatchedLabels(attrs)) return
+    if (event.Action === 'die') return this.onDie(event)
+    if (event.Action.startsWith('health_status') && event.Action.includes('unhealthy')) return this.onUnhealthy(event)
+    if (event.Action === 'destroy') return this.onDestroy(event)
+  }
+
+  private async onDie(event: DockerEvent): Promise<void> {
+    const id = event.Actor.ID
+    const attrs = event.Actor.Attributes ?? {}
+    const name = attrs.name ?? id.slice(0, 12)
+    const atMs = Math.floor(event.timeNano / 1e6)
+    const kill = this.apiKills.get(id)
+    this.apiKills.delete(id)
+    if (kill && kill.signal === '15' && atMs - kill.at < DELIBERATE_WINDOW_MS) {
+      await this.deps.audit.append({
+        kind: 'container.stopped',
+        actor: ACTOR,
+        resource: name,
+        outcome: 'ignored',
+        data: { containerId: id, reason: 'stopped through the Docker API (SIGTERM): deliberate, not a failure' },
+      })
+      return
+    }
+    const exitCode = Number(attrs.exitCode ?? NaN)
+    const alert: Alert = {
+      fingerprint: `container_down:${id}`,
+      type: 'container_down',
+      severity: 'critical',
+      metric: 'container_running',
+      value: 0,
+      threshold: 1,
+      resource: { kind: 'container', id, name },
+      labels: { container: name, image: attrs.image ?? '' },
+      source: 'docker events (die)',
+      at: new Date(atMs).toISOString(),
+      details: { exitCode: Number.isNaN(exitCode) ? null : exitCode, ...(kill ? { apiSignal: kill.signal } : {}) },
+    }
+    await this.openAndRemediate(alert, incidentIdForEvent(id, event.timeNano), `container ${name} died (exit code ${attrs.exitCode ?? '?'})`)
+  }
+
+  private async onUnhealthy(event: DockerEvent): Promise<void> {
+    const id = event.Actor.ID
+    const name = event.Actor.Attributes?.name ?? id.slice(0, 12)
+    const atMs = Math.floor(event.timeNano / 1e6)
+    const alert: Alert = {
+      fingerprint: `container_unhealthy:${id}`,
+      type: 'container_unhealthy',
+      severity: 'critical',
+      metric: 'container_healthy',
+      value: 0,
+      threshold: 1,
+      resource: { kind: 'container', id, name },
+      labels: { container: name, image: event.Actor.Attributes?.image ?? '' },
+      source: 'docker events (health_status)',
+      at: new Date(atMs).toISOString(),
+    }
+    await this.openAndRemediate(alert, incidentIdForEvent(id, event.timeNano), `container ${name} is unhealthy`)
+  }
+
+  private async onDestroy(event: DockerEvent): Promise<void> {
+    const id = event.Actor.ID
+    for (const fp of [`container_down:${id}`, `container_unhealthy:${id}`]) {
+      const open = await this.deps.store.openIncidentFor(fp)
+      if (!open) continue
+      await this.deps.store.append(
+        open.id,
+        { stage: 'suppressed', actor: ACTOR, summary: 'the container was removed; nothing left to heal' },
+        (i) => {
+          i.status = 'suppressed'
+        },
+      )
+      await this.deps.audit.append({ kind: 'incident.suppressed', actor: ACTOR, incidentId: open.id, resource: open.resource.name, outcome: 'container removed' })
+    }
+  }
+
+  async openAndRemediate(alert: Alert, incidentId: string, title: string): Promise<Incident | null> {
+    const { store, audit } = this.deps
+    const { incident, created } = await store.open(alert, { title, actor: ACTOR, id: incidentId })
+    if (!created) {
+      if (incident.id !== incidentId) {
+        // Another failure while its incident is still open: one incident per problem.
+        await store.append(incident.id, { stage: 'note', actor: ACTOR, summary: `${title} again while this incident is open`, data: { at: alert.at, ...(alert.details ?? {}) } })
+      }
+      return null
+    }
+    await audit.append({ kind: 'incident.opened', actor: ACTOR, incidentId, resource: alert.resource.name, data: { type: alert.type, fingerprint: alert.fingerprint, ...(alert.details ?? {}) } })
+    return this.decideAndAct(incident)
+  }
+
+  /** Decides and, when the policy allows, acts now. Also the recovery path for a decided incident. */
+  async decideAndAct(incident: Incident): Promise<Incident> {
+    const { store, audit, config, emit } = this.deps
+    const containerId = incident.resource.id
+    let current = incident
+    if (!current.decision) {
+      let deferToDocker = false
+      try {
+        deferToDocker = dockerWillRestart(await inspectContainer(containerId))
+      } catch {
+        // Gone or unreachable: the policy decides as usual and the action reports what it finds.
+      }
+      const decision = deferToDocker
+        ? {
+            route: 'defer' as const,
+            risk: 'low' as const,
+            actionId: null,
+            params: {},
+            rule: 'docker-restart-policy',
+            reasons: ["the container's own restart policy restarts it; Sentinel verifies instead of acting"],
+            decidedAt: new Date().toISOString(),
+          }
+        : await decide(
+            { incident: current, proposal: { actionId: 'restart_container', params: { containerId } } },
+            {
+              config,
+              takeRateLimit: (a, r, i) => takeRateLimit(a, r, i, config.RATE_LIMIT_MAX_ACTIONS, config.RATE_LIMIT_WINDOW_SECONDS),
+            },
+          )
+      current = await store.append(
+        current.id,
+        { stage: 'decided', actor: 'sentinel:policy', summary: `${decision.route} (${decision.risk} risk, ${decision.rule})`, data: { ...decision } },
+        (i) => {
+          i.decision = decision
+          if (decision.route === 'approval') i.status = 'awaiting_approval'
+          if (decision.route === 'escalate') i.status = 'escalated'
+          if (decision.route === 'defer') i.status = 'verifying'
+        },
+      )
+      await audit.append({ kind: 'policy.decided', actor: 'sentinel:policy', incidentId: current.id, resource: current.resource.name, outcome: decision.route, data: { ...decision } })
+    }
+    const decision = current.decision!
+    if (decision.route === 'auto') {
+      const outcome: RemediateOutcome = await remediate(current.id, {
+        store,
+        executions: this.deps.executions,
+        audit,
+        actor: ACTOR,
+        leaseMs: (config.RESTART_TIMEOUT_SECONDS + 5) * 1000,
+      })
+      current = outcome.incident
+      if (outcome.kind === 'executed' || outcome.kind === 'already-done') {
+        await emit('incident.acted', { incidentId: current.id }, current.id)
+      } else if (outcome.kind === 'in-progress-elsewhere') {
+        setTimeout(() => void this.decideAndAct(current).catch(() => {}), outcome.retryInMs).unref()
+      }
+      return current
+    }
+    // Shadow mode: the decision is recorded and nothing runs; the incident stays open for a person.
+    if (decision.route === 'defer') {
+      await emit('incident.acted', { incidentId: current.id }, current.id)
+    } else if (decision.route === 'approval') {
+      await emit('approval.requested', { incidentId: current.id }, current.id)
+    }
+    return current
+  }
+}

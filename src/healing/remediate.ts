@@ -1,0 +1,97 @@
+/**
+ * Runs the decided action of an incident exactly once: the execution is claimed (keyed by incident
+ * and action) before it runs and finished after. Used by the main process's fast path and by the
+ * ExecuteRemediation step; both end by emitting `incident.acted` for verification.
+ */
+import { getAction } from '../actions/catalog'
+import type { AuditLog } from '../store/audit'
+import type { ExecutionStore } from '../store/executions'
+import type { IncidentStore } from '../store/incidents'
+import type { Incident } from '../store/model'
+
+export interface RemediateDeps {
+  store: IncidentStore
+  executions: ExecutionStore
+  audit: AuditLog
+  actor: string
+  /** How long a claim by another worker is trusted before it is taken over. */
+  leaseMs: number
+}
+
+export type RemediateOutcome =
+  | { kind: 'executed'; incident: Incident; result: Record<string, unknown> }
+  | { kind: 'failed'; incident: Incident; error: string }
+  | { kind: 'already-done'; incident: Incident }
+  | { kind: 'in-progress-elsewhere'; incident: Incident; retryInMs: number }
+  | { kind: 'not-applicable'; incident: Incident; reason: string }
+
+export async function remediate(incidentId: string, deps: RemediateDeps): Promise<RemediateOutcome> {
+  const { store, executions, audit, actor } = deps
+  let incident = await store.get(incidentId)
+  if (!incident) throw new Error(`incident ${incidentId} not found`)
+  const decision = incident.decision
+  if (!decision || !decision.actionId) return { kind: 'not-applicable', incident, reason: 'no action decided' }
+  if (['resolved', 'escalated', 'suppressed'].includes(incident.status)) {
+    return { kind: 'not-applicable', incident, reason: `incident is ${incident.status}` }
+  }
+  const action = getAction(decision.actionId)
+  if (!action) return { kind: 'not-applicable', incident, reason: `unknown action ${decision.actionId}` }
+  const params = action.params.parse(decision.params)
+  const ctx = { incidentId, actor, since: incident.alert.at }
+
+  const existing = await executions.claim(incidentId, action.id, actor)
+  if (existing) {
+    if (existing.status !== 'started') return { kind: 'already-done', incident }
+    const age = Date.now() - Date.parse(existing.startedAt)
+    if (existing.owner !== actor && age < deps.leaseMs) {
+      return { kind: 'in-progress-elsewhere', incident, retryInMs: deps.leaseMs - age }
+    }
+    // A claim left 'started' by a worker that died: the action is idempotent against `since`,
+    // so running it again does nothing when the first run got through.
+  }
+
+  let snapshot: Record<string, unknown> = {}
+  try {
+    snapshot = await action.snapshot(params, ctx)
+  } catch (err) {
+    snapshot = { error: `snapshot failed: ${(err as Error).message}` }
+  }
+  const startedAt = new Date().toISOString()
+  incident = await store.update(incidentId, (i) => {
+    i.status = 'remediating'
+    i.snapshots = [...(i.snapshots ?? []), { actionId: action.id, at: startedAt, before: snapshot }]
+    i.actions = i.actions.filter((a) => !(a.actionId === action.id && a.status === 'started'))
+    i.actions.push({ actionId: action.id, params, status: 'started', startedAt })
+  })
+
+  try {
+    const result = await action.execute(params, ctx)
+    await executions.finish(incidentId, action.id, { status: 'succeeded', result })
+    incident = await store.update(incidentId, (i) => {
+      const rec = i.actions.find((a) => a.actionId === action.id && a.status === 'started')
+      if (rec) Object.assign(rec, { status: 'succeeded', finishedAt: new Date().toISOString(), result })
+      i.status = 'verifying'
+      i.timeline.push({
+        stage: 'acted',
+        at: new Date().toISOString(),
+        actor,
+        summary: `${action.id}: ${String(result.performed ?? 'done')}`,
+        data: { actionId: action.id, params, result },
+      })
+    })
+    await audit.append({ kind: 'action.executed', actor, incidentId, resource: incident.resource.name, outcome: 'succeeded', data: { actionId: action.id, params, result } })
+    return { kind: 'executed', incident, result }
+  } catch (err) {
+    const error = (err as Error).message
+    await executions.finish(incidentId, action.id, { status: 'failed', error })
+    incident = await store.update(incidentId, (i) => {
+      const rec = i.actions.find((a) => a.actionId === action.id && a.status === 'started')
+      if (rec) Object.assign(rec, { status: 'failed', finishedAt: new Date().toISOString(), error })
+      i.status = 'escalated'
+      i.timeline.push({ stage: 'acted', at: new Date().toISOString(), actor, summary: `${action.id} failed: ${error}`, data: { actionId: action.id, error } })
+      i.timeline.push({ stage: 'escalated', at: new Date().toISOString(), actor, summary: 'the fix failed; an admin must look', data: { approverRole: 'admin' } })
+    })
+    await audit.append({ kind: 'action.executed', actor, incidentId, resource: incident.resource.name, outcome: 'failed', data: { actionId: action.id, params, error } })
+    return { kind: 'failed', incident, error }
+  }
+}

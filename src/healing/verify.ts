@@ -1,0 +1,134 @@
+/**
+ * Verification after a fix: re-measure what raised the alert until it has been good for a settle
+ * time, or give up at a deadline. Then resolve, or roll back (where the action can) and escalate.
+ */
+import { getAction } from '../actions/catalog'
+import type { ActionDefinition, VerifyResult } from '../actions/types'
+import type { AuditLog } from '../store/audit'
+import type { IncidentStore } from '../store/incidents'
+import type { Incident } from '../store/model'
+
+export interface VerifyOptions {
+  timeoutMs: number
+  stableMs: number
+  pollMs?: number
+}
+
+/** Polls `check` until it has been ok for `stableMs` without a break, or `timeoutMs` passes. */
+export async function verifyUntilStable(check: () => Promise<VerifyResult>, opts: VerifyOptions): Promise<VerifyResult & { checks: number }> {
+  const poll = opts.pollMs ?? 100
+  const deadline = Date.now() + opts.timeoutMs
+  let okSince: number | null = null
+  let last: VerifyResult = { ok: false, detail: 'not checked' }
+  let checks = 0
+  for (;;) {
+    try {
+      last = await check()
+    } catch (err) {
+      last = { ok: false, detail: `check failed: ${(err as Error).message}` }
+    }
+    checks++
+    const now = Date.now()
+    if (last.ok) {
+      okSince ??= now
+      if (now - okSince >= opts.stableMs) return { ...last, checks }
+    } else {
+      okSince = null
+    }
+    if (now >= deadline) return { ...last, ok: false, detail: `not stable within ${opts.timeoutMs} ms: ${last.detail}`, checks }
+    await new Promise((r) => setTimeout(r, poll))
+  }
+}
+
+/** The action whose verify() re-measures this incident: the one that ran, or the natural fix. */
+export function verifierFor(incident: Incident): { action: ActionDefinition<any>; params: Record<string, unknown> } | null {
+  const decision = incident.decision
+  if (decision?.actionId) {
+    const action = getAction(decision.actionId)
+    if (action) return { action, params: decision.params }
+  }
+  if (incident.resource.kind === 'container') {
+    const action = getAction('restart_container')
+    if (action) return { action, params: { containerId: incident.resource.id } }
+  }
+  return null
+}
+
+export interface VerifyDeps {
+  store: IncidentStore
+  audit: AuditLog
+  actor: string
+}
+
+export async function verifyIncident(incidentId: string, opts: VerifyOptions, deps: VerifyDeps): Promise<{ incident: Incident; ok: boolean; skipped?: string }> {
+  const incident = await deps.store.get(incidentId)
+  if (!incident) throw new Error(`incident ${incidentId} not found`)
+  if (['resolved', 'escalated', 'suppressed'].includes(incident.status)) {
+    return { incident, ok: incident.status === 'resolved', skipped: `incident is ${incident.status}` }
+  }
+  const verifier = verifierFor(incident)
+  if (!verifier) {
+    const updated = await deps.store.append(incidentId, { stage: 'verified', actor: deps.actor, summary: 'nothing to verify against', data: { ok: false } })
+    return { incident: updated, ok: false }
+  }
+  const ctx = { incidentId, actor: deps.actor, since: incident.alert.at }
+  const result = await verifyUntilStable(() => verifier.action.verify(verifier.params, ctx), opts)
+  const updated = await deps.store.append(incidentId, {
+    stage: 'verified',
+    actor: deps.actor,
+    summary: result.ok ? `verified: ${result.detail}` : `verification failed: ${result.detail}`,
+    data: { ok: result.ok, detail: result.detail, checks: result.checks, ...(result.data ?? {}) },
+  })
+  await deps.audit.append({
+    kind: 'incident.verified',
+    actor: deps.actor,
+    incidentId,
+    resource: incident.resource.name,
+    outcome: result.ok ? 'ok' : 'failed',
+    data: { detail: result.detail },
+  })
+  return { incident: updated, ok: result.ok }
+}
+
+export async function resolveIncident(incidentId: string, deps: VerifyDeps, summary = 'resolved'): Promise<Incident> {
+  const incident = await deps.store.update(incidentId, (i) => {
+    if (i.status === 'resolved') return false
+    const now = new Date().toISOString()
+    i.status = 'resolved'
+    i.resolvedAt = now
+    i.timeline.push({ stage: 'resolved', at: now, actor: deps.actor, summary })
+  })
+  await deps.audit.append({ kind: 'incident.resolved', actor: deps.actor, incidentId, resource: incident.resource.name, outcome: 'resolved' })
+  return incident
+}
+
+/** Rolls back the executed action where it has a rollback, then escalates to an admin. */
+export async function rollbackAndEscalate(incidentId: string, deps: VerifyDeps, why: string): Promise<Incident> {
+  const incident = await deps.store.get(incidentId)
+  if (!incident) throw new Error(`incident ${incidentId} not found`)
+  if (['resolved', 'escalated', 'suppressed'].includes(incident.status)) return incident
+  const executed = [...incident.actions].reverse().find((a) => a.status === 'succeeded')
+  const action = executed ? getAction(executed.actionId) : undefined
+  if (executed && action?.rollback) {
+    try {
+      const result = await action.rollback(executed.params, { incidentId, actor: deps.actor, since: incident.alert.at }, executed.result ?? {})
+      await deps.store.append(incidentId, { stage: 'rolled_back', actor: deps.actor, summary: `${action.id} rolled back`, data: result }, (i) => {
+        const rec = i.actions.find((a) => a.actionId === executed.actionId && a.status === 'succeeded')
+        if (rec) rec.status = 'rolled_back'
+      })
+      await deps.audit.append({ kind: 'action.rolled_back', actor: deps.actor, incidentId, resource: incident.resource.name, outcome: 'succeeded', data: { actionId: action.id, result } })
+    } catch (err) {
+      await deps.store.append(incidentId, { stage: 'rolled_back', actor: deps.actor, summary: `rollback of ${action.id} failed: ${(err as Error).message}`, data: { ok: false } })
+      await deps.audit.append({ kind: 'action.rolled_back', actor: deps.actor, incidentId, resource: incident.resource.name, outcome: 'failed', data: { actionId: action.id, error: (err as Error).message } })
+    }
+  }
+  const escalated = await deps.store.append(
+    incidentId,
+    { stage: 'escalated', actor: deps.actor, summary: `escalated to an admin: ${why}`, data: { approverRole: 'admin' } },
+    (i) => {
+      i.status = 'escalated'
+    },
+  )
+  await deps.audit.append({ kind: 'incident.escalated', actor: deps.actor, incidentId, resource: incident.resource.name, outcome: 'escalated', data: { why } })
+  return escalated
+}

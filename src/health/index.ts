@@ -1,0 +1,78 @@
+/**
+ * /healthz: each dependency as up, down (with the reason) or not_configured. Sentinel can work
+ * (HTTP 200) as long as Redis is up; everything else degrades a feature, not the service.
+ */
+import http from 'node:http'
+import type { Redis } from 'ioredis'
+import type { SentinelConfig } from '../config/index'
+import { dockerSocketPresent } from '../docker/client'
+import type { WatcherStatus } from '../docker/watcher'
+
+export type ComponentHealth = { status: 'up'; detail?: string } | { status: 'down'; reason: string } | { status: 'not_configured'; detail?: string }
+
+export interface HealthReport {
+  status: 'ok' | 'unavailable'
+  components: Record<'redis' | 'docker' | 'prometheus' | 'llm' | 'slack', ComponentHealth>
+  checkedAt: string
+}
+
+const withDeadline = <T>(p: Promise<T>, ms: number, what: string) =>
+  Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`${what} did not answer within ${ms} ms`)), ms).unref())])
+
+async function checkRedis(redis: Redis): Promise<ComponentHealth> {
+  try {
+    const pong = await withDeadline(redis.ping(), 1000, 'redis PING')
+    return pong === 'PONG' ? { status: 'up' } : { status: 'down', reason: `unexpected reply ${pong}` }
+  } catch (err) {
+    return { status: 'down', reason: (err as Error).message }
+  }
+}
+
+function dockerPing(socketPath: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, path: '/_ping', method: 'GET', timeout: 1000 }, (res) => {
+      res.resume()
+      res.statusCode === 200 ? resolve() : reject(new Error(`/_ping answered ${res.statusCode}`))
+    })
+    req.on('timeout', () => req.destroy(new Error('docker /_ping timed out')))
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+async function checkDocker(cfg: SentinelConfig, watcher?: WatcherStatus): Promise<ComponentHealth> {
+  if (!dockerSocketPresent()) return { status: 'down', reason: `no Docker socket at ${cfg.DOCKER_SOCKET}; containers are not watched` }
+  try {
+    await dockerPing(cfg.DOCKER_SOCKET)
+  } catch (err) {
+    return { status: 'down', reason: (err as Error).message }
+  }
+  if (watcher && watcher.state === 'down') return { status: 'down', reason: `event stream: ${watcher.reason}` }
+  return { status: 'up', detail: watcher?.state === 'up' ? 'watching events' : 'reachable' }
+}
+
+async function checkPrometheus(cfg: SentinelConfig): Promise<ComponentHealth> {
+  if (!cfg.PROMETHEUS_URL) return { status: 'not_configured', detail: "PROMETHEUS_URL is not set: Sentinel's own host collectors are used" }
+  try {
+    const res = await withDeadline(fetch(`${cfg.PROMETHEUS_URL}/-/ready`), 1500, 'prometheus')
+    return res.ok ? { status: 'up' } : { status: 'down', reason: `/-/ready answered ${res.status}` }
+  } catch (err) {
+    return { status: 'down', reason: (err as Error).message }
+  }
+}
+
+export async function healthReport(cfg: SentinelConfig, redis: Redis, watcher?: WatcherStatus): Promise<HealthReport> {
+  const [r, d, p] = await Promise.all([checkRedis(redis), checkDocker(cfg, watcher), checkPrometheus(cfg)])
+  const llm: ComponentHealth = cfg.OPENROUTER_API_KEY
+    ? { status: 'up', detail: `model ${cfg.OPENROUTER_MODEL}` }
+    : { status: 'not_configured', detail: 'OPENROUTER_API_KEY is not set: the rule analyser answers' }
+  const slack: ComponentHealth =
+    cfg.SLACK_BOT_TOKEN && cfg.SLACK_SIGNING_SECRET
+      ? { status: 'up', detail: `channel ${cfg.SLACK_CHANNEL ?? '(none)'}` }
+      : { status: 'not_configured', detail: 'SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET not set: approvals go through the API' }
+  return {
+    status: r.status === 'up' ? 'ok' : 'unavailable',
+    components: { redis: r, docker: d, prometheus: p, llm, slack },
+    checkedAt: new Date().toISOString(),
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The risk policy: routes a proposed fix to automatic execution, an approval, or escalation, and
+ * records why. Low risk runs by itself; medium needs an operator or an admin; high needs an admin.
+ * Guardrails (allow-list, rate limit, shadow mode) can only make a route stricter.
+ */
+import { getAction } from '../actions/catalog'
+import type { SentinelConfig } from '../config/index'
+import type { Decision, Incident, RiskLevel } from '../store/model'
+import type { RateLimitResult } from './rate-limit'
+
+const LEVELS: RiskLevel[] = ['low', 'medium', 'high']
+export const maxRisk = (...r: (RiskLevel | undefined)[]): RiskLevel =>
+  LEVELS[Math.max(...r.filter((x): x is RiskLevel => !!x).map((x) => LEVELS.indexOf(x)), 0)]
+export const raiseRisk = (r: RiskLevel): RiskLevel => LEVELS[Math.min(LEVELS.indexOf(r) + 1, LEVELS.length - 1)]
+
+export interface PolicyInput {
+  incident: Pick<Incident, 'id' | 'type' | 'resource'>
+  proposal: { actionId: string; params: Record<string, unknown> } | null
+  /** From the analysis, when there is one. */
+  analysisRisk?: RiskLevel
+  confidence?: number
+}
+
+export interface PolicyDeps {
+  config: Pick<SentinelConfig, 'ALLOWED_ACTIONS' | 'SHADOW_MODE' | 'CONFIDENCE_THRESHOLD' | 'RATE_LIMIT_MAX_ACTIONS' | 'RATE_LIMIT_WINDOW_SECONDS'>
+  /** Counts one execution against the sliding window; called only when the route is automatic. */
+  takeRateLimit: (actionId: string, resourceId: string, incidentId: string) => Promise<RateLimitResult>
+  now?: () => Date
+}
+
+export async function decide(input: PolicyInput, deps: PolicyDeps): Promise<Decision> {
+  const decidedAt = (deps.now?.() ?? new Date()).toISOString()
+  const reasons: string[] = []
+  const base = { params: input.proposal?.params ?? {}, decidedAt }
+
+  if (!input.proposal) {
+    return { ...base, route: 'escalate', risk: 'high', actionId: null, approverRole: 'admin', rule: 'no-fix', reasons: ['no fix was proposed'] }
+  }
+  const { actionId } = input.proposal
+  const action = getAction(actionId)
+  if (!action) {
+    return { ...base, route: 'escalate', risk: 'high', actionId, approverRole: 'admin', rule: 'unknown-action', reasons: [`action ${actionId} is not in the catalog`] }
+  }
+  const allowed = deps.config.ALLOWED_ACTIONS
+  if (allowed.length > 0 && !allowed.includes(actionId)) {
+    return {
+      ...base,
+      route: 'escalate',
+      risk: 'high',
+      actionId,
+      approverRole: 'admin',
+      rule: 'guardrail:allow-list',
+      reasons: [`action ${actionId} is not in ALLOWED_ACTIONS (${allowed.join(', ')})`],
+    }
+  }
+  const parsed = action.params.safeParse(input.proposal.params)
+  if (!parsed.success) {
+    return {
+      ...base,
+      route: 'escalate',
+      risk: 'high',
+      actionId,
+      approverRole: 'admin',
+      rule: 'invalid-params',
+      reasons: [`parameters for ${actionId} are invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`],
+    }
+  }
+
+  let risk = maxRisk(action.risk, input.analysisRisk)
+  reasons.push(`action ${actionId} is ${action.risk} risk${input.analysisRisk ? `; analysis says ${input.analysisRisk}` : ''}`)
+  if (input.confidence !== undefined && input.confidence < deps.config.CONFIDENCE_THRESHOLD) {
+    risk = raiseRisk(risk)
+    reasons.push(`confidence ${input.confidence} is under ${deps.config.CONFIDENCE_THRESHOLD}: risk raised to ${risk}`)
+  }
+
+  if (deps.config.SHADOW_MODE) {
+    return { ...base, route: 'shadow', risk, actionId, rule: 'guardrail:shadow-mode', reasons: [...reasons, 'shadow mode: recorded, not executed'] }
+  }
+  if (risk === 'medium') {
+    return { ...base, route: 'approval', risk, actionId, approverRole: 'operator', rule: 'risk:medium', reasons: [...reasons, 'medium risk needs an operator or an admin'] }
+  }
+  if (risk === 'high') {
+    return { ...base, route: 'approval', risk, actionId, approverRole: 'admin', rule: 'risk:high', reasons: [...reasons, 'high risk needs an admin'] }
+  }
+  const limit = await deps.takeRateLimit(actionId, input.incident.resource.id, input.incident.id)
+  if (!limit.allowed) {
+    return {
+      ...base,
+      route: 'approval',
+      risk: 'high',
+      actionId,
+      approverRole: 'admin',
+      rule: 'guardrail:rate-limit',
+      reasons: [...reasons, `rate limit: ${limit.count} ${actionId} on ${input.incident.resource.name} in the last ${limit.windowSeconds} s (max ${limit.max}); escalated instead of acting again`],
+    }
+  }
+  return { ...base, route: 'auto', risk, actionId, rule: 'risk:low', reasons: [...reasons, `low risk: fix automatically (${limit.count}/${limit.max} in window)`] }
+}

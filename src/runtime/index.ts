@@ -1,0 +1,141 @@
+/**
+ * The long-lived part of Sentinel, living in Motia's main process (wired in motia.config.ts):
+ * the Docker event watcher with the container fast path, recovery of open incidents after a
+ * restart, and the routes that must hold state or answer without a step process (/healthz).
+ */
+import type { Express } from 'express'
+import { getConfig, type SentinelConfig } from '../config/index'
+import { dockerSocketPresent } from '../docker/client'
+import { DockerEventWatcher } from '../docker/watcher'
+import { ContainerEventHandler } from '../healing/container-events'
+import { recoverOpenIncidents } from '../healing/recovery'
+import { healthReport } from '../health/index'
+import { AuditLog } from '../store/audit'
+import { ExecutionStore } from '../store/executions'
+import { IncidentStore } from '../store/incidents'
+import { getRedis } from '../store/redis'
+import { logTo } from '../telemetry/log'
+
+/** What the runtime needs from Motia: a way to put events into the flow. */
+export interface FlowEmitter {
+  emit(event: { topic: string; data: unknown; traceId: string; flows?: string[] }): Promise<void>
+}
+
+/** The parts of Motia's node-redis client that the guard uses. */
+export interface MotiaRedisClient {
+  isOpen: boolean
+  on(event: 'error', listener: (err: Error) => void): unknown
+  connect(): Promise<unknown>
+}
+
+export const FLOW = 'sentinel'
+const POSITION_KEY = 'sentinel:docker:events:position'
+
+export class SentinelRuntime {
+  readonly config: SentinelConfig = getConfig()
+  readonly redis = getRedis()
+  readonly store = new IncidentStore(this.redis)
+  readonly executions = new ExecutionStore(this.redis)
+  readonly audit = new AuditLog(this.redis)
+  private readonly log = logTo('runtime')
+  watcher?: DockerEventWatcher
+  containerEvents?: ContainerEventHandler
+  private emitter?: FlowEmitter
+  private started = false
+
+  async emit(topic: string, data: Record<string, unknown>, traceId: string): Promise<void> {
+    if (!this.emitter) throw new Error('the flow is not connected yet')
+    await this.emitter.emit({ topic, data, traceId, flows: [FLOW] })
+  }
+
+  /** Starts the watcher and recovery; called once the Motia event adapter exists. */
+  start(emitter: FlowEmitter): void {
+    if (this.started) return
+    this.started = true
+    this.emitter = emitter
+    this.containerEvents = new ContainerEventHandler({
+      config: this.config,
+      store: this.store,
+      executions: this.executions,
+      audit: this.audit,
+      emit: (t, d, id) => this.emit(t, d, id),
+      log: logTo('container-events'),
+    })
+    if (dockerSocketPresent()) {
+      this.watcher = new DockerEventWatcher({
+        onEvent: (e) => this.containerEvents!.handle(e),
+        loadPosition: async () => {
+          const v = await this.redis.get(POSITION_KEY)
+          return v ? Number(v) : undefined
+        },
+        savePosition: async (t) => {
+          await this.redis.set(POSITION_KEY, String(t))
+        },
+        log: logTo('docker-watcher'),
+      })
+      this.watcher.start()
+    } else {
+      this.log('warn', `no Docker socket at ${this.config.DOCKER_SOCKET}: containers are not watched`)
+    }
+    void recoverOpenIncidents({ store: this.store, containerEvents: this.containerEvents, emit: (t, d, id) => this.emit(t, d, id), log: logTo('recovery') })
+      .then((n) => n && this.log('info', `resumed ${n} open incident(s)`))
+      .catch((err) => this.log('error', 'recovery failed', { error: (err as Error).message }))
+  }
+
+  async stop(): Promise<void> {
+    if (this.redisGuard) clearInterval(this.redisGuard)
+    await this.watcher?.stop()
+  }
+
+  private redisGuard?: NodeJS.Timeout
+
+  /**
+   * Motia's own Redis client has no error listener (an outage would crash the process) and stops
+   * reconnecting after ten tries (an outage of a few seconds would leave it dead). Sentinel keeps
+   * it alive: errors are logged, and a closed client is reconnected while /healthz says 503.
+   */
+  guardMotiaRedis(client: MotiaRedisClient | undefined): void {
+    if (!client || this.redisGuard) return
+    let lastLog = 0
+    client.on('error', (err) => {
+      if (Date.now() - lastLog > 5000) {
+        lastLog = Date.now()
+        this.log('warn', 'Motia Redis connection error', { error: err.message })
+      }
+    })
+    let connecting = false
+    this.redisGuard = setInterval(() => {
+      if (client.isOpen || connecting) return
+      connecting = true
+      client
+        .connect()
+        .then(() => this.log('info', 'Motia Redis connection restored'))
+        .catch(() => {})
+        .finally(() => {
+          connecting = false
+        })
+    }, 2000)
+    this.redisGuard.unref()
+  }
+
+  /** Routes served by the main process itself. */
+  mountRoutes(app: Express): void {
+    app.get('/healthz', async (_req, res) => {
+      const report = await healthReport(this.config, this.redis, this.watcher?.status)
+      res.status(report.status === 'ok' ? 200 : 503).json(report)
+    })
+  }
+}
+
+const KEY = Symbol.for('sentinel.runtime')
+type WithRuntime = typeof globalThis & { [KEY]?: SentinelRuntime }
+
+/**
+ * One runtime per process. Motia loads motia.config.ts twice (once for `app`, once for
+ * `plugins`), so the instance lives on globalThis rather than in this module.
+ */
+export function getRuntime(): SentinelRuntime {
+  const g = globalThis as WithRuntime
+  if (!g[KEY]) g[KEY] = new SentinelRuntime()
+  return g[KEY]
+}

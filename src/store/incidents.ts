@@ -1,0 +1,177 @@
+/**
+ * Incident store. Incidents are JSON documents at Motia's state keys (group `incidents`), written
+ * with compare-and-set Lua scripts so that the main process and step processes can update the same
+ * incident without losing each other's writes. Side indexes: open incidents (for recovery after a
+ * crash), incidents by time (for listing) and the open incident of each fingerprint (one incident
+ * per problem).
+ */
+import { randomBytes } from 'node:crypto'
+import type { Redis } from 'ioredis'
+import { getRedis, stateKey } from './redis'
+import { type Alert, type Incident, type TimelineEntry, TERMINAL_STATUSES } from './model'
+
+export const INCIDENT_GROUP = 'incidents'
+const OPEN_SET = 'sentinel:incidents:open'
+const BY_TIME = 'sentinel:incidents:by_time'
+const fingerprintKey = (fp: string) => `sentinel:incidents:fingerprint:${fp}`
+const incidentKey = (id: string) => stateKey(INCIDENT_GROUP, id)
+
+// Creates the incident unless it exists already (ids derived from one event repeat when the event
+// is replayed) or its fingerprint already has an open one; returns the id that holds it.
+const CREATE_LUA = `
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return {0, ARGV[1]}
+end
+local existing = redis.call('GET', KEYS[1])
+if existing and redis.call('EXISTS', '${stateKey(INCIDENT_GROUP, '')}' .. existing) == 1 then
+  return {0, existing}
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+return {1, ARGV[1]}
+`
+
+// Replaces the document when its stored version matches; keeps the indexes in step.
+const CAS_LUA = `
+local cur = redis.call('GET', KEYS[1])
+if not cur then return -1 end
+local doc = cjson.decode(cur)
+if tostring(doc.version) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[4] == '1' then
+  redis.call('SREM', KEYS[2], ARGV[3])
+  if redis.call('GET', KEYS[3]) == ARGV[3] then redis.call('DEL', KEYS[3]) end
+else
+  redis.call('SADD', KEYS[2], ARGV[3])
+end
+return 1
+`
+
+export function newIncidentId(now = Date.now()): string {
+  return `inc_${now.toString(36)}_${randomBytes(4).toString('hex')}`
+}
+
+export function isTerminal(incident: Pick<Incident, 'status'>): boolean {
+  return TERMINAL_STATUSES.includes(incident.status)
+}
+
+export interface OpenResult {
+  incident: Incident
+  created: boolean
+}
+
+export class IncidentStore {
+  constructor(private readonly redis: Redis = getRedis()) {}
+
+  /**
+   * Opens an incident for the alert, or returns the open incident that already holds its
+   * fingerprint (created = false).
+   */
+  async open(alert: Alert, init: { title: string; actor: string; test?: boolean; id?: string }): Promise<OpenResult> {
+    const nowIso = new Date().toISOString()
+    const id = init.id ?? newIncidentId()
+    const incident: Incident = {
+      id,
+      fingerprint: alert.fingerprint,
+      type: alert.type,
+      severity: alert.severity,
+      status: 'open',
+      title: init.title,
+      resource: alert.resource,
+      alert,
+      actions: [],
+      timeline: [
+        {
+          stage: 'detected',
+          at: alert.at,
+          actor: init.actor,
+          summary: init.title,
+          data: { metric: alert.metric, value: alert.value, threshold: alert.threshold, source: alert.source },
+        },
+      ],
+      openedAt: nowIso,
+      updatedAt: nowIso,
+      ...(init.test ? { test: true } : {}),
+      version: 1,
+    }
+    const [created, holder] = (await this.redis.eval(
+      CREATE_LUA,
+      4,
+      fingerprintKey(alert.fingerprint),
+      incidentKey(id),
+      OPEN_SET,
+      BY_TIME,
+      id,
+      JSON.stringify(incident),
+      String(Date.parse(nowIso)),
+    )) as [number, string]
+    if (created === 1) return { incident, created: true }
+    const existing = await this.get(holder)
+    if (!existing) throw new Error(`incident ${holder} vanished while opening ${alert.fingerprint}`)
+    return { incident: existing, created: false }
+  }
+
+  async get(id: string): Promise<Incident | null> {
+    const raw = await this.redis.get(incidentKey(id))
+    return raw ? (JSON.parse(raw) as Incident) : null
+  }
+
+  /**
+   * Applies `mutate` to the incident and stores it, retrying when another process wrote in
+   * between. `mutate` may return false to leave the incident unchanged.
+   */
+  async update(id: string, mutate: (incident: Incident) => void | boolean): Promise<Incident> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const current = await this.get(id)
+      if (!current) throw new Error(`incident ${id} not found`)
+      const next = structuredClone(current)
+      if (mutate(next) === false) return current
+      next.version = current.version + 1
+      next.updatedAt = new Date().toISOString()
+      const ok = (await this.redis.eval(
+        CAS_LUA,
+        3,
+        incidentKey(id),
+        OPEN_SET,
+        fingerprintKey(current.fingerprint),
+        String(current.version),
+        JSON.stringify(next),
+        id,
+        isTerminal(next) ? '1' : '0',
+      )) as number
+      if (ok === 1) return next
+      if (ok === -1) throw new Error(`incident ${id} not found`)
+      await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)))
+    }
+    throw new Error(`incident ${id}: too many concurrent updates`)
+  }
+
+  /** Appends a timeline entry (and applies an optional change in the same write). */
+  async append(id: string, entry: Omit<TimelineEntry, 'at'> & { at?: string }, change?: (i: Incident) => void) {
+    return this.update(id, (incident) => {
+      incident.timeline.push({ ...entry, at: entry.at ?? new Date().toISOString() })
+      change?.(incident)
+    })
+  }
+
+  async openIds(): Promise<string[]> {
+    return this.redis.smembers(OPEN_SET)
+  }
+
+  /** Incidents newest first; `before` is an exclusive cursor (openedAt ms, id). */
+  async list(opts: { limit: number; beforeMs?: number; afterMs?: number }): Promise<Incident[]> {
+    const max = opts.beforeMs !== undefined ? `(${opts.beforeMs}` : '+inf'
+    const min = opts.afterMs !== undefined ? String(opts.afterMs) : '-inf'
+    const ids = await this.redis.zrevrangebyscore(BY_TIME, max, min, 'LIMIT', 0, opts.limit)
+    if (ids.length === 0) return []
+    const raws = await this.redis.mget(ids.map(incidentKey))
+    return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as Incident)
+  }
+
+  async openIncidentFor(fingerprint: string): Promise<Incident | null> {
+    const id = await this.redis.get(fingerprintKey(fingerprint))
+    return id ? this.get(id) : null
+  }
+}

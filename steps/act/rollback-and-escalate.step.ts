@@ -1,0 +1,19 @@
+import type { EventConfig, FlowContext } from 'motia'
+import { incidentRef, type IncidentRef, TOPICS } from '../../src/events/topics'
+import { stepDeps } from '../../src/healing/step-deps'
+import { rollbackAndEscalate } from '../../src/healing/verify'
+
+export const config: EventConfig = {
+  type: 'event',
+  name: 'RollbackAndEscalate',
+  description: 'When verification fails: undo the action where it can be undone, then hand the incident to an admin',
+  subscribes: [TOPICS.verificationFailed],
+  emits: [],
+  input: incidentRef,
+  flows: ['sentinel'],
+}
+
+export const handler = async (input: IncidentRef, { logger }: FlowContext) => {
+  const incident = await rollbackAndEscalate(input.incidentId, stepDeps('step:RollbackAndEscalate'), 'the fix did not hold')
+  logger.warn('incident escalated', { incidentId: incident.id, resource: incident.resource.name })
+}

@@ -1,0 +1,26 @@
+import type { EventConfig, FlowContext } from 'motia'
+import { incidentRef, type IncidentRef, TOPICS } from '../../src/events/topics'
+import { stepDeps } from '../../src/healing/step-deps'
+import { verifyIncident } from '../../src/healing/verify'
+
+export const config: EventConfig = {
+  type: 'event',
+  name: 'VerifyRemediation',
+  description: 'Re-measures what raised the alert until it holds for the settle time, or the deadline passes',
+  subscribes: [TOPICS.acted],
+  emits: [TOPICS.verified, TOPICS.verificationFailed],
+  input: incidentRef,
+  flows: ['sentinel'],
+  infrastructure: { handler: { timeout: 600 }, queue: { type: 'standard', maxRetries: 3, visibilityTimeout: 700, delaySeconds: 0 } },
+}
+
+export const handler = async (input: IncidentRef, { emit, logger }: FlowContext<{ topic: string; data: IncidentRef }>) => {
+  const deps = stepDeps('step:VerifyRemediation')
+  const opts = { timeoutMs: deps.config.VERIFY_TIMEOUT_SECONDS * 1000, stableMs: deps.config.VERIFY_STABLE_SECONDS * 1000 }
+  const result = await verifyIncident(input.incidentId, opts, deps)
+  if (result.skipped) {
+    logger.info('verification skipped', { incidentId: input.incidentId, why: result.skipped })
+    return
+  }
+  await emit({ topic: result.ok ? TOPICS.verified : TOPICS.verificationFailed, data: { incidentId: input.incidentId } })
+}

@@ -1,0 +1,13 @@
+import type { NoopConfig } from 'motia'
+
+// The Docker event watcher and the container fast path run in the main process (a step process
+// cannot hold a stream open); this node shows them in the Workbench where they sit in the flow.
+export const config: NoopConfig = {
+  type: 'noop',
+  name: 'DockerEventWatcher',
+  description: 'Main process: follows Docker events; a watched container dies → incident → policy → restart now',
+  virtualSubscribes: [],
+  virtualEmits: ['incident.acted', 'approval.requested'],
+  flows: ['sentinel'],
+}
+

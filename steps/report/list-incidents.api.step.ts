@@ -1,0 +1,31 @@
+import type { ApiRequest, ApiRouteConfig, FlowContext } from 'motia'
+import { apiMiddleware } from '../../middlewares/api.middleware'
+import { parseOr400 } from '../../src/api/errors'
+import { listIncidents, listQuery } from '../../src/api/incidents'
+import { IncidentStore } from '../../src/store/incidents'
+
+export const config: ApiRouteConfig = {
+  type: 'api',
+  name: 'ListIncidents',
+  description: 'Incidents, newest first; filters: status, severity, type, resource, since, until; cursor pagination',
+  path: '/api/incidents',
+  method: 'GET',
+  emits: [],
+  flows: ['sentinel'],
+  middleware: apiMiddleware,
+  queryParams: [
+    { name: 'status', description: 'open, awaiting_approval, remediating, verifying, resolved, escalated, suppressed' },
+    { name: 'severity', description: 'critical, warning, info' },
+    { name: 'type', description: 'container_down, memory, cpu, disk, latency, anomaly...' },
+    { name: 'resource', description: 'resource name or id' },
+    { name: 'since', description: 'ISO time, inclusive' },
+    { name: 'until', description: 'ISO time, inclusive' },
+    { name: 'limit', description: '1 to 200 (default 50)' },
+    { name: 'cursor', description: 'nextCursor of the previous page' },
+  ],
+}
+
+export const handler = async (req: ApiRequest, _ctx: FlowContext) => {
+  const q = parseOr400(listQuery, req.queryParams, 'query')
+  return { status: 200, body: await listIncidents(new IncidentStore(), q) }
+}

@@ -1,0 +1,19 @@
+import type { EventConfig, FlowContext } from 'motia'
+import { incidentRef, type IncidentRef, TOPICS } from '../../src/events/topics'
+import { stepDeps } from '../../src/healing/step-deps'
+import { resolveIncident } from '../../src/healing/verify'
+
+export const config: EventConfig = {
+  type: 'event',
+  name: 'ResolveIncident',
+  description: 'Closes a verified incident and records it in the timeline and the audit log',
+  subscribes: [TOPICS.verified],
+  emits: [],
+  input: incidentRef,
+  flows: ['sentinel'],
+}
+
+export const handler = async (input: IncidentRef, { logger }: FlowContext) => {
+  const incident = await resolveIncident(input.incidentId, stepDeps('step:ResolveIncident'), 'fix verified; incident resolved')
+  logger.info('incident resolved', { incidentId: incident.id, resource: incident.resource.name })
+}

@@ -1,0 +1,110 @@
+/**
+ * Starts a real Sentinel (`motia start`, as npm start does) against a test Redis, on a free port,
+ * with its own data directory. It runs in its own process group so that a test can kill -9 the
+ * whole of it, step processes included, the way a crash would.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { freePort, waitFor } from './ports'
+
+export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..')
+
+export interface SentinelInstance {
+  url: string
+  port: number
+  dataDir: string
+  env: Record<string, string>
+  output(): string
+  /** SIGTERM and wait. */
+  stop(): Promise<void>
+  /** SIGKILL the whole process group, no chance to clean up. */
+  kill9(): Promise<void>
+  /** Starts again with the same port, Redis and data directory. */
+  restart(): Promise<void>
+  get(pathname: string, headers?: Record<string, string>): Promise<{ status: number; body: any }>
+  cleanup(): Promise<void>
+}
+
+export async function startSentinel(opts: { redisPort: number; env?: Record<string, string> }): Promise<SentinelInstance> {
+  const port = await freePort()
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-test-data-'))
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    MOTIA_ANALYTICS_DISABLED: 'true',
+    MOTIA_DISABLE_MEMORY_SERVER: 'true',
+    MOTIA_WORKBENCH_BASE: '/__motia',
+    MOTIA_REDIS_HOST: '127.0.0.1',
+    MOTIA_REDIS_PORT: String(opts.redisPort),
+    REDIS_HOST: '127.0.0.1',
+    REDIS_PORT: String(opts.redisPort),
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'info',
+    ...(opts.env ?? {}),
+  }
+  let proc: ChildProcess
+  let out = ''
+  const launch = async () => {
+    proc = spawn(process.execPath, ['node_modules/motia/dist/cli.mjs', 'start', '-p', String(port), '-H', '127.0.0.1'], {
+      cwd: PROJECT_ROOT,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    proc.stdout!.on('data', (d) => (out += d))
+    proc.stderr!.on('data', (d) => (out += d))
+    await waitFor(
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`sentinel exited with ${proc.exitCode}:\n${out.slice(-3000)}`)
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`)
+        // The Docker watcher connects just after the server listens; wait for it too.
+        const body = (await res.json()) as { components: { docker: { status: string } } }
+        return res.status === 200 && body.components.docker.status === 'up'
+      },
+      { timeoutMs: 60_000, intervalMs: 200, what: 'sentinel to be healthy' },
+    ).catch((err) => {
+      throw new Error(`${(err as Error).message}\n--- sentinel output ---\n${out.slice(-3000)}`)
+    })
+  }
+  const waitExit = async (signal: NodeJS.Signals, group: boolean) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return
+    const exited = new Promise((r) => proc.once('exit', r))
+    try {
+      if (group) process.kill(-proc.pid!, signal)
+      else proc.kill(signal)
+    } catch {}
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))])
+    // Whatever is left of the group (step processes) goes too.
+    try {
+      process.kill(-proc.pid!, 'SIGKILL')
+    } catch {}
+  }
+  await launch()
+  const url = `http://127.0.0.1:${port}`
+  return {
+    url,
+    port,
+    dataDir,
+    env,
+    output: () => out,
+    stop: () => waitExit('SIGTERM', false),
+    kill9: () => waitExit('SIGKILL', true),
+    restart: launch,
+    async get(pathname, headers) {
+      const res = await fetch(url + pathname, { headers })
+      const text = await res.text()
+      let body: any = text
+      try {
+        body = JSON.parse(text)
+      } catch {}
+      return { status: res.status, body }
+    },
+    async cleanup() {
+      await waitExit('SIGTERM', false)
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * The first healing loop, end to end against real dockerd, Redis and `motia start`: a watched
+ * container's main process is killed from the host; Sentinel restarts it and resolves the
+ * incident through the Motia flow (the verify and resolve steps write the timeline).
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { killMainProcess, removeContainers, runContainer, state, uniqueName } from '../helpers/docker'
+import { sleep, waitFor } from '../helpers/ports'
+import { startRedis, type TestRedis } from '../helpers/redis'
+import { type SentinelInstance, startSentinel } from '../helpers/sentinel'
+
+describe('healing loop', () => {
+  let redis: TestRedis
+  let sentinel: SentinelInstance
+  const containers: string[] = []
+
+  before(async () => {
+    redis = await startRedis()
+    sentinel = await startSentinel({ redisPort: redis.port, env: { VERIFY_STABLE_SECONDS: '0.5' } })
+  })
+  after(async () => {
+    await removeContainers(...containers)
+    await sentinel?.cleanup()
+    await redis?.stop()
+  })
+
+  const incidentsFor = async (name: string) => {
+    const res = await sentinel.get(`/api/incidents?resource=${encodeURIComponent(name)}`)
+    assert.equal(res.status, 200)
+    return res.body.incidents as any[]
+  }
+
+  it('restarts a watched container whose main process was killed, and resolves the incident through the flow', async () => {
+    const name = uniqueName('watched')
+    containers.push(name)
+    await runContainer(name, { labels: { 'sentinel.watch': 'true' } })
+    const before = await state(name)
+    assert.equal(before.Running, true)
+
+    await killMainProcess(name)
+    const restarted = await waitFor(
+      async () => {
+        const s = await state(name)
+        return s.Running && s.StartedAt !== before.StartedAt ? s : null
+      },
+      { timeoutMs: 15_000, what: 'the container to run again' },
+    )
+    assert.notEqual(restarted.Pid, before.Pid)
+
+    const incident = await waitFor(
+      async () => {
+        const [inc] = await incidentsFor(name)
+        return inc?.status === 'resolved' ? inc : null
+      },
+      { timeoutMs: 30_000, what: 'the incident to be resolved' },
+    )
+    assert.equal(incident.type, 'container_down')
+    assert.equal(incident.alert.details.exitCode, 137)
+    const stages = incident.timeline.map((t: any) => t.stage)
+    assert.deepEqual(
+      stages.filter((s: string) => ['detected', 'decided', 'acted', 'verified', 'resolved'].includes(s)),
+      ['detected', 'decided', 'acted', 'verified', 'resolved'],
+    )
+    for (const t of incident.timeline) assert.ok(!Number.isNaN(Date.parse(t.at)), `stage ${t.stage} has a time`)
+    // Verification and resolution ran as Motia steps, not inside the watcher.
+    const actors = Object.fromEntries(incident.timeline.map((t: any) => [t.stage, t.actor]))
+    assert.equal(actors.verified, 'step:VerifyRemediation')
+    assert.equal(actors.resolved, 'step:ResolveIncident')
+    assert.equal(incident.decision.route, 'auto')
+    assert.equal(incident.decision.risk, 'low')
+    assert.deepEqual(
+      incident.actions.map((a: any) => [a.actionId, a.status]),
+      [['restart_container', 'succeeded']],
+    )
+    assert.equal(incident.snapshots[0].before.state, 'exited')
+
+    const one = await sentinel.get(`/api/incidents/${incident.id}`)
+    assert.equal(one.status, 200)
+    assert.equal(one.body.id, incident.id)
+  })
+
+  it('leaves a container without the watch label alone', async () => {
+    const name = uniqueName('unwatched')
+    containers.push(name)
+    await runContainer(name)
+    await killMainProcess(name)
+    await waitFor(async () => !(await state(name)).Running, { timeoutMs: 5000, what: 'the container to die' })
+    await sleep(3000)
+    const s = await state(name)
+    assert.equal(s.Running, false, 'an unlabelled container must not be restarted')
+    assert.deepEqual(await incidentsFor(name), [])
+  })
+
+  it('does not fight a deliberate docker stop', async () => {
+    const name = uniqueName('stopped')
+    containers.push(name)
+    await runContainer(name, { labels: { 'sentinel.watch': 'true' } })
+    const { execFile } = await import('node:child_process')
+    await new Promise<void>((resolve, reject) => execFile('docker', ['stop', '-t', '2', name], (e) => (e ? reject(e) : resolve())))
+    await sleep(2500)
+    assert.equal((await state(name)).Running, false, 'a container stopped on purpose stays stopped')
+    assert.deepEqual(await incidentsFor(name), [])
+  })
+
+  it('answers bad requests with a 4xx naming the problem', async () => {
+    const bad = await sentinel.get('/api/incidents?limit=abc')
+    assert.equal(bad.status, 400)
+    assert.match(bad.body.message, /query\.limit/)
+    const badId = await sentinel.get('/api/incidents/..%2f..%2fetc')
+    assert.equal(badId.status, 400)
+    const missing = await sentinel.get('/api/incidents/inc_zzz_0000')
+    assert.equal(missing.status, 404)
+  })
+
+  it('reports its dependencies on /healthz and turns 503 when Redis is down', async () => {
+    const ok = await sentinel.get('/healthz')
+    assert.equal(ok.status, 200)
+    assert.equal(ok.body.components.redis.status, 'up')
+    assert.equal(ok.body.components.docker.status, 'up')
+    assert.equal(ok.body.components.prometheus.status, 'not_configured')
+    assert.equal(ok.body.components.llm.status, 'not_configured')
+    assert.equal(ok.body.components.slack.status, 'not_configured')
+    await redis.kill()
+    try {
+      const down = await waitFor(
+        async () => {
+          const r = await sentinel.get('/healthz')
+          return r.status === 503 ? r : null
+        },
+        { timeoutMs: 10_000, what: '/healthz to report 503' },
+      )
+      assert.equal(down.body.components.redis.status, 'down')
+      assert.ok(down.body.components.redis.reason)
+    } finally {
+      await redis.restart()
+    }
+    await waitFor(async () => (await sentinel.get('/healthz')).status === 200, { timeoutMs: 15_000, what: '/healthz to recover' })
+
+    // And it still heals once Redis is back: the flow's queues reconnected.
+    const name = uniqueName('after-outage')
+    containers.push(name)
+    await runContainer(name, { labels: { 'sentinel.watch': 'true' } })
+    await killMainProcess(name)
+    await waitFor(
+      async () => {
+        const [inc] = await incidentsFor(name)
+        return inc?.status === 'resolved'
+      },
+      { timeoutMs: 45_000, what: 'an incident after the Redis outage to be resolved' },
+    )
+    assert.equal((await state(name)).Running, true)
+  })
+})
