@@ -1,0 +1,119 @@
+/**
+ * A container's recent logs through the Engine API over the unix socket (no dockerode: this runs
+ * in short-lived step processes). Without a TTY, Docker multiplexes stdout and stderr into frames
+ * with an 8-byte header: [stream, 0, 0, 0, size (uint32 big-endian)], then `size` bytes.
+ */
+import http from 'node:http'
+import { getConfig } from '../config/index'
+import { EngineApiError } from './engine-api'
+
+export interface LogOptions {
+  /** Lines asked of Docker (its `tail`). Default 200. */
+  tail?: number
+  /** The text returned is at most this many bytes, the newest kept. Default 8 KiB. */
+  maxBytes?: number
+  /** Whether the container has a TTY (raw stream). Looked up with inspect when not given. */
+  tty?: boolean
+  timeoutMs?: number
+  socketPath?: string
+  /** Prefix each line with `stderr: ` when it came from stderr. Default false. */
+  markStderr?: boolean
+}
+
+export interface LogFrame {
+  stream: 'stdin' | 'stdout' | 'stderr'
+  data: Buffer
+}
+
+const STREAMS = ['stdin', 'stdout', 'stderr'] as const
+
+/**
+ * Splits Docker's multiplexed stream into frames. Returns the frames and the bytes of an
+ * incomplete trailing frame (a header or payload cut short), which a streaming caller prepends
+ * to the next chunk.
+ */
+export function demuxDockerStream(buf: Buffer): { frames: LogFrame[]; rest: Buffer } {
+  const frames: LogFrame[] = []
+  let offset = 0
+  while (buf.length - offset >= 8) {
+    const type = buf[offset]
+    const size = buf.readUInt32BE(offset + 4)
+    if (buf.length - offset - 8 < size) break
+    frames.push({ stream: STREAMS[type] ?? 'stdout', data: buf.subarray(offset + 8, offset + 8 + size) })
+    offset += 8 + size
+  }
+  return { frames, rest: buf.subarray(offset) }
+}
+
+/** True when the bytes start like a multiplexed frame (stream 0-2, three zero bytes). */
+export function looksMultiplexed(buf: Buffer): boolean {
+  return buf.length >= 8 && buf[0] <= 2 && buf[1] === 0 && buf[2] === 0 && buf[3] === 0
+}
+
+/** The last `maxBytes` of `text`, cut at a line start when possible. */
+export function tailBytes(text: string, maxBytes: number): string {
+  const buf = Buffer.from(text, 'utf8')
+  if (buf.length <= maxBytes) return text
+  let cut = buf.subarray(buf.length - maxBytes).toString('utf8')
+  // A cut through a multi-byte character leaves a replacement character at the start.
+  cut = cut.replace(/^\uFFFD+/, '')
+  const nl = cut.indexOf('\n')
+  return nl >= 0 && nl < cut.length - 1 ? cut.slice(nl + 1) : cut
+}
+
+function rawGet(apiPath: string, socketPath: string, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, path: apiPath, method: 'GET', timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('error', reject)
+      res.on('end', () => {
+        const body = Buffer.concat(chunks)
+        if ((res.statusCode ?? 500) >= 400) {
+          let message = body.toString('utf8')
+          try {
+            message = (JSON.parse(message) as { message?: string }).message ?? message
+          } catch {}
+          reject(new EngineApiError(res.statusCode ?? 500, message))
+          return
+        }
+        resolve(body)
+      })
+    })
+    req.on('timeout', () => req.destroy(new Error(`docker GET ${apiPath} timed out after ${timeoutMs} ms`)))
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** The tail of a container's stdout and stderr, interleaved as Docker wrote them. */
+export async function containerLogs(id: string, opts: LogOptions = {}): Promise<string> {
+  const tail = Math.max(1, Math.min(10_000, Math.floor(opts.tail ?? 200)))
+  const maxBytes = opts.maxBytes ?? 8 * 1024
+  const timeoutMs = opts.timeoutMs ?? 5000
+  const socketPath = opts.socketPath ?? getConfig().DOCKER_SOCKET
+  let tty = opts.tty
+  if (tty === undefined) {
+    const raw = await rawGet(`/containers/${encodeURIComponent(id)}/json`, socketPath, timeoutMs)
+    const info = JSON.parse(raw.toString('utf8')) as { Config?: { Tty?: boolean } }
+    tty = !!info.Config?.Tty
+  }
+  const body = await rawGet(`/containers/${encodeURIComponent(id)}/logs?stdout=1&stderr=1&tail=${tail}`, socketPath, timeoutMs)
+  let text: string
+  if (tty || !looksMultiplexed(body)) {
+    text = body.toString('utf8')
+  } else {
+    const { frames } = demuxDockerStream(body)
+    if (opts.markStderr) {
+      text = frames
+        .map((f) => {
+          const s = f.data.toString('utf8')
+          return f.stream === 'stderr' ? s.replace(/^(?=.)/gm, 'stderr: ') : s
+        })
+        .join('')
+    } else {
+      text = Buffer.concat(frames.map((f) => f.data)).toString('utf8')
+    }
+  }
+  return tailBytes(text, maxBytes)
+}

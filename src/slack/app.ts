@@ -1,0 +1,148 @@
+/**
+ * Approvals in Slack: a Bolt app whose ExpressReceiver takes button clicks at /slack/actions.
+ * The main process mounts `router` on its Express app before any body parser (the signature is over
+ * the raw body). Bolt is loaded here only, lazily, so nothing else pays for it.
+ */
+import type { App, ExpressReceiver, Logger } from '@slack/bolt'
+import { authorize, decidePermission, isRole, whoMay, type Role } from '../auth/roles'
+import type { Incident } from '../store/model'
+import { normalizeApiUrl, parseSlackUserRoles, APPROVE_ACTION, REJECT_ACTION, SLACK_ACTIONS_ENDPOINT } from './config'
+import { createSlackMessenger, type SlackMessenger } from './messenger'
+import { createSignatureGuard, type GuardFailure } from './verify'
+
+export type DecisionResult = { ok: true } | { conflict: string }
+
+export interface SlackDecision {
+  incidentId: string
+  decision: 'approve' | 'reject'
+  by: string
+  role: Role
+}
+
+export type SlackLog = (level: 'info' | 'warn' | 'error', msg: string, data?: Record<string, unknown>) => void
+
+export interface SlackApprovalsOptions {
+  botToken: string
+  signingSecret: string
+  channel: string
+  /** Slack's Web API base (default https://slack.com/api/); a local stand-in in tests. */
+  apiUrl?: string
+  /** Slack user id → role, or the SLACK_USER_ROLES text. Users not listed may not decide. */
+  userRoles: Record<string, Role> | string
+  endpoint?: string
+  /** Reads the incident a button names (for its risk); null when there is none. */
+  getIncident(id: string): Promise<Incident | null>
+  /** Applies the decision; answers {conflict} when the incident was already decided. */
+  onDecision(d: SlackDecision): Promise<DecisionResult>
+  log?: SlackLog
+  /** For tests of the timestamp window. */
+  now?: () => number
+}
+
+export interface SlackApprovals {
+  app: App
+  receiver: ExpressReceiver
+  /** Mount on the main Express app before body parsers: `app.use(slack.router)`. */
+  router: (req: any, res: any, next: (err?: unknown) => void) => void
+  messenger: SlackMessenger
+  endpoint: string
+}
+
+const INCIDENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/
+
+function boltLogger(log: SlackLog | undefined): Logger {
+  let level = 'info' as any
+  const emit = (lvl: 'info' | 'warn' | 'error') => (...msg: unknown[]) => log?.(lvl, `slack: ${msg.map(String).join(' ')}`)
+  return {
+    debug: () => {},
+    info: emit('info'),
+    warn: emit('warn'),
+    error: emit('error'),
+    setLevel: (l) => (level = l),
+    getLevel: () => level,
+    setName: () => {},
+  }
+}
+
+export async function createSlackApprovals(opts: SlackApprovalsOptions): Promise<SlackApprovals> {
+  for (const [name, v] of [['botToken (SLACK_BOT_TOKEN)', opts.botToken], ['signingSecret (SLACK_SIGNING_SECRET)', opts.signingSecret], ['channel (SLACK_CHANNEL)', opts.channel]] as const) {
+    if (!v) throw new Error(`Slack approvals: ${name} is required`)
+  }
+  const userRoles = typeof opts.userRoles === 'string' ? parseSlackUserRoles(opts.userRoles) : opts.userRoles
+  const apiUrl = normalizeApiUrl(opts.apiUrl)
+  const endpoint = opts.endpoint ?? SLACK_ACTIONS_ENDPOINT
+  const log = opts.log
+  const { App, ExpressReceiver } = await import('@slack/bolt')
+  const logger = boltLogger(log)
+
+  const receiver = new ExpressReceiver({
+    signingSecret: opts.signingSecret,
+    endpoints: { actions: endpoint },
+    logger,
+    // Acknowledge at once (Slack wants an answer within 3 s); the decision continues after.
+    processBeforeResponse: false,
+  })
+  const app = new App({ token: opts.botToken, receiver, logger, clientOptions: { slackApiUrl: apiUrl } })
+  const messenger = createSlackMessenger({ botToken: opts.botToken, channel: opts.channel, apiUrl, client: app.client })
+
+  app.action(new RegExp(`^(${APPROVE_ACTION}|${REJECT_ACTION})$`), async ({ ack, body, action, client }) => {
+    await ack()
+    if (body.type !== 'block_actions' || action.type !== 'button') return
+    const user = body.user.id
+    const channel = body.channel?.id ?? body.container?.channel_id
+    const ts = body.message?.ts ?? body.container?.message_ts
+    const incidentId = action.value ?? ''
+    const decision = (action as { action_id?: string }).action_id === APPROVE_ACTION ? 'approve' : 'reject'
+    const tell = async (text: string) => {
+      if (!channel) return
+      try {
+        await client.chat.postEphemeral({ channel, user, text })
+      } catch (err) {
+        log?.('warn', 'slack: could not send an ephemeral message', { error: (err as Error).message })
+      }
+    }
+    if (!INCIDENT_ID.test(incidentId)) return tell('This button names no valid incident; nothing was changed.')
+    const role = userRoles[user]
+    if (!isRole(role)) {
+      log?.('warn', 'slack: decision by a user without a role refused', { user, incidentId })
+      return tell(`You have no Sentinel role, so you cannot ${decision} incident \`${incidentId}\`. Nothing was changed.`)
+    }
+    const incident = await opts.getIncident(incidentId)
+    if (!incident) return tell(`Incident \`${incidentId}\` was not found; nothing was changed.`)
+    const risk = incident.decision?.risk ?? 'high'
+    const needed = decidePermission(risk, incident.decision?.approverRole)
+    if (!authorize(role, needed)) {
+      log?.('info', 'slack: decision refused for the role', { user, role, incidentId, risk })
+      return tell(`Incident \`${incidentId}\` is *${risk}* risk: only ${whoMay(needed)} may ${decision} it, and you are ${role === 'viewer' ? 'a viewer' : `an ${role}`}. Nothing was changed.`)
+    }
+    const by = `slack:${user}`
+    let result: DecisionResult
+    try {
+      result = await opts.onDecision({ incidentId, decision, by, role })
+    } catch (err) {
+      log?.('error', 'slack: applying a decision failed', { incidentId, error: (err as Error).message })
+      return tell(`Sentinel could not record your decision on \`${incidentId}\`: please try again or use the dashboard.`)
+    }
+    if ('conflict' in result) return tell(`Incident \`${incidentId}\`: ${result.conflict}. Nothing was changed.`)
+    log?.('info', 'slack: decision recorded', { incidentId, decision, by, role })
+    if (channel && ts) {
+      try {
+        await messenger.updateDecision({ channel, ts }, { decision, by, at: new Date().toISOString() }, incident)
+      } catch (err) {
+        log?.('warn', 'slack: could not update the approval message', { incidentId, error: (err as Error).message })
+      }
+    }
+  })
+  app.error(async (err) => {
+    log?.('error', 'slack: handler error', { error: err.message })
+  })
+
+  const guard = createSignatureGuard({
+    signingSecret: opts.signingSecret,
+    endpoint,
+    now: opts.now,
+    onReject: (reason: GuardFailure) => log?.(reason === 'body_consumed' ? 'error' : 'warn', 'slack: request refused', { reason }),
+  })
+  const router: SlackApprovals['router'] = (req, res, next) => guard(req, res, (err) => (err ? next(err) : receiver.router(req, res, next)))
+  return { app, receiver, router, messenger, endpoint }
+}
