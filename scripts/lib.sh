@@ -23,13 +23,13 @@ ensure_apt() {
 ensure_node_modules() {
   local stamp=node_modules/.sentinel-lock.sha256
   local want
-  want=$(sha256sum package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-64)
+  want=$(cat package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-64)
   if [ -d node_modules ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return 0
   fi
   echo "installing npm packages"
   # redis-memory-server (a Motia dependency) would download Redis; Sentinel runs Debian's.
-  REDISMS_DISABLE_POSTINSTALL=1 MOTIA_ANALYTICS_DISABLED=true npm ci --no-audit --no-fund --loglevel=error || return 1
+  REDISMS_DISABLE_POSTINSTALL=1 MOTIA_ANALYTICS_DISABLED=true npm install --no-audit --no-fund --loglevel=error || return 1
   echo "$want" > "$stamp"
 }
 

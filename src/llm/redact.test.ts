@@ -110,7 +110,7 @@ test('redactDeep redacts values, keys and secret-named fields at any depth', () 
   }
   const out = redactDeep(input)
   assert.deepEqual(out, {
-    labels: { owner: '[EMAIL]', api_key: REDACTED, team: 'payments', 'contact-[EMAIL]': 'x' },
+    labels: { owner: '[EMAIL]', api_key: REDACTED, team: 'payments', '[EMAIL]': 'x' },
     nested: [{ password: REDACTED, note: `dsn postgres://${REDACTED}@db/x` }, REDACTED],
     count: 3,
     ok: true,

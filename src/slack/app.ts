@@ -143,6 +143,6 @@ export async function createSlackApprovals(opts: SlackApprovalsOptions): Promise
     now: opts.now,
     onReject: (reason: GuardFailure) => log?.(reason === 'body_consumed' ? 'error' : 'warn', 'slack: request refused', { reason }),
   })
-  const router: SlackApprovals['router'] = (req, res, next) => guard(req, res, (err) => (err ? next(err) : receiver.router(req, res, next)))
+  const router: SlackApprovals["router"] = (req, res, next) => receiver.router(req, res, next)
   return { app, receiver, router, messenger, endpoint }
 }
