@@ -17,7 +17,7 @@ function* files(dir: string): Generator<string> {
   }
 }
 
-it('step-reachable code imports files, never directories', () => {
+it('step-reachable code imports files statically, never directories', () => {
   const bad: string[] = []
   for (const dir of ['steps', 'src', 'middlewares']) {
     for (const file of files(path.join(root, dir))) {
@@ -26,6 +26,11 @@ it('step-reachable code imports files, never directories', () => {
         const target = path.resolve(path.dirname(file), m[1])
         if (existsSync(target) && statSync(target).isDirectory()) bad.push(`${path.relative(root, file)}: ${m[1]}`)
         if (m[1].endsWith('.js')) bad.push(`${path.relative(root, file)}: ${m[1]} (no .js on relative imports)`)
+      }
+      // Motia's compiler only follows static `from '...'` imports: a relative dynamic import is
+      // never compiled and fails in the step process.
+      for (const m of text.matchAll(/import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g)) {
+        bad.push(`${path.relative(root, file)}: import('${m[1]}') (use a static import for project files)`)
       }
     }
   }

@@ -5,7 +5,9 @@
  * its answer is ready should the LLM fail.
  */
 import type { Redis } from 'ioredis'
-import type { LlmOptions } from '../llm/analyser'
+// Static imports: Motia compiles a step's project imports only when they are static.
+import { analyseWithLlm, type LlmOptions } from '../llm/analyser'
+import { TokenBudget } from '../llm/budget'
 import type { CatalogEntry } from '../llm/catalog'
 import type { ProposedFix } from '../llm/schema'
 import type { Alert, Incident, RiskLevel } from '../store/model'
@@ -72,7 +74,6 @@ export async function analyzeIncident(incident: Incident | Alert, deps: AnalyzeD
   const apiKey = deps.llm?.apiKey
   if (!apiKey) return fromRules('no OPENROUTER_API_KEY')
 
-  const { TokenBudget } = await import('../llm/budget')
   const limit = deps.hourlyTokenBudget ?? DEFAULT_HOURLY_TOKEN_BUDGET
   const budget = deps.redis ? new TokenBudget(deps.redis, { tokensPerHour: limit, keyPrefix: deps.budgetKeyPrefix }) : undefined
   if (limit <= 0) return fromRules('LLM token budget is 0')
@@ -84,7 +85,6 @@ export async function analyzeIncident(incident: Incident | Alert, deps: AnalyzeD
     // The analysis goes on without the history; the prompt says none was available.
   }
 
-  const { analyseWithLlm } = await import('../llm/analyser')
   const outcome = await analyseWithLlm(
     { incident, history, logs: deps.logs ?? rules.logs, facts: rules.facts, catalog: deps.catalog },
     { ...deps.llm, apiKey, budget },

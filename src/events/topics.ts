@@ -10,6 +10,8 @@ export type IncidentRef = z.infer<typeof incidentRef>
 
 export const TOPICS = {
   opened: 'incident.opened',
+  analyzed: 'incident.analyzed',
+  remediationApproved: 'remediation.approved',
   acted: 'incident.acted',
   verified: 'incident.verified',
   verificationFailed: 'incident.verification_failed',

@@ -161,7 +161,10 @@ export class ContainerEventHandler {
       return null
     }
     await audit.append({ kind: 'incident.opened', actor: ACTOR, incidentId, resource: alert.resource.name, data: { type: alert.type, fingerprint: alert.fingerprint, ...(alert.details ?? {}) } })
-    return this.decideAndAct(incident)
+    const acted = await this.decideAndAct(incident)
+    // The analysis enriches the incident afterwards; it is never on the restart's path.
+    await this.deps.emit('incident.opened', { incidentId }, incidentId)
+    return acted
   }
 
   /** Decides and, when the policy allows, acts now. Also the recovery path for a decided incident. */

@@ -202,7 +202,9 @@ export async function analyseWithLlm(input: LlmInput, opts: LlmOptions): Promise
       }
       const attemptMs = Math.min(left, opts.attemptTimeoutMs ?? left)
       const attemptCtl = new AbortController()
-      const attemptTimer = setTimeout(() => attemptCtl.abort(new AttemptTimeout(`attempt timed out after ${attemptMs} ms`)), attemptMs)
+      // An attempt allowed all the time left ends with the deadline, and is reported as such.
+      const attemptTimer =
+        attemptMs < left ? setTimeout(() => attemptCtl.abort(new AttemptTimeout(`attempt timed out after ${attemptMs} ms`)), attemptMs) : undefined
       const signal = AbortSignal.any([outer, attemptCtl.signal])
       let retryDelay: number | undefined
       let retryable = true
@@ -238,7 +240,8 @@ export async function analyseWithLlm(input: LlmInput, opts: LlmOptions): Promise
       const backoff = Math.min(backoffMax, base * 2 ** (n - 1)) + random() * base
       const wait = retryDelay !== undefined ? retryDelay : backoff
       if (wait >= remaining) {
-        lastError += retryDelay !== undefined ? ` (Retry-After ${Math.round(retryDelay / 1000)} s is past the deadline)` : ''
+        lastError +=
+          retryDelay !== undefined ? ` (Retry-After ${Math.round(retryDelay / 1000)} s is past the deadline)` : `; no time left for a retry before the deadline of ${deadlineMs} ms`
         break
       }
       await sleep(wait, outer)

@@ -6,6 +6,8 @@
 import { validateParams, type CatalogEntry } from './catalog'
 import { analysisSchema, type Analysis } from './schema'
 
+const RISK_ORDER = { low: 0, medium: 1, high: 2 } as const
+
 export class AnalysisParseError extends Error {
   constructor(message: string) {
     super(message)
@@ -110,6 +112,8 @@ export function validateAnalysis(value: unknown, catalog: CatalogEntry[]): Analy
     if (!entry) throw new AnalysisParseError(`proposed action "${analysis.proposed_fix.action}" is not in the catalog`)
     const problem = validateParams(entry, analysis.proposed_fix.params)
     if (problem) throw new AnalysisParseError(`params for ${entry.id} are invalid: ${problem}`)
+    // The model may judge a fix riskier than the catalog does, never safer.
+    if (RISK_ORDER[analysis.risk_level] < RISK_ORDER[entry.risk]) analysis.risk_level = entry.risk
   }
   return analysis
 }

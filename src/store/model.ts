@@ -96,6 +96,22 @@ export interface ActionRecord {
   error?: string
 }
 
+export interface Approval {
+  status: 'pending' | 'approved' | 'rejected' | 'expired'
+  /** The lowest role that may decide. */
+  approverRole: 'operator' | 'admin'
+  risk: RiskLevel
+  actionId: string | null
+  params: Record<string, unknown>
+  requestedAt: string
+  expiresAt: string
+  decidedBy?: string
+  decidedAt?: string
+  reason?: string
+  /** Where the Slack message is, to update it. */
+  slack?: { channel: string; ts: string }
+}
+
 export interface Incident {
   id: string
   fingerprint: string
@@ -106,6 +122,7 @@ export interface Incident {
   resource: ResourceRef
   alert: Alert
   decision?: Decision
+  approval?: Approval
   actions: ActionRecord[]
   analysis?: Record<string, unknown>
   snapshots?: Record<string, unknown>[]

@@ -7,7 +7,7 @@ export const config: NoopConfig = {
   name: 'DockerEventWatcher',
   description: 'Main process: follows Docker events; a watched container dies → incident → policy → restart now',
   virtualSubscribes: [],
-  virtualEmits: ['incident.acted', 'approval.requested'],
+  virtualEmits: ['incident.acted', 'approval.requested', 'incident.opened'],
   flows: ['sentinel'],
 }
 

@@ -75,9 +75,21 @@ describe('healing loop', () => {
     )
     assert.equal(incident.snapshots[0].before.state, 'exited')
 
-    const one = await sentinel.get(`/api/incidents/${incident.id}`)
-    assert.equal(one.status, 200)
-    assert.equal(one.body.id, incident.id)
+    // The analysis enriches the incident after the fix, off the critical path (no key: the rules).
+    const analysed = await waitFor(
+      async () => {
+        const one = await sentinel.get(`/api/incidents/${incident.id}`)
+        assert.equal(one.status, 200)
+        return one.body.analysis ? one.body : null
+      },
+      { timeoutMs: 30_000, what: 'the analysis to be stored' },
+    )
+    assert.equal(analysed.analysis.analyser, 'rules')
+    assert.equal(analysed.analysis.fallbackReason, 'no OPENROUTER_API_KEY')
+    assert.match(JSON.stringify(analysed.analysis.evidence), /137/)
+    const acted = analysed.timeline.findIndex((t: any) => t.stage === 'acted')
+    const analysedAt = analysed.timeline.findIndex((t: any) => t.stage === 'analyzed')
+    assert.ok(acted >= 0 && analysedAt > acted, 'the fix did not wait for the analysis')
   })
 
   it('leaves a container without the watch label alone', async () => {

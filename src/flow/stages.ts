@@ -1,0 +1,119 @@
+/**
+ * The stages of the incident flow that run in step processes (analyze → decide → execute), kept
+ * here so each step file is a thin wrapper and the logic is testable without Motia.
+ */
+import { getAction } from '../actions/catalog'
+import { ACTIONS } from '../actions/catalog'
+import { Approvals } from '../approvals/index'
+import { getConfig } from '../config/index'
+import { remediate, type RemediateOutcome } from '../healing/remediate'
+import { decide } from '../policy/index'
+import { takeRateLimit } from '../policy/rate-limit'
+import { AuditLog } from '../store/audit'
+import { ExecutionStore } from '../store/executions'
+import { IncidentStore, isTerminal } from '../store/incidents'
+import type { Decision, Incident } from '../store/model'
+import { getRedis } from '../store/redis'
+import { analyzeIncident } from '../analyze/index'
+import { catalogFromActions } from '../llm/catalog'
+import { analysisSettings } from './analysis'
+
+const FACTS_LIMIT = 4000
+
+function stores() {
+  const redis = getRedis()
+  return { redis, store: new IncidentStore(redis), audit: new AuditLog(redis), executions: new ExecutionStore(redis) }
+}
+
+/** Analyses the incident and stores the result. Returns whether the policy should decide next. */
+export async function analyzeStage(incidentId: string, actor: string): Promise<{ incident: Incident; decideNext: boolean }> {
+  const { redis, store, audit } = stores()
+  const incident = await store.get(incidentId)
+  if (!incident) throw new Error(`incident ${incidentId} not found`)
+  if (incident.analysis) return { incident, decideNext: !incident.decision && !isTerminal(incident) }
+  const settings = analysisSettings(getConfig())
+  const result = await analyzeIncident(incident, {
+    catalog: catalogFromActions(ACTIONS),
+    llm: settings.llm,
+    hourlyTokenBudget: settings.hourlyTokenBudget,
+    redis,
+    rules: { sandboxDir: settings.sandboxDir },
+  })
+  const facts = JSON.stringify(result.facts ?? {})
+  const analysis = { ...result, facts: facts.length > FACTS_LIMIT ? { truncated: true, preview: facts.slice(0, FACTS_LIMIT) } : result.facts }
+  const updated = await store.append(
+    incidentId,
+    {
+      stage: 'analyzed',
+      actor: result.analyser === 'llm' ? `${actor} (llm)` : `${actor} (rules)`,
+      summary: `${result.analyser === 'llm' ? 'LLM' : 'rule analyser'}: ${result.root_cause}`,
+      data: {
+        analyser: result.analyser,
+        ...(result.fallbackReason ? { fallbackReason: result.fallbackReason } : {}),
+        risk: result.risk_level,
+        confidence: result.confidence,
+        proposedFix: result.proposed_fix,
+        ...(result.tokens ? { tokens: result.tokens } : {}),
+        ...(result.costUsd !== undefined ? { costUsd: result.costUsd } : {}),
+      },
+    },
+    (i) => {
+      i.analysis = analysis as unknown as Record<string, unknown>
+    },
+  )
+  await audit.append({
+    kind: 'incident.analyzed',
+    actor,
+    incidentId,
+    resource: incident.resource.name,
+    outcome: result.analyser,
+    data: { fallbackReason: result.fallbackReason, proposedFix: result.proposed_fix, risk: result.risk_level, confidence: result.confidence, tokens: result.tokens, costUsd: result.costUsd },
+  })
+  return { incident: updated, decideNext: !updated.decision && !isTerminal(updated) }
+}
+
+/** Runs the policy on the analysed incident and records the decision. */
+export async function decideStage(incidentId: string, actor: string): Promise<{ incident: Incident; decision: Decision }> {
+  const { store, audit } = stores()
+  const cfg = getConfig()
+  const incident = await store.get(incidentId)
+  if (!incident) throw new Error(`incident ${incidentId} not found`)
+  if (incident.decision) return { incident, decision: incident.decision }
+  const analysis = (incident.analysis ?? {}) as { proposed_fix?: { action: string; params: Record<string, unknown> } | null; risk_level?: 'low' | 'medium' | 'high'; confidence?: number }
+  const proposal = analysis.proposed_fix ? { actionId: analysis.proposed_fix.action, params: analysis.proposed_fix.params ?? {} } : null
+  const decision = await decide(
+    { incident, proposal, analysisRisk: analysis.risk_level, confidence: analysis.confidence },
+    { config: cfg, takeRateLimit: (a, r, i) => takeRateLimit(a, r, i, cfg.RATE_LIMIT_MAX_ACTIONS, cfg.RATE_LIMIT_WINDOW_SECONDS) },
+  )
+  const updated = await store.append(
+    incidentId,
+    { stage: 'decided', actor, summary: `${decision.route} (${decision.risk} risk, ${decision.rule})`, data: { ...decision } },
+    (i) => {
+      i.decision = decision
+      if (decision.route === 'escalate') i.status = 'escalated'
+      if (decision.route === 'auto') i.status = 'remediating'
+    },
+  )
+  if (decision.route === 'escalate') {
+    await store.append(incidentId, { stage: 'escalated', actor, summary: `escalated to an admin: ${decision.reasons.at(-1) ?? decision.rule}`, data: { approverRole: 'admin' } })
+  }
+  await audit.append({ kind: 'policy.decided', actor, incidentId, resource: incident.resource.name, outcome: decision.route, data: { ...decision } })
+  return { incident: updated, decision }
+}
+
+export async function requestApprovalStage(incidentId: string, actor: string): Promise<Incident> {
+  const { redis, store, audit } = stores()
+  const incident = await store.get(incidentId)
+  if (!incident?.decision) throw new Error(`incident ${incidentId} has no decision to approve`)
+  const updated = await new Approvals(store, redis).request(incidentId, incident.decision, getConfig().APPROVAL_TIMEOUT_SECONDS * 1000, actor)
+  await audit.append({ kind: 'approval.requested', actor, incidentId, resource: incident.resource.name, data: { approverRole: updated.approval?.approverRole, actionId: incident.decision.actionId, expiresAt: updated.approval?.expiresAt } })
+  return updated
+}
+
+export async function executeStage(incidentId: string, actor: string): Promise<RemediateOutcome> {
+  const { store, audit, executions } = stores()
+  const cfg = getConfig()
+  const incident = await store.get(incidentId)
+  const action = incident?.decision?.actionId ? getAction(incident.decision.actionId) : undefined
+  return remediate(incidentId, { store, executions, audit, actor, leaseMs: (cfg.RESTART_TIMEOUT_SECONDS + 5) * 1000 + (action ? 30_000 : 0) })
+}

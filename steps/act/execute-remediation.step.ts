@@ -1,0 +1,22 @@
+import type { EventConfig, FlowContext } from 'motia'
+import { incidentRef, type IncidentRef, TOPICS } from '../../src/events/topics'
+import { executeStage } from '../../src/flow/stages'
+
+export const config: EventConfig = {
+  type: 'event',
+  name: 'ExecuteRemediation',
+  description: 'Snapshots, then runs the decided action once per incident (keyed by incident and action)',
+  subscribes: [TOPICS.remediationApproved],
+  emits: [TOPICS.acted],
+  input: incidentRef,
+  flows: ['sentinel'],
+  infrastructure: { handler: { timeout: 300 }, queue: { type: 'standard', maxRetries: 3, visibilityTimeout: 360, delaySeconds: 0 } },
+}
+
+export const handler = async (input: IncidentRef, { emit, logger }: FlowContext<{ topic: string; data: IncidentRef }>) => {
+  const outcome = await executeStage(input.incidentId, 'step:ExecuteRemediation')
+  logger.info('remediation', { incidentId: input.incidentId, outcome: outcome.kind })
+  if (outcome.kind === 'executed' || outcome.kind === 'already-done') await emit({ topic: TOPICS.acted, data: { incidentId: input.incidentId } })
+  // in-progress-elsewhere: throwing lets the queue retry after its backoff.
+  if (outcome.kind === 'in-progress-elsewhere') throw new Error(`remediation of ${input.incidentId} is held by another worker`)
+}

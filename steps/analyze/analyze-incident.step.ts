@@ -1,0 +1,21 @@
+import type { EventConfig, FlowContext } from 'motia'
+import { incidentRef, type IncidentRef, TOPICS } from '../../src/events/topics'
+import { analyzeStage } from '../../src/flow/stages'
+
+export const config: EventConfig = {
+  type: 'event',
+  name: 'AnalyzeIncident',
+  description: 'Root cause: DeepSeek R1 through OpenRouter when a key is set, the rule analyser otherwise or when the LLM fails',
+  subscribes: [TOPICS.opened],
+  emits: [TOPICS.analyzed],
+  input: incidentRef,
+  flows: ['sentinel'],
+  infrastructure: { handler: { timeout: 120 }, queue: { type: 'standard', maxRetries: 2, visibilityTimeout: 180, delaySeconds: 0 } },
+}
+
+export const handler = async (input: IncidentRef, { emit, logger }: FlowContext<{ topic: string; data: IncidentRef }>) => {
+  const { incident, decideNext } = await analyzeStage(input.incidentId, 'step:AnalyzeIncident')
+  logger.info('incident analysed', { incidentId: incident.id, analyser: (incident.analysis as { analyser?: string } | undefined)?.analyser })
+  // An incident already decided (the container fast path) only gets the analysis as enrichment.
+  if (decideNext) await emit({ topic: TOPICS.analyzed, data: { incidentId: incident.id } })
+}

@@ -1,0 +1,20 @@
+import type { CronConfig, FlowContext } from 'motia'
+import { Approvals } from '../../src/approvals/index'
+import { getConfig } from '../../src/config/index'
+import { IncidentStore } from '../../src/store/incidents'
+import { getRedis } from '../../src/store/redis'
+
+export const config: CronConfig = {
+  type: 'cron',
+  name: 'ExpireApprovals',
+  description: 'Approvals past their time: operator-level ones go to the admins, admin-level ones escalate',
+  cron: '* * * * *',
+  emits: [],
+  flows: ['sentinel'],
+}
+
+export const handler = async ({ logger }: FlowContext) => {
+  const redis = getRedis()
+  const changed = await new Approvals(new IncidentStore(redis), redis).expireDue(Date.now(), getConfig().APPROVAL_TIMEOUT_SECONDS * 1000, 'step:ExpireApprovals')
+  if (changed.length) logger.info('approvals expired', { incidents: changed.map((i) => i.id) })
+}

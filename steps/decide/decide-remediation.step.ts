@@ -1,0 +1,24 @@
+import type { EventConfig, FlowContext } from 'motia'
+import { incidentRef, type IncidentRef, TOPICS } from '../../src/events/topics'
+import { decideStage } from '../../src/flow/stages'
+
+export const config: EventConfig = {
+  type: 'event',
+  name: 'DecideRemediation',
+  description: 'Risk policy with guardrails: low → fix automatically; medium → operator approval; high → admin approval',
+  subscribes: [TOPICS.analyzed],
+  emits: [
+    { topic: TOPICS.remediationApproved, label: 'low risk: automatic', conditional: true },
+    { topic: TOPICS.approvalRequested, label: 'medium / high risk: approval', conditional: true },
+  ],
+  input: incidentRef,
+  flows: ['sentinel'],
+}
+
+export const handler = async (input: IncidentRef, { emit, logger }: FlowContext<{ topic: string; data: IncidentRef }>) => {
+  const { decision } = await decideStage(input.incidentId, 'step:DecideRemediation')
+  logger.info('policy decided', { incidentId: input.incidentId, route: decision.route, risk: decision.risk, rule: decision.rule })
+  if (decision.route === 'auto') await emit({ topic: TOPICS.remediationApproved, data: { incidentId: input.incidentId } })
+  else if (decision.route === 'approval') await emit({ topic: TOPICS.approvalRequested, data: { incidentId: input.incidentId } })
+  // escalate: recorded as escalated; shadow: recorded, nothing runs.
+}
