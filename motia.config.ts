@@ -5,6 +5,8 @@ import logsPlugin from '@motiadev/plugin-logs/plugin'
 import observabilityPlugin from '@motiadev/plugin-observability/plugin'
 import statesPlugin from '@motiadev/plugin-states/plugin'
 import type { MotiaPluginContext } from 'motia'
+import { keyStore } from './src/api/auth-context'
+import { KeyConfigError } from './src/auth/keys'
 import { ConfigError, getConfig } from './src/config/index'
 import { getRuntime, type MotiaRedisClient } from './src/runtime/index'
 
@@ -13,8 +15,9 @@ import { getRuntime, type MotiaRedisClient } from './src/runtime/index'
 let cfg: ReturnType<typeof getConfig>
 try {
   cfg = getConfig()
+  for (const warning of keyStore().warnings) console.warn(`warning: ${warning}`)
 } catch (err) {
-  console.error(err instanceof ConfigError ? err.message : err)
+  console.error(err instanceof ConfigError || err instanceof KeyConfigError ? err.message : err)
   process.exit(1)
 }
 process.env.MOTIA_ANALYTICS_DISABLED = 'true'

@@ -1,10 +1,13 @@
 /**
- * The middleware every API step uses. It is the single place where requests are checked before a
- * handler runs (authentication joins here), and it turns errors into JSON answers: a request
- * error becomes its 4xx, anything else a 500 that names no internals.
+ * The middleware every API step uses: the single place where requests are checked before a
+ * handler runs. It authenticates the API key (Bearer or X-API-Key), checks the role against the
+ * step's permission, and turns errors into JSON answers: a request error becomes its 4xx,
+ * anything else a 500 that names no internals.
  */
 import type { ApiMiddleware } from 'motia'
+import { checkApiRequest } from '../src/api/auth-context'
 import { HttpError } from '../src/api/errors'
+import type { Permission } from '../src/auth/roles'
 
 export const errorBoundary: ApiMiddleware = async (req, ctx, next) => {
   try {
@@ -16,5 +19,22 @@ export const errorBoundary: ApiMiddleware = async (req, ctx, next) => {
   }
 }
 
-/** The chain for every API step, in order. */
-export const apiMiddleware: ApiMiddleware[] = [errorBoundary]
+const requirePermission =
+  (needed: Permission): ApiMiddleware =>
+  async (req, _ctx, next) => {
+    const result = await checkApiRequest(req.headers, needed)
+    if (result.status !== 200) {
+      return {
+        status: result.status,
+        headers: result.retryAfter ? { 'Retry-After': String(result.retryAfter) } : undefined,
+        body: { error: result.error ?? 'unauthorized', message: result.message ?? 'not allowed' },
+      }
+    }
+    // The handler learns who is asking from this header, which only the middleware sets.
+    req.headers['x-sentinel-role'] = result.role!
+    req.headers['x-sentinel-key-id'] = result.keyId!
+    return next()
+  }
+
+/** The chain for an API step that needs `permission`. */
+export const protect = (permission: Permission): ApiMiddleware[] => [errorBoundary, requirePermission(permission)]

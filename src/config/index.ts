@@ -110,6 +110,10 @@ export const configSchema = z.object({
   SLACK_CHANNEL: optionalString,
 
   WORKBENCH: bool(true),
+  SENTINEL_API_KEYS: optionalString,
+  API_KEYS_FILE: optionalString,
+  AUTH_MAX_FAILURES: int(10, 1, 10_000),
+  AUTH_FAILURE_WINDOW_SECONDS: int(60, 1, 86400),
   SANDBOX_DIR: z.string().default('./sandbox'),
   SHADOW_MODE: bool(false),
   ALLOWED_ACTIONS: z

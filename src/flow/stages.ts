@@ -92,6 +92,7 @@ export async function decideStage(incidentId: string, actor: string): Promise<{ 
       i.decision = decision
       if (decision.route === 'escalate') i.status = 'escalated'
       if (decision.route === 'auto') i.status = 'remediating'
+      if (decision.route === 'defer') i.status = 'verifying'
     },
   )
   if (decision.route === 'escalate') {

@@ -34,7 +34,9 @@ export async function decide(input: PolicyInput, deps: PolicyDeps): Promise<Deci
   const base = { params: input.proposal?.params ?? {}, decidedAt }
 
   if (!input.proposal) {
-    return { ...base, route: 'escalate', risk: 'high', actionId: null, approverRole: 'admin', rule: 'no-fix', reasons: ['no fix was proposed'] }
+    // Nothing to do (the analysis found it fine again, or knows no fix): verify instead of acting;
+    // if it is not fine, verification fails and the incident escalates to an admin.
+    return { ...base, route: 'defer', risk: 'low', actionId: null, rule: 'no-fix', reasons: ['no fix was proposed: verify instead of acting; escalate if it is not fine'] }
   }
   const { actionId } = input.proposal
   const action = getAction(actionId)

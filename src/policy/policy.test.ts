@@ -36,6 +36,10 @@ describe('policy', () => {
     const p = await decide({ incident, proposal: { actionId: 'restart_container', params: { containerId: '; rm -rf /' } } }, { config: baseConfig, takeRateLimit: allow })
     assert.deepEqual([p.route, p.rule], ['escalate', 'invalid-params'])
   })
+  it('verifies instead of acting when no fix is proposed', async () => {
+    const d = await decide({ incident, proposal: null }, { config: baseConfig, takeRateLimit: allow })
+    assert.deepEqual([d.route, d.rule, d.actionId], ['defer', 'no-fix', null])
+  })
   it('records and executes nothing in shadow mode', async () => {
     let counted = false
     const d = await decide({ incident, proposal }, { config: { ...baseConfig, SHADOW_MODE: true }, takeRateLimit: async () => ((counted = true), { allowed: true, count: 1, max: 3, windowSeconds: 900 }) })

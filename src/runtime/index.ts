@@ -4,6 +4,7 @@
  * restart, and the routes that must hold state or answer without a step process (/healthz).
  */
 import type { Express } from 'express'
+import { CLIENT_IP_HEADER } from '../api/auth-context'
 import { getConfig, type SentinelConfig } from '../config/index'
 import { dockerSocketPresent } from '../docker/client'
 import { DockerEventWatcher } from '../docker/watcher'
@@ -120,6 +121,12 @@ export class SentinelRuntime {
 
   /** Routes served by the main process itself. */
   mountRoutes(app: Express): void {
+    // API steps see headers but not the socket: hand them the client's address for the
+    // failed-authentication limiter, overwriting whatever the client sent in that header.
+    app.use((req, _res, next) => {
+      req.headers[CLIENT_IP_HEADER] = req.socket.remoteAddress ?? 'unknown'
+      next()
+    })
     app.get('/healthz', async (_req, res) => {
       const report = await healthReport(this.config, this.redis, this.watcher?.status)
       res.status(report.status === 'ok' ? 200 : 503).json(report)

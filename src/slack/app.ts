@@ -46,6 +46,8 @@ export interface SlackApprovals {
   router: (req: any, res: any, next: (err?: unknown) => void) => void
   messenger: SlackMessenger
   endpoint: string
+  /** Checks the bot token with auth.test (call at start to log a clear problem early); throws when Slack refuses. */
+  verify(): Promise<{ team: string; user: string; botUserId: string }>
 }
 
 const INCIDENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/
@@ -82,10 +84,18 @@ export async function createSlackApprovals(opts: SlackApprovalsOptions): Promise
     // Acknowledge at once (Slack wants an answer within 3 s); the decision continues after.
     processBeforeResponse: false,
   })
-  const app = new App({ token: opts.botToken, receiver, logger, clientOptions: { slackApiUrl: apiUrl } })
-  const messenger = createSlackMessenger({ botToken: opts.botToken, channel: opts.channel, apiUrl, client: app.client })
+  // Given a bare token, Bolt calls auth.test in its constructor and keeps that promise for good: a Slack
+  // hiccup at start would be an unhandled rejection and leave every later click unauthorized. Our own
+  // authorize just hands over the token; verify() checks it when the caller wants to.
+  const app = new App({
+    authorize: async () => ({ botToken: opts.botToken }),
+    receiver,
+    logger,
+    clientOptions: { slackApiUrl: apiUrl, retryConfig: { retries: 2, factor: 1.5, minTimeout: 200 } },
+  })
+  const messenger = createSlackMessenger({ botToken: opts.botToken, channel: opts.channel, apiUrl })
 
-  app.action(new RegExp(`^(${APPROVE_ACTION}|${REJECT_ACTION})$`), async ({ ack, body, action, client }) => {
+  app.action(new RegExp(`^(${APPROVE_ACTION}|${REJECT_ACTION})$`), async ({ ack, body, action, client, respond }) => {
     await ack()
     if (body.type !== 'block_actions' || action.type !== 'button') return
     const user = body.user.id
@@ -93,12 +103,17 @@ export async function createSlackApprovals(opts: SlackApprovalsOptions): Promise
     const ts = body.message?.ts ?? body.container?.message_ts
     const incidentId = action.value ?? ''
     const decision = (action as { action_id?: string }).action_id === APPROVE_ACTION ? 'approve' : 'reject'
+    // Only the clicking user sees these: chat.postEphemeral, or the click's response_url when that fails.
     const tell = async (text: string) => {
-      if (!channel) return
       try {
+        if (!channel) throw new Error('no channel in the payload')
         await client.chat.postEphemeral({ channel, user, text })
       } catch (err) {
-        log?.('warn', 'slack: could not send an ephemeral message', { error: (err as Error).message })
+        try {
+          await respond({ response_type: 'ephemeral', replace_original: false, text })
+        } catch (err2) {
+          log?.('warn', 'slack: could not tell the user', { error: (err as Error).message, fallback: (err2 as Error).message })
+        }
       }
     }
     if (!INCIDENT_ID.test(incidentId)) return tell('This button names no valid incident; nothing was changed.')
@@ -143,6 +158,10 @@ export async function createSlackApprovals(opts: SlackApprovalsOptions): Promise
     now: opts.now,
     onReject: (reason: GuardFailure) => log?.(reason === 'body_consumed' ? 'error' : 'warn', 'slack: request refused', { reason }),
   })
-  const router: SlackApprovals["router"] = (req, res, next) => receiver.router(req, res, next)
-  return { app, receiver, router, messenger, endpoint }
+  const router: SlackApprovals['router'] = (req, res, next) => guard(req, res, (err) => (err ? next(err) : receiver.router(req, res, next)))
+  const verify = async () => {
+    const res = await (await messenger.client()).auth.test()
+    return { team: String(res.team ?? ''), user: String(res.user ?? ''), botUserId: String(res.user_id ?? '') }
+  }
+  return { app, receiver, router, messenger, endpoint, verify }
 }

@@ -190,6 +190,18 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
     assert.equal(decisions.length, before)
   })
 
+  test('when chat.postEphemeral fails, the refusal goes to the response_url', async () => {
+    const { ref } = await post('inc-resp', 'high')
+    slack.failNext('chat.postEphemeral', 'channel_not_found')
+    const before = slack.responseUrlPosts.length
+    assert.equal((await click(OPERATOR, 'sentinel_approve', 'inc-resp', ref)).status, 200)
+    await waitFor(() => slack.responseUrlPosts.length > before, { timeoutMs: 10_000, what: 'response_url post' })
+    const { body } = slack.responseUrlPosts[before]
+    assert.equal(body.response_type, 'ephemeral')
+    assert.equal(body.replace_original, false)
+    assert.match(body.text, /only an admin may approve it/)
+  })
+
   test('forged, tampered, stale, future-dated, replayed and unsigned requests get 401 and change nothing', async () => {
     const { ref, inc } = await post('inc-forge', 'medium')
     slack.calls.length = 0
@@ -245,6 +257,13 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
     assert.equal((upd.args.blocks as any[]).find((b) => b.type === 'actions'), undefined)
     await approvals.messenger.updateDecision(ref, { decision: 'reject', by: 'api:key_1', reason: 'not now' })
     assert.match(allText(slack.callsTo('chat.update')[1].args.blocks), /\*Rejected\* by api:key_1: not now/)
+  })
+
+  test('verify() checks the bot token with auth.test', async () => {
+    assert.deepEqual(await approvals.verify(), { team: 'sentinel-test', user: 'sentinel', botUserId: 'U0SENTINELBOT' })
+    assert.equal(slack.callsTo('auth.test')[0].token, TOKEN)
+    const wrong = await createSlackApprovals({ botToken: 'xoxb-wrong', signingSecret: SECRET, channel: CHANNEL, apiUrl: slack.apiUrl, userRoles: {}, getIncident: async () => null, onDecision: async () => ({ ok: true }) })
+    await assert.rejects(wrong.verify(), /invalid_auth/)
   })
 
   test('Slack API errors surface as errors', async () => {

@@ -10,6 +10,7 @@ export const config: EventConfig = {
   emits: [
     { topic: TOPICS.remediationApproved, label: 'low risk: automatic', conditional: true },
     { topic: TOPICS.approvalRequested, label: 'medium / high risk: approval', conditional: true },
+    { topic: TOPICS.acted, label: 'no fix needed: verify', conditional: true },
   ],
   input: incidentRef,
   flows: ['sentinel'],
@@ -20,5 +21,6 @@ export const handler = async (input: IncidentRef, { emit, logger }: FlowContext<
   logger.info('policy decided', { incidentId: input.incidentId, route: decision.route, risk: decision.risk, rule: decision.rule })
   if (decision.route === 'auto') await emit({ topic: TOPICS.remediationApproved, data: { incidentId: input.incidentId } })
   else if (decision.route === 'approval') await emit({ topic: TOPICS.approvalRequested, data: { incidentId: input.incidentId } })
+  else if (decision.route === 'defer') await emit({ topic: TOPICS.acted, data: { incidentId: input.incidentId } })
   // escalate: recorded as escalated; shadow: recorded, nothing runs.
 }

@@ -1,6 +1,6 @@
 import type { ApiRequest, ApiRouteConfig, FlowContext } from 'motia'
 import { z } from 'zod'
-import { apiMiddleware } from '../../middlewares/api.middleware'
+import { protect } from '../../middlewares/api.middleware'
 import { notFound, parseOr400 } from '../../src/api/errors'
 import { IncidentStore } from '../../src/store/incidents'
 
@@ -12,7 +12,7 @@ export const config: ApiRouteConfig = {
   method: 'GET',
   emits: [],
   flows: ['sentinel'],
-  middleware: apiMiddleware,
+  middleware: protect('read'),
 }
 
 const pathSchema = z.object({ id: z.string().regex(/^inc_[a-z0-9_]+$/, 'an incident id such as inc_lx2k3_ab12cd34ef') })

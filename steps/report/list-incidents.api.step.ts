@@ -1,5 +1,5 @@
 import type { ApiRequest, ApiRouteConfig, FlowContext } from 'motia'
-import { apiMiddleware } from '../../middlewares/api.middleware'
+import { protect } from '../../middlewares/api.middleware'
 import { parseOr400 } from '../../src/api/errors'
 import { listIncidents, listQuery } from '../../src/api/incidents'
 import { IncidentStore } from '../../src/store/incidents'
@@ -12,7 +12,7 @@ export const config: ApiRouteConfig = {
   method: 'GET',
   emits: [],
   flows: ['sentinel'],
-  middleware: apiMiddleware,
+  middleware: protect('read'),
   queryParams: [
     { name: 'status', description: 'open, awaiting_approval, remediating, verifying, resolved, escalated, suppressed' },
     { name: 'severity', description: 'critical, warning, info' },

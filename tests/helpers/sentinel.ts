@@ -4,6 +4,7 @@
  * whole of it, step processes included, the way a crash would.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -11,8 +12,12 @@ import { freePort, waitFor } from './ports'
 
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..')
 
+export type TestRole = 'admin' | 'operator' | 'viewer'
+
 export interface SentinelInstance {
   url: string
+  /** One API key per role, made for this instance. */
+  keys: Record<TestRole, string>
   port: number
   dataDir: string
   env: Record<string, string>
@@ -23,13 +28,20 @@ export interface SentinelInstance {
   kill9(): Promise<void>
   /** Starts again with the same port, Redis and data directory. */
   restart(): Promise<void>
-  get(pathname: string, headers?: Record<string, string>): Promise<{ status: number; body: any }>
+  /** GET as `as` (default admin; null: no key). */
+  get(pathname: string, as?: TestRole | null, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>
+  post(pathname: string, body: unknown, as?: TestRole | null, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>
   cleanup(): Promise<void>
 }
 
 export async function startSentinel(opts: { redisPort: number; env?: Record<string, string> }): Promise<SentinelInstance> {
   const port = await freePort()
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-test-data-'))
+  const keys: Record<TestRole, string> = {
+    admin: `test-admin-${randomBytes(18).toString('hex')}`,
+    operator: `test-operator-${randomBytes(18).toString('hex')}`,
+    viewer: `test-viewer-${randomBytes(18).toString('hex')}`,
+  }
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     MOTIA_ANALYTICS_DISABLED: 'true',
@@ -43,6 +55,7 @@ export async function startSentinel(opts: { redisPort: number; env?: Record<stri
     HOST: '127.0.0.1',
     DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
+    SENTINEL_API_KEYS: Object.entries(keys).map(([role, key]) => `${role}:${key}`).join(','),
     ...(opts.env ?? {}),
   }
   let proc: ChildProcess
@@ -84,8 +97,21 @@ export async function startSentinel(opts: { redisPort: number; env?: Record<stri
   }
   await launch()
   const url = `http://127.0.0.1:${port}`
+  const call = async (method: string, pathname: string, body: unknown, as: TestRole | null = 'admin', headers: Record<string, string> = {}) => {
+    const h: Record<string, string> = { ...headers }
+    if (as) h.authorization = `Bearer ${keys[as]}`
+    if (body !== undefined) h['content-type'] ??= 'application/json'
+    const res = await fetch(url + pathname, { method, headers: h, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) })
+    const text = await res.text()
+    let parsed: any = text
+    try {
+      parsed = JSON.parse(text)
+    } catch {}
+    return { status: res.status, body: parsed, headers: res.headers }
+  }
   return {
     url,
+    keys,
     port,
     dataDir,
     env,
@@ -93,15 +119,8 @@ export async function startSentinel(opts: { redisPort: number; env?: Record<stri
     stop: () => waitExit('SIGTERM', false),
     kill9: () => waitExit('SIGKILL', true),
     restart: launch,
-    async get(pathname, headers) {
-      const res = await fetch(url + pathname, { headers })
-      const text = await res.text()
-      let body: any = text
-      try {
-        body = JSON.parse(text)
-      } catch {}
-      return { status: res.status, body }
-    },
+    get: (pathname, as, headers) => call('GET', pathname, undefined, as, headers),
+    post: (pathname, body, as, headers) => call('POST', pathname, body, as, headers),
     async cleanup() {
       await waitExit('SIGTERM', false)
       rmSync(dataDir, { recursive: true, force: true })

@@ -1,0 +1,21 @@
+import type { ApiRequest, ApiRouteConfig, FlowContext } from 'motia'
+import { protect } from '../../middlewares/api.middleware'
+import { Approvals } from '../../src/approvals/index'
+import { IncidentStore } from '../../src/store/incidents'
+import { getRedis } from '../../src/store/redis'
+
+export const config: ApiRouteConfig = {
+  type: 'api',
+  name: 'PendingApprovals',
+  description: 'Incidents waiting for a person: the proposed fix, its risk, who may approve, and when it expires',
+  path: '/api/approvals/pending',
+  method: 'GET',
+  emits: [],
+  flows: ['sentinel'],
+  middleware: protect('read'),
+}
+
+export const handler = async (_req: ApiRequest, _ctx: FlowContext) => {
+  const redis = getRedis()
+  return { status: 200, body: { approvals: await new Approvals(new IncidentStore(redis), redis).pending() } }
+}
