@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { config } from 'motia'
 import bullmqPlugin from '@motiadev/plugin-bullmq/plugin'
 import endpointPlugin from '@motiadev/plugin-endpoint/plugin'
@@ -21,6 +22,8 @@ try {
   process.exit(1)
 }
 process.env.MOTIA_ANALYTICS_DISABLED = 'true'
+// Stream tokens are signed in one process and checked in another: every process shares the secret.
+process.env.SENTINEL_STREAM_SECRET ||= randomBytes(32).toString('base64url')
 
 const sentinelPlugin = (motia: MotiaPluginContext) => {
   const runtime = getRuntime()

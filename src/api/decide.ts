@@ -4,6 +4,7 @@ import type { AuditLog } from '../store/audit'
 import type { IncidentStore } from '../store/incidents'
 import type { Incident } from '../store/model'
 import { getRedis } from '../store/redis'
+import { notifyDecision } from '../flow/slack'
 import { HttpError, notFound } from './errors'
 import type { Role } from '../auth/roles'
 
@@ -17,6 +18,7 @@ export async function decideFromApi(
   if (r.kind === 'not_found') throw notFound(`incident ${incidentId}`)
   if (r.kind === 'not_pending') throw new HttpError(409, 'already_decided', `incident ${incidentId} has no pending approval (it is ${r.status}); nothing changed`)
   if (r.kind === 'forbidden') throw new HttpError(403, 'forbidden', `this approval needs ${r.needed === 'admin' ? 'an admin' : 'an operator or an admin'}; your key is ${input.role}`)
+  await notifyDecision(r.incident, { decision: input.decision, by, reason: input.reason })
   await deps.audit.append({ kind: `approval.${input.decision === 'approve' ? 'approved' : 'rejected'}`, actor: by, incidentId, resource: r.incident.resource.name, outcome: input.decision, data: { role: input.role, ...(input.reason ? { reason: input.reason } : {}) } })
   return r.incident
 }

@@ -6,6 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { z } from 'zod'
+import { parseFreezeWindows } from '../policy/freeze'
+import { parseSlackUserRoles } from '../slack/config'
 
 const bool = (fallback: boolean) =>
   z
@@ -108,6 +110,12 @@ export const configSchema = z.object({
   SLACK_BOT_TOKEN: optionalString,
   SLACK_SIGNING_SECRET: optionalString,
   SLACK_CHANNEL: optionalString,
+  SLACK_API_URL: z.string().default('https://slack.com/api/'),
+  SLACK_USER_ROLES: optionalString,
+  SENTINEL_STREAM_SECRET: optionalString,
+  FREEZE_WINDOWS: optionalString,
+  MAX_CONCURRENT_REMEDIATIONS: int(2, 1, 1000),
+  REMEDIATION_LEASE_SECONDS: int(300, 10, 86400),
 
   WORKBENCH: bool(true),
   SENTINEL_API_KEYS: optionalString,
@@ -179,6 +187,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = p
     })
     throw new ConfigError(problems)
   }
+  const extra: string[] = []
+  try {
+    parseFreezeWindows(result.data.FREEZE_WINDOWS)
+  } catch (err) {
+    extra.push((err as Error).message)
+  }
+  if (result.data.SLACK_USER_ROLES) {
+    try {
+      parseSlackUserRoles(result.data.SLACK_USER_ROLES)
+    } catch (err) {
+      extra.push((err as Error).message)
+    }
+  }
+  if (result.data.SENTINEL_STREAM_SECRET && result.data.SENTINEL_STREAM_SECRET.length < 32) {
+    extra.push('SENTINEL_STREAM_SECRET: expected at least 32 characters')
+  }
+  if (extra.length) throw new ConfigError(extra)
   if (result.data.WORKBENCH && result.data.PORT > MAX_PORT_WITH_WORKBENCH) {
     throw new ConfigError([
       `PORT: ${result.data.PORT} is too high while WORKBENCH=true (Motia's Workbench needs PORT + 21678 for hot reload): use ${MAX_PORT_WITH_WORKBENCH} or less, or set WORKBENCH=false`,

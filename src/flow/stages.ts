@@ -8,7 +8,7 @@ import { Approvals } from '../approvals/index'
 import { getConfig } from '../config/index'
 import { remediate, type RemediateOutcome } from '../healing/remediate'
 import { decide } from '../policy/index'
-import { takeRateLimit } from '../policy/rate-limit'
+import { policyDeps, remediationSlots } from '../policy/deps'
 import { AuditLog } from '../store/audit'
 import { ExecutionStore } from '../store/executions'
 import { IncidentStore, isTerminal } from '../store/incidents'
@@ -17,6 +17,7 @@ import { getRedis } from '../store/redis'
 import { analyzeIncident } from '../analyze/index'
 import { catalogFromActions } from '../llm/catalog'
 import { analysisSettings } from './analysis'
+import { postApproval } from './slack'
 
 const FACTS_LIMIT = 4000
 
@@ -83,7 +84,7 @@ export async function decideStage(incidentId: string, actor: string): Promise<{ 
   const proposal = analysis.proposed_fix ? { actionId: analysis.proposed_fix.action, params: analysis.proposed_fix.params ?? {} } : null
   const decision = await decide(
     { incident, proposal, analysisRisk: analysis.risk_level, confidence: analysis.confidence },
-    { config: cfg, takeRateLimit: (a, r, i) => takeRateLimit(a, r, i, cfg.RATE_LIMIT_MAX_ACTIONS, cfg.RATE_LIMIT_WINDOW_SECONDS) },
+    policyDeps(cfg),
   )
   const updated = await store.append(
     incidentId,
@@ -108,7 +109,8 @@ export async function requestApprovalStage(incidentId: string, actor: string): P
   if (!incident?.decision) throw new Error(`incident ${incidentId} has no decision to approve`)
   const updated = await new Approvals(store, redis).request(incidentId, incident.decision, getConfig().APPROVAL_TIMEOUT_SECONDS * 1000, actor)
   await audit.append({ kind: 'approval.requested', actor, incidentId, resource: incident.resource.name, data: { approverRole: updated.approval?.approverRole, actionId: incident.decision.actionId, expiresAt: updated.approval?.expiresAt } })
-  return updated
+  await postApproval(updated, store, () => {})
+  return (await store.get(incidentId)) ?? updated
 }
 
 export async function executeStage(incidentId: string, actor: string): Promise<RemediateOutcome> {
@@ -116,5 +118,5 @@ export async function executeStage(incidentId: string, actor: string): Promise<R
   const cfg = getConfig()
   const incident = await store.get(incidentId)
   const action = incident?.decision?.actionId ? getAction(incident.decision.actionId) : undefined
-  return remediate(incidentId, { store, executions, audit, actor, leaseMs: (cfg.RESTART_TIMEOUT_SECONDS + 5) * 1000 + (action ? 30_000 : 0) })
+  return remediate(incidentId, { store, executions, audit, actor, leaseMs: (cfg.RESTART_TIMEOUT_SECONDS + 5) * 1000 + (action ? 30_000 : 0), slots: remediationSlots(cfg) })
 }

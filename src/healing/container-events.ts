@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import type { SentinelConfig } from '../config/index'
 import { dockerWillRestart, inspectContainer, isWatchedLabels } from '../docker/client'
 import { decide } from '../policy/index'
-import { takeRateLimit } from '../policy/rate-limit'
+import { policyDeps, remediationSlots } from '../policy/deps'
 import type { AuditLog } from '../store/audit'
 import type { ExecutionStore } from '../store/executions'
 import type { IncidentStore } from '../store/incidents'
@@ -191,10 +191,7 @@ export class ContainerEventHandler {
           }
         : await decide(
             { incident: current, proposal: { actionId: 'restart_container', params: { containerId } } },
-            {
-              config,
-              takeRateLimit: (a, r, i) => takeRateLimit(a, r, i, config.RATE_LIMIT_MAX_ACTIONS, config.RATE_LIMIT_WINDOW_SECONDS),
-            },
+            policyDeps(config),
           )
       current = await store.append(
         current.id,
@@ -216,11 +213,12 @@ export class ContainerEventHandler {
         audit,
         actor: ACTOR,
         leaseMs: (config.RESTART_TIMEOUT_SECONDS + 5) * 1000,
+        slots: remediationSlots(config),
       })
       current = outcome.incident
       if (outcome.kind === 'executed' || outcome.kind === 'already-done') {
         await emit('incident.acted', { incidentId: current.id }, current.id)
-      } else if (outcome.kind === 'in-progress-elsewhere') {
+      } else if (outcome.kind === 'in-progress-elsewhere' || outcome.kind === 'busy') {
         setTimeout(() => void this.decideAndAct(current).catch(() => {}), outcome.retryInMs).unref()
       }
       return current

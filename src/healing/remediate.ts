@@ -16,6 +16,8 @@ export interface RemediateDeps {
   actor: string
   /** How long a claim by another worker is trusted before it is taken over. */
   leaseMs: number
+  /** The cap on remediations running at once; without it there is none. */
+  slots?: { acquire(incidentId: string): Promise<boolean>; release(incidentId: string): Promise<void> }
 }
 
 export type RemediateOutcome =
@@ -23,6 +25,7 @@ export type RemediateOutcome =
   | { kind: 'failed'; incident: Incident; error: string }
   | { kind: 'already-done'; incident: Incident }
   | { kind: 'in-progress-elsewhere'; incident: Incident; retryInMs: number }
+  | { kind: 'busy'; incident: Incident; retryInMs: number }
   | { kind: 'not-applicable'; incident: Incident; reason: string }
 
 export async function remediate(incidentId: string, deps: RemediateDeps): Promise<RemediateOutcome> {
@@ -39,6 +42,25 @@ export async function remediate(incidentId: string, deps: RemediateDeps): Promis
   const params = action.params.parse(decision.params)
   const ctx = { incidentId, actor, since: incident.alert.at }
 
+  if (deps.slots && !(await deps.slots.acquire(incidentId))) {
+    return { kind: 'busy', incident, retryInMs: 2000 }
+  }
+  try {
+    return await runClaimed(incident, action, params, ctx, deps)
+  } finally {
+    await deps.slots?.release(incidentId)
+  }
+}
+
+async function runClaimed(
+  incident: Incident,
+  action: NonNullable<ReturnType<typeof getAction>>,
+  params: Record<string, unknown>,
+  ctx: { incidentId: string; actor: string; since: string },
+  deps: RemediateDeps,
+): Promise<RemediateOutcome> {
+  const { store, executions, audit, actor } = deps
+  const incidentId = incident.id
   const existing = await executions.claim(incidentId, action.id, actor)
   if (existing) {
     if (existing.status !== 'started') return { kind: 'already-done', incident }

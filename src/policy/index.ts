@@ -25,6 +25,8 @@ export interface PolicyDeps {
   config: Pick<SentinelConfig, 'ALLOWED_ACTIONS' | 'SHADOW_MODE' | 'CONFIDENCE_THRESHOLD' | 'RATE_LIMIT_MAX_ACTIONS' | 'RATE_LIMIT_WINDOW_SECONDS'>
   /** Counts one execution against the sliding window; called only when the route is automatic. */
   takeRateLimit: (actionId: string, resourceId: string, incidentId: string) => Promise<RateLimitResult>
+  /** The active change freeze, described, or null. */
+  activeFreeze?: (now: Date) => string | null
   now?: () => Date
 }
 
@@ -83,6 +85,18 @@ export async function decide(input: PolicyInput, deps: PolicyDeps): Promise<Deci
   }
   if (risk === 'high') {
     return { ...base, route: 'approval', risk, actionId, approverRole: 'admin', rule: 'risk:high', reasons: [...reasons, 'high risk needs an admin'] }
+  }
+  const freeze = deps.activeFreeze?.(deps.now?.() ?? new Date())
+  if (freeze) {
+    return {
+      ...base,
+      route: 'approval',
+      risk,
+      actionId,
+      approverRole: 'operator',
+      rule: 'guardrail:freeze',
+      reasons: [...reasons, `change freeze ${freeze}: even a low-risk fix needs approval`],
+    }
   }
   const limit = await deps.takeRateLimit(actionId, input.incident.resource.id, input.incident.id)
   if (!limit.allowed) {

@@ -5,6 +5,8 @@
  */
 import type { Express } from 'express'
 import { CLIENT_IP_HEADER } from '../api/auth-context'
+import { Approvals } from '../approvals/index'
+import { createSlackApprovals } from '../slack/app'
 import { getConfig, type SentinelConfig } from '../config/index'
 import { dockerSocketPresent } from '../docker/client'
 import { DockerEventWatcher } from '../docker/watcher'
@@ -78,9 +80,43 @@ export class SentinelRuntime {
     } else {
       this.log('warn', `no Docker socket at ${this.config.DOCKER_SOCKET}: containers are not watched`)
     }
+    void this.startSlack().catch((err) => this.log('error', 'Slack approvals could not start', { error: (err as Error).message }))
     void recoverOpenIncidents({ store: this.store, containerEvents: this.containerEvents, emit: (t, d, id) => this.emit(t, d, id), log: logTo('recovery') })
       .then((n) => n && this.log('info', `resumed ${n} open incident(s)`))
       .catch((err) => this.log('error', 'recovery failed', { error: (err as Error).message }))
+  }
+
+  private slackRouter?: (req: any, res: any, next: (err?: unknown) => void) => void
+
+  private async startSlack(): Promise<void> {
+    const c = this.config
+    if (!(c.SLACK_BOT_TOKEN && c.SLACK_SIGNING_SECRET && c.SLACK_CHANNEL)) return
+    const log = logTo('slack')
+    const approvals = new Approvals(this.store, this.redis)
+    const slack = await createSlackApprovals({
+      botToken: c.SLACK_BOT_TOKEN,
+      signingSecret: c.SLACK_SIGNING_SECRET,
+      channel: c.SLACK_CHANNEL,
+      apiUrl: c.SLACK_API_URL,
+      userRoles: c.SLACK_USER_ROLES ?? '',
+      getIncident: (id) => this.store.get(id),
+      onDecision: async (d) => {
+        const r = await approvals.decide(d.incidentId, { decision: d.decision, by: d.by, role: d.role })
+        if (r.kind === 'not_found') return { conflict: 'incident not found' }
+        if (r.kind === 'not_pending') return { conflict: `already ${r.status}` }
+        if (r.kind === 'forbidden') return { conflict: `needs ${r.needed}` }
+        await this.audit.append({ kind: `approval.${d.decision === 'approve' ? 'approved' : 'rejected'}`, actor: d.by, incidentId: d.incidentId, resource: r.incident.resource.name, outcome: d.decision, data: { role: d.role, via: 'slack' } })
+        if (d.decision === 'approve') await this.emit('remediation.approved', { incidentId: d.incidentId }, d.incidentId)
+        return { ok: true }
+      },
+      log: (level, msg, data) => log(level, msg, data),
+    })
+    this.slackRouter = slack.router
+    try {
+      await slack.verify()
+    } catch (err) {
+      log('warn', 'Slack token check failed; approvals still work through the API', { error: (err as Error).message })
+    }
   }
 
   async stop(): Promise<void> {
@@ -127,6 +163,9 @@ export class SentinelRuntime {
       req.headers[CLIENT_IP_HEADER] = req.socket.remoteAddress ?? 'unknown'
       next()
     })
+    // Slack's interactivity requests need their raw bodies for the signature check, so the Slack
+    // router sits here, ahead of Motia's body parsers.
+    app.use((req, res, next) => (this.slackRouter ? this.slackRouter(req, res, next) : next()))
     app.get('/healthz', async (_req, res) => {
       const report = await healthReport(this.config, this.redis, this.watcher?.status)
       res.status(report.status === 'ok' ? 200 : 503).json(report)

@@ -19,4 +19,5 @@ export const handler = async (input: IncidentRef, { emit, logger }: FlowContext<
   if (outcome.kind === 'executed' || outcome.kind === 'already-done') await emit({ topic: TOPICS.acted, data: { incidentId: input.incidentId } })
   // in-progress-elsewhere: throwing lets the queue retry after its backoff.
   if (outcome.kind === 'in-progress-elsewhere') throw new Error(`remediation of ${input.incidentId} is held by another worker`)
+  if (outcome.kind === 'busy') throw new Error(`MAX_CONCURRENT_REMEDIATIONS reached; ${input.incidentId} waits for a slot`)
 }

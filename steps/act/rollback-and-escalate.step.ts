@@ -1,4 +1,5 @@
 import type { EventConfig, FlowContext } from 'motia'
+import { notifyOutcome } from '../../src/flow/slack'
 import { incidentRef, type IncidentRef, TOPICS } from '../../src/events/topics'
 import { stepDeps } from '../../src/healing/step-deps'
 import { rollbackAndEscalate } from '../../src/healing/verify'
@@ -15,5 +16,6 @@ export const config: EventConfig = {
 
 export const handler = async (input: IncidentRef, { logger }: FlowContext) => {
   const incident = await rollbackAndEscalate(input.incidentId, stepDeps('step:RollbackAndEscalate'), 'the fix did not hold')
+  await notifyOutcome(incident, { status: 'escalated', summary: 'the fix did not hold; escalated to an admin' })
   logger.warn('incident escalated', { incidentId: incident.id, resource: incident.resource.name })
 }

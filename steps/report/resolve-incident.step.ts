@@ -1,4 +1,5 @@
 import type { EventConfig, FlowContext } from 'motia'
+import { notifyOutcome } from '../../src/flow/slack'
 import { incidentRef, type IncidentRef, TOPICS } from '../../src/events/topics'
 import { stepDeps } from '../../src/healing/step-deps'
 import { resolveIncident } from '../../src/healing/verify'
@@ -15,5 +16,6 @@ export const config: EventConfig = {
 
 export const handler = async (input: IncidentRef, { logger }: FlowContext) => {
   const incident = await resolveIncident(input.incidentId, stepDeps('step:ResolveIncident'), 'fix verified; incident resolved')
+  await notifyOutcome(incident, { status: 'resolved', summary: 'fix verified; incident resolved' })
   logger.info('incident resolved', { incidentId: incident.id, resource: incident.resource.name })
 }
