@@ -39,7 +39,7 @@ else
 fi
 
 export MOTIA_WORKBENCH_BASE=/__motia MOTIA_DISABLE_MEMORY_SERVER=true MOTIA_REDIS_HOST="$REDIS_HOST" MOTIA_REDIS_PORT="$REDIS_PORT"
-node node_modules/motia/dist/cli.mjs start -p "$PORT" -H "$HOST" &
+node scripts/motia-start.mjs "$PORT" "$HOST" &
 child=$!
 trap 'kill -TERM $child 2>/dev/null; wait $child; exit 130' INT TERM
 wait $child

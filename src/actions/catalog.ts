@@ -1,9 +1,17 @@
 /** The allow-listed actions Sentinel can take. Nothing outside this catalog ever runs. */
+import { cleanSandbox } from './clean-sandbox/index'
+import { killProcess } from './kill-process/index'
 import { restartContainer } from './restart-container/index'
+import { scaleOut } from './scale-out/index'
 import type { ActionDefinition } from './types'
+import { updateMemoryLimit } from './update-memory-limit/index'
 
 export const ACTIONS: Record<string, ActionDefinition<any>> = {
   [restartContainer.id]: restartContainer,
+  [cleanSandbox.id]: cleanSandbox,
+  [updateMemoryLimit.id]: updateMemoryLimit,
+  [scaleOut.id]: scaleOut,
+  [killProcess.id]: killProcess,
 }
 
 export function getAction(id: string): ActionDefinition<any> | undefined {

@@ -1,4 +1,9 @@
 /** The interface every remediation action implements. Each action lives in its own folder. */
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { getConfig, parseDotEnv } from '../config/index'
 import type { z } from 'zod'
 import type { RiskLevel } from '../store/model'
 
@@ -27,4 +32,74 @@ export interface ActionDefinition<P extends Record<string, unknown> = Record<str
   verify(params: P, ctx: ActionContext): Promise<VerifyResult>
   /** Undoes execute where that is possible; absent when the action cannot be undone. */
   rollback?(params: P, ctx: ActionContext, executed: Record<string, unknown>): Promise<Record<string, unknown>>
+}
+
+// ---- Helpers shared by the actions (kept here so each action folder stays self-contained) ----
+
+
+/**
+ * A setting an action reads that SentinelConfig does not (yet) declare: the environment first,
+ * then `<projectRoot>/.env`, as the config does. Empty means unset.
+ */
+export function actionSetting(name: string): string | undefined {
+  const fromEnv = process.env[name]
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return fromEnv.trim()
+  const dotEnvPath = path.join(getConfig().projectRoot, '.env')
+  if (!existsSync(dotEnvPath)) return undefined
+  const value = parseDotEnv(readFileSync(dotEnvPath, 'utf8'))[name]
+  return value !== undefined && value.trim() !== '' ? value.trim() : undefined
+}
+
+/** A number setting within bounds; a bad value is an error naming the variable. */
+export function numberSetting(name: string, fallback: number, min: number, max: number): number {
+  const raw = actionSetting(name)
+  if (raw === undefined) return fallback
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${name}: expected a number from ${min} to ${max}, got "${raw}"`)
+  return n
+}
+
+/**
+ * An incident id as a file name: ids Sentinel makes (`inc_...`) pass unchanged; anything else is
+ * hashed, so no id can name a path outside the directory it is used in.
+ */
+export function incidentFileKey(incidentId: string): string {
+  if (/^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$/.test(incidentId) && !incidentId.includes('..')) return incidentId
+  return `h_${createHash('sha256').update(incidentId).digest('hex').slice(0, 32)}`
+}
+
+/**
+ * Small JSON records an action keeps per incident on local disk (what it changed, so a retry is
+ * a no-op and a rollback knows what to restore). Writes are atomic (temporary file + rename).
+ */
+export class IncidentRecords<T extends object> {
+  constructor(private readonly dir: string) {}
+
+  /** `<DATA_DIR>/actions/<actionId>` unless a directory is given. */
+  static forAction<T extends object>(actionId: string, dir?: string): IncidentRecords<T> {
+    if (dir) return new IncidentRecords<T>(path.resolve(dir))
+    const cfg = getConfig()
+    return new IncidentRecords<T>(path.resolve(cfg.projectRoot, cfg.DATA_DIR, 'actions', actionId))
+  }
+
+  file(key: string): string {
+    return path.join(this.dir, `${incidentFileKey(key)}.json`)
+  }
+
+  async read(key: string): Promise<T | undefined> {
+    try {
+      return JSON.parse(await readFile(this.file(key), 'utf8')) as T
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    }
+  }
+
+  async write(key: string, record: T): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 })
+    const file = this.file(key)
+    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`
+    await writeFile(tmp, JSON.stringify(record, null, 2), { mode: 0o600 })
+    await rename(tmp, file)
+  }
 }

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { z } from 'zod'
+import { parseAllowlist } from '../actions/kill-process/allowlist'
 import { parseFreezeWindows } from '../policy/freeze'
 import { parseSlackUserRoles } from '../slack/config'
 
@@ -123,6 +124,11 @@ export const configSchema = z.object({
   AUTH_MAX_FAILURES: int(10, 1, 10_000),
   AUTH_FAILURE_WINDOW_SECONDS: int(60, 1, 86400),
   SANDBOX_DIR: z.string().default('./sandbox'),
+  SANDBOX_QUARANTINE_RETENTION_SECONDS: int(86400, 60, 90 * 86400),
+  KILL_PROCESS_ALLOWLIST: optionalString,
+  KILL_PROCESS_GRACE_SECONDS: num(5, 0, 300),
+  SCALE_OUT_MAX_REPLICAS: int(3, 1, 20),
+  MEMORY_LIMIT_CEILING_BYTES: int(4 * 1024 ** 3, 4 * 1024 ** 2, 1024 ** 4),
   SHADOW_MODE: bool(false),
   ALLOWED_ACTIONS: z
     .string()
@@ -196,6 +202,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = p
   if (result.data.SLACK_USER_ROLES) {
     try {
       parseSlackUserRoles(result.data.SLACK_USER_ROLES)
+    } catch (err) {
+      extra.push((err as Error).message)
+    }
+  }
+  if (result.data.KILL_PROCESS_ALLOWLIST) {
+    try {
+      parseAllowlist(result.data.KILL_PROCESS_ALLOWLIST)
     } catch (err) {
       extra.push((err as Error).message)
     }

@@ -5,6 +5,7 @@
  */
 import type { Express } from 'express'
 import { CLIENT_IP_HEADER } from '../api/auth-context'
+import { purgeQuarantine } from '../actions/clean-sandbox/index'
 import { Approvals } from '../approvals/index'
 import { createSlackApprovals } from '../slack/app'
 import { getConfig, type SentinelConfig } from '../config/index'
@@ -80,12 +81,18 @@ export class SentinelRuntime {
     } else {
       this.log('warn', `no Docker socket at ${this.config.DOCKER_SOCKET}: containers are not watched`)
     }
+    // Files cleaned out of the sandbox wait in quarantine (for rollback) until their retention ends.
+    this.purgeTimer = setInterval(() => {
+      purgeQuarantine().catch((err) => this.log('warn', 'quarantine purge failed', { error: (err as Error).message }))
+    }, 15 * 60_000)
+    this.purgeTimer.unref()
     void this.startSlack().catch((err) => this.log('error', 'Slack approvals could not start', { error: (err as Error).message }))
     void recoverOpenIncidents({ store: this.store, containerEvents: this.containerEvents, emit: (t, d, id) => this.emit(t, d, id), log: logTo('recovery') })
       .then((n) => n && this.log('info', `resumed ${n} open incident(s)`))
       .catch((err) => this.log('error', 'recovery failed', { error: (err as Error).message }))
   }
 
+  private purgeTimer?: NodeJS.Timeout
   private slackRouter?: (req: any, res: any, next: (err?: unknown) => void) => void
 
   private async startSlack(): Promise<void> {
@@ -121,6 +128,7 @@ export class SentinelRuntime {
 
   async stop(): Promise<void> {
     if (this.redisGuard) clearInterval(this.redisGuard)
+    if (this.purgeTimer) clearInterval(this.purgeTimer)
     await this.watcher?.stop()
   }
 

@@ -61,7 +61,7 @@ export async function startSentinel(opts: { redisPort: number; env?: Record<stri
   let proc: ChildProcess
   let out = ''
   const launch = async () => {
-    proc = spawn(process.execPath, ['node_modules/motia/dist/cli.mjs', 'start', '-p', String(port), '-H', '127.0.0.1'], {
+    proc = spawn(process.execPath, ['scripts/motia-start.mjs', String(port), '127.0.0.1'], {
       cwd: PROJECT_ROOT,
       env,
       detached: true,
