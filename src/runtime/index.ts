@@ -7,6 +7,7 @@ import type { Express } from 'express'
 import { CLIENT_IP_HEADER } from '../api/auth-context'
 import { purgeQuarantine } from '../actions/clean-sandbox/index'
 import { Approvals } from '../approvals/index'
+import { openApiDocument } from '../api/openapi'
 import { createSlackApprovals } from '../slack/app'
 import { getConfig, type SentinelConfig } from '../config/index'
 import { dockerSocketPresent } from '../docker/client'
@@ -174,6 +175,10 @@ export class SentinelRuntime {
     // Slack's interactivity requests need their raw bodies for the signature check, so the Slack
     // router sits here, ahead of Motia's body parsers.
     app.use((req, res, next) => (this.slackRouter ? this.slackRouter(req, res, next) : next()))
+    const openapi = openApiDocument()
+    app.get('/api/openapi.json', (_req, res) => {
+      res.json(openapi)
+    })
     app.get('/healthz', async (_req, res) => {
       const report = await healthReport(this.config, this.redis, this.watcher?.status)
       res.status(report.status === 'ok' ? 200 : 503).json(report)
