@@ -1,7 +1,7 @@
 /**
  * Development helper: score detector option variants on the local NAB data.
  *
- *   tsx bench/nab/tune.ts [--data DIR] [--detail] '{"alpha":0.1}' '{"alpha":0.02}' ...
+ *   tsx bench/nab/tune.ts [--data DIR] [--detail] '{"contextOrder":5}' '{"contextWeight":0}' ...
  *
  * Prints the three normalised NAB scores per variant; with --detail, per
  * window the best detection and per file the false positives at the

@@ -114,15 +114,44 @@ describe('AnomalyDetector', () => {
     assert.equal(JSON.stringify(b), JSON.stringify(a))
   })
 
-  it('round-trips with every optional model enabled', () => {
-    const opts = { usePoint: 1, useSustain: 1, diffWindow: 300, valueWindow: 500, clip: 4 }
-    const values = series(2000, 14, (i, x) => (i === 1500 ? x + 70 : x))
-    const a = new AnomalyDetector(opts)
-    runAll(a, values.slice(0, 900))
-    const b = AnomalyDetector.fromJSON(JSON.stringify(a))
-    assert.deepEqual(runAll(b, values.slice(900), 900), runAll(a, values.slice(900), 900))
-    assert.equal(JSON.stringify(b), JSON.stringify(a))
-    assert.ok(a.lastScore >= 0)
+  it('round-trips with non-default model shapes, and with the novelty model off', () => {
+    const values = series(2000, 14, (i, x) => (i === 1500 ? x + 70 : i > 1700 && i < 1800 ? 50 : x))
+    for (const opts of [{ valueWindow: 500, valueBlocks: 5, contextLevels: 4, contextOrder: 3, contextTableBits: 10 }, { contextWeight: 0 }]) {
+      const a = new AnomalyDetector(opts)
+      runAll(a, values.slice(0, 900))
+      const b = AnomalyDetector.fromJSON(JSON.stringify(a))
+      const sa = runAll(a, values.slice(900), 900)
+      assert.deepEqual(runAll(b, values.slice(900), 900), sa)
+      assert.equal(JSON.stringify(b), JSON.stringify(a))
+      assert.ok(sa[1500 - 900] >= 0.5, `spike scored ${sa[1500 - 900]} with ${JSON.stringify(opts)}`)
+    }
+  })
+
+  it('flags a change of shape that stays inside the usual range (flat stretch in a periodic series)', () => {
+    // square-ish daily cycle between 0 and 80; at day 12 it goes flat at the middle level
+    const g = gauss(rng(15))
+    const period = 288
+    const flatAt = 12 * period + 100
+    const values = Array.from({ length: 14 * period }, (_, i) =>
+      i >= flatAt && i < flatAt + period ? 40 + g() : (i % period < period / 3 ? 80 : 0) + 2 * g(),
+    )
+    const scores = runAll(new AnomalyDetector(), values)
+    const before = Math.max(...scores.slice(4 * period, flatAt))
+    const during = Math.max(...scores.slice(flatAt, flatAt + period))
+    assert.ok(during >= 0.5 && during > before, `flat stretch ${during} vs before ${before}`)
+    const valueOnly = runAll(new AnomalyDetector({ contextWeight: 0 }), values)
+    assert.ok(Math.max(...valueOnly.slice(flatAt, flatAt + period)) < during, 'the novelty model adds evidence the value model lacks')
+  })
+
+  it('rejects a state whose context table does not match its options', () => {
+    const a = new AnomalyDetector()
+    runAll(a, series(300, 16))
+    const st = JSON.parse(JSON.stringify(a))
+    st.options.contextTableBits = 12
+    assert.throws(() => AnomalyDetector.fromJSON(st), /context table/)
+    const st2 = JSON.parse(JSON.stringify(a))
+    st2.valueTail.curHi = 'x'
+    assert.throws(() => AnomalyDetector.fromJSON(st2), /value model/)
   })
 
   it('rejects corrupted state', () => {
@@ -141,7 +170,13 @@ describe('AnomalyDetector', () => {
     runAll(det, v.slice(5000), 5000)
     const size60k = JSON.stringify(det).length
     assert.ok(size60k <= size5k * 1.25 + 2000, `state grew from ${size5k} to ${size60k} chars`)
-    assert.ok(size60k < 400_000, `state is ${size60k} chars`)
+    assert.ok(size60k < 20_000, `state is ${size60k} chars`)
+    const st = det.toJSON()
+    const countNumbers = (x: unknown): number =>
+      typeof x === 'number' ? 1 : x !== null && typeof x === 'object' ? Object.values(x).reduce((a: number, v) => a + countNumbers(v), 0) : 0
+    const numbers = countNumbers(st)
+    assert.ok(numbers < 1000, `state holds ${numbers} numbers`)
+    assert.ok(st.valueTail.hiBlocks.length <= det.options.valueBlocks)
   })
 
   it('processes at least 100k points per second (lenient check: 30k)', () => {

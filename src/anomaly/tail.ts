@@ -1,82 +1,29 @@
-import { ringCreate, ringPush, type Ring } from './stats'
-
 /**
- * Streaming tail-probability estimator for a non-negative "surprise" statistic
- * (peaks-over-threshold, as in SPOT / extreme value theory):
- *  - u is the q-quantile of the recent history of the statistic,
- *  - excesses over u are modelled as exponential with mean beta,
- *  - P(S > s) = frac * exp(-(s - u) / beta) for s > u, and a log-linear
- *    interpolation between 1 (s = 0) and frac (s = u) below.
- * The quantile and mean excess are refreshed every `refresh` observations
- * from a bounded ring buffer, so memory and amortised time are bounded.
- */
-export interface TailState {
-  hist: Ring
-  /** observations since the last refresh */
-  sinceRefresh: number
-  u: number
-  beta: number
-  frac: number
-  /** number of samples the current fit is based on */
-  fitted: number
-}
-
-export function tailCreate(cap: number): TailState {
-  return { hist: ringCreate(cap), sinceRefresh: 0, u: 0, beta: 1, frac: 1, fitted: 0 }
-}
-
-export function tailClone(t: TailState): TailState {
-  return { ...t, hist: { ...t.hist, data: t.hist.data.slice() } }
-}
-
-/** Fit u, beta, frac from the history. */
-let scratchBuf = new Float64Array(1024)
-
-export function tailRefresh(t: TailState, q: number, minBeta: number): void {
-  const h = t.hist
-  const n = h.size
-  t.sinceRefresh = 0
-  t.fitted = n
-  if (n === 0) return
-  if (scratchBuf.length < n) scratchBuf = new Float64Array(n)
-  const scratch = scratchBuf.subarray(0, n)
-  for (let i = 0; i < n; i++) scratch[i] = h.data[i]
-  scratch.sort()
-  let k = Math.floor(q * n)
-  if (k > n - 1) k = n - 1
-  const u = scratch[k]
-  let sum = 0
-  let cnt = 0
-  for (let i = n - 1; i >= 0 && scratch[i] > u; i--) {
-    sum += scratch[i] - u
-    cnt++
-  }
-  t.u = u
-  t.frac = Math.max(cnt, 1) / n
-  const beta = cnt > 0 ? sum / cnt : 0
-  t.beta = beta > minBeta ? beta : minBeta
-}
-
-/** log10 of the estimated P(S > s). */
-export function tailLog10(t: TailState, s: number): number {
-  const lf = Math.log10(t.frac)
-  if (s > t.u) return lf - ((s - t.u) / t.beta) * Math.LOG10E
-  if (t.u <= 0) return 0
-  return (s / t.u) * lf
-}
-
-export function tailAdd(t: TailState, s: number): void {
-  ringPush(t.hist, s)
-  t.sinceRefresh++
-}
-
-/**
- * Two-sided peaks-over-threshold model of the values themselves: how
- * unprecedented is a value compared with the recent history of the series?
+ * Two-sided peaks-over-threshold model of a series' recent values (extreme
+ * value theory, as in SPOT): how unprecedented is a value compared with the
+ * last ~`blocks * blockSize` values?
+ *
+ * Beyond the q-quantile u, excesses are modelled as exponential with the
+ * observed mean excess beta, so P(X > x) = frac * exp(-(x - u) / beta).
+ *
+ * Only the tails matter, so instead of the raw history the model keeps, for
+ * each block of `blockSize` consecutive values, its `keep` largest and `keep`
+ * smallest values. With keep > (1 - q) * window the quantile and the excesses
+ * computed from these are exact unless one block holds more than `keep` of the
+ * window's extreme values (then they are slightly underestimated). The window
+ * slides one block at a time. Memory: (blocks + 1) * 2 * keep numbers.
  */
 export interface ValueTailState {
-  hist: Ring
+  /** completed blocks, oldest first: largest values (descending) and smallest values (ascending) */
+  hiBlocks: number[][]
+  loBlocks: number[][]
+  /** block being filled */
+  curHi: number[]
+  curLo: number[]
+  curCount: number
+  /** observations since the last refit */
   sinceRefresh: number
+  /** number of values the current fit is based on (0 = never fitted) */
   fitted: number
   uHi: number
   uLo: number
@@ -86,43 +33,101 @@ export interface ValueTailState {
   fracLo: number
 }
 
-export function valueTailCreate(cap: number): ValueTailState {
-  return { hist: ringCreate(cap), sinceRefresh: 0, fitted: 0, uHi: 0, uLo: 0, betaHi: 1, betaLo: 1, fracHi: 1, fracLo: 1 }
+export interface ValueTailShape {
+  blocks: number
+  blockSize: number
+  keep: number
+}
+
+export function valueTailCreate(): ValueTailState {
+  return { hiBlocks: [], loBlocks: [], curHi: [], curLo: [], curCount: 0, sinceRefresh: 0, fitted: 0, uHi: 0, uLo: 0, betaHi: 1, betaLo: 1, fracHi: 1, fracLo: 1 }
 }
 
 export function valueTailClone(t: ValueTailState): ValueTailState {
-  return { ...t, hist: { ...t.hist, data: t.hist.data.slice() } }
+  return {
+    ...t,
+    hiBlocks: t.hiBlocks.map((b) => b.slice()),
+    loBlocks: t.loBlocks.map((b) => b.slice()),
+    curHi: t.curHi.slice(),
+    curLo: t.curLo.slice(),
+  }
 }
 
-export function valueTailRefresh(t: ValueTailState, q: number, minBetaFrac: number): void {
-  const h = t.hist
-  const n = h.size
+/** Insert x into a list kept sorted by `before` (at most `keep` entries). */
+function insertBounded(list: number[], x: number, keep: number, descending: boolean): void {
+  const n = list.length
+  if (n >= keep && (descending ? x <= list[n - 1] : x >= list[n - 1])) return
+  let i = n < keep ? n : n - 1
+  if (n < keep) list.push(x)
+  while (i > 0 && (descending ? list[i - 1] < x : list[i - 1] > x)) {
+    list[i] = list[i - 1]
+    i--
+  }
+  list[i] = x
+}
+
+export function valueTailAdd(t: ValueTailState, x: number, shape: ValueTailShape): void {
+  insertBounded(t.curHi, x, shape.keep, true)
+  insertBounded(t.curLo, x, shape.keep, false)
+  t.curCount++
+  t.sinceRefresh++
+  if (t.curCount >= shape.blockSize) {
+    t.hiBlocks.push(t.curHi)
+    t.loBlocks.push(t.curLo)
+    if (t.hiBlocks.length > shape.blocks) {
+      t.hiBlocks.shift()
+      t.loBlocks.shift()
+    }
+    t.curHi = []
+    t.curLo = []
+    t.curCount = 0
+  }
+}
+
+let scratch = new Float64Array(512)
+
+/** Gather the retained extremes of one side, sorted descending (hi) or ascending (lo). */
+function gather(blocks: number[][], cur: number[], descending: boolean): Float64Array {
+  let len = cur.length
+  for (const b of blocks) len += b.length
+  if (scratch.length < len) scratch = new Float64Array(len * 2)
+  const a = scratch.subarray(0, len)
+  let j = 0
+  for (const b of blocks) for (const v of b) a[j++] = v
+  for (const v of cur) a[j++] = v
+  a.sort()
+  if (descending) a.reverse()
+  return a
+}
+
+/** Refit the two tails: q-quantile thresholds, fractions beyond them and mean excesses. */
+export function valueTailRefresh(t: ValueTailState, q: number, minBetaFrac: number, shape: ValueTailShape): void {
+  const n = t.hiBlocks.length * shape.blockSize + t.curCount
   t.sinceRefresh = 0
   t.fitted = n
   if (n === 0) return
-  if (scratchBuf.length < n) scratchBuf = new Float64Array(n)
-  const a = scratchBuf.subarray(0, n)
-  for (let i = 0; i < n; i++) a[i] = h.data[i]
-  a.sort()
-  let kHi = Math.floor(q * n)
-  if (kHi > n - 1) kHi = n - 1
-  let kLo = Math.floor((1 - q) * n)
-  if (kLo > n - 1) kLo = n - 1
-  const uHi = a[kHi]
-  const uLo = a[kLo]
+  // index (from the extreme end) of the q-quantile
+  const m = Math.max(0, n - 1 - Math.floor(q * n))
+  const hi = gather(t.hiBlocks, t.curHi, true)
+  const uHi = hi[Math.min(m, hi.length - 1)]
+  const max = hi[0]
   let sHi = 0
   let cHi = 0
-  for (let i = n - 1; i >= 0 && a[i] > uHi; i--) {
-    sHi += a[i] - uHi
+  for (let i = 0; i < hi.length && hi[i] > uHi; i++) {
+    sHi += hi[i] - uHi
     cHi++
   }
+  const lo = gather(t.loBlocks, t.curLo, false)
+  const uLo = lo[Math.min(m, lo.length - 1)]
+  const min = lo[0]
   let sLo = 0
   let cLo = 0
-  for (let i = 0; i < n && a[i] < uLo; i++) {
-    sLo += uLo - a[i]
+  for (let i = 0; i < lo.length && lo[i] < uLo; i++) {
+    sLo += uLo - lo[i]
     cLo++
   }
-  const floor = minBetaFrac * (a[n - 1] - a[0]) + 1e-9 * (Math.abs(a[n >> 1]) + 1e-9)
+  // a floor on the mean excess keeps a near-constant series from alerting on rounding noise
+  const floor = minBetaFrac * (max - min) + 1e-9 * (Math.abs(uHi) + Math.abs(uLo) + 1e-9)
   t.uHi = uHi
   t.uLo = uLo
   t.fracHi = Math.max(cHi, 1) / n
@@ -140,7 +145,27 @@ export function valueTailLog10(t: ValueTailState, x: number): number {
   return 0
 }
 
-export function valueTailAdd(t: ValueTailState, x: number): void {
-  ringPush(t.hist, x)
-  t.sinceRefresh++
+function isNumList(x: unknown, max: number): x is number[] {
+  return Array.isArray(x) && x.length <= max && x.every((v) => typeof v === 'number' && Number.isFinite(v))
+}
+
+export function isValueTail(x: unknown, shape: ValueTailShape): x is ValueTailState {
+  if (typeof x !== 'object' || x === null) return false
+  const t = x as ValueTailState
+  return (
+    Array.isArray(t.hiBlocks) &&
+    Array.isArray(t.loBlocks) &&
+    t.hiBlocks.length === t.loBlocks.length &&
+    t.hiBlocks.length <= shape.blocks &&
+    t.hiBlocks.every((b) => isNumList(b, shape.keep)) &&
+    t.loBlocks.every((b) => isNumList(b, shape.keep)) &&
+    isNumList(t.curHi, shape.keep) &&
+    isNumList(t.curLo, shape.keep) &&
+    Number.isInteger(t.curCount) &&
+    t.curCount >= 0 &&
+    t.curCount < shape.blockSize &&
+    [t.sinceRefresh, t.fitted, t.uHi, t.uLo, t.betaHi, t.betaLo, t.fracHi, t.fracLo].every((v) => typeof v === 'number' && Number.isFinite(v)) &&
+    t.betaHi > 0 &&
+    t.betaLo > 0
+  )
 }

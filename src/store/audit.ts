@@ -7,6 +7,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Redis } from 'ioredis'
 import { getConfig } from '../config/index'
+import { publishToStream } from '../stream/publish'
 import { getRedis } from './redis'
 
 export interface AuditEvent {
@@ -42,6 +43,7 @@ export class AuditLog {
     appendFileSync(this.file, line + '\n')
     try {
       await this.redis.xadd(STREAM, 'MAXLEN', '~', String(STREAM_MAXLEN), '*', 'event', line)
+      await publishToStream(this.redis, 'audit', full)
     } catch {
       // The file copy is the durable one; Redis being briefly away must not stop the action.
     }

@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
+import { publishToStream } from '../stream/publish'
 import { getRedis, stateKey } from './redis'
 import { type Alert, type Incident, type TimelineEntry, TERMINAL_STATUSES } from './model'
 
@@ -107,7 +108,10 @@ export class IncidentStore {
       JSON.stringify(incident),
       String(Date.parse(nowIso)),
     )) as [number, string]
-    if (created === 1) return { incident, created: true }
+    if (created === 1) {
+      await publishToStream(this.redis, 'incident.opened', incident)
+      return { incident, created: true }
+    }
     const existing = await this.get(holder)
     if (!existing) throw new Error(`incident ${holder} vanished while opening ${alert.fingerprint}`)
     return { incident: existing, created: false }
@@ -141,7 +145,13 @@ export class IncidentStore {
         id,
         isTerminal(next) ? '1' : '0',
       )) as number
-      if (ok === 1) return next
+      if (ok === 1) {
+        // The dashboard follows every change live; approvals get their own events for its queue.
+        await publishToStream(this.redis, next.status === 'resolved' && current.status !== 'resolved' ? 'incident.resolved' : 'incident.updated', next)
+        if (next.approval?.status === 'pending' && current.approval?.status !== 'pending') await publishToStream(this.redis, 'approval.requested', next)
+        if (current.approval?.status === 'pending' && next.approval?.status !== 'pending') await publishToStream(this.redis, 'approval.decided', next)
+        return next
+      }
       if (ok === -1) throw new Error(`incident ${id} not found`)
       await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)))
     }

@@ -1,0 +1,88 @@
+/**
+ * Contextual novelty model, in the spirit of NAB's contextual anomaly
+ * detector: quantise the values, remember which short sequences of levels
+ * have occurred, and flag a point that continues the recent levels in a way
+ * never seen before.
+ *
+ * Each value is quantised into `levels` equal bins between the robust range
+ * [lo, hi] supplied by the caller (the value model's tail thresholds), plus
+ * one bin below and one above it. For every order k = 1..order the transition
+ * "last k levels -> this level" is hashed into a bit set of 2^tableBits bits.
+ * The novelty of a point is decided by the shortest order whose transition
+ * was never seen: 1 when even the last level never led to this one, down to
+ * 1/order when only the longest context is new, 0 when every order is known.
+ * The bit set never forgets, so memory is fixed (2^tableBits bits).
+ */
+import { clamp } from './stats'
+
+export interface ContextModel {
+  /** most recent levels, newest last (at most `order`) */
+  recent: number[]
+  /** bit set of seen transitions */
+  seen: Uint8Array
+}
+
+export interface ContextShape {
+  levels: number
+  order: number
+  tableBits: number
+}
+
+export function contextCreate(shape: ContextShape): ContextModel {
+  return { recent: [], seen: new Uint8Array(Math.max(1, (1 << shape.tableBits) >>> 3)) }
+}
+
+export function contextClone(c: ContextModel): ContextModel {
+  return { recent: c.recent.slice(), seen: c.seen.slice() }
+}
+
+/** JSON form: the bit set as base64 (about 1.3 characters per byte). */
+export interface ContextJson {
+  recent: number[]
+  seen: string
+}
+
+export function contextToJson(c: ContextModel): ContextJson {
+  return { recent: c.recent.slice(), seen: Buffer.from(c.seen).toString('base64') }
+}
+
+export function contextFromJson(j: ContextJson, shape: ContextShape): ContextModel {
+  if (typeof j !== 'object' || j === null || typeof j.seen !== 'string' || !Array.isArray(j.recent)) throw new Error('anomaly: bad context model in state')
+  const bytes = Buffer.from(j.seen, 'base64')
+  const expected = Math.max(1, (1 << shape.tableBits) >>> 3)
+  if (bytes.length !== expected) throw new Error('anomaly: context table size does not match the options')
+  if (j.recent.length > shape.order || !j.recent.every((v) => Number.isInteger(v) && v >= 0 && v < shape.levels + 2)) {
+    throw new Error('anomaly: bad context levels in state')
+  }
+  return { recent: j.recent.slice(), seen: new Uint8Array(bytes) }
+}
+
+/** FNV-1a style mixing of small integers into a 32-bit hash. */
+function mix(h: number, x: number): number {
+  return Math.imul(h ^ x, 16777619) >>> 0
+}
+
+/** Learn one value; returns its novelty in [0, 1]. */
+export function contextUpdate(c: ContextModel, x: number, lo: number, hi: number, shape: ContextShape): number {
+  const { levels, order } = shape
+  const span = hi - lo
+  // bins 1..levels inside [lo, hi], 0 below, levels + 1 above
+  const level = span > 0 ? clamp(Math.floor(((x - lo) / span) * levels), -1, levels) + 1 : x < lo ? 0 : x > hi ? levels + 1 : 1
+  const mask = (1 << shape.tableBits) - 1
+  const r = c.recent
+  let firstUnseen = 0
+  let h = mix(2166136261, level)
+  for (let k = 1; k <= r.length; k++) {
+    h = mix(mix(h, r[r.length - k] + 1), k)
+    const slot = h & mask
+    const byte = slot >>> 3
+    const bit = 1 << (slot & 7)
+    if ((c.seen[byte] & bit) === 0) {
+      if (firstUnseen === 0) firstUnseen = k
+      c.seen[byte] |= bit
+    }
+  }
+  r.push(level)
+  if (r.length > order) r.shift()
+  return firstUnseen === 0 ? 0 : (order - firstUnseen + 1) / order
+}
