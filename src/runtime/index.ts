@@ -3,7 +3,9 @@
  * the Docker event watcher with the container fast path, recovery of open incidents after a
  * restart, and the routes that must hold state or answer without a step process (/healthz).
  */
+import path from 'node:path'
 import type { Express } from 'express'
+import { mountPublic } from '../http/static'
 import { CLIENT_IP_HEADER } from '../api/auth-context'
 import { purgeQuarantine } from '../actions/clean-sandbox/index'
 import { Approvals } from '../approvals/index'
@@ -175,6 +177,7 @@ export class SentinelRuntime {
     // Slack's interactivity requests need their raw bodies for the signature check, so the Slack
     // router sits here, ahead of Motia's body parsers.
     app.use((req, res, next) => (this.slackRouter ? this.slackRouter(req, res, next) : next()))
+    mountPublic(app, path.join(this.config.projectRoot, 'public'))
     const openapi = openApiDocument()
     app.get('/api/openapi.json', (_req, res) => {
       res.json(openapi)

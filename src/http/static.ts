@@ -1,0 +1,36 @@
+/**
+ * Serves the dashboard (public/) from the main process: `/` and `/dashboard.html`, plus the other
+ * files in public/. The set of files is read once at start, so a request can never name a path
+ * outside public/.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import path from 'node:path'
+import type { Express } from 'express'
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+}
+
+export function mountPublic(app: Express, publicDir: string): void {
+  let names: string[] = []
+  try {
+    names = readdirSync(publicDir).filter((n) => statSync(path.join(publicDir, n)).isFile() && TYPES[path.extname(n)])
+  } catch {
+    return
+  }
+  const send = (name: string) => (_req: unknown, res: { setHeader(k: string, v: string): void; end(b: Buffer): void }) => {
+    // Read per request: small files, and an edited dashboard shows without a restart.
+    res.setHeader('Content-Type', TYPES[path.extname(name)])
+    res.setHeader('Cache-Control', 'no-cache')
+    res.setHeader('X-Content-Type-Options', 'nosniff')
+    res.end(readFileSync(path.join(publicDir, name)))
+  }
+  for (const name of names) app.get(`/${name}`, send(name))
+  if (names.includes('dashboard.html')) app.get('/', send('dashboard.html'))
+}
