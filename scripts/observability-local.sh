@@ -36,6 +36,13 @@ DATA_DIR=$(cd "$DATA_DIR" && pwd)
 
 pid_file() { echo "$DATA_DIR/$1.pid"; }
 
+# exited PID: true when the process is gone or a zombie (its parent, often PID 1, may reap late)
+exited() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 0
+  [ -z "$state" ] || [ "$state" = Z ]
+}
+
 # running NAME: prints the PID when the process we started is alive
 running() {
   local file pid
@@ -44,6 +51,7 @@ running() {
   pid=$(cat "$file")
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   [ -r "/proc/$pid/cmdline" ] || return 1
+  exited "$pid" && return 1
   # Both processes get this data directory in their arguments; a recycled PID will not have it.
   tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qF -- "$DATA_DIR" || return 1
   echo "$pid"
@@ -129,10 +137,10 @@ stop_one() {
   fi
   kill -TERM "$pid" 2>/dev/null || true
   for _ in $(seq 1 50); do
-    [ -e "/proc/$pid" ] || break
+    exited "$pid" && break
     sleep 0.2
   done
-  if [ -e "/proc/$pid" ]; then
+  if ! exited "$pid"; then
     echo "$name (pid $pid) ignored SIGTERM for 10 s; sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
   fi

@@ -18,6 +18,7 @@ import { analyzeIncident } from '../analyze/index'
 import { catalogFromActions } from '../llm/catalog'
 import { analysisSettings } from './analysis'
 import { postApproval } from './slack'
+import { metricsRecorder } from '../telemetry/metrics'
 
 const FACTS_LIMIT = 4000
 
@@ -40,6 +41,11 @@ export async function analyzeStage(incidentId: string, actor: string): Promise<{
     redis,
     rules: { sandboxDir: settings.sandboxDir },
   })
+  const m = metricsRecorder(redis)
+  for (const a of result.attempts ?? []) {
+    await m.llmCall({ model: result.model ?? settings.llm?.model ?? 'unknown', outcome: a.ok ? 'ok' : 'error', seconds: a.ms / 1000, ...(a.ok && result.tokens ? { promptTokens: result.tokens.prompt, completionTokens: result.tokens.completion } : {}), ...(a.ok ? {} : { reason: (a.error ?? 'error').split(':')[0].slice(0, 40) }) })
+  }
+  if (result.analyser === 'rules') await m.analyserFallback({ reason: result.fallbackReason?.startsWith('no OPENROUTER') ? 'no_key' : result.fallbackReason?.includes('budget') ? 'budget' : 'llm_failed' })
   const facts = JSON.stringify(result.facts ?? {})
   const analysis = { ...result, facts: facts.length > FACTS_LIMIT ? { truncated: true, preview: facts.slice(0, FACTS_LIMIT) } : result.facts }
   const updated = await store.append(

@@ -6,6 +6,8 @@
 import path from 'node:path'
 import type { Express } from 'express'
 import { mountPublic } from '../http/static'
+import { createMetrics } from '../telemetry/metrics'
+import { shutdownTelemetry } from '../telemetry/tracing'
 import { CLIENT_IP_HEADER } from '../api/auth-context'
 import { purgeQuarantine } from '../actions/clean-sandbox/index'
 import { Approvals } from '../approvals/index'
@@ -59,6 +61,7 @@ export class SentinelRuntime {
   start(emitter: FlowEmitter): void {
     if (this.started) return
     this.started = true
+    this.metrics.catch((err) => this.log('error', 'metrics registry failed', { error: (err as Error).message }))
     this.emitter = emitter
     this.containerEvents = new ContainerEventHandler({
       config: this.config,
@@ -96,6 +99,12 @@ export class SentinelRuntime {
   }
 
   private purgeTimer?: NodeJS.Timeout
+  /** The Prometheus registry; step processes feed it through Redis. */
+  readonly metrics = createMetrics({
+    redis: this.redis,
+    pendingApprovals: async () => (await new Approvals(this.store, this.redis).pending()).length,
+    log: logTo('metrics'),
+  })
   private slackRouter?: (req: any, res: any, next: (err?: unknown) => void) => void
 
   private async startSlack(): Promise<void> {
@@ -132,6 +141,7 @@ export class SentinelRuntime {
   async stop(): Promise<void> {
     if (this.redisGuard) clearInterval(this.redisGuard)
     if (this.purgeTimer) clearInterval(this.purgeTimer)
+    await shutdownTelemetry()
     await this.watcher?.stop()
   }
 
@@ -181,6 +191,13 @@ export class SentinelRuntime {
     const openapi = openApiDocument()
     app.get('/api/openapi.json', (_req, res) => {
       res.json(openapi)
+    })
+    app.get('/metrics', async (req, res) => {
+      try {
+        ;(await this.metrics).handler(req, res)
+      } catch (err) {
+        res.status(503).json({ error: 'metrics_unavailable', message: (err as Error).message })
+      }
     })
     app.get('/healthz', async (_req, res) => {
       const report = await healthReport(this.config, this.redis, this.watcher?.status)

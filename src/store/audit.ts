@@ -8,6 +8,7 @@ import path from 'node:path'
 import type { Redis } from 'ioredis'
 import { getConfig } from '../config/index'
 import { publishToStream } from '../stream/publish'
+import { metricsRecorder } from '../telemetry/metrics'
 import { getRedis } from './redis'
 
 export interface AuditEvent {
@@ -44,6 +45,9 @@ export class AuditLog {
     try {
       await this.redis.xadd(STREAM, 'MAXLEN', '~', String(STREAM_MAXLEN), '*', 'event', line)
       await publishToStream(this.redis, 'audit', full)
+      const actionId = typeof full.data?.actionId === 'string' ? full.data.actionId : undefined
+      if (actionId && full.kind === 'action.executed') await metricsRecorder(this.redis).action({ action: actionId, result: full.outcome ?? 'unknown' })
+      if (actionId && full.kind === 'action.rolled_back') await metricsRecorder(this.redis).rollback({ action: actionId, result: full.outcome ?? 'unknown' })
     } catch {
       // The file copy is the durable one; Redis being briefly away must not stop the action.
     }

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { publishToStream } from '../stream/publish'
+import { metricsRecorder } from '../telemetry/metrics'
 import { getRedis, stateKey } from './redis'
 import { type Alert, type Incident, type TimelineEntry, TERMINAL_STATUSES } from './model'
 
@@ -110,6 +111,7 @@ export class IncidentStore {
     )) as [number, string]
     if (created === 1) {
       await publishToStream(this.redis, 'incident.opened', incident)
+      await metricsRecorder(this.redis).incidentOpened({ type: incident.type, severity: incident.severity, detectSeconds: Math.max(0, (Date.parse(nowIso) - Date.parse(alert.at)) / 1000) })
       return { incident, created: true }
     }
     const existing = await this.get(holder)
@@ -148,6 +150,12 @@ export class IncidentStore {
       if (ok === 1) {
         // The dashboard follows every change live; approvals get their own events for its queue.
         await publishToStream(this.redis, next.status === 'resolved' && current.status !== 'resolved' ? 'incident.resolved' : 'incident.updated', next)
+        if (next.status !== current.status && (next.status === 'resolved' || next.status === 'escalated')) {
+          const m = metricsRecorder(this.redis)
+          const labels = { type: next.type, severity: next.severity }
+          if (next.status === 'resolved') await m.incidentResolved({ ...labels, resolveSeconds: Math.max(0, (Date.parse(next.updatedAt) - Date.parse(next.openedAt)) / 1000) })
+          else await m.incidentEscalated(labels)
+        }
         if (next.approval?.status === 'pending' && current.approval?.status !== 'pending') await publishToStream(this.redis, 'approval.requested', next)
         if (current.approval?.status === 'pending' && next.approval?.status !== 'pending') await publishToStream(this.redis, 'approval.decided', next)
         return next

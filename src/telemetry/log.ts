@@ -1,8 +1,10 @@
 /**
  * Structured logs for the main process: JSON lines by default, pretty only when a terminal asks
  * (LOG_PRETTY=true). Secret-bearing fields are redacted. Step processes log through Motia's logger.
+ * A line logged inside a traced span carries trace_id and span_id, to find its trace in Jaeger.
  */
 import pino from 'pino'
+import { activeSpanIds } from './tracing'
 
 const level = process.env.LOG_LEVEL || 'info'
 
@@ -25,6 +27,10 @@ export const logger = pino({
     censor: '[redacted]',
   },
   timestamp: pino.stdTimeFunctions.isoTime,
+  mixin() {
+    const ids = activeSpanIds()
+    return ids ? { trace_id: ids.traceId, span_id: ids.spanId } : {}
+  },
 })
 
 export type LogFn = (level: 'info' | 'warn' | 'error', msg: string, data?: Record<string, unknown>) => void

@@ -1,4 +1,5 @@
 import type { EventConfig, FlowContext } from 'motia'
+import { traceStep } from '../../src/telemetry/step'
 import { incidentRef, type IncidentRef, TOPICS } from '../../src/events/topics'
 import { executeStage } from '../../src/flow/stages'
 
@@ -13,7 +14,10 @@ export const config: EventConfig = {
   infrastructure: { handler: { timeout: 300 }, queue: { type: 'standard', maxRetries: 3, visibilityTimeout: 360, delaySeconds: 0 } },
 }
 
-export const handler = async (input: IncidentRef, { emit, logger }: FlowContext<{ topic: string; data: IncidentRef }>) => {
+export const handler = async (input: IncidentRef, ctx: FlowContext<{ topic: string; data: IncidentRef }>) =>
+  traceStep('ExecuteRemediation', input.incidentId, () => run(input, ctx))
+
+const run = async (input: IncidentRef, { emit, logger }: FlowContext<{ topic: string; data: IncidentRef }>) => {
   const outcome = await executeStage(input.incidentId, 'step:ExecuteRemediation')
   logger.info('remediation', { incidentId: input.incidentId, outcome: outcome.kind })
   if (outcome.kind === 'executed' || outcome.kind === 'already-done') await emit({ topic: TOPICS.acted, data: { incidentId: input.incidentId } })

@@ -1,5 +1,6 @@
 import type { EventConfig, FlowContext } from 'motia'
 import { notifyOutcome } from '../../src/flow/slack'
+import { endTrace, traceStep } from '../../src/telemetry/step'
 import { incidentRef, type IncidentRef, TOPICS } from '../../src/events/topics'
 import { stepDeps } from '../../src/healing/step-deps'
 import { rollbackAndEscalate } from '../../src/healing/verify'
@@ -14,8 +15,12 @@ export const config: EventConfig = {
   flows: ['sentinel'],
 }
 
-export const handler = async (input: IncidentRef, { logger }: FlowContext) => {
+export const handler = async (input: IncidentRef, ctx: FlowContext) =>
+  traceStep('RollbackAndEscalate', input.incidentId, () => run(input, ctx))
+
+const run = async (input: IncidentRef, { logger }: FlowContext) => {
   const incident = await rollbackAndEscalate(input.incidentId, stepDeps('step:RollbackAndEscalate'), 'the fix did not hold')
+  await endTrace(incident, 'escalated')
   await notifyOutcome(incident, { status: 'escalated', summary: 'the fix did not hold; escalated to an admin' })
   logger.warn('incident escalated', { incidentId: incident.id, resource: incident.resource.name })
 }

@@ -1,4 +1,5 @@
 import type { EventConfig, FlowContext } from 'motia'
+import { traceStep } from '../../src/telemetry/step'
 import { incidentRef, type IncidentRef, TOPICS } from '../../src/events/topics'
 import { stepDeps } from '../../src/healing/step-deps'
 import { verifyIncident } from '../../src/healing/verify'
@@ -14,7 +15,10 @@ export const config: EventConfig = {
   infrastructure: { handler: { timeout: 600 }, queue: { type: 'standard', maxRetries: 3, visibilityTimeout: 700, delaySeconds: 0 } },
 }
 
-export const handler = async (input: IncidentRef, { emit, logger }: FlowContext<{ topic: string; data: IncidentRef }>) => {
+export const handler = async (input: IncidentRef, ctx: FlowContext<{ topic: string; data: IncidentRef }>) =>
+  traceStep('VerifyRemediation', input.incidentId, () => run(input, ctx))
+
+const run = async (input: IncidentRef, { emit, logger }: FlowContext<{ topic: string; data: IncidentRef }>) => {
   const deps = stepDeps('step:VerifyRemediation')
   const opts = { timeoutMs: deps.config.VERIFY_TIMEOUT_SECONDS * 1000, stableMs: deps.config.VERIFY_STABLE_SECONDS * 1000 }
   const result = await verifyIncident(input.incidentId, opts, deps)

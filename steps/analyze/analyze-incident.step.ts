@@ -1,4 +1,5 @@
 import type { EventConfig, FlowContext } from 'motia'
+import { traceStep } from '../../src/telemetry/step'
 import { incidentRef, type IncidentRef, TOPICS } from '../../src/events/topics'
 import { analyzeStage } from '../../src/flow/stages'
 
@@ -13,7 +14,10 @@ export const config: EventConfig = {
   infrastructure: { handler: { timeout: 120 }, queue: { type: 'standard', maxRetries: 2, visibilityTimeout: 180, delaySeconds: 0 } },
 }
 
-export const handler = async (input: IncidentRef, { emit, logger }: FlowContext<{ topic: string; data: IncidentRef }>) => {
+export const handler = async (input: IncidentRef, ctx: FlowContext<{ topic: string; data: IncidentRef }>) =>
+  traceStep('AnalyzeIncident', input.incidentId, () => run(input, ctx))
+
+const run = async (input: IncidentRef, { emit, logger }: FlowContext<{ topic: string; data: IncidentRef }>) => {
   const { incident, decideNext } = await analyzeStage(input.incidentId, 'step:AnalyzeIncident')
   logger.info('incident analysed', { incidentId: incident.id, analyser: (incident.analysis as { analyser?: string } | undefined)?.analyser })
   // An incident already decided (the container fast path) only gets the analysis as enrichment.

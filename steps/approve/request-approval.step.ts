@@ -1,4 +1,5 @@
 import type { EventConfig, FlowContext } from 'motia'
+import { traceStep } from '../../src/telemetry/step'
 import { incidentRef, type IncidentRef, TOPICS } from '../../src/events/topics'
 import { requestApprovalStage } from '../../src/flow/stages'
 
@@ -12,7 +13,10 @@ export const config: EventConfig = {
   flows: ['sentinel'],
 }
 
-export const handler = async (input: IncidentRef, { logger }: FlowContext) => {
+export const handler = async (input: IncidentRef, ctx: FlowContext) =>
+  traceStep('RequestApproval', input.incidentId, () => run(input, ctx))
+
+const run = async (input: IncidentRef, { logger }: FlowContext) => {
   const incident = await requestApprovalStage(input.incidentId, 'step:RequestApproval')
   logger.info('approval requested', { incidentId: incident.id, approverRole: incident.approval?.approverRole })
 }

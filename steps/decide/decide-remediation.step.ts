@@ -1,4 +1,5 @@
 import type { EventConfig, FlowContext } from 'motia'
+import { traceStep } from '../../src/telemetry/step'
 import { incidentRef, type IncidentRef, TOPICS } from '../../src/events/topics'
 import { decideStage } from '../../src/flow/stages'
 
@@ -16,7 +17,10 @@ export const config: EventConfig = {
   flows: ['sentinel'],
 }
 
-export const handler = async (input: IncidentRef, { emit, logger }: FlowContext<{ topic: string; data: IncidentRef }>) => {
+export const handler = async (input: IncidentRef, ctx: FlowContext<{ topic: string; data: IncidentRef }>) =>
+  traceStep('DecideRemediation', input.incidentId, () => run(input, ctx))
+
+const run = async (input: IncidentRef, { emit, logger }: FlowContext<{ topic: string; data: IncidentRef }>) => {
   const { decision } = await decideStage(input.incidentId, 'step:DecideRemediation')
   logger.info('policy decided', { incidentId: input.incidentId, route: decision.route, risk: decision.risk, rule: decision.rule })
   if (decision.route === 'auto') await emit({ topic: TOPICS.remediationApproved, data: { incidentId: input.incidentId } })

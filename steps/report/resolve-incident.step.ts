@@ -1,5 +1,6 @@
 import type { EventConfig, FlowContext } from 'motia'
 import { notifyOutcome } from '../../src/flow/slack'
+import { endTrace, traceStep } from '../../src/telemetry/step'
 import { incidentRef, type IncidentRef, TOPICS } from '../../src/events/topics'
 import { stepDeps } from '../../src/healing/step-deps'
 import { resolveIncident } from '../../src/healing/verify'
@@ -14,8 +15,12 @@ export const config: EventConfig = {
   flows: ['sentinel'],
 }
 
-export const handler = async (input: IncidentRef, { logger }: FlowContext) => {
+export const handler = async (input: IncidentRef, ctx: FlowContext) =>
+  traceStep('ResolveIncident', input.incidentId, () => run(input, ctx))
+
+const run = async (input: IncidentRef, { logger }: FlowContext) => {
   const incident = await resolveIncident(input.incidentId, stepDeps('step:ResolveIncident'), 'fix verified; incident resolved')
+  await endTrace(incident, 'resolved')
   await notifyOutcome(incident, { status: 'resolved', summary: 'fix verified; incident resolved' })
   logger.info('incident resolved', { incidentId: incident.id, resource: incident.resource.name })
 }
