@@ -29,6 +29,8 @@ export const ENDPOINTS: Endpoint[] = [
   { method: 'post', path: '/api/incidents/{id}/rollback', summary: "Roll back the incident's executed action", role: 'admin', pathParams: incidentIdPath, responses: { 200: 'rolled back', 409: 'nothing to roll back, or not reversible' } },
   { method: 'get', path: '/api/audit', summary: 'The append-only audit log, newest first', role: 'admin', query: auditQuery, responses: { 200: '{ events }' } },
   { method: 'post', path: '/api/trigger-alert', summary: 'Open a test incident and run it through the whole flow', role: 'admin', body: triggerAlertBody, responses: { 202: '{ incidentId }', 400: 'invalid body', 422: 'container not watched' } },
+  { method: 'get', path: '/api/infrastructure-status', summary: 'Latest reading of every check, its source and state', role: 'viewer', responses: { 200: '{ source, checks, metrics, sourceStatus }' } },
+  { method: 'post', path: '/api/alerts/alertmanager', summary: "Alertmanager's webhook (version 4): firing alerts open or update incidents, resolved ones resolve them", role: 'operator', responses: { 200: '{ opened, updated, resolved }', 400: 'invalid payload', 413: 'payload too large' } },
   { method: 'get', path: '/api/whoami', summary: "The caller's role and permissions", role: 'viewer', responses: { 200: '{ role, keyId, permissions }' } },
 ]
 

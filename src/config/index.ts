@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { z } from 'zod'
 import { parseAllowlist } from '../actions/kill-process/allowlist'
+import { loadObserveSettings, observeEnvSchema, type ObserveSettings } from '../observe/settings'
 import { parseFreezeWindows } from '../policy/freeze'
 import { parseSlackUserRoles } from '../slack/config'
 
@@ -97,6 +98,10 @@ export const configSchema = z.object({
   RATE_LIMIT_WINDOW_SECONDS: int(900, 1, 86400 * 7),
 
   PROMETHEUS_URL: optionalUrl,
+  MONITOR_CRON: z
+    .string()
+    .default('*/2 * * * *')
+    .refine((v) => /^\S+(\s+\S+){4,5}$/.test(v.trim()), 'expected a cron expression of 5 fields (or 6, with seconds first)'),
   OPENROUTER_API_KEY: optionalString,
   OPENROUTER_BASE_URL: z.string().default('https://openrouter.ai/api/v1'),
   OPENROUTER_MODEL: z.string().default('deepseek/deepseek-r1'),
@@ -145,7 +150,7 @@ export const configSchema = z.object({
 // Motia's Workbench listens for hot reload on 21678 + PORT; past this the start fails silently.
 export const MAX_PORT_WITH_WORKBENCH = 65535 - 21678
 
-export type SentinelConfig = z.infer<typeof configSchema> & { projectRoot: string }
+export type SentinelConfig = z.infer<typeof configSchema> & { projectRoot: string; observe: ObserveSettings }
 
 export class ConfigError extends Error {
   constructor(public readonly problems: string[]) {
@@ -182,7 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = p
   const dotEnvPath = path.join(projectRoot, '.env')
   const fromFile = existsSync(dotEnvPath) ? parseDotEnv(readFileSync(dotEnvPath, 'utf8')) : {}
   const merged: Record<string, string | undefined> = { ...fromFile }
-  for (const key of Object.keys(configSchema.shape)) {
+  for (const key of [...Object.keys(configSchema.shape), ...Object.keys(observeEnvSchema.shape)]) {
     if (env[key] !== undefined) merged[key] = env[key]
   }
   const result = configSchema.safeParse(merged)
@@ -194,6 +199,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = p
     throw new ConfigError(problems)
   }
   const extra: string[] = []
+  let observe: ObserveSettings | undefined
+  try {
+    observe = loadObserveSettings(merged)
+  } catch (err) {
+    extra.push(...((err as { problems?: string[] }).problems ?? [(err as Error).message]))
+  }
   try {
     parseFreezeWindows(result.data.FREEZE_WINDOWS)
   } catch (err) {
@@ -222,7 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = p
       `PORT: ${result.data.PORT} is too high while WORKBENCH=true (Motia's Workbench needs PORT + 21678 for hot reload): use ${MAX_PORT_WITH_WORKBENCH} or less, or set WORKBENCH=false`,
     ])
   }
-  return { ...result.data, projectRoot }
+  return { ...result.data, projectRoot, observe: observe! }
 }
 
 let cached: SentinelConfig | undefined
@@ -237,4 +248,4 @@ export function resetConfigCache(): void {
   cached = undefined
 }
 
-export const CONFIG_VARIABLES = Object.keys(configSchema.shape)
+export const CONFIG_VARIABLES = [...Object.keys(configSchema.shape), ...Object.keys(observeEnvSchema.shape)]

@@ -38,6 +38,7 @@ export interface MotiaRedisClient {
 }
 
 export const FLOW = 'sentinel'
+const MAX_BODY_BYTES = 1024 * 1024
 const POSITION_KEY = 'sentinel:docker:events:position'
 
 export class SentinelRuntime {
@@ -182,6 +183,16 @@ export class SentinelRuntime {
     // failed-authentication limiter, overwriting whatever the client sent in that header.
     app.use((req, _res, next) => {
       req.headers[CLIENT_IP_HEADER] = req.socket.remoteAddress ?? 'unknown'
+      next()
+    })
+    // Motia's body parsers accept up to 1 GB; nothing Sentinel takes is near 1 MiB.
+    app.use((req, res, next) => {
+      const length = Number(req.headers['content-length'] ?? 0)
+      if (length > MAX_BODY_BYTES) {
+        res.status(413).json({ error: 'payload_too_large', message: `request bodies are limited to ${MAX_BODY_BYTES} bytes; this one is ${length}` })
+        req.resume()
+        return
+      }
       next()
     })
     // Slack's interactivity requests need their raw bodies for the signature check, so the Slack

@@ -17,6 +17,7 @@ const OPEN_SET = 'sentinel:incidents:open'
 const BY_TIME = 'sentinel:incidents:by_time'
 const fingerprintKey = (fp: string) => `sentinel:incidents:fingerprint:${fp}`
 const incidentKey = (id: string) => stateKey(INCIDENT_GROUP, id)
+const lastKey = (fp: string) => `sentinel:incidents:last:${fp}`
 
 // Creates the incident unless it exists already (ids derived from one event repeat when the event
 // is replayed) or its fingerprint already has an open one; returns the id that holds it.
@@ -110,6 +111,7 @@ export class IncidentStore {
       String(Date.parse(nowIso)),
     )) as [number, string]
     if (created === 1) {
+      await this.redis.set(lastKey(alert.fingerprint), id, 'EX', 30 * 86400)
       await publishToStream(this.redis, 'incident.opened', incident)
       await metricsRecorder(this.redis).incidentOpened({ type: incident.type, severity: incident.severity, detectSeconds: Math.max(0, (Date.parse(nowIso) - Date.parse(alert.at)) / 1000) })
       return { incident, created: true }
@@ -186,6 +188,12 @@ export class IncidentStore {
     if (ids.length === 0) return []
     const raws = await this.redis.mget(ids.map(incidentKey))
     return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as Incident)
+  }
+
+  /** The newest incident of a fingerprint, whatever its status. */
+  async lastIncidentFor(fingerprint: string): Promise<Incident | null> {
+    const id = await this.redis.get(lastKey(fingerprint))
+    return id ? this.get(id) : null
   }
 
   async openIncidentFor(fingerprint: string): Promise<Incident | null> {

@@ -55,6 +55,8 @@ export async function startSentinel(opts: { redisPort: number; env?: Record<stri
     HOST: '127.0.0.1',
     DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
+    // The host monitor stays quiet unless a test asks for it: its alerts would be noise here.
+    MONITOR_CRON: '0 0 1 1 *',
     SENTINEL_API_KEYS: Object.entries(keys).map(([role, key]) => `${role}:${key}`).join(','),
     ...(opts.env ?? {}),
   }

@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { Monitor } from './monitor'
+import { loadObserveSettings, monitorOptionsFromSettings, ObserveSettingsError } from './settings'
+
+describe('observation settings', () => {
+  it('has the documented defaults', () => {
+    const s = loadObserveSettings({})
+    assert.deepEqual(s.PROBE_TARGETS, [])
+    assert.equal(s.THRESHOLD_MEMORY_PERCENT, 60)
+    assert.equal(s.THRESHOLD_DISK_PERCENT, 95)
+    const monitor = new Monitor({ ...monitorOptionsFromSettings(s), tracker: undefined, history: false })
+    assert.equal(monitor.checkRules.cpu.threshold, 80)
+    assert.equal(monitor.checkRules.latency.threshold, 200)
+    assert.equal(monitor.prober, undefined)
+  })
+
+  it('reads targets and thresholds, and names bad variables', () => {
+    const s = loadObserveSettings({ PROBE_TARGETS: 'http://127.0.0.1:8080/health, https://127.0.0.1/x', THRESHOLD_CPU_PERCENT: '90', DISK_EXCLUDE_FSTYPES: 'overlay,squashfs' })
+    assert.deepEqual(s.PROBE_TARGETS, ['http://127.0.0.1:8080/health', 'https://127.0.0.1/x'])
+    const monitor = new Monitor({ ...monitorOptionsFromSettings(s), tracker: undefined, history: false })
+    assert.equal(monitor.checkRules.cpu.threshold, 90)
+    assert.deepEqual(monitor.prober?.targets, s.PROBE_TARGETS)
+    assert.throws(() => loadObserveSettings({ THRESHOLD_CPU_PERCENT: 'lots', PROBE_TARGETS: 'ftp://x' }), (e: unknown) => {
+      assert.ok(e instanceof ObserveSettingsError)
+      assert.equal(e.problems.length, 2)
+      assert.match(e.problems.join('\n'), /PROBE_TARGETS: "ftp:\/\/x\/?" is not http\(s\)/)
+      assert.match(e.problems.join('\n'), /THRESHOLD_CPU_PERCENT: expected a number from 0 to 100, got "lots"/)
+      return true
+    })
+  })
+})
