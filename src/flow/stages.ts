@@ -17,6 +17,7 @@ import { getRedis } from '../store/redis'
 import { analyzeIncident } from '../analyze/index'
 import { catalogFromActions } from '../llm/catalog'
 import { analysisSettings } from './analysis'
+import { metricHistory } from './history'
 import { postApproval } from './slack'
 import { metricsRecorder } from '../telemetry/metrics'
 
@@ -40,6 +41,7 @@ export async function analyzeStage(incidentId: string, actor: string): Promise<{
     hourlyTokenBudget: settings.hourlyTokenBudget,
     redis,
     rules: { sandboxDir: settings.sandboxDir },
+    history: () => metricHistory(incident.alert, getConfig(), redis),
   })
   const m = metricsRecorder(redis)
   for (const a of result.attempts ?? []) {
