@@ -5,6 +5,7 @@
  */
 import path from 'node:path'
 import type { Express } from 'express'
+import { mountAlertmanager } from '../http/alertmanager'
 import { mountPublic } from '../http/static'
 import { createMetrics } from '../telemetry/metrics'
 import { shutdownTelemetry } from '../telemetry/tracing'
@@ -195,6 +196,7 @@ export class SentinelRuntime {
       }
       next()
     })
+    mountAlertmanager(app, { store: this.store, audit: this.audit, emit: (t, d, id) => this.emit(t, d, id) })
     // Slack's interactivity requests need their raw bodies for the signature check, so the Slack
     // router sits here, ahead of Motia's body parsers.
     app.use((req, res, next) => (this.slackRouter ? this.slackRouter(req, res, next) : next()))

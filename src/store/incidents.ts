@@ -36,7 +36,8 @@ redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
 return {1, ARGV[1]}
 `
 
-// Replaces the document when its stored version matches; keeps the indexes in step.
+// Replaces the document when its stored version matches; keeps the indexes in step. ARGV[4]: the
+// incident is no longer being worked on; ARGV[5]: its fingerprint is free for a new incident.
 const CAS_LUA = `
 local cur = redis.call('GET', KEYS[1])
 if not cur then return -1 end
@@ -45,7 +46,7 @@ if tostring(doc.version) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 if ARGV[4] == '1' then
   redis.call('SREM', KEYS[2], ARGV[3])
-  if redis.call('GET', KEYS[3]) == ARGV[3] then redis.call('DEL', KEYS[3]) end
+  if ARGV[5] == '1' and redis.call('GET', KEYS[3]) == ARGV[3] then redis.call('DEL', KEYS[3]) end
 else
   redis.call('SADD', KEYS[2], ARGV[3])
 end
@@ -148,6 +149,9 @@ export class IncidentStore {
         JSON.stringify(next),
         id,
         isTerminal(next) ? '1' : '0',
+        // An escalated incident still holds its problem until a person closes it, so the same
+        // alert does not open another one; resolved and suppressed ones free it.
+        next.status === 'resolved' || next.status === 'suppressed' ? '1' : '0',
       )) as number
       if (ok === 1) {
         // The dashboard follows every change live; approvals get their own events for its queue.

@@ -11,7 +11,7 @@ export const config: EventConfig = {
   emits: [TOPICS.analyzed],
   input: incidentRef,
   flows: ['sentinel'],
-  infrastructure: { handler: { timeout: 120 }, queue: { type: 'standard', maxRetries: 2, visibilityTimeout: 180, delaySeconds: 0 } },
+  infrastructure: { handler: { timeout: 120 }, queue: { type: 'standard', maxRetries: 2, visibilityTimeout: 180, delaySeconds: 0, concurrency: 2 } },
 }
 
 export const handler = async (input: IncidentRef, ctx: FlowContext<{ topic: string; data: IncidentRef }>) =>

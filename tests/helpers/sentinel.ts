@@ -16,6 +16,8 @@ export type TestRole = 'admin' | 'operator' | 'viewer'
 
 export interface SentinelInstance {
   url: string
+  /** The main process's pid (its process group holds the step processes too). */
+  pid(): number
   /** One API key per role, made for this instance. */
   keys: Record<TestRole, string>
   port: number
@@ -71,16 +73,23 @@ export async function startSentinel(opts: { redisPort: number; env?: Record<stri
     })
     proc.stdout!.on('data', (d) => (out += d))
     proc.stderr!.on('data', (d) => (out += d))
-    await waitFor(
-      async () => {
-        if (proc.exitCode !== null) throw new Error(`sentinel exited with ${proc.exitCode}:\n${out.slice(-3000)}`)
-        const res = await fetch(`http://127.0.0.1:${port}/healthz`)
-        // The Docker watcher connects just after the server listens; wait for it too.
-        const body = (await res.json()) as { components: { docker: { status: string } } }
-        return res.status === 200 && body.components.docker.status === 'up'
-      },
-      { timeoutMs: 60_000, intervalMs: 200, what: 'sentinel to be healthy' },
-    ).catch((err) => {
+    // Fails at once when the process exits (bad configuration...), instead of at the deadline.
+    const exited = new Promise<never>((_, reject) =>
+      proc.once('exit', (code) => reject(new Error(`sentinel exited with ${code}:\n${out.slice(-3000)}`))),
+    )
+    exited.catch(() => {})
+    await Promise.race([
+      exited,
+      waitFor(
+        async () => {
+          const res = await fetch(`http://127.0.0.1:${port}/healthz`)
+          // The Docker watcher connects just after the server listens; wait for it too.
+          const body = (await res.json()) as { components: { docker: { status: string } } }
+          return res.status === 200 && body.components.docker.status === 'up'
+        },
+        { timeoutMs: 60_000, intervalMs: 200, what: 'sentinel to be healthy' },
+      ),
+    ]).catch((err) => {
       throw new Error(`${(err as Error).message}\n--- sentinel output ---\n${out.slice(-3000)}`)
     })
   }
@@ -113,6 +122,7 @@ export async function startSentinel(opts: { redisPort: number; env?: Record<stri
   }
   return {
     url,
+    pid: () => proc.pid!,
     keys,
     port,
     dataDir,

@@ -35,6 +35,9 @@ describe('API', () => {
     { method: 'POST', path: '/api/incidents/inc_none_0/approve', body: {}, needs: 'operator' },
     { method: 'POST', path: '/api/incidents/inc_none_0/reject', body: { reason: 'no' }, needs: 'operator' },
     { method: 'POST', path: '/api/incidents/inc_none_0/rollback', body: {}, needs: 'admin' },
+    { method: 'POST', path: '/api/incidents/inc_none_0/resolve', body: { reason: 'x' }, needs: 'operator' },
+    { method: 'POST', path: '/api/alerts/alertmanager', body: { version: '4' }, needs: 'operator' },
+    { method: 'GET', path: '/api/infrastructure-status', needs: 'viewer' },
     { method: 'GET', path: '/api/audit', needs: 'admin' },
     { method: 'POST', path: '/api/trigger-alert', body: { type: 'cpu', resource: 'matrix-host' }, needs: 'admin' },
   ]
@@ -139,5 +142,22 @@ describe('API', () => {
 
     const rollback = await sentinel.post(`/api/incidents/${id}/rollback`, {}, 'admin')
     assert.equal(rollback.status, 409, 'a restart cannot be rolled back')
+    assert.equal((await sentinel.post(`/api/incidents/${id}/resolve`, { reason: 'again' }, 'operator')).status, 409, 'already resolved')
+  })
+
+  it('lets a person close an escalated incident, which frees its problem for a new incident', async () => {
+    const trig = await sentinel.post('/api/trigger-alert', { type: 'cpu', resource: 'escalation-host' })
+    const id = trig.body.incidentId as string
+    await waitFor(async () => (await sentinel.get(`/api/incidents/${id}`)).body.approval?.status === 'pending' || (await sentinel.get(`/api/incidents/${id}`)).body.status === 'escalated', { timeoutMs: 30_000, what: 'a decision' })
+    if ((await sentinel.get(`/api/incidents/${id}`)).body.approval?.status === 'pending') {
+      assert.equal((await sentinel.post(`/api/incidents/${id}/reject`, { reason: 'not this way' }, 'admin')).status, 200)
+    }
+    assert.equal((await sentinel.get(`/api/incidents/${id}`)).body.status, 'escalated')
+    // Still escalated: the same problem does not open a second incident.
+    assert.equal((await sentinel.post('/api/trigger-alert', { type: 'cpu', resource: 'escalation-host' })).status, 409)
+    assert.equal((await sentinel.post(`/api/incidents/${id}/resolve`, { reason: 'fixed by hand' }, 'viewer')).status, 403)
+    const closed = await sentinel.post(`/api/incidents/${id}/resolve`, { reason: 'fixed by hand' }, 'operator')
+    assert.equal(closed.status, 200)
+    assert.equal((await sentinel.post('/api/trigger-alert', { type: 'cpu', resource: 'escalation-host' })).status, 202)
   })
 })

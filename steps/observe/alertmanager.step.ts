@@ -1,0 +1,12 @@
+import type { NoopConfig } from 'motia'
+
+// POST /api/alerts/alertmanager is served by the main process (src/http/alertmanager.ts): a storm of
+// webhook calls must not cost a step process each. This node shows it in the Workbench.
+export const config: NoopConfig = {
+  type: 'noop',
+  name: 'AlertmanagerIntake',
+  description: "Main process: Alertmanager's webhook (v4); firing alerts open or update incidents, resolved ones resolve them",
+  virtualSubscribes: [],
+  virtualEmits: ['incident.opened'],
+  flows: ['sentinel'],
+}

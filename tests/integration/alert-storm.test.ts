@@ -1,0 +1,67 @@
+/**
+ * One incident per problem under a storm: 10 000 Alertmanager alerts over 100 fingerprints, sent
+ * as 100 concurrent-ish webhook calls, open exactly 100 incidents and lose none.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { startRedis, type TestRedis } from '../helpers/redis'
+import { type SentinelInstance, startSentinel } from '../helpers/sentinel'
+
+describe('alert storm', () => {
+  let redis: TestRedis
+  let sentinel: SentinelInstance
+  before(async () => {
+    redis = await startRedis()
+    // Shadow mode: the storm's incidents are analysed and decided, and nothing acts on this machine.
+    sentinel = await startSentinel({ redisPort: redis.port, env: { SHADOW_MODE: 'true' } })
+  })
+  after(async () => {
+    await sentinel?.cleanup()
+    await redis?.stop()
+  })
+
+  it('opens exactly one incident per fingerprint', async () => {
+    const startsAt = new Date().toISOString()
+    const payload = (batch: number) => ({
+      version: '4',
+      groupKey: `storm-${batch}`,
+      truncatedAlerts: 0,
+      status: 'firing',
+      receiver: 'sentinel',
+      groupLabels: {},
+      commonLabels: {},
+      commonAnnotations: {},
+      externalURL: 'http://alertmanager.local',
+      // Each call carries all 100 fingerprints, in a different order.
+      alerts: Array.from({ length: 100 }, (_, i) => {
+        const k = (i * 37 + batch) % 100
+        return {
+          status: 'firing',
+          labels: { alertname: 'StormLatency', instance: `storm-${k}:9100`, severity: 'warning' },
+          annotations: {},
+          startsAt,
+          endsAt: '0001-01-01T00:00:00Z',
+          generatorURL: '',
+          fingerprint: `5707${String(k).padStart(12, '0')}`,
+        }
+      }),
+    })
+    let next = 0
+    const statuses: number[] = []
+    const opened: string[] = []
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        while (next < 100) {
+          const r = await sentinel.post('/api/alerts/alertmanager', payload(next++), 'operator')
+          statuses.push(r.status)
+          if (r.status === 200) opened.push(...r.body.opened)
+        }
+      }),
+    )
+    assert.equal(statuses.filter((s) => s === 200).length, 100, `statuses: ${[...new Set(statuses)].join(',')}`)
+    assert.equal(opened.length, 100)
+    assert.equal(new Set(opened).size, 100)
+    const stored = await redis.client.keys('motia:state:incidents:*')
+    assert.equal(stored.length, 100, 'no other incident, none lost')
+  })
+})
