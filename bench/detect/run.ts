@@ -44,14 +44,26 @@ function groupRssKb(pgid: number): { main: number; group: number } {
 }
 
 async function main() {
+  const started: { stop(): Promise<void> }[] = []
+  try {
+    await run(started)
+  } finally {
+    for (const s of started.reverse()) await s.stop().catch(() => {})
+  }
+}
+
+async function run(started: { stop(): Promise<void> }[]) {
   const exporter = await startNodeExporter()
+  started.push(exporter)
   const cpuQuery = buildQueries({ nodeSelector: `instance="127.0.0.1:${exporter.port}"` }).cpu
   const prometheus = await startPrometheus({
     scrapeTargets: [`127.0.0.1:${exporter.port}`],
     interval: '15s',
     rules: ['groups:', '  - name: bench', '    rules:', '      - alert: BenchCpuBusy', `        expr: (${cpuQuery}) > ${THRESHOLD}`, `        for: ${FOR}s`].join('\n') + '\n',
   })
+  started.push(prometheus)
   const redis = await startRedis()
+  started.push(redis)
   const sentinel = await startSentinel({
     redisPort: redis.port,
     env: {
@@ -68,6 +80,7 @@ async function main() {
       SHADOW_MODE: 'true',
     },
   })
+  started.push({ stop: () => sentinel.cleanup() })
   const cpuNow = async () => {
     const r = (await (await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(cpuQuery)}`)).json()) as any
     return Number(r.data.result[0]?.value[1] ?? NaN)
@@ -175,10 +188,6 @@ async function main() {
     console.log(`  Sentinel RSS: main process ${(rssBefore.main / 1024).toFixed(0)} → peak ${(peak.main / 1024).toFixed(0)} MiB; with step processes peak ${(peak.group / 1024).toFixed(0)} MiB`)
   } finally {
     stress?.kill('SIGKILL')
-    await sentinel.cleanup()
-    await redis.stop()
-    await prometheus.stop()
-    await exporter.stop()
   }
 }
 

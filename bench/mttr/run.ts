@@ -53,7 +53,11 @@ async function main() {
   })
 
   const redis = await startRedis()
-  const sentinel = await startSentinel({ redisPort: redis.port })
+  const sentinel = await startSentinel({ redisPort: redis.port }).catch(async (err) => {
+    await redis.stop()
+    ;(events as unknown as { destroy(): void }).destroy()
+    throw err
+  })
   const sentinelRunning: number[] = []
   const sentinelResolved: number[] = []
   const dockerRunning: number[] = []
