@@ -106,7 +106,16 @@ export async function startSentinel(opts: { redisPort: number; env?: Record<stri
       process.kill(-proc.pid!, 'SIGKILL')
     } catch {}
   }
-  await launch()
+  try {
+    await launch()
+  } catch (err) {
+    // A start that failed leaves nothing behind: no process group, no data directory.
+    try {
+      process.kill(-proc!.pid!, 'SIGKILL')
+    } catch {}
+    rmSync(dataDir, { recursive: true, force: true })
+    throw err
+  }
   const url = `http://127.0.0.1:${port}`
   const call = async (method: string, pathname: string, body: unknown, as: TestRole | null = 'admin', headers: Record<string, string> = {}) => {
     const h: Record<string, string> = { ...headers }
