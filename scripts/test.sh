@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 export MOTIA_ANALYTICS_DISABLED=true
 
-ensure_apt docker.io redis-server redis-tools prometheus prometheus-node-exporter prometheus-alertmanager busybox-static stress-ng docker-compose || exit 1
+ensure_apt docker.io redis-server redis-tools prometheus prometheus-node-exporter prometheus-alertmanager busybox-static stress-ng docker-compose chromium || exit 1
 ensure_node_modules || exit 1
 
 started_dockerd=""
