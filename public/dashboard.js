@@ -314,7 +314,7 @@
 
   async function reloadAll() {
     const gen = state.generation
-    const jobs = [loadIncidents(), loadApprovals()]
+    const jobs = [loadIncidents(), loadApprovals(), loadContainers()]
     if (canAudit()) jobs.push(loadAudit())
     const results = await Promise.allSettled(jobs)
     if (gen !== state.generation) return
@@ -466,7 +466,7 @@
           ['Analyser', a.analyser],
           ['Risk', a.risk_level ? el('span', { class: `risk risk-${a.risk_level}` }, a.risk_level) : null],
           ['Confidence', Number.isFinite(conf) ? el('span', { class: 'confidence' }, el('span', { class: 'bar' }, el('span', { style: { width: `${Math.round(Math.max(0, Math.min(1, conf)) * 100)}%` } })), `${Math.round(conf * 100)}%`) : null],
-          ['Proposed fix', a.proposed_fix !== undefined ? (typeof a.proposed_fix === 'string' ? a.proposed_fix : compactJson(a.proposed_fix)) : null],
+          ['Proposed fix', a.proposed_fix === undefined ? null : a.proposed_fix === null ? 'none needed' : typeof a.proposed_fix === 'string' ? a.proposed_fix : compactJson(a.proposed_fix)],
         ]),
       ]
       if (Array.isArray(a.evidence) && a.evidence.length) {
@@ -636,6 +636,19 @@
     if (next.state !== 'running') next.healedAt = undefined
     next.updatedAt = Date.now()
     state.containers.set(k, next)
+  }
+
+  async function loadContainers() {
+    const body = await api('/api/containers')
+    for (const c of (body && body.containers) || []) {
+      const prev = state.containers.get(containerKey(c))
+      // A live event newer than this listing wins.
+      if (prev && prev.updatedAt && Date.parse(c.since) < prev.updatedAt && prev.state !== c.state) continue
+      if (c.state === 'removed') continue
+      upsertContainer(c)
+    }
+    renderContainers()
+    renderSummary()
   }
 
   function containerFromIncident(inc) {

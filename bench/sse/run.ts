@@ -11,46 +11,20 @@
  * Bounded: gives up after --deadline seconds (default 180) and always stops the hub process.
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connectSse, type SseConnection } from '../../src/stream/sse-client'
+import { arg, machine, mib, ms, nowMs, quantile, sleep } from './common'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`)
-  const v = i > 0 ? Number(process.argv[i + 1]) : NaN
-  return Number.isFinite(v) && v > 0 ? v : fallback
-}
 const CLIENTS = arg('clients', 1000)
 const EVENTS = arg('events', 50)
 const INTERVAL_MS = arg('interval', 100)
 const DEADLINE_S = arg('deadline', 180)
 const BATCH = 100
 const TOKEN = `bench-${Math.random().toString(36).slice(2)}`
-
-const nowMs = () => performance.timeOrigin + performance.now()
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const quantile = (xs: number[], q: number) => {
-  if (xs.length === 0) return NaN
-  const s = [...xs].sort((a, b) => a - b)
-  const pos = (s.length - 1) * q
-  const lo = Math.floor(pos)
-  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (pos - lo)
-}
-const mib = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MiB`
-const ms = (x: number) => `${x.toFixed(2)} ms`
-
-function fdLimit(): string {
-  try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'))
-    return line ? line.split(/\s{2,}/).slice(1, 3).join(' / ') : 'unknown'
-  } catch {
-    return 'unknown'
-  }
-}
 
 function request<T>(child: ChildProcess, msg: object, reply: string): Promise<T> {
   return new Promise((resolve) => {
@@ -149,9 +123,8 @@ async function main() {
       lastClient.push(Math.max(...list) - pub)
     }
 
-    const cpus = os.cpus()
     const result = {
-      machine: { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, node: process.version, os: `${os.type()} ${os.release()}`, memory: mib(os.totalmem()), fdLimit: fdLimit() },
+      machine: machine(),
       clients: CLIENTS,
       events: EVENTS,
       deliveries: delays.length,

@@ -19,6 +19,8 @@ interface Endpoint {
 
 const auditQuery = z.object({ limit: z.number().int().min(1).max(1000).optional(), incident: z.string().optional() })
 
+const streamQuery = z.object({ token: z.string().describe('from POST /api/stream/token'), lastEventId: z.string().regex(/^\d+$/).optional() })
+
 export const ENDPOINTS: Endpoint[] = [
   { method: 'get', path: '/healthz', summary: 'Dependencies: up, down (with the reason) or not_configured', role: 'none', responses: { 200: 'Sentinel can work', 503: 'Redis is down' } },
   { method: 'get', path: '/api/incidents', summary: 'Incidents, newest first, with filters and cursor pagination', role: 'viewer', query: listQuery, responses: { 200: '{ incidents, nextCursor }', 400: 'invalid query' } },
@@ -32,6 +34,9 @@ export const ENDPOINTS: Endpoint[] = [
   { method: 'post', path: '/api/trigger-alert', summary: 'Open a test incident and run it through the whole flow', role: 'admin', body: triggerAlertBody, responses: { 202: '{ incidentId }', 400: 'invalid body', 422: 'container not watched' } },
   { method: 'get', path: '/api/infrastructure-status', summary: 'Latest reading of every check, its source and state', role: 'viewer', responses: { 200: '{ source, checks, metrics, sourceStatus }' } },
   { method: 'post', path: '/api/alerts/alertmanager', summary: "Alertmanager's webhook (version 4): firing alerts open or update incidents, resolved ones resolve them", role: 'operator', responses: { 200: '{ opened, updated, resolved }', 400: 'invalid payload', 413: 'payload too large' } },
+  { method: 'post', path: '/api/stream/token', summary: 'A stream token (valid 60 s) for GET /api/stream: EventSource cannot send the key in a header', role: 'viewer', responses: { 200: '{ token, expiresAt, ttlSeconds }' } },
+  { method: 'get', path: '/api/stream', summary: 'Server-Sent Events: incident.opened/updated/resolved, metrics, container, approval.requested/decided, audit (admins); resume with Last-Event-ID, `reset` when too far behind', role: 'viewer', query: streamQuery, responses: { 200: 'text/event-stream', 401: 'missing, expired or invalid token' } },
+  { method: 'get', path: '/api/containers', summary: 'The current status of every watched container', role: 'viewer', responses: { 200: '{ containers }' } },
   { method: 'get', path: '/api/whoami', summary: "The caller's role and permissions", role: 'viewer', responses: { 200: '{ role, keyId, permissions }' } },
 ]
 

@@ -7,6 +7,10 @@ import path from 'node:path'
 import type { Express } from 'express'
 import { mountAlertmanager } from '../http/alertmanager'
 import { mountPublic } from '../http/static'
+import { mountStream } from '../http/stream'
+import { verifyStreamToken } from '../auth/index'
+import { createStreamHub } from '../stream/hub'
+import { ContainerStatusFeed, type ListedContainer } from '../stream/containers'
 import { createMetrics } from '../telemetry/metrics'
 import { shutdownTelemetry } from '../telemetry/tracing'
 import { CLIENT_IP_HEADER } from '../api/auth-context'
@@ -15,7 +19,7 @@ import { Approvals } from '../approvals/index'
 import { openApiDocument } from '../api/openapi'
 import { createSlackApprovals } from '../slack/app'
 import { getConfig, type SentinelConfig } from '../config/index'
-import { dockerSocketPresent } from '../docker/client'
+import { dockerSocketPresent, getDocker, isWatchedLabels } from '../docker/client'
 import { DockerEventWatcher } from '../docker/watcher'
 import { ContainerEventHandler } from '../healing/container-events'
 import { recoverOpenIncidents } from '../healing/recovery'
@@ -53,6 +57,20 @@ export class SentinelRuntime {
   containerEvents?: ContainerEventHandler
   private emitter?: FlowEmitter
   private started = false
+  /** The live stream (SSE) every dashboard listens to; step processes reach it through Redis. */
+  readonly hub = createStreamHub({
+    verifyToken: (token) => {
+      const t = verifyStreamToken(token)
+      return t.ok ? { ok: true, role: t.role } : { ok: false }
+    },
+    log: (msg, fields) => logTo('stream')('info', msg, fields),
+  })
+  readonly containerFeed = new ContainerStatusFeed({
+    isWatched: (labels) => isWatchedLabels(labels),
+    publish: (status) => {
+      this.hub.publish('container', status)
+    },
+  })
 
   async emit(topic: string, data: Record<string, unknown>, traceId: string): Promise<void> {
     if (!this.emitter) throw new Error('the flow is not connected yet')
@@ -73,9 +91,18 @@ export class SentinelRuntime {
       emit: (t, d, id) => this.emit(t, d, id),
       log: logTo('container-events'),
     })
+    void this.hub.subscribeRedis(this.redis as never).catch((err) => this.log('error', 'the live stream could not subscribe to Redis', { error: (err as Error).message }))
+    this.sseGauge = setInterval(() => {
+      this.metrics.then((m) => m.setSseClients(this.hub.clientCount())).catch(() => {})
+    }, 5000)
+    this.sseGauge.unref()
     if (dockerSocketPresent()) {
+      void this.seedContainers()
       this.watcher = new DockerEventWatcher({
-        onEvent: (e) => this.containerEvents!.handle(e),
+        onEvent: (e) => {
+          this.containerFeed.onEvent(e)
+          return this.containerEvents!.handle(e)
+        },
         loadPosition: async () => {
           const v = await this.redis.get(POSITION_KEY)
           return v ? Number(v) : undefined
@@ -101,6 +128,18 @@ export class SentinelRuntime {
   }
 
   private purgeTimer?: NodeJS.Timeout
+  private sseGauge?: NodeJS.Timeout
+
+  private async seedContainers(): Promise<void> {
+    try {
+      const docker = await getDocker()
+      const { key, value } = this.config.WATCH_LABEL
+      const listing = (await docker.listContainers({ all: true, filters: { label: [`${key}=${value}`] } })) as ListedContainer[]
+      this.containerFeed.seed(listing)
+    } catch (err) {
+      this.log('warn', 'could not list watched containers for the dashboard', { error: (err as Error).message })
+    }
+  }
   /** The Prometheus registry; step processes feed it through Redis. */
   readonly metrics = createMetrics({
     redis: this.redis,
@@ -143,6 +182,8 @@ export class SentinelRuntime {
   async stop(): Promise<void> {
     if (this.redisGuard) clearInterval(this.redisGuard)
     if (this.purgeTimer) clearInterval(this.purgeTimer)
+    if (this.sseGauge) clearInterval(this.sseGauge)
+    await this.hub.close()
     await shutdownTelemetry()
     await this.watcher?.stop()
   }
@@ -200,6 +241,7 @@ export class SentinelRuntime {
     // Slack's interactivity requests need their raw bodies for the signature check, so the Slack
     // router sits here, ahead of Motia's body parsers.
     app.use((req, res, next) => (this.slackRouter ? this.slackRouter(req, res, next) : next()))
+    mountStream(app, { hub: this.hub, containers: () => this.containerFeed.list() })
     mountPublic(app, path.join(this.config.projectRoot, 'public'))
     const openapi = openApiDocument()
     app.get('/api/openapi.json', (_req, res) => {
