@@ -1,12 +1,17 @@
 /**
- * Verification after a fix: re-measure what raised the alert until it has been good for a settle
- * time, or give up at a deadline. Then resolve, or roll back (where the action can) and escalate.
+ * Verification after a fix: the action's own check (container running and healthy, directories
+ * empty, process gone) and, for metric alerts, the metric that raised the alert read again from its
+ * source (./remeasure), until both have been good for a settle time, or give up at a deadline.
+ * Then resolve, or roll back (where the action can) and escalate. When the metric could not be read
+ * at all, the incident is escalated without a rollback.
  */
 import { getAction } from '../actions/catalog'
 import type { ActionDefinition, VerifyResult } from '../actions/types'
+import { getConfig } from '../config/index'
 import type { AuditLog } from '../store/audit'
 import type { IncidentStore } from '../store/incidents'
-import type { Incident } from '../store/model'
+import type { Alert, Incident } from '../store/model'
+import { remeasure, remeasureOptionsFromConfig, remeasures, type Remeasurement, type RemeasureOptions } from './remeasure'
 
 export interface VerifyOptions {
   timeoutMs: number
@@ -58,6 +63,25 @@ export interface VerifyDeps {
   store: IncidentStore
   audit: AuditLog
   actor: string
+  /** Where the alert's metric is read again; default: from the configuration. */
+  remeasure?: RemeasureOptions
+}
+
+/**
+ * The action's own check, then (for metric alerts, once that passes) the metric that raised the
+ * alert, read again: the fix holds only when both do. `metricReadings` counts the times the metric
+ * could be read at all.
+ */
+export function metricVerifier(alert: Alert, own: () => Promise<VerifyResult>, opts: RemeasureOptions) {
+  const state = { metricReadings: 0 }
+  const check = async (): Promise<VerifyResult> => {
+    const result = await own()
+    if (!result.ok || !remeasures(alert)) return result
+    const m = await remeasure(alert, opts)
+    if (m.status !== 'unavailable') state.metricReadings++
+    return { ok: m.status === 'under', detail: `${result.detail}; ${m.detail}`, data: { ...(result.data ?? {}), remeasure: m } }
+  }
+  return { check, state }
 }
 
 export async function verifyIncident(incidentId: string, opts: VerifyOptions, deps: VerifyDeps): Promise<{ incident: Incident; ok: boolean; skipped?: string }> {
@@ -72,20 +96,35 @@ export async function verifyIncident(incidentId: string, opts: VerifyOptions, de
     return { incident: updated, ok: false }
   }
   const ctx = { incidentId, actor: deps.actor, since: incident.alert.at }
-  const result = await verifyUntilStable(() => verifier.action.verify(verifier.params, ctx), opts)
+  const byMetric = remeasures(incident.alert)
+  const { check, state } = metricVerifier(incident.alert, () => verifier.action.verify(verifier.params, ctx), deps.remeasure ?? remeasureOptionsFromConfig(getConfig()))
+  // A metric changes per scrape or sample, not per 100 ms.
+  const result = await verifyUntilStable(check, { ...opts, pollMs: opts.pollMs ?? (byMetric ? 500 : undefined) })
+  const m = result.data?.remeasure as Remeasurement | undefined
+  // The action did what it checks for, but the metric could never be read (its source is down):
+  // nothing says the fix failed, nothing says it worked. Undoing it blind would bring back the
+  // state that raised the alert, so it stays in place and a person decides.
+  const unreadable = byMetric && m?.status === 'unavailable' && state.metricReadings === 0
   const updated = await deps.store.append(incidentId, {
     stage: 'verified',
     actor: deps.actor,
     summary: result.ok ? `verified: ${result.detail}` : `verification failed: ${result.detail}`,
-    data: { ok: result.ok, detail: result.detail, checks: result.checks, ...(result.data ?? {}) },
+    data: {
+      ok: result.ok,
+      detail: result.detail,
+      checks: result.checks,
+      ...(result.data ?? {}),
+      ...(byMetric ? { metricReadings: state.metricReadings } : {}),
+      ...(unreadable ? { rollback: false, rollbackSkipped: 'the metric that raised the alert could not be re-measured; the action is left in place' } : {}),
+    },
   })
   await deps.audit.append({
     kind: 'incident.verified',
     actor: deps.actor,
     incidentId,
     resource: incident.resource.name,
-    outcome: result.ok ? 'ok' : 'failed',
-    data: { detail: result.detail },
+    outcome: result.ok ? 'ok' : unreadable ? 'unverifiable' : 'failed',
+    data: { detail: result.detail, ...(m ? { remeasure: m } : {}) },
   })
   return { incident: updated, ok: result.ok }
 }
@@ -109,7 +148,10 @@ export async function rollbackAndEscalate(incidentId: string, deps: VerifyDeps, 
   if (['resolved', 'escalated', 'suppressed'].includes(incident.status)) return incident
   const executed = [...incident.actions].reverse().find((a) => a.status === 'succeeded')
   const action = executed ? getAction(executed.actionId) : undefined
-  if (executed && action?.rollback) {
+  const lastVerification = [...incident.timeline].reverse().find((t) => t.stage === 'verified')
+  const skip = lastVerification?.data?.rollback === false ? String(lastVerification.data.rollbackSkipped ?? 'verification asked not to roll back') : undefined
+  if (skip) why = `${skip}: ${lastVerification!.data!.detail ?? why}`
+  if (executed && action?.rollback && !skip) {
     try {
       const result = await action.rollback(executed.params, { incidentId, actor: deps.actor, since: incident.alert.at }, executed.result ?? {})
       await deps.store.append(incidentId, { stage: 'rolled_back', actor: deps.actor, summary: `${action.id} rolled back`, data: result }, (i) => {
@@ -124,7 +166,7 @@ export async function rollbackAndEscalate(incidentId: string, deps: VerifyDeps, 
   }
   const escalated = await deps.store.append(
     incidentId,
-    { stage: 'escalated', actor: deps.actor, summary: `escalated to an admin: ${why}`, data: { approverRole: 'admin' } },
+    { stage: 'escalated', actor: deps.actor, summary: `escalated to an admin: ${why}`, data: { approverRole: 'admin', ...(skip ? { actionLeftInPlace: true } : {}) } },
     (i) => {
       i.status = 'escalated'
     },
