@@ -31,15 +31,17 @@ if [ ${#files[@]} -eq 0 ]; then
   mapfile -t files < <(find src tests bench -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 fi
 mkdir -p test-artifacts
-tap=test-artifacts/results.tap
+# One TAP file per run: two runs at once (a developer's and a helper's) must not mix their counts.
+tap=test-artifacts/results-$$.tap
 # Files run one at a time: the integration tests watch the one Docker engine.
 node --import tsx --test --test-concurrency=1 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$tap" \
   "${files[@]}"
 status=$?
-passed=$(grep -E '^# pass [0-9]+' "$tap" | tail -1 | awk '{print $3}')
-failed=$(grep -E '^# fail [0-9]+' "$tap" | tail -1 | awk '{print $3}')
+passed=$(grep -aE '^# pass [0-9]+' "$tap" | tail -1 | awk '{print $3}')
+failed=$(grep -aE '^# fail [0-9]+' "$tap" | tail -1 | awk '{print $3}')
+mv -f "$tap" test-artifacts/results.tap
 passed=${passed:-0}; failed=${failed:-0}
 if [ "$status" -ne 0 ] && [ "$failed" = 0 ]; then failed=1; fi
 echo "$passed passed, $failed failed"
