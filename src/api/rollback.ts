@@ -12,6 +12,8 @@ export async function manualRollback(incidentId: string, by: string, deps: { sto
   if (!executed) throw new HttpError(409, 'nothing_to_roll_back', `incident ${incidentId} has no executed action to roll back`)
   const action = getAction(executed.actionId)
   if (!action?.rollback) throw new HttpError(409, 'not_reversible', `${executed.actionId} cannot be rolled back`)
+  // Set when what the rollback would restore is gone (clean_sandbox's quarantine deleted to free a disk).
+  if (executed.result?.reversible === false) throw new HttpError(409, 'not_reversible', `${executed.actionId} cannot be rolled back any more: ${String(executed.result.notReversibleWhy ?? 'its undo is gone')}`)
   // Claim the rollback on the incident first, so two admins clicking at once roll back once.
   let claimed = false
   await deps.store.update(incidentId, (i) => {

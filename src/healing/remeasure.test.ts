@@ -9,9 +9,9 @@
  * reading is above or at): the outcomes do not depend on how busy the machine is.
  */
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -20,6 +20,7 @@ import { freePort, waitFor } from '../../tests/helpers/ports'
 import { startRedis, type TestRedis } from '../../tests/helpers/redis'
 import { getAction } from '../actions/catalog'
 import { toSentinelAlert } from '../alertmanager/index'
+import { manualRollback } from '../api/rollback'
 import { resetConfigCache } from '../config/index'
 import { Monitor } from '../observe/monitor'
 import type { CheckOverrides } from '../observe/checks'
@@ -28,8 +29,8 @@ import { startNodeExporter, startPrometheus, type ManagedProcess } from '../prom
 import { AuditLog } from '../store/audit'
 import { IncidentStore } from '../store/incidents'
 import type { Alert } from '../store/model'
-import { remeasure, remeasures, ruleExpression } from './remeasure'
-import { rollbackAndEscalate, verifyIncident } from './verify'
+import { lookbackMs, remeasure, remeasures, ruleExpression } from './remeasure'
+import { escalationSummary, rollbackAndEscalate, verifyIncident } from './verify'
 
 const run = promisify(execFile)
 // The tmpfs this test fills must be read: tmpfs is left out only by the default exclusions.
@@ -273,21 +274,33 @@ describe('verifyIncident with the metric (real Redis, real clean_sandbox)', () =
     actor: 'test',
     remeasure: remeasureOpts,
   })
+  const useSandbox = (dir: string) => {
+    sandbox = dir
+    process.env.SANDBOX_DIR = dir
+    resetConfigCache()
+  }
 
-  before(() => {
-    sandbox = path.join(tmp, 'sandbox')
-    process.env.SANDBOX_DIR = sandbox
+  before(() => useSandbox(path.join(tmp, 'sandbox')))
+  after(() => {
+    delete process.env.SANDBOX_DIR
     resetConfigCache()
   })
 
   /** An incident for `alert` whose clean_sandbox has run (for real) on a freshly filled sandbox. */
-  async function cleanedIncident(alert: Alert, d: ReturnType<typeof deps>) {
+  async function cleanedIncident(alert: Alert, d: ReturnType<typeof deps>, sizes = { log: 200_000, cache: 100_000, data: 10_000 }) {
     rmSync(sandbox, { recursive: true, force: true })
     for (const dir of ['logs', 'temp', 'cache', 'data']) mkdirSync(path.join(sandbox, dir), { recursive: true })
-    writeFileSync(path.join(sandbox, 'logs/app.log'), randomBytes(200_000))
-    writeFileSync(path.join(sandbox, 'cache/c.bin'), randomBytes(100_000))
-    writeFileSync(path.join(sandbox, 'data/keep.db'), randomBytes(10_000))
+    writeFileSync(path.join(sandbox, 'logs/app.log'), randomBytes(sizes.log))
+    writeFileSync(path.join(sandbox, 'cache/c.bin'), randomBytes(sizes.cache))
+    writeFileSync(path.join(sandbox, 'data/keep.db'), randomBytes(sizes.data))
     const before = tree(sandbox)
+    const id = await cleanWithIncident(alert, d)
+    assert.ok(!('logs/app.log' in tree(sandbox)), 'cleaned')
+    return { id, before }
+  }
+
+  /** Opens an incident for `alert` and runs clean_sandbox on the sandbox as it is. */
+  async function cleanWithIncident(alert: Alert, d: ReturnType<typeof deps>): Promise<string> {
     const { incident } = await d.store.open({ ...alert, fingerprint: `${alert.fingerprint}:${randomBytes(4).toString('hex')}` }, { title: 'disk', actor: 'test' })
     const action = getAction('clean_sandbox')!
     const result = await action.execute({}, { incidentId: incident.id, actor: 'test' })
@@ -297,14 +310,12 @@ describe('verifyIncident with the metric (real Redis, real clean_sandbox)', () =
       i.decision = { route: 'approval', risk: 'medium', actionId: 'clean_sandbox', params: {}, reasons: [], rule: 'test', decidedAt: now }
       i.actions.push({ actionId: 'clean_sandbox', params: {}, status: 'succeeded', startedAt: now, finishedAt: now, result })
     })
-    assert.ok(!('logs/app.log' in tree(sandbox)), 'cleaned')
-    return { id: incident.id, before }
+    return incident.id
   }
 
-  async function diskAlert(): Promise<Alert> {
-    const mount = mountOf(tmp)
+  async function diskAlert(mount = mountOf(tmp)): Promise<Alert> {
     const alert = (await alertsNow({ disk: { threshold: 0 } })).find((a) => a.resource.name === mount)
-    assert.ok(alert, `a disk reading for ${mount}, which holds the sandbox`)
+    assert.ok(alert, `a disk reading for ${mount}`)
     return alert
   }
 
@@ -324,12 +335,17 @@ describe('verifyIncident with the metric (real Redis, real clean_sandbox)', () =
     assert.equal(m.query, 'collector:statfs')
     assert.ok(typeof m.value === 'number')
     assert.match(entry.summary, /are empty; disk_used_percent [\d.]+ back under/)
+    assert.equal(entry.data!.lookbackMs, undefined, 'statfs reads the present: no window to wait for')
   })
 
-  it('fails when the metric stays over its threshold; the rollback restores every byte', async () => {
-    const alert = await diskAlert()
-    // The cleaning moves files into a quarantine on the same filesystem: its usage does not drop.
-    const threshold = Math.max(0, usedPercent(tmp) - 3)
+  it('a disk still over whose filesystem the quarantine does not share: no purge, the rollback restores every byte', async (t) => {
+    if (!mounted) return t.skip('mount -t tmpfs is not permitted here')
+    // The alert is for the tmpfs, filled by something else; the sandbox and its quarantine are on
+    // the filesystem of the temp directory: keeping the quarantine costs the tmpfs nothing.
+    writeFileSync(path.join(mountDir, 'fill'), Buffer.alloc(2_500_000))
+    t.after(() => rmSync(path.join(mountDir, 'fill'), { force: true }))
+    const alert = await diskAlert(mountDir)
+    const threshold = Math.max(0, usedPercent(mountDir) - 10)
     const d = deps({ host: hostOpts() })
     const { id, before } = await cleanedIncident({ ...alert, threshold }, d)
     const r = await verifyIncident(id, { timeoutMs: 1500, stableMs: 300 }, d)
@@ -338,11 +354,92 @@ describe('verifyIncident with the metric (real Redis, real clean_sandbox)', () =
     assert.equal((entry.data!.remeasure as any).status, 'over')
     assert.ok((entry.data!.metricReadings as number) > 0)
     assert.equal(entry.data!.rollback, undefined)
+    assert.equal(entry.data!.quarantinePurged, undefined)
+    assert.ok(!r.incident.timeline.some((e) => e.stage === 'note'), 'nothing purged')
     assert.match(entry.summary, /still over/)
     const escalated = await rollbackAndEscalate(id, d, 'the fix did not hold')
     assert.equal(escalated.status, 'escalated')
     assert.ok(escalated.timeline.some((t) => t.stage === 'rolled_back'))
+    assert.match(escalationSummary(escalated)!, /the fix did not hold: .*disk_used_percent [\d.]+ still over .*; clean_sandbox rolled back/)
     assert.deepEqual(tree(sandbox), before, 'every file back, byte for byte')
+  })
+
+  it("a disk still over that shares the quarantine's filesystem: this incident's quarantine is purged, the disk reads under, resolved", async (t) => {
+    if (!mounted) return t.skip('mount -t tmpfs is not permitted here')
+    useSandbox(path.join(mountDir, 'sandbox'))
+    t.after(() => {
+      rmSync(sandbox, { recursive: true, force: true })
+      useSandbox(path.join(tmp, 'sandbox'))
+    })
+    const d = deps({ host: hostOpts() })
+    // An earlier incident's small cleaning: its quarantine must survive this incident's purge.
+    rmSync(sandbox, { recursive: true, force: true })
+    for (const dir of ['logs', 'temp', 'cache', 'data']) mkdirSync(path.join(sandbox, dir), { recursive: true })
+    writeFileSync(path.join(sandbox, 'logs/old.log'), randomBytes(20_000))
+    const alert = await diskAlert(mountDir)
+    const earlier = await cleanWithIncident({ ...alert, threshold: 99 }, d)
+    writeFileSync(path.join(sandbox, 'logs/app.log'), randomBytes(1_500_000))
+    writeFileSync(path.join(sandbox, 'temp/blob.bin'), randomBytes(1_500_000))
+    writeFileSync(path.join(sandbox, 'data/keep.db'), randomBytes(100_000))
+    const keep = sha(path.join(sandbox, 'data/keep.db'))
+    const threshold = 50
+    assert.ok(usedPercent(mountDir) > threshold + 10, `precondition: the tmpfs is ${usedPercent(mountDir).toFixed(1)} % used`)
+    const id = await cleanWithIncident({ ...alert, threshold }, d)
+    assert.ok(usedPercent(mountDir) > threshold, 'moved within the tmpfs, the files still take its space')
+
+    const r = await verifyIncident(id, { timeoutMs: 1500, stableMs: 300 }, d)
+    const stages = r.incident.timeline.map((e) => `${e.stage}: ${e.summary}`)
+    assert.equal(r.ok, true, stages.join('\n'))
+    const note = r.incident.timeline.find((e) => e.stage === 'note')!
+    assert.match(note.summary, /quarantine deleted \(2 entries, 3000000 bytes\) to free .*still over 50 .*same filesystem.*can no longer be undone/)
+    assert.equal(note.data!.rollbackPossible, false)
+    const verified = r.incident.timeline.at(-1)!
+    assert.equal(verified.stage, 'verified')
+    assert.match(verified.summary, /^verified \(after deleting the quarantine\): .*back under 50/)
+    assert.equal((verified.data!.remeasure as any).status, 'under')
+    assert.equal((verified.data!.quarantinePurged as any).bytes, 3_000_000)
+    assert.ok((verified.data!.quarantinePurged as any).filesystemFreedBytes >= 3_000_000)
+    assert.ok(usedPercent(mountDir) < threshold)
+
+    assert.equal(sha(path.join(sandbox, 'data/keep.db')), keep, 'data/ is never touched')
+    const quarantine = path.join(sandbox, '.quarantine')
+    assert.ok(!existsSync(path.join(quarantine, id, 'moved')), "this incident's files are gone")
+    assert.equal(JSON.parse(readFileSync(path.join(quarantine, id, 'manifest.json'), 'utf8')).status, 'purged')
+    assert.ok(existsSync(path.join(quarantine, earlier, 'moved/logs/old.log')), "another incident's quarantine is kept")
+
+    const audit = (await d.audit.read(50, id)).find((e) => e.kind === 'action.quarantine_purged')!
+    assert.equal(audit.outcome, 'succeeded')
+    assert.equal(audit.data!.bytes, 3_000_000)
+    assert.equal(audit.data!.mountpoint, mountDir)
+    // The undo is gone: a manual rollback is refused with the reason, the action's stays refused too.
+    await assert.rejects(manualRollback(id, 'user:admin', d), (err: any) => err.status === 409 && /deleted to free the disk/.test(err.message))
+    await assert.rejects(getAction('clean_sandbox')!.rollback!({}, { incidentId: id, actor: 'test' }, {}), /nothing can be restored/)
+  })
+
+  it('a disk still over after the purge escalates, saying nothing is left to roll back', async (t) => {
+    if (!mounted) return t.skip('mount -t tmpfs is not permitted here')
+    useSandbox(path.join(mountDir, 'sandbox'))
+    t.after(() => {
+      rmSync(sandbox, { recursive: true, force: true })
+      rmSync(path.join(mountDir, 'other'), { force: true })
+      useSandbox(path.join(tmp, 'sandbox'))
+    })
+    // Most of the tmpfs is taken outside the sandbox: deleting the quarantine cannot bring it under.
+    writeFileSync(path.join(mountDir, 'other'), Buffer.alloc(2_800_000))
+    const alert = await diskAlert(mountDir)
+    const d = deps({ host: hostOpts() })
+    const { id } = await cleanedIncident({ ...alert, threshold: 50 }, d, { log: 300_000, cache: 100_000, data: 10_000 })
+    const r = await verifyIncident(id, { timeoutMs: 1500, stableMs: 300 }, d)
+    assert.equal(r.ok, false)
+    const entry = r.incident.timeline.at(-1)!
+    assert.match(entry.summary, /^verification failed \(after deleting the quarantine\): .*still over 50/)
+    assert.equal(entry.data!.rollback, false)
+    assert.equal((entry.data!.quarantinePurged as any).bytes, 400_000)
+    const escalated = await rollbackAndEscalate(id, d, 'the fix did not hold')
+    assert.equal(escalated.status, 'escalated')
+    assert.ok(!escalated.timeline.some((e) => e.stage === 'rolled_back'), 'nothing to roll back')
+    assert.match(escalationSummary(escalated)!, /deleted to free the disk: nothing is left to roll back: .*still over 50/)
+    assert.equal(escalated.timeline.at(-1)!.data!.actionLeftInPlace, true)
   })
 
   it('escalates without rolling back when the metric cannot be read at all', async () => {
@@ -359,7 +456,86 @@ describe('verifyIncident with the metric (real Redis, real clean_sandbox)', () =
     assert.equal(escalated.status, 'escalated')
     assert.ok(!escalated.timeline.some((t) => t.stage === 'rolled_back'), 'no rollback on no evidence')
     assert.match(escalated.timeline.at(-1)!.summary, /could not be re-measured.*ECONNREFUSED/)
+    // What a notification says: the real reason, not "the fix did not hold".
+    assert.doesNotMatch(escalationSummary(escalated)!, /did not hold/)
     assert.equal(escalated.timeline.at(-1)!.data!.actionLeftInPlace, true)
     assert.ok(!('logs/app.log' in tree(sandbox)), 'the cleaning stays')
+  })
+})
+
+describe('a CPU alert from a PromQL rate: verified over its window', () => {
+  let hog: ChildProcess | undefined
+  after(() => {
+    // Its own process group: the workers go with it, whatever the test did.
+    if (hog?.pid && hog.exitCode === null) {
+      try {
+        process.kill(-hog.pid, 'SIGKILL')
+      } catch {}
+    }
+    delete process.env.KILL_PROCESS_ALLOWLIST
+    delete process.env.DATA_DIR
+    resetConfigCache()
+  })
+
+  it('reads the window of the query from the PromQL', () => {
+    const alert = (source: string, from = 'prometheus'): Alert => ({
+      fingerprint: 'x',
+      type: 'cpu',
+      severity: 'warning',
+      metric: 'cpu_busy_percent',
+      value: 90,
+      threshold: 80,
+      resource: { kind: 'host', id: 'h', name: 'h' },
+      labels: {},
+      source,
+      at: new Date().toISOString(),
+      details: { readingSource: from },
+    })
+    assert.equal(lookbackMs(alert('100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[1m])))')), 60_000)
+    assert.equal(lookbackMs(alert('max_over_time(rate(x[30s])[5m:15s]) offset 1m30s')), 390_000)
+    assert.equal(lookbackMs(alert('100 * (1 - node_filesystem_avail_bytes / node_filesystem_size_bytes)')), 0)
+    assert.equal(lookbackMs(alert('collector:/proc/stat', 'collector')), 0)
+  })
+
+  it('a good fix is not rolled back while the rate still averages in the time before it', async () => {
+    const window = 20
+    process.env.DATA_DIR = path.join(tmp, 'data')
+    const command = ['--cpu', '2', '--timeout', '300s', '--quiet']
+    process.env.KILL_PROCESS_ALLOWLIST = JSON.stringify([`^stress-ng ${command.join(' ')}$`])
+    resetConfigCache()
+    hog = spawn('stress-ng', command, { stdio: 'ignore', detached: true })
+    const threshold = 70
+    const m = new Monitor({ prometheusUrl: prometheus.url, prometheusTimeoutMs: 2000, queries: { cpuWindow: `${window}s` }, host: hostOpts(), docker: false, history: false, checks: { cpu: { threshold } } })
+    // The whole window busy (over 95 %): right after the fix, the rate still reads the busy seconds.
+    const alert = await waitFor(
+      async () => {
+        const c = await m.collect()
+        const cpu = m.evaluate(c.readings).alerts.find((a) => a.type === 'cpu' && a.details?.readingSource === 'prometheus')
+        return cpu && cpu.value! > 95 ? cpu : undefined
+      },
+      { timeoutMs: 60_000, intervalMs: 1000, what: 'a CPU alert from Prometheus with the hog running' },
+    )
+    assert.match(alert.source, new RegExp(`\\[${window}s\\]`))
+
+    const d = { store: new IncidentStore(redis.client), audit: new AuditLog(redis.client, path.join(tmp, 'audit.jsonl')), actor: 'test', remeasure: { prometheusUrl: prometheus.url } }
+    const { incident } = await d.store.open({ ...alert, fingerprint: `${alert.fingerprint}:${randomBytes(4).toString('hex')}` }, { title: 'cpu', actor: 'test' })
+    const params = { pid: hog.pid! }
+    const result = await getAction('kill_process')!.execute(params, { incidentId: incident.id, actor: 'test' })
+    assert.equal(result.performed, 'killed')
+    const now = new Date().toISOString()
+    await d.store.update(incident.id, (i) => {
+      i.status = 'verifying'
+      i.decision = { route: 'approval', risk: 'high', actionId: 'kill_process', params, reasons: [], rule: 'test', decidedAt: now }
+      i.actions.push({ actionId: 'kill_process', params, status: 'succeeded', startedAt: now, finishedAt: now, result })
+    })
+    // What a deadline of a few seconds from the fix would have seen: still over.
+    assert.equal((await remeasure(alert, d.remeasure)).status, 'over')
+
+    const r = await verifyIncident(incident.id, { timeoutMs: 3000, stableMs: 1000 }, d)
+    const entry = r.incident.timeline.at(-1)!
+    assert.equal(r.ok, true, entry.summary)
+    assert.equal(entry.data!.lookbackMs, window * 1000)
+    assert.equal(entry.data!.timeoutMs, window * 1000 + 3000)
+    assert.match(entry.summary, /process \d+ is gone; cpu_busy_percent [\d.]+ back under 70/)
   })
 })

@@ -155,6 +155,23 @@ function originOf(alert: Alert): Origin | undefined {
   return undefined
 }
 
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 }
+const DURATION = '(?:\\d+(?:ms|s|m|h|d|w|y))+'
+const durationMs = (d: string) => [...d.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)].reduce((t, [, n, u]) => t + Number(n) * UNIT_MS[u], 0)
+
+/**
+ * How far into the past the PromQL the re-measure runs looks: its longest range (`rate(x[1m])`,
+ * a subquery's `[5m:30s]`) plus its longest `offset`. Until that much time has passed since the fix,
+ * the reading still averages in the state before it. 0 for the collectors and probes (the present).
+ */
+export function lookbackMs(alert: Alert): number {
+  const origin = originOf(alert)
+  const query = origin === 'prometheus' ? alert.source : origin === 'rule' ? ruleExpression(alert) : undefined
+  if (!query) return 0
+  const longest = (re: RegExp) => Math.max(0, ...[...query.matchAll(re)].map((m) => durationMs(m[1])))
+  return longest(new RegExp(`\\[\\s*(${DURATION})\\s*(?::[^\\]]*)?\\]`, 'g')) + longest(new RegExp(`\\boffset\\s+-?(${DURATION})`, 'gi'))
+}
+
 /** Re-reads the alert's metric. Never throws: a source that cannot answer is `unavailable`. */
 export async function remeasure(alert: Alert, opts: RemeasureOptions = {}): Promise<Remeasurement> {
   const origin = originOf(alert)

@@ -3,7 +3,9 @@
  * empty, process gone) and, for metric alerts, the metric that raised the alert read again from its
  * source (./remeasure), until both have been good for a settle time, or give up at a deadline.
  * Then resolve, or roll back (where the action can) and escalate. When the metric could not be read
- * at all, the incident is escalated without a rollback.
+ * at all, the incident is escalated without a rollback. A metric read through a PromQL range
+ * (`rate(...[1m])`) gets that range on top of the deadline: it still averages in the time before
+ * the fix. A disk still full after clean_sandbox may have its quarantine purged (./disk-purge).
  */
 import { getAction } from '../actions/catalog'
 import type { ActionDefinition, VerifyResult } from '../actions/types'
@@ -11,7 +13,11 @@ import { getConfig } from '../config/index'
 import type { AuditLog } from '../store/audit'
 import type { IncidentStore } from '../store/incidents'
 import type { Alert, Incident } from '../store/model'
-import { remeasure, remeasureOptionsFromConfig, remeasures, type Remeasurement, type RemeasureOptions } from './remeasure'
+import { NOT_REVERSIBLE_AFTER_PURGE, purgeQuarantineForDisk } from './disk-purge'
+import { lookbackMs, remeasure, remeasureOptionsFromConfig, remeasures, type Remeasurement, type RemeasureOptions } from './remeasure'
+
+/** The most a PromQL range may add to the verification deadline (the step itself times out at 600 s). */
+export const MAX_LOOKBACK_MS = 5 * 60_000
 
 export interface VerifyOptions {
   timeoutMs: number
@@ -98,24 +104,35 @@ export async function verifyIncident(incidentId: string, opts: VerifyOptions, de
   const ctx = { incidentId, actor: deps.actor, since: incident.alert.at }
   const byMetric = remeasures(incident.alert)
   const { check, state } = metricVerifier(incident.alert, () => verifier.action.verify(verifier.params, ctx), deps.remeasure ?? remeasureOptionsFromConfig(getConfig()))
+  const lookback = byMetric ? Math.min(lookbackMs(incident.alert), MAX_LOOKBACK_MS) : 0
   // A metric changes per scrape or sample, not per 100 ms.
-  const result = await verifyUntilStable(check, { ...opts, pollMs: opts.pollMs ?? (byMetric ? 500 : undefined) })
-  const m = result.data?.remeasure as Remeasurement | undefined
+  const window = { ...opts, timeoutMs: opts.timeoutMs + lookback, pollMs: opts.pollMs ?? (byMetric ? 500 : undefined) }
+  let result = await verifyUntilStable(check, window)
+  let m = result.data?.remeasure as Remeasurement | undefined
+  const purged = result.ok ? null : await purgeQuarantineForDisk(incident, m, deps)
+  if (purged) {
+    result = await verifyUntilStable(check, window)
+    m = result.data?.remeasure as Remeasurement | undefined
+  }
   // The action did what it checks for, but the metric could never be read (its source is down):
   // nothing says the fix failed, nothing says it worked. Undoing it blind would bring back the
   // state that raised the alert, so it stays in place and a person decides.
   const unreadable = byMetric && m?.status === 'unavailable' && state.metricReadings === 0
+  const after = purged ? ' (after deleting the quarantine)' : ''
   const updated = await deps.store.append(incidentId, {
     stage: 'verified',
     actor: deps.actor,
-    summary: result.ok ? `verified: ${result.detail}` : `verification failed: ${result.detail}`,
+    summary: result.ok ? `verified${after}: ${result.detail}` : `verification failed${after}: ${result.detail}`,
     data: {
       ok: result.ok,
       detail: result.detail,
       checks: result.checks,
       ...(result.data ?? {}),
       ...(byMetric ? { metricReadings: state.metricReadings } : {}),
+      ...(lookback ? { lookbackMs: lookback, timeoutMs: window.timeoutMs } : {}),
+      ...(purged ? { quarantinePurged: purged } : {}),
       ...(unreadable ? { rollback: false, rollbackSkipped: 'the metric that raised the alert could not be re-measured; the action is left in place' } : {}),
+      ...(purged && !result.ok ? { rollback: false, rollbackSkipped: NOT_REVERSIBLE_AFTER_PURGE } : {}),
     },
   })
   await deps.audit.append({
@@ -150,8 +167,12 @@ export async function rollbackAndEscalate(incidentId: string, deps: VerifyDeps, 
   const action = executed ? getAction(executed.actionId) : undefined
   const lastVerification = [...incident.timeline].reverse().find((t) => t.stage === 'verified')
   const skip = lastVerification?.data?.rollback === false ? String(lastVerification.data.rollbackSkipped ?? 'verification asked not to roll back') : undefined
-  if (skip) why = `${skip}: ${lastVerification!.data!.detail ?? why}`
+  const detail = lastVerification?.data?.detail
+  if (skip) why = `${skip}: ${detail ?? why}`
+  else if (detail) why = `${why}: ${detail}`
+  let undo = ''
   if (executed && action?.rollback && !skip) {
+    undo = `; ${action.id} rolled back`
     try {
       const result = await action.rollback(executed.params, { incidentId, actor: deps.actor, since: incident.alert.at }, executed.result ?? {})
       await deps.store.append(incidentId, { stage: 'rolled_back', actor: deps.actor, summary: `${action.id} rolled back`, data: result }, (i) => {
@@ -160,17 +181,23 @@ export async function rollbackAndEscalate(incidentId: string, deps: VerifyDeps, 
       })
       await deps.audit.append({ kind: 'action.rolled_back', actor: deps.actor, incidentId, resource: incident.resource.name, outcome: 'succeeded', data: { actionId: action.id, result } })
     } catch (err) {
+      undo = `; the rollback of ${action.id} failed: ${(err as Error).message}`
       await deps.store.append(incidentId, { stage: 'rolled_back', actor: deps.actor, summary: `rollback of ${action.id} failed: ${(err as Error).message}`, data: { ok: false } })
       await deps.audit.append({ kind: 'action.rolled_back', actor: deps.actor, incidentId, resource: incident.resource.name, outcome: 'failed', data: { actionId: action.id, error: (err as Error).message } })
     }
   }
   const escalated = await deps.store.append(
     incidentId,
-    { stage: 'escalated', actor: deps.actor, summary: `escalated to an admin: ${why}`, data: { approverRole: 'admin', ...(skip ? { actionLeftInPlace: true } : {}) } },
+    { stage: 'escalated', actor: deps.actor, summary: `escalated to an admin: ${why}${undo}`, data: { approverRole: 'admin', ...(skip ? { actionLeftInPlace: true } : {}) } },
     (i) => {
       i.status = 'escalated'
     },
   )
   await deps.audit.append({ kind: 'incident.escalated', actor: deps.actor, incidentId, resource: incident.resource.name, outcome: 'escalated', data: { why } })
   return escalated
+}
+
+/** Why the incident was escalated, as its timeline says (for notifications). */
+export function escalationSummary(incident: Incident): string | undefined {
+  return [...incident.timeline].reverse().find((t) => t.stage === 'escalated')?.summary
 }

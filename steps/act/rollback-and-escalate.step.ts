@@ -3,7 +3,7 @@ import { notifyOutcome } from '../../src/flow/slack'
 import { endTrace, traceStep } from '../../src/telemetry/step'
 import { incidentRef, type IncidentRef, TOPICS } from '../../src/events/topics'
 import { stepDeps } from '../../src/healing/step-deps'
-import { rollbackAndEscalate } from '../../src/healing/verify'
+import { escalationSummary, rollbackAndEscalate } from '../../src/healing/verify'
 
 export const config: EventConfig = {
   type: 'event',
@@ -21,6 +21,7 @@ export const handler = async (input: IncidentRef, ctx: FlowContext) =>
 const run = async (input: IncidentRef, { logger }: FlowContext) => {
   const incident = await rollbackAndEscalate(input.incidentId, stepDeps('step:RollbackAndEscalate'), 'the fix did not hold')
   await endTrace(incident, 'escalated')
-  await notifyOutcome(incident, { status: 'escalated', summary: 'the fix did not hold; escalated to an admin' })
+  // The real reason (metric still over, unreadable, quarantine deleted...), as the timeline says it.
+  await notifyOutcome(incident, { status: 'escalated', summary: escalationSummary(incident) ?? 'the fix did not hold; escalated to an admin' })
   logger.warn('incident escalated', { incidentId: incident.id, resource: incident.resource.name })
 }

@@ -5,7 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { getAction } from '../catalog'
-import { CLEANABLE_DIRS, createCleanSandbox, purgeQuarantine, SandboxRefusedError } from './index'
+import { CLEANABLE_DIRS, createCleanSandbox, incidentQuarantine, purgeIncidentQuarantine, purgeQuarantine, SandboxRefusedError } from './index'
 
 /** Every entry under `dir`: type, mode, and content hash or link target; links never followed. */
 function fingerprint(dir: string): Record<string, string> {
@@ -217,6 +217,37 @@ describe('clean_sandbox', () => {
     // With the quarantine gone there is nothing to restore, and rollback says so.
     const rolled = (await action.rollback!({}, ctx, result)) as any
     assert.equal(rolled.performed, 'none')
+  })
+
+  it("purges one incident's quarantine at once: only its files, links as links, and its rollback refused after", async () => {
+    buildTree()
+    const opts = { sandboxDir: root }
+    const action = createCleanSandbox(opts)
+    const other = { incidentId: incident(), actor: 'test' }
+    const otherResult = (await action.execute({ directories: ['cache'] }, other)) as any
+    const ctx = { incidentId: incident(), actor: 'test' }
+    const data = fingerprint(path.join(root, 'data'))
+    const result = (await action.execute({ directories: ['logs', 'temp'] }, ctx)) as any
+    const q = await incidentQuarantine(ctx.incidentId, opts)
+    assert.equal(q?.dir, result.quarantine)
+    assert.equal(q?.status, 'done')
+    assert.equal(q?.dev, lstatSync(root).dev)
+    const purge = await purgeIncidentQuarantine(ctx.incidentId, opts)
+    assert.equal(purge.performed, 'purged')
+    assert.equal(purge.bytes, result.bytes)
+    assert.equal(purge.entries, result.entries)
+    assert.equal(existsSync(path.join(result.quarantine, 'moved')), false)
+    assert.equal((await incidentQuarantine(ctx.incidentId, opts))?.status, 'purged')
+    assert.deepEqual(fingerprint(outside), outsideBefore, 'link targets are untouched')
+    assert.deepEqual(fingerprint(path.join(root, 'data')), data)
+    assert.ok(existsSync(path.join(otherResult.quarantine, 'moved', 'cache', 'entry')), "another incident's quarantine is kept")
+    await assert.rejects(action.rollback!({}, ctx, result), /deleted .* to free the disk: nothing can be restored/)
+    assert.equal((await purgeIncidentQuarantine(ctx.incidentId, opts)).performed, 'none', 'once')
+    assert.equal((await purgeIncidentQuarantine(incident(), opts)).performed, 'none')
+    assert.equal(await incidentQuarantine(incident(), opts), null)
+    // A rolled-back cleaning has nothing in quarantine to purge.
+    await action.rollback!({}, other, otherResult)
+    assert.match((await purgeIncidentQuarantine(other.incidentId, opts)).reason!, /rolled back/)
   })
 
   it('uses a configured quarantine directory on the same filesystem', async () => {

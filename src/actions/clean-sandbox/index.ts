@@ -2,7 +2,8 @@
  * clean_sandbox: empties the sandbox's logs/, temp/ and cache/ (never data/) by MOVING their
  * entries into a per-incident quarantine on the same filesystem, so a rollback renames them back
  * byte for byte (same inodes, contents, modes). The quarantine is purged after a retention time
- * (`purgeQuarantine`).
+ * (`purgeQuarantine`), or at once for one incident (`purgeIncidentQuarantine`) when its disk
+ * alert's filesystem, which the quarantine shares, stays over its threshold after the cleaning.
  *
  * Safety: the sandbox root is resolved with realpath and refused when it is `/`, a system or home
  * directory, or an ancestor of the project. Nothing is ever followed through a symbolic link: the
@@ -67,11 +68,12 @@ interface Manifest {
   version: 1
   incidentId: string
   sandbox: string
-  status: 'moving' | 'done' | 'rolled_back'
+  status: 'moving' | 'done' | 'rolled_back' | 'purged'
   directories: CleanableDir[]
   createdAt: string
   finishedAt?: string
   rolledBackAt?: string
+  purgedAt?: string
   skipped: Array<{ path: string; reason: string }>
   entries: ManifestEntry[]
 }
@@ -369,7 +371,7 @@ export function createCleanSandbox(opts: CleanSandboxOptions = {}): ActionDefini
     id: 'clean_sandbox',
     risk: 'medium',
     description:
-      'Empty the sandbox logs/, temp/ and cache/ directories (never data/) by moving their contents to a quarantine; reversible until the quarantine is purged. Params: optional directories (subset of logs, temp, cache), optional maxBytes the cleaned directories may still hold for verification to pass (default: empty).',
+      'Empty the sandbox logs/, temp/ and cache/ directories (never data/) by moving their contents to a quarantine, kept for rollback until it is purged after SANDBOX_QUARANTINE_RETENTION_SECONDS; unless the disk stays full after the cleaning: when a disk alert is still over its threshold and the quarantine is on that filesystem, this incident\'s quarantine is deleted to free the space and the cleaning can no longer be undone. Params: optional directories (subset of logs, temp, cache), optional maxBytes the cleaned directories may still hold for verification to pass (default: empty).',
     params,
 
     async snapshot(p) {
@@ -456,6 +458,7 @@ export function createCleanSandbox(opts: CleanSandboxOptions = {}): ActionDefini
       const manifest = await readManifest(incDir)
       if (!manifest) return { performed: 'none', reason: 'nothing was cleaned for this incident' }
       if (manifest.status === 'rolled_back') return { performed: 'none', reason: 'already restored', ...summarize(manifest) }
+      if (manifest.status === 'purged') throw new SandboxRefusedError(`the quarantined files were deleted at ${manifest.purgedAt} to free the disk: nothing can be restored`)
       if (manifest.sandbox !== root) throw new SandboxRefusedError(`the quarantine was made for ${manifest.sandbox}, not ${root}`)
       let restored = 0
       let displaced = 0
@@ -534,4 +537,53 @@ export async function purgeQuarantine(now: number | Date = Date.now(), retention
     }
   }
   return { purged, kept }
+}
+
+/** This incident's quarantine and the device of its filesystem; null when nothing was quarantined. */
+export async function incidentQuarantine(incidentId: string, opts: CleanSandboxOptions = {}): Promise<{ dir: string; dev: number; status: Manifest['status'] } | null> {
+  const { quarantine } = await resolveSandbox(opts, false)
+  const dir = incidentDir(quarantine, incidentId)
+  const st = await lstatOrNull(dir)
+  const manifest = st?.isDirectory() ? await readManifest(dir) : undefined
+  return manifest ? { dir, dev: st!.dev, status: manifest.status } : null
+}
+
+export interface IncidentPurge {
+  performed: 'purged' | 'none'
+  reason?: string
+  quarantine: string
+  /** Entries of the cleaned directories deleted, and their bytes (file sizes). */
+  entries: number
+  bytes: number
+  /** What the filesystem gained, by statfs (blocks, so a little more than `bytes`). */
+  filesystemFreedBytes?: number
+}
+
+/**
+ * Deletes this incident's quarantined files now, not at the end of the retention: moved within a
+ * filesystem they free nothing, so a disk that stays full after the cleaning needs them gone. Only
+ * this incident's files; the manifest stays (status purged) so a rollback says why nothing comes
+ * back. The cleaning cannot be undone afterwards.
+ */
+export async function purgeIncidentQuarantine(incidentId: string, opts: CleanSandboxOptions = {}): Promise<IncidentPurge> {
+  const { root, quarantine } = await resolveSandbox(opts, false)
+  const dir = incidentDir(quarantine, incidentId)
+  const none = (reason: string): IncidentPurge => ({ performed: 'none', reason, quarantine: dir, entries: 0, bytes: 0 })
+  const st = await lstatOrNull(dir)
+  if (!st?.isDirectory()) return none('nothing was quarantined for this incident')
+  const manifest = await readManifest(dir)
+  if (!manifest) return none('the quarantine has no manifest')
+  if (manifest.status !== 'done') return none(`the cleaning is ${manifest.status.replace('_', ' ')}`)
+  if (manifest.sandbox !== root) throw new SandboxRefusedError(`the quarantine was made for ${manifest.sandbox}, not ${root}`)
+  const moved = path.join(dir, 'moved')
+  const bytes = await treeBytes(moved, st.dev)
+  const entries = manifest.entries.filter((e) => e.state === 'moved').length
+  const before = await statfs(dir)
+  // Recorded first: a purge that stops halfway leaves a cleaning no rollback pretends to restore.
+  manifest.status = 'purged'
+  manifest.purgedAt = new Date().toISOString()
+  await writeManifest(dir, manifest)
+  await rm(moved, { recursive: true, force: true })
+  const after = await statfs(dir)
+  return { performed: 'purged', quarantine: dir, entries, bytes, filesystemFreedBytes: Math.max(0, (after.bavail - before.bavail) * after.bsize) }
 }
