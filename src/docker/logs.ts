@@ -5,7 +5,7 @@
  */
 import http from 'node:http'
 import { getConfig } from '../config/index'
-import { EngineApiError } from './engine-api'
+import { EngineApiError, tracedDockerCall } from './engine-api'
 
 export interface LogOptions {
   /** Lines asked of Docker (its `tail`). Default 200. */
@@ -62,6 +62,10 @@ export function tailBytes(text: string, maxBytes: number): string {
 }
 
 function rawGet(apiPath: string, socketPath: string, timeoutMs: number): Promise<Buffer> {
+  return tracedDockerCall('GET', apiPath, () => rawRequest(apiPath, socketPath, timeoutMs))
+}
+
+function rawRequest(apiPath: string, socketPath: string, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const req = http.request({ socketPath, path: apiPath, method: 'GET', timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = []

@@ -13,6 +13,7 @@ import type { AuditLog } from '../store/audit'
 import type { ExecutionStore } from '../store/executions'
 import type { IncidentStore } from '../store/incidents'
 import type { Alert, Incident } from '../store/model'
+import { withIncidentSpan } from '../telemetry/tracing'
 import { type RemediateOutcome, remediate } from './remediate'
 
 /** The fields of a Docker event message this handler reads. */
@@ -160,7 +161,11 @@ export class ContainerEventHandler {
       }
       return null
     }
-    await audit.append({ kind: 'incident.opened', actor: ACTOR, incidentId, resource: alert.resource.name, data: { type: alert.type, fingerprint: alert.fingerprint, ...(alert.details ?? {}) } })
+    // The incident's trace starts with the detection: from Docker's event to the incident recorded.
+    const exitCode = (alert.details as { exitCode?: unknown } | undefined)?.exitCode
+    const detected = { 'alert.type': alert.type, 'container.name': alert.resource.name, 'container.exit_code': typeof exitCode === 'number' ? exitCode : undefined, outcome: 'opened' }
+    const record = () => audit.append({ kind: 'incident.opened', actor: ACTOR, incidentId, resource: alert.resource.name, data: { type: alert.type, fingerprint: alert.fingerprint, ...(alert.details ?? {}) } })
+    await withIncidentSpan('container.detected', incidentId, detected, record, { startTime: alert.at })
     const acted = await this.decideAndAct(incident)
     // The analysis enriches the incident afterwards; it is never on the restart's path.
     await this.deps.emit('incident.opened', { incidentId }, incidentId)
@@ -168,7 +173,17 @@ export class ContainerEventHandler {
   }
 
   /** Decides and, when the policy allows, acts now. Also the recovery path for a decided incident. */
-  async decideAndAct(incident: Incident): Promise<Incident> {
+  decideAndAct(incident: Incident): Promise<Incident> {
+    // One span in the incident's trace; the Docker calls and the action are its children.
+    return withIncidentSpan('ContainerFastPath', incident.id, { 'alert.type': incident.type, 'container.name': incident.resource.name }, async (span) => {
+      const { current, outcome } = await this.decideAndActNow(incident)
+      const d = current.decision
+      span.setAttributes({ action: d?.actionId ?? undefined, risk: d?.risk, route: d?.route, outcome })
+      return current
+    })
+  }
+
+  private async decideAndActNow(incident: Incident): Promise<{ current: Incident; outcome: string }> {
     const { store, audit, config, emit } = this.deps
     const containerId = incident.resource.id
     let current = incident
@@ -221,7 +236,7 @@ export class ContainerEventHandler {
       } else if (outcome.kind === 'in-progress-elsewhere' || outcome.kind === 'busy') {
         setTimeout(() => void this.decideAndAct(current).catch(() => {}), outcome.retryInMs).unref()
       }
-      return current
+      return { current, outcome: outcome.kind }
     }
     // Shadow mode: the decision is recorded and nothing runs; the incident stays open for a person.
     if (decision.route === 'defer') {
@@ -229,6 +244,6 @@ export class ContainerEventHandler {
     } else if (decision.route === 'approval') {
       await emit('approval.requested', { incidentId: current.id }, current.id)
     }
-    return current
+    return { current, outcome: decision.route }
   }
 }

@@ -8,6 +8,7 @@ import type { AuditLog } from '../store/audit'
 import type { ExecutionStore } from '../store/executions'
 import type { IncidentStore } from '../store/incidents'
 import type { Incident } from '../store/model'
+import { withChildSpan } from '../telemetry/tracing'
 
 export interface RemediateDeps {
   store: IncidentStore
@@ -87,7 +88,17 @@ async function runClaimed(
   })
 
   try {
-    const result = await action.execute(params, ctx)
+    const spanAttrs = { 'incident.id': incidentId, 'alert.type': incident.type, action: action.id, risk: incident.decision?.risk }
+    const result = await withChildSpan('action.execute', spanAttrs, async (span) => {
+      try {
+        const r = await action.execute(params, ctx)
+        span.setAttributes({ outcome: 'succeeded', 'action.performed': String(r.performed ?? 'done') })
+        return r
+      } catch (err) {
+        span.setAttribute('outcome', 'failed')
+        throw err
+      }
+    })
     await executions.finish(incidentId, action.id, { status: 'succeeded', result })
     incident = await store.update(incidentId, (i) => {
       const rec = i.actions.find((a) => a.actionId === action.id && a.status === 'started')

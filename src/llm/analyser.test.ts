@@ -15,7 +15,7 @@ import type { Alert } from '../store/model'
 import { startRedis, type TestRedis } from '../../tests/helpers/redis'
 import { analyseWithLlm } from './analyser'
 import { catalogFromActions } from './catalog'
-import { hang, reply, startFakeOpenRouter, status, type FakeOpenRouter } from './test-server'
+import { hang, reply, startFakeOpenRouter, status, type FakeOpenRouter } from '../../tests/helpers/llm-standin'
 
 const containerId = z.object({ containerId: z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/) })
 const CATALOG = catalogFromActions([

@@ -11,6 +11,7 @@ import { AnalysisParseError, parseReply } from './parse'
 import { buildMessages, type LlmInput, type PromptLimits } from './prompt'
 import { costUsd, type Pricing, type TokenBudget, type Usage } from './budget'
 import type { Analysis } from './schema'
+import { withChildSpan } from '../telemetry/tracing'
 
 export const DEFAULT_BASE_URL = 'https://openrouter.ai/api/v1'
 export const DEFAULT_MODEL = 'deepseek/deepseek-r1'
@@ -208,33 +209,42 @@ export async function analyseWithLlm(input: LlmInput, opts: LlmOptions): Promise
       const signal = AbortSignal.any([outer, attemptCtl.signal])
       let retryDelay: number | undefined
       let retryable = true
-      try {
-        const reply = await callOnce(mod, opts, messages, signal, attemptMs + 1000)
-        if (reply.usage) {
-          const used = {
-            promptTokens: reply.usage.prompt_tokens ?? 0,
-            completionTokens: reply.usage.completion_tokens ?? 0,
+      const spanAttrs = { 'gen_ai.system': 'openrouter', 'gen_ai.request.model': model, 'llm.attempt': n, 'llm.stream': Boolean(opts.stream) }
+      const parsed = await withChildSpan('llm.chat', spanAttrs, async (span) => {
+        try {
+          const reply = await callOnce(mod, opts, messages, signal, attemptMs + 1000)
+          if (reply.usage) {
+            const used = {
+              promptTokens: reply.usage.prompt_tokens ?? 0,
+              completionTokens: reply.usage.completion_tokens ?? 0,
+            }
+            const total = reply.usage.total_tokens ?? used.promptTokens + used.completionTokens
+            tokens.promptTokens += used.promptTokens
+            tokens.completionTokens += used.completionTokens
+            tokens.totalTokens += total
+            const cost = costUsd(used, pricing)
+            spent += cost
+            span.setAttributes({ 'gen_ai.usage.input_tokens': used.promptTokens, 'gen_ai.usage.output_tokens': used.completionTokens })
+            await opts.budget?.record(total, cost).catch(() => {})
           }
-          const total = reply.usage.total_tokens ?? used.promptTokens + used.completionTokens
-          tokens.promptTokens += used.promptTokens
-          tokens.completionTokens += used.completionTokens
-          tokens.totalTokens += total
-          const cost = costUsd(used, pricing)
-          spent += cost
-          await opts.budget?.record(total, cost).catch(() => {})
+          const result = parseReply(reply.content, reply.reasoning, input.catalog)
+          attempts.push({ ok: true, ms: Date.now() - t0 })
+          span.setAttribute('outcome', 'ok')
+          return result
+        } catch (err) {
+          const { message, status, retry, after } = classify(mod, err, signal, outer)
+          lastError = message
+          retryable = retry
+          retryDelay = after
+          attempts.push({ ok: false, error: message, ms: Date.now() - t0, ...(status ? { status } : {}) })
+          span.setAttributes({ outcome: err instanceof AnalysisParseError ? 'unusable_reply' : 'error', 'http.response.status_code': status, 'llm.retryable': retry })
+          span.recordError(new Error(message))
+          return undefined
+        } finally {
+          clearTimeout(attemptTimer)
         }
-        const { analysis, reasoning } = parseReply(reply.content, reply.reasoning, input.catalog)
-        attempts.push({ ok: true, ms: Date.now() - t0 })
-        return done({ ok: true, analysis, ...(reasoning ? { reasoning } : {}) })
-      } catch (err) {
-        const { message, status, retry, after } = classify(mod, err, signal, outer)
-        lastError = message
-        retryable = retry
-        retryDelay = after
-        attempts.push({ ok: false, error: message, ms: Date.now() - t0, ...(status ? { status } : {}) })
-      } finally {
-        clearTimeout(attemptTimer)
-      }
+      })
+      if (parsed) return done({ ok: true, analysis: parsed.analysis, ...(parsed.reasoning ? { reasoning: parsed.reasoning } : {}) })
       if (!retryable || n === maxAttempts) break
       const remaining = deadlineMs - (Date.now() - started)
       const backoff = Math.min(backoffMax, base * 2 ** (n - 1)) + random() * base

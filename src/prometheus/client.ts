@@ -3,6 +3,7 @@
  * Every failure becomes a PrometheusError whose `kind` tells unreachable from a bad query,
  * so the Monitor can fall back to the local collectors only when Prometheus is really away.
  */
+import { childSpanActive, withChildSpan } from '../telemetry/tracing'
 
 export type PrometheusErrorKind = 'unreachable' | 'timeout' | 'http' | 'query' | 'invalid_response'
 
@@ -145,7 +146,23 @@ export class PrometheusClient {
     }
   }
 
-  private async call(apiPath: string, params: Record<string, string>, promql: string): Promise<{ resultType: string; result: unknown }> {
+  /** One API call in its `prometheus.query` / `prometheus.query_range` span (a no-op without an active span). */
+  private call(apiPath: string, params: Record<string, string>, promql: string): Promise<{ resultType: string; result: unknown }> {
+    if (!childSpanActive()) return this.send(apiPath, params, promql)
+    const name = apiPath.endsWith('query_range') ? 'prometheus.query_range' : 'prometheus.query'
+    return withChildSpan(name, { 'db.system': 'prometheus', 'db.query.text': promql.slice(0, 500), 'server.address': this.url }, async (span) => {
+      try {
+        const data = await this.send(apiPath, params, promql)
+        span.setAttributes({ outcome: 'ok', 'prometheus.result_type': data.resultType, 'prometheus.series': Array.isArray(data.result) && data.resultType !== 'scalar' ? data.result.length : 1 })
+        return data
+      } catch (err) {
+        if (err instanceof PrometheusError) span.setAttributes({ outcome: err.kind, 'error.type': err.errorType ?? err.code ?? err.kind })
+        throw err
+      }
+    })
+  }
+
+  private async send(apiPath: string, params: Record<string, string>, promql: string): Promise<{ resultType: string; result: unknown }> {
     // POST with a form body: long PromQL does not hit URL length limits.
     const res = await this.request(this.url + apiPath, {
       method: 'POST',

@@ -101,6 +101,8 @@ export interface PrometheusSetup {
   alertmanager?: string
   /** Default 1s. */
   interval?: string
+  /** More scrape jobs besides `node` (Sentinel's own /metrics, say). */
+  jobs?: Array<{ name: string; targets: string[] }>
 }
 
 export function startPrometheus(setup: PrometheusSetup): Promise<ManagedProcess> {
@@ -128,6 +130,9 @@ export function startPrometheus(setup: PrometheusSetup): Promise<ManagedProcess>
         '    static_configs:',
         `      - targets: [${setup.scrapeTargets.map((t) => JSON.stringify(t)).join(', ')}]`,
       ]
+      for (const job of setup.jobs ?? []) {
+        lines.push(`  - job_name: ${JSON.stringify(job.name)}`, '    static_configs:', `      - targets: [${job.targets.map((t) => JSON.stringify(t)).join(', ')}]`)
+      }
       if (setup.rules !== undefined) {
         writeFileSync(path.join(dir, 'rules.yml'), setup.rules)
         lines.push('rule_files:', `  - ${JSON.stringify(path.join(dir, 'rules.yml'))}`)

@@ -6,6 +6,7 @@ import type { WebClient } from '@slack/web-api'
 import type { Incident } from '../store/model'
 import { approvalMessage, decisionFromTimeline, statusOnlyMessage, type DecisionInfo, type OutcomeInfo } from './blocks'
 import { normalizeApiUrl } from './config'
+import { withChildSpan } from '../telemetry/tracing'
 
 /** Where a message lives; stored on the incident so later steps can update it. */
 export interface SlackMessageRef {
@@ -43,23 +44,32 @@ export function createSlackMessenger(opts: SlackMessengerOptions): SlackMessenge
     )
     return client
   }
-  const update = async (ref: SlackMessageRef, msg: { text: string; blocks: Record<string, unknown>[] }) => {
-    await (await getClient()).chat.update({ channel: ref.channel, ts: ref.ts, text: msg.text, blocks: msg.blocks as any })
-  }
+  // Each Web API call is a child span of the step's span (a no-op when tracing is off).
+  const traced = <T>(method: string, incident: Incident | undefined, attrs: Record<string, string | undefined>, call: () => Promise<T>) =>
+    withChildSpan(`slack.${method}`, { 'incident.id': incident?.id, 'alert.type': incident?.type, 'slack.channel': opts.channel, ...attrs }, async (span) => {
+      const result = await call()
+      span.setAttribute('outcome', 'ok')
+      return result
+    })
+  const update = (ref: SlackMessageRef, msg: { text: string; blocks: Record<string, unknown>[] }, incident: Incident | undefined, what: string) =>
+    traced('chat.update', incident, { 'slack.update': what, 'slack.channel': ref.channel }, async () => {
+      await (await getClient()).chat.update({ channel: ref.channel, ts: ref.ts, text: msg.text, blocks: msg.blocks as any })
+    })
   return {
     client: getClient,
-    async postApprovalRequest(incident) {
-      const msg = approvalMessage(incident)
-      const res = await (await getClient()).chat.postMessage({ channel: opts.channel, text: msg.text, blocks: msg.blocks as any, unfurl_links: false, unfurl_media: false })
-      if (!res.ts || !res.channel) throw new Error('Slack: chat.postMessage answered without channel and ts')
-      return { channel: res.channel, ts: res.ts }
-    },
+    postApprovalRequest: (incident) =>
+      traced('chat.postMessage', incident, { action: incident.decision?.actionId ?? undefined, risk: incident.decision?.risk }, async () => {
+        const msg = approvalMessage(incident)
+        const res = await (await getClient()).chat.postMessage({ channel: opts.channel, text: msg.text, blocks: msg.blocks as any, unfurl_links: false, unfurl_media: false })
+        if (!res.ts || !res.channel) throw new Error('Slack: chat.postMessage answered without channel and ts')
+        return { channel: res.channel, ts: res.ts }
+      }),
     async updateDecision(ref, decision, incident) {
-      await update(ref, incident ? approvalMessage(incident, { decision }) : statusOnlyMessage(undefined, { decision }))
+      await update(ref, incident ? approvalMessage(incident, { decision }) : statusOnlyMessage(undefined, { decision }), incident, 'decision')
     },
     async updateOutcome(ref, outcome, incident, decision) {
       const d = decision ?? (incident ? decisionFromTimeline(incident) : undefined)
-      await update(ref, incident ? approvalMessage(incident, { decision: d, outcome }) : statusOnlyMessage(undefined, { decision: d, outcome }))
+      await update(ref, incident ? approvalMessage(incident, { decision: d, outcome }) : statusOnlyMessage(undefined, { decision: d, outcome }), incident, 'outcome')
     },
   }
 }

@@ -11,9 +11,12 @@ import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { freePort } from '../../tests/helpers/ports'
+import { reply, startFakeOpenRouter, status, type FakeOpenRouter } from '../../tests/helpers/llm-standin'
 import { formatTraceparent, incidentRootSpanId, incidentTraceId, incidentTraceparent, parseTraceparent } from './tracing'
 
 const TRACING_MODULE = path.join(import.meta.dirname, 'tracing.ts')
+const SRC = path.resolve(import.meta.dirname, '..')
 
 interface OtlpSpan {
   traceId: string
@@ -86,7 +89,7 @@ function runScript(name: string, source: string, env: Record<string, string>, ar
     execFile(
       process.execPath,
       ['--import', 'tsx', file, ...args],
-      { env: { ...clean, TRACING_MODULE, ...env }, timeout: 60_000, cwd: path.resolve(import.meta.dirname, '../..') },
+      { env: { ...clean, TRACING_MODULE, SRC, ...env }, timeout: 60_000, cwd: path.resolve(import.meta.dirname, '../..') },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     )
   })
@@ -123,11 +126,56 @@ await t.withStepSpan('ExecuteRemediation', undefined, { 'incident.id': incidentI
 })
 `
 
+// A step that calls Docker (dockerode and the light Engine API client), Prometheus and the LLM.
+const CLIENTS_STEP = `
+const src = process.env.SRC
+const t = await import(process.env.TRACING_MODULE)
+const { getDocker } = await import(src + '/docker/client.ts')
+const { engineGet } = await import(src + '/docker/engine-api.ts')
+const { PrometheusClient } = await import(src + '/prometheus/client.ts')
+const { analyseWithLlm } = await import(src + '/llm/analyser.ts')
+await import(src + '/healing/container-events.ts')
+await import(src + '/slack/messenger.ts')
+const [incidentId, llmUrl, deadPort] = process.argv.slice(2)
+const missing = 'sentinel-test-missing-' + incidentId
+const alert = { fingerprint: 'memory:h', type: 'memory', severity: 'warning', metric: 'memory_used_percent', value: 70, threshold: 60, resource: { kind: 'host', id: 'h', name: 'h' }, labels: {}, source: 'test', at: new Date().toISOString() }
+const out = await t.withStepSpan('AnalyzeIncident', undefined, { 'incident.id': incidentId, 'alert.type': 'memory' }, async () => {
+  const errors = []
+  const docker = await getDocker()
+  await docker.getContainer(missing).inspect().catch((e) => errors.push(e.statusCode))
+  await engineGet('/containers/' + missing + '/json').catch((e) => errors.push(e.statusCode))
+  const listed = await docker.listContainers({ limit: 1 })
+  await new PrometheusClient({ url: 'http://127.0.0.1:' + deadPort, timeoutMs: 1000 }).query('up').catch((e) => errors.push(e.kind))
+  const llm = await analyseWithLlm({ incident: alert, catalog: [] }, { apiKey: 'test', baseURL: llmUrl, backoffBaseMs: 10, deadlineMs: 20000 })
+  return { errors, listed: Array.isArray(listed), llm: llm.ok, attempts: llm.attempts.length }
+})
+const loaded = Object.keys((await import('node:module')).createRequire(import.meta.url).cache).some((k) => k.includes('@opentelemetry'))
+console.log(JSON.stringify({ ...out, loaded }))
+`
+
+// The container fast path in the long-lived main process: spans in the incident's trace, no step span.
+const MAIN_PROCESS = `
+const t = await import(process.env.TRACING_MODULE)
+const [incidentId, diedAt] = process.argv.slice(2)
+await t.withIncidentSpan('container.detected', incidentId, { 'alert.type': 'container_down', outcome: 'opened' }, async () => undefined, { startTime: diedAt })
+await t.withIncidentSpan('ContainerFastPath', incidentId, { 'alert.type': 'container_down' }, async (span) => {
+  await t.withChildSpan('docker.start', { 'docker.container': 'web' }, async () => undefined)
+  span.setAttributes({ action: 'restart_container', risk: 'low', outcome: 'executed' })
+})
+await t.shutdownTelemetry()
+`
+
+const GOOD_ANALYSIS = JSON.stringify({ root_cause: 'memory leak', evidence: ['rss grows'], proposed_fix: null, risk_level: 'low', confidence: 0.8 })
+
+let llm: FakeOpenRouter
+
 before(async () => {
+  llm = await startFakeOpenRouter()
   dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-test-tracing-'))
   await receiver.start()
 })
 after(async () => {
+  await llm.close()
   await receiver.stop()
   rmSync(dir, { recursive: true, force: true })
 })
@@ -222,6 +270,70 @@ describe('one trace per incident across step processes', () => {
   })
 })
 
+describe('child spans of the clients', () => {
+  it('records Docker, Prometheus and LLM calls under the step span, with the incident id', async () => {
+    receiver.reset()
+    llm.script(status(500), reply(GOOD_ANALYSIS, { usage: { prompt_tokens: 900, completion_tokens: 100 } }))
+    const incidentId = `inc_calls_${Date.now().toString(36)}`
+    const run = await runScript('calls', CLIENTS_STEP, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }, [incidentId, llm.baseURL, String(await freePort())])
+    assert.equal(run.code, 0, run.stderr)
+    const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as { errors: unknown[]; listed: boolean; llm: boolean; attempts: number }
+    // The callers still get the clients' answers and errors.
+    assert.deepEqual(out.errors, [404, 404, 'unreachable'])
+    assert.equal(out.listed, true)
+    assert.equal(out.llm, true)
+    assert.equal(out.attempts, 2)
+
+    const step = receiver.byName('AnalyzeIncident')
+    const children = receiver.spans.filter((s) => s.name !== 'AnalyzeIncident')
+    assert.deepEqual(children.map((s) => s.name).sort(), ['docker.inspect', 'docker.inspect', 'docker.list', 'llm.chat', 'llm.chat', 'prometheus.query'])
+    for (const s of children) {
+      assert.equal(s.parentSpanId, step.spanId, `${s.name} is a child of the step`)
+      assert.equal(s.traceId, incidentTraceId(incidentId))
+      assert.equal(attr(s, 'incident.id'), incidentId, `${s.name} carries the incident id`)
+      assert.equal(attr(s, 'alert.type'), 'memory')
+    }
+    for (const inspect of children.filter((s) => s.name === 'docker.inspect')) {
+      assert.equal(attr(inspect, 'docker.container'), `sentinel-test-missing-${incidentId}`)
+      assert.equal(attr(inspect, 'docker.status_code'), 404)
+      assert.equal(inspect.status?.code, 2)
+    }
+    assert.equal(attr(receiver.byName('docker.list'), 'outcome'), 'ok')
+    const prom = receiver.byName('prometheus.query')
+    assert.equal(attr(prom, 'db.query.text'), 'up')
+    assert.equal(attr(prom, 'outcome'), 'unreachable')
+    const [first, second] = children.filter((s) => s.name === 'llm.chat').sort((a, b) => Number(attr(a, 'llm.attempt')) - Number(attr(b, 'llm.attempt')))
+    assert.equal(attr(first, 'llm.attempt'), 1)
+    assert.equal(attr(first, 'outcome'), 'error')
+    assert.equal(attr(first, 'http.response.status_code'), 500)
+    assert.equal(attr(second, 'llm.attempt'), 2)
+    assert.equal(attr(second, 'outcome'), 'ok')
+    assert.equal(attr(second, 'gen_ai.request.model'), 'deepseek/deepseek-r1')
+    assert.equal(attr(second, 'gen_ai.usage.input_tokens'), 900)
+    assert.equal(attr(second, 'gen_ai.usage.output_tokens'), 100)
+  })
+
+  it('puts the main process spans in the incident trace, from the moment of the failure', async () => {
+    receiver.reset()
+    const incidentId = `inc_main_${Date.now().toString(36)}`
+    const diedAt = new Date(Date.now() - 5000).toISOString()
+    const run = await runScript('main', MAIN_PROCESS, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }, [incidentId, diedAt])
+    assert.equal(run.code, 0, run.stderr)
+    const detected = receiver.byName('container.detected')
+    const fastPath = receiver.byName('ContainerFastPath')
+    const start = receiver.byName('docker.start')
+    for (const s of [detected, fastPath]) {
+      assert.equal(s.traceId, incidentTraceId(incidentId))
+      assert.equal(s.parentSpanId, incidentRootSpanId(incidentId), `${s.name} hangs off the incident root`)
+      assert.equal(attr(s, 'incident.id'), incidentId)
+    }
+    assert.equal(BigInt(detected.startTimeUnixNano), BigInt(Date.parse(diedAt)) * 1_000_000n, 'detection starts when the container died')
+    assert.equal(start.parentSpanId, fastPath.spanId)
+    assert.equal(attr(start, 'incident.id'), incidentId)
+    assert.equal(attr(fastPath, 'outcome'), 'executed')
+  })
+})
+
 describe('log correlation', () => {
   it('stamps log lines written inside a span with its trace and span ids', async () => {
     receiver.reset()
@@ -247,6 +359,18 @@ await t.withStepSpan('LoggingStep', undefined, { 'incident.id': 'inc_log' }, asy
 })
 
 describe('tracing off', () => {
+  it('the instrumented clients load no OpenTelemetry package and send nothing', async () => {
+    receiver.reset()
+    llm.script(reply(GOOD_ANALYSIS))
+    const run = await runScript('calls-off', CLIENTS_STEP, {}, ['inc_calls_off', llm.baseURL, String(await freePort())])
+    assert.equal(run.code, 0, run.stderr)
+    const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as { errors: unknown[]; llm: boolean; loaded: boolean }
+    assert.deepEqual(out.errors, [404, 404, 'unreachable'])
+    assert.equal(out.llm, true)
+    assert.equal(out.loaded, false)
+    assert.equal(receiver.requests, 0)
+  })
+
   it('loads no OpenTelemetry package and sends nothing without an endpoint', async () => {
     receiver.reset()
     const run = await runScript('off', DETECT_STEP, {}, ['inc_off'])

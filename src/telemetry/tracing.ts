@@ -299,15 +299,48 @@ export async function withStepSpan<T>(
 }
 
 /**
+ * A span in the incident's trace for the long-lived main process (the container fast path): child
+ * of `opts.traceparent`, or of the incident root; it may start in the past (`opts.startTime`, the
+ * moment the failure happened). It is not flushed when it ends: the batch processor
+ * exports it within a second and shutdownTelemetry sends the rest, so a slow collector never holds
+ * a restart. With tracing off, only runs `fn`.
+ */
+export async function withIncidentSpan<T>(
+  name: string,
+  incidentId: string,
+  attrs: SpanAttrs,
+  fn: (span: SpanHandle) => Promise<T>,
+  opts: { traceparent?: string; startTime?: string | number | Date } = {},
+): Promise<T> {
+  if (!tracingEnabled()) return fn(NOOP_SPAN)
+  const t = await getTracing()
+  if (!t) return fn(NOOP_SPAN)
+  const parent = parseTraceparent(opts.traceparent) ?? parseTraceparent(incidentTraceparent(incidentId))!
+  const startTime = opts.startTime === undefined ? undefined : new Date(opts.startTime)
+  const span = t.tracer.startSpan(name, { attributes: cleanAttrs({ ...attrs, 'incident.id': incidentId }), startTime }, remoteParent(t, parent))
+  return runInSpan(t, span, fn)
+}
+
+/** Whether a child span would be recorded now (tracing set up and a span active); synchronous. */
+export const childSpanActive = (): boolean => tracing !== undefined && active.getStore() !== undefined
+
+/** Attributes a child span takes from its parent unless it sets them itself. */
+const INHERITED = ['incident.id', 'alert.type'] as const
+
+/**
  * Runs `fn` in a child span of the active span (a Prometheus query, an LLM call, a Docker or Slack
- * call). Without an active span or with tracing off, only runs `fn`.
+ * call); it carries the parent's incident id and alert type. Without an active span or with
+ * tracing off, only runs `fn`.
  */
 export async function withChildSpan<T>(name: string, attrs: SpanAttrs, fn: (span: SpanHandle) => Promise<T>): Promise<T> {
   const parent = active.getStore()
   if (!parent || !tracing) return fn(NOOP_SPAN)
   const t = await tracing
   if (!t) return fn(NOOP_SPAN)
-  const span = t.tracer.startSpan(name, { attributes: cleanAttrs(attrs), kind: t.api.SpanKind.CLIENT }, t.api.trace.setSpan(t.api.ROOT_CONTEXT, parent))
+  const inherited: SpanAttrs = {}
+  const parentAttrs = (parent as unknown as ReadableSpan).attributes ?? {}
+  for (const k of INHERITED) if (typeof parentAttrs[k] === 'string') inherited[k] = parentAttrs[k] as string
+  const span = t.tracer.startSpan(name, { attributes: { ...cleanAttrs(inherited), ...cleanAttrs(attrs) }, kind: t.api.SpanKind.CLIENT }, t.api.trace.setSpan(t.api.ROOT_CONTEXT, parent))
   return runInSpan(t, span, fn)
 }
 

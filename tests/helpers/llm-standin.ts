@@ -1,7 +1,9 @@
 /**
  * For tests: a local stand-in for OpenRouter that speaks the OpenAI chat-completions wire
  * protocol (JSON replies, and SSE `data:` chunks ending in `data: [DONE]` when the request asks
- * for `stream: true`), answering from a script of responders, one per request.
+ * for `stream: true`), answering from a script of responders, one per request. Scripts can be
+ * keyed by a marker in the request (an incident's resource name, say), so that one stand-in
+ * serves many incidents analysed at the same time, each with its own script.
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -21,6 +23,10 @@ export interface FakeOpenRouter {
   requests: ReceivedRequest[]
   /** Responders for the next requests, in order; the last one repeats. */
   script(...responders: Responder[]): void
+  /** Responders for the requests whose body contains `marker`, in order (the last one repeats); before script()'s. */
+  scriptFor(marker: string, ...responders: Responder[]): void
+  /** Every request whose body contains `marker`, in arrival order. */
+  requestsFor(marker: string): ReceivedRequest[]
   close(): Promise<void>
 }
 
@@ -89,7 +95,9 @@ export function hang(): Responder {
 
 export async function startFakeOpenRouter(): Promise<FakeOpenRouter> {
   const requests: ReceivedRequest[] = []
+  const all: ReceivedRequest[] = []
   let queue: Responder[] = [status(500, {}, 'no script')]
+  const byMarker = new Map<string, Responder[]>()
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
@@ -103,11 +111,14 @@ export async function startFakeOpenRouter(): Promise<FakeOpenRouter> {
       }
       const received: ReceivedRequest = { at: Date.now(), path: req.url ?? '', headers: req.headers, raw, body }
       requests.push(received)
+      all.push(received)
       if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) {
         status(404)(received, res)
         return
       }
-      const responder = queue.length > 1 ? queue.shift()! : queue[0]
+      const marked = [...byMarker].find(([marker]) => raw.includes(marker))?.[1]
+      const q = marked ?? queue
+      const responder = q.length > 1 ? q.shift()! : q[0]
       responder(received, res)
     })
   })
@@ -120,6 +131,10 @@ export async function startFakeOpenRouter(): Promise<FakeOpenRouter> {
       queue = responders.length ? responders : [status(500)]
       requests.length = 0
     },
+    scriptFor(marker, ...responders) {
+      byMarker.set(marker, responders.length ? responders : [status(500)])
+    },
+    requestsFor: (marker) => all.filter((r) => r.raw.includes(marker)),
     close() {
       server.closeAllConnections()
       return new Promise((resolve) => server.close(() => resolve()))
