@@ -4,6 +4,7 @@
  * Alertmanager webhook (10 000 alerts over 100 fingerprints), with Sentinel's peak RSS.
  *
  *   npm run bench:detect -- [--trials 3] [--for 30] [--threshold 80]
+ *   npm run bench:detect -- --storm-only     (the alert storm alone: no Prometheus, no trials)
  *
  * Sentinel's monitor runs every 15 s; Prometheus scrapes and evaluates every 15 s. The condition is
  * CPU load from stress-ng on both cores. Times are wall-clock from stress-ng's start to the
@@ -15,8 +16,8 @@ import os from 'node:os'
 import { buildQueries } from '../../src/prometheus/queries'
 import { startNodeExporter, startPrometheus } from '../../src/prometheus/testing'
 import { sleep, waitFor } from '../../tests/helpers/ports'
-import { startRedis } from '../../tests/helpers/redis'
-import { startSentinel } from '../../tests/helpers/sentinel'
+import { startRedis, type TestRedis } from '../../tests/helpers/redis'
+import { type SentinelInstance, startSentinel } from '../../tests/helpers/sentinel'
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -25,6 +26,7 @@ const arg = (name: string, fallback: number) => {
 const TRIALS = arg('trials', 3)
 const FOR = arg('for', 30)
 const THRESHOLD = arg('threshold', 80)
+const STORM_ONLY = process.argv.includes('--storm-only')
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]
 
 function groupRssKb(pgid: number): { main: number; group: number } {
@@ -53,6 +55,14 @@ async function main() {
 }
 
 async function run(started: { stop(): Promise<void> }[]) {
+  if (STORM_ONLY) {
+    const redis = await startRedis()
+    started.push(redis)
+    const sentinel = await startSentinel({ redisPort: redis.port, env: { SHADOW_MODE: 'true' } })
+    started.push({ stop: () => sentinel.cleanup() })
+    await storm(sentinel, redis)
+    return
+  }
   const exporter = await startNodeExporter()
   started.push(exporter)
   const cpuQuery = buildQueries({ nodeSelector: `instance="127.0.0.1:${exporter.port}"` }).cpu
@@ -124,71 +134,89 @@ async function run(started: { stop(): Promise<void> }[]) {
       console.log(`trial ${t + 1}: Sentinel ${((tSentinel - t0) / 1000).toFixed(1)} s, Prometheus rule ${((tProm - t0) / 1000).toFixed(1)} s`)
     }
 
-    // The storm: 10 000 alerts over 100 fingerprints, as 100 webhook calls of 100 alerts each.
-    const pgid = sentinel.pid()
-    let peak = groupRssKb(pgid)
-    const rssBefore = peak
-    const sampler = setInterval(() => {
-      const now = groupRssKb(pgid)
-      peak = { main: Math.max(peak.main, now.main), group: Math.max(peak.group, now.group) }
-    }, 100)
-    const startsAt = new Date().toISOString()
-    const payload = (batch: number) => ({
-      version: '4',
-      groupKey: `storm-${batch}`,
-      truncatedAlerts: 0,
-      status: 'firing',
-      receiver: 'sentinel',
-      groupLabels: {},
-      commonLabels: {},
-      commonAnnotations: {},
-      externalURL: 'http://alertmanager.local',
-      alerts: Array.from({ length: 100 }, (_, k) => ({
-        status: 'firing',
-        labels: { alertname: 'StormLatency', instance: `storm-${k}:9100`, severity: 'warning' },
-        annotations: {},
-        startsAt,
-        endsAt: '0001-01-01T00:00:00Z',
-        generatorURL: '',
-        fingerprint: `5707${String(k).padStart(12, '0')}`,
-      })),
-    })
-    const t0 = Date.now()
-    let next = 0
-    let failed = 0
-    await Promise.all(
-      Array.from({ length: 10 }, async () => {
-        while (next < 100) {
-          const b = next++
-          const r = await sentinel.post('/api/alerts/alertmanager', payload(b), 'operator')
-          if (r.status !== 200) failed++
-        }
-      }),
-    )
-    const ingestSeconds = (Date.now() - t0) / 1000
-    await sleep(2000)
-    clearInterval(sampler)
-    const all: any[] = []
-    let cursor = ''
-    for (;;) {
-      const page = (await sentinel.get(`/api/incidents?limit=200${cursor ? `&cursor=${cursor}` : ''}`)).body
-      all.push(...page.incidents)
-      if (!page.nextCursor) break
-      cursor = page.nextCursor
-    }
-    const stormIncidents = all.filter((i) => String(i.fingerprint).startsWith('am:5707'))
     const cpu = os.cpus()[0]?.model ?? 'unknown'
     console.log(`\nbench/detect — ${TRIALS} trials, for=${FOR}s, threshold CPU > ${THRESHOLD} %, schedule 15 s (Sentinel) / scrape+evaluation 15 s (Prometheus)`)
     console.log(`machine: ${cpu}, ${os.cpus().length} CPUs, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`)
     console.log(`condition → alert, median: Sentinel ${median(sentinelDelays).toFixed(1)} s   Prometheus rule ${median(promDelays).toFixed(1)} s   ratio ${(median(sentinelDelays) / median(promDelays)).toFixed(2)}`)
     console.log(`  Sentinel:   ${sentinelDelays.map((d) => d.toFixed(1)).join(', ')} s`)
     console.log(`  Prometheus: ${promDelays.map((d) => d.toFixed(1)).join(', ')} s`)
-    console.log(`alert storm: 10000 alerts in ${ingestSeconds.toFixed(1)} s = ${(10000 / ingestSeconds).toFixed(0)} alerts/s ingested (100 webhook calls, 10 at a time, ${failed} failed)`)
-    console.log(`  incidents opened: ${stormIncidents.length} (expected 100)`)
-    console.log(`  Sentinel RSS: main process ${(rssBefore.main / 1024).toFixed(0)} → peak ${(peak.main / 1024).toFixed(0)} MiB; with step processes peak ${(peak.group / 1024).toFixed(0)} MiB`)
+    await storm(sentinel, redis)
   } finally {
     stress?.kill('SIGKILL')
   }
+}
+
+/** Redis commands served so far, by command (INFO commandstats). */
+async function redisCommands(redis: TestRedis): Promise<Map<string, number>> {
+  const info = await redis.client.info('commandstats')
+  const out = new Map<string, number>()
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out.set(m[1], Number(m[2]))
+  return out
+}
+
+/** The storm: 10 000 alerts over 100 fingerprints, as 100 webhook calls of 100 alerts each, 10 at a time. */
+async function storm(sentinel: SentinelInstance, redis: TestRedis) {
+  const pgid = sentinel.pid()
+  let peak = groupRssKb(pgid)
+  const rssBefore = peak
+  const sampler = setInterval(() => {
+    const now = groupRssKb(pgid)
+    peak = { main: Math.max(peak.main, now.main), group: Math.max(peak.group, now.group) }
+  }, 100)
+  const startsAt = new Date().toISOString()
+  const payload = (batch: number) => ({
+    version: '4',
+    groupKey: `storm-${batch}`,
+    truncatedAlerts: 0,
+    status: 'firing',
+    receiver: 'sentinel',
+    groupLabels: {},
+    commonLabels: {},
+    commonAnnotations: {},
+    externalURL: 'http://alertmanager.local',
+    alerts: Array.from({ length: 100 }, (_, k) => ({
+      status: 'firing',
+      labels: { alertname: 'StormLatency', instance: `storm-${k}:9100`, severity: 'warning' },
+      annotations: {},
+      startsAt,
+      endsAt: '0001-01-01T00:00:00Z',
+      generatorURL: '',
+      fingerprint: `5707${String(k).padStart(12, '0')}`,
+    })),
+  })
+  const commandsBefore = await redisCommands(redis)
+  const t0 = Date.now()
+  let next = 0
+  let failed = 0
+  await Promise.all(
+    Array.from({ length: 10 }, async () => {
+      while (next < 100) {
+        const b = next++
+        const r = await sentinel.post('/api/alerts/alertmanager', payload(b), 'operator')
+        if (r.status !== 200) failed++
+      }
+    }),
+  )
+  const ingestSeconds = (Date.now() - t0) / 1000
+  // Counted at once: the flow's step processes (analysis of the new incidents) add their own later.
+  const commandsAfter = await redisCommands(redis)
+  await sleep(2000)
+  clearInterval(sampler)
+  const all: any[] = []
+  let cursor = ''
+  for (;;) {
+    const page = (await sentinel.get(`/api/incidents?limit=200${cursor ? `&cursor=${cursor}` : ''}`)).body
+    all.push(...page.incidents)
+    if (!page.nextCursor) break
+    cursor = page.nextCursor
+  }
+  const stormIncidents = all.filter((i) => String(i.fingerprint).startsWith('am:5707'))
+  const used = [...commandsAfter].map(([cmd, n]) => [cmd, n - (commandsBefore.get(cmd) ?? 0)] as const).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1])
+  const total = used.reduce((s, [, n]) => s + n, 0)
+  console.log(`alert storm: 10000 alerts in ${ingestSeconds.toFixed(1)} s = ${(10000 / ingestSeconds).toFixed(0)} alerts/s ingested (100 webhook calls, 10 at a time, ${failed} failed)`)
+  console.log(`  incidents opened: ${stormIncidents.length} (expected 100)`)
+  console.log(`  Redis commands during the storm (flow steps included): ${total} = ${(total / 10000).toFixed(2)} per alert; ${used.slice(0, 8).map(([c, n]) => `${c} ${n}`).join(', ')}`)
+  console.log(`  Sentinel RSS: main process ${(rssBefore.main / 1024).toFixed(0)} → peak ${(peak.main / 1024).toFixed(0)} MiB; with step processes peak ${(peak.group / 1024).toFixed(0)} MiB`)
 }
 
 main().catch((err) => {

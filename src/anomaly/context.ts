@@ -62,8 +62,8 @@ function mix(h: number, x: number): number {
   return Math.imul(h ^ x, 16777619) >>> 0
 }
 
-/** Learn one value; returns its novelty in [0, 1]. */
-export function contextUpdate(c: ContextModel, x: number, lo: number, hi: number, shape: ContextShape): number {
+/** Learn one value (or with `learn` false only judge it); returns its novelty in [0, 1]. */
+export function contextUpdate(c: ContextModel, x: number, lo: number, hi: number, shape: ContextShape, learn = true): number {
   const { levels, order } = shape
   const span = hi - lo
   // bins 1..levels inside [lo, hi], 0 below, levels + 1 above
@@ -79,9 +79,11 @@ export function contextUpdate(c: ContextModel, x: number, lo: number, hi: number
     const bit = 1 << (slot & 7)
     if ((c.seen[byte] & bit) === 0) {
       if (firstUnseen === 0) firstUnseen = k
+      if (!learn) break
       c.seen[byte] |= bit
     }
   }
+  if (!learn) return firstUnseen === 0 ? 0 : (order - firstUnseen + 1) / order
   r.push(level)
   if (r.length > order) r.shift()
   return firstUnseen === 0 ? 0 : (order - firstUnseen + 1) / order

@@ -114,6 +114,23 @@ describe('AnomalyDetector', () => {
     assert.equal(JSON.stringify(b), JSON.stringify(a))
   })
 
+  it('peek gives the score update would give, without learning', () => {
+    const values = series(3000, 21, (i, x) => (i === 2100 ? x + 60 : i > 2500 && i < 2600 ? 50 : x))
+    for (const opts of [{ dampDecay: 0 }, { dampDecay: 0, contextWeight: 0 }]) {
+      const det = new AnomalyDetector(opts)
+      let high = 0
+      values.forEach((v, i) => {
+        const before = JSON.stringify(det)
+        const peeked = det.peek(v)
+        assert.equal(JSON.stringify(det), before, `peek changed the state at ${i}`)
+        assert.equal(det.update(v, T0 + i * STEP), peeked, `point ${i}`)
+        if (peeked > 0.5) high++
+      })
+      assert.ok(high > 0, 'the series has points scoring above 0.5')
+    }
+    assert.equal(new AnomalyDetector().peek(1e9), 0, 'nothing during the baseline')
+  })
+
   it('round-trips with non-default model shapes, and with the novelty model off', () => {
     const values = series(2000, 14, (i, x) => (i === 1500 ? x + 70 : i > 1700 && i < 1800 ? 50 : x))
     for (const opts of [{ valueWindow: 500, valueBlocks: 5, contextLevels: 4, contextOrder: 3, contextTableBits: 10 }, { contextWeight: 0 }]) {

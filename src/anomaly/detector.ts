@@ -245,7 +245,7 @@ export class AnomalyDetector {
       const short = s.nvShort + o.likelihoodShort * (novelty - s.nvShort)
       s.nvShort = short
       const d = short - s.nvMean
-      if (s.nvCount > 0 && d > 0) ln = Math.log10(Math.max(normalTail(d / Math.sqrt(s.nvVar + 1e-4)), 1e-300))
+      ln = this.noveltyLog10(d)
       s.nvCount++
       // plain average at first, exponential forgetting afterwards
       const a = Math.max(o.likelihoodLong, 1 / s.nvCount)
@@ -258,9 +258,7 @@ export class AnomalyDetector {
       return 0
     }
 
-    const sv = scoreOfLog10(lv)
-    const sc = o.contextWeight * scoreOfLog10(ln)
-    let score = 1 - (1 - sv) * (1 - sc) + 0
+    let score = combine(lv, ln, o)
 
     // damping of repeated alerts
     if (o.dampDecay > 0) {
@@ -275,6 +273,31 @@ export class AnomalyDetector {
 
     s.lastScore = score
     return score
+  }
+
+  /**
+   * The score `update(value)` would give (before damping), learning nothing. A monitor uses it to
+   * keep anomalous points out of the model while the anomaly lasts, as SPOT does, so that a
+   * sustained shift keeps its score instead of becoming the norm at once.
+   */
+  peek(value: number): number {
+    const s = this.s
+    const o = s.options
+    if (!Number.isFinite(value) || s.n + 1 <= o.baseline) return 0
+    const vt = s.valueTail
+    const lv = vt.fitted >= Math.max(2, Math.min(o.minFit, o.baseline)) ? valueTailLog10(vt, value) : 0
+    let ln = 0
+    if (o.contextWeight > 0) {
+      const novelty = contextUpdate(s.context, value, vt.fitted > 0 ? vt.uLo : value, vt.fitted > 0 ? vt.uHi : value, this.ctx, false)
+      ln = this.noveltyLog10(s.nvShort + o.likelihoodShort * (novelty - s.nvShort) - s.nvMean)
+    }
+    return combine(lv, ln, o)
+  }
+
+  /** log10 of the tail probability of a short-term novelty average `d` above its long-run mean. */
+  private noveltyLog10(d: number): number {
+    const s = this.s
+    return s.nvCount > 0 && d > 0 ? Math.log10(Math.max(normalTail(d / Math.sqrt(s.nvVar + 1e-4)), 1e-300)) : 0
   }
 
   /** Evidence for the latest point (or for `observed` if given). */
@@ -306,6 +329,13 @@ export class AnomalyDetector {
     }
     return d
   }
+}
+
+/** Probabilistic OR of the value-extremeness and (weighted) pattern-novelty scores. */
+function combine(lv: number, ln: number, o: DetectorOptions): number {
+  const sv = scoreOfLog10(lv)
+  const sc = o.contextWeight * scoreOfLog10(ln)
+  return 1 - (1 - sv) * (1 - sc) + 0
 }
 
 function validateState(st: DetectorState): void {

@@ -21,8 +21,15 @@ export function monitorFromConfig(): Monitor {
   })
 }
 
-const title = (a: Alert) =>
-  a.type === 'container_down' ? `container ${a.resource.name} is down` : `${a.metric} ${a.value ?? '?'} over ${a.threshold ?? '?'} on ${a.resource.name}`
+function title(a: Alert): string {
+  if (a.type === 'container_down') return `container ${a.resource.name} is down`
+  if (a.type === 'anomaly') {
+    const d = (a.details ?? {}) as { expectedLow?: number; expectedHigh?: number; score?: number }
+    const range = d.expectedLow !== undefined && d.expectedHigh !== undefined ? `, expected ${d.expectedLow}..${d.expectedHigh}` : ''
+    return `anomaly: ${a.metric} ${a.value ?? '?'} on ${a.resource.name}${range}${d.score !== undefined ? ` (score ${d.score})` : ''}`
+  }
+  return `${a.metric} ${a.value ?? '?'} over ${a.threshold ?? '?'} on ${a.resource.name}`
+}
 
 export interface AlertOutcome {
   opened: string[]
@@ -36,18 +43,36 @@ export async function applyAlerts(
   deps: { store: IncidentStore; audit: AuditLog },
 ): Promise<AlertOutcome> {
   const out: AlertOutcome = { opened: [], resolved: [], flapping: [], updated: [] }
+  // A storm repeats the same alerts: one read for all fingerprints, one open per new fingerprint,
+  // and a write only where the alert changed, all in parallel (one webhook call, one batch).
+  const firing = new Map<string, Alert>()
   for (const alert of input.open) {
-    const { incident, created } = await deps.store.open(alert, { title: title(alert), actor: input.actor })
-    if (created) {
-      out.opened.push(incident.id)
-      await deps.audit.append({ kind: 'incident.opened', actor: input.actor, incidentId: incident.id, resource: alert.resource.name, data: { type: alert.type, fingerprint: alert.fingerprint, value: alert.value, source: alert.source } })
-    } else {
-      out.updated.push(incident.id)
-      await deps.store.update(incident.id, (i) => {
-        i.alert = { ...i.alert, value: alert.value, at: alert.at }
-      })
-    }
+    // Within one batch the later alert of a fingerprint wins, as it would one by one.
+    firing.delete(alert.fingerprint)
+    firing.set(alert.fingerprint, alert)
   }
+  const held = await deps.store.openIncidentsFor([...firing.keys()])
+  const outcomes = await Promise.all(
+    [...firing.values()].map(async (alert) => {
+      const holder = held.get(alert.fingerprint)
+      if (holder) return { alert, incident: holder, created: false }
+      const { incident, created } = await deps.store.open(alert, { title: title(alert), actor: input.actor })
+      if (created) await deps.audit.append({ kind: 'incident.opened', actor: input.actor, incidentId: incident.id, resource: alert.resource.name, data: { type: alert.type, fingerprint: alert.fingerprint, value: alert.value, source: alert.source } })
+      return { alert, incident, created }
+    }),
+  )
+  for (const o of outcomes) (o.created ? out.opened : out.updated).push(o.incident.id)
+  await deps.store.updateMany(
+    outcomes
+      .filter((o) => !o.created)
+      .map(({ alert, incident }) => ({
+        incident,
+        mutate: (i) => {
+          if (i.alert.value === alert.value && i.alert.at === alert.at) return false
+          i.alert = { ...i.alert, value: alert.value, at: alert.at }
+        },
+      })),
+  )
   for (const alert of input.flapping) {
     // Flapping: opens and clears again and again. Remediating each time would thrash; a person decides.
     const { incident, created } = await deps.store.open(alert, { title: `[flapping] ${title(alert)}`, actor: input.actor })

@@ -7,12 +7,24 @@ import type { Redis } from 'ioredis'
 import type { SentinelConfig } from '../config/index'
 import { dockerSocketPresent } from '../docker/client'
 import type { WatcherStatus } from '../docker/watcher'
+import { Monitor } from '../observe/monitor'
 
 export type ComponentHealth = { status: 'up'; detail?: string } | { status: 'down'; reason: string } | { status: 'not_configured'; detail?: string }
+
+/** Where the monitor's readings come from, as its last collection recorded it (null before the first one). */
+export interface MonitoringSource {
+  source: 'prometheus' | 'collectors' | null
+  reason: string
+  /** Since when this source has been in use. */
+  since: string | null
+  /** The last collection. */
+  checkedAt: string | null
+}
 
 export interface HealthReport {
   status: 'ok' | 'unavailable'
   components: Record<'redis' | 'docker' | 'prometheus' | 'llm' | 'slack', ComponentHealth>
+  monitoring: MonitoringSource
   checkedAt: string
 }
 
@@ -61,8 +73,20 @@ async function checkPrometheus(cfg: SentinelConfig): Promise<ComponentHealth> {
   }
 }
 
+async function monitoringSource(redis: Redis): Promise<MonitoringSource> {
+  try {
+    // The monitor runs in step processes; what it last used is in Redis, where the status API reads it too.
+    const s = await withDeadline(new Monitor({ redis, history: false }).sourceStatus(), 1000, 'redis (monitor source)')
+    if (!s) return { source: null, reason: 'the monitor has not collected yet', since: null, checkedAt: null }
+    return { source: s.source === 'prometheus' ? 'prometheus' : 'collectors', reason: s.reason, since: s.since, checkedAt: s.checkedAt }
+  } catch (err) {
+    return { source: null, reason: `unknown: ${(err as Error).message}`, since: null, checkedAt: null }
+  }
+}
+
 export async function healthReport(cfg: SentinelConfig, redis: Redis, watcher?: WatcherStatus): Promise<HealthReport> {
-  const [r, d, p] = await Promise.all([checkRedis(redis), checkDocker(cfg, watcher), checkPrometheus(cfg)])
+  const [r, d, p, m] = await Promise.all([checkRedis(redis), checkDocker(cfg, watcher), checkPrometheus(cfg), monitoringSource(redis)])
+  const monitoring: MonitoringSource = r.status === 'up' ? m : { source: null, reason: 'unknown: redis is down', since: null, checkedAt: null }
   const llm: ComponentHealth = cfg.OPENROUTER_API_KEY
     ? { status: 'up', detail: `model ${cfg.OPENROUTER_MODEL}` }
     : { status: 'not_configured', detail: 'OPENROUTER_API_KEY is not set: the rule analyser answers' }
@@ -73,6 +97,7 @@ export async function healthReport(cfg: SentinelConfig, redis: Redis, watcher?: 
   return {
     status: r.status === 'up' ? 'ok' : 'unavailable',
     components: { redis: r, docker: d, prometheus: p, llm, slack },
+    monitoring,
     checkedAt: new Date().toISOString(),
   }
 }

@@ -2,4 +2,5 @@
 export * from './types'
 export * from './checks'
 export * from './tracker'
+export * from './anomaly'
 export * from './monitor'

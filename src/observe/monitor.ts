@@ -1,7 +1,8 @@
 /**
  * The Monitor: one `tick()` per cron run. It reads every check from Prometheus when one is
  * configured and answers, else from the local collectors (saying why), adds HTTP probe latencies,
- * evaluates the thresholds into alerts and runs them through the AlertTracker.
+ * evaluates the thresholds into alerts, scores every checked series for anomalies (anomaly.ts) and
+ * runs both kinds of alert through the AlertTracker.
  *
  * Everything a later process needs (the source in use, the last readings, history, probe
  * windows, alert states) lives in Redis when one is given: ticks run in short-lived step
@@ -14,6 +15,7 @@ import type { DockerCollectorOptions, HistoryStore, HostCollectorOptions } from 
 import { PrometheusClient, PrometheusError } from '../prometheus/client'
 import { collectFromPrometheus, type PromQueryOptions } from '../prometheus/queries'
 import { alertFromCheck, checkReadings, resolveChecks, type CheckOverrides, type CheckedReading } from './checks'
+import { AnomalyScorer, type AnomalyOptions, type AnomalyRound } from './anomaly'
 import { AlertTracker, type AlertState, type AlertTrackerOptions, type Evaluation } from './tracker'
 import type { CheckName, CheckRule, Reading, ReadingUnit } from './types'
 
@@ -43,6 +45,8 @@ export interface MonitorOptions {
   probes?: ProbeSettings
   /** Threshold, severity and enabled per check. */
   checks?: CheckOverrides
+  /** Anomaly scoring of every checked series (state in `redis` when given); unset or false: off. */
+  anomaly?: AnomalyOptions | false
   /** Shared state: alert tracker, last readings, history, probe windows, source. */
   redis?: Redis
   /** The tracker, or its options (needs `redis`). */
@@ -80,6 +84,8 @@ export interface Collection {
 export interface TickResult extends Collection, Evaluation {
   /** Every breaching reading as an alert (before the `for` / hold-down logic). */
   alerts: Alert[]
+  /** The anomaly scores of this tick and the anomaly alerts (also before `for`); absent when scoring is off. */
+  anomaly?: AnomalyRound
   /** Fingerprints of checked readings within their thresholds. */
   clear: string[]
   at: string
@@ -127,6 +133,7 @@ export class Monitor {
   readonly tracker?: AlertTracker
   readonly history?: HistoryStore
   readonly prober?: HttpProber
+  readonly anomaly?: AnomalyScorer
   private readonly checks: Record<CheckName, CheckRule>
   private readonly prefix: string
   private readonly now: () => number
@@ -144,6 +151,7 @@ export class Monitor {
     if (opts.history !== false) {
       this.history = opts.history ?? (opts.redis ? new RedisReadingHistory(opts.redis, opts.historySize ?? 120, `${this.prefix}history:`) : new ReadingHistory(opts.historySize ?? 120))
     }
+    if (opts.anomaly) this.anomaly = new AnomalyScorer(opts.redis, { prefix: `${this.prefix}anomaly:`, ...opts.anomaly })
     const probes = opts.probes
     if (probes && probes.targets.length) {
       const windowOpts = { size: probes.windowSize, windowMs: probes.windowMs }
@@ -234,13 +242,14 @@ export class Monitor {
   /** One full round: collect, record, evaluate, track. */
   async tick(): Promise<TickResult> {
     const collection = await this.collect()
-    const { alerts, clear } = this.evaluate(collection.readings)
+    const { alerts, clear, checked } = this.evaluate(collection.readings)
     const at = collection.source.checkedAt
+    const anomaly = this.anomaly ? await this.anomaly.score(checked, Date.parse(at)) : undefined
     const evaluation: Evaluation = this.tracker
-      ? await this.tracker.evaluate({ breaching: alerts, clear, now: Date.parse(at) })
+      ? await this.tracker.evaluate({ breaching: [...alerts, ...(anomaly?.alerts ?? [])], clear: [...clear, ...(anomaly?.clear ?? [])], now: Date.parse(at) })
       : { toOpen: [], toResolve: [], flapping: [], pending: [] }
     await Promise.all([this.history?.record(collection.readings), this.saveSnapshot({ at, source: collection.source, readings: collection.readings })])
-    return { ...collection, ...evaluation, alerts, clear, at }
+    return { ...collection, ...evaluation, alerts, clear, at, ...(anomaly ? { anomaly } : {}) }
   }
 
   /** The latest reading of every check, its source and its alert state. */

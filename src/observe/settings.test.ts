@@ -13,6 +13,24 @@ describe('observation settings', () => {
     assert.equal(monitor.checkRules.cpu.threshold, 80)
     assert.equal(monitor.checkRules.latency.threshold, 200)
     assert.equal(monitor.prober, undefined)
+    assert.equal(monitor.anomaly?.threshold, 0.5)
+    assert.equal(monitor.anomaly?.baselinePoints, 15)
+    assert.equal(monitor.anomaly?.adaptAfterMs, 1_800_000)
+  })
+
+  it('reads the anomaly settings, turns scoring off, and names bad variables', () => {
+    const s = loadObserveSettings({ ANOMALY_THRESHOLD: '0.7', ANOMALY_FOR_SECONDS: '30', ANOMALY_BASELINE_POINTS: '40' })
+    const opts = monitorOptionsFromSettings(s)
+    assert.deepEqual(opts.anomaly, { threshold: 0.7, baselinePoints: 40, adaptAfterMs: 1_800_000 })
+    assert.deepEqual((opts.tracker as { forMsByType?: unknown }).forMsByType, { anomaly: 30_000 })
+    const off = new Monitor({ ...monitorOptionsFromSettings(loadObserveSettings({ ANOMALY_ENABLED: 'false' })), tracker: undefined, history: false })
+    assert.equal(off.anomaly, undefined)
+    assert.throws(() => loadObserveSettings({ ANOMALY_ENABLED: 'sometimes', ANOMALY_THRESHOLD: '2' }), (e: unknown) => {
+      assert.ok(e instanceof ObserveSettingsError, 'an ObserveSettingsError')
+      assert.match(e.problems.join('\n'), /ANOMALY_ENABLED: expected true or false, got "sometimes"/)
+      assert.match(e.problems.join('\n'), /ANOMALY_THRESHOLD: expected a number from 0 to 1, got "2"/)
+      return true
+    })
   })
 
   it('reads targets and thresholds, and names bad variables', () => {

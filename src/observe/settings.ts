@@ -22,6 +22,19 @@ const num = (fallback: number, min: number, max: number) =>
       return n
     })
 
+const bool = (fallback: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return fallback
+      const t = v.trim().toLowerCase()
+      if (['true', '1', 'yes', 'on'].includes(t)) return true
+      if (['false', '0', 'no', 'off'].includes(t)) return false
+      ctx.addIssue({ code: 'custom', message: `expected true or false, got "${v}"` })
+      return z.NEVER
+    })
+
 const list = (fallback: string[]) =>
   z
     .string()
@@ -54,6 +67,11 @@ export const observeEnvSchema = z.object({
   ALERT_HOLD_DOWN_SECONDS: num(120, 0, 86_400),
   ALERT_FLAP_WINDOW_SECONDS: num(1200, 1, 7 * 86_400),
   ALERT_FLAP_THRESHOLD: num(3, 2, 1000),
+  ANOMALY_ENABLED: bool(true),
+  ANOMALY_THRESHOLD: num(0.5, 0, 1),
+  ANOMALY_FOR_SECONDS: num(60, 0, 86_400),
+  ANOMALY_BASELINE_POINTS: num(15, 1, 100_000),
+  ANOMALY_ADAPT_SECONDS: num(1800, 1, 30 * 86_400),
   DISK_EXCLUDE_FSTYPES: list(DEFAULT_EXCLUDED_FS_TYPES),
   NODE_INSTANCE: z
     .string()
@@ -93,8 +111,12 @@ export function monitorOptionsFromSettings(s: ObserveSettings): MonitorOptions {
       container_memory: { threshold: s.THRESHOLD_CONTAINER_MEMORY_PERCENT },
       container_cpu: { threshold: s.THRESHOLD_CONTAINER_CPU_PERCENT },
     },
+    anomaly: s.ANOMALY_ENABLED
+      ? { threshold: s.ANOMALY_THRESHOLD, baselinePoints: Math.round(s.ANOMALY_BASELINE_POINTS), adaptAfterMs: s.ANOMALY_ADAPT_SECONDS * 1000 }
+      : false,
     tracker: {
       forMs: s.ALERT_FOR_SECONDS * 1000,
+      forMsByType: { anomaly: s.ANOMALY_FOR_SECONDS * 1000 },
       holdDownMs: s.ALERT_HOLD_DOWN_SECONDS * 1000,
       flapWindowMs: s.ALERT_FLAP_WINDOW_SECONDS * 1000,
       flapThreshold: Math.round(s.ALERT_FLAP_THRESHOLD),

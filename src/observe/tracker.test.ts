@@ -95,6 +95,20 @@ describe('AlertTracker (real Redis)', () => {
     assert.equal((await t.states([a.fingerprint])).get(a.fingerprint)?.state, 'ok')
   })
 
+  it('applies a type its own `for` (anomalies), the others the default', async () => {
+    const t = new AlertTracker(redis.client, { prefix: prefix(), forMs: 1000, forMsByType: { anomaly: 5000 }, holdDownMs: 0 })
+    const cpu = alert(10)
+    const anomaly: Alert = { ...alert(11), type: 'anomaly', fingerprint: `anomaly:${randomBytes(8).toString('hex')}` }
+    const t0 = 1_700_000_000_000
+    await t.evaluate({ breaching: [cpu, anomaly], now: t0 })
+    let r = await t.evaluate({ breaching: [cpu, anomaly], now: t0 + 1000 })
+    assert.deepEqual(r.toOpen.map((a) => a.type), ['cpu'])
+    assert.deepEqual(r.pending.map((a) => a.type), ['anomaly'])
+    r = await t.evaluate({ breaching: [cpu, anomaly], now: t0 + 5000 })
+    assert.deepEqual(r.toOpen.map((a) => a.type), ['anomaly'])
+    assert.throws(() => new AlertTracker(redis.client, { forMsByType: { anomaly: -1 } }), /forMsByType\.anomaly must be >= 0/)
+  })
+
   it('a pending alert that clears never opens', async () => {
     const t = new AlertTracker(redis.client, { prefix: prefix(), forMs: 1000, holdDownMs: 0 })
     const a = alert(2)

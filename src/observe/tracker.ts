@@ -9,11 +9,13 @@
  * evaluators (several step processes, a retried tick) open each alert exactly once.
  */
 import type { Redis, Result } from 'ioredis'
-import type { Alert } from '../store/model'
+import type { Alert, AlertType } from '../store/model'
 
 export interface AlertTrackerOptions {
   /** Breaching this long before it opens; default 60 s (0: opens on the first breach). */
   forMs?: number
+  /** `forMs` for alerts of these types instead (anomalies have their own `for`). */
+  forMsByType?: Partial<Record<AlertType, number>>
   /** Clear this long before it resolves; default 120 s (0: resolves on the first clear). */
   holdDownMs?: number
   /** Window in which transitions are counted; default 20 minutes. */
@@ -164,6 +166,7 @@ const iso = (v: string | undefined) => (v ? new Date(Number(v)).toISOString() : 
 
 export class AlertTracker {
   readonly forMs: number
+  readonly forMsByType: Partial<Record<AlertType, number>>
   readonly holdDownMs: number
   readonly flapWindowMs: number
   readonly flapThreshold: number
@@ -175,12 +178,14 @@ export class AlertTracker {
     opts: AlertTrackerOptions = {},
   ) {
     this.forMs = opts.forMs ?? 60_000
+    this.forMsByType = { ...(opts.forMsByType ?? {}) }
     this.holdDownMs = opts.holdDownMs ?? 120_000
     this.flapWindowMs = opts.flapWindowMs ?? 20 * 60_000
     this.flapThreshold = opts.flapThreshold ?? 3
     this.staleAfterMs = opts.staleAfterMs ?? 10 * 60_000
     this.prefix = opts.prefix ?? 'sentinel:alerts:'
-    for (const [name, v] of Object.entries({ forMs: this.forMs, holdDownMs: this.holdDownMs, flapWindowMs: this.flapWindowMs, staleAfterMs: this.staleAfterMs })) {
+    const byType = Object.fromEntries(Object.entries(this.forMsByType).map(([t, v]) => [`forMsByType.${t}`, v]))
+    for (const [name, v] of Object.entries({ forMs: this.forMs, ...byType, holdDownMs: this.holdDownMs, flapWindowMs: this.flapWindowMs, staleAfterMs: this.staleAfterMs })) {
       if (!Number.isFinite(v) || v < 0) throw new Error(`AlertTracker: ${name} must be >= 0, got ${v}`)
     }
     if (!Number.isInteger(this.flapThreshold) || this.flapThreshold < 2) throw new Error(`AlertTracker: flapThreshold must be a whole number >= 2, got ${this.flapThreshold}`)
@@ -200,8 +205,8 @@ export class AlertTracker {
     return Math.max(this.flapWindowMs, this.holdDownMs, 1000)
   }
 
-  private args(kind: 'breach' | 'clear', now: number, fp: string, alertJson: string): (string | number)[] {
-    return [kind, now, this.forMs, this.holdDownMs, this.flapWindowMs, this.flapThreshold, fp, alertJson, this.okTtlMs]
+  private args(kind: 'breach' | 'clear', now: number, fp: string, alertJson: string, type?: AlertType): (string | number)[] {
+    return [kind, now, (type && this.forMsByType[type]) ?? this.forMs, this.holdDownMs, this.flapWindowMs, this.flapThreshold, fp, alertJson, this.okTtlMs]
   }
 
   /**
@@ -217,7 +222,7 @@ export class AlertTracker {
     if (input.sweepStale !== false) stale = (await this.staleFingerprints(now)).filter((fp) => !observed.has(fp))
 
     const pipe = this.redis.pipeline()
-    for (const a of breaching) pipe.sentinelAlertObserve(this.stateKey(a.fingerprint), this.activeKey, ...this.args('breach', now, a.fingerprint, JSON.stringify(a)))
+    for (const a of breaching) pipe.sentinelAlertObserve(this.stateKey(a.fingerprint), this.activeKey, ...this.args('breach', now, a.fingerprint, JSON.stringify(a), a.type))
     for (const fp of [...clear, ...stale]) pipe.sentinelAlertObserve(this.stateKey(fp), this.activeKey, ...this.args('clear', now, fp, ''))
     const replies = (await pipe.exec()) ?? []
 

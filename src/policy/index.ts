@@ -35,6 +35,19 @@ export async function decide(input: PolicyInput, deps: PolicyDeps): Promise<Deci
   const reasons: string[] = []
   const base = { params: input.proposal?.params ?? {}, decidedAt }
 
+  if (!input.proposal && input.incident.type === 'anomaly') {
+    // An anomaly is a statistical signal: with no fix there is no re-measure that says it is over
+    // (the tracker resolves it when the series clears). A person looks.
+    return {
+      ...base,
+      route: 'escalate',
+      risk: 'medium',
+      actionId: null,
+      approverRole: 'admin',
+      rule: 'anomaly-no-fix',
+      reasons: ['anomaly with no known fix: left for a person; it resolves when the series is back to normal'],
+    }
+  }
   if (!input.proposal) {
     // Nothing to do (the analysis found it fine again, or knows no fix): verify instead of acting;
     // if it is not fine, verification fails and the incident escalates to an admin.

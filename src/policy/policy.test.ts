@@ -40,6 +40,14 @@ describe('policy', () => {
     const d = await decide({ incident, proposal: null }, { config: baseConfig, takeRateLimit: allow })
     assert.deepEqual([d.route, d.rule, d.actionId], ['defer', 'no-fix', null])
   })
+  it('escalates an anomaly with no fix instead of verifying it', async () => {
+    const anomaly = { ...incident, type: 'anomaly' as const, resource: { kind: 'endpoint' as const, id: 'http://127.0.0.1:1/', name: 'http://127.0.0.1:1/' } }
+    const d = await decide({ incident: anomaly, proposal: null, confidence: 0.2 }, { config: baseConfig, takeRateLimit: allow })
+    assert.deepEqual([d.route, d.rule, d.actionId, d.approverRole], ['escalate', 'anomaly-no-fix', null, 'admin'])
+    // With a fix, the usual routing (the analyser's low confidence asks a person).
+    const f = await decide({ incident: { ...anomaly, resource: incident.resource }, proposal, confidence: 0.45 * 0.7 }, { config: baseConfig, takeRateLimit: allow })
+    assert.equal(f.route, 'approval')
+  })
   it('records and executes nothing in shadow mode', async () => {
     let counted = false
     const d = await decide({ incident, proposal }, { config: { ...baseConfig, SHADOW_MODE: true }, takeRateLimit: async () => ((counted = true), { allowed: true, count: 1, max: 3, windowSeconds: 900 }) })

@@ -75,6 +75,26 @@ describe('incident store (real Redis)', () => {
     assert.equal(final.version, 61)
   })
 
+  it('reads many fingerprints at once and batch-updates without losing a write made in between', async () => {
+    const a = (await store.open(alert('fp-batch-a'), { title: 't', actor: 'test' })).incident
+    const b = (await store.open(alert('fp-batch-b'), { title: 't', actor: 'test' })).incident
+    const held = await store.openIncidentsFor(['fp-batch-a', 'fp-batch-b', 'fp-batch-none'])
+    assert.deepEqual([...held.keys()].sort(), ['fp-batch-a', 'fp-batch-b'])
+    // Another process writes `a` after it was read: the batch's copy of `a` is stale.
+    await store.append(a.id, { stage: 'note', actor: 'other', summary: 'written in between' })
+    const [newA, newB] = await store.updateMany([
+      { incident: held.get('fp-batch-a')!, mutate: (i) => void (i.alert.value = 7) },
+      { incident: held.get('fp-batch-b')!, mutate: () => false },
+    ])
+    assert.equal(newA.alert.value, 7)
+    assert.ok(newA.timeline.some((t) => t.summary === 'written in between'), 'the write in between is kept')
+    assert.equal(newA.version, 3)
+    assert.equal(newB.version, b.version, 'declined: no write')
+    const stored = (await store.get(a.id))!
+    assert.equal(stored.alert.value, 7)
+    assert.equal(stored.version, 3)
+  })
+
   it('lists newest first with a cursor', async () => {
     const ids: string[] = []
     for (let n = 0; n < 5; n++) {

@@ -135,41 +135,86 @@ export class IncidentStore {
     for (let attempt = 0; attempt < 50; attempt++) {
       const current = await this.get(id)
       if (!current) throw new Error(`incident ${id} not found`)
-      const next = structuredClone(current)
-      if (mutate(next) === false) return current
-      next.version = current.version + 1
-      next.updatedAt = new Date().toISOString()
-      const ok = (await this.redis.eval(
-        CAS_LUA,
-        3,
-        incidentKey(id),
-        OPEN_SET,
-        fingerprintKey(current.fingerprint),
-        String(current.version),
-        JSON.stringify(next),
-        id,
-        isTerminal(next) ? '1' : '0',
-        // An escalated incident still holds its problem until a person closes it, so the same
-        // alert does not open another one; resolved and suppressed ones free it.
-        next.status === 'resolved' || next.status === 'suppressed' ? '1' : '0',
-      )) as number
+      const next = this.mutated(current, mutate)
+      if (!next) return current
+      const ok = (await this.redis.eval(CAS_LUA, 3, ...this.casArgs(current, next))) as number
       if (ok === 1) {
-        // The dashboard follows every change live; approvals get their own events for its queue.
-        await publishToStream(this.redis, next.status === 'resolved' && current.status !== 'resolved' ? 'incident.resolved' : 'incident.updated', next)
-        if (next.status !== current.status && (next.status === 'resolved' || next.status === 'escalated')) {
-          const m = metricsRecorder(this.redis)
-          const labels = { type: next.type, severity: next.severity }
-          if (next.status === 'resolved') await m.incidentResolved({ ...labels, resolveSeconds: Math.max(0, (Date.parse(next.updatedAt) - Date.parse(next.openedAt)) / 1000) })
-          else await m.incidentEscalated(labels)
-        }
-        if (next.approval?.status === 'pending' && current.approval?.status !== 'pending') await publishToStream(this.redis, 'approval.requested', next)
-        if (current.approval?.status === 'pending' && next.approval?.status !== 'pending') await publishToStream(this.redis, 'approval.decided', next)
+        await this.afterWrite(current, next)
         return next
       }
       if (ok === -1) throw new Error(`incident ${id} not found`)
       await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)))
     }
     throw new Error(`incident ${id}: too many concurrent updates`)
+  }
+
+  /**
+   * update() for many incidents in one pipelined write, starting from versions the caller has
+   * read already (a stale one is safe: its compare-and-set fails and that incident goes through
+   * update() alone). Incidents `mutate` leaves unchanged cost no write.
+   */
+  async updateMany(items: Array<{ incident: Incident; mutate: (incident: Incident) => void | boolean }>): Promise<Incident[]> {
+    const writes: Array<{ current: Incident; next: Incident; mutate: (incident: Incident) => void | boolean }> = []
+    const results = new Map<string, Incident>()
+    for (const { incident, mutate } of items) {
+      const next = this.mutated(incident, mutate)
+      if (next) writes.push({ current: incident, next, mutate })
+      else results.set(incident.id, incident)
+    }
+    if (writes.length) {
+      const pipeline = this.redis.pipeline()
+      for (const w of writes) pipeline.eval(CAS_LUA, 3, ...this.casArgs(w.current, w.next))
+      const replies = (await pipeline.exec()) ?? []
+      await Promise.all(
+        writes.map(async (w, n) => {
+          const [err, ok] = replies[n] ?? [new Error('no reply')]
+          if (!err && ok === 1) {
+            await this.afterWrite(w.current, w.next)
+            results.set(w.current.id, w.next)
+          } else {
+            results.set(w.current.id, await this.update(w.current.id, w.mutate))
+          }
+        }),
+      )
+    }
+    return items.map(({ incident }) => results.get(incident.id)!)
+  }
+
+  /** The changed copy, or null when `mutate` declines. */
+  private mutated(current: Incident, mutate: (incident: Incident) => void | boolean): Incident | null {
+    const next = structuredClone(current)
+    if (mutate(next) === false) return null
+    next.version = current.version + 1
+    next.updatedAt = new Date().toISOString()
+    return next
+  }
+
+  private casArgs(current: Incident, next: Incident): string[] {
+    return [
+      incidentKey(current.id),
+      OPEN_SET,
+      fingerprintKey(current.fingerprint),
+      String(current.version),
+      JSON.stringify(next),
+      current.id,
+      isTerminal(next) ? '1' : '0',
+      // An escalated incident still holds its problem until a person closes it, so the same
+      // alert does not open another one; resolved and suppressed ones free it.
+      next.status === 'resolved' || next.status === 'suppressed' ? '1' : '0',
+    ]
+  }
+
+  private async afterWrite(current: Incident, next: Incident): Promise<void> {
+    // The dashboard follows every change live; approvals get their own events for its queue.
+    await publishToStream(this.redis, next.status === 'resolved' && current.status !== 'resolved' ? 'incident.resolved' : 'incident.updated', next)
+    if (next.status !== current.status && (next.status === 'resolved' || next.status === 'escalated')) {
+      const m = metricsRecorder(this.redis)
+      const labels = { type: next.type, severity: next.severity }
+      if (next.status === 'resolved') await m.incidentResolved({ ...labels, resolveSeconds: Math.max(0, (Date.parse(next.updatedAt) - Date.parse(next.openedAt)) / 1000) })
+      else await m.incidentEscalated(labels)
+    }
+    if (next.approval?.status === 'pending' && current.approval?.status !== 'pending') await publishToStream(this.redis, 'approval.requested', next)
+    if (current.approval?.status === 'pending' && next.approval?.status !== 'pending') await publishToStream(this.redis, 'approval.decided', next)
   }
 
   /** Appends a timeline entry (and applies an optional change in the same write). */
@@ -203,5 +248,20 @@ export class IncidentStore {
   async openIncidentFor(fingerprint: string): Promise<Incident | null> {
     const id = await this.redis.get(fingerprintKey(fingerprint))
     return id ? this.get(id) : null
+  }
+
+  /** openIncidentFor() for many fingerprints in two round trips; those without an incident are absent. */
+  async openIncidentsFor(fingerprints: string[]): Promise<Map<string, Incident>> {
+    const out = new Map<string, Incident>()
+    if (fingerprints.length === 0) return out
+    const ids = await this.redis.mget(fingerprints.map(fingerprintKey))
+    const held = fingerprints.map((fp, n) => [fp, ids[n]] as const).filter((e): e is readonly [string, string] => !!e[1])
+    if (held.length === 0) return out
+    const raws = await this.redis.mget(held.map(([, id]) => incidentKey(id)))
+    held.forEach(([fp], n) => {
+      const raw = raws[n]
+      if (raw) out.set(fp, JSON.parse(raw) as Incident)
+    })
+    return out
   }
 }

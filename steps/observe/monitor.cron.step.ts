@@ -8,7 +8,7 @@ import { publishToStream } from '../../src/stream/publish'
 export const config: CronConfig = {
   type: 'cron',
   name: 'MonitorInfrastructure',
-  description: 'Reads CPU, memory, disk and latency (Prometheus, or the own collectors) and opens an incident per alert that holds for its `for` time',
+  description: 'Reads CPU, memory, disk and latency (Prometheus, or the own collectors), scores every series for anomalies, and opens an incident per alert that holds for its `for` time',
   // Read when Motia loads the step; MONITOR_CRON is validated at start (six fields allow seconds).
   cron: process.env.MONITOR_CRON || '*/2 * * * *',
   emits: ['incident.opened'],
@@ -22,5 +22,6 @@ export const handler = async ({ emit, logger }: FlowContext<{ topic: string; dat
   await publishToStream(getRedis(), 'metrics', { readings: tick.readings, source: tick.source.source, at: tick.at })
   const out = await applyAlerts({ open: tick.toOpen, resolve: tick.toResolve, flapping: tick.flapping, actor: 'step:MonitorInfrastructure' }, { store: new IncidentStore(), audit: new AuditLog() })
   for (const incidentId of out.opened) await emit({ topic: 'incident.opened', data: { incidentId } })
-  logger.info('monitor tick', { source: tick.source.source, readings: tick.readings.length, pending: tick.pending.length, ...out })
+  if (tick.anomaly?.skipped) logger.warn('anomaly scoring skipped', { why: tick.anomaly.skipped })
+  logger.info('monitor tick', { source: tick.source.source, readings: tick.readings.length, pending: tick.pending.length, anomalous: tick.anomaly?.alerts.map((a) => a.details?.series) ?? [], ...out })
 }

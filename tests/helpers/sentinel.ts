@@ -59,6 +59,8 @@ export async function startSentinel(opts: { redisPort: number; env?: Record<stri
     LOG_LEVEL: 'info',
     // The host monitor stays quiet unless a test asks for it: its alerts would be noise here.
     MONITOR_CRON: '0 0 1 1 *',
+    // Likewise anomaly incidents on the host's own series, for tests that run the monitor for its thresholds.
+    ANOMALY_ENABLED: 'false',
     SENTINEL_API_KEYS: Object.entries(keys).map(([role, key]) => `${role}:${key}`).join(','),
     ...(opts.env ?? {}),
   }

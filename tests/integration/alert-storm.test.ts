@@ -22,7 +22,7 @@ describe('alert storm', () => {
 
   it('opens exactly one incident per fingerprint', async () => {
     const startsAt = new Date().toISOString()
-    const payload = (batch: number) => ({
+    const payload = (batch: number, value?: (k: number) => string) => ({
       version: '4',
       groupKey: `storm-${batch}`,
       truncatedAlerts: 0,
@@ -38,7 +38,7 @@ describe('alert storm', () => {
         return {
           status: 'firing',
           labels: { alertname: 'StormLatency', instance: `storm-${k}:9100`, severity: 'warning' },
-          annotations: {},
+          annotations: (value ? { value: value(k) } : {}) as Record<string, string>,
           startsAt,
           endsAt: '0001-01-01T00:00:00Z',
           generatorURL: '',
@@ -63,5 +63,21 @@ describe('alert storm', () => {
     assert.equal(new Set(opened).size, 100)
     const stored = await redis.client.keys('motia:state:incidents:*')
     assert.equal(stored.length, 100, 'no other incident, none lost')
+
+    // A changed value reaches every incident; within one payload the later alert of a fingerprint wins.
+    const changed = payload(0, (k) => String(1000 + k))
+    changed.alerts.push({ ...changed.alerts[0], annotations: { value: '-1' } })
+    const r = await sentinel.post('/api/alerts/alertmanager', changed, 'operator')
+    assert.equal(r.status, 200, JSON.stringify(r.body))
+    assert.deepEqual(r.body.opened, [])
+    assert.equal(new Set(r.body.updated).size, 100)
+    const byFingerprint = new Map<string, any>()
+    for (const key of stored) {
+      const doc = JSON.parse((await redis.client.get(key))!)
+      byFingerprint.set(doc.fingerprint, doc)
+    }
+    const first = changed.alerts[0].fingerprint
+    for (const a of changed.alerts.slice(1, 100)) assert.equal(byFingerprint.get(`am:${a.fingerprint}`).alert.value, Number(a.annotations.value))
+    assert.equal(byFingerprint.get(`am:${first}`).alert.value, -1)
   })
 })

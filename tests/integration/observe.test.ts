@@ -2,10 +2,13 @@
  * Observe, wired into a real Sentinel: the monitor cron step (here every 2 s, on the host's own
  * collectors since no Prometheus is configured) opens one incident for a threshold crossed;
  * /api/infrastructure-status shows the readings and why the collectors are the source; the
- * Alertmanager webhook opens and resolves incidents and refuses bad payloads.
+ * Alertmanager webhook opens and resolves incidents and refuses bad payloads. With a real
+ * Prometheus that is stopped and started again, /healthz says which source the monitor uses, why,
+ * and switches back.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { startNodeExporter, startPrometheus, type ManagedProcess } from '../../src/prometheus/testing'
 import { sleep, waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel } from '../helpers/sentinel'
@@ -61,6 +64,11 @@ describe('observe', () => {
     assert.match(status.body.sourceStatus.reason, /prometheus not configured/)
     const mem = status.body.checks.find((c: any) => c.check === 'memory')
     assert.equal(mem.state, 'firing')
+
+    const health = await sentinel.get('/healthz', null)
+    assert.equal(health.body.monitoring.source, 'collectors')
+    assert.match(health.body.monitoring.reason, /prometheus not configured/)
+    assert.equal(health.body.monitoring.since, status.body.sourceStatus.since)
   })
 
   it('takes Alertmanager webhooks: firing opens, resolved resolves, bad payloads change nothing', async () => {
@@ -108,5 +116,66 @@ describe('observe', () => {
     const resolved = await sentinel.post('/api/alerts/alertmanager', payload('resolved'), 'operator')
     assert.deepEqual(resolved.body.resolved, [id])
     assert.equal((await sentinel.get(`/api/incidents/${id}`)).body.status, 'resolved')
+  })
+})
+
+describe('observe: the monitoring source on /healthz', () => {
+  let redis: TestRedis
+  let sentinel: SentinelInstance
+  let exporter: ManagedProcess
+  let prometheus: ManagedProcess
+
+  before(async () => {
+    exporter = await startNodeExporter()
+    prometheus = await startPrometheus({ scrapeTargets: [`127.0.0.1:${exporter.port}`] })
+    redis = await startRedis()
+    sentinel = await startSentinel({
+      redisPort: redis.port,
+      env: {
+        PROMETHEUS_URL: prometheus.url,
+        NODE_INSTANCE: `127.0.0.1:${exporter.port}`,
+        MONITOR_CRON: '*/2 * * * * *',
+        // Only the source matters here: no threshold is crossed.
+        THRESHOLD_MEMORY_PERCENT: '100',
+        THRESHOLD_CPU_PERCENT: '100',
+        THRESHOLD_DISK_PERCENT: '100',
+        THRESHOLD_LATENCY_MS: '3600000',
+      },
+    })
+  })
+  after(async () => {
+    await sentinel?.cleanup()
+    await redis?.stop()
+    await prometheus?.stop()
+    await exporter?.stop()
+  })
+
+  const monitoringOn = (source: string) =>
+    waitFor(
+      async () => {
+        const h = await sentinel.get('/healthz', null)
+        return h.body.monitoring?.source === source ? h.body.monitoring : null
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what: `/healthz to report the ${source} as the monitoring source` },
+    )
+
+  it('says which source is in use and why, falls back when Prometheus stops and switches back when it returns', async () => {
+    const up = await monitoringOn('prometheus')
+    assert.match(up.reason, /^prometheus reachable at /)
+    assert.ok(Date.parse(up.since) <= Date.parse(up.checkedAt))
+
+    await prometheus.kill()
+    const down = await monitoringOn('collectors')
+    assert.match(down.reason, /prometheus unreachable: ECONNREFUSED/)
+    assert.ok(Date.parse(down.since) > Date.parse(up.since), 'the fallback has its own start time')
+    // The status API and /healthz read the same record.
+    const status = (await sentinel.get('/api/infrastructure-status', 'viewer')).body.sourceStatus
+    assert.equal(status.source, 'collector')
+    assert.match(status.reason, /prometheus unreachable/)
+
+    await prometheus.restart()
+    const back = await monitoringOn('prometheus')
+    assert.match(back.reason, /^prometheus reachable at /)
+    assert.ok(Date.parse(back.since) > Date.parse(down.since), 'switched back, since the return')
   })
 })

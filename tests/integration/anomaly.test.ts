@@ -1,0 +1,119 @@
+/**
+ * Anomaly detection in a real Sentinel: the monitor cron step (every second, on the host's own
+ * collectors) probes a local HTTP endpoint whose response time shifts from ~5 ms to ~80 ms, well
+ * under the 200 ms latency threshold. The detector of that series learns the baseline, keeps it
+ * across a Sentinel restart (its state is in Redis), and the shift opens an `anomaly` incident
+ * carrying its evidence, which ends with a person (no fix applies to a bare endpoint).
+ */
+import assert from 'node:assert/strict'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { after, before, describe, it } from 'node:test'
+import { waitFor } from '../helpers/ports'
+import { startRedis, type TestRedis } from '../helpers/redis'
+import { type SentinelInstance, startSentinel } from '../helpers/sentinel'
+
+describe('anomaly detection', () => {
+  let redis: TestRedis
+  let sentinel: SentinelInstance
+  let server: http.Server
+  let target: string
+  let delayMs = 5
+
+  before(async () => {
+    redis = await startRedis()
+    server = http.createServer((_req, res) => {
+      setTimeout(() => res.end('ok'), delayMs)
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    target = `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`
+    sentinel = await startSentinel({
+      redisPort: redis.port,
+      env: {
+        MONITOR_CRON: '* * * * * *',
+        PROBE_TARGETS: target,
+        PROBE_REQUESTS_PER_TICK: '3',
+        // The reading is the p95 of this tick's requests only.
+        PROBE_WINDOW_SIZE: '3',
+        PROBE_TIMEOUT_MS: '2000',
+        // No fixed threshold may fire: only the anomaly detector can see the shift.
+        THRESHOLD_LATENCY_MS: '200',
+        THRESHOLD_MEMORY_PERCENT: '100',
+        THRESHOLD_CPU_PERCENT: '100',
+        THRESHOLD_DISK_PERCENT: '100',
+        THRESHOLD_CONTAINER_MEMORY_PERCENT: '100',
+        THRESHOLD_CONTAINER_CPU_PERCENT: '100000',
+        ALERT_FOR_SECONDS: '2',
+        ANOMALY_ENABLED: 'true',
+        ANOMALY_FOR_SECONDS: '2',
+        ANOMALY_BASELINE_POINTS: '15',
+      },
+    })
+  })
+  after(async () => {
+    await sentinel?.cleanup()
+    await redis?.stop()
+    server?.closeAllConnections()
+    await new Promise((r) => server?.close(r))
+  })
+
+  const series = () => `latency_ms|endpoint|${target}`
+  const learned = async () => {
+    const raw = await redis.client.get(`sentinel:observe:anomaly:series:${series()}`)
+    return raw ? (JSON.parse(raw) as { detector: { n: number } }).detector.n : 0
+  }
+  const endpointAnomalies = async () => {
+    const r = await sentinel.get('/api/incidents?type=anomaly&limit=200')
+    assert.equal(r.status, 200, JSON.stringify(r.body))
+    return (r.body.incidents as any[]).filter((i) => i.alert.details?.series === series())
+  }
+
+  it('learns the baseline, keeps it across a restart, and opens an anomaly incident with its evidence for a shift no threshold catches', async () => {
+    await waitFor(async () => (await learned()) >= 20, { timeoutMs: 180_000, intervalMs: 500, what: 'the latency series to learn 20 points' })
+
+    // A restart does not relearn from nothing: the state in Redis goes on from where it was.
+    await sentinel.stop()
+    const before = await learned()
+    // Stopped mid-tick, Motia leaves its cron lock (5 minutes' TTL) behind; let it expire now.
+    await redis.client.del('motia:cron:lock:MonitorInfrastructure')
+    await sentinel.restart()
+    await waitFor(async () => (await learned()) > before, { timeoutMs: 60_000, intervalMs: 300, what: 'a tick after the restart' })
+    assert.ok((await learned()) > before, 'the detector continued from its stored state')
+
+    assert.deepEqual(await endpointAnomalies(), [], 'no anomaly on the endpoint before the shift')
+    delayMs = 80
+    const shiftedAt = Date.now()
+    const [incident] = await waitFor(async () => {
+      const found = await endpointAnomalies()
+      return found.length ? found : null
+    }, { timeoutMs: 90_000, intervalMs: 500, what: 'an anomaly incident for the endpoint' })
+
+    const alert = incident.alert
+    const d = alert.details
+    assert.equal(incident.type, 'anomaly')
+    assert.equal(alert.metric, 'latency_ms')
+    assert.equal(alert.resource.id, target)
+    assert.ok(Date.parse(alert.at) >= shiftedAt - 1000, 'observed after the shift')
+    assert.equal(d.series, series())
+    assert.equal(d.observed, alert.value)
+    assert.ok(alert.value >= 60 && alert.value < 200, `observed ${alert.value} ms: shifted, and under the fixed threshold`)
+    assert.ok(d.expectedHigh < 40 && d.expectedLow < d.expectedHigh, `expected range ${d.expectedLow}..${d.expectedHigh} is the baseline's`)
+    assert.ok(d.score > 0.5 && d.score <= 1, `score ${d.score} over the threshold`)
+    assert.equal(d.scoreThreshold, 0.5)
+    assert.ok(d.samples >= 15, `${d.samples} samples behind the expected range`)
+    assert.match(incident.title, /^anomaly: latency_ms/)
+
+    const fixed = (await sentinel.get('/api/incidents?type=latency')).body.incidents
+    assert.deepEqual(fixed, [], 'the fixed latency threshold saw nothing')
+
+    // No fix applies to a bare endpoint: a person decides, nothing is executed.
+    const done = await waitFor(async () => {
+      const i = (await sentinel.get(`/api/incidents/${incident.id}`)).body
+      return i.status === 'escalated' || i.status === 'awaiting_approval' ? i : null
+    }, { timeoutMs: 60_000, intervalMs: 500, what: 'the anomaly incident to wait for a person' })
+    assert.equal(done.status, 'escalated')
+    assert.equal(done.decision.rule, 'anomaly-no-fix')
+    assert.deepEqual(done.actions, [])
+    assert.match(done.analysis.evidence[0], /anomaly on latency_ms/)
+  })
+})
