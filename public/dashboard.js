@@ -314,7 +314,7 @@
 
   async function reloadAll() {
     const gen = state.generation
-    const jobs = [loadIncidents(), loadApprovals(), loadContainers()]
+    const jobs = [loadIncidents(), loadApprovals(), loadContainers().then(loadHealth)]
     if (canAudit()) jobs.push(loadAudit())
     const results = await Promise.allSettled(jobs)
     if (gen !== state.generation) return
@@ -651,6 +651,20 @@
     renderSummary()
   }
 
+  // Health scores (0–1) come with the infrastructure status; refreshed with every reload and every 30 s.
+  async function loadHealth() {
+    const body = await api('/api/infrastructure-status')
+    const health = body && body.health
+    if (!health) return
+    state.systemHealth = health.system && Number.isFinite(Number(health.system.score)) ? Number(health.system.score) : null
+    for (const h of health.containers || []) {
+      const c = state.containers.get(String(h.name))
+      if (c && Number.isFinite(Number(h.score))) c.healthScore = Number(h.score)
+    }
+    renderContainers()
+    renderSummary()
+  }
+
   function containerFromIncident(inc) {
     if (inc.type !== 'container_down' || !inc.resource || inc.resource.kind !== 'container') return
     const k = String(inc.resource.name || inc.resource.id)
@@ -687,7 +701,7 @@
           el('div', { class: 'card-stat' }, el('span', { class: 'k' }, 'Restarts'), el('span', { class: 'v' }, Number.isFinite(Number(c.restarts)) ? String(c.restarts) : '—'))),
         Number.isFinite(cpu) ? el('div', { class: 'bar', title: 'CPU' }, el('span', { style: { width: `${Math.max(0, Math.min(100, cpu))}%` } })) : null,
         el('div', { class: 'card-foot' },
-          el('span', null, c.health ? `health: ${c.health}` : Number.isFinite(Number(c.healthScore)) ? `score ${Number(c.healthScore).toFixed(2)}` : ''),
+          el('span', { 'data-testid': 'card-health' }, [c.health ? `health: ${c.health}` : '', Number.isFinite(Number(c.healthScore)) ? `score ${Number(c.healthScore).toFixed(2)}` : ''].filter(Boolean).join(' · ')),
           el('span', null, c.updatedAt ? fmtTime(new Date(c.updatedAt).toISOString()) : ''))))
     }
     const down = items.filter((c) => c.state === 'down').length
@@ -704,6 +718,8 @@
     $('sum-approvals').textContent = String(state.approvals.length)
     $('sum-down').textContent = String(down)
     $('sum-containers').textContent = state.containers.size ? `of ${state.containers.size} containers` : ''
+    $('sum-health').textContent = Number.isFinite(state.systemHealth) ? state.systemHealth.toFixed(2) : '—'
+    $('sum-health').parentElement.classList.toggle('alert', Number.isFinite(state.systemHealth) && state.systemHealth < 0.5)
     $('sum-resolved').textContent = String(resolved.length)
     const ttr = resolved.map((i) => Date.parse(i.resolvedAt) - Date.parse(i.openedAt)).filter((x) => Number.isFinite(x) && x >= 0).sort((x, y) => x - y)
     $('sum-mttr').textContent = ttr.length ? `median time to resolve ${fmtDuration(ttr[Math.floor((ttr.length - 1) / 2)])}` : ''
@@ -959,7 +975,11 @@
       if (!$('offline-banner').hidden) updateOfflineText()
       for (const span of document.querySelectorAll('.expires[data-expires]')) span.textContent = `expires ${fmtAgo(span.dataset.expires)}`
     }, 1000)
-    setInterval(() => { if (state.key) { renderIncidents(); renderContainers(); scheduleCharts() } }, 30_000)
+    setInterval(() => {
+      if (!state.key) return
+      renderIncidents(); renderContainers(); scheduleCharts()
+      loadHealth().catch(() => {})
+    }, 30_000)
 
     const saved = sessionStorage.getItem(KEY_STORAGE)
     if (saved) start(saved)

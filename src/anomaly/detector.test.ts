@@ -116,7 +116,8 @@ describe('AnomalyDetector', () => {
 
   it('peek gives the score update would give, without learning', () => {
     const values = series(3000, 21, (i, x) => (i === 2100 ? x + 60 : i > 2500 && i < 2600 ? 50 : x))
-    for (const opts of [{ dampDecay: 0 }, { dampDecay: 0, contextWeight: 0 }]) {
+    // damping (decaying maximum and rest periods) is the only difference; peek applies neither
+    for (const opts of [{ dampDecay: 0, restPoints: 0 }, { dampDecay: 0, restPoints: 0, contextWeight: 0 }]) {
       const det = new AnomalyDetector(opts)
       let high = 0
       values.forEach((v, i) => {
@@ -129,6 +130,34 @@ describe('AnomalyDetector', () => {
       assert.ok(high > 0, 'the series has points scoring above 0.5')
     }
     assert.equal(new AnomalyDetector().peek(1e9), 0, 'nothing during the baseline')
+  })
+
+  it('damps the points after an alert for a rest period, unless a much stronger anomaly comes', () => {
+    // a lasting shift: its later points are the same incident
+    const values = series(1500, 21, (i, x) => (i >= 1000 && i < 1020 ? x + 15 : x))
+    const rest = runAll(new AnomalyDetector({ dampDecay: 0, restPoints: 50, restLevel: 0.45 }), values)
+    const noRest = runAll(new AnomalyDetector({ dampDecay: 0, restPoints: 0 }), values)
+    const alerts = (scores: number[]): number => scores.slice(1000, 1050).filter((s) => s >= 0.45).length
+    assert.ok(alerts(noRest) > 1, `without rest the shift alerts ${alerts(noRest)} times`)
+    assert.equal(alerts(rest), 1, 'with rest the shift alerts once')
+    const first = noRest.findIndex((v, i) => i >= 1000 && v >= 0.45)
+    assert.equal(rest[first], noRest[first], 'the first alert keeps its score')
+    // during the rest, a far stronger anomaly still alerts
+    const spike = values.slice()
+    spike[1030] = 500
+    const withSpike = runAll(new AnomalyDetector({ dampDecay: 0, restPoints: 50, restLevel: 0.45 }), spike)
+    assert.ok(withSpike[1030] >= 0.9, `spike in the rest period scored ${withSpike[1030]}`)
+  })
+
+  it('restores a state saved before rest periods existed', () => {
+    const values = series(600, 22)
+    const a = new AnomalyDetector()
+    runAll(a, values.slice(0, 400))
+    const old = JSON.parse(JSON.stringify(a)) as Record<string, unknown>
+    delete old.restLeft
+    delete old.restScore
+    const b = AnomalyDetector.fromJSON(old as never)
+    assert.deepEqual(runAll(b, values.slice(400), 400), runAll(a, values.slice(400), 400))
   })
 
   it('round-trips with non-default model shapes, and with the novelty model off', () => {

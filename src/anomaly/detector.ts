@@ -20,9 +20,17 @@ import { isValueTail, valueTailAdd, valueTailClone, valueTailCreate, valueTailLo
  *     of shape that stay inside the usual range (a flat stretch in a periodic
  *     series, a missing or lower peak, denser spikes).
  * The two scores are combined as a probabilistic OR: 1 - (1 - a)(1 - b).
- * Repeated alerts are damped: a score that does not exceed the decaying
- * maximum of recent scores is multiplied by `dampFactor`, so one incident
- * gives one alert (NAB rewards the first detection in a window only).
+ * Repeated alerts are damped, so one incident gives one alert (NAB rewards
+ * the first detection in a window only and charges every other detection):
+ *  - a score that does not exceed the decaying maximum of recent scores is
+ *    multiplied by `dampFactor`;
+ *  - a score of at least `restLevel` starts a rest period of `restPoints`
+ *    points (as in CAD OSE) in which every score is multiplied by
+ *    `dampFactor`, unless it beats the score that started the rest by more
+ *    than `restEscape` (a much stronger anomaly, which starts a new rest).
+ *    This catches what the decaying maximum lets through: a run of alerts
+ *    whose scores creep up point after point, as the smoothed novelty does.
+ * `peek` applies neither.
  *
  * No score before `baseline` points. Memory per series is fixed and small
  * (about 500 numbers and a 2 KB bit set with the defaults); everything is
@@ -60,8 +68,14 @@ export interface DetectorOptions {
   likelihoodLong: number
   /** per-point decay of the recent maximum used for damping (0 = no damping) */
   dampDecay: number
-  /** factor applied to scores that do not exceed the recent maximum */
+  /** factor applied to damped scores (repeats and scores in a rest period) */
   dampFactor: number
+  /** points after an alert during which scores are damped (0 = no rest period) */
+  restPoints: number
+  /** score that starts a rest period */
+  restLevel: number
+  /** a score this much above the one that started the rest period ends it */
+  restEscape: number
 }
 
 export const DEFAULT_OPTIONS: DetectorOptions = {
@@ -81,6 +95,9 @@ export const DEFAULT_OPTIONS: DetectorOptions = {
   likelihoodLong: 0.001,
   dampDecay: 0.999,
   dampFactor: 0.3,
+  restPoints: 100,
+  restLevel: 0.35,
+  restEscape: 0.1,
 }
 
 export interface DetectorState {
@@ -104,6 +121,9 @@ export interface DetectorState {
   nvCount: number
   /** decaying maximum of recent scores (damping) */
   recentMax: number
+  /** points left in the current rest period, and the score that started it */
+  restLeft: number
+  restScore: number
 }
 
 interface LiveState extends Omit<DetectorState, 'context'> {
@@ -156,6 +176,9 @@ export function normaliseOptions(opts: Partial<DetectorOptions> = {}): DetectorO
   o.likelihoodLong = clamp(o.likelihoodLong, 1e-6, 1)
   o.dampDecay = clamp(o.dampDecay, 0, 1)
   o.dampFactor = clamp(o.dampFactor, 0, 1)
+  o.restPoints = Math.max(0, Math.floor(o.restPoints))
+  o.restLevel = clamp(o.restLevel, 0, 1)
+  o.restEscape = Math.max(0, o.restEscape)
   return o
 }
 
@@ -199,6 +222,8 @@ export class AnomalyDetector {
       nvVar: 0,
       nvCount: 0,
       recentMax: 0,
+      restLeft: 0,
+      restScore: 0,
     }
   }
 
@@ -271,6 +296,16 @@ export class AnomalyDetector {
       }
     }
 
+    if (o.restPoints > 0) {
+      if (s.restLeft > 0 && score <= s.restScore + o.restEscape) {
+        s.restLeft--
+        score *= o.dampFactor
+      } else if (score >= o.restLevel) {
+        s.restLeft = o.restPoints
+        s.restScore = score
+      }
+    }
+
     s.lastScore = score
     return score
   }
@@ -322,6 +357,9 @@ export class AnomalyDetector {
     const d = new AnomalyDetector(st.options)
     d.s = {
       ...st,
+      // states saved before rest periods existed have none in progress
+      restLeft: st.restLeft ?? 0,
+      restScore: st.restScore ?? 0,
       options: normaliseOptions(st.options),
       values: ringClone(st.values),
       valueTail: valueTailClone(st.valueTail),
@@ -345,6 +383,10 @@ function validateState(st: DetectorState): void {
   const nums: (keyof DetectorState)[] = ['n', 'lastScore', 'nvShort', 'nvMean', 'nvVar', 'nvCount', 'recentMax']
   for (const k of nums) {
     if (typeof st[k] !== 'number' || !Number.isFinite(st[k] as number)) throw new Error(`anomaly: bad state field ${k}`)
+  }
+  // absent from states saved before rest periods existed
+  for (const k of ['restLeft', 'restScore'] as const) {
+    if (st[k] !== undefined && (typeof st[k] !== 'number' || !Number.isFinite(st[k]) || st[k] < 0)) throw new Error(`anomaly: bad state field ${k}`)
   }
   const o = normaliseOptions(st.options)
   if (!isRing(st.values) || st.values.cap !== o.window) throw new Error('anomaly: bad ring buffer in state')

@@ -5,6 +5,7 @@
 import { z } from 'zod'
 import { listQuery } from './incidents'
 import { approveBody, incidentIdPath, rejectBody, triggerAlertBody } from './requests'
+import { chaosStartBody, chaosStatusQuery } from '../chaos/types'
 
 interface Endpoint {
   method: 'get' | 'post'
@@ -22,7 +23,7 @@ const auditQuery = z.object({ limit: z.number().int().min(1).max(1000).optional(
 const streamQuery = z.object({ token: z.string().describe('from POST /api/stream/token'), lastEventId: z.string().regex(/^\d+$/).optional() })
 
 export const ENDPOINTS: Endpoint[] = [
-  { method: 'get', path: '/healthz', summary: 'Dependencies: up, down (with the reason) or not_configured', role: 'none', responses: { 200: 'Sentinel can work', 503: 'Redis is down' } },
+  { method: 'get', path: '/healthz', summary: 'Dependencies: up, down (with the reason) or not_configured; the monitoring source in use and why', role: 'none', responses: { 200: 'Sentinel can work', 503: 'Redis is down' } },
   { method: 'get', path: '/api/incidents', summary: 'Incidents, newest first, with filters and cursor pagination', role: 'viewer', query: listQuery, responses: { 200: '{ incidents, nextCursor }', 400: 'invalid query' } },
   { method: 'get', path: '/api/incidents/{id}', summary: 'One incident: alert, analysis, decision, approval, actions, snapshots, timeline', role: 'viewer', pathParams: incidentIdPath, responses: { 200: 'the incident', 404: 'no such incident' } },
   { method: 'get', path: '/api/approvals/pending', summary: 'Incidents waiting for a person', role: 'viewer', responses: { 200: '{ approvals }' } },
@@ -32,11 +33,14 @@ export const ENDPOINTS: Endpoint[] = [
   { method: 'post', path: '/api/incidents/{id}/rollback', summary: "Roll back the incident's executed action", role: 'admin', pathParams: incidentIdPath, responses: { 200: 'rolled back', 409: 'nothing to roll back, or not reversible' } },
   { method: 'get', path: '/api/audit', summary: 'The append-only audit log, newest first', role: 'admin', query: auditQuery, responses: { 200: '{ events }' } },
   { method: 'post', path: '/api/trigger-alert', summary: 'Open a test incident and run it through the whole flow', role: 'admin', body: triggerAlertBody, responses: { 202: '{ incidentId }', 400: 'invalid body', 422: 'container not watched' } },
-  { method: 'get', path: '/api/infrastructure-status', summary: 'Latest reading of every check, its source and state', role: 'viewer', responses: { 200: '{ source, checks, metrics, sourceStatus }' } },
+  { method: 'get', path: '/api/infrastructure-status', summary: 'Latest reading of every check, its source and state; health scores (0 to 1) of the system and of each watched container', role: 'viewer', responses: { 200: '{ source, checks, metrics, sourceStatus, health: { system, containers } }' } },
   { method: 'post', path: '/api/alerts/alertmanager', summary: "Alertmanager's webhook (version 4): firing alerts open or update incidents, resolved ones resolve them", role: 'operator', responses: { 200: '{ opened, updated, resolved }', 400: 'invalid payload', 413: 'payload too large' } },
   { method: 'post', path: '/api/stream/token', summary: 'A stream token (valid 60 s) for GET /api/stream: EventSource cannot send the key in a header', role: 'viewer', responses: { 200: '{ token, expiresAt, ttlSeconds }' } },
   { method: 'get', path: '/api/stream', summary: 'Server-Sent Events: incident.opened/updated/resolved, metrics, container, approval.requested/decided, audit (admins); resume with Last-Event-ID, `reset` when too far behind', role: 'viewer', query: streamQuery, responses: { 200: 'text/event-stream', 401: 'missing, expired or invalid token' } },
   { method: 'get', path: '/api/containers', summary: 'The current status of every watched container', role: 'viewer', responses: { 200: '{ containers }' } },
+  { method: 'post', path: '/api/chaos/start', summary: 'Start a chaos run on containers labelled sentinel.chaos=true (and watched): faults, their rates, a duration', role: 'admin', body: chaosStartBody, responses: { 202: '{ runId, until, eligible, warnings }', 400: 'invalid body (the field is named)', 409: 'a run is already running' } },
+  { method: 'post', path: '/api/chaos/stop', summary: 'Stop the chaos run; every fault in effect is undone', role: 'admin', responses: { 200: '{ status: stopping | idle, runId }' } },
+  { method: 'get', path: '/api/chaos', summary: "The chaos engine's state and fault history, each fault with the incident it caused", role: 'admin', query: chaosStatusQuery, responses: { 200: '{ status, desired, state, engine, summary, history }', 400: 'invalid query' } },
   { method: 'get', path: '/api/whoami', summary: "The caller's role and permissions", role: 'viewer', responses: { 200: '{ role, keyId, permissions }' } },
 ]
 

@@ -224,8 +224,9 @@ export class AnomalyScorer {
       details: {
         series: r.series,
         observed: r.value,
-        expectedLow: round(ev.expectedLow),
-        expectedHigh: round(ev.expectedHigh),
+        // Every monitored metric (percent, ms) is non-negative, and percentages stop at 100.
+        expectedLow: round(Math.max(0, ev.expectedLow)),
+        expectedHigh: round(r.unit === 'percent' ? Math.min(100, ev.expectedHigh) : ev.expectedHigh),
         score: round(score),
         scoreThreshold: this.threshold,
         median: round(ev.p50),

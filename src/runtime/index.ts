@@ -8,6 +8,9 @@ import type { Express } from 'express'
 import { mountAlertmanager } from '../http/alertmanager'
 import { mountPublic } from '../http/static'
 import { mountStream } from '../http/stream'
+import { type ChaosEngine, createChaosEngine } from '../chaos/engine'
+import { monitorFromConfig } from '../flow/observe'
+import { healthScoresForMetrics } from '../health/scores'
 import { verifyStreamToken } from '../auth/index'
 import { createStreamHub } from '../stream/hub'
 import { ContainerStatusFeed, type ListedContainer } from '../stream/containers'
@@ -54,6 +57,7 @@ export class SentinelRuntime {
   readonly audit = new AuditLog(this.redis)
   private readonly log = logTo('runtime')
   watcher?: DockerEventWatcher
+  chaos?: ChaosEngine
   containerEvents?: ContainerEventHandler
   private emitter?: FlowEmitter
   private started = false
@@ -116,6 +120,14 @@ export class SentinelRuntime {
     } else {
       this.log('warn', `no Docker socket at ${this.config.DOCKER_SOCKET}: containers are not watched`)
     }
+    // Chaos stays off until POST /api/chaos/start writes a desired state; the engine polls for it.
+    this.chaos = createChaosEngine({
+      redis: this.redis,
+      audit: this.audit,
+      config: { sandboxDir: path.resolve(this.config.projectRoot, this.config.SANDBOX_DIR), watchLabel: this.config.WATCH_LABEL },
+      log: logTo('chaos'),
+    })
+    void this.chaos.start().catch((err) => this.log('error', 'chaos engine failed to start', { error: (err as Error).message }))
     // Files cleaned out of the sandbox wait in quarantine (for rollback) until their retention ends.
     this.purgeTimer = setInterval(() => {
       purgeQuarantine().catch((err) => this.log('warn', 'quarantine purge failed', { error: (err as Error).message }))
@@ -144,8 +156,13 @@ export class SentinelRuntime {
   readonly metrics = createMetrics({
     redis: this.redis,
     pendingApprovals: async () => (await new Approvals(this.store, this.redis).pending()).length,
+    healthScores: () => healthScoresForMetrics({ config: this.config, store: this.store, checks: async () => (await this.monitor().latestStatus()).checks }),
     log: logTo('metrics'),
   })
+  private monitorInstance?: ReturnType<typeof monitorFromConfig>
+  private monitor() {
+    return (this.monitorInstance ??= monitorFromConfig())
+  }
   private slackRouter?: (req: any, res: any, next: (err?: unknown) => void) => void
 
   private async startSlack(): Promise<void> {
@@ -183,6 +200,7 @@ export class SentinelRuntime {
     if (this.redisGuard) clearInterval(this.redisGuard)
     if (this.purgeTimer) clearInterval(this.purgeTimer)
     if (this.sseGauge) clearInterval(this.sseGauge)
+    await this.chaos?.stop().catch((err) => this.log('warn', 'chaos engine stop failed', { error: (err as Error).message }))
     await this.hub.close()
     await shutdownTelemetry()
     await this.watcher?.stop()

@@ -44,7 +44,7 @@ describe('metrics through Redis', () => {
   let metrics: Metrics
   before(async () => {
     await redis.client.flushall()
-    metrics = await createMetrics({ redis: redis.client, pendingApprovals: async () => 2, healthScores: async () => ({ web: 0.25, system: 0.9 }) })
+    metrics = await createMetrics({ redis: redis.client, pendingApprovals: async () => 2, healthScores: async () => ({ system: 0.9, containers: { web: 0.25 } }) })
   })
 
   it('renders what a separate step process published, with cumulative histogram buckets', async () => {
@@ -115,8 +115,8 @@ console.log(JSON.stringify({ loaded }))
 
     assert.equal(v.get('sentinel_approvals_pending'), 2)
     assert.equal(v.get('sentinel_sse_clients'), 1)
-    assert.equal(v.get('sentinel_health_score{resource="web"}'), 0.25)
-    assert.equal(v.get('sentinel_health_score{resource="system"}'), 0.9)
+    assert.equal(v.get('sentinel_health_score{scope="container",container="web"}'), 0.25)
+    assert.equal(v.get('sentinel_health_score{scope="system"}'), 0.9)
     assert.equal(v.get('sentinel_metrics_store_up'), 1)
   })
 
@@ -147,10 +147,10 @@ console.log(JSON.stringify({ loaded }))
     try {
       const m = await createMetrics({ redis: dead, defaultMetrics: false })
       await m.incidentOpened({ type: 'cpu', severity: 'warning' }) // must not throw
-      m.setHealthScore('web', 0.5)
+      m.setHealthScore('container', 0.5, 'web')
       const v = parseExposition(await m.render())
       assert.equal(v.get('sentinel_metrics_store_up'), 0)
-      assert.equal(v.get('sentinel_health_score{resource="web"}'), 0.5)
+      assert.equal(v.get('sentinel_health_score{scope="container",container="web"}'), 0.5)
       assert.equal([...v.keys()].filter((k) => k.startsWith('sentinel_incidents_')).length, 0)
     } finally {
       dead.disconnect()

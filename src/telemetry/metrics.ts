@@ -150,8 +150,8 @@ export interface MetricsDeps {
   keyPrefix?: string
   /** Approvals waiting for a human, read at scrape time. */
   pendingApprovals?: () => Promise<number>
-  /** Health score (0..1) per container or system (`resource` label), read at scrape time. */
-  healthScores?: () => Promise<Record<string, number>>
+  /** Health scores (0..1), read at scrape time: `{scope="system"}` and `{scope="container",container=<name>}`. */
+  healthScores?: () => Promise<{ system?: number; containers?: Record<string, number> }>
   /** Node process metrics (CPU, memory, event loop lag), prefixed sentinel_. Default true. */
   defaultMetrics?: boolean
   log?: LogFn
@@ -167,8 +167,8 @@ export interface Metrics extends MetricsRecorder {
   sseClientConnected(): void
   sseClientDisconnected(): void
   setSseClients(n: number): void
-  /** Sets one resource's health score when no `healthScores` callback is given. */
-  setHealthScore(resource: string, score: number): void
+  /** Sets a health score when no `healthScores` callback is given (a container's needs its name). */
+  setHealthScore(scope: 'system' | 'container', score: number, container?: string): void
 }
 
 type MetricValue = { labels: Record<string, string | number>; value: number; metricName?: string }
@@ -297,15 +297,16 @@ export async function createMetrics(deps: MetricsDeps): Promise<Metrics> {
   const sse = new prom.Gauge({ name: 'sentinel_sse_clients', help: 'Clients connected to the live incident stream (SSE)', registers: [registry] })
   const health = new prom.Gauge({
     name: 'sentinel_health_score',
-    help: 'Health score (0 to 1) per container or system',
-    labelNames: ['resource'],
+    help: 'Health score (0 to 1) of the whole system (scope="system") or of one watched container (scope="container")',
+    labelNames: ['scope', 'container'],
     registers: [registry],
     async collect() {
       if (!deps.healthScores) return
       try {
         const scores = await deps.healthScores()
         this.reset()
-        for (const [resource, score] of Object.entries(scores)) if (Number.isFinite(score)) this.set({ resource }, score)
+        if (Number.isFinite(scores.system)) this.set({ scope: 'system' }, scores.system!)
+        for (const [container, score] of Object.entries(scores.containers ?? {})) if (Number.isFinite(score)) this.set({ scope: 'container', container }, score)
       } catch (err) {
         deps.log?.('warn', 'health scores unreadable', { error: (err as Error).message })
       }
@@ -336,6 +337,6 @@ export async function createMetrics(deps: MetricsDeps): Promise<Metrics> {
     sseClientConnected: () => sse.inc(),
     sseClientDisconnected: () => sse.dec(),
     setSseClients: (n) => sse.set(n),
-    setHealthScore: (resource, score) => health.set({ resource }, score),
+    setHealthScore: (scope, score, container) => health.set(scope === 'container' ? { scope, container: container ?? '' } : { scope }, score),
   }
 }

@@ -1,11 +1,14 @@
 import type { ApiRequest, ApiRouteConfig, FlowContext } from 'motia'
 import { protect } from '../../middlewares/api.middleware'
+import { getConfig } from '../../src/config/index'
 import { monitorFromConfig } from '../../src/flow/observe'
+import { computeHealth } from '../../src/health/scores'
+import { IncidentStore } from '../../src/store/incidents'
 
 export const config: ApiRouteConfig = {
   type: 'api',
   name: 'InfrastructureStatus',
-  description: 'The latest reading of every check, its source (Prometheus or the collectors, and why) and its state',
+  description: 'The latest reading of every check, its source (Prometheus or the collectors, and why), its state, and health scores',
   path: '/api/infrastructure-status',
   method: 'GET',
   emits: [],
@@ -16,5 +19,6 @@ export const config: ApiRouteConfig = {
 export const handler = async (_req: ApiRequest, _ctx: FlowContext) => {
   const monitor = monitorFromConfig()
   const [status, source] = await Promise.all([monitor.latestStatus(), monitor.sourceStatus()])
-  return { status: 200, body: { ...status, sourceStatus: source } as unknown as Record<string, unknown> }
+  const health = await computeHealth({ config: getConfig(), store: new IncidentStore(), checks: async () => status.checks })
+  return { status: 200, body: { ...status, sourceStatus: source, health } as unknown as Record<string, unknown> }
 }

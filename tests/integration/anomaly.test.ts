@@ -97,7 +97,9 @@ describe('anomaly detection', () => {
     assert.equal(d.series, series())
     assert.equal(d.observed, alert.value)
     assert.ok(alert.value >= 60 && alert.value < 200, `observed ${alert.value} ms: shifted, and under the fixed threshold`)
-    assert.ok(d.expectedHigh < 40 && d.expectedLow < d.expectedHigh, `expected range ${d.expectedLow}..${d.expectedHigh} is the baseline's`)
+    // The baseline's range (its width depends on how noisy the machine's probes were), which the
+    // shifted reading lies above.
+    assert.ok(d.expectedLow >= 0 && d.expectedLow < d.expectedHigh && d.expectedHigh < alert.value, `expected range ${d.expectedLow}..${d.expectedHigh} lies under the observed ${alert.value}`)
     assert.ok(d.score > 0.5 && d.score <= 1, `score ${d.score} over the threshold`)
     assert.equal(d.scoreThreshold, 0.5)
     assert.ok(d.samples >= 15, `${d.samples} samples behind the expected range`)

@@ -60,8 +60,10 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
     try {
       await signIn(page, sentinel.keys.admin)
       const card = page.locator(`[data-testid="container-card"][data-name="${name}"]`)
-      // Listed from GET /api/containers when the page loads.
+      // Listed from GET /api/containers when the page loads, with its health score.
       await card.and(page.locator('[data-state="running"]')).waitFor({ timeout: 15_000 })
+      await page.waitForFunction(() => /^(0|1)\.\d\d$/.test((globalThis as any).document.getElementById('sum-health').textContent), null, { timeout: 15_000 })
+      await page.waitForFunction((n) => /score (0|1)\.\d\d/.test((globalThis as any).document.querySelector(`[data-testid="container-card"][data-name="${n}"] [data-testid="card-health"]`)?.textContent ?? ''), name, { timeout: 15_000 })
       // The red phase lasts as long as the restart takes (a fraction of a second): record every
       // state the card shows rather than hope to sample it.
       await page.evaluate((n) => {
@@ -84,8 +86,11 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
       assert.ok(down >= 0, `the card showed the container down; states seen: ${seen.join(' → ')}`)
       assert.ok(seen.indexOf('running/true', down) > down, `then healed; states seen: ${seen.join(' → ')}`)
       assert.notEqual((await state(name)).Pid, before.Pid, 'the container really was restarted')
-      const colour = await card.evaluate((n) => (globalThis as any).getComputedStyle(n).borderTopColor)
-      assert.equal(colour, 'rgb(47, 191, 113)', 'a healed card is green')
+      // The border colour eases in (a CSS transition): wait for it to settle on green.
+      const green = await page
+        .waitForFunction((n) => (globalThis as any).getComputedStyle((globalThis as any).document.querySelector(`[data-testid="container-card"][data-name="${n}"]`)).borderTopColor === 'rgb(47, 191, 113)', name, { timeout: 5000 })
+        .then(() => true, () => false)
+      assert.ok(green, 'a healed card is green')
 
       const [incident] = (await sentinel.get(`/api/incidents?resource=${encodeURIComponent(name)}&limit=1`)).body.incidents
       assert.ok(incident, 'the incident exists')

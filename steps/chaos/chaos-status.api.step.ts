@@ -1,0 +1,28 @@
+import type { ApiRequest, ApiRouteConfig, FlowContext } from 'motia'
+import { protect } from '../../middlewares/api.middleware'
+import { parseOr400 } from '../../src/api/errors'
+import { chaosStatus } from '../../src/chaos/api'
+import { chaosStatusQuery } from '../../src/chaos/types'
+import { IncidentStore } from '../../src/store/incidents'
+import { getRedis } from '../../src/store/redis'
+
+export const config: ApiRouteConfig = {
+  type: 'api',
+  name: 'ChaosStatus',
+  description: "The chaos engine's state and its fault history, each fault with the incident it caused (admin)",
+  path: '/api/chaos',
+  method: 'GET',
+  emits: [],
+  flows: ['sentinel'],
+  middleware: protect('chaos'),
+  queryParams: [
+    { name: 'limit', description: 'faults, newest first: 1 to 500 (default 100)' },
+    { name: 'run', description: 'only this run (chaos_...)' },
+  ],
+}
+
+export const handler = async (req: ApiRequest, _ctx: FlowContext) => {
+  const q = parseOr400(chaosStatusQuery, req.queryParams, 'query')
+  const body = await chaosStatus({ limit: q.limit, runId: q.run }, { redis: getRedis(), store: new IncidentStore() })
+  return { status: 200, body: body as unknown as Record<string, unknown> }
+}

@@ -1,0 +1,29 @@
+import type { ApiRequest, ApiRouteConfig, FlowContext } from 'motia'
+import { protect } from '../../middlewares/api.middleware'
+import { parseOr400 } from '../../src/api/errors'
+import { caller } from '../../src/api/requests'
+import { startChaos } from '../../src/chaos/api'
+import { chaosStartBody } from '../../src/chaos/types'
+import { getConfig } from '../../src/config/index'
+import { AuditLog } from '../../src/store/audit'
+import { IncidentStore } from '../../src/store/incidents'
+import { getRedis } from '../../src/store/redis'
+
+export const config: ApiRouteConfig = {
+  type: 'api',
+  name: 'StartChaos',
+  description: 'Start a chaos run on containers labelled sentinel.chaos=true: faults, their rates, a duration (admin)',
+  path: '/api/chaos/start',
+  method: 'POST',
+  emits: [],
+  flows: ['sentinel'],
+  middleware: protect('chaos'),
+  bodySchema: chaosStartBody,
+}
+
+export const handler = async (req: ApiRequest, _ctx: FlowContext) => {
+  const plan = parseOr400(chaosStartBody, req.body, 'body')
+  const { keyId } = caller(req.headers)
+  const body = await startChaos(plan, `key:${keyId}`, { redis: getRedis(), audit: new AuditLog(), store: new IncidentStore(), config: getConfig() })
+  return { status: 202, body: body as unknown as Record<string, unknown> }
+}
