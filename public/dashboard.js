@@ -7,6 +7,7 @@
 ;(() => {
   const KEY_STORAGE = 'sentinel.apiKey'
   const METRICS = ['cpu', 'memory', 'disk', 'latency']
+  const CHART_OF = { cpu_busy_percent: 'cpu', container_cpu_percent: 'cpu', memory_used_percent: 'memory', container_memory_percent: 'memory', disk_used_percent: 'disk', latency_ms: 'latency' }
   const CHART_WINDOW_MS = 10 * 60 * 1000
   const MAX_POINTS = 600
   const MAX_AUDIT = 500
@@ -654,6 +655,8 @@
   // Health scores (0–1) come with the infrastructure status; refreshed with every reload and every 30 s.
   async function loadHealth() {
     const body = await api('/api/infrastructure-status')
+    // The latest readings, so the charts have a point before the monitor's next tick.
+    if (body && Array.isArray(body.metrics)) onMetrics({ readings: body.metrics })
     const health = body && body.health
     if (!health) return
     state.systemHealth = health.system && Number.isFinite(Number(health.system.score)) ? Number(health.system.score) : null
@@ -759,17 +762,28 @@
   // ---------- metrics and charts ----------
   function onMetrics(data) {
     const readings = data && Array.isArray(data.readings) ? data.readings : []
-    for (const r of readings) {
-      if (!r || !METRICS.includes(r.metric) || !Number.isFinite(Number(r.value))) continue
-      const resource = r.resource || {}
+    for (const raw of readings) {
+      if (!raw || !Number.isFinite(Number(raw.value))) continue
+      // The monitor names readings by what they measure (cpu_busy_percent, container_memory_bytes...).
+      const chart = CHART_OF[raw.metric] || (METRICS.includes(raw.metric) ? raw.metric : null)
+      const resource = raw.resource || {}
+      if (resource.kind === 'container') {
+        const c = state.containers.get(String(resource.name || resource.id))
+        if (c && raw.metric === 'container_cpu_percent') c.cpuPercent = Number(raw.value)
+        if (c && raw.metric === 'container_memory_bytes') c.memoryBytes = Number(raw.value)
+      }
+      if (!chart) continue
+      const r = { ...raw, metric: chart }
       const key = String(r.series || `${r.metric}|${resource.kind}|${resource.id}`)
       let s = state.series.get(key)
       if (!s) {
         s = { key, metric: r.metric, unit: r.unit, resource, points: [] }
         state.series.set(key, s)
       }
-      const t = Date.parse(r.at)
-      s.points.push({ t: Number.isFinite(t) ? t : Date.now(), v: Number(r.value) })
+      const t = Number.isFinite(Date.parse(r.at)) ? Date.parse(r.at) : Date.now()
+      // The status API and the stream can both deliver the same reading.
+      if (s.points.length && s.points[s.points.length - 1].t >= t) continue
+      s.points.push({ t, v: Number(r.value) })
       s.unit = r.unit || s.unit
       s.resource = resource
       if (s.points.length > MAX_POINTS) s.points.splice(0, s.points.length - MAX_POINTS)

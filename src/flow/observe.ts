@@ -21,14 +21,17 @@ export function monitorFromConfig(): Monitor {
   })
 }
 
+/** A reading as a person reads it: 97.01, 3.2, 250 (the exact value stays on the alert). */
+const shown = (v: number | null | undefined) => (typeof v === 'number' && Number.isFinite(v) ? String(Math.round(v * 100) / 100) : '?')
+
 function title(a: Alert): string {
   if (a.type === 'container_down') return `container ${a.resource.name} is down`
   if (a.type === 'anomaly') {
     const d = (a.details ?? {}) as { expectedLow?: number; expectedHigh?: number; score?: number }
     const range = d.expectedLow !== undefined && d.expectedHigh !== undefined ? `, expected ${d.expectedLow}..${d.expectedHigh}` : ''
-    return `anomaly: ${a.metric} ${a.value ?? '?'} on ${a.resource.name}${range}${d.score !== undefined ? ` (score ${d.score})` : ''}`
+    return `anomaly: ${a.metric} ${shown(a.value)} on ${a.resource.name}${range}${d.score !== undefined ? ` (score ${d.score})` : ''}`
   }
-  return `${a.metric} ${a.value ?? '?'} over ${a.threshold ?? '?'} on ${a.resource.name}`
+  return `${a.metric} ${shown(a.value)} over ${shown(a.threshold)} on ${a.resource.name}`
 }
 
 export interface AlertOutcome {
