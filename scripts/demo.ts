@@ -167,9 +167,10 @@ async function start(opts: StartOptions): Promise<void> {
       const name = `sentinel-demo-${svc}-${id}`
       state.containers.push(name)
       saveState(state)
-      await run('docker', ['run', '-d', '--name', name, '--label', `sentinel.watch=demo-${id}`, '--label', 'sentinel.chaos=true', '--label', `sentinel.demo=${id}`, '--memory', '64m', IMAGE, 'httpd', '-f', '-p', '8080', '-h', '/www'])
-      const ip = (await run('docker', ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', name])).stdout.trim()
-      if (ip) targets.push(`http://${ip}:8080/`)
+      // Probed through a fixed port on loopback: a restarted container may get another bridge address.
+      const port = await freePort(18080)
+      await run('docker', ['run', '-d', '--name', name, '-p', `127.0.0.1:${port}:8080`, '--label', `sentinel.watch=demo-${id}`, '--label', 'sentinel.chaos=true', '--label', `sentinel.demo=${id}`, '--memory', '64m', IMAGE, 'httpd', '-f', '-p', '8080', '-h', '/www'])
+      targets.push(`http://127.0.0.1:${port}/`)
     }
 
     // Keys, made now and shown once.

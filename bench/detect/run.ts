@@ -17,6 +17,7 @@ import { buildQueries } from '../../src/prometheus/queries'
 import { startNodeExporter, startPrometheus } from '../../src/prometheus/testing'
 import { sleep, waitFor } from '../../tests/helpers/ports'
 import { startRedis, type TestRedis } from '../../tests/helpers/redis'
+import { stormPayload } from '../../tests/helpers/alertmanager'
 import { type SentinelInstance, startSentinel } from '../../tests/helpers/sentinel'
 
 const arg = (name: string, fallback: number) => {
@@ -164,26 +165,7 @@ async function storm(sentinel: SentinelInstance, redis: TestRedis) {
     peak = { main: Math.max(peak.main, now.main), group: Math.max(peak.group, now.group) }
   }, 100)
   const startsAt = new Date().toISOString()
-  const payload = (batch: number) => ({
-    version: '4',
-    groupKey: `storm-${batch}`,
-    truncatedAlerts: 0,
-    status: 'firing',
-    receiver: 'sentinel',
-    groupLabels: {},
-    commonLabels: {},
-    commonAnnotations: {},
-    externalURL: 'http://alertmanager.local',
-    alerts: Array.from({ length: 100 }, (_, k) => ({
-      status: 'firing',
-      labels: { alertname: 'StormLatency', instance: `storm-${k}:9100`, severity: 'warning' },
-      annotations: {},
-      startsAt,
-      endsAt: '0001-01-01T00:00:00Z',
-      generatorURL: '',
-      fingerprint: `5707${String(k).padStart(12, '0')}`,
-    })),
-  })
+  const payload = (batch: number) => stormPayload({ batch, startsAt })
   const commandsBefore = await redisCommands(redis)
   const t0 = Date.now()
   let next = 0

@@ -10,8 +10,8 @@
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -31,6 +31,7 @@ import { IncidentStore } from '../store/incidents'
 import type { Alert } from '../store/model'
 import { lookbackMs, remeasure, remeasures, ruleExpression } from './remeasure'
 import { escalationSummary, rollbackAndEscalate, verifyIncident } from './verify'
+import { sha256File as sha, treeHashes } from '../../tests/helpers/files'
 
 const run = promisify(execFile)
 // The tmpfs this test fills must be read: tmpfs is left out only by the default exclusions.
@@ -254,20 +255,7 @@ describe('remeasure: Prometheus', () => {
 
 describe('verifyIncident with the metric (real Redis, real clean_sandbox)', () => {
   let sandbox: string
-  const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex')
-  const tree = (dir: string): Record<string, string> => {
-    const out: Record<string, string> = {}
-    const walk = (d: string) => {
-      for (const e of readdirSync(d, { withFileTypes: true })) {
-        if (e.name === '.quarantine') continue
-        const p = path.join(d, e.name)
-        if (e.isDirectory()) walk(p)
-        else out[path.relative(dir, p)] = sha(p)
-      }
-    }
-    walk(dir)
-    return out
-  }
+  const tree = treeHashes
   const deps = (remeasureOpts: Parameters<typeof remeasure>[1]) => ({
     store: new IncidentStore(redis.client),
     audit: new AuditLog(redis.client, path.join(tmp, 'audit.jsonl')),

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { stormPayload } from '../helpers/alertmanager'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel } from '../helpers/sentinel'
 
@@ -22,30 +23,8 @@ describe('alert storm', () => {
 
   it('opens exactly one incident per fingerprint', async () => {
     const startsAt = new Date().toISOString()
-    const payload = (batch: number, value?: (k: number) => string) => ({
-      version: '4',
-      groupKey: `storm-${batch}`,
-      truncatedAlerts: 0,
-      status: 'firing',
-      receiver: 'sentinel',
-      groupLabels: {},
-      commonLabels: {},
-      commonAnnotations: {},
-      externalURL: 'http://alertmanager.local',
-      // Each call carries all 100 fingerprints, in a different order.
-      alerts: Array.from({ length: 100 }, (_, i) => {
-        const k = (i * 37 + batch) % 100
-        return {
-          status: 'firing',
-          labels: { alertname: 'StormLatency', instance: `storm-${k}:9100`, severity: 'warning' },
-          annotations: (value ? { value: value(k) } : {}) as Record<string, string>,
-          startsAt,
-          endsAt: '0001-01-01T00:00:00Z',
-          generatorURL: '',
-          fingerprint: `5707${String(k).padStart(12, '0')}`,
-        }
-      }),
-    })
+    // Each call carries all 100 fingerprints, in a different order.
+    const payload = (batch: number, value?: (k: number) => string) => stormPayload({ batch, startsAt, order: (i) => (i * 37 + batch) % 100, value })
     let next = 0
     const statuses: number[] = []
     const opened: string[] = []

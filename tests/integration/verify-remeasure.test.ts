@@ -13,8 +13,8 @@
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -23,23 +23,10 @@ import { DEFAULT_EXCLUDED_FS_TYPES } from '../../src/prometheus/queries'
 import { waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel } from '../helpers/sentinel'
+import { sha256File as sha, treeHashes } from '../helpers/files'
 
 const run = promisify(execFile)
-const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex')
-
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.name === '.quarantine') continue
-      const p = path.join(d, e.name)
-      if (e.isDirectory()) walk(p)
-      else if (e.isFile()) out[path.relative(dir, p)] = sha(p)
-    }
-  }
-  walk(dir)
-  return out
-}
+const tree = treeHashes
 
 const usedPercent = (p: string) => {
   const s = statfsSync(p)
