@@ -160,6 +160,33 @@ describe('AnomalyDetector', () => {
     assert.deepEqual(runAll(b, values.slice(400), 400), runAll(a, values.slice(400), 400))
   })
 
+  it('restores a state saved before score calibration existed', () => {
+    const values = series(600, 23)
+    const a = new AnomalyDetector()
+    runAll(a, values.slice(0, 400))
+    const old = JSON.parse(JSON.stringify(a)) as Record<string, unknown> & { options: Record<string, unknown> }
+    for (const k of ['rsShort', 'rsMean', 'rsVar', 'rsCount']) delete old[k]
+    for (const k of ['scoreLikelihoodShort', 'scoreLikelihoodLong', 'scoreLikelihoodMinSd']) delete old.options[k]
+    const b = AnomalyDetector.fromJSON(old as never)
+    assert.equal(b.options.scoreLikelihoodLong, new AnomalyDetector().options.scoreLikelihoodLong)
+    const scores = runAll(b, values.slice(400), 400)
+    assert.ok(scores.every((s) => s >= 0 && s <= 1), 'scores in [0, 1]')
+    assert.ok(AnomalyDetector.fromJSON(JSON.stringify(b)).toJSON().rsCount === 200, 'calibration history starts afresh')
+  })
+
+  it('score calibration only raises scores, most where they are unusual for the series', () => {
+    const values = series(3000, 24, (i, x) => (i === 2100 ? x + 25 : i > 2500 && i < 2600 ? 50 : x))
+    const opts = { dampDecay: 0, restPoints: 0 }
+    const raw = runAll(new AnomalyDetector({ ...opts, scoreLikelihoodLong: 0 }), values)
+    const calibrated = runAll(new AnomalyDetector(opts), values)
+    let raised = 0
+    raw.forEach((r, i) => {
+      assert.ok(calibrated[i] >= r, `point ${i}: ${calibrated[i]} < ${r}`)
+      if (calibrated[i] > r) raised++
+    })
+    assert.ok(raised > 0 && raised < values.length / 2, `${raised} points raised`)
+  })
+
   it('round-trips with non-default model shapes, and with the novelty model off', () => {
     const values = series(2000, 14, (i, x) => (i === 1500 ? x + 70 : i > 1700 && i < 1800 ? 50 : x))
     for (const opts of [{ valueWindow: 500, valueBlocks: 5, contextLevels: 4, contextOrder: 3, contextTableBits: 10 }, { contextWeight: 0 }]) {

@@ -20,6 +20,13 @@ import { isValueTail, valueTailAdd, valueTailClone, valueTailCreate, valueTailLo
  *     of shape that stay inside the usual range (a flat stretch in a periodic
  *     series, a missing or lower peak, denser spikes).
  * The two scores are combined as a probabilistic OR: 1 - (1 - a)(1 - b).
+ * That raw score is then calibrated against the series' own history of raw
+ * scores, again like HTM's anomaly likelihood: the Gaussian tail probability
+ * of its short-term average (`scoreLikelihoodShort`) given its long-run mean
+ * and variance (`scoreLikelihoodLong`, standard deviation at least
+ * `scoreLikelihoodMinSd`) is ORed into it. Scores that are modest but
+ * unusually high for this series rise; a series that often scores high gains
+ * little (NAB local: standard 64.6 -> 68.6, reward_low_FP 55.9 -> 64.1).
  * Repeated alerts are damped, so one incident gives one alert (NAB rewards
  * the first detection in a window only and charges every other detection):
  *  - a score that does not exceed the decaying maximum of recent scores is
@@ -66,6 +73,12 @@ export interface DetectorOptions {
   likelihoodShort: number
   /** smoothing factor of the long-run mean / variance of that average */
   likelihoodLong: number
+  /** smoothing factor of the short-term average of the raw score (1 = the latest score alone) */
+  scoreLikelihoodShort: number
+  /** smoothing factor of the long-run mean / variance of the raw score (0 = no calibration) */
+  scoreLikelihoodLong: number
+  /** least standard deviation assumed for the raw score */
+  scoreLikelihoodMinSd: number
   /** per-point decay of the recent maximum used for damping (0 = no damping) */
   dampDecay: number
   /** factor applied to damped scores (repeats and scores in a rest period) */
@@ -93,6 +106,9 @@ export const DEFAULT_OPTIONS: DetectorOptions = {
   contextTableBits: 14,
   likelihoodShort: 0.1,
   likelihoodLong: 0.001,
+  scoreLikelihoodShort: 0.1,
+  scoreLikelihoodLong: 1 / 750,
+  scoreLikelihoodMinSd: 0.03,
   dampDecay: 0.999,
   dampFactor: 0.3,
   restPoints: 100,
@@ -119,6 +135,11 @@ export interface DetectorState {
   nvMean: number
   nvVar: number
   nvCount: number
+  /** short-term average of the raw score and its long-run mean / variance (absent from older states) */
+  rsShort: number
+  rsMean: number
+  rsVar: number
+  rsCount: number
   /** decaying maximum of recent scores (damping) */
   recentMax: number
   /** points left in the current rest period, and the score that started it */
@@ -174,6 +195,9 @@ export function normaliseOptions(opts: Partial<DetectorOptions> = {}): DetectorO
   o.contextTableBits = clamp(Math.floor(o.contextTableBits), 6, 20)
   o.likelihoodShort = clamp(o.likelihoodShort, 1e-4, 1)
   o.likelihoodLong = clamp(o.likelihoodLong, 1e-6, 1)
+  o.scoreLikelihoodShort = clamp(o.scoreLikelihoodShort, 1e-4, 1)
+  o.scoreLikelihoodLong = clamp(o.scoreLikelihoodLong, 0, 1)
+  o.scoreLikelihoodMinSd = clamp(o.scoreLikelihoodMinSd, 1e-3, 1)
   o.dampDecay = clamp(o.dampDecay, 0, 1)
   o.dampFactor = clamp(o.dampFactor, 0, 1)
   o.restPoints = Math.max(0, Math.floor(o.restPoints))
@@ -221,6 +245,10 @@ export class AnomalyDetector {
       nvMean: 0,
       nvVar: 0,
       nvCount: 0,
+      rsShort: 0,
+      rsMean: 0,
+      rsVar: 0,
+      rsCount: 0,
       recentMax: 0,
       restLeft: 0,
       restScore: 0,
@@ -283,7 +311,7 @@ export class AnomalyDetector {
       return 0
     }
 
-    let score = combine(lv, ln, o)
+    let score = this.calibrate(combine(lv, ln, o), true)
 
     // damping of repeated alerts
     if (o.dampDecay > 0) {
@@ -326,7 +354,31 @@ export class AnomalyDetector {
       const novelty = contextUpdate(s.context, value, vt.fitted > 0 ? vt.uLo : value, vt.fitted > 0 ? vt.uHi : value, this.ctx, false)
       ln = this.noveltyLog10(s.nvShort + o.likelihoodShort * (novelty - s.nvShort) - s.nvMean)
     }
-    return combine(lv, ln, o)
+    return this.calibrate(combine(lv, ln, o), false)
+  }
+
+  /**
+   * OR the raw score with the anomaly likelihood of its short-term average against the raw
+   * scores seen so far (after the baseline; none during the next `baseline` points, while
+   * the mean and variance settle); with `learn`, also add it to that history.
+   */
+  private calibrate(raw: number, learn: boolean): number {
+    const s = this.s
+    const o = s.options
+    if (o.scoreLikelihoodLong <= 0) return raw
+    const short = s.rsShort + o.scoreLikelihoodShort * (raw - s.rsShort)
+    const d = short - s.rsMean
+    const l = s.rsCount >= o.baseline && d > 0 ? scoreOfLog10(Math.log10(Math.max(normalTail(d / Math.sqrt(s.rsVar + o.scoreLikelihoodMinSd * o.scoreLikelihoodMinSd)), 1e-300))) : 0
+    if (learn) {
+      s.rsShort = short
+      s.rsCount++
+      // plain average at first, exponential forgetting afterwards
+      const a = Math.max(o.scoreLikelihoodLong, 1 / s.rsCount)
+      const e = raw - s.rsMean
+      s.rsMean += a * e
+      s.rsVar = (1 - a) * (s.rsVar + a * e * e)
+    }
+    return 1 - (1 - raw) * (1 - l) + 0
   }
 
   /** log10 of the tail probability of a short-term novelty average `d` above its long-run mean. */
@@ -360,6 +412,11 @@ export class AnomalyDetector {
       // states saved before rest periods existed have none in progress
       restLeft: st.restLeft ?? 0,
       restScore: st.restScore ?? 0,
+      // states saved before score calibration start its history afresh
+      rsShort: st.rsShort ?? 0,
+      rsMean: st.rsMean ?? 0,
+      rsVar: st.rsVar ?? 0,
+      rsCount: st.rsCount ?? 0,
       options: normaliseOptions(st.options),
       values: ringClone(st.values),
       valueTail: valueTailClone(st.valueTail),
@@ -384,8 +441,8 @@ function validateState(st: DetectorState): void {
   for (const k of nums) {
     if (typeof st[k] !== 'number' || !Number.isFinite(st[k] as number)) throw new Error(`anomaly: bad state field ${k}`)
   }
-  // absent from states saved before rest periods existed
-  for (const k of ['restLeft', 'restScore'] as const) {
+  // absent from states saved before rest periods / score calibration existed
+  for (const k of ['restLeft', 'restScore', 'rsShort', 'rsMean', 'rsVar', 'rsCount'] as const) {
     if (st[k] !== undefined && (typeof st[k] !== 'number' || !Number.isFinite(st[k]) || st[k] < 0)) throw new Error(`anomaly: bad state field ${k}`)
   }
   const o = normaliseOptions(st.options)

@@ -65,7 +65,17 @@ export interface AnomalyRound {
  * Smallest deviation from the recent median that counts, per unit: a near-constant series (a disk
  * at 41.20 %) finds any change improbable, but a tenth of a percent is not an incident.
  */
-export const MIN_DEVIATION: Record<ReadingUnit, number> = { percent: 1, ms: 5, bytes: 0, bytes_per_second: 0, errors_per_second: 0 }
+export const MIN_DEVIATION: Record<ReadingUnit, number> = { percent: 1, ms: 5, bytes: 1024 * 1024, bytes_per_second: 1024, errors_per_second: 1 }
+
+/**
+ * The smallest move from the median that can count, for a series at `median`: the unit's floor,
+ * and for sizes and rates also a tenth of the usual level (a container's memory moving by a
+ * few hundred kilobytes is noise, not an incident, however still it was before).
+ */
+export function minDeviation(unit: ReadingUnit, median: number): number {
+  const floor = MIN_DEVIATION[unit] ?? 0
+  return unit === 'bytes' || unit === 'bytes_per_second' ? Math.max(floor, Math.abs(median) * 0.1) : floor
+}
 
 /** Expected range: mean ± this many standard deviations of the recent window. */
 const EVIDENCE_K = 3
@@ -152,7 +162,7 @@ export class AnomalyScorer {
         const t = Number.isFinite(at) ? at : now
         const score = st.detector.peek(r.value)
         const evidence = st.detector.evidence(EVIDENCE_K, r.value)
-        const anomalous = score > this.threshold && !!evidence && Math.abs(r.value - evidence.p50) >= (MIN_DEVIATION[r.unit] ?? 0)
+        const anomalous = score > this.threshold && !!evidence && Math.abs(r.value - evidence.p50) >= minDeviation(r.unit, evidence.p50)
         if (anomalous) st.anomalousSince ??= t
         else st.anomalousSince = undefined
         // An anomalous point stays out of the model, so a lasting shift keeps scoring (SPOT does the

@@ -120,6 +120,7 @@ export class SentinelRuntime {
     } else {
       this.log('warn', `no Docker socket at ${this.config.DOCKER_SOCKET}: containers are not watched`)
     }
+    void this.releaseStaleCronLocks().catch((err) => this.log('warn', 'could not check cron locks', { error: (err as Error).message }))
     // Chaos stays off until POST /api/chaos/start writes a desired state; the engine polls for it.
     this.chaos = createChaosEngine({
       redis: this.redis,
@@ -141,6 +142,35 @@ export class SentinelRuntime {
 
   private purgeTimer?: NodeJS.Timeout
   private sseGauge?: NodeJS.Timeout
+
+  /**
+   * Motia's cron adapter holds a lock per job for 5 minutes; a Sentinel killed mid-tick leaves it
+   * behind, and the monitor would stay silent for up to 5 minutes after the restart. A lock taken
+   * before this process started belongs to a process that is gone (one Sentinel per Redis).
+   */
+  private async releaseStaleCronLocks(): Promise<void> {
+    const startedAt = Date.now() - process.uptime() * 1000
+    const keys: string[] = []
+    let cursor = '0'
+    do {
+      const [next, batch] = await this.redis.scan(cursor, 'MATCH', 'motia:cron:lock:*', 'COUNT', 500)
+      cursor = next
+      keys.push(...batch)
+    } while (cursor !== '0')
+    for (const key of keys) {
+      const raw = await this.redis.get(key)
+      let acquiredAt = NaN
+      try {
+        acquiredAt = Number(JSON.parse(raw ?? '{}').acquiredAt)
+      } catch {
+        continue
+      }
+      if (acquiredAt < startedAt && (await this.redis.get(key)) === raw) {
+        await this.redis.del(key)
+        this.log('info', 'released a cron lock left by a previous process', { key })
+      }
+    }
+  }
 
   private async seedContainers(): Promise<void> {
     try {
