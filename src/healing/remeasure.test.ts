@@ -9,12 +9,11 @@
  * reading is above or at): the outcomes do not depend on how busy the machine is.
  */
 import assert from 'node:assert/strict'
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
 import { freePort, waitFor } from '../../tests/helpers/ports'
 import { startRedis, type TestRedis } from '../../tests/helpers/redis'
@@ -31,9 +30,8 @@ import { IncidentStore } from '../store/incidents'
 import type { Alert } from '../store/model'
 import { lookbackMs, remeasure, remeasures, ruleExpression } from './remeasure'
 import { escalationSummary, rollbackAndEscalate, verifyIncident } from './verify'
-import { sha256File as sha, treeHashes } from '../../tests/helpers/files'
+import { mountTmpfs, sha256File as sha, treeHashes, unmountTmpfs } from '../../tests/helpers/files'
 
-const run = promisify(execFile)
 // The tmpfs this test fills must be read: tmpfs is left out only by the default exclusions.
 const fsTypes = DEFAULT_EXCLUDED_FS_TYPES.filter((t) => t !== 'tmpfs')
 
@@ -76,9 +74,8 @@ const usedPercent = (p: string) => {
 before(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'sentinel-test-remeasure-'))
   mountDir = path.join(tmp, 'tmpfs')
-  mkdirSync(mountDir)
   try {
-    await run('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'sentinel-test-remeasure', mountDir])
+    await mountTmpfs(mountDir, 4 * 1024 * 1024, 'sentinel-test-remeasure')
     mounted = true
   } catch {
     mounted = false
@@ -88,7 +85,7 @@ before(async () => {
 })
 
 after(async () => {
-  if (mounted) await run('umount', [mountDir]).catch(() => run('umount', ['-l', mountDir]).catch(() => {}))
+  if (mounted) await unmountTmpfs(mountDir)
   await Promise.all([prometheus?.stop(), nodeExporter?.stop()])
   await redis?.stop()
   rmSync(tmp, { recursive: true, force: true })

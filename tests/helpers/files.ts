@@ -1,7 +1,11 @@
-/** File-tree helpers for tests that check a cleaning and its rollback byte for byte. */
+/** File-tree helpers: hashes for checking a cleaning and its rollback byte for byte, and tmpfs mounts. */
+import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
 
 export const sha256File = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex')
 
@@ -18,4 +22,15 @@ export function treeHashes(dir: string): Record<string, string> {
   }
   walk(dir)
   return out
+}
+
+/** Mounts a tmpfs of `bytes` at `dir` (root only): a small filesystem a test can fill. */
+export async function mountTmpfs(dir: string, bytes: number, source = 'sentinel-test-fs'): Promise<void> {
+  mkdirSync(dir, { recursive: true })
+  await run('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, source, dir])
+}
+
+/** Unmounts it; lazily when something still holds it open. Never throws. */
+export async function unmountTmpfs(dir: string): Promise<void> {
+  await run('umount', [dir]).catch(() => run('umount', ['-l', dir]).catch(() => {}))
 }

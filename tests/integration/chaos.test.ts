@@ -8,19 +8,17 @@
  * /api/infrastructure-status and /metrics.
  */
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
 import { DEFAULT_EXCLUDED_FS_TYPES } from '../../src/prometheus/queries'
+import { mountTmpfs, unmountTmpfs } from '../helpers/files'
 import { docker, removeContainers, runContainer, state, uniqueName } from '../helpers/docker'
 import { freePort, waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel } from '../helpers/sentinel'
 
-const run = promisify(execFile)
 const CHAOS = { 'sentinel.chaos': 'true', 'sentinel.watch': 'true' }
 
 describe('chaos through a real Sentinel', () => {
@@ -37,9 +35,8 @@ describe('chaos through a real Sentinel', () => {
   before(async () => {
     root = mkdtempSync(path.join(os.tmpdir(), 'sentinel-test-chaos-it-'))
     fsDir = path.join(root, 'fs')
-    mkdirSync(fsDir)
     // The sandbox on its own small filesystem: a fill of a few MiB crosses the disk threshold.
-    await run('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'sentinel-test-chaos-fs', fsDir])
+    await mountTmpfs(fsDir, 16 * 1024 * 1024, 'sentinel-test-chaos-fs')
     mounted = true
     const sandbox = path.join(fsDir, 'sandbox')
     for (const d of ['logs', 'temp', 'cache', 'data']) mkdirSync(path.join(sandbox, d), { recursive: true })
@@ -82,7 +79,7 @@ describe('chaos through a real Sentinel', () => {
     await redis?.stop()
     await docker('unpause', names.web).catch(() => {})
     await removeContainers(...Object.values(names))
-    if (mounted) await run('umount', [fsDir]).catch(() => run('umount', ['-l', fsDir]).catch(() => {}))
+    if (mounted) await unmountTmpfs(fsDir)
     rmSync(root, { recursive: true, force: true })
   })
 

@@ -12,20 +12,17 @@
  * A disk under its threshold right after the cleaning resolves and keeps its quarantine.
  */
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
 import { DEFAULT_EXCLUDED_FS_TYPES } from '../../src/prometheus/queries'
 import { waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel } from '../helpers/sentinel'
-import { sha256File as sha, treeHashes } from '../helpers/files'
+import { mountTmpfs, sha256File as sha, treeHashes, unmountTmpfs } from '../helpers/files'
 
-const run = promisify(execFile)
 const tree = treeHashes
 
 const usedPercent = (p: string) => {
@@ -52,8 +49,7 @@ describe('verification re-measures the metric that raised the alert', () => {
       [sandboxFs, 'sentinel-test-sandbox-fs'],
       [otherFs, 'sentinel-test-other-fs'],
     ]) {
-      mkdirSync(dir)
-      await run('mount', ['-t', 'tmpfs', '-o', 'size=8m', name, dir])
+      await mountTmpfs(dir, 8 * 1024 * 1024, name)
       mounted.push(dir)
     }
     sandbox = path.join(sandboxFs, 'sandbox')
@@ -88,7 +84,7 @@ describe('verification re-measures the metric that raised the alert', () => {
   after(async () => {
     await sentinel?.cleanup()
     await redis?.stop()
-    for (const dir of mounted) await run('umount', [dir]).catch(() => run('umount', ['-l', dir]).catch(() => {}))
+    for (const dir of mounted) await unmountTmpfs(dir)
     rmSync(root, { recursive: true, force: true })
   })
 
