@@ -6,6 +6,7 @@ process.env.WATCH_LABEL = `${WATCH_KEY}=true`
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { docker, removeContainers, runContainer, state, uniqueName } from '../../../tests/helpers/docker'
+import { freePort } from '../../../tests/helpers/ports'
 import { resetConfigCache } from '../../config/index'
 import { NotWatchedError } from '../../docker/client'
 import { getAction } from '../catalog'
@@ -89,6 +90,30 @@ describe('scale_out', () => {
     await assert.rejects(action.execute({ containerId: service }, ctx()), /maximum 2/)
     await assert.rejects(action.execute({ containerId: service, maxReplicas: 1 }, ctx()), /maximum 1/)
     assert.equal((await listReplicas(serviceId)).length, 2)
+  })
+
+  it('never passes the maximum when incidents scale one service at the same time, even on a fixed host port', async () => {
+    const published = uniqueName('scale-port')
+    const port = await freePort()
+    const publishedId = await runContainer(published, { labels: { [WATCH_KEY]: 'true' }, args: ['-p', `127.0.0.1:${port}:8080`] })
+    try {
+      const results = await Promise.allSettled(Array.from({ length: 5 }, () => action.execute({ containerId: published }, ctx())))
+      const created = results.filter((r) => r.status === 'fulfilled')
+      const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+      assert.equal(created.length, 2, `two replicas made: ${refused.map((r) => String(r.reason)).join('; ')}`)
+      for (const r of refused) assert.match(String(r.reason), /maximum 2/)
+      const replicas = await listReplicas(publishedId)
+      assert.equal(replicas.length, 2)
+      for (const r of replicas) {
+        const live = await inspect(r.Id)
+        assert.equal(live.State.Running, true, 'the replica started beside the original on another host port')
+        const hostPort = live.NetworkSettings.Ports['8080/tcp']?.[0]?.HostPort
+        assert.ok(hostPort && hostPort !== String(port), `replica host port ${hostPort}`)
+      }
+    } finally {
+      const replicas = (await docker('ps', '-aq', '--filter', `label=${REPLICA_OF_LABEL}=${publishedId}`)).split('\n').filter(Boolean)
+      await removeContainers(...replicas, published)
+    }
   })
 
   it('refuses a container without the watch label', async () => {

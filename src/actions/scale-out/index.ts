@@ -3,7 +3,9 @@
  * and configuration: env, command, labels (the watch label included), memory and CPU limits,
  * network mode, mounts. Named `<original>-replica-<n>`, labelled `sentinel.replica-of=<original
  * id>` and `sentinel.incident=<incident id>`; the incident label is how a retry finds the replica
- * it already made and how rollback finds the one to remove. Bounded by a maximum per service.
+ * it already made and how rollback finds the one to remove. Bounded by a maximum per service, even
+ * under concurrent incidents: the replica names are the slots 1..max. Published ports get ephemeral
+ * host ports, so a replica of a service on a fixed host port still starts.
  */
 import type Docker from 'dockerode'
 import { z } from 'zod'
@@ -157,19 +159,18 @@ export function createScaleOut(opts: ScaleOutOptions = {}): ActionDefinition<Sca
 
       const docker = await getDocker()
       const taken = new Set((await docker.listContainers({ all: true })).flatMap((c) => (c.Names ?? []).map((n) => n.replace(/^\//, ''))))
-      let index = 1
-      for (;;) {
-        while (taken.has(`${original}-replica-${index}`)) index++
+      // Replica names are slots 1..max and Docker refuses a second container of the same name, so
+      // two incidents scaling the same service at once can never make more than `max` replicas:
+      // the engine's name check is the lock.
+      for (let index = 1; index <= max; index++) {
         const name = `${original}-replica-${index}`
+        if (taken.has(name)) continue
         let created: Docker.Container
         try {
           created = await withTimeout(docker.createContainer(replicaCreateOptions(info, name, index, ctx.incidentId)), 30_000, 'docker create')
         } catch (err) {
-          // 409: the name was taken between the listing and the create; try the next one.
-          if ((err as { statusCode?: number }).statusCode === 409 && index < 1000) {
-            taken.add(name)
-            continue
-          }
+          // 409: the slot was taken between the listing and the create; try the next one.
+          if ((err as { statusCode?: number }).statusCode === 409) continue
           throw err
         }
         try {
@@ -180,6 +181,7 @@ export function createScaleOut(opts: ScaleOutOptions = {}): ActionDefinition<Sca
         }
         return { performed: 'created', original, originalId: info.Id, replicaId: created.id, replicaName: name, index, replicas: existing.length + 1, maxReplicas: max }
       }
+      throw new Error(`${original} has no free replica slot: ${original}-replica-1..${max} are all taken (maximum ${max})`)
     },
 
     async verify(_p, ctx) {
