@@ -15,6 +15,12 @@ export interface WatcherOptions {
   log: (level: 'info' | 'warn' | 'error', msg: string, data?: Record<string, unknown>) => void
   /** Never replay more than this far back. */
   maxReplayMs?: number
+  /**
+   * Called once, when the first stream is open, with the gap no event will fill (ms since the
+   * epoch): from the saved position (absent on a first start: everything before) to where the
+   * replay starts. Empty when the replay reaches back to the saved position.
+   */
+  onFirstConnect?: (gap: { fromMs: number | null; toMs: number }) => void
 }
 
 export type WatcherStatus = { state: 'up' } | { state: 'down'; reason: string } | { state: 'starting' }
@@ -27,6 +33,7 @@ export class DockerEventWatcher {
   private handledMax = 0
   private readonly inFlight = new Map<number, number>()
   private saveTimer: NodeJS.Timeout | null = null
+  private connectedOnce = false
   status: WatcherStatus = { state: 'starting' }
 
   constructor(private readonly opts: WatcherOptions) {}
@@ -52,6 +59,7 @@ export class DockerEventWatcher {
       const floorNano = (Date.now() - maxReplay) * 1e6
       const sinceNano = saved ? Math.max(saved, floorNano) : undefined
       const docker = await getDocker()
+      const connectedAt = Date.now()
       const options: Record<string, unknown> = { filters: { type: ['container'] } }
       // Docker takes `since` in seconds with a fractional part; events at exactly `since` repeat,
       // which is harmless: handling is keyed by the event.
@@ -61,6 +69,10 @@ export class DockerEventWatcher {
       this.status = { state: 'up' }
       this.backoffMs = 250
       this.opts.log('info', 'watching Docker events', { since: options.since ?? 'now' })
+      if (!this.connectedOnce) {
+        this.connectedOnce = true
+        this.opts.onFirstConnect?.({ fromMs: saved ? Math.floor(saved / 1e6) : null, toMs: sinceNano ? Math.floor(sinceNano / 1e6) : connectedAt })
+      }
       let buffer = ''
       stream.on('data', (chunk: Buffer) => {
         buffer += chunk.toString('utf8')

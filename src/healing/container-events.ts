@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { SentinelConfig } from '../config/index'
-import { dockerWillRestart, inspectContainer, isWatchedLabels } from '../docker/client'
+import { containerName, dockerWillRestart, getDocker, inspectContainer, isWatchedLabels } from '../docker/client'
 import { decide } from '../policy/index'
 import { policyDeps, remediationSlots } from '../policy/deps'
 import type { AuditLog } from '../store/audit'
@@ -57,16 +57,76 @@ export class ContainerEventHandler {
   /** Events of one container are handled in order; different containers in parallel. */
   handle(event: DockerEvent): Promise<void> {
     if (event.Type !== 'container') return Promise.resolve()
-    const id = event.Actor.ID
+    return this.inOrder(event.Actor.ID, () => this.dispatch(event), event.Action)
+  }
+
+  private inOrder(id: string, work: () => Promise<void>, what: string): Promise<void> {
     const prev = this.chains.get(id) ?? Promise.resolve()
     const next = prev
-      .then(() => this.dispatch(event))
-      .catch((err) => this.deps.log('error', 'container event handling failed', { containerId: id, action: event.Action, error: (err as Error).message }))
+      .then(work)
+      .catch((err) => this.deps.log('error', 'container event handling failed', { containerId: id, action: what, error: (err as Error).message }))
     this.chains.set(id, next)
     void next.finally(() => {
       if (this.chains.get(id) === next) this.chains.delete(id)
     })
     return next
+  }
+
+  /**
+   * Watched containers that died in a gap of the event stream, before the replay starts and after
+   * the last event a previous run handled (on a first start, any time before it; or a Sentinel
+   * down for longer than the replay window), are found by looking at them: no event will ever
+   * report those deaths. A clean exit (0, or 143 from a
+   * SIGTERM) without an OOM kill looks like `docker stop` and is left alone, as Docker's own
+   * restart policies leave stopped containers alone; any other exit opens an incident that takes
+   * the usual path. The incident id comes from the container and its FinishedAt, so starting
+   * again finds the same incident instead of opening another.
+   */
+  async sweepDead(gap: { fromMs: number | null; toMs: number }): Promise<{ opened: string[]; leftAlone: string[] }> {
+    if (gap.fromMs !== null && gap.fromMs >= gap.toMs) return { opened: [], leftAlone: [] }
+    const { key, value } = this.deps.config.WATCH_LABEL
+    const docker = await getDocker()
+    const listed = await docker.listContainers({ all: true, filters: { label: [`${key}=${value}`], status: ['exited', 'dead'] } })
+    const opened: string[] = []
+    const leftAlone: string[] = []
+    for (const c of listed) {
+      await this.inOrder(
+        c.Id,
+        async () => {
+          const info = await inspectContainer(c.Id)
+          if (!isWatchedLabels(info.Config.Labels) || info.State.Running || info.State.Restarting) return
+          const finishedMs = Date.parse(info.State.FinishedAt)
+          // Never started (FinishedAt is year 1), or outside the gap: the replay reports it, or a
+          // previous run handled it.
+          if (!(finishedMs > 0) || finishedMs >= gap.toMs || (gap.fromMs !== null && finishedMs < gap.fromMs)) return
+          const name = containerName(info)
+          const exitCode = info.State.ExitCode
+          const oomKilled = info.State.OOMKilled === true
+          if (!oomKilled && (exitCode === 0 || exitCode === 143)) {
+            leftAlone.push(name)
+            this.deps.log('info', 'watched container found stopped at start-up with a clean exit; left alone', { container: name, exitCode, finishedAt: info.State.FinishedAt })
+            return
+          }
+          const alert: Alert = {
+            fingerprint: `container_down:${c.Id}`,
+            type: 'container_down',
+            severity: 'critical',
+            metric: 'container_running',
+            value: 0,
+            threshold: 1,
+            resource: { kind: 'container', id: c.Id, name },
+            labels: { container: name, image: info.Config.Image ?? '' },
+            source: 'docker inspect (found dead at start-up)',
+            at: new Date(finishedMs).toISOString(),
+            details: { exitCode, oomKilled, foundAtStartUp: true },
+          }
+          const incident = await this.openAndRemediate(alert, incidentIdForEvent(c.Id, `${finishedMs}000000`), `container ${name} was found dead at start-up (exit code ${exitCode}${oomKilled ? ', OOM-killed' : ''})`)
+          if (incident) opened.push(name)
+        },
+        'sweep',
+      )
+    }
+    return { opened, leftAlone }
   }
 
   private async dispatch(event: DockerEvent): Promise<void> {

@@ -115,6 +115,13 @@ export class SentinelRuntime {
           await this.redis.set(POSITION_KEY, String(t))
         },
         log: logTo('docker-watcher'),
+        onFirstConnect: (gap) => {
+          this.containerEvents!.sweepDead(gap)
+            .then((r) => {
+              if (r.opened.length || r.leftAlone.length) this.log('info', 'checked watched containers found dead at start-up', r)
+            })
+            .catch((err) => this.log('warn', 'could not check watched containers for deaths before start-up', { error: (err as Error).message }))
+        },
       })
       this.watcher.start()
     } else {

@@ -1,11 +1,12 @@
 /**
  * Nothing lost: kill -9 Sentinel (its whole process group) in the middle of a remediation and
  * start it again. The incident is still there and finishes, and the container is not restarted a
- * second time for the one death. A death that happens while Sentinel is down is healed on start.
+ * second time for the one death. A death that happens while Sentinel is down is healed on start,
+ * from the replayed events or, when no event can report it (a first start), by looking.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { killMainProcess, removeContainers, runContainer, state, uniqueName } from '../helpers/docker'
+import { docker, killMainProcess, removeContainers, runContainer, state, uniqueName } from '../helpers/docker'
 import { sleep, waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel } from '../helpers/sentinel'
@@ -88,5 +89,33 @@ describe('crash recovery', () => {
     await waitFor(async () => (await state(name)).Running, { timeoutMs: 20_000, what: 'the container to be restarted after start-up' })
     const id = await waitFor(() => incidentIdFor(name), { timeoutMs: 10_000, what: 'an incident for the missed death' })
     await waitFor(async () => (await stored(id)).status === 'resolved', { timeoutMs: 60_000, what: 'the incident to resolve' })
+  })
+
+  it('on a first start, heals a watched container found crashed and leaves one stopped cleanly alone', async () => {
+    const crashed = uniqueName('found-dead')
+    const stopped = uniqueName('found-stopped')
+    containers.push(crashed, stopped)
+    await runContainer(crashed, { labels: { 'sentinel.watch': 'true' } })
+    await runContainer(stopped, { labels: { 'sentinel.watch': 'true' } })
+    await sentinel.kill9()
+    await killMainProcess(crashed)
+    await docker('stop', '-t', '5', stopped)
+    await waitFor(async () => !(await state(crashed)).Running, { timeoutMs: 5000, what: 'the container to die' })
+    // No saved event position: this Sentinel has never watched, so no event will report the death.
+    await redis.client.del('sentinel:docker:events:position')
+    const stoppedBefore = await state(stopped)
+
+    await sentinel.restart()
+    await waitFor(async () => (await state(crashed)).Running, { timeoutMs: 20_000, what: 'the crashed container to be restarted after start-up' })
+    const id = await waitFor(() => incidentIdFor(crashed), { timeoutMs: 10_000, what: 'an incident for the death found at start-up' })
+    const inc = await stored(id)
+    assert.equal(inc.alert.source, 'docker inspect (found dead at start-up)')
+    assert.equal(inc.alert.details.exitCode, 137)
+    await waitFor(async () => (await stored(id)).status === 'resolved', { timeoutMs: 60_000, what: 'the incident to resolve' })
+
+    assert.equal(await incidentIdFor(stopped), null, 'no incident for a container stopped on purpose')
+    const stoppedAfter = await state(stopped)
+    assert.equal(stoppedAfter.Running, false, 'the cleanly stopped container stays stopped')
+    assert.equal(stoppedAfter.StartedAt, stoppedBefore.StartedAt)
   })
 })
