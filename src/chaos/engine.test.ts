@@ -3,6 +3,7 @@
  * containers labelled sentinel.chaos=true and watched, it stops (and undoes its faults) when told,
  * fillTemp stays in the sandbox, and an engine that starts undoes what a dead one left in effect.
  */
+import { randomBytes } from 'node:crypto'
 import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -19,7 +20,8 @@ import { BUSY_LOOP_NAME, chaosFileName } from './faults'
 import { ChaosStore, engineAlive } from './store'
 import { chaosStartBody, type ChaosState } from './types'
 
-const WATCH = { key: 'sentinel.watch', value: 'true' }
+// A watch label of this test's own, so a Sentinel running beside it never acts on these containers.
+const WATCH = { key: 'sentinel.watch', value: `unit-${randomBytes(4).toString('hex')}` }
 const config = { DOCKER_SOCKET: '/var/run/docker.sock', WATCH_LABEL: WATCH }
 
 /** Every Docker event about the container from `sinceMs` until now. */
@@ -87,10 +89,10 @@ describe('chaos engine', () => {
     sandbox = path.join(tmp, 'sandbox')
     for (const d of ['temp', 'logs', 'data']) mkdirSync(path.join(sandbox, d), { recursive: true })
     auditFile = path.join(tmp, 'audit', 'audit.jsonl')
-    ids.target = await runContainer(names.target, { labels: { 'sentinel.chaos': 'true', 'sentinel.watch': 'true' } })
+    ids.target = await runContainer(names.target, { labels: { 'sentinel.chaos': 'true', [WATCH.key]: WATCH.value } })
     ids.plain = await runContainer(names.plain)
     ids.chaosOnly = await runContainer(names.chaosOnly, { labels: { 'sentinel.chaos': 'true' } })
-    ids.watchOnly = await runContainer(names.watchOnly, { labels: { 'sentinel.watch': 'true' } })
+    ids.watchOnly = await runContainer(names.watchOnly, { labels: { [WATCH.key]: WATCH.value } })
     for (const n of untouched()) startedAtOf[n] = (await state(n)).StartedAt
     createdAt = Date.now()
     engine = createChaosEngine({ redis: redis.client, audit: new AuditLog(redis.client, auditFile), config: { sandboxDir: sandbox, watchLabel: WATCH, pollMs: 200 }, log: (level, msg, data) => logs.push(`${level} ${msg} ${JSON.stringify(data ?? {})}`) })

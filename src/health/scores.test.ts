@@ -1,4 +1,5 @@
 /** Health scores gathered from a real Docker engine, a real Redis incident store and checks. */
+import { randomBytes } from 'node:crypto'
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { docker, removeContainers, runContainer, uniqueName } from '../../tests/helpers/docker'
@@ -9,7 +10,9 @@ import type { Alert, ResourceRef } from '../store/model'
 import { healthScore, systemScore } from './score'
 import { computeHealth, healthScoresForMetrics } from './scores'
 
-const config = { DOCKER_SOCKET: '/var/run/docker.sock', WATCH_LABEL: { key: 'sentinel.watch', value: 'true' } }
+// A watch label of this test's own, so a Sentinel running beside it never acts on these containers.
+const WATCH = { key: 'sentinel.watch', value: `unit-${randomBytes(4).toString('hex')}` }
+const config = { DOCKER_SOCKET: '/var/run/docker.sock', WATCH_LABEL: WATCH }
 
 function alert(type: Alert['type'], resource: ResourceRef): Alert {
   return { fingerprint: `${type}:${resource.id}:${Math.random()}`, type, severity: 'critical', metric: type, value: 1, threshold: 0, resource, labels: {}, source: 'test', at: new Date().toISOString() }
@@ -27,8 +30,8 @@ describe('computeHealth', () => {
   before(async () => {
     redis = await startRedis()
     store = new IncidentStore(redis.client)
-    ids[up] = await runContainer(up, { labels: { 'sentinel.watch': 'true' } })
-    ids[dead] = await runContainer(dead, { labels: { 'sentinel.watch': 'true' } })
+    ids[up] = await runContainer(up, { labels: { [WATCH.key]: WATCH.value } })
+    ids[dead] = await runContainer(dead, { labels: { [WATCH.key]: WATCH.value } })
     await docker('kill', dead)
   })
   after(async () => {

@@ -36,6 +36,16 @@ export interface SentinelInstance {
   cleanup(): Promise<void>
 }
 
+/**
+ * The watch label value of this test process's Sentinels: test suites running side by side on one
+ * Docker engine (or next to a developer's own Sentinel) never act on each other's containers.
+ */
+export const WATCH_VALUE = `test-${randomBytes(4).toString('hex')}`
+/** Labels of a container the test Sentinels watch. */
+export const WATCHED: Record<string, string> = { 'sentinel.watch': WATCH_VALUE }
+/** The same label as a `docker --label` argument. */
+export const WATCH_ARG = `sentinel.watch=${WATCH_VALUE}`
+
 export async function startSentinel(opts: { redisPort: number; env?: Record<string, string> }): Promise<SentinelInstance> {
   const port = await freePort()
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-test-data-'))
@@ -61,6 +71,7 @@ export async function startSentinel(opts: { redisPort: number; env?: Record<stri
     MONITOR_CRON: '0 0 1 1 *',
     // Likewise anomaly incidents on the host's own series, for tests that run the monitor for its thresholds.
     ANOMALY_ENABLED: 'false',
+    WATCH_LABEL: WATCH_ARG,
     SENTINEL_API_KEYS: Object.entries(keys).map(([role, key]) => `${role}:${key}`).join(','),
     ...(opts.env ?? {}),
   }

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import { docker, removeContainers, runContainer, state, TEST_IMAGE, uniqueName } from '../helpers/docker'
 import { waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
-import { type SentinelInstance, startSentinel, type TestRole } from '../helpers/sentinel'
+import { type SentinelInstance, startSentinel, type TestRole, WATCH_ARG } from '../helpers/sentinel'
 
 describe('API', () => {
   let redis: TestRedis
@@ -95,7 +95,7 @@ describe('API', () => {
     const name = uniqueName('api-approval')
     containers.push(name)
     // Created, never started: down without a death event, so only the flow can bring it up.
-    await docker('create', '--name', name, '--label', 'sentinel.watch=true', TEST_IMAGE, 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done')
+    await docker('create', '--name', name, '--label', WATCH_ARG, TEST_IMAGE, 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done')
     const startedBefore = (await state(name)).StartedAt
     const trig = await sentinel.post('/api/trigger-alert', { type: 'container_down', resource: name })
     assert.equal(trig.status, 202)

@@ -17,9 +17,9 @@ import { mountTmpfs, unmountTmpfs } from '../helpers/files'
 import { docker, removeContainers, runContainer, state, uniqueName } from '../helpers/docker'
 import { freePort, waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
-import { type SentinelInstance, startSentinel } from '../helpers/sentinel'
+import { type SentinelInstance, startSentinel, WATCHED } from '../helpers/sentinel'
 
-const CHAOS = { 'sentinel.chaos': 'true', 'sentinel.watch': 'true' }
+const CHAOS = { 'sentinel.chaos': 'true', ...WATCHED }
 
 describe('chaos through a real Sentinel', () => {
   let redis: TestRedis
@@ -43,7 +43,7 @@ describe('chaos through a real Sentinel', () => {
     webPort = await freePort()
     ids.target = await runContainer(names.target, { labels: CHAOS })
     ids.web = await runContainer(names.web, { labels: CHAOS, args: ['-p', `127.0.0.1:${webPort}:8080`], cmd: ['httpd', '-f', '-p', '8080', '-h', '/tmp'] })
-    ids.watched = await runContainer(names.watched, { labels: { 'sentinel.watch': 'true' } })
+    ids.watched = await runContainer(names.watched, { labels: WATCHED })
     ids.bare = await runContainer(names.bare)
     since = Date.now()
     redis = await startRedis()
@@ -166,6 +166,7 @@ describe('chaos through a real Sentinel', () => {
   it('a paused probe target raises a latency incident that resolves once the run is stopped', async () => {
     const { fault } = await oneFault({ faults: { slowProbe: { minIntervalSec: 1, maxIntervalSec: 1, pauseSec: 120 } }, targets: [names.web], durationSec: 300 }, 'paused probe target')
     assert.equal(fault.container.id, ids.web)
+    assert.ok(fault.container.endpoints.includes(`127.0.0.1:${webPort}`), `endpoints ${fault.container.endpoints}`)
     assert.equal(fault.incident.type, 'latency')
     assert.equal(fault.endReason, 'run ended')
     assert.equal(JSON.parse(await docker('inspect', '--format', '{{json .State.Paused}}', names.web)), false)

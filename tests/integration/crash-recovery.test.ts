@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test'
 import { docker, killMainProcess, removeContainers, runContainer, state, uniqueName } from '../helpers/docker'
 import { sleep, waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
-import { type SentinelInstance, startSentinel } from '../helpers/sentinel'
+import { type SentinelInstance, startSentinel, WATCHED } from '../helpers/sentinel'
 
 describe('crash recovery', () => {
   let redis: TestRedis
@@ -40,7 +40,7 @@ describe('crash recovery', () => {
   it('finishes an incident interrupted by kill -9, without restarting the container twice', async () => {
     const name = uniqueName('crash')
     containers.push(name)
-    await runContainer(name, { labels: { 'sentinel.watch': 'true' } })
+    await runContainer(name, { labels: WATCHED })
     await killMainProcess(name)
 
     const id = await waitFor(
@@ -79,7 +79,7 @@ describe('crash recovery', () => {
   it('heals a container that died while Sentinel was down', async () => {
     const name = uniqueName('while-down')
     containers.push(name)
-    await runContainer(name, { labels: { 'sentinel.watch': 'true' } })
+    await runContainer(name, { labels: WATCHED })
     await sleep(500) // let the running instance record its event position past the start
     await sentinel.kill9()
     await killMainProcess(name)
@@ -95,8 +95,8 @@ describe('crash recovery', () => {
     const crashed = uniqueName('found-dead')
     const stopped = uniqueName('found-stopped')
     containers.push(crashed, stopped)
-    await runContainer(crashed, { labels: { 'sentinel.watch': 'true' } })
-    await runContainer(stopped, { labels: { 'sentinel.watch': 'true' } })
+    await runContainer(crashed, { labels: WATCHED })
+    await runContainer(stopped, { labels: WATCHED })
     await sentinel.kill9()
     await killMainProcess(crashed)
     await docker('stop', '-t', '5', stopped)

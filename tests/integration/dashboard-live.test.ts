@@ -14,7 +14,7 @@ import type { Browser, Page } from 'playwright-core'
 import { docker, killMainProcess, removeContainers, runContainer, state, TEST_IMAGE, uniqueName } from '../helpers/docker'
 import { waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
-import { PROJECT_ROOT, type SentinelInstance, startSentinel } from '../helpers/sentinel'
+import { PROJECT_ROOT, type SentinelInstance, startSentinel, WATCH_ARG, WATCHED } from '../helpers/sentinel'
 
 const artifacts = path.join(PROJECT_ROOT, 'test-artifacts')
 
@@ -53,7 +53,7 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
   it('shows a killed container go red, then green, and its incident open and resolve without a reload', async () => {
     const name = uniqueName('dash-web')
     containers.push(name)
-    await runContainer(name, { labels: { 'sentinel.watch': 'true' } })
+    await runContainer(name, { labels: WATCHED })
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
     const errors: string[] = []
     page.on('pageerror', (e) => errors.push(e.message))
@@ -111,7 +111,7 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
     const name = uniqueName('dash-approve')
     containers.push(name)
     // Created, never started: down without a death event, so only the approved fix brings it up.
-    await docker('create', '--name', name, '--label', 'sentinel.watch=true', TEST_IMAGE, 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done')
+    await docker('create', '--name', name, '--label', WATCH_ARG, TEST_IMAGE, 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done')
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } })
     const errors: string[] = []
     page.on('pageerror', (e) => errors.push(e.message))

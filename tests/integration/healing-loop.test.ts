@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import { killMainProcess, removeContainers, runContainer, state, uniqueName } from '../helpers/docker'
 import { sleep, waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
-import { type SentinelInstance, startSentinel } from '../helpers/sentinel'
+import { type SentinelInstance, startSentinel, WATCHED } from '../helpers/sentinel'
 
 describe('healing loop', () => {
   let redis: TestRedis
@@ -34,7 +34,7 @@ describe('healing loop', () => {
   it('restarts a watched container whose main process was killed, and resolves the incident through the flow', async () => {
     const name = uniqueName('watched')
     containers.push(name)
-    await runContainer(name, { labels: { 'sentinel.watch': 'true' } })
+    await runContainer(name, { labels: WATCHED })
     const before = await state(name)
     assert.equal(before.Running, true)
 
@@ -107,7 +107,7 @@ describe('healing loop', () => {
   it('does not fight a deliberate docker stop', async () => {
     const name = uniqueName('stopped')
     containers.push(name)
-    await runContainer(name, { labels: { 'sentinel.watch': 'true' } })
+    await runContainer(name, { labels: WATCHED })
     const { execFile } = await import('node:child_process')
     await new Promise<void>((resolve, reject) => execFile('docker', ['stop', '-t', '2', name], (e) => (e ? reject(e) : resolve())))
     await sleep(2500)
@@ -152,7 +152,7 @@ describe('healing loop', () => {
     // And it still heals once Redis is back: the flow's queues reconnected.
     const name = uniqueName('after-outage')
     containers.push(name)
-    await runContainer(name, { labels: { 'sentinel.watch': 'true' } })
+    await runContainer(name, { labels: WATCHED })
     await killMainProcess(name)
     await waitFor(
       async () => {

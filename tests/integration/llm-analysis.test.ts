@@ -15,7 +15,7 @@ import { hang, reply, startFakeOpenRouter, status, type FakeOpenRouter, type Rec
 import { docker, killMainProcess, removeContainers, runContainer, state, TEST_IMAGE, uniqueName } from '../helpers/docker'
 import { waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
-import { type SentinelInstance, startSentinel } from '../helpers/sentinel'
+import { type SentinelInstance, startSentinel, WATCH_ARG, WATCHED } from '../helpers/sentinel'
 
 // Short, so that the hang case ends soon; long enough for three failed attempts and their backoff.
 const DEADLINE_SECONDS = 8
@@ -227,7 +227,7 @@ for (const stream of [false, true]) {
     it("acts on the LLM's proposed fix and keeps its reasoning apart", async () => {
       const name = uniqueName('llm-fix')
       containers.push(name)
-      await docker('create', '--name', name, '--label', 'sentinel.watch=true', TEST_IMAGE, 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done')
+      await docker('create', '--name', name, '--label', WATCH_ARG, TEST_IMAGE, 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done')
       const { Id } = JSON.parse(await docker('inspect', '--format', '{{json .}}', name)) as { Id: string }
       llm.scriptFor(
         name,
@@ -262,7 +262,7 @@ for (const stream of [false, true]) {
       containers.push(name)
       llm.scriptFor(name, status(500))
       await runContainer(name, {
-        labels: { 'sentinel.watch': 'true' },
+        labels: WATCHED,
         cmd: ['sh', '-c', 'echo "connecting with password=hunter2-very-secret to postgres://app:s3cr3tpw@db:5432/x"; trap "exit 0" TERM; while true; do sleep 0.2; done'],
       })
       await new Promise((r) => setTimeout(r, 300))

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test'
 import { docker, removeContainers, TEST_IMAGE, uniqueName } from '../helpers/docker'
 import { sleep, waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
-import { type SentinelInstance, startSentinel } from '../helpers/sentinel'
+import { type SentinelInstance, startSentinel, WATCH_ARG } from '../helpers/sentinel'
 import { blockActionPayload, sendSignedInteraction, type SlackStandIn, startSlackStandIn } from '../helpers/slack-standin'
 
 describe('Slack approvals', () => {
@@ -46,7 +46,7 @@ describe('Slack approvals', () => {
   it('posts the approval with buttons, refuses forged and stale clicks, and acts on a signed one', async () => {
     const name = uniqueName('slack')
     containers.push(name)
-    await docker('create', '--name', name, '--label', 'sentinel.watch=true', TEST_IMAGE, 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done')
+    await docker('create', '--name', name, '--label', WATCH_ARG, TEST_IMAGE, 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done')
     const trig = await sentinel.post('/api/trigger-alert', { type: 'container_down', resource: name })
     assert.equal(trig.status, 202)
     const id = trig.body.incidentId as string

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import { connectSse, type SseConnection, type SseEvent } from '../../src/stream/sse-client'
 import { killMainProcess, removeContainers, runContainer, uniqueName } from '../helpers/docker'
 import { startRedis, type TestRedis } from '../helpers/redis'
-import { type SentinelInstance, type TestRole, startSentinel } from '../helpers/sentinel'
+import { type SentinelInstance, startSentinel, type TestRole, WATCHED } from '../helpers/sentinel'
 
 describe('live stream against a real Sentinel', () => {
   let redis: TestRedis
@@ -105,7 +105,7 @@ describe('live stream against a real Sentinel', () => {
     const viewer = await connect('viewer')
     const name = uniqueName('stream-ct')
     containers.push(name)
-    await runContainer(name, { labels: { 'sentinel.watch': 'true' } })
+    await runContainer(name, { labels: WATCHED })
     const listed = await sentinel.get('/api/containers', 'viewer')
     assert.equal(listed.status, 200)
     assert.equal((await sentinel.get('/api/containers', null)).status, 401)
