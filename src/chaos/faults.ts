@@ -23,6 +23,34 @@ export type Label = { key: string; value: string }
 export interface ChaosTarget {
   id: string
   name: string
+  /**
+   * Where the container answers, as `host:port` (`*` for a port published on every address):
+   * its published host ports, and its own addresses and name with its exposed ports. A latency
+   * incident is credited to a paused container only when its probe URL names one of them.
+   */
+  endpoints?: string[]
+}
+
+/** `host:port` pairs a container answers on (see ChaosTarget.endpoints). */
+export function containerEndpoints(info: ContainerInfo): string[] {
+  const out = new Set<string>()
+  const ports = (info.NetworkSettings?.Ports ?? {}) as Record<string, Array<{ HostIp?: string; HostPort?: string }> | null>
+  const names = [containerName(info)]
+  for (const net of Object.values(info.NetworkSettings?.Networks ?? {})) {
+    if (net?.IPAddress) names.push(net.IPAddress)
+    for (const alias of net?.Aliases ?? []) names.push(alias)
+  }
+  for (const [spec, bindings] of Object.entries(ports)) {
+    const [port, proto] = spec.split('/')
+    if (proto && proto !== 'tcp') continue
+    for (const n of names) out.add(`${n}:${port}`)
+    for (const b of bindings ?? []) {
+      if (!b.HostPort) continue
+      const ip = b.HostIp ?? ''
+      out.add(`${ip === '' || ip === '0.0.0.0' || ip === '::' ? '*' : ip}:${b.HostPort}`)
+    }
+  }
+  return [...out]
 }
 
 /** The Docker operations chaos uses; the default implementation talks to the real engine. */
@@ -112,7 +140,7 @@ export async function checkTarget(docker: ChaosDocker, id: string, watchLabel: L
     return { refused: `inspect failed: ${(err as Error).message}` }
   }
   const why = refusal(info, watchLabel)
-  return why ? { refused: why } : { target: { id: info.Id, name: containerName(info) } }
+  return why ? { refused: why } : { target: { id: info.Id, name: containerName(info), endpoints: containerEndpoints(info) } }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -24,6 +24,33 @@ const SKEW_MS = 2000
 const onContainer = (f: FaultRecord, i: Incident) =>
   !!f.container && i.resource.kind === 'container' && (i.resource.id === f.container.id || i.resource.name === f.container.name)
 
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
+
+/**
+ * Does a latency incident's probe URL point at the paused container? Yes when its host and port
+ * are among the container's endpoints (a published port on every address also answers on
+ * loopback and the host's addresses). Unknown (a fault recorded without endpoints, a resource
+ * that is no URL) counts as yes: the type and the time decide, as before.
+ */
+export function probesContainer(f: FaultRecord, i: Incident): boolean {
+  const endpoints = f.container?.endpoints
+  if (!endpoints) return true
+  let url: URL
+  try {
+    url = new URL(i.resource.name)
+  } catch {
+    return true
+  }
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80')
+  const host = url.hostname
+  return endpoints.some((e) => {
+    const at = e.lastIndexOf(':')
+    const [h, p] = [e.slice(0, at), e.slice(at + 1)]
+    if (p !== port) return false
+    return h === '*' || h === host || (LOOPBACK.has(h) && LOOPBACK.has(host))
+  })
+}
+
 export function provokes(f: FaultRecord, i: Incident): boolean {
   switch (f.kind) {
     case 'kill':
@@ -32,7 +59,7 @@ export function provokes(f: FaultRecord, i: Incident): boolean {
       return (i.type === 'cpu' && (onContainer(f, i) || i.resource.kind === 'host')) || (i.type === 'anomaly' && onContainer(f, i))
     case 'slowProbe':
       // A paused target makes probes to it slow (an endpoint's latency), and may fail its health check.
-      return i.type === 'latency' || ((i.type === 'container_unhealthy' || i.type === 'container_down') && onContainer(f, i))
+      return (i.type === 'latency' && probesContainer(f, i)) || ((i.type === 'container_unhealthy' || i.type === 'container_down') && onContainer(f, i))
     case 'fillTemp':
       return (i.type === 'disk' || (i.type === 'anomaly' && i.resource.kind === 'filesystem')) && (!f.filesystem || i.resource.name === f.filesystem)
   }

@@ -135,7 +135,8 @@ export interface FaultRecord {
   kind: FaultKind
   at: string
   outcome: 'injected' | 'skipped' | 'failed'
-  container?: { id: string; name: string }
+  /** `endpoints`: where it answered (slowProbe), for crediting latency incidents (see ChaosTarget). */
+  container?: { id: string; name: string; endpoints?: string[] }
   /** fillTemp: the mount point of the filesystem filled. */
   filesystem?: string
   params: Record<string, unknown>
