@@ -1,27 +1,30 @@
 /**
  * NAB benchmark for Sentinel's streaming anomaly detector.
  *
- *   tsx bench/nab/run.ts [--data DIR] [--out DIR] [--detector NAME]
+ *   tsx bench/nab/run.ts [--data DIR] [--out DIR] [--detector NAME] [--baseline windowedGaussian]
  *
  * DIR (default ../shared/nab relative to the project root) must have NAB's
  * layout: DIR/data/<category>/*.csv and DIR/labels/combined_windows.json.
  * Results are written in NAB's results format:
  *   OUT/<detector>/<category>/<detector>_<file>.csv  (timestamp,value,anomaly_score)
  * plus OUT/<detector>/<detector>_<profile>_scores.csv and OUT/final_results.json.
+ * --baseline runs a reference detector with a published score instead (see baselines.ts).
  */
 import { cpus } from 'node:os'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { AnomalyDetector } from '../../src/anomaly/index'
-import { loadCorpus, runDetector } from './corpus'
+import { BASELINES } from './baselines'
+import { type Detector, loadCorpus, runDetector } from './corpus'
 import { scoreAllProfiles } from './scorer'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const projectRoot = resolve(here, '..', '..')
 
-function parseArgs(argv: string[]): { data: string; out: string; detector: string } {
-  const args = { data: resolve(projectRoot, '..', 'shared', 'nab'), out: join(here, 'results'), detector: 'sentinel' }
+function parseArgs(argv: string[]): { data: string; out: string; detector: string; baseline: string | null } {
+  const args = { data: resolve(projectRoot, '..', 'shared', 'nab'), out: join(here, 'results'), detector: 'sentinel', baseline: null as string | null }
+  let named = false
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const next = (): string => {
@@ -31,9 +34,16 @@ function parseArgs(argv: string[]): { data: string; out: string; detector: strin
     }
     if (a === '--data') args.data = resolve(next())
     else if (a === '--out') args.out = resolve(next())
-    else if (a === '--detector') args.detector = next()
+    else if (a === '--detector') {
+      args.detector = next()
+      named = true
+    } else if (a === '--baseline') {
+      args.baseline = next()
+      if (!BASELINES[args.baseline]) throw new Error(`unknown baseline ${args.baseline}: one of ${Object.keys(BASELINES).join(', ')}`)
+      if (!named) args.detector = args.baseline
+    }
     else if (a === '--help' || a === '-h') {
-      console.log('usage: tsx bench/nab/run.ts [--data DIR] [--out DIR] [--detector NAME]')
+      console.log(`usage: tsx bench/nab/run.ts [--data DIR] [--out DIR] [--detector NAME] [--baseline ${Object.keys(BASELINES).join('|')}]`)
       process.exit(0)
     } else throw new Error(`unknown argument ${a}`)
   }
@@ -45,9 +55,10 @@ function main(): void {
   const corpus = loadCorpus(args.data)
   if (corpus.length === 0) throw new Error(`no data files found under ${args.data}/data`)
 
+  const make: () => Detector = args.baseline ? BASELINES[args.baseline].make : () => new AnomalyDetector()
   // warm-up run (JIT) on a copy, then the measured run
-  runDetector(corpus.slice(0, 3), () => new AnomalyDetector())
-  const run = runDetector(corpus, () => new AnomalyDetector())
+  runDetector(corpus.slice(0, 3), make)
+  const run = runDetector(corpus, make)
 
   // results files in NAB's format
   const detDir = join(args.out, args.detector)
@@ -82,6 +93,7 @@ function main(): void {
       `${r.profile.padEnd(20)} score ${r.normalizedScore.toFixed(2).padStart(7)}  (raw ${r.rawScore.toFixed(3)}, null ${r.nullScore.toFixed(1)}, perfect ${r.perfectScore.toFixed(1)}, threshold ${r.threshold}, rows TP ${r.tp} FP ${r.fp} FN ${r.fn})`,
     )
   }
+  if (args.baseline) console.log(`published whole-corpus standard score of ${args.baseline}: ${BASELINES[args.baseline].publishedStandard}`)
   console.log(`throughput: ${Math.round(run.points / run.seconds).toLocaleString('en-US')} points/s (single core, ${run.seconds.toFixed(3)} s in update())`)
   console.log(`machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, node ${process.version}, ${process.platform}/${process.arch}`)
 }
