@@ -25,12 +25,19 @@ export interface WatcherOptions {
 
 export type WatcherStatus = { state: 'up' } | { state: 'down'; reason: string } | { state: 'starting' }
 
+// "Just before an event": times in ns since the epoch are ~1.8e18, beyond a double's integer
+// precision (steps of 256 ns), so 1 ns earlier would be the same number. A microsecond is safe;
+// events replayed from that microsecond are harmless (handling is keyed by the event).
+const BEFORE_NS = 1000
+
 export class DockerEventWatcher {
   private stream: Readable | null = null
   private stopped = false
   private backoffMs = 250
   private highWater = 0
   private handledMax = 0
+  /** The earliest event whose handling failed (0: none). */
+  private failedMin = 0
   private readonly inFlight = new Map<number, number>()
   private saveTimer: NodeJS.Timeout | null = null
   private connectedOnce = false
@@ -117,18 +124,26 @@ export class DockerEventWatcher {
     }
     const t = Number(event.timeNano)
     this.inFlight.set(t, (this.inFlight.get(t) ?? 0) + 1)
-    void this.opts.onEvent(event).finally(() => {
+    const settle = (ok: boolean) => {
       const n = (this.inFlight.get(t) ?? 1) - 1
       if (n <= 0) this.inFlight.delete(t)
       else this.inFlight.set(t, n)
+      // An event whose handling failed for good pins the position before it: the next start
+      // replays it (handling is keyed by the event, so what did succeed is not done twice).
+      if (!ok && (this.failedMin === 0 || t < this.failedMin)) this.failedMin = t
       if (t > this.handledMax) this.handledMax = t
       // Resume from the oldest event still being handled, so none is skipped after a crash.
-      const oldest = this.inFlight.size ? Math.min(...this.inFlight.keys()) - 1 : this.handledMax
+      let oldest = this.inFlight.size ? Math.min(...this.inFlight.keys()) - BEFORE_NS : this.handledMax
+      if (this.failedMin) oldest = Math.min(oldest, this.failedMin - BEFORE_NS)
       if (oldest > this.highWater) {
         this.highWater = oldest
         this.scheduleSave()
       }
-    })
+    }
+    this.opts.onEvent(event).then(
+      () => settle(true),
+      () => settle(false),
+    )
   }
 
   private scheduleSave(): void {

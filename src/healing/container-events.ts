@@ -5,6 +5,7 @@
  * this path; analysis enriches the incident afterwards.
  */
 import { createHash } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { SentinelConfig } from '../config/index'
 import { containerName, dockerWillRestart, getDocker, inspectContainer, isWatchedLabels } from '../docker/client'
 import { decide } from '../policy/index'
@@ -48,28 +49,74 @@ export function incidentIdForEvent(containerId: string, timeNano: number | strin
   return `inc_${ms.toString(36)}_${h}`
 }
 
+// A failure that cannot be recorded (Redis down, Docker not answering) is retried, with backoff,
+// for this long: an action is never taken without its incident, and a death is never dropped
+// because the store was briefly away. The watcher keeps its position before an event until the
+// event is handled, so a restart in the meantime replays it.
+const RETRY_FIRST_MS = 500
+const RETRY_MAX_MS = 10_000
+const RETRY_FOR_MS = 15 * 60_000
+
 export class ContainerEventHandler {
   private readonly apiKills = new Map<string, { signal: string; at: number }>()
   private readonly chains = new Map<string, Promise<void>>()
+  private readonly stopping = new AbortController()
 
   constructor(private readonly deps: ContainerEventDeps) {}
 
-  /** Events of one container are handled in order; different containers in parallel. */
+  /** Ends the retries in progress (at shutdown); their events are replayed at the next start. */
+  stop(): void {
+    this.stopping.abort()
+  }
+
+  /** Picks up an incident left open (recovery), in order with that container's events. */
+  resume(incident: Incident): Promise<void> {
+    return this.inOrder(
+      incident.resource.id,
+      async () => {
+        const current = await this.deps.store.get(incident.id)
+        if (current && (current.status === 'open' || current.status === 'remediating')) await this.decideAndAct(current)
+      },
+      'resume',
+    )
+  }
+
+  /** Events of one container are handled in order; different containers in parallel. Rejects when handling finally failed. */
   handle(event: DockerEvent): Promise<void> {
     if (event.Type !== 'container') return Promise.resolve()
     return this.inOrder(event.Actor.ID, () => this.dispatch(event), event.Action)
   }
 
+  /**
+   * Runs `work` after the container's earlier work, retrying failures. The promise returned
+   * rejects when the work finally failed (so the watcher keeps its position before the event);
+   * the container's later work runs either way.
+   */
   private inOrder(id: string, work: () => Promise<void>, what: string): Promise<void> {
     const prev = this.chains.get(id) ?? Promise.resolve()
-    const next = prev
-      .then(work)
-      .catch((err) => this.deps.log('error', 'container event handling failed', { containerId: id, action: what, error: (err as Error).message }))
+    const run = prev.then(() => this.withRetry(work, id, what))
+    const next = run.catch((err) => this.deps.log('error', 'container event handling failed', { containerId: id, action: what, error: (err as Error).message }))
     this.chains.set(id, next)
     void next.finally(() => {
       if (this.chains.get(id) === next) this.chains.delete(id)
     })
-    return next
+    return run
+  }
+
+  private async withRetry(work: () => Promise<void>, id: string, what: string): Promise<void> {
+    const deadline = Date.now() + RETRY_FOR_MS
+    let delay = RETRY_FIRST_MS
+    for (;;) {
+      try {
+        return await work()
+      } catch (err) {
+        if (this.stopping.signal.aborted || Date.now() + delay > deadline) throw err
+        this.deps.log('warn', 'container event handling failed; retrying', { containerId: id, action: what, error: (err as Error).message, retryInMs: delay })
+        await sleep(delay, undefined, { signal: this.stopping.signal }).catch(() => {})
+        if (this.stopping.signal.aborted) throw err
+        delay = Math.min(delay * 2, RETRY_MAX_MS)
+      }
+    }
   }
 
   /**
@@ -147,8 +194,8 @@ export class ContainerEventHandler {
     const attrs = event.Actor.Attributes ?? {}
     const name = attrs.name ?? id.slice(0, 12)
     const atMs = Math.floor(event.timeNano / 1e6)
+    // Forgotten only once this death is handled: a retry must still see that it was a `docker stop`.
     const kill = this.apiKills.get(id)
-    this.apiKills.delete(id)
     if (kill && kill.signal === '15' && atMs - kill.at < DELIBERATE_WINDOW_MS) {
       await this.deps.audit.append({
         kind: 'container.stopped',
@@ -157,6 +204,7 @@ export class ContainerEventHandler {
         outcome: 'ignored',
         data: { containerId: id, reason: 'stopped through the Docker API (SIGTERM): deliberate, not a failure' },
       })
+      this.apiKills.delete(id)
       return
     }
     const exitCode = Number(attrs.exitCode ?? NaN)
@@ -174,6 +222,7 @@ export class ContainerEventHandler {
       details: { exitCode: Number.isNaN(exitCode) ? null : exitCode, ...(kill ? { apiSignal: kill.signal } : {}) },
     }
     await this.openAndRemediate(alert, incidentIdForEvent(id, event.timeNano), `container ${name} died (exit code ${attrs.exitCode ?? '?'})`)
+    this.apiKills.delete(id)
   }
 
   private async onUnhealthy(event: DockerEvent): Promise<void> {
@@ -218,7 +267,11 @@ export class ContainerEventHandler {
       if (incident.id !== incidentId) {
         // Another failure while its incident is still open: one incident per problem.
         await store.append(incident.id, { stage: 'note', actor: ACTOR, summary: `${title} again while this incident is open`, data: { at: alert.at, ...(alert.details ?? {}) } })
+        return null
       }
+      // This very event's incident, from an attempt that failed part-way (a retry) or from before a
+      // restart: finish it. Deciding is skipped when done, and the action is claimed once.
+      if (incident.status === 'open' || incident.status === 'remediating') return this.decideAndAct(incident)
       return null
     }
     // The incident's trace starts with the detection: from Docker's event to the incident recorded.

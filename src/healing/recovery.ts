@@ -21,7 +21,8 @@ export async function recoverOpenIncidents(deps: RecoveryDeps): Promise<number> 
     try {
       const isContainer = incident.type === 'container_down' || incident.type === 'container_unhealthy'
       if ((incident.status === 'open' || incident.status === 'remediating') && isContainer && deps.containerEvents) {
-        await deps.containerEvents.decideAndAct(incident)
+        // In order with the container's events: a replayed event may be finishing the same incident.
+        await deps.containerEvents.resume(incident)
         resumed++
       } else if (incident.status === 'verifying') {
         await deps.emit('incident.acted', { incidentId: id, resumed: true }, id)

@@ -240,6 +240,7 @@ export class SentinelRuntime {
     await this.chaos?.stop().catch((err) => this.log('warn', 'chaos engine stop failed', { error: (err as Error).message }))
     await this.hub.close()
     await shutdownTelemetry()
+    this.containerEvents?.stop()
     await this.watcher?.stop()
   }
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { killMainProcess, removeContainers, runContainer, state, uniqueName } from '../helpers/docker'
+import { docker, killMainProcess, removeContainers, runContainer, state, uniqueName } from '../helpers/docker'
 import { sleep, waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel, WATCHED } from '../helpers/sentinel'
@@ -162,5 +162,39 @@ describe('healing loop', () => {
       { timeoutMs: 45_000, what: 'an incident after the Redis outage to be resolved' },
     )
     assert.equal((await state(name)).Running, true)
+  })
+
+  it('heals a container that died while Redis was down, once Redis is back, and does nothing unrecorded meanwhile', async () => {
+    const name = uniqueName('during-outage')
+    const stopped = uniqueName('stopped-during-outage')
+    containers.push(name, stopped)
+    await runContainer(name, { labels: WATCHED })
+    await runContainer(stopped, { labels: WATCHED })
+    const before = await state(name)
+    await sleep(500) // let Sentinel record its event position past the starts
+    await redis.kill()
+    try {
+      await killMainProcess(name)
+      // A deliberate stop during the outage: its retry must still know it was `docker stop`.
+      await docker('stop', '-t', '5', stopped)
+      await waitFor(async () => !(await state(name)).Running, { timeoutMs: 5000, what: 'the container to die' })
+      await sleep(3000)
+      const meanwhile = await state(name)
+      assert.equal(meanwhile.Running, false, 'no restart that could not be recorded as an incident')
+      assert.equal(meanwhile.StartedAt, before.StartedAt)
+    } finally {
+      await redis.restart()
+    }
+    const incident = await waitFor(
+      async () => {
+        const [inc] = await incidentsFor(name)
+        return inc?.status === 'resolved' ? inc : null
+      },
+      { timeoutMs: 60_000, what: 'the death during the outage to be healed and resolved' },
+    )
+    assert.equal(incident.alert.details.exitCode, 137)
+    assert.equal((await state(name)).Running, true)
+    assert.equal((await incidentsFor(stopped)).length, 0, 'no incident for the deliberate stop')
+    assert.equal((await state(stopped)).Running, false, 'the deliberately stopped container stays stopped')
   })
 })
