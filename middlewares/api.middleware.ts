@@ -1,19 +1,24 @@
 /**
  * The middleware every API step uses: the single place where requests are checked before a
  * handler runs. It authenticates the API key (Bearer or X-API-Key), checks the role against the
- * step's permission, and turns errors into JSON answers: a request error becomes its 4xx,
- * anything else a 500 that names no internals.
+ * step's permission, and turns errors into JSON answers: a request error becomes its 4xx, an
+ * unreachable Redis a 503 with Retry-After, anything else a 500 that names no internals.
  */
 import type { ApiMiddleware } from 'motia'
 import { checkApiRequest } from '../src/api/auth-context'
 import { HttpError } from '../src/api/errors'
 import type { Permission } from '../src/auth/roles'
+import { isStoreUnavailable, STORE_RETRY_AFTER_SECONDS, storeUnavailableBody } from '../src/store/unavailable'
 
 export const errorBoundary: ApiMiddleware = async (req, ctx, next) => {
   try {
     return await next()
   } catch (err) {
     if (err instanceof HttpError) return { status: err.status, body: err.body() }
+    if (isStoreUnavailable(err)) {
+      ctx.logger.warn('request refused: the store is unreachable', { error: (err as Error).message })
+      return { status: 503, headers: { 'Retry-After': String(STORE_RETRY_AFTER_SECONDS) }, body: storeUnavailableBody }
+    }
     ctx.logger.error('request failed', { error: (err as Error).message })
     return { status: 500, body: { error: 'internal_error', message: 'the request failed inside Sentinel; see its logs' } }
   }

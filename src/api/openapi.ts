@@ -69,7 +69,7 @@ export function openApiDocument(version = '0.1.0') {
       parameters: parameters(e),
       ...(e.body ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(e.body, { io: 'input', unrepresentable: 'any' }) } } } } : {}),
       responses: Object.fromEntries(
-        Object.entries({ ...e.responses, ...(e.role === 'none' ? {} : { 401: 'no or wrong key', 403: 'role too low', 429: 'too many failed keys from this client' }) }).map(([code, description]) => [code, { description }]),
+        Object.entries({ ...e.responses, ...(e.role === 'none' ? {} : { 401: 'no or wrong key', 403: 'role too low', 429: 'too many failed keys from this client', 503: 'the store (Redis) is unreachable: retry after Retry-After seconds' }) }).map(([code, description]) => [code, { description }]),
       ),
     }
   }

@@ -9,6 +9,8 @@ import { checkApiRequest } from '../api/auth-context'
 import { applyAlerts } from '../flow/observe'
 import type { AuditLog } from '../store/audit'
 import type { IncidentStore } from '../store/incidents'
+import { isStoreUnavailable, STORE_RETRY_AFTER_SECONDS, storeUnavailableBody } from '../store/unavailable'
+import { logTo } from '../telemetry/log'
 
 export const ALERTMANAGER_PATH = '/api/alerts/alertmanager'
 const MAX_BYTES = 1024 * 1024
@@ -27,6 +29,8 @@ function readBody(req: Request, limit: number): Promise<string | null> {
     req.on('error', reject)
   })
 }
+
+const log = logTo('alertmanager')
 
 export function mountAlertmanager(
   app: Express,
@@ -60,6 +64,14 @@ export function mountAlertmanager(
       for (const incidentId of out.opened) await deps.emit('incident.opened', { incidentId }, incidentId)
       res.status(200).json({ ...out, truncatedAlerts: mapped.truncatedAlerts })
     } catch (err) {
+      // A 5xx makes Alertmanager send the notification again: an unreachable store loses nothing.
+      if (isStoreUnavailable(err)) {
+        log('warn', 'Alertmanager webhook refused: the store is unreachable', { error: (err as Error).message })
+        res.setHeader('Retry-After', String(STORE_RETRY_AFTER_SECONDS))
+        res.status(503).json(storeUnavailableBody)
+        return
+      }
+      log('error', 'Alertmanager webhook failed', { error: (err as Error).message })
       res.status(500).json({ error: 'internal_error', message: 'the webhook failed inside Sentinel; see its logs' })
     }
   })

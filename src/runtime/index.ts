@@ -31,6 +31,7 @@ import { AuditLog } from '../store/audit'
 import { ExecutionStore } from '../store/executions'
 import { IncidentStore } from '../store/incidents'
 import { getRedis } from '../store/redis'
+import { STORE_RETRY_AFTER_SECONDS, storeUnavailableBody } from '../store/unavailable'
 import { logTo } from '../telemetry/log'
 
 /** What the runtime needs from Motia: a way to put events into the flow. */
@@ -292,6 +293,14 @@ export class SentinelRuntime {
         return
       }
       next()
+    })
+    // Every API route reads or writes the store: while Sentinel's Redis connection is down, answer
+    // 503 with Retry-After at once instead of Motia's bare 500 (the OpenAPI document needs no store).
+    app.use('/api', (req, res, next) => {
+      if (this.redis.status === 'ready' || req.path === '/openapi.json') return next()
+      req.resume()
+      res.setHeader('Retry-After', String(STORE_RETRY_AFTER_SECONDS))
+      res.status(503).json(storeUnavailableBody)
     })
     mountAlertmanager(app, { store: this.store, audit: this.audit, emit: (t, d, id) => this.emit(t, d, id) })
     // Slack's interactivity requests need their raw bodies for the signature check, so the Slack

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { docker, killMainProcess, removeContainers, runContainer, state, uniqueName } from '../helpers/docker'
+import { stormPayload } from '../helpers/alertmanager'
 import { sleep, waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel, WATCHED } from '../helpers/sentinel'
@@ -144,6 +145,15 @@ describe('healing loop', () => {
       )
       assert.equal(down.body.components.redis.status, 'down')
       assert.ok(down.body.components.redis.reason)
+      // Requests that need the store say so with a 503 and Retry-After (Alertmanager retries a 5xx),
+      // never a bare 500.
+      const webhook = await sentinel.post('/api/alerts/alertmanager', stormPayload({ batch: 1, startsAt: new Date().toISOString(), count: 1 }), 'operator')
+      assert.equal(webhook.status, 503, JSON.stringify(webhook.body))
+      assert.equal(webhook.body.error, 'store_unavailable')
+      assert.ok(Number(webhook.headers.get('retry-after')) > 0)
+      const listing = await sentinel.get('/api/incidents')
+      assert.equal(listing.status, 503, JSON.stringify(listing.body))
+      assert.equal(listing.body.error, 'store_unavailable')
     } finally {
       await redis.restart()
     }
