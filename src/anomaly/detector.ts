@@ -39,9 +39,14 @@ import { isValueTail, valueTailAdd, valueTailClone, valueTailCreate, valueTailLo
  *    whose scores creep up point after point, as the smoothed novelty does.
  * `peek` applies neither.
  *
- * No score before `baseline` points. Memory per series is fixed and small
- * (about 500 numbers and a 2 KB bit set with the defaults); everything is
- * deterministic and the whole state is plain JSON.
+ * No score before `baseline` points. Memory per series is fixed: about 500
+ * numbers and a 2 KB bit set (two once it has filled up once) with the
+ * defaults; everything is deterministic and the whole state is plain JSON.
+ * The bit set starts a new generation when half full, so a monitor that
+ * runs for months keeps telling new patterns from old ones; on NAB-length
+ * series that changes nothing (local files chained up to 32 000 points,
+ * `bench/nab/long.ts`: within the spread of the hash seeds, as is a 4x
+ * larger table).
  */
 
 export interface DetectorOptions {
@@ -69,6 +74,10 @@ export interface DetectorOptions {
   contextOrder: number
   /** log2 of the number of bits of the seen-transition table */
   contextTableBits: number
+  /** fraction of the table set at which the contextual model starts a new generation (0 = never) */
+  contextMaxFill: number
+  /** start value of the contextual model's transition hash (for measuring collision noise) */
+  contextSeed: number
   /** smoothing factor of the short-term average of novelty */
   likelihoodShort: number
   /** smoothing factor of the long-run mean / variance of that average */
@@ -104,6 +113,8 @@ export const DEFAULT_OPTIONS: DetectorOptions = {
   contextLevels: 8,
   contextOrder: 7,
   contextTableBits: 14,
+  contextMaxFill: 0.5,
+  contextSeed: 2166136261,
   likelihoodShort: 0.1,
   likelihoodLong: 0.001,
   scoreLikelihoodShort: 0.1,
@@ -193,6 +204,8 @@ export function normaliseOptions(opts: Partial<DetectorOptions> = {}): DetectorO
   o.contextLevels = clamp(Math.floor(o.contextLevels), 1, 64)
   o.contextOrder = clamp(Math.floor(o.contextOrder), 1, 32)
   o.contextTableBits = clamp(Math.floor(o.contextTableBits), 6, 20)
+  o.contextMaxFill = clamp(o.contextMaxFill, 0, 1)
+  o.contextSeed = Math.floor(Math.abs(o.contextSeed)) >>> 0
   o.likelihoodShort = clamp(o.likelihoodShort, 1e-4, 1)
   o.likelihoodLong = clamp(o.likelihoodLong, 1e-6, 1)
   o.scoreLikelihoodShort = clamp(o.scoreLikelihoodShort, 1e-4, 1)
@@ -214,7 +227,7 @@ function tailShape(o: DetectorOptions): ValueTailShape {
 }
 
 function contextShape(o: DetectorOptions): ContextShape {
-  return { levels: o.contextLevels, order: o.contextOrder, tableBits: o.contextTableBits }
+  return { levels: o.contextLevels, order: o.contextOrder, tableBits: o.contextTableBits, maxFill: o.contextMaxFill, seed: o.contextSeed }
 }
 
 /** -log10(p) / 10 clipped to [0, 1] (+ 0 turns -0 into 0 so that scores survive JSON unchanged). */
