@@ -38,9 +38,13 @@ export interface ContainerEventDeps {
 }
 
 export const ACTOR = 'sentinel:docker-watcher'
-// A SIGTERM sent through the API shortly before a death means `docker stop` or `docker restart`:
-// someone stopped it on purpose, and Docker's own restart policies leave such containers alone too.
-const DELIBERATE_WINDOW_MS = 30_000
+// A SIGTERM sent through the API before a death means `docker stop`, `docker restart` or the engine
+// shutting down: stopped on purpose, and Docker's own restart policies leave such containers alone
+// too. The SIGKILL that follows when the process ignores the SIGTERM (after the stop timeout) does
+// not change that; a SIGKILL alone (`docker kill`) is not a stop, for Docker as for Sentinel. The
+// window covers long stop timeouts (`docker stop -t 120`).
+const DELIBERATE_WINDOW_MS = 5 * 60_000
+const isTerm = (signal: string | undefined) => signal === '15' || signal === 'SIGTERM' || signal === 'TERM'
 
 /** Incident ids derived from the event, so a replayed event finds its incident instead of opening another. */
 export function incidentIdForEvent(containerId: string, timeNano: number | string): string {
@@ -58,7 +62,8 @@ const RETRY_MAX_MS = 10_000
 const RETRY_FOR_MS = 15 * 60_000
 
 export class ContainerEventHandler {
-  private readonly apiKills = new Map<string, { signal: string; at: number }>()
+  /** The last signal sent to each container through the API, and when the last SIGTERM was. */
+  private readonly apiKills = new Map<string, { signal: string; at: number; termAt?: number }>()
   private readonly chains = new Map<string, Promise<void>>()
   private readonly stopping = new AbortController()
 
@@ -180,9 +185,13 @@ export class ContainerEventHandler {
     const attrs = event.Actor.Attributes ?? {}
     const id = event.Actor.ID
     if (event.Action === 'kill') {
-      this.apiKills.set(id, { signal: attrs.signal ?? '', at: Math.floor(event.timeNano / 1e6) })
+      const at = Math.floor(event.timeNano / 1e6)
+      const termAt = isTerm(attrs.signal) ? at : this.apiKills.get(id)?.termAt
+      this.apiKills.set(id, { signal: attrs.signal ?? '', at, ...(termAt !== undefined ? { termAt } : {}) })
       return
     }
+    // A new run: signals sent to the previous one say nothing about this one's death.
+    if (event.Action === 'start') this.apiKills.delete(id)
     if (!isWatchedLabels(attrs)) return
     if (event.Action === 'die') return this.onDie(event)
     if (event.Action.startsWith('health_status') && event.Action.includes('unhealthy')) return this.onUnhealthy(event)
@@ -196,7 +205,7 @@ export class ContainerEventHandler {
     const atMs = Math.floor(event.timeNano / 1e6)
     // Forgotten only once this death is handled: a retry must still see that it was a `docker stop`.
     const kill = this.apiKills.get(id)
-    if (kill && kill.signal === '15' && atMs - kill.at < DELIBERATE_WINDOW_MS) {
+    if (kill?.termAt !== undefined && atMs - kill.termAt < DELIBERATE_WINDOW_MS) {
       await this.deps.audit.append({
         kind: 'container.stopped',
         actor: ACTOR,

@@ -105,15 +105,20 @@ describe('healing loop', () => {
     assert.deepEqual(await incidentsFor(name), [])
   })
 
-  it('does not fight a deliberate docker stop', async () => {
+  it('does not fight a deliberate docker stop, even when the process ignores SIGTERM and is killed', async () => {
     const name = uniqueName('stopped')
-    containers.push(name)
+    // PID 1 ignores SIGTERM: `docker stop` sends SIGKILL after its timeout (exit code 137).
+    const stubborn = uniqueName('stopped-stubborn')
+    containers.push(name, stubborn)
     await runContainer(name, { labels: WATCHED })
-    const { execFile } = await import('node:child_process')
-    await new Promise<void>((resolve, reject) => execFile('docker', ['stop', '-t', '2', name], (e) => (e ? reject(e) : resolve())))
+    await runContainer(stubborn, { labels: WATCHED, cmd: ['sh', '-c', 'trap "" TERM; while true; do sleep 0.2; done'] })
+    await Promise.all([docker('stop', '-t', '2', name), docker('stop', '-t', '1', stubborn)])
+    assert.equal((await state(stubborn)).ExitCode, 137, 'killed after the stop timeout')
     await sleep(2500)
-    assert.equal((await state(name)).Running, false, 'a container stopped on purpose stays stopped')
-    assert.deepEqual(await incidentsFor(name), [])
+    for (const n of [name, stubborn]) {
+      assert.equal((await state(n)).Running, false, `${n}: a container stopped on purpose stays stopped`)
+      assert.deepEqual(await incidentsFor(n), [])
+    }
   })
 
   it('answers bad requests with a 4xx naming the problem', async () => {
