@@ -44,6 +44,8 @@ export const ACTOR = 'sentinel:docker-watcher'
 // not change that; a SIGKILL alone (`docker kill`) is not a stop, for Docker as for Sentinel. The
 // window covers long stop timeouts (`docker stop -t 120`).
 const DELIBERATE_WINDOW_MS = 5 * 60_000
+// Docker's die event and the container's FinishedAt are written moments apart.
+const HANDLED_SLACK_MS = 5000
 const isTerm = (signal: string | undefined) => signal === '15' || signal === 'SIGTERM' || signal === 'TERM'
 
 /** Incident ids derived from the event, so a replayed event finds its incident instead of opening another. */
@@ -152,6 +154,10 @@ export class ContainerEventHandler {
           // previous run handled it.
           if (!(finishedMs > 0) || finishedMs >= gap.toMs || (gap.fromMs !== null && finishedMs < gap.fromMs)) return
           const name = containerName(info)
+          // Handled already (its event reached a previous run, which kept its position before a
+          // failed event, say): the newest incident of this container's deaths is about it or later.
+          const last = await this.deps.store.lastIncidentFor(`container_down:${c.Id}`)
+          if (last && Date.parse(last.alert.at) >= finishedMs - HANDLED_SLACK_MS) return
           const exitCode = info.State.ExitCode
           const oomKilled = info.State.OOMKilled === true
           if (!oomKilled && (exitCode === 0 || exitCode === 143)) {
