@@ -122,7 +122,14 @@ export async function createSlackApprovals(opts: SlackApprovalsOptions): Promise
       log?.('warn', 'slack: decision by a user without a role refused', { user, incidentId })
       return tell(`You have no Sentinel role, so you cannot ${decision} incident \`${incidentId}\`. Nothing was changed.`)
     }
-    const incident = await opts.getIncident(incidentId)
+    let incident: Awaited<ReturnType<typeof opts.getIncident>>
+    try {
+      incident = await opts.getIncident(incidentId)
+    } catch (err) {
+      // Redis unreachable, typically: the clicker hears it instead of a silent button.
+      log?.('error', 'slack: reading the incident failed', { incidentId, error: (err as Error).message })
+      return tell(`Sentinel could not read incident \`${incidentId}\` just now; nothing was changed. Please try again in a moment or use the dashboard.`)
+    }
     if (!incident) return tell(`Incident \`${incidentId}\` was not found; nothing was changed.`)
     const risk = incident.decision?.risk ?? 'high'
     const needed = decidePermission(risk, incident.decision?.approverRole)

@@ -56,7 +56,11 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
       channel: CHANNEL,
       apiUrl: slack.apiUrl,
       userRoles: `${ADMIN}:admin,${OPERATOR}:operator,${VIEWER}:viewer`,
-      getIncident: async (id) => incidents.get(id) ?? null,
+      getIncident: async (id) => {
+        // as the store answers while Redis is unreachable
+        if (id === 'inc-store-down') throw new Error('Connection is closed.')
+        return incidents.get(id) ?? null
+      },
       onDecision: async (d) => {
         const inc = incidents.get(d.incidentId)
         if (!inc || inc.status !== 'awaiting_approval') return { conflict: 'already decided' }
@@ -188,6 +192,17 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
     assert.match(ephemeralsFor('U0STRANGER')[0].args.text, /no Sentinel role/)
     assert.match(ephemeralsFor(ADMIN)[0].args.text, /inc-missing` was not found/)
     assert.equal(decisions.length, before)
+  })
+
+  test('a click while the store cannot be read tells the user so and changes nothing', async () => {
+    const { ref } = await post('inc-store-down', 'medium')
+    const before = decisions.length
+    const seen = ephemeralsFor(OPERATOR).length
+    await click(OPERATOR, 'sentinel_approve', 'inc-store-down', ref)
+    await waitFor(() => ephemeralsFor(OPERATOR).length > seen, { timeoutMs: 10_000, what: 'the message to the clicker' })
+    assert.match(ephemeralsFor(OPERATOR)[seen].args.text, /could not read incident `inc-store-down` just now; nothing was changed/)
+    assert.equal(decisions.length, before)
+    assert.ok(logs.some((l) => l.startsWith('error slack: reading the incident failed')))
   })
 
   test('when chat.postEphemeral fails, the refusal goes to the response_url', async () => {
