@@ -15,7 +15,7 @@ import Docker from 'dockerode'
 import { removeContainers, runContainer, state, uniqueName } from '../../tests/helpers/docker'
 import { sleep, waitFor } from '../../tests/helpers/ports'
 import { startRedis } from '../../tests/helpers/redis'
-import { startSentinel } from '../../tests/helpers/sentinel'
+import { startSentinel, WATCHED } from '../../tests/helpers/sentinel'
 
 const run = promisify(execFile)
 const arg = (name: string, fallback: number) => {
@@ -67,7 +67,7 @@ async function main() {
       for (const kind of ['sentinel', 'docker'] as const) {
         const name = uniqueName(`mttr-${kind}`)
         made.push(name)
-        await runContainer(name, kind === 'sentinel' ? { labels: { 'sentinel.watch': 'true' } } : { args: ['--restart=always'] })
+        await runContainer(name, kind === 'sentinel' ? { labels: WATCHED } : { args: ['--restart=always'] })
         await waitFor(async () => (starts.get(name)?.length ?? 0) >= 1, { timeoutMs: 5000, what: 'first start event' })
         await sleep(300)
         const { Pid } = await state(name)
