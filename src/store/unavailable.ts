@@ -16,7 +16,7 @@ export function isStoreUnavailable(err: unknown, depth = 0): boolean {
   if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return true
   const message = typeof e.message === 'string' ? e.message : ''
   // ioredis, when the connection is down and commands cannot be queued or sent
-  if (/^Connection is closed\.?$|Stream isn't writeable|connect ECONNREFUSED|Redis is (down|unreachable)/.test(message)) return true
+  if (/^Connection is closed\.?$|Stream isn't writeable|connect ECONNREFUSED/.test(message)) return true
   if (isStoreUnavailable(e.cause, depth + 1) || isStoreUnavailable(e.lastNodeError, depth + 1)) return true
   return Array.isArray(e.errors) && e.errors.some((x) => isStoreUnavailable(x, depth + 1))
 }
