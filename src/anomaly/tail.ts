@@ -101,7 +101,7 @@ function gather(blocks: number[][], cur: number[], descending: boolean): Float64
 }
 
 /** Refit the two tails: q-quantile thresholds, fractions beyond them and mean excesses. */
-export function valueTailRefresh(t: ValueTailState, q: number, minBetaFrac: number, shape: ValueTailShape): void {
+export function valueTailRefresh(t: ValueTailState, q: number, minBetaFrac: number, shape: ValueTailShape, minExcesses = 0): void {
   const n = t.hiBlocks.length * shape.blockSize + t.curCount
   t.sinceRefresh = 0
   t.fitted = n
@@ -132,10 +132,20 @@ export function valueTailRefresh(t: ValueTailState, q: number, minBetaFrac: numb
   t.uLo = uLo
   t.fracHi = Math.max(cHi, 1) / n
   t.fracLo = Math.max(cLo, 1) / n
-  const bHi = cHi > 0 ? sHi / cHi : 0
-  const bLo = cLo > 0 ? sLo / cLo : 0
+  let bHi = cHi > 0 ? sHi / cHi : 0
+  let bLo = cLo > 0 ? sLo / cLo : 0
+  if (cHi < minExcesses) bHi = Math.max(bHi, spacing(hi, minExcesses))
+  if (cLo < minExcesses) bLo = Math.max(bLo, spacing(lo, minExcesses))
   t.betaHi = bHi > floor ? bHi : floor
   t.betaLo = bLo > floor ? bLo : floor
+}
+
+/** Mean excess of the k most extreme values over the next one (0 when there are not that many). */
+function spacing(sorted: Float64Array, k: number): number {
+  if (sorted.length <= k) return 0
+  let s = 0
+  for (let i = 0; i < k; i++) s += Math.abs(sorted[i] - sorted[k])
+  return s / k
 }
 
 /** log10 of the estimated probability of a value at least this extreme (0 inside the bulk). */
