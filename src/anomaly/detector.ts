@@ -36,9 +36,9 @@ import { isValueTail, valueTailAdd, valueTailClone, valueTailCreate, valueTailLo
  * An earlier version also damped every score below a slowly decaying maximum
  * of past scores. One strong score early in a series (a first excursion
  * beyond a still-narrow range) then muted the next ~1 000 points. Without it:
- * local NAB standard 67.8 -> 69.0 (mean of 4 hash seeds), and 55 -> 64 on the
- * local files cut to ~300 points before each window (short series, where the
- * scored part starts early).
+ * local NAB standard 67.8 -> 69.0 (mean of 4 hash seeds), and 54.5 -> 63.4 on
+ * the local files cut to 300 rows before each window (`bench/nab/short.ts`:
+ * short series, whose scored part starts after a few hundred points).
  *
  * No score before `baseline` points. Memory per series is fixed: about 500
  * numbers and a 2 KB bit set (two once it has filled up once) with the
