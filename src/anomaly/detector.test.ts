@@ -116,8 +116,8 @@ describe('AnomalyDetector', () => {
 
   it('peek gives the score update would give, without learning', () => {
     const values = series(3000, 21, (i, x) => (i === 2100 ? x + 60 : i > 2500 && i < 2600 ? 50 : x))
-    // damping (rest periods) is the only difference; peek does not damp
-    for (const opts of [{ restPoints: 0 }, { restPoints: 0, contextWeight: 0 }]) {
+    // damping (decaying maximum and rest periods) is the only difference; peek applies neither
+    for (const opts of [{ dampDecay: 0, restPoints: 0 }, { dampDecay: 0, restPoints: 0, contextWeight: 0 }]) {
       const det = new AnomalyDetector(opts)
       let high = 0
       values.forEach((v, i) => {
@@ -135,8 +135,8 @@ describe('AnomalyDetector', () => {
   it('damps the points after an alert for a rest period, unless a much stronger anomaly comes', () => {
     // a lasting shift: its later points are the same incident
     const values = series(1500, 21, (i, x) => (i >= 1000 && i < 1020 ? x + 15 : x))
-    const rest = runAll(new AnomalyDetector({ restPoints: 50, restLevel: 0.45 }), values)
-    const noRest = runAll(new AnomalyDetector({ restPoints: 0 }), values)
+    const rest = runAll(new AnomalyDetector({ dampDecay: 0, restPoints: 50, restLevel: 0.45 }), values)
+    const noRest = runAll(new AnomalyDetector({ dampDecay: 0, restPoints: 0 }), values)
     const alerts = (scores: number[]): number => scores.slice(1000, 1050).filter((s) => s >= 0.45).length
     assert.ok(alerts(noRest) > 1, `without rest the shift alerts ${alerts(noRest)} times`)
     assert.equal(alerts(rest), 1, 'with rest the shift alerts once')
@@ -145,7 +145,7 @@ describe('AnomalyDetector', () => {
     // during the rest, a far stronger anomaly still alerts
     const spike = values.slice()
     spike[1030] = 500
-    const withSpike = runAll(new AnomalyDetector({ restPoints: 50, restLevel: 0.45 }), spike)
+    const withSpike = runAll(new AnomalyDetector({ dampDecay: 0, restPoints: 50, restLevel: 0.45 }), spike)
     assert.ok(withSpike[1030] >= 0.9, `spike in the rest period scored ${withSpike[1030]}`)
   })
 
@@ -162,17 +162,30 @@ describe('AnomalyDetector', () => {
     assert.deepEqual(runAll(b, values.slice(400), 400), runAll(expected, values.slice(400), 400))
   })
 
-  it('restores a state saved with the decaying maximum of earlier versions, and drops it', () => {
-    const values = series(600, 24)
+  it('decays the damping maximum faster while the series is young', () => {
+    // a strong score at point 100, then a moderate one 150 points later
+    const values = series(400, 25).map((v) => v * 0.01 + 10)
+    values[100] = 30
+    values[250] = 10.75
+    const young = runAll(new AnomalyDetector({ restPoints: 0 }), values)
+    const fixed = runAll(new AnomalyDetector({ restPoints: 0, dampAge: 0 }), values)
+    const none = runAll(new AnomalyDetector({ restPoints: 0, dampDecay: 0 }), values)
+    assert.ok(young[100] > 0.9 && fixed[100] > 0.9, `the strong score ${young[100]}`)
+    assert.ok(none[250] > 0.2, `undamped, the later score is ${none[250]}`)
+    // the fixed decay (0.999^150 = 0.86 of the maximum) still damps it; the age-scaled one has forgotten
+    assert.equal(fixed[250], none[250] * 0.3)
+    assert.equal(young[250], none[250])
+  })
+
+  it('restores a state saved before the damping maximum was kept', () => {
+    const values = series(600, 26)
     const a = new AnomalyDetector()
     runAll(a, values.slice(0, 400))
-    const old = JSON.parse(JSON.stringify(a)) as Record<string, unknown> & { options: Record<string, unknown> }
-    old.recentMax = 0.9
-    old.options.dampDecay = 0.999
+    const old = JSON.parse(JSON.stringify(a)) as Record<string, unknown>
+    delete old.recentMax
     const b = AnomalyDetector.fromJSON(old as never)
-    assert.equal('recentMax' in b.toJSON(), false)
-    assert.equal('dampDecay' in b.options, false)
-    assert.deepEqual(runAll(b, values.slice(400), 400), runAll(a, values.slice(400), 400))
+    const expected = AnomalyDetector.fromJSON({ ...JSON.parse(JSON.stringify(a)), recentMax: 0 })
+    assert.deepEqual(runAll(b, values.slice(400), 400), runAll(expected, values.slice(400), 400))
   })
 
   it('restores a state saved before score calibration existed', () => {
@@ -191,7 +204,7 @@ describe('AnomalyDetector', () => {
 
   it('score calibration only raises scores, most where they are unusual for the series', () => {
     const values = series(3000, 24, (i, x) => (i === 2100 ? x + 25 : i > 2500 && i < 2600 ? 50 : x))
-    const opts = { restPoints: 0 }
+    const opts = { dampDecay: 0, restPoints: 0 }
     const raw = runAll(new AnomalyDetector({ ...opts, scoreLikelihoodLong: 0 }), values)
     const calibrated = runAll(new AnomalyDetector(opts), values)
     let raised = 0

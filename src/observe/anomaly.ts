@@ -116,7 +116,8 @@ export class AnomalyScorer {
     for (const [name, v] of Object.entries({ adaptAfterMs: this.adaptAfterMs, ttlMs: this.ttlMs, maxSeries: this.maxSeries })) {
       if (!Number.isFinite(v) || v < 1) throw new Error(`AnomalyScorer: ${name} must be >= 1, got ${v}`)
     }
-    this.detectorOptions = { ...opts.detector, baseline: this.baselinePoints }
+    // No damping: a monitor wants the score while the anomaly lasts, not only its first point.
+    this.detectorOptions = { ...opts.detector, baseline: this.baselinePoints, dampDecay: 0 }
   }
 
   key(series: string): string {
