@@ -173,7 +173,7 @@ describe('AnomalyDetector', () => {
     assert.ok(young[100] > 0.9 && fixed[100] > 0.9, `the strong score ${young[100]}`)
     assert.ok(none[250] > 0.2, `undamped, the later score is ${none[250]}`)
     // the fixed decay (0.999^150 = 0.86 of the maximum) still damps it; the age-scaled one has forgotten
-    assert.equal(fixed[250], none[250] * 0.3)
+    assert.equal(fixed[250], none[250] * new AnomalyDetector().options.dampFactor)
     assert.equal(young[250], none[250])
   })
 
