@@ -149,6 +149,26 @@ describe('AnomalyDetector', () => {
     assert.ok(withSpike[1030] >= 0.9, `spike in the rest period scored ${withSpike[1030]}`)
   })
 
+  it('rests for at most restAge times the points seen, so a young series is not muted as long', () => {
+    // the same lasting shift, once at point 150 and once at point 1000
+    const shifted = (at: number): number[] => series(at + 100, 27, (i, x) => (i >= at && i < at + 60 ? x + 15 : x))
+    const opts = { dampDecay: 0, restPoints: 100, restLevel: 0.45, restAge: 0.2 }
+    // the rest period an alert starts, as the detector's state holds it right after the alert
+    const restLength = (at: number): number => {
+      const det = new AnomalyDetector(opts)
+      const values = shifted(at)
+      for (let i = 0; i < values.length; i++) {
+        const score = det.update(values[i], T0 + i * STEP)
+        if (i >= at && score >= 0.45) return det.toJSON().restLeft
+      }
+      throw new Error(`the shift at ${at} never alerted`)
+    }
+    const young = restLength(150)
+    const old = restLength(1000)
+    assert.ok(young > 0 && young <= Math.round(0.2 * 160), `at point ~150 the rest lasts ${young} points`)
+    assert.equal(old, 100, 'at point ~1000 it lasts restPoints')
+  })
+
   it('restores a state saved before rest periods existed', () => {
     const values = series(600, 22)
     const a = new AnomalyDetector()
