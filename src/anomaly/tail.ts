@@ -101,51 +101,41 @@ function gather(blocks: number[][], cur: number[], descending: boolean): Float64
 }
 
 /** Refit the two tails: q-quantile thresholds, fractions beyond them and mean excesses. */
-export function valueTailRefresh(t: ValueTailState, q: number, minBetaFrac: number, shape: ValueTailShape, minExcesses = 0): void {
+export function valueTailRefresh(t: ValueTailState, q: number, minBetaFrac: number, shape: ValueTailShape): void {
   const n = t.hiBlocks.length * shape.blockSize + t.curCount
   t.sinceRefresh = 0
   t.fitted = n
   if (n === 0) return
   // index (from the extreme end) of the q-quantile
   const m = Math.max(0, n - 1 - Math.floor(q * n))
+  // the two sides share one scratch buffer: each is used up before the other is gathered
   const hi = gather(t.hiBlocks, t.curHi, true)
   const uHi = hi[Math.min(m, hi.length - 1)]
   const max = hi[0]
-  let sHi = 0
-  let cHi = 0
-  for (let i = 0; i < hi.length && hi[i] > uHi; i++) {
-    sHi += hi[i] - uHi
-    cHi++
-  }
+  const [cHi, bHi] = excesses(hi, uHi, 1)
   const lo = gather(t.loBlocks, t.curLo, false)
   const uLo = lo[Math.min(m, lo.length - 1)]
   const min = lo[0]
-  let sLo = 0
-  let cLo = 0
-  for (let i = 0; i < lo.length && lo[i] < uLo; i++) {
-    sLo += uLo - lo[i]
-    cLo++
-  }
+  const [cLo, bLo] = excesses(lo, uLo, -1)
   // a floor on the mean excess keeps a near-constant series from alerting on rounding noise
   const floor = minBetaFrac * (max - min) + 1e-9 * (Math.abs(uHi) + Math.abs(uLo) + 1e-9)
   t.uHi = uHi
   t.uLo = uLo
   t.fracHi = Math.max(cHi, 1) / n
   t.fracLo = Math.max(cLo, 1) / n
-  let bHi = cHi > 0 ? sHi / cHi : 0
-  let bLo = cLo > 0 ? sLo / cLo : 0
-  if (cHi < minExcesses) bHi = Math.max(bHi, spacing(hi, minExcesses))
-  if (cLo < minExcesses) bLo = Math.max(bLo, spacing(lo, minExcesses))
   t.betaHi = bHi > floor ? bHi : floor
   t.betaLo = bLo > floor ? bLo : floor
 }
 
-/** Mean excess of the k most extreme values over the next one (0 when there are not that many). */
-function spacing(sorted: Float64Array, k: number): number {
-  if (sorted.length <= k) return 0
-  let s = 0
-  for (let i = 0; i < k; i++) s += Math.abs(sorted[i] - sorted[k])
-  return s / k
+/** Number of values beyond u (`sorted` from the extreme end; `side` 1 above u, -1 below) and their mean excess. */
+function excesses(sorted: Float64Array, u: number, side: 1 | -1): [number, number] {
+  let sum = 0
+  let count = 0
+  for (let i = 0; i < sorted.length && side * (sorted[i] - u) > 0; i++) {
+    sum += side * (sorted[i] - u)
+    count++
+  }
+  return [count, count > 0 ? sum / count : 0]
 }
 
 /** log10 of the estimated probability of a value at least this extreme (0 inside the bulk). */
