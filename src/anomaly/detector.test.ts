@@ -197,17 +197,6 @@ describe('AnomalyDetector', () => {
     assert.equal(young[250], none[250])
   })
 
-  it('restores a state saved before the damping maximum was kept', () => {
-    const values = series(600, 26)
-    const a = new AnomalyDetector()
-    runAll(a, values.slice(0, 400))
-    const old = JSON.parse(JSON.stringify(a)) as Record<string, unknown>
-    delete old.recentMax
-    const b = AnomalyDetector.fromJSON(old as never)
-    const expected = AnomalyDetector.fromJSON({ ...JSON.parse(JSON.stringify(a)), recentMax: 0 })
-    assert.deepEqual(runAll(b, values.slice(400), 400), runAll(expected, values.slice(400), 400))
-  })
-
   it('restores a state saved before score calibration existed', () => {
     const values = series(600, 23)
     const a = new AnomalyDetector()

@@ -182,7 +182,7 @@ export interface DetectorState {
   rsMean: number
   rsVar: number
   rsCount: number
-  /** decaying maximum of recent scores (damping; absent from some older states) */
+  /** decaying maximum of recent scores (damping) */
   recentMax: number
   /** points left in the current rest period, and the score that started it */
   restLeft: number
@@ -457,7 +457,6 @@ export class AnomalyDetector {
     const d = new AnomalyDetector(st.options)
     d.s = {
       ...st,
-      recentMax: st.recentMax ?? 0,
       // states saved before rest periods existed have none in progress
       restLeft: st.restLeft ?? 0,
       restScore: st.restScore ?? 0,
@@ -486,12 +485,12 @@ function validateState(st: DetectorState): void {
   if (typeof st !== 'object' || st === null || st.version !== 3 || typeof st.options !== 'object' || st.options === null) {
     throw new Error('anomaly: unsupported detector state')
   }
-  const nums: (keyof DetectorState)[] = ['n', 'lastScore', 'nvShort', 'nvMean', 'nvVar', 'nvCount']
+  const nums: (keyof DetectorState)[] = ['n', 'lastScore', 'nvShort', 'nvMean', 'nvVar', 'nvCount', 'recentMax']
   for (const k of nums) {
     if (typeof st[k] !== 'number' || !Number.isFinite(st[k] as number)) throw new Error(`anomaly: bad state field ${k}`)
   }
   // absent from states saved before rest periods / score calibration existed
-  for (const k of ['recentMax', 'restLeft', 'restScore', 'rsShort', 'rsMean', 'rsVar', 'rsCount'] as const) {
+  for (const k of ['restLeft', 'restScore', 'rsShort', 'rsMean', 'rsVar', 'rsCount'] as const) {
     if (st[k] !== undefined && (typeof st[k] !== 'number' || !Number.isFinite(st[k]) || st[k] < 0)) throw new Error(`anomaly: bad state field ${k}`)
   }
   const o = normaliseOptions(st.options)
