@@ -6,24 +6,10 @@
  *
  *   tsx bench/nab/coarse.ts [--data DIR] [--every N] '{}' '{"valueMinBeta":0.01}' knnCad ...
  */
-import { dirname, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { AnomalyDetector, type DetectorOptions } from '../../src/anomaly/index'
-import { BASELINES } from './baselines'
-import { type DataFile, loadCorpus, runDetector } from './corpus'
-import { scoreAllProfiles } from './scorer'
+import { type DataFile, loadCorpus } from './corpus'
+import { parseVariantArgs, scoreVariants } from './variants'
 
-const here = dirname(fileURLToPath(import.meta.url))
-let data = resolve(here, '..', '..', '..', 'shared', 'nab')
-let every = 6
-const variants: string[] = []
-const argv = process.argv.slice(2)
-for (let i = 0; i < argv.length; i++) {
-  if (argv[i] === '--data') data = resolve(argv[++i])
-  else if (argv[i] === '--every') every = Math.max(1, Math.floor(Number(argv[++i])))
-  else variants.push(argv[i])
-}
-if (variants.length === 0) variants.push('{}')
+const { data, value: every, variants } = parseVariantArgs(process.argv.slice(2), 'every', 6)
 
 function averaged(f: DataFile, k: number): DataFile {
   const values: number[] = []
@@ -42,9 +28,4 @@ function averaged(f: DataFile, k: number): DataFile {
 const corpus = loadCorpus(data).map((f) => averaged(f, every))
 const points = corpus.reduce((n, f) => n + f.values.length, 0)
 console.log(`${corpus.length} files averaged over ${every} rows, ${points} points`)
-for (const v of variants) {
-  const make = v.startsWith('{') ? () => new AnomalyDetector(JSON.parse(v) as Partial<DetectorOptions>) : BASELINES[v]?.make
-  if (make === undefined) throw new Error(`unknown variant ${v}: JSON detector options or one of ${Object.keys(BASELINES).join(', ')}`)
-  const r = scoreAllProfiles(runDetector(corpus, make).files)
-  console.log(`${v.padEnd(40)} ${r.map((p) => `${p.profile} ${p.normalizedScore.toFixed(2)}`).join('  ')}`)
-}
+scoreVariants(corpus, variants)

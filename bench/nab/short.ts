@@ -9,24 +9,11 @@
  *
  *   tsx bench/nab/short.ts [--data DIR] [--before N] '{}' '{"restPoints":70}' knnCad ...
  */
-import { dirname, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { AnomalyDetector, type DetectorOptions } from '../../src/anomaly/index'
-import { BASELINES } from './baselines'
-import { type DataFile, loadCorpus, runDetector } from './corpus'
-import { probationaryLength, scoreAllProfiles } from './scorer'
+import { type DataFile, loadCorpus } from './corpus'
+import { probationaryLength } from './scorer'
+import { parseVariantArgs, scoreVariants } from './variants'
 
-const here = dirname(fileURLToPath(import.meta.url))
-let data = resolve(here, '..', '..', '..', 'shared', 'nab')
-let before = 300
-const variants: string[] = []
-const argv = process.argv.slice(2)
-for (let i = 0; i < argv.length; i++) {
-  if (argv[i] === '--data') data = resolve(argv[++i])
-  else if (argv[i] === '--before') before = Math.max(1, Number(argv[++i]))
-  else variants.push(argv[i])
-}
-if (variants.length === 0) variants.push('{}')
+const { data, value: before, variants } = parseVariantArgs(process.argv.slice(2), 'before', 300)
 
 function cut(f: DataFile, lo: number, hi: number, name: string): DataFile {
   const windows = f.windows.filter(([a, b]) => a >= f.timestamps[lo] && b <= f.timestamps[hi - 1])
@@ -60,10 +47,4 @@ for (const f of loadCorpus(data)) {
 const points = cuts.reduce((n, f) => n + f.values.length, 0)
 console.log(`${cuts.length} cuts (${before} rows before each window), ${points} points`)
 
-for (const v of variants) {
-  const make = v.startsWith('{') ? () => new AnomalyDetector(JSON.parse(v) as Partial<DetectorOptions>) : BASELINES[v]?.make
-  if (make === undefined) throw new Error(`unknown variant ${v}: JSON detector options or one of ${Object.keys(BASELINES).join(', ')}`)
-  const run = runDetector(cuts, make)
-  const r = scoreAllProfiles(run.files)
-  console.log(`${v.padEnd(40)} ${r.map((p) => `${p.profile} ${p.normalizedScore.toFixed(2)}`).join('  ')}`)
-}
+scoreVariants(cuts, variants)

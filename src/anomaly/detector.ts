@@ -30,37 +30,29 @@ import { isValueTail, valueTailAdd, valueTailClone, valueTailCreate, valueTailLo
  * Repeated alerts are damped, so one incident gives one alert (NAB rewards
  * the first detection in a window only and charges every other detection):
  *  - a score that does not exceed the decaying maximum of recent scores is
- *    multiplied by `dampFactor`. The maximum decays by `dampDecay` per point,
- *    and faster while the series is young: by 1 - `dampAge` / n at point n
- *    when that is less. A young series' strong scores (a first excursion
- *    beyond a still-narrow range) say little about what is normal for it; a
- *    fixed slow decay let one of them mute the next ~1 000 points;
+ *    multiplied by `dampFactor` (0.1: well below any useful alert level). The
+ *    maximum decays by `dampDecay` per point, and faster while the series is
+ *    young (by 1 - `dampAge` / n at point n when that is less): a young
+ *    series' strong scores (a first excursion beyond a still-narrow range)
+ *    say little about what is normal for it, and a fixed slow decay let one
+ *    of them mute the next ~1 000 points;
  *  - a score of at least `restLevel` starts a rest period of `restPoints`
  *    points (as in CAD OSE; at most `restAge` times the points seen so far,
- *    so that an early alert does not hide the next one for as long) in which
- *    every score is multiplied by
+ *    for the same reason) in which every score is multiplied by
  *    `dampFactor`, unless it beats the score that started the rest by more
  *    than `restEscape` (a much stronger anomaly, which starts a new rest).
  *    This catches what the decaying maximum lets through: a run of alerts
  *    whose scores creep up point after point, as the smoothed novelty does.
  * `peek` applies neither.
- * The value tails' mean excess is at least 2 % of the range (`valueMinBeta`;
- * it was 1 %). With few values beyond the 0.995 quantile (a young series, or
- * a bounded one such as a daily cycle, whose peaks are all about equal) the
- * slope came from one or two excesses and a peak slightly above the last
- * ones read as a 1e-4 event. Local NAB (4 seeds): whole files 70.0 -> 70.3,
- * files averaged over 6 rows (a sixth as long) 48.7 -> 54.9, over 3 rows
- * 57.5 -> 58.2, cut files 65.5 -> 64.3, chained files 49.3 -> 49.8.
- * Damped scores are multiplied by 0.1 (`dampFactor`), well below any useful
- * alert level: with 0.3, a damped 1.0 still crossed the lower thresholds that
- * short series call for.
- * Measured on the local NAB data (bench/nab; means of 4 hash seeds, standard
- * profile, with a 2 KB bit set), fixed decay -> none -> age-scaled decay ->
- * damped to 0.1 instead of 0.3: whole files 67.8 -> 69.0 -> 69.5 -> 69.5;
- * files cut to 300 rows before each window (`short.ts`, where the scored
- * part starts after a few hundred points) 54.7 -> 63.7 -> 62.0 -> 64.1;
- * files chained 4 at a time (`long.ts`) 46.5 -> 44.9 -> 48.8 -> 48.8. The
- * age-bounded rest (4 KB bit set): cut files 64.0 -> 65.5, the others equal.
+ * The value tails' mean excess is at least 2 % of the range (`valueMinBeta`):
+ * with few values beyond the 0.995 quantile (a young series, or a bounded one
+ * such as a daily cycle, whose peaks are all about equal) the slope would
+ * come from one or two excesses, and a peak slightly above the last ones
+ * would read as a 1e-4 event.
+ * Together these took the local NAB standard score (mean of 4 hash seeds)
+ * from 67.8 to 70.3, and 54.7 -> 64.3 on files cut short (`short.ts`),
+ * 49.1 -> 54.9 on files averaged over 6 rows (`coarse.ts`) and
+ * 46.5 -> 49.8 on files chained long (`long.ts`).
  *
  * No score before `baseline` points. Memory per series is fixed: about 500
  * numbers and a 4 KB bit set (two once it has filled up once) with the
