@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -160,4 +161,19 @@ export async function startSentinel(opts: { redisPort: number; env?: Record<stri
       rmSync(dataDir, { recursive: true, force: true })
     },
   }
+}
+
+/** The incidents the API lists for one resource (a container name), newest first. */
+export async function incidentsFor(sentinel: SentinelInstance, resource: string): Promise<any[]> {
+  const res = await sentinel.get(`/api/incidents?resource=${encodeURIComponent(resource)}`)
+  assert.equal(res.status, 200)
+  return res.body.incidents as any[]
+}
+
+/** Waits until the newest incident of a resource is resolved, and returns it. */
+export async function resolvedIncidentFor(sentinel: SentinelInstance, resource: string, opts: { timeoutMs: number; what: string }): Promise<any> {
+  return waitFor(async () => {
+    const [inc] = await incidentsFor(sentinel, resource)
+    return inc?.status === 'resolved' ? inc : null
+  }, opts)
 }

@@ -10,7 +10,7 @@ import { uniqueName } from '../helpers/docker'
 import { type PrivateDockerd, startPrivateDockerd } from '../helpers/dockerd'
 import { waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
-import { type SentinelInstance, startSentinel, WATCH_ARG } from '../helpers/sentinel'
+import { incidentsFor as incidentsOf, resolvedIncidentFor, type SentinelInstance, startSentinel, WATCH_ARG } from '../helpers/sentinel'
 
 describe('Docker engine restart', () => {
   let engine: PrivateDockerd
@@ -30,7 +30,7 @@ describe('Docker engine restart', () => {
 
   const runWatched = (name: string) => engine.docker('run', '-d', '--name', name, '--network', 'none', '--label', WATCH_ARG, 'sentinel-busybox:test', 'sh', '-c', 'while true; do sleep 0.2; done')
   const stateOf = async (name: string) => JSON.parse(await engine.docker('inspect', '--format', '{{json .State}}', name)) as { Running: boolean; Pid: number; StartedAt: string; ExitCode: number }
-  const incidentsFor = async (name: string) => (await sentinel.get(`/api/incidents?resource=${encodeURIComponent(name)}`)).body.incidents as any[]
+  const incidentsFor = (name: string) => incidentsOf(sentinel, name)
   const dockerStatus = async () => (await sentinel.get('/healthz')).body.components.docker.status as string
 
   it('follows the engine down and up, leaves what it stopped alone, and heals on its events afterwards', async () => {
@@ -50,13 +50,7 @@ describe('Docker engine restart', () => {
     await runWatched(after)
     const started = await stateOf(after)
     process.kill(started.Pid, 'SIGKILL')
-    const incident = await waitFor(
-      async () => {
-        const [inc] = await incidentsFor(after)
-        return inc?.status === 'resolved' ? inc : null
-      },
-      { timeoutMs: 45_000, what: 'the crash after the engine restart to be healed' },
-    )
+    const incident = await resolvedIncidentFor(sentinel, after, { timeoutMs: 45_000, what: 'the crash after the engine restart to be healed' })
     assert.equal(incident.alert.details.exitCode, 137)
     const now = await stateOf(after)
     assert.equal(now.Running, true)

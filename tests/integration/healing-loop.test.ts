@@ -9,7 +9,7 @@ import { docker, killMainProcess, removeContainers, runContainer, state, uniqueN
 import { stormPayload } from '../helpers/alertmanager'
 import { sleep, waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
-import { type SentinelInstance, startSentinel, WATCHED } from '../helpers/sentinel'
+import { incidentsFor as incidentsOf, resolvedIncidentFor, type SentinelInstance, startSentinel, WATCHED } from '../helpers/sentinel'
 
 describe('healing loop', () => {
   let redis: TestRedis
@@ -26,11 +26,7 @@ describe('healing loop', () => {
     await redis?.stop()
   })
 
-  const incidentsFor = async (name: string) => {
-    const res = await sentinel.get(`/api/incidents?resource=${encodeURIComponent(name)}`)
-    assert.equal(res.status, 200)
-    return res.body.incidents as any[]
-  }
+  const incidentsFor = (name: string) => incidentsOf(sentinel, name)
 
   it('restarts a watched container whose main process was killed, and resolves the incident through the flow', async () => {
     const name = uniqueName('watched')
@@ -49,13 +45,7 @@ describe('healing loop', () => {
     )
     assert.notEqual(restarted.Pid, before.Pid)
 
-    const incident = await waitFor(
-      async () => {
-        const [inc] = await incidentsFor(name)
-        return inc?.status === 'resolved' ? inc : null
-      },
-      { timeoutMs: 30_000, what: 'the incident to be resolved' },
-    )
+    const incident = await resolvedIncidentFor(sentinel, name, { timeoutMs: 30_000, what: 'the incident to be resolved' })
     assert.equal(incident.type, 'container_down')
     assert.equal(incident.alert.details.exitCode, 137)
     const stages = incident.timeline.map((t: any) => t.stage)
@@ -200,13 +190,7 @@ describe('healing loop', () => {
     } finally {
       await redis.restart()
     }
-    const incident = await waitFor(
-      async () => {
-        const [inc] = await incidentsFor(name)
-        return inc?.status === 'resolved' ? inc : null
-      },
-      { timeoutMs: 60_000, what: 'the death during the outage to be healed and resolved' },
-    )
+    const incident = await resolvedIncidentFor(sentinel, name, { timeoutMs: 60_000, what: 'the death during the outage to be healed and resolved' })
     assert.equal(incident.alert.details.exitCode, 137)
     assert.equal((await state(name)).Running, true)
     assert.equal((await incidentsFor(stopped)).length, 0, 'no incident for the deliberate stop')
