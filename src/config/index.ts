@@ -6,6 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { z } from 'zod'
+import { isAddressOrCidr } from './addresses'
+import { scrubbedSecrets } from './secrets'
 import { parseAllowlist } from '../actions/kill-process/allowlist'
 import { loadObserveSettings, observeEnvSchema, type ObserveSettings } from '../observe/settings'
 import { parseFreezeWindows } from '../policy/freeze'
@@ -65,6 +67,47 @@ const optionalString = z
   .default('')
   .transform((v) => (v.trim() === '' ? undefined : v.trim()))
 
+const splitList = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+
+/** Proxies whose X-Forwarded-For is believed: IPv4/IPv6 addresses or CIDR blocks, comma-separated. */
+const addressList = z
+  .string()
+  .default('')
+  .transform((v, ctx) => {
+    const items = splitList(v)
+    const bad = items.filter((item) => !isAddressOrCidr(item))
+    if (bad.length) {
+      ctx.addIssue({ code: 'custom', message: `expected IP addresses or CIDR blocks (10.0.0.1, 10.0.0.0/8, ::1), got ${bad.map((b) => `"${b}"`).join(', ')}` })
+      return z.NEVER
+    }
+    return items
+  })
+
+/** Origins a browser may call the API from (scheme://host[:port]); empty: CORS off. */
+const originList = z
+  .string()
+  .default('')
+  .transform((v, ctx) => {
+    const items = splitList(v)
+    const bad = items.filter((item) => {
+      try {
+        const u = new URL(item)
+        return (u.protocol !== 'http:' && u.protocol !== 'https:') || u.origin !== item.replace(/\/+$/, '')
+      } catch {
+        return true
+      }
+    })
+    if (bad.length) {
+      ctx.addIssue({ code: 'custom', message: `expected origins such as https://ops.example.com (scheme, host and port only; no "*"), got ${bad.map((b) => `"${b}"`).join(', ')}` })
+      return z.NEVER
+    }
+    return items.map((item) => item.replace(/\/+$/, ''))
+  })
+
 /** `key=value` label selector, e.g. `sentinel.watch=true`. */
 const labelSelector = z
   .string()
@@ -123,11 +166,16 @@ export const configSchema = z.object({
   MAX_CONCURRENT_REMEDIATIONS: int(2, 1, 1000),
   REMEDIATION_LEASE_SECONDS: int(300, 10, 86400),
 
-  WORKBENCH: bool(true),
+  WORKBENCH: bool(false),
   SENTINEL_API_KEYS: optionalString,
   API_KEYS_FILE: optionalString,
   AUTH_MAX_FAILURES: int(10, 1, 10_000),
   AUTH_FAILURE_WINDOW_SECONDS: int(60, 1, 86400),
+  TRUST_PROXY: addressList,
+  CORS_ORIGINS: originList,
+  METRICS_TOKEN: optionalString,
+  MAX_BODY_BYTES: int(1024 * 1024, 1024, 16 * 1024 * 1024),
+  STREAM_MAX_SECONDS: int(900, 0, 86400),
   SANDBOX_DIR: z.string().default('./sandbox'),
   SANDBOX_QUARANTINE_RETENTION_SECONDS: int(86400, 60, 90 * 86400),
   KILL_PROCESS_ALLOWLIST: optionalString,
@@ -190,62 +238,56 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = p
   for (const key of [...Object.keys(configSchema.shape), ...Object.keys(observeEnvSchema.shape)]) {
     if (env[key] !== undefined) merged[key] = env[key]
   }
+  // Every problem in one pass: the schema's, then the checks that read several variables or a
+  // variable's inner syntax, run on the raw values so a bad port does not hide a bad threshold.
   const result = configSchema.safeParse(merged)
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
-      const name = issue.path.join('.') || '(environment)'
-      return `${name}: ${issue.message}`
-    })
-    throw new ConfigError(problems)
+  const problems = result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`)
+  const raw = (name: string) => (merged[name] ?? '').trim()
+  const check = (fn: () => unknown) => {
+    try {
+      fn()
+    } catch (err) {
+      problems.push(...((err as { problems?: string[] }).problems ?? [(err as Error).message]))
+    }
   }
-  const extra: string[] = []
   let observe: ObserveSettings | undefined
-  try {
-    observe = loadObserveSettings(merged)
-  } catch (err) {
-    extra.push(...((err as { problems?: string[] }).problems ?? [(err as Error).message]))
+  check(() => (observe = loadObserveSettings(merged)))
+  check(() => parseFreezeWindows(raw('FREEZE_WINDOWS') || undefined))
+  if (raw('SLACK_USER_ROLES')) check(() => parseSlackUserRoles(raw('SLACK_USER_ROLES')))
+  if (raw('KILL_PROCESS_ALLOWLIST')) check(() => parseAllowlist(raw('KILL_PROCESS_ALLOWLIST')))
+  if (raw('SENTINEL_STREAM_SECRET') && raw('SENTINEL_STREAM_SECRET').length < 32) problems.push('SENTINEL_STREAM_SECRET: expected at least 32 characters')
+  // A step process inherits the environment without the main-process secrets; they count as set.
+  const scrubbed = scrubbedSecrets(env)
+  const slackSet = ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_CHANNEL'].filter((k) => raw(k) || scrubbed.has(k))
+  if (slackSet.length && slackSet.length < 3) {
+    problems.push(`SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_CHANNEL: set all three or none (set: ${slackSet.join(', ')})`)
   }
-  try {
-    parseFreezeWindows(result.data.FREEZE_WINDOWS)
-  } catch (err) {
-    extra.push((err as Error).message)
+  if (raw('METRICS_TOKEN') && raw('METRICS_TOKEN').length < 24) {
+    problems.push('METRICS_TOKEN: expected at least 24 characters (it guards /metrics; make one with `openssl rand -hex 24`)')
   }
-  if (result.data.SLACK_USER_ROLES) {
-    try {
-      parseSlackUserRoles(result.data.SLACK_USER_ROLES)
-    } catch (err) {
-      extra.push((err as Error).message)
-    }
+  if (result.success && result.data.WORKBENCH && result.data.PORT > MAX_PORT_WITH_WORKBENCH) {
+    problems.push(`PORT: ${result.data.PORT} is too high while WORKBENCH=true (Motia's Workbench needs PORT + 21678 for hot reload): use ${MAX_PORT_WITH_WORKBENCH} or less, or set WORKBENCH=false`)
   }
-  if (result.data.KILL_PROCESS_ALLOWLIST) {
-    try {
-      parseAllowlist(result.data.KILL_PROCESS_ALLOWLIST)
-    } catch (err) {
-      extra.push((err as Error).message)
-    }
-  }
-  if (result.data.SENTINEL_STREAM_SECRET && result.data.SENTINEL_STREAM_SECRET.length < 32) {
-    extra.push('SENTINEL_STREAM_SECRET: expected at least 32 characters')
-  }
-  if (extra.length) throw new ConfigError(extra)
-  if (result.data.WORKBENCH && result.data.PORT > MAX_PORT_WITH_WORKBENCH) {
-    throw new ConfigError([
-      `PORT: ${result.data.PORT} is too high while WORKBENCH=true (Motia's Workbench needs PORT + 21678 for hot reload): use ${MAX_PORT_WITH_WORKBENCH} or less, or set WORKBENCH=false`,
-    ])
-  }
+  if (!result.success || problems.length) throw new ConfigError(problems)
   return { ...result.data, projectRoot, observe: observe! }
 }
 
-let cached: SentinelConfig | undefined
+// On globalThis: Motia loads motia.config.ts (and so this module) more than once in the main
+// process, and the secrets scrubbed from the environment after the first read must not be missed
+// by a second copy of the module.
+const CACHE = Symbol.for('sentinel.config')
+type WithConfig = typeof globalThis & { [CACHE]?: SentinelConfig }
+
 /** The process-wide configuration, read once. */
 export function getConfig(): SentinelConfig {
-  if (!cached) cached = loadConfig()
-  return cached
+  const g = globalThis as WithConfig
+  if (!g[CACHE]) g[CACHE] = loadConfig()
+  return g[CACHE]
 }
 
 /** For tests: forget the cached configuration. */
 export function resetConfigCache(): void {
-  cached = undefined
+  delete (globalThis as WithConfig)[CACHE]
 }
 
 export const CONFIG_VARIABLES = [...Object.keys(configSchema.shape), ...Object.keys(observeEnvSchema.shape)]

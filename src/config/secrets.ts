@@ -1,0 +1,27 @@
+/**
+ * Secrets that only Sentinel's main process uses. Motia starts a Node process per step invocation
+ * with this process's environment, and /proc/<pid>/environ of each is readable by the same user:
+ * the fewer processes hold a secret, the fewer places it can leak from. The API keys, the stream
+ * token secret, Slack's signing secret and the metrics token are checked only in the main process
+ * (the front door, the stream hub, the Slack receiver, /metrics), so they are removed from its
+ * environment once the configuration has been read. Secrets a step does use (the LLM key, the
+ * Slack bot token, the Redis password) stay.
+ */
+export const MAIN_PROCESS_SECRETS = ['SENTINEL_API_KEYS', 'SENTINEL_STREAM_SECRET', 'SLACK_SIGNING_SECRET', 'METRICS_TOKEN'] as const
+
+/** Names (never values) of the secrets removed, so a step process's configuration knows they were set. */
+const SCRUBBED = 'SENTINEL_SCRUBBED_SECRETS'
+
+/** Removes the main-process-only secrets from `env` (call after getConfig()). */
+export function scrubMainProcessSecrets(env: NodeJS.ProcessEnv): void {
+  const removed = new Set(scrubbedSecrets(env))
+  for (const name of MAIN_PROCESS_SECRETS) {
+    if (env[name]) removed.add(name)
+    delete env[name]
+  }
+  if (removed.size) env[SCRUBBED] = [...removed].join(',')
+}
+
+export function scrubbedSecrets(env: NodeJS.ProcessEnv): Set<string> {
+  return new Set((env[SCRUBBED] ?? '').split(',').filter(Boolean))
+}
