@@ -27,6 +27,8 @@ import {
   type Permission,
   type Role,
 } from './index'
+import { addressMatcher } from '../config/addresses'
+import { clientAddress, normalizeAddress } from './client-address'
 import { generateKey, readKeyFile } from './keys'
 import { setStreamTokenSecret } from './stream-token'
 
@@ -172,7 +174,7 @@ describe('key file and npm run keys', () => {
   test('keyStoreLoader sees a rotated file without a restart', () => {
     const file = path.join(dir, 'reload.json')
     const first = issueKeys({ file, roles: ['admin'] }).issued[0].key
-    const get = keyStoreLoader({ file })
+    const get = keyStoreLoader({ file, recheckMs: 0 })
     assert.equal(authenticate({ 'x-api-key': first }, get()).ok, true)
     const second = issueKeys({ file, roles: ['admin'], rotate: true }).issued[0].key
     assert.equal(authenticate({ 'x-api-key': first }, get()).ok, false)
@@ -222,6 +224,52 @@ describe('stream tokens', () => {
   })
 })
 
+describe('clientAddress: who the client is, behind TRUST_PROXY or not', () => {
+  const none = addressMatcher([])
+  const proxies = addressMatcher(['127.0.0.1', '10.0.0.0/8', 'fd00::/8'])
+
+  test('addresses come out in one canonical form', () => {
+    assert.equal(normalizeAddress('::ffff:192.0.2.7'), '192.0.2.7')
+    assert.equal(normalizeAddress('::FFFF:c000:0207'), '192.0.2.7')
+    assert.equal(normalizeAddress(' 2001:DB8:0:0::1 '), '2001:db8::1')
+    assert.equal(normalizeAddress('fe80::1%eth0'), 'fe80::1')
+    for (const bad of ['', 'unknown', '1.2.3.4:80', '[::1]', '01.2.3.4', '1.2.3', '_hidden', undefined]) assert.equal(normalizeAddress(bad), undefined, String(bad))
+  })
+
+  test('without TRUST_PROXY, or from a peer not named in it, X-Forwarded-For is ignored', () => {
+    assert.equal(clientAddress('::ffff:127.0.0.1', '198.51.100.7', none), '127.0.0.1')
+    assert.equal(clientAddress('192.0.2.50', '198.51.100.7', proxies), '192.0.2.50')
+    assert.equal(clientAddress('192.0.2.50', undefined, proxies), '192.0.2.50')
+    assert.equal(clientAddress(undefined, '198.51.100.7', proxies), 'unknown', 'a closed socket')
+  })
+
+  test('from a trusted proxy: the first untrusted address from the right', () => {
+    assert.equal(clientAddress('127.0.0.1', '198.51.100.7', proxies), '198.51.100.7')
+    assert.equal(clientAddress('::ffff:127.0.0.1', ' ::ffff:198.51.100.7 ', proxies), '198.51.100.7')
+    // Two proxies in a row; whatever the client wrote itself (left) is not read.
+    assert.equal(clientAddress('127.0.0.1', '203.0.113.66, 198.51.100.7, 10.1.2.3', proxies), '198.51.100.7')
+    // A client claiming to be one of our proxies gets nowhere: the proxy appended its real address.
+    assert.equal(clientAddress('127.0.0.1', '10.9.9.9, 198.51.100.7', proxies), '198.51.100.7')
+    // Repeated headers, as an array.
+    assert.equal(clientAddress('127.0.0.1', ['203.0.113.66', '198.51.100.7, 10.1.2.3'], proxies), '198.51.100.7')
+    assert.equal(clientAddress('127.0.0.1', '2001:DB8::7, fd00::1', proxies), '2001:db8::7')
+    // Only proxies in the chain: the request began at the leftmost.
+    assert.equal(clientAddress('127.0.0.1', '10.0.0.5, 10.0.0.6', proxies), '10.0.0.5')
+    assert.equal(clientAddress('127.0.0.1', undefined, proxies), '127.0.0.1')
+  })
+
+  test('a malformed entry stops the walk at the last trusted hop, never reading past it', () => {
+    assert.equal(clientAddress('127.0.0.1', 'unknown', proxies), '127.0.0.1')
+    assert.equal(clientAddress('127.0.0.1', '', proxies), '127.0.0.1')
+    assert.equal(clientAddress('127.0.0.1', '198.51.100.7, junk, 10.0.0.6', proxies), '10.0.0.6')
+    assert.equal(clientAddress('127.0.0.1', '198.51.100.7,, 10.0.0.6', proxies), '10.0.0.6')
+    assert.equal(clientAddress('127.0.0.1', '198.51.100.7:4711', proxies), '127.0.0.1')
+    assert.equal(clientAddress('127.0.0.1', '[2001:db8::7]', proxies), '127.0.0.1')
+    // Past an untrusted address nothing is parsed at all, malformed or not.
+    assert.equal(clientAddress('127.0.0.1', 'junk, 198.51.100.7', proxies), '198.51.100.7')
+  })
+})
+
 describe('checkRequest and the failure limiter (real Redis)', () => {
   let redis: TestRedis
   let other: Redis
@@ -252,7 +300,7 @@ describe('checkRequest and the failure limiter (real Redis)', () => {
     assert.equal((await checkRequest({ headers: { 'x-api-key': `${ADMIN}0` }, ip }, 'read', deps)).error, 'invalid_key')
   })
 
-  test('10 wrong keys from one client → 429 with Retry-After, shared by every process, for that client only', async () => {
+  test('10 wrong keys from one client → 429 with Retry-After, shared by every process, for that client only; the right key still passes', async () => {
     let now = Date.parse('2025-01-01T00:00:00Z')
     const clock = () => now
     // Two limiters on two connections stand for two processes.
@@ -265,22 +313,47 @@ describe('checkRequest and the failure limiter (real Redis)', () => {
       const r = await checkRequest({ headers: wrong, ip }, 'read', { keys, limiter: i % 2 ? a : b })
       assert.equal(r.status, 401, `failure ${i + 1}`)
     }
-    // Missing keys do not count; but now the client is over the limit, even with the right key.
     now += 1000
-    const blocked = await checkRequest({ headers: { 'x-api-key': ADMIN }, ip: '192.0.2.7' }, 'read', { keys, limiter: a })
+    // The same client (IPv4-mapped or not) is now at the limit: every further guess gets 429...
+    const blocked = await checkRequest({ headers: wrong, ip: '192.0.2.7' }, 'read', { keys, limiter: a })
     assert.equal(blocked.status, 429)
     assert.equal(blocked.error, 'too_many_failures')
     // The first failure was at +1 s; it leaves the 60 s window at +61 s; now is +11 s.
     assert.equal(blocked.retryAfter, 50)
-    assert.equal((await checkRequest({ headers: { 'x-api-key': ADMIN }, ip: '192.0.2.8' }, 'read', { keys, limiter: b })).status, 200)
+    assert.equal((await checkRequest({ headers: { authorization: 'Basic eDp5' }, ip }, 'read', { keys, limiter: b })).status, 429, 'a malformed key')
+    assert.equal((await checkRequest({ headers: {}, streamToken: 'forged.token', ip }, 'read', { keys, limiter: b })).status, 429, 'a bad stream token')
+    assert.equal((await checkRequest({ headers: {}, ip }, 'read', { keys, limiter: b })).status, 429, 'no key: not counted, but refused while blocked')
+    // ...but a valid key is answered on its merits, as if nothing had happened.
+    assert.deepEqual(await checkRequest({ headers: { 'x-api-key': ADMIN }, ip }, 'read', { keys, limiter: a }), { status: 200, role: 'admin', keyId: keys.entries[0].id })
+    assert.equal((await checkRequest({ headers: { authorization: `Bearer ${OPERATOR}` }, ip: '192.0.2.7' }, 'decide:low', { keys, limiter: b })).status, 200)
+    assert.equal((await checkRequest({ headers: { 'x-api-key': VIEWER }, ip }, 'audit', { keys, limiter: a })).status, 403, 'a valid key too low is 403, not 429')
+    const { token } = issueStreamToken('viewer', 'key_v', 60)
+    assert.equal((await checkRequest({ headers: {}, streamToken: token, ip }, 'read', { keys, limiter: a })).status, 200, 'a valid stream token')
+    // Another client is not affected.
+    assert.equal((await checkRequest({ headers: wrong, ip: '192.0.2.8' }, 'read', { keys, limiter: b })).status, 401)
+    // Refused guesses were not counted (a blocked client cannot extend its own block): once the
+    // first failure ages out, one more guess is a 401 and the next is refused again.
     now += 50_000
-    assert.equal((await checkRequest({ headers: { 'x-api-key': ADMIN }, ip }, 'read', { keys, limiter: b })).status, 200)
+    assert.equal((await checkRequest({ headers: wrong, ip }, 'read', { keys, limiter: b })).status, 401)
+    assert.equal((await checkRequest({ headers: wrong, ip }, 'read', { keys, limiter: a })).status, 429)
   })
 
-  test('a missing key never counts as a failure', async () => {
+  test('concurrent guesses cannot slip under the limit together', async () => {
+    const limiter = createFailureLimiter(redis.client, { prefix: 'test:d:', maxFailures: 5 })
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => checkRequest({ headers: { 'x-api-key': 'g'.repeat(30) }, ip: '198.51.100.3' }, 'read', { keys, limiter })),
+    )
+    assert.equal(results.filter((r) => r.status === 401).length, 5)
+    assert.equal(results.filter((r) => r.status === 429).length, 15)
+    assert.ok(results.filter((r) => r.status === 429).every((r) => r.retryAfter! >= 1 && r.retryAfter! <= 60))
+  })
+
+  test('a missing key never counts as a failure; an invalid stream token does', async () => {
     const limiter = createFailureLimiter(redis.client, { prefix: 'test:c:', maxFailures: 2 })
     for (let i = 0; i < 5; i++) assert.equal((await checkRequest({ headers: {}, ip: '1.2.3.4' }, 'read', { keys, limiter })).status, 401)
     assert.equal((await checkRequest({ headers: { 'x-api-key': VIEWER }, ip: '1.2.3.4' }, 'read', { keys, limiter })).status, 200)
+    for (let i = 0; i < 2; i++) assert.equal((await checkRequest({ headers: {}, streamToken: 'forged.token', ip: '1.2.3.4' }, 'read', { keys, limiter })).error, 'invalid_token')
+    assert.equal((await checkRequest({ headers: {}, ip: '1.2.3.4' }, 'read', { keys, limiter })).status, 429)
   })
 
   test('stream tokens stand in for a key, with their role', async () => {
@@ -291,17 +364,15 @@ describe('checkRequest and the failure limiter (real Redis)', () => {
     assert.equal((await checkRequest({ headers: {}, streamToken: `${token}x` }, 'read', { keys })).error, 'invalid_token')
   })
 
-  test('a Redis outage does not lock everyone out', async () => {
+  test('a Redis outage does not lock everyone out, and a valid key never asks the limiter', async () => {
     const dead = new Redis({ port: 1, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false })
     dead.on('error', () => {})
     const warnings: string[] = []
-    const r = await checkRequest({ headers: { 'x-api-key': VIEWER }, ip: 'x' }, 'read', {
-      keys,
-      limiter: createFailureLimiter(dead),
-      log: (_l, msg) => warnings.push(msg),
-    })
-    assert.equal(r.status, 200)
-    assert.deepEqual(warnings, ['auth failure limiter unavailable'])
+    const deps = { keys, limiter: createFailureLimiter(dead), log: (_l: string, msg: string) => warnings.push(msg) }
+    assert.equal((await checkRequest({ headers: { 'x-api-key': VIEWER }, ip: 'x' }, 'read', deps)).status, 200)
+    assert.deepEqual(warnings, [], 'the limiter was consulted for a valid key')
+    assert.equal((await checkRequest({ headers: { 'x-api-key': `${VIEWER}x` }, ip: 'x' }, 'read', deps)).status, 401)
+    assert.deepEqual(warnings, ['auth failure limiter unavailable', 'authentication failed'])
     dead.disconnect()
   })
 })

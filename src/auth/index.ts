@@ -1,7 +1,8 @@
 /**
  * API authentication and authorization, in one call for the API middleware:
  * checkRequest → 200 (with the role), 401 (no or wrong key), 403 (role too low) or
- * 429 (too many failed attempts from this client; Retry-After in seconds).
+ * 429 (no valid key, and too many failed attempts from this client; Retry-After in seconds).
+ * The client is `clientAddress(...)` of the request, worked out by the main process's front door.
  */
 import { authenticate, type HeaderBag } from './authenticate'
 import type { KeyStore } from './keys'
@@ -12,11 +13,13 @@ import { verifyStreamToken } from './stream-token'
 export * from './roles'
 export { authenticate, presentedKey, type AuthResult, type HeaderBag } from './authenticate'
 export { loadKeyStore, keyStoreLoader, parseApiKeysEnv, defaultKeyFile, issueKeys, KeyConfigError, MIN_KEY_LENGTH, type KeyStore, type KeyEntry } from './keys'
-export { createFailureLimiter, clientKey, type FailureLimiter } from './limiter'
+export { createFailureLimiter, clientKey, type FailureLimiter, type LimitState } from './limiter'
+export { clientAddress, normalizeAddress } from './client-address'
 export { issueStreamToken, verifyStreamToken, setStreamTokenSecret, type StreamTokenClaims } from './stream-token'
 
 export interface CheckRequestInput {
   headers: HeaderBag
+  /** The client whose failures are counted: clientAddress() of the request (see client-address.ts). */
   ip?: string
   /** A stream token (from `?token=` on an SSE request), used when the request carries no key. */
   streamToken?: string
@@ -41,22 +44,17 @@ export interface CheckResult {
   retryAfter?: number
 }
 
+/**
+ * Credentials first, the limiter second: a request with a valid key (or stream token) is answered
+ * on its merits and never meets the failure limit, so no number of wrong guesses from an address
+ * (or from everyone behind the same proxy) can lock out the right key. Only unauthenticated
+ * requests meet it: a wrong key, a malformed one or a bad stream token counts as a failure; a
+ * missing key counts for nothing (it is not a guess) but is refused with 429 while the client is
+ * blocked, like any other request without valid credentials.
+ */
 export async function checkRequest(req: CheckRequestInput, needed: Permission, deps: CheckRequestDeps): Promise<CheckResult> {
   const client = req.ip ?? 'unknown'
   const limiter = deps.limiter
-  const guarded = async <T>(fn: () => Promise<T>): Promise<T | undefined> => {
-    try {
-      return await fn()
-    } catch (err) {
-      // A Redis outage must not lock everyone out; keys are long and random, so the limiter is a second line.
-      deps.log?.('warn', 'auth failure limiter unavailable', { error: (err as Error).message })
-      return undefined
-    }
-  }
-  if (limiter) {
-    const state = await guarded(() => limiter.check(client))
-    if (state?.blocked) return tooMany(state.retryAfter, limiter)
-  }
 
   let role: Role
   let keyId: string
@@ -66,14 +64,15 @@ export async function checkRequest(req: CheckRequestInput, needed: Permission, d
     keyId = auth.keyId
   } else if (auth.reason === 'missing' && req.streamToken) {
     const t = verifyStreamToken(req.streamToken)
-    if (!t.ok) return fail(`the stream token is ${t.reason === 'expired' ? 'expired' : 'not valid'}; ask for a new one`, 'invalid_token')
+    if (!t.ok) return refuseGuess(`the stream token is ${t.reason === 'expired' ? 'expired' : 'not valid'}; ask for a new one`, 'invalid_token')
     role = t.role
     keyId = t.keyId
   } else if (auth.reason === 'missing') {
-    // No key is not a guess, so it does not count towards the limit.
+    const state = limiter && (await guarded(() => limiter.check(client)))
+    if (state?.blocked) return tooMany(state.retryAfter, limiter!)
     return { status: 401, error: 'missing_key', message: auth.message }
   } else {
-    return fail(auth.message, 'invalid_key')
+    return refuseGuess(auth.message, 'invalid_key')
   }
 
   if (!authorize(role, needed)) {
@@ -81,11 +80,22 @@ export async function checkRequest(req: CheckRequestInput, needed: Permission, d
   }
   return { status: 200, role, keyId }
 
-  async function fail(message: string, error: string): Promise<CheckResult> {
-    deps.log?.('info', 'authentication failed', { client, error })
-    // This request still gets its 401; the client's next one meets the limit.
-    if (limiter) await guarded(() => limiter.fail(client))
+  async function refuseGuess(message: string, error: string): Promise<CheckResult> {
+    const state = limiter && (await guarded(() => limiter.recordFailure(client)))
+    deps.log?.('info', 'authentication failed', { client, error, blocked: state?.blocked ?? false })
+    // Counted and under the limit: this one still gets its 401; once at the limit, 429 until it ages out.
+    if (state?.blocked) return tooMany(state.retryAfter, limiter!)
     return { status: 401, error, message }
+  }
+
+  async function guarded<T>(fn: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await fn()
+    } catch (err) {
+      // A Redis outage must not lock everyone out; keys are long and random, so the limiter is a second line.
+      deps.log?.('warn', 'auth failure limiter unavailable', { error: (err as Error).message })
+      return undefined
+    }
   }
 }
 

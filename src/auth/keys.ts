@@ -133,6 +133,8 @@ export interface LoadKeysOptions {
   envValue?: string
   /** The key file; read when it exists. */
   file?: string
+  /** keyStoreLoader only: how often to look at the file for changes (default KEY_FILE_RECHECK_MS). */
+  recheckMs?: number
 }
 
 /** Builds the key store from both sources. Throws KeyConfigError on any malformed source. */
@@ -193,15 +195,24 @@ export function issueKeys(opts: IssueKeysOptions): { issued: IssuedKey[]; remove
   return { issued, removed, file: opts.file }
 }
 
+/** How often the key file is looked at for changes. */
+export const KEY_FILE_RECHECK_MS = 1000
+
 /**
- * A key store that re-reads the key file when it changes (checked by a stat per call), so that
- * `npm run keys --rotate` takes effect without a restart. SENTINEL_API_KEYS is parsed once.
+ * A key store that re-reads the key file when it changes (checked by a stat at most once a
+ * second), so that `npm run keys --rotate` takes effect without a restart. SENTINEL_API_KEYS is
+ * parsed once.
  */
 export function keyStoreLoader(opts: LoadKeysOptions): () => KeyStore {
   let stamp = ''
   let store: KeyStore | undefined
   parseApiKeysEnv(opts.envValue) // fail at creation on a bad variable, not on the first request
+  let checkedAt = -Infinity
   return () => {
+    // A stat per request was a measurable share of a fast API call; a second's delay before a
+    // rotated or revoked key takes effect is not.
+    if (store && Date.now() - checkedAt < (opts.recheckMs ?? KEY_FILE_RECHECK_MS)) return store
+    checkedAt = Date.now()
     let now = 'absent'
     if (opts.file) {
       try {

@@ -1,10 +1,12 @@
 /**
- * Counts failed authentications per client in a Redis sorted set (shared by every process), and
- * turns a client away for a while once it has failed too often: a sliding window of
- * `maxFailures` per `windowSeconds`.
+ * Counts failed authentications per client in a Redis sorted set (shared by every process): a
+ * sliding window of `maxFailures` per `windowSeconds`. A client at the limit is blocked until
+ * enough of its failures age out. The limit is for guesses only: checkRequest never asks it about
+ * a request that carries a valid key, so a blocked client with the right key still gets in.
  */
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
+import { normalizeAddress } from './client-address'
 
 export interface FailureLimiterOptions {
   maxFailures?: number
@@ -13,36 +15,53 @@ export interface FailureLimiterOptions {
   now?: () => number
 }
 
+export interface LimitState {
+  /** The client is at the limit: refuse its unauthenticated requests with 429. */
+  blocked: boolean
+  /** Whole seconds until it is under the limit again (0 when not blocked): the Retry-After. */
+  retryAfter: number
+  /** Failures counted in the window. */
+  failures: number
+}
+
 export interface FailureLimiter {
-  /** Whether the client is over the limit now; retryAfter in whole seconds when it is. */
-  check(client: string): Promise<{ blocked: boolean; retryAfter: number; failures: number }>
-  /** Records one failure; returns the same as check afterwards. */
-  fail(client: string): Promise<{ blocked: boolean; retryAfter: number; failures: number }>
+  /** The client's state now; counts nothing. */
+  check(client: string): Promise<LimitState>
+  /**
+   * Counts one failed attempt, unless the client is already blocked: then nothing is counted and
+   * `blocked` is true (refuse this attempt with 429). Check and count are one step, so concurrent
+   * guesses cannot all slip in under the limit, and a blocked client's further guesses do not
+   * extend its block.
+   */
+  recordFailure(client: string): Promise<LimitState>
   readonly maxFailures: number
   readonly windowSeconds: number
 }
 
-// Prunes old failures, optionally adds one, and reports the count and when the oldest counted one
-// leaves the window. One script, so concurrent requests cannot both slip under the limit.
+// KEYS[1]: the client's set. ARGV: now (ms), window (ms), member to add ('' to only look), max.
+// Prunes failures older than the window; when under the limit, adds the member; then reports the
+// count and, at the limit, how long until the oldest failure that keeps it there leaves the window.
 const LUA = `
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
+local max = tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+if count >= max then
+  local nth = redis.call('ZRANGE', KEYS[1], count - max, count - max, 'WITHSCORES')
+  return {count, math.max(1, tonumber(nth[2]) + window - now)}
+end
 if ARGV[3] ~= '' then
   redis.call('ZADD', KEYS[1], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], window)
+  count = count + 1
 end
-local count = redis.call('ZCARD', KEYS[1])
-local max = tonumber(ARGV[4])
-if count < max then return {count, 0} end
--- Blocked until enough failures age out to bring the count under the limit.
-local nth = redis.call('ZRANGE', KEYS[1], count - max, count - max, 'WITHSCORES')
-return {count, tonumber(nth[2]) + window - now}
+return {count, 0}
 `
 
-/** A client address safe to use in a Redis key: IPv4-mapped IPv6 folded, length capped. */
-export function clientKey(ip: string | undefined): string {
-  const s = (ip ?? '').trim().replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1')
+/** A client address safe to use in a Redis key: canonical when it is an IP, length capped. */
+export function clientKey(client: string | undefined): string {
+  const s = normalizeAddress(client) ?? (client ?? '').trim()
   const clean = s.replace(/[^0-9A-Za-z:._%-]/g, '').slice(0, 64)
   return clean || 'unknown'
 }
@@ -54,14 +73,14 @@ export function createFailureLimiter(redis: Redis, opts: FailureLimiterOptions =
   if (!(windowSeconds > 0)) throw new Error('windowSeconds must be positive')
   const prefix = opts.prefix ?? 'sentinel:auth:failures:'
   const now = opts.now ?? Date.now
-  const run = async (client: string, member: string) => {
+  const run = async (client: string, member: string): Promise<LimitState> => {
     const [failures, waitMs] = (await redis.eval(LUA, 1, prefix + clientKey(client), String(now()), String(windowSeconds * 1000), member, String(maxFailures))) as [number, number]
-    return { blocked: waitMs > 0, retryAfter: waitMs > 0 ? Math.max(1, Math.ceil(waitMs / 1000)) : 0, failures }
+    return { blocked: waitMs > 0, retryAfter: waitMs > 0 ? Math.ceil(waitMs / 1000) : 0, failures }
   }
   return {
     maxFailures,
     windowSeconds,
     check: (client) => run(client, ''),
-    fail: (client) => run(client, `${now()}-${randomBytes(6).toString('hex')}`),
+    recordFailure: (client) => run(client, `${now()}-${randomBytes(6).toString('hex')}`),
   }
 }

@@ -2,8 +2,9 @@
  * Short-lived tokens for Server-Sent Events: a browser's EventSource cannot send headers, so an
  * authenticated client first asks for a token and then opens the stream with `?token=...`.
  * A token is `<payload>.<signature>`, both base64url; the signature is HMAC-SHA256 with a server
- * secret. Step processes must share that secret: set SENTINEL_STREAM_SECRET (or have the main
- * process set it before it starts them), otherwise each process makes its own at start.
+ * secret: SENTINEL_STREAM_SECRET (set by motia.config.ts from the configuration), else a random one
+ * made at start. Tokens are issued and checked only in the main process, so the secret never
+ * needs to reach another process; a fixed one lets tokens survive a restart.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { isRole, type Role } from './roles'
@@ -17,12 +18,8 @@ export function setStreamTokenSecret(value: string): void {
 }
 
 function key(): Buffer {
-  if (!secret) {
-    const fromEnv = process.env.SENTINEL_STREAM_SECRET
-    if (fromEnv) setStreamTokenSecret(fromEnv)
-    else secret = randomBytes(32)
-  }
-  return secret as Buffer
+  secret ??= randomBytes(32)
+  return secret
 }
 
 const sign = (payload: string) => createHmac('sha256', key()).update(payload).digest()

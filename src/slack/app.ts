@@ -159,13 +159,15 @@ export async function createSlackApprovals(opts: SlackApprovalsOptions): Promise
     log?.('error', 'slack: handler error', { error: err.message })
   })
 
-  const guard = createSignatureGuard({
+  // Bolt's router is reachable only through the guard: it sees no request the guard has not
+  // checked for signature, time and replay, whatever spelling of the path it was sent to.
+  const router: SlackApprovals['router'] = createSignatureGuard({
     signingSecret: opts.signingSecret,
     endpoint,
+    handler: receiver.router,
     now: opts.now,
     onReject: (reason: GuardFailure) => log?.(reason === 'body_consumed' ? 'error' : 'warn', 'slack: request refused', { reason }),
   })
-  const router: SlackApprovals['router'] = (req, res, next) => guard(req, res, (err) => (err ? next(err) : receiver.router(req, res, next)))
   const verify = async () => {
     const res = await (await messenger.client()).auth.test()
     return { team: String(res.team ?? ''), user: String(res.user ?? ''), botUserId: String(res.user_id ?? '') }

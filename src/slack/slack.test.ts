@@ -4,10 +4,11 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import express from 'express'
-import { waitFor } from '../../tests/helpers/ports'
+import { sleep, waitFor } from '../../tests/helpers/ports'
 import { blockActionPayload, sendSignedInteraction, slackSignature, startSlackStandIn, type SlackStandIn } from '../../tests/helpers/slack-standin'
 import type { Incident, RiskLevel } from '../store/model'
 import { createSlackApprovals, parseSlackUserRoles, type SlackApprovals, type SlackDecision } from './index'
+import { canonicalPath, checkSlackSignature, createReplayCache, MAX_AGE_SECONDS, MAX_AHEAD_SECONDS, replayKey } from './verify'
 
 const TOKEN = `xoxb-test-${randomBytes(8).toString('hex')}`
 const SECRET = randomBytes(16).toString('hex')
@@ -232,6 +233,8 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
       ['timestamp 301 s old', { url, signingSecret: SECRET, payload, timestamp: now - 301 }],
       ['timestamp an hour old', { url, signingSecret: SECRET, payload, timestamp: now - 3600 }],
       ['timestamp 10 min ahead', { url, signingSecret: SECRET, payload, timestamp: now + 600 }],
+      ['timestamp 2 min ahead', { url, signingSecret: SECRET, payload, timestamp: now + 120 }],
+      ['timestamp 70 s ahead', { url, signingSecret: SECRET, payload, timestamp: now + 70 }],
       ['v1 signature', { url, signingSecret: SECRET, payload, signature: slackSignature(SECRET, now, 'x').replace('v0=', 'v1=') }],
     ]
     for (const [name, opts] of cases) {
@@ -252,8 +255,32 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
     assert.equal(decisions.length, before + 1, 'only the genuine request decided')
     assert.equal(slack.callsTo('chat.update').length, 1)
     assert.equal(slack.callsTo('chat.postEphemeral').length, 0)
-    assert.ok(logs.some((l) => l.includes('"reason":"replayed"')) && logs.some((l) => l.includes('"reason":"stale"')))
+    for (const reason of ['replayed', 'stale', 'future']) assert.ok(logs.some((l) => l.includes(`"reason":"${reason}"`)), reason)
     assert.ok(!logs.join('\n').includes(SECRET) && !logs.join('\n').includes(TOKEN), 'secrets in logs')
+  })
+
+  test('the same signed click decides once, whatever spelling of the path it is sent to', async () => {
+    const { ref, inc } = await post('inc-paths', 'medium')
+    slack.calls.length = 0
+    const before = decisions.length
+    const payload = blockActionPayload({ userId: OPERATOR, actionId: 'sentinel_reject', value: 'inc-paths', channel: ref.channel, messageTs: ref.ts, responseUrl: slack.responseUrl() })
+    const timestamp = Math.floor(Date.now() / 1000)
+    const base = url.replace('/slack/actions', '')
+    // The first spelling is not the canonical one: Bolt gets it all the same (the guard hands it on).
+    const first = await sendSignedInteraction({ url: `${base}/SLACK/Actions/`, signingSecret: SECRET, payload, timestamp })
+    assert.equal(first.status, 200)
+    await waitFor(() => slack.callsTo('chat.update').length > 0, { timeoutMs: 10_000, what: 'the first click to be decided' })
+    assert.equal(decisions.length, before + 1)
+    inc.status = 'awaiting_approval' // a replay that got through would now decide a second time
+    for (const path of ['/slack/actions', '/slack/actions/', '/SLACK/ACTIONS', '/slack/actions?retry=1', '//slack//actions//', '/Slack/Actions']) {
+      const res = await sendSignedInteraction({ url: `${base}${path}`, signingSecret: SECRET, payload, timestamp })
+      assert.equal(res.status, 401, `replay on ${path}`)
+    }
+    // Not a spelling of the endpoint: never handed to Bolt.
+    assert.equal((await sendSignedInteraction({ url: `${base}/slack/actions/x`, signingSecret: SECRET, payload, timestamp })).status, 404)
+    await sleep(500)
+    assert.equal(decisions.length, before + 1, 'a replay decided again')
+    assert.equal(slack.callsTo('chat.postEphemeral').length, 0, 'a replay reached the action handler')
   })
 
   test('routes after the Slack router still get their body parsers', async () => {
@@ -310,6 +337,12 @@ describe("Bolt's own signature check (what the guard sits in front of)", () => {
       assert.equal((await sendSignedInteraction({ url: u, signingSecret: 'wrong', payload })).status, 401)
       assert.equal((await sendSignedInteraction({ url: u, signingSecret: SECRET, payload, timestamp: Math.floor(Date.now() / 1000) - 301 })).status, 401)
       assert.equal((await sendSignedInteraction({ url: u, signingSecret: SECRET, payload })).status, 200)
+      // What Bolt lets through on its own, and the guard must not: a click stamped 2 minutes ahead,
+      // and the same signed click again on other spellings of the path (Express's routing).
+      const timestamp = Math.floor(Date.now() / 1000) + 120
+      for (const path of ['/slack/actions', '/slack/actions/', '/SLACK/ACTIONS']) {
+        assert.equal((await sendSignedInteraction({ url: u.replace('/slack/actions', path), signingSecret: SECRET, payload, timestamp })).status, 200, path)
+      }
       assert.equal(called, 0)
     } finally {
       server.closeAllConnections()
@@ -333,6 +366,90 @@ describe("Bolt's own signature check (what the guard sits in front of)", () => {
       server.closeAllConnections()
       await new Promise((r) => server.close(r))
     }
+  })
+})
+
+describe("a raw body read in front of the Slack router (as the main process's front door does)", () => {
+  test('is checked like a streamed one: taken once, its replay and a forgery refused', async () => {
+    const slack = await startSlackStandIn({ token: TOKEN })
+    const decided: SlackDecision[] = []
+    const inc = incident('inc-door', 'medium')
+    const approvals = await createSlackApprovals({
+      botToken: TOKEN,
+      signingSecret: SECRET,
+      channel: CHANNEL,
+      apiUrl: slack.apiUrl,
+      userRoles: `${OPERATOR}:operator`,
+      getIncident: async (id) => (id === inc.id ? inc : null),
+      onDecision: async (d) => {
+        decided.push(d)
+        return { ok: true }
+      },
+    })
+    const app = express()
+    // The door: reads the whole stream, hands the bytes on, and marks the body read for later parsers.
+    app.use((req, _res, next) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        ;(req as unknown as { rawBody: Buffer; _body: boolean }).rawBody = Buffer.concat(chunks)
+        ;(req as unknown as { _body: boolean })._body = true
+        next()
+      })
+    })
+    app.use(approvals.router)
+    const server = app.listen(0, '127.0.0.1')
+    await new Promise((r) => server.once('listening', r))
+    try {
+      const u = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/actions`
+      const payload = blockActionPayload({ userId: OPERATOR, actionId: 'sentinel_approve', value: inc.id, channel: CHANNEL, messageTs: '1.000001', responseUrl: slack.responseUrl() })
+      const timestamp = Math.floor(Date.now() / 1000)
+      assert.equal((await sendSignedInteraction({ url: u, signingSecret: 'wrong', payload })).status, 401)
+      assert.equal((await sendSignedInteraction({ url: u, signingSecret: SECRET, payload, timestamp })).status, 200)
+      await waitFor(() => decided.length > 0, { timeoutMs: 10_000, what: 'the decision' })
+      assert.equal((await sendSignedInteraction({ url: `${u}/`, signingSecret: SECRET, payload, timestamp })).status, 401)
+      await sleep(300)
+      assert.equal(decided.length, 1)
+    } finally {
+      server.closeAllConnections()
+      await new Promise((r) => server.close(r))
+      await slack.close()
+    }
+  })
+})
+
+describe('the signature guard, piece by piece', () => {
+  const signed = (ts: number, body = 'payload=%7B%7D') => ({ 'x-slack-request-timestamp': String(ts), 'x-slack-signature': slackSignature(SECRET, ts, body) })
+  test('a timestamp may be up to 5 minutes old and up to a minute ahead', () => {
+    const now = Date.parse('2025-06-01T12:00:00Z')
+    const t = now / 1000
+    const at = (ts: number) => checkSlackSignature(SECRET, signed(ts), 'payload=%7B%7D', now)
+    assert.deepEqual(at(t), { ok: true })
+    assert.deepEqual(at(t - MAX_AGE_SECONDS), { ok: true })
+    assert.deepEqual(at(t - MAX_AGE_SECONDS - 1), { ok: false, reason: 'stale' })
+    assert.deepEqual(at(t + MAX_AHEAD_SECONDS), { ok: true })
+    assert.deepEqual(at(t + MAX_AHEAD_SECONDS + 1), { ok: false, reason: 'future' })
+    assert.deepEqual(at(t + 120), { ok: false, reason: 'future' })
+    assert.equal(MAX_AHEAD_SECONDS, 60)
+  })
+  test('every spelling of a path a router would take for the endpoint is the endpoint', () => {
+    for (const p of ['/slack/actions', '/slack/actions/', '/SLACK/ACTIONS', '/Slack/Actions//', '//slack//actions', '/slack/actions?a=1', '/slack/actions/?a=/b/', '/slack/actions#f']) {
+      assert.equal(canonicalPath(p), '/slack/actions', p)
+    }
+    for (const p of ['/slack/actions/x', '/slack/action', '/slackactions', '/slack/%61ctions']) assert.notEqual(canonicalPath(p), '/slack/actions', p)
+    assert.equal(canonicalPath('/'), '/')
+  })
+  test('the replay key is what the signature covers: timestamp and body, nothing else', () => {
+    assert.equal(replayKey('1700000000', 'a=1'), replayKey('1700000000', Buffer.from('a=1')))
+    assert.notEqual(replayKey('1700000000', 'a=1'), replayKey('1700000001', 'a=1'))
+    assert.notEqual(replayKey('1700000000', 'a=1'), replayKey('1700000000', 'a=2'))
+  })
+  test('the replay cache remembers a request for as long as its timestamp could pass', () => {
+    const cache = createReplayCache()
+    const t0 = Date.parse('2025-06-01T12:00:00Z')
+    assert.equal(cache.firstUse('k', t0), true)
+    assert.equal(cache.firstUse('k', t0 + (MAX_AGE_SECONDS + MAX_AHEAD_SECONDS) * 1000 - 1), false)
+    assert.equal(cache.firstUse('k', t0 + (MAX_AGE_SECONDS + MAX_AHEAD_SECONDS) * 1000 + 1), true)
   })
 })
 
