@@ -54,6 +54,8 @@ export interface AnalysisResult {
 }
 
 export const DEFAULT_HOURLY_TOKEN_BUDGET = 200_000
+/** The fallback reason when the alert names a container without the watch label. */
+export const UNWATCHED_FALLBACK = 'the alert names a container Sentinel does not watch'
 
 export async function analyzeIncident(incident: Incident | Alert, deps: AnalyzeDeps): Promise<AnalysisResult> {
   const rules = await analyseWithRules(incident, deps.rules)
@@ -70,6 +72,10 @@ export async function analyzeIncident(incident: Incident | Alert, deps: AnalyzeD
     analyzedAt: new Date().toISOString(),
     ...extra,
   })
+
+  // Nothing is asked about a container Sentinel does not watch: the LLM could only propose to act
+  // on it, and nothing about it may be read.
+  if (rules.unwatchedContainer) return fromRules(`${UNWATCHED_FALLBACK} (${rules.unwatchedContainer})`)
 
   const apiKey = deps.llm?.apiKey
   if (!apiKey) return fromRules('no OPENROUTER_API_KEY')

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import type { IncidentStore } from '../store/incidents'
 import type { Alert, Incident } from '../store/model'
 import type { AuditLog } from '../store/audit'
-import { inspectContainer, isWatchedLabels } from '../docker/client'
+import { findWatchedContainer } from '../docker/engine-api'
 import { HttpError } from './errors'
 
 const METRIC: Record<string, { metric: string; threshold: number; unit: string }> = {
@@ -18,14 +18,11 @@ export async function triggerTestAlert(input: { type: keyof typeof METRIC; resou
   const m = METRIC[input.type]
   let resource: Alert['resource']
   if (input.type === 'container_down') {
-    let info
-    try {
-      info = await inspectContainer(input.resource)
-    } catch {
-      throw new HttpError(404, 'not_found', `container ${input.resource} not found`)
-    }
-    if (!isWatchedLabels(info.Config.Labels)) throw new HttpError(422, 'not_watched', `container ${input.resource} does not carry the watch label; Sentinel will not act on it`)
-    resource = { kind: 'container', id: info.Id, name: info.Name.replace(/^\//, '') }
+    // Looked up among the watched containers only: an unwatched one is never inspected, and the
+    // answer does not say whether it exists.
+    const watched = await findWatchedContainer(input.resource)
+    if (!watched) throw new HttpError(422, 'not_watched', `no container carrying the watch label is named ${input.resource}; Sentinel acts only on watched containers`)
+    resource = { kind: 'container', id: watched.id, name: watched.name }
   } else {
     resource = { kind: input.type === 'disk' ? 'filesystem' : input.type === 'latency' ? 'endpoint' : 'host', id: input.resource, name: input.resource }
   }

@@ -50,6 +50,7 @@ describe('approvals (real Redis)', () => {
     assert.deepEqual(second, { kind: 'not_pending', status: 'approved' })
     const inc = (await store.get(id))!
     assert.equal(inc.approval?.decidedBy, 'user:ops')
+    assert.equal(inc.approval?.decidedByRole, 'operator', "the approver's role is recorded for the executor")
     assert.equal(inc.decision?.route, 'auto')
     assert.ok(!(await approvals.pending()).some((p) => p.incidentId === id))
   })
@@ -67,6 +68,13 @@ describe('approvals (real Redis)', () => {
     const results = await Promise.all(Array.from({ length: 10 }, (_, k) => approvals.decide(id, { decision: 'approve', by: `user:${k}`, role: 'admin' })))
     assert.equal(results.filter((r) => r.kind === 'ok').length, 1)
     assert.equal(results.filter((r) => r.kind === 'not_pending').length, 9)
+  })
+
+  it('takes no decision past the expiry, even before expireDue has run', async () => {
+    const id = await incidentNeeding('admin', 'high', 10)
+    await new Promise((r) => setTimeout(r, 30))
+    assert.deepEqual(await approvals.decide(id, { decision: 'approve', by: 'user:root', role: 'admin' }), { kind: 'not_pending', status: 'expired' })
+    assert.equal((await store.get(id))!.approval?.status, 'pending', 'left for expireDue')
   })
 
   it('escalates an expired operator approval to the admins, then leaves it escalated', async () => {

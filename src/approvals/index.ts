@@ -91,26 +91,28 @@ export class Approvals {
   }
 
   /**
-   * Records a person's decision. Returns 'not_found', 'not_pending' (decided already: 409),
-   * 'forbidden' (the role is too low for this risk) or the updated incident.
+   * Records a person's decision, with the decider's role (the executor checks it). Returns
+   * 'not_found', 'not_pending' (decided already, or past its expiry: 409), 'forbidden' (the role
+   * is too low for this risk) or the updated incident.
    */
   async decide(
     incidentId: string,
     input: { decision: 'approve' | 'reject'; by: string; role: Role; reason?: string },
   ): Promise<{ kind: 'ok'; incident: Incident } | { kind: 'not_found' } | { kind: 'not_pending'; status: string } | { kind: 'forbidden'; needed: string }> {
-    const current = await this.store.get(incidentId)
-    if (!current) return { kind: 'not_found' }
-    if (current.approval?.status !== 'pending') return { kind: 'not_pending', status: current.approval?.status ?? current.status }
-    if (!mayApprove(input.role, current.approval.approverRole)) return { kind: 'forbidden', needed: current.approval.approverRole }
-    let conflict: string | null = null
+    if (!(await this.store.get(incidentId))) return { kind: 'not_found' }
+    // Checked on the version written, so an expiry or an escalation to the admins in between counts.
+    let refused: { kind: 'not_pending'; status: string } | { kind: 'forbidden'; needed: string } | null = null
     const incident = await this.store.update(incidentId, (i) => {
-      if (i.approval?.status !== 'pending') {
-        conflict = i.approval?.status ?? i.status
-        return false
-      }
+      if (i.approval?.status !== 'pending') refused = { kind: 'not_pending', status: i.approval?.status ?? i.status }
+      // Past its time the request belongs to expireDue (the admins, or nobody), whose next run has
+      // not come yet; the executor would refuse a fix approved late.
+      else if (Date.now() > Date.parse(i.approval.expiresAt)) refused = { kind: 'not_pending', status: 'expired' }
+      else if (!mayApprove(input.role, i.approval.approverRole)) refused = { kind: 'forbidden', needed: i.approval.approverRole }
+      if (refused || !i.approval) return false
       const now = new Date().toISOString()
       i.approval.status = input.decision === 'approve' ? 'approved' : 'rejected'
       i.approval.decidedBy = input.by
+      i.approval.decidedByRole = input.role
       i.approval.decidedAt = now
       if (input.reason) i.approval.reason = input.reason
       i.timeline.push({
@@ -128,7 +130,7 @@ export class Approvals {
         i.status = 'escalated'
       }
     })
-    if (conflict) return { kind: 'not_pending', status: conflict }
+    if (refused) return refused
     await this.redis.zrem(PENDING, incidentId)
     return { kind: 'ok', incident }
   }

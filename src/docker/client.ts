@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs'
 import type Docker from 'dockerode'
 import { getConfig } from '../config/index'
 import { childSpanActive } from '../telemetry/tracing'
-import { engineGet, tracedDockerCall } from './engine-api'
+import { engineGet, findWatchedContainer, tracedDockerCall } from './engine-api'
 
 let docker: Docker | undefined
 
@@ -76,9 +76,16 @@ export async function inspectContainer(id: string): Promise<ContainerInfo> {
 }
 
 /** Inspects the container and throws unless it carries the watch label. */
-export async function assertWatched(id: string): Promise<ContainerInfo> {
-  const info = await inspectContainer(id)
-  if (!isWatchedLabels(info.Config.Labels)) throw new NotWatchedError(id)
+/**
+ * The container `ref` names, when it carries the watch label. It is looked up in a listing
+ * filtered by the label first, so an unwatched container is never inspected; the inspect's labels
+ * are checked again, in case the container was replaced in between.
+ */
+export async function assertWatched(ref: string): Promise<ContainerInfo> {
+  const watched = await findWatchedContainer(ref)
+  if (!watched) throw new NotWatchedError(ref)
+  const info = await inspectContainer(watched.id)
+  if (!isWatchedLabels(info.Config.Labels)) throw new NotWatchedError(ref)
   return info
 }
 

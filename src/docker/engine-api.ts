@@ -2,6 +2,12 @@
  * A minimal read-only Docker Engine API client over the unix socket, for step processes:
  * dockerode costs ~150 ms to import, which every step invocation would pay. Actions and the
  * event watcher, which run in the long-lived main process, use dockerode.
+ *
+ * What a container holds (its configuration, logs, usage) is read only once the container is known
+ * to carry the watch label, and that is learnt from a listing filtered by the label, never by
+ * inspecting the container: a container Sentinel does not watch is not looked into at all. A
+ * `WatchedContainer` can only come from that listing, so a reader that takes one cannot be handed
+ * an arbitrary name from an alert.
  */
 import http from 'node:http'
 import { getConfig } from '../config/index'
@@ -50,6 +56,63 @@ export function tracedDockerCall<T>(method: string, apiPath: string, call: () =>
 
 export function engineGet<T>(apiPath: string, timeoutMs = 5000): Promise<T> {
   return tracedDockerCall('GET', apiPath, () => get<T>(apiPath, timeoutMs))
+}
+
+declare const listedWithTheWatchLabel: unique symbol
+
+/** A container found in the listing filtered by the watch label (see the module's comment). */
+export interface WatchedContainer {
+  /** The full container id. */
+  readonly id: string
+  /** Without the leading slash. */
+  readonly name: string
+  /** Docker's state word: running, exited, created, paused, restarting, removing, dead. */
+  readonly state: string
+  readonly [listedWithTheWatchLabel]: true
+}
+
+interface ListedContainer {
+  Id: string
+  Names?: string[]
+  State?: string
+}
+
+/** Every container carrying the watch label, stopped ones included. */
+export async function listWatchedContainers(): Promise<WatchedContainer[]> {
+  const { key, value } = getConfig().WATCH_LABEL
+  const filters = encodeURIComponent(JSON.stringify({ label: [`${key}=${value}`] }))
+  const listed = await engineGet<ListedContainer[]>(`/containers/json?all=1&filters=${filters}`)
+  return listed.map((c) => ({ id: c.Id, name: (c.Names?.[0] ?? '').replace(/^\//, ''), state: c.State ?? '' }) as WatchedContainer)
+}
+
+/** The length of the short id `docker ps` prints; a shorter prefix is not taken for an id. */
+export const SHORT_ID_LENGTH = 12
+
+/**
+ * The container `ref` names among `watched`, resolved as Docker resolves a reference: the full id,
+ * else the name, else an id prefix (at least the short id) that only one container has. Null when
+ * none matches.
+ */
+export function matchWatchedContainer(watched: readonly WatchedContainer[], ref: string): WatchedContainer | null {
+  const wanted = ref.replace(/^\//, '')
+  if (!wanted) return null
+  const byId = watched.find((c) => c.id === wanted)
+  if (byId) return byId
+  const byName = watched.find((c) => c.name === wanted)
+  if (byName) return byName
+  if (wanted.length < SHORT_ID_LENGTH) return null
+  const byPrefix = watched.filter((c) => c.id.startsWith(wanted))
+  return byPrefix.length === 1 ? byPrefix[0] : null
+}
+
+/** The watched container `ref` names, or null when no container carrying the watch label matches. */
+export async function findWatchedContainer(ref: string): Promise<WatchedContainer | null> {
+  return matchWatchedContainer(await listWatchedContainers(), ref)
+}
+
+/** Docker's inspect of a watched container (by the id the listing gave, not by the caller's reference). */
+export function inspectWatched<T>(container: WatchedContainer): Promise<T> {
+  return engineGet<T>(`/containers/${encodeURIComponent(container.id)}/json`)
 }
 
 function get<T>(apiPath: string, timeoutMs: number): Promise<T> {

@@ -2,10 +2,12 @@
  * A container's recent logs through the Engine API over the unix socket (no dockerode: this runs
  * in short-lived step processes). Without a TTY, Docker multiplexes stdout and stderr into frames
  * with an 8-byte header: [stream, 0, 0, 0, size (uint32 big-endian)], then `size` bytes.
+ * Only a watched container's logs are read: the caller hands a container from the listing filtered
+ * by the watch label (engine-api's `findWatchedContainer`), never a bare name.
  */
 import http from 'node:http'
 import { getConfig } from '../config/index'
-import { EngineApiError, tracedDockerCall } from './engine-api'
+import { EngineApiError, tracedDockerCall, type WatchedContainer } from './engine-api'
 
 export interface LogOptions {
   /** Lines asked of Docker (its `tail`). Default 200. */
@@ -90,8 +92,9 @@ function rawRequest(apiPath: string, socketPath: string, timeoutMs: number): Pro
   })
 }
 
-/** The tail of a container's stdout and stderr, interleaved as Docker wrote them. */
-export async function containerLogs(id: string, opts: LogOptions = {}): Promise<string> {
+/** The tail of a watched container's stdout and stderr, interleaved as Docker wrote them. */
+export async function containerLogs(container: WatchedContainer, opts: LogOptions = {}): Promise<string> {
+  const id = container.id
   const tail = Math.max(1, Math.min(10_000, Math.floor(opts.tail ?? 200)))
   const maxBytes = opts.maxBytes ?? 8 * 1024
   const timeoutMs = opts.timeoutMs ?? 5000

@@ -1,15 +1,20 @@
 /**
  * Glue between the monitor and the incident flow: opened alerts become incidents (one per
  * fingerprint), cleared ones resolve them, flapping ones are recorded and left for a person.
- * Used by the monitor cron step and the Alertmanager intake.
+ * Alerts about containers Sentinel leaves alone (unwatched, removed, stopped on purpose) are
+ * recorded as suppressed incidents and never enter the flow. Used by the monitor cron step and
+ * the Alertmanager intake.
  */
 import { getConfig } from '../config/index'
+import { screenContainerAlerts } from '../healing/alert-screen'
+import { StoppedOnPurpose } from '../healing/stopped-on-purpose'
 import { Monitor } from '../observe/monitor'
 import { monitorOptionsFromSettings } from '../observe/settings'
 import type { AuditLog } from '../store/audit'
 import type { IncidentStore } from '../store/incidents'
-import type { Alert } from '../store/model'
+import type { Alert, Incident } from '../store/model'
 import { getRedis } from '../store/redis'
+import { logTo } from '../telemetry/log'
 
 export function monitorFromConfig(): Monitor {
   const cfg = getConfig()
@@ -35,17 +40,22 @@ function title(a: Alert): string {
 }
 
 export interface AlertOutcome {
+  /** New incidents, for the flow. */
   opened: string[]
   resolved: string[]
   flapping: string[]
   updated: string[]
+  /** Incidents recorded and left alone (their containers are not Sentinel's to touch): never in the flow. */
+  suppressed: string[]
 }
+
+const log = logTo('alerts')
 
 export async function applyAlerts(
   input: { open: Alert[]; resolve: Alert[]; flapping: Alert[]; actor: string },
-  deps: { store: IncidentStore; audit: AuditLog },
+  deps: { store: IncidentStore; audit: AuditLog; stops?: StoppedOnPurpose },
 ): Promise<AlertOutcome> {
-  const out: AlertOutcome = { opened: [], resolved: [], flapping: [], updated: [] }
+  const out: AlertOutcome = { opened: [], resolved: [], flapping: [], updated: [], suppressed: [] }
   // A storm repeats the same alerts: one read for all fingerprints, one open per new fingerprint,
   // and a write only where the alert changed, all in parallel (one webhook call, one batch).
   const firing = new Map<string, Alert>()
@@ -54,20 +64,22 @@ export async function applyAlerts(
     firing.delete(alert.fingerprint)
     firing.set(alert.fingerprint, alert)
   }
+  const screened = await screenContainerAlerts([...firing.values()], { stops: deps.stops ?? new StoppedOnPurpose(), log: (msg, data) => log('warn', msg, data) })
   const held = await deps.store.openIncidentsFor([...firing.keys()])
   const outcomes = await Promise.all(
-    [...firing.values()].map(async (alert) => {
+    screened.map(async ({ alert, leaveAlone }) => {
       const holder = held.get(alert.fingerprint)
-      if (holder) return { alert, incident: holder, created: false }
+      if (holder) return { alert, incident: holder, created: false, suppressed: false }
+      if (leaveAlone) return { alert, ...(await recordLeftAlone(alert, leaveAlone, input.actor, deps)), created: false }
       const { incident, created } = await deps.store.open(alert, { title: title(alert), actor: input.actor })
       if (created) await deps.audit.append({ kind: 'incident.opened', actor: input.actor, incidentId: incident.id, resource: alert.resource.name, data: { type: alert.type, fingerprint: alert.fingerprint, value: alert.value, source: alert.source } })
-      return { alert, incident, created }
+      return { alert, incident, created, suppressed: false }
     }),
   )
-  for (const o of outcomes) (o.created ? out.opened : out.updated).push(o.incident.id)
+  for (const o of outcomes) (o.suppressed ? out.suppressed : o.created ? out.opened : out.updated).push(o.incident.id)
   await deps.store.updateMany(
     outcomes
-      .filter((o) => !o.created)
+      .filter((o) => !o.created && !o.suppressed)
       .map(({ alert, incident }) => ({
         incident,
         mutate: (i) => {
@@ -99,4 +111,21 @@ export async function applyAlerts(
     out.resolved.push(open.id)
   }
   return out
+}
+
+/**
+ * An alert about a container left alone, recorded as a suppressed incident with the reason. A
+ * firing alert is sent again and again (Alertmanager's repeat interval): one record per firing.
+ */
+async function recordLeftAlone(alert: Alert, reason: string, actor: string, deps: { store: IncidentStore; audit: AuditLog }): Promise<{ incident: Incident; suppressed: boolean }> {
+  const last = await deps.store.lastIncidentFor(alert.fingerprint)
+  if (last?.status === 'suppressed' && last.alert.at === alert.at) return { incident: last, suppressed: true }
+  const { incident, created } = await deps.store.open(alert, { title: title(alert), actor })
+  // Held meanwhile by an incident opened for the same fingerprint: it is that one's.
+  if (!created) return { incident, suppressed: false }
+  const suppressed = await deps.store.append(incident.id, { stage: 'suppressed', actor, summary: `left alone: ${reason}`, data: { reason } }, (i) => {
+    i.status = 'suppressed'
+  })
+  await deps.audit.append({ kind: 'incident.suppressed', actor, incidentId: incident.id, resource: alert.resource.name, outcome: 'left alone', data: { type: alert.type, fingerprint: alert.fingerprint, reason } })
+  return { incident: suppressed, suppressed: true }
 }

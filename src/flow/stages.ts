@@ -6,6 +6,7 @@ import { getAction } from '../actions/catalog'
 import { ACTIONS } from '../actions/catalog'
 import { Approvals } from '../approvals/index'
 import { getConfig } from '../config/index'
+import { targetMismatch } from '../healing/authorize-execution'
 import { remediate, type RemediateOutcome } from '../healing/remediate'
 import { decide } from '../policy/index'
 import { policyDeps, remediationSlots } from '../policy/deps'
@@ -14,7 +15,7 @@ import { ExecutionStore } from '../store/executions'
 import { IncidentStore, isTerminal } from '../store/incidents'
 import type { Decision, Incident } from '../store/model'
 import { getRedis } from '../store/redis'
-import { analyzeIncident } from '../analyze/index'
+import { analyzeIncident, UNWATCHED_FALLBACK } from '../analyze/index'
 import { catalogFromActions } from '../llm/catalog'
 import { analysisSettings } from './analysis'
 import { metricHistory } from './history'
@@ -26,6 +27,12 @@ const FACTS_LIMIT = 4000
 function stores() {
   const redis = getRedis()
   return { redis, store: new IncidentStore(redis), audit: new AuditLog(redis), executions: new ExecutionStore(redis) }
+}
+
+function fallbackMetricReason(reason: string | undefined): string {
+  if (reason?.startsWith('no OPENROUTER')) return 'no_key'
+  if (reason?.startsWith(UNWATCHED_FALLBACK)) return 'unwatched_container'
+  return reason?.includes('budget') ? 'budget' : 'llm_failed'
 }
 
 /** Analyses the incident and stores the result. Returns whether the policy should decide next. */
@@ -47,7 +54,7 @@ export async function analyzeStage(incidentId: string, actor: string): Promise<{
   for (const a of result.attempts ?? []) {
     await m.llmCall({ model: result.model ?? settings.llm?.model ?? 'unknown', outcome: a.ok ? 'ok' : 'error', seconds: a.ms / 1000, ...(a.ok && result.tokens ? { promptTokens: result.tokens.prompt, completionTokens: result.tokens.completion } : {}), ...(a.ok ? {} : { reason: (a.error ?? 'error').split(':')[0].slice(0, 40) }) })
   }
-  if (result.analyser === 'rules') await m.analyserFallback({ reason: result.fallbackReason?.startsWith('no OPENROUTER') ? 'no_key' : result.fallbackReason?.includes('budget') ? 'budget' : 'llm_failed' })
+  if (result.analyser === 'rules') await m.analyserFallback({ reason: fallbackMetricReason(result.fallbackReason) })
   const facts = JSON.stringify(result.facts ?? {})
   const analysis = { ...result, facts: facts.length > FACTS_LIMIT ? { truncated: true, preview: facts.slice(0, FACTS_LIMIT) } : result.facts }
   const updated = await store.append(
@@ -90,10 +97,12 @@ export async function decideStage(incidentId: string, actor: string): Promise<{ 
   if (incident.decision) return { incident, decision: incident.decision }
   const analysis = (incident.analysis ?? {}) as { proposed_fix?: { action: string; params: Record<string, unknown> } | null; risk_level?: 'low' | 'medium' | 'high'; confidence?: number }
   const proposal = analysis.proposed_fix ? { actionId: analysis.proposed_fix.action, params: analysis.proposed_fix.params ?? {} } : null
-  const decision = await decide(
-    { incident, proposal, analysisRisk: analysis.risk_level, confidence: analysis.confidence },
-    policyDeps(cfg),
-  )
+  // A fix aimed at another container than the incident's (an LLM misled by the logs it read) would
+  // be refused by the executor; a person looks instead.
+  const mismatch = proposal && targetMismatch(incident, proposal.actionId, proposal.params)
+  const decision: Decision = mismatch
+    ? { route: 'escalate', risk: 'high', actionId: proposal.actionId, params: proposal.params, approverRole: 'admin', rule: 'target-not-incident-resource', reasons: [mismatch], decidedAt: new Date().toISOString() }
+    : await decide({ incident, proposal, analysisRisk: analysis.risk_level, confidence: analysis.confidence }, policyDeps(cfg))
   const updated = await store.append(
     incidentId,
     { stage: 'decided', actor, summary: `${decision.route} (${decision.risk} risk, ${decision.rule})`, data: { ...decision } },

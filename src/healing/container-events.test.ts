@@ -20,6 +20,7 @@ import { ExecutionStore } from '../store/executions'
 import { IncidentStore } from '../store/incidents'
 import { closeRedis } from '../store/redis'
 import { ContainerEventHandler } from './container-events'
+import { StoppedOnPurpose } from './stopped-on-purpose'
 
 describe('start-up sweep of watched containers found dead', () => {
   let redis: TestRedis
@@ -100,6 +101,9 @@ describe('start-up sweep of watched containers found dead', () => {
     const result = await handler.sweepDead(gap)
     assert.deepEqual(result.opened, [crashed.name])
     assert.deepEqual(result.leftAlone, [stopped.name])
+    // Other intakes (Alertmanager) learn that the clean exit was taken for a stop.
+    assert.match((await new StoppedOnPurpose(redis.client).get(stopped.id))?.how ?? '', /clean exit/)
+    assert.equal(await new StoppedOnPurpose(redis.client).get(crashed.id), null)
 
     assert.equal((await state(crashed.name)).Running, true, 'the crash found at start-up was healed')
     const [opened] = (await store.list({ limit: 100 })).filter((i) => i.resource.name === crashed.name)

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { SentinelConfig } from '../config/index'
 import { containerName, dockerWillRestart, getDocker, inspectContainer, isWatchedLabels } from '../docker/client'
+import { EngineApiError } from '../docker/engine-api'
 import { decide } from '../policy/index'
 import { policyDeps, remediationSlots } from '../policy/deps'
 import type { AuditLog } from '../store/audit'
@@ -16,6 +17,7 @@ import type { IncidentStore } from '../store/incidents'
 import type { Alert, Incident } from '../store/model'
 import { withIncidentSpan } from '../telemetry/tracing'
 import { type RemediateOutcome, remediate } from './remediate'
+import { StoppedOnPurpose } from './stopped-on-purpose'
 
 /** The fields of a Docker event message this handler reads. */
 export interface DockerEvent {
@@ -35,6 +37,8 @@ export interface ContainerEventDeps {
   audit: AuditLog
   emit: Emit
   log: (level: 'info' | 'warn' | 'error', msg: string, data?: Record<string, unknown>) => void
+  /** Where deliberate stops are kept for the other intakes; default: in Sentinel's Redis. */
+  stops?: StoppedOnPurpose
 }
 
 export const ACTOR = 'sentinel:docker-watcher'
@@ -68,8 +72,13 @@ export class ContainerEventHandler {
   private readonly apiKills = new Map<string, { signal: string; at: number; termAt?: number }>()
   private readonly chains = new Map<string, Promise<void>>()
   private readonly stopping = new AbortController()
+  private stopsStore?: StoppedOnPurpose
 
   constructor(private readonly deps: ContainerEventDeps) {}
+
+  private get stops(): StoppedOnPurpose {
+    return (this.stopsStore ??= this.deps.stops ?? new StoppedOnPurpose())
+  }
 
   /** Ends the retries in progress (at shutdown); their events are replayed at the next start. */
   stop(): void {
@@ -160,8 +169,14 @@ export class ContainerEventHandler {
           if (last && Date.parse(last.alert.at) >= finishedMs - HANDLED_SLACK_MS) return
           const exitCode = info.State.ExitCode
           const oomKilled = info.State.OOMKilled === true
+          // Half-removed (a `docker rm` that failed): nothing to start.
+          if (info.State.Dead || info.State.Status === 'removing') {
+            leftAlone.push(name)
+            return
+          }
           if (!oomKilled && (exitCode === 0 || exitCode === 143)) {
             leftAlone.push(name)
+            await this.stops.record({ containerId: c.Id, name, at: new Date(finishedMs).toISOString(), how: `found stopped at start-up with a clean exit (${exitCode}), taken for docker stop` })
             this.deps.log('info', 'watched container found stopped at start-up with a clean exit; left alone', { container: name, exitCode, finishedAt: info.State.FinishedAt })
             return
           }
@@ -199,6 +214,7 @@ export class ContainerEventHandler {
     // A new run: signals sent to the previous one say nothing about this one's death.
     if (event.Action === 'start') this.apiKills.delete(id)
     if (!isWatchedLabels(attrs)) return
+    if (event.Action === 'start') return this.stops.forget(id)
     if (event.Action === 'die') return this.onDie(event)
     if (event.Action.startsWith('health_status') && event.Action.includes('unhealthy')) return this.onUnhealthy(event)
     if (event.Action === 'destroy') return this.onDestroy(event)
@@ -212,12 +228,21 @@ export class ContainerEventHandler {
     // Forgotten only once this death is handled: a retry must still see that it was a `docker stop`.
     const kill = this.apiKills.get(id)
     if (kill?.termAt !== undefined && atMs - kill.termAt < DELIBERATE_WINDOW_MS) {
+      const reason = 'stopped through the Docker API (SIGTERM): deliberate, not a failure'
+      await this.stops.record({ containerId: id, name, at: new Date(atMs).toISOString(), how: 'docker stop (SIGTERM through the Docker API)' })
+      await this.deps.audit.append({ kind: 'container.stopped', actor: ACTOR, resource: name, outcome: 'ignored', data: { containerId: id, reason } })
+      this.apiKills.delete(id)
+      return
+    }
+    // `docker rm -f` kills the container (a SIGKILL, like a crash) after marking it for removal:
+    // there is nothing left to restart, and trying would only fail and escalate.
+    if (await this.removedOrBeingRemoved(id)) {
       await this.deps.audit.append({
-        kind: 'container.stopped',
+        kind: 'container.removed',
         actor: ACTOR,
         resource: name,
         outcome: 'ignored',
-        data: { containerId: id, reason: 'stopped through the Docker API (SIGTERM): deliberate, not a failure' },
+        data: { containerId: id, exitCode: attrs.exitCode ?? null, reason: 'the container was removed (docker rm -f): deliberate, not a crash' },
       })
       this.apiKills.delete(id)
       return
@@ -259,8 +284,20 @@ export class ContainerEventHandler {
     await this.openAndRemediate(alert, incidentIdForEvent(id, event.timeNano), `container ${name} is unhealthy`)
   }
 
+  /** Docker marks a container for removal before it kills it, and it is gone once the removal ends. */
+  private async removedOrBeingRemoved(id: string): Promise<boolean> {
+    try {
+      const info = await inspectContainer(id)
+      return info.State.Status === 'removing' || info.State.Dead === true
+    } catch (err) {
+      // Anything but "no such container" (Docker not answering): healed as a death; the action reports what it finds.
+      return err instanceof EngineApiError && err.statusCode === 404
+    }
+  }
+
   private async onDestroy(event: DockerEvent): Promise<void> {
     const id = event.Actor.ID
+    await this.stops.forget(id)
     for (const fp of [`container_down:${id}`, `container_unhealthy:${id}`]) {
       const open = await this.deps.store.openIncidentFor(fp)
       if (!open) continue
@@ -358,6 +395,8 @@ export class ContainerEventHandler {
         leaseMs: (config.RESTART_TIMEOUT_SECONDS + 5) * 1000,
         slots: remediationSlots(config),
       })
+      // Audited by remediate(); the incident is left as it is for a person.
+      if (outcome.kind === 'refused') return { current, outcome: outcome.kind }
       current = outcome.incident
       if (outcome.kind === 'executed' || outcome.kind === 'already-done') {
         await emit('incident.acted', { incidentId: current.id }, current.id)

@@ -1,14 +1,17 @@
 /**
  * Runs the decided action of an incident exactly once: the execution is claimed (keyed by incident
  * and action) before it runs and finished after. Used by the main process's fast path and by the
- * ExecuteRemediation step; both end by emitting `incident.acted` for verification.
+ * ExecuteRemediation step; both end by emitting `incident.acted` for verification. Nothing runs,
+ * and nothing is claimed, unless the incident as stored allows it (authorize-execution.ts): a
+ * refusal is audited and final.
  */
-import { getAction } from '../actions/catalog'
+import type { ActionDefinition } from '../actions/types'
 import type { AuditLog } from '../store/audit'
 import type { ExecutionStore } from '../store/executions'
-import type { IncidentStore } from '../store/incidents'
+import { type IncidentStore, isTerminal } from '../store/incidents'
 import type { Incident } from '../store/model'
 import { withChildSpan } from '../telemetry/tracing'
+import { authorizeExecution, type RefusalCode } from './authorize-execution'
 
 export interface RemediateDeps {
   store: IncidentStore
@@ -28,20 +31,26 @@ export type RemediateOutcome =
   | { kind: 'in-progress-elsewhere'; incident: Incident; retryInMs: number }
   | { kind: 'busy'; incident: Incident; retryInMs: number }
   | { kind: 'not-applicable'; incident: Incident; reason: string }
+  | { kind: 'refused'; incident: Incident | null; code: RefusalCode; reason: string }
 
 export async function remediate(incidentId: string, deps: RemediateDeps): Promise<RemediateOutcome> {
-  const { store, executions, audit, actor } = deps
-  let incident = await store.get(incidentId)
-  if (!incident) throw new Error(`incident ${incidentId} not found`)
-  const decision = incident.decision
-  if (!decision || !decision.actionId) return { kind: 'not-applicable', incident, reason: 'no action decided' }
-  if (['resolved', 'escalated', 'suppressed'].includes(incident.status)) {
-    return { kind: 'not-applicable', incident, reason: `incident is ${incident.status}` }
+  const stored = await deps.store.get(incidentId)
+  const verdict = authorizeExecution(stored)
+  if (!verdict.allowed) {
+    await deps.audit.append({
+      kind: 'action.refused',
+      actor: deps.actor,
+      incidentId,
+      ...(stored ? { resource: stored.resource.name } : {}),
+      outcome: verdict.code,
+      data: { reason: verdict.reason, actionId: stored?.decision?.actionId ?? null, route: stored?.decision?.route ?? null, approval: stored?.approval?.status ?? null, status: stored?.status ?? null },
+    })
+    return { kind: 'refused', incident: stored, code: verdict.code, reason: verdict.reason }
   }
-  const action = getAction(decision.actionId)
-  if (!action) return { kind: 'not-applicable', incident, reason: `unknown action ${decision.actionId}` }
-  const params = action.params.parse(decision.params)
-  const ctx = { incidentId, actor, since: incident.alert.at }
+  const { incident, action, params } = verdict
+  // Authorised, but over already (a duplicate or late event for a finished incident).
+  if (isTerminal(incident)) return { kind: 'not-applicable', incident, reason: `incident is ${incident.status}` }
+  const ctx = { incidentId, actor: deps.actor, since: incident.alert.at }
 
   if (deps.slots && !(await deps.slots.acquire(incidentId))) {
     return { kind: 'busy', incident, retryInMs: 2000 }
@@ -55,7 +64,7 @@ export async function remediate(incidentId: string, deps: RemediateDeps): Promis
 
 async function runClaimed(
   incident: Incident,
-  action: NonNullable<ReturnType<typeof getAction>>,
+  action: ActionDefinition,
   params: Record<string, unknown>,
   ctx: { incidentId: string; actor: string; since: string },
   deps: RemediateDeps,

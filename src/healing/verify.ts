@@ -10,6 +10,7 @@
 import { getAction } from '../actions/catalog'
 import type { ActionDefinition, VerifyResult } from '../actions/types'
 import { getConfig } from '../config/index'
+import { findWatchedContainer } from '../docker/engine-api'
 import type { AuditLog } from '../store/audit'
 import type { IncidentStore } from '../store/incidents'
 import type { Alert, Incident } from '../store/model'
@@ -99,6 +100,15 @@ export async function verifyIncident(incidentId: string, opts: VerifyOptions, de
   const verifier = verifierFor(incident)
   if (!verifier) {
     const updated = await deps.store.append(incidentId, { stage: 'verified', actor: deps.actor, summary: 'nothing to verify against', data: { ok: false } })
+    return { incident: updated, ok: false }
+  }
+  // A container check inspects the container again and again: only one carrying the watch label
+  // (from the label-filtered listing) is looked at, whatever container the incident names.
+  const target = typeof verifier.params.containerId === 'string' ? verifier.params.containerId : undefined
+  if (target && (await findWatchedContainer(target).catch(() => undefined)) === null) {
+    const detail = `no container carrying the watch label answers to "${target}" (removed, or not watched): nothing was checked`
+    const updated = await deps.store.append(incidentId, { stage: 'verified', actor: deps.actor, summary: `verification failed: ${detail}`, data: { ok: false, detail } })
+    await deps.audit.append({ kind: 'incident.verified', actor: deps.actor, incidentId, resource: incident.resource.name, outcome: 'failed', data: { detail } })
     return { incident: updated, ok: false }
   }
   const ctx = { incidentId, actor: deps.actor, since: incident.alert.at }

@@ -36,6 +36,12 @@ describe('policy', () => {
     const p = await decide({ incident, proposal: { actionId: 'restart_container', params: { containerId: '; rm -rf /' } } }, { config: baseConfig, takeRateLimit: allow })
     assert.deepEqual([p.route, p.rule], ['escalate', 'invalid-params'])
   })
+  it('sends a container fix for a host incident to an admin: a fix stays on its incident\'s target', async () => {
+    const host = { ...incident, type: 'cpu' as const, resource: { kind: 'host' as const, id: 'h1', name: 'h1' } }
+    const d = await decide({ incident: host, proposal }, { config: baseConfig, takeRateLimit: allow })
+    assert.deepEqual([d.route, d.risk, d.approverRole], ['approval', 'high', 'admin'])
+    assert.match(d.reasons.join(' '), /acts on container c1 but the incident is about host h1/)
+  })
   it('verifies instead of acting when no fix is proposed', async () => {
     const d = await decide({ incident, proposal: null }, { config: baseConfig, takeRateLimit: allow })
     assert.deepEqual([d.route, d.rule, d.actionId], ['defer', 'no-fix', null])

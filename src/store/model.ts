@@ -107,6 +107,8 @@ export interface Approval {
   expiresAt: string
   decidedBy?: string
   decidedAt?: string
+  /** The decider's role when the decision was made: the executor checks it against the risk. */
+  decidedByRole?: 'viewer' | 'operator' | 'admin'
   reason?: string
   /** Where the Slack message is, to update it. */
   slack?: { channel: string; ts: string }

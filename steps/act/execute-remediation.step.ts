@@ -6,7 +6,7 @@ import { executeStage } from '../../src/flow/stages'
 export const config: EventConfig = {
   type: 'event',
   name: 'ExecuteRemediation',
-  description: 'Snapshots, then runs the decided action once per incident (keyed by incident and action)',
+  description: 'Runs the decided action once per incident (keyed by incident and action), only when the stored decision or approval allows it',
   subscribes: [TOPICS.remediationApproved],
   emits: [TOPICS.acted],
   input: incidentRef,
@@ -19,6 +19,11 @@ export const handler = async (input: IncidentRef, ctx: FlowContext<{ topic: stri
 
 const run = async (input: IncidentRef, { emit, logger }: FlowContext<{ topic: string; data: IncidentRef }>) => {
   const outcome = await executeStage(input.incidentId, 'step:ExecuteRemediation')
+  // Refused (audited by remediate): final. The event is not trusted, so retrying it would not help.
+  if (outcome.kind === 'refused') {
+    logger.warn('remediation refused', { incidentId: input.incidentId, code: outcome.code, reason: outcome.reason })
+    return
+  }
   logger.info('remediation', { incidentId: input.incidentId, outcome: outcome.kind })
   if (outcome.kind === 'executed' || outcome.kind === 'already-done') await emit({ topic: TOPICS.acted, data: { incidentId: input.incidentId } })
   // in-progress-elsewhere: throwing lets the queue retry after its backoff.

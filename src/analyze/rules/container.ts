@@ -1,5 +1,9 @@
-/** What Docker knows about a container: state, exit, OOM, restarts, health log, usage, logs. */
-import { EngineApiError, engineGet } from '../../docker/engine-api'
+/**
+ * What Docker knows about a watched container: state, exit, OOM, restarts, health log, usage, logs.
+ * Every reader takes a container from the listing filtered by the watch label (engine-api's
+ * `findWatchedContainer`), so nothing here can look into a container Sentinel does not watch.
+ */
+import { EngineApiError, engineGet, inspectWatched, type WatchedContainer } from '../../docker/engine-api'
 import { containerLogs } from '../../docker/logs'
 
 export interface ContainerFacts {
@@ -73,18 +77,19 @@ export function usageFromStats(s: StatsJson): ContainerUsage | undefined {
   return usage
 }
 
-export async function containerStats(id: string, opts: { withCpu?: boolean } = {}): Promise<ContainerUsage | undefined> {
+export async function containerStats(container: WatchedContainer, opts: { withCpu?: boolean } = {}): Promise<ContainerUsage | undefined> {
   // one-shot skips Docker's second sample, which CPU percent needs (it waits about a second).
   const query = opts.withCpu ? 'stream=false' : 'stream=false&one-shot=true'
-  return usageFromStats(await engineGet<StatsJson>(`/containers/${encodeURIComponent(id)}/stats?${query}`, 8000))
+  return usageFromStats(await engineGet<StatsJson>(`/containers/${encodeURIComponent(container.id)}/stats?${query}`, 8000))
 }
 
-export async function containerFacts(id: string, opts: { logLines?: number; stats?: boolean; withCpu?: boolean } = {}): Promise<ContainerFacts> {
+export async function containerFacts(container: WatchedContainer, opts: { logLines?: number; stats?: boolean; withCpu?: boolean } = {}): Promise<ContainerFacts> {
   let info: InspectJson
   try {
-    info = await engineGet<InspectJson>(`/containers/${encodeURIComponent(id)}/json`)
+    info = await inspectWatched<InspectJson>(container)
   } catch (err) {
-    if (err instanceof EngineApiError && err.statusCode === 404) return { id, name: id.slice(0, 12), image: '', exists: false }
+    // Removed between the listing and the inspect.
+    if (err instanceof EngineApiError && err.statusCode === 404) return { id: container.id, name: container.name, image: '', exists: false }
     throw err
   }
   const facts: ContainerFacts = {
@@ -110,8 +115,8 @@ export async function containerFacts(id: string, opts: { logLines?: number; stat
     }
   }
   const [logs, usage] = await Promise.all([
-    containerLogs(info.Id, { tail: opts.logLines ?? 200, tty: !!info.Config.Tty }).catch(() => undefined),
-    opts.stats && info.State.Running ? containerStats(info.Id, { withCpu: opts.withCpu }).catch(() => undefined) : Promise.resolve(undefined),
+    containerLogs(container, { tail: opts.logLines ?? 200, tty: !!info.Config.Tty }).catch(() => undefined),
+    opts.stats && info.State.Running ? containerStats(container, { withCpu: opts.withCpu }).catch(() => undefined) : Promise.resolve(undefined),
   ])
   if (logs !== undefined) facts.logs = logs
   if (usage) facts.usage = usage

@@ -3,10 +3,16 @@
  * gathers itself (Docker inspect, logs and stats; /proc; the sandbox tree; the alert's details).
  * It is the answer when no LLM is configured and the fallback when the LLM fails, so it never
  * throws: a failed look-up becomes evidence and lowers the confidence.
+ *
+ * A container an alert names is looked into only when it carries the watch label, and that is
+ * learnt from the label-filtered listing: an alert (anyone with an operator key can send one) must
+ * not make Sentinel read an unwatched container's configuration or logs, nor propose to act on it.
  */
+import { getConfig } from '../../config/index'
+import { findWatchedContainer, type WatchedContainer } from '../../docker/engine-api'
 import type { Alert, AlertType, Incident, RiskLevel } from '../../store/model'
 import { redact } from '../../llm/redact'
-import type { Analysis } from '../../llm/schema'
+import type { Analysis, ProposedFix } from '../../llm/schema'
 import { containerFacts, type ContainerFacts } from './container'
 import { topByCpu, topByRss, type CpuSample, type ProcessInfo } from './procs'
 import { sandboxUsage } from './sandbox'
@@ -30,6 +36,8 @@ export interface RuleAnalysis extends Analysis {
   facts: Record<string, unknown>
   /** The container's log tail, when one was read. */
   logs?: string
+  /** The container the alert names when no watched container answers to it (nothing was read). */
+  unwatchedContainer?: string
 }
 
 const MiB = 1024 * 1024
@@ -45,8 +53,12 @@ function alertOf(input: Incident | Alert): Alert {
   return 'alert' in input && input.alert ? input.alert : (input as Alert)
 }
 
-/** The container an alert is about: its resource, else a label or detail naming one. */
+/**
+ * The container an alert is about: its resource, else a label or detail naming one. A disk alert
+ * is about a filesystem, whatever container label it carries.
+ */
 export function containerRef(alert: Alert): string | undefined {
+  if (alert.type === 'disk') return undefined
   if (alert.resource.kind === 'container' && alert.resource.id) return alert.resource.id
   const d = alert.details ?? {}
   const candidates = [d.containerId, d.container, alert.labels.container_id, alert.labels.containerId, alert.labels.container, alert.labels.name]
@@ -88,11 +100,11 @@ function result(a: Omit<RuleAnalysis, 'confidence'> & { confidence: number }): R
   return { ...a, confidence: Math.round(Math.min(1, Math.max(0, a.confidence)) * 100) / 100 }
 }
 
-async function facts(id: string, opts: RuleOptions, stats: boolean, withCpu = false): Promise<{ f?: ContainerFacts; problem?: string }> {
+async function facts(container: WatchedContainer, opts: RuleOptions, stats: boolean, withCpu = false): Promise<{ f?: ContainerFacts; problem?: string }> {
   try {
-    return { f: await containerFacts(id, { logLines: opts.logLines ?? 200, stats, withCpu }) }
+    return { f: await containerFacts(container, { logLines: opts.logLines ?? 200, stats, withCpu }) }
   } catch (err) {
-    return { problem: `could not inspect container ${id}: ${(err as Error).message}` }
+    return { problem: `could not inspect container ${container.name}: ${(err as Error).message}` }
   }
 }
 
@@ -112,12 +124,12 @@ function factsRecord(f: ContainerFacts | undefined): Record<string, unknown> {
   return { container: rest }
 }
 
-async function containerDown(alert: Alert, opts: RuleOptions): Promise<RuleAnalysis> {
-  const id = containerRef(alert)
+async function containerDown(alert: Alert, opts: RuleOptions, container?: WatchedContainer): Promise<RuleAnalysis> {
   const d = alert.details ?? {}
   const alertExit = typeof d.exitCode === 'number' ? d.exitCode : undefined
-  if (!id) return noTarget(alert, 'the alert names no container')
-  const { f, problem } = await facts(id, opts, false)
+  if (!container) return noTarget(alert, 'the alert names no container')
+  const id = container.id
+  const { f, problem } = await facts(container, opts, false)
   if (!f) {
     return result({
       root_cause: `Container ${alert.resource.name} stopped${alertExit !== undefined ? ` and ${exitMeaning(alertExit)}` : ''}; Docker could not be asked for more.`,
@@ -193,15 +205,14 @@ async function containerDown(alert: Alert, opts: RuleOptions): Promise<RuleAnaly
   })
 }
 
-async function containerUnhealthy(alert: Alert, opts: RuleOptions): Promise<RuleAnalysis> {
-  const id = containerRef(alert)
-  if (!id) return noTarget(alert, 'the alert names no container')
-  const { f, problem } = await facts(id, opts, true)
+async function containerUnhealthy(alert: Alert, opts: RuleOptions, container?: WatchedContainer): Promise<RuleAnalysis> {
+  if (!container) return noTarget(alert, 'the alert names no container')
+  const { f, problem } = await facts(container, opts, true)
   if (!f || !f.exists) {
     return result({
       root_cause: `Container ${alert.resource.name} failed its health check; ${f ? 'it no longer exists' : 'Docker could not be asked for more'}.`,
-      evidence: [problem ?? `docker inspect ${id}: no such container`],
-      proposed_fix: f ? null : { action: 'restart_container', params: { containerId: id } },
+      evidence: [problem ?? `docker inspect ${container.name}: no such container`],
+      proposed_fix: f ? null : { action: 'restart_container', params: { containerId: container.id } },
       risk_level: 'low',
       confidence: 0.4,
       facts: { problem },
@@ -239,17 +250,23 @@ function processLine(p: ProcessInfo, extra: string): string {
   return `pid ${p.pid} ${p.name} (${redact(p.command).slice(0, 100)})${p.containerId ? ` in container ${p.containerId.slice(0, 12)}` : ''}: ${extra}`
 }
 
+/** A restart of the container a busy process runs in, proposed only when Sentinel watches that container. */
+async function restartIfWatched(containerId: string): Promise<{ fix: ProposedFix | null; note?: string }> {
+  const watched = await findWatchedContainer(containerId).catch(() => null)
+  if (watched) return { fix: { action: 'restart_container', params: { containerId: watched.id } } }
+  return { fix: null, note: `container ${containerId.slice(0, 12)} does not carry the watch label (or Docker could not say): Sentinel does not act on it` }
+}
+
 function killable(p: ProcessInfo, opts: RuleOptions): boolean {
   const protectedPids = new Set([1, process.pid, process.ppid, ...(opts.protectedPids ?? [])])
   return !protectedPids.has(p.pid) && !p.containerId
 }
 
-async function memory(alert: Alert, opts: RuleOptions): Promise<RuleAnalysis> {
+async function memory(alert: Alert, opts: RuleOptions, container?: WatchedContainer): Promise<RuleAnalysis> {
   const n = opts.topN ?? 5
-  const id = containerRef(alert)
   const [top, cf] = await Promise.all([
     topByRss(n, opts.procRoot).catch(() => [] as ProcessInfo[]),
-    id ? facts(id, opts, true) : Promise.resolve({ f: undefined, problem: undefined } as { f?: ContainerFacts; problem?: string }),
+    container ? facts(container, opts, true) : Promise.resolve({ f: undefined, problem: undefined } as { f?: ContainerFacts; problem?: string }),
   ])
   const evidence: string[] = []
   const factsOut: Record<string, unknown> = { topByRss: top.map(({ cpuTicks: _c, ...p }) => p) }
@@ -286,11 +303,12 @@ async function memory(alert: Alert, opts: RuleOptions): Promise<RuleAnalysis> {
   const hog = top[0]
   if (!hog) return result({ evidence, facts: factsOut, root_cause: 'Memory is high but no process could be read from /proc.', proposed_fix: null, risk_level: 'low', confidence: 0.2 })
   if (hog.containerId) {
+    const { fix, note } = await restartIfWatched(hog.containerId)
     return result({
-      evidence,
+      evidence: note ? [...evidence, note] : evidence,
       facts: factsOut,
       root_cause: `Process ${hog.name} (pid ${hog.pid}) in container ${hog.containerId.slice(0, 12)} holds the most memory (${formatBytes(hog.rssBytes)}).`,
-      proposed_fix: { action: 'restart_container', params: { containerId: hog.containerId } },
+      proposed_fix: fix,
       risk_level: 'low',
       confidence: 0.45,
     })
@@ -305,12 +323,11 @@ async function memory(alert: Alert, opts: RuleOptions): Promise<RuleAnalysis> {
   })
 }
 
-async function cpu(alert: Alert, opts: RuleOptions): Promise<RuleAnalysis> {
+async function cpu(alert: Alert, opts: RuleOptions, container?: WatchedContainer): Promise<RuleAnalysis> {
   const n = opts.topN ?? 5
-  const id = containerRef(alert)
   const [top, cf] = await Promise.all([
     topByCpu(opts.cpuSampleMs ?? 500, n, opts.procRoot).catch(() => [] as CpuSample[]),
-    id ? facts(id, opts, true, true) : Promise.resolve({ f: undefined, problem: undefined } as { f?: ContainerFacts; problem?: string }),
+    container ? facts(container, opts, true, true) : Promise.resolve({ f: undefined, problem: undefined } as { f?: ContainerFacts; problem?: string }),
   ])
   const evidence: string[] = []
   const factsOut: Record<string, unknown> = { topByCpu: top.map(({ cpuTicks: _c, ...p }) => p), cpuSampleMs: opts.cpuSampleMs ?? 500 }
@@ -335,11 +352,12 @@ async function cpu(alert: Alert, opts: RuleOptions): Promise<RuleAnalysis> {
   const hog = top[0]
   if (!hog) return result({ evidence, facts: factsOut, root_cause: 'CPU is high but no process used CPU time over the sample.', proposed_fix: null, risk_level: 'low', confidence: 0.2 })
   if (hog.containerId) {
+    const { fix, note } = await restartIfWatched(hog.containerId)
     return result({
-      evidence,
+      evidence: note ? [...evidence, note] : evidence,
       facts: factsOut,
       root_cause: `Process ${hog.name} (pid ${hog.pid}) in container ${hog.containerId.slice(0, 12)} uses the most CPU (${hog.cpuPercent}%).`,
-      proposed_fix: { action: 'restart_container', params: { containerId: hog.containerId } },
+      proposed_fix: fix,
       risk_level: 'low',
       confidence: 0.45,
     })
@@ -410,7 +428,7 @@ function probesOf(details: Record<string, unknown>): Probe[] {
   return list.filter((p): p is Probe => !!p && typeof p === 'object')
 }
 
-async function latency(alert: Alert, opts: RuleOptions): Promise<RuleAnalysis> {
+async function latency(alert: Alert, opts: RuleOptions, container?: WatchedContainer): Promise<RuleAnalysis> {
   const d = alert.details ?? {}
   const probes = probesOf(d)
   const evidence: string[] = []
@@ -425,8 +443,7 @@ async function latency(alert: Alert, opts: RuleOptions): Promise<RuleAnalysis> {
   const failed = probes.filter((p) => p.error || p.ok === false || (p.status !== undefined && p.status >= 500))
   const times = probes.map((p) => p.ms ?? p.latencyMs).filter((x): x is number => typeof x === 'number')
   const factsOut: Record<string, unknown> = { probes: probes.length, failedProbes: failed.length, ...(times.length ? { maxMs: Math.max(...times), minMs: Math.min(...times) } : {}) }
-  const id = containerRef(alert)
-  if (!id) {
+  if (!container) {
     return result({
       evidence,
       facts: factsOut,
@@ -436,7 +453,7 @@ async function latency(alert: Alert, opts: RuleOptions): Promise<RuleAnalysis> {
       confidence: 0.3,
     })
   }
-  const { f, problem } = await facts(id, opts, true, true)
+  const { f, problem } = await facts(container, opts, true, true)
   if (problem) evidence.push(problem)
   if (f?.exists) {
     Object.assign(factsOut, factsRecord(f))
@@ -452,7 +469,7 @@ async function latency(alert: Alert, opts: RuleOptions): Promise<RuleAnalysis> {
       confidence: 0.7,
     })
   }
-  const containerId = f?.id ?? id
+  const containerId = f?.id ?? container.id
   if (failed.length > 0 && failed.length === probes.length) {
     return result({
       ...base,
@@ -484,7 +501,7 @@ export function anomalyKind(metric: string): AlertType | undefined {
   return undefined
 }
 
-async function anomaly(alert: Alert, opts: RuleOptions): Promise<RuleAnalysis> {
+async function anomaly(alert: Alert, opts: RuleOptions, container?: WatchedContainer): Promise<RuleAnalysis> {
   const d = alert.details ?? {}
   const stats = Object.entries(d)
     .filter(([, v]) => typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean')
@@ -493,7 +510,7 @@ async function anomaly(alert: Alert, opts: RuleOptions): Promise<RuleAnalysis> {
   const head = `anomaly on ${alert.metric} = ${alert.value ?? '?'}${stats.length ? ` (${stats.join(', ')})` : ''}`
   const kind = anomalyKind(alert.metric)
   if (kind) {
-    const inner = await ANALYSERS[kind](alert, opts)
+    const inner = await ANALYSERS[kind](alert, opts, container)
     return result({
       ...inner,
       root_cause: `Anomalous ${alert.metric} (read as a ${kind} problem): ${inner.root_cause}`,
@@ -503,8 +520,7 @@ async function anomaly(alert: Alert, opts: RuleOptions): Promise<RuleAnalysis> {
       confidence: inner.confidence * 0.7,
     })
   }
-  const id = containerRef(alert)
-  const cf = id ? await facts(id, opts, true) : undefined
+  const cf = container ? await facts(container, opts, true) : undefined
   const evidence = [head]
   if (cf?.f?.exists) evidence.push(...containerEvidence(cf.f), ...logEvidence(cf.f.logs))
   if (cf?.problem) evidence.push(cf.problem)
@@ -523,7 +539,18 @@ function noTarget(alert: Alert, why: string): RuleAnalysis {
   return result({ evidence: [why], facts: {}, root_cause: `${alert.type} alert on ${alert.resource.name}, but ${why}.`, proposed_fix: null, risk_level: 'low', confidence: 0.1 })
 }
 
-const ANALYSERS: Record<AlertType, (alert: Alert, opts: RuleOptions) => Promise<RuleAnalysis>> = {
+function notWatched(alert: Alert, ref: string): RuleAnalysis {
+  const { key, value } = getConfig().WATCH_LABEL
+  const why = `no container carrying the watch label ${key}=${value} answers to "${ref}": it was removed, or Sentinel does not watch it`
+  return {
+    ...result({ evidence: [why], facts: {}, root_cause: `${alert.type} alert on ${alert.resource.name}, but ${why}; nothing about it is read and nothing is done to it.`, proposed_fix: null, risk_level: 'low', confidence: 0.1 }),
+    unwatchedContainer: ref,
+  }
+}
+
+type ContainerAnalyser = (alert: Alert, opts: RuleOptions, container?: WatchedContainer) => Promise<RuleAnalysis>
+
+const ANALYSERS: Record<AlertType, ContainerAnalyser> = {
   container_down: containerDown,
   container_unhealthy: containerUnhealthy,
   memory,
@@ -538,7 +565,24 @@ export async function analyseWithRules(input: Incident | Alert, opts: RuleOption
   const analyse = ANALYSERS[alert.type]
   if (!analyse) return noTarget(alert, `no rule knows the alert type "${alert.type}"`)
   try {
-    return await analyse(alert, opts)
+    const ref = containerRef(alert)
+    let container: WatchedContainer | undefined
+    if (ref) {
+      const watched = await findWatchedContainer(ref).catch((err: Error) => err)
+      if (watched instanceof Error) {
+        return result({
+          evidence: [`could not list the watched containers: ${watched.message}`],
+          facts: {},
+          root_cause: `${alert.type} alert on ${alert.resource.name}; Docker could not say whether container ${ref} is watched, so nothing about it was read.`,
+          proposed_fix: null,
+          risk_level: 'low',
+          confidence: 0.1,
+        })
+      }
+      if (!watched) return notWatched(alert, ref)
+      container = watched
+    }
+    return await analyse(alert, opts, container)
   } catch (err) {
     return result({
       evidence: [`rule analysis failed: ${(err as Error).message}`],

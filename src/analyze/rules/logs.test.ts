@@ -1,6 +1,14 @@
-/** src/docker/logs.ts: frame demultiplexing, and real containers with and without a TTY. */
+/**
+ * src/docker/logs.ts: frame demultiplexing, and real containers with and without a TTY; the
+ * label-filtered lookup that stands before every read of a container.
+ */
+import { randomBytes } from 'node:crypto'
+const LABEL_KEY = `sentinel.unit-${randomBytes(3).toString('hex')}`
+process.env.WATCH_LABEL = `${LABEL_KEY}=true`
+
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
+import { findWatchedContainer, listWatchedContainers, matchWatchedContainer, type WatchedContainer } from '../../docker/engine-api'
 import { containerLogs, demuxDockerStream, looksMultiplexed, tailBytes } from '../../docker/logs'
 import { removeContainers, runContainer, state, uniqueName } from '../../../tests/helpers/docker'
 import { waitFor } from '../../../tests/helpers/ports'
@@ -34,17 +42,41 @@ test('tailBytes keeps the newest bytes from a line start', () => {
   assert.ok(!tailBytes('ééééé\nok', 8).includes('\uFFFD'))
 })
 
-async function exited(cmd: string[], args: string[] = []): Promise<string> {
+async function exited(cmd: string[], args: string[] = []): Promise<WatchedContainer> {
   const name = uniqueName('logs')
   names.push(name)
-  const id = await runContainer(name, { cmd, args })
+  const id = await runContainer(name, { cmd, args, labels: { [LABEL_KEY]: 'true' } })
   await waitFor(async () => !(await state(name)).Running, { timeoutMs: 20_000, what: 'container to exit' })
-  return id
+  const watched = await findWatchedContainer(name)
+  assert.equal(watched?.id, id)
+  return watched!
 }
 
+test('findWatchedContainer answers from the label-filtered listing: by id, name or unique id prefix; never an unlabelled container', async () => {
+  const watchedName = uniqueName('lookup-watched')
+  const otherName = uniqueName('lookup-unwatched')
+  names.push(watchedName, otherName)
+  const id = await runContainer(watchedName, { labels: { [LABEL_KEY]: 'true' } })
+  const otherId = await runContainer(otherName, { labels: { [LABEL_KEY]: 'false' } })
+  for (const ref of [id, watchedName, `/${watchedName}`, id.slice(0, 12)]) {
+    const found = await findWatchedContainer(ref)
+    assert.deepEqual(found && { id: found.id, name: found.name, state: found.state }, { id, name: watchedName, state: 'running' }, ref)
+  }
+  for (const ref of [otherName, otherId, otherId.slice(0, 12), '', 'no-such-container']) assert.equal(await findWatchedContainer(ref), null, `"${ref}"`)
+  assert.ok(!(await listWatchedContainers()).some((c) => c.id === otherId))
+  // An id prefix two watched containers share is no answer, as Docker would not resolve it either.
+  const twins = [{ id: 'abcdef0123456789', name: 'a', state: 'running' }, { id: 'abcdef0123456fff', name: 'b', state: 'running' }] as unknown as WatchedContainer[]
+  assert.equal(matchWatchedContainer(twins, 'abcdef012345'), null)
+  assert.equal(matchWatchedContainer(twins, 'abcdef0123456f')?.name, 'b')
+  // Shorter than a short id: no prefix match (an alert naming "cafe" is not about container cafe0123...).
+  assert.equal(matchWatchedContainer(twins, 'abcdef0123456'.slice(0, 11)), null)
+  // A name wins over another container's id prefix.
+  assert.equal(matchWatchedContainer([...twins, { id: 'fff', name: 'abcdef012345', state: 'exited' } as unknown as WatchedContainer], 'abcdef012345')?.id, 'fff')
+})
+
 test('logs of a container without a TTY: stdout and stderr demultiplexed, tail and size limits', async () => {
-  const id = await exited(['sh', '-c', 'i=1; while [ $i -le 300 ]; do echo "line $i"; i=$((i+1)); done; sleep 0.3; echo "to stderr" >&2; sleep 0.3; echo last'])
-  const all = await containerLogs(id, { tail: 1000, maxBytes: 1_000_000 })
+  const c = await exited(['sh', '-c', 'i=1; while [ $i -le 300 ]; do echo "line $i"; i=$((i+1)); done; sleep 0.3; echo "to stderr" >&2; sleep 0.3; echo last'])
+  const all = await containerLogs(c, { tail: 1000, maxBytes: 1_000_000 })
   const lines = all.trim().split('\n')
   assert.equal(lines.length, 302)
   assert.ok(lines.includes('to stderr'))
@@ -52,21 +84,21 @@ test('logs of a container without a TTY: stdout and stderr demultiplexed, tail a
   const stdout = lines.filter((l) => l !== 'to stderr')
   assert.deepEqual(stdout, [...Array.from({ length: 300 }, (_, i) => `line ${i + 1}`), 'last'])
   assert.ok(!/[\x00-\x02]/.test(all), 'no frame headers left in the text')
-  const tail = await containerLogs(id, { tail: 5 })
+  const tail = await containerLogs(c, { tail: 5 })
   assert.equal(tail.trim().split('\n').length, 5)
-  const small = await containerLogs(id, { tail: 1000, maxBytes: 100 })
+  const small = await containerLogs(c, { tail: 1000, maxBytes: 100 })
   assert.ok(Buffer.byteLength(small) <= 100)
   assert.ok(small.length > 0 && all.endsWith(small), 'the newest bytes, from a line start')
   assert.ok(all.endsWith(`\n${small}`))
-  const marked = await containerLogs(id, { tail: 3, markStderr: true })
+  const marked = await containerLogs(c, { tail: 3, markStderr: true })
   assert.match(marked, /^stderr: to stderr$/m)
 })
 
 test('logs of a container with a TTY are read raw', async () => {
-  const id = await exited(['sh', '-c', 'echo "tty one"; echo "tty two"'], ['-t'])
-  const text = await containerLogs(id)
+  const c = await exited(['sh', '-c', 'echo "tty one"; echo "tty two"'], ['-t'])
+  const text = await containerLogs(c)
   assert.match(text, /tty one\r?\ntty two/)
-  assert.equal(await containerLogs(id, { tty: true }), text)
+  assert.equal(await containerLogs(c, { tty: true }), text)
 })
 
 test('usageFromStats computes memory (without inactive files) and CPU percent as docker stats does', () => {

@@ -1,8 +1,13 @@
 /**
  * The rule analyser against real things: busybox containers (a crash, an OOM kill, a failing
  * health check, a memory-filled and a CPU-busy container), real busy and memory-holding host
- * processes, and a real temporary sandbox tree.
+ * processes, and a real temporary sandbox tree; and a container without the watch label, which
+ * the rules never look into.
  */
+import { randomBytes } from 'node:crypto'
+const LABEL_KEY = `sentinel.unit-${randomBytes(3).toString('hex')}`
+process.env.WATCH_LABEL = `${LABEL_KEY}=true`
+
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
@@ -36,10 +41,10 @@ function alert(type: AlertType, over: Partial<Alert> = {}): Alert {
   }
 }
 
-async function container(prefix: string, cmd: string[], args: string[] = []): Promise<{ id: string; name: string }> {
+async function container(prefix: string, cmd: string[], args: string[] = [], watched = true): Promise<{ id: string; name: string }> {
   const name = uniqueName(prefix)
   names.push(name)
-  const id = await runContainer(name, { cmd, args })
+  const id = await runContainer(name, { cmd, args, ...(watched ? { labels: { [LABEL_KEY]: 'true' } } : {}) })
   return { id, name }
 }
 
@@ -109,7 +114,47 @@ describe('container_down', () => {
   test('a removed container: nothing to restart', async () => {
     const r = await analyseWithRules(alert('container_down', { resource: { kind: 'container', id: 'sentinel-test-gone-' + Date.now(), name: 'gone' }, details: { exitCode: 1 } }))
     assert.equal(r.proposed_fix, null)
-    assert.match(r.root_cause, /no longer exists/)
+    assert.match(r.root_cause, /it was removed, or Sentinel does not watch it/)
+  })
+})
+
+describe('a container without the watch label', () => {
+  const LOG_LINE = `unwatched-log-line-${randomBytes(4).toString('hex')}`
+
+  test('is never looked into: no facts, no logs, no fix, whatever the alert type', async () => {
+    const c = await container('unwatched', ['sh', '-c', `echo "${LOG_LINE}"; echo "ERROR: ${LOG_LINE}" >&2; exit 3`], [], false)
+    await waitFor(async () => !(await state(c.name)).Running, { timeoutMs: 20_000, what: 'container to exit' })
+    const byResource = { resource: containerResource(c) }
+    const byLabel = { resource: { kind: 'endpoint' as const, id: 'http://svc', name: 'svc' }, labels: { container: c.name } }
+    for (const [type, over] of [
+      ['container_down', byResource],
+      ['container_unhealthy', byResource],
+      ['memory', byResource],
+      ['cpu', byResource],
+      ['latency', byLabel],
+      ['anomaly', { ...byLabel, metric: 'queue_depth' }],
+      ['anomaly', { ...byResource, metric: 'container_memory_rss' }],
+    ] as Array<[AlertType, Partial<Alert>]>) {
+      const r = await analyseWithRules(alert(type, over), { cpuSampleMs: 100 })
+      const what = `${type} ${JSON.stringify(over)}`
+      assert.equal(r.proposed_fix, null, what)
+      assert.equal(r.logs, undefined, what)
+      assert.ok(!JSON.stringify(r).includes(LOG_LINE), `${what}: no log line of the unwatched container`)
+      assert.equal(r.facts.container, undefined, what)
+      assert.ok(r.unwatchedContainer, what)
+      assert.match(r.root_cause, /does not watch it/, what)
+    }
+  })
+
+  test('is not described to the LLM either: the LLM is not asked', async () => {
+    const c = await container('unwatched-llm', ['sh', '-c', 'exit 1'], [], false)
+    await waitFor(async () => !(await state(c.name)).Running, { timeoutMs: 20_000, what: 'container to exit' })
+    // The base URL is a closed port: asking it would fail and say so in the fallback reason.
+    const r = await analyzeIncident(alert('container_down', { resource: containerResource(c) }), { catalog: [], llm: { apiKey: 'k', baseURL: 'http://127.0.0.1:9/api/v1' } })
+    assert.equal(r.analyser, 'rules')
+    assert.match(r.fallbackReason ?? '', /^the alert names a container Sentinel does not watch/)
+    assert.deepEqual(r.attempts, [])
+    assert.equal(r.proposed_fix, null)
   })
 })
 
@@ -151,7 +196,8 @@ describe('memory', () => {
     assert.ok(r.evidence.some((e) => e.startsWith(`pid ${holder.pid} node`)))
     // The proposal is about the biggest process.
     const biggest = top[0]
-    if (biggest.containerId) assert.equal(r.proposed_fix?.action, 'restart_container')
+    // No container on this host carries this test's watch label but its own: a containerised hog is not acted on.
+    if (biggest.containerId) assert.equal(r.proposed_fix, null)
     else if (biggest.pid === holder.pid) assert.deepEqual(r.proposed_fix, { action: 'kill_process', params: { pid: holder.pid } })
     holder.kill('SIGKILL')
   })
