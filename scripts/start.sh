@@ -12,16 +12,24 @@ ensure_node_modules
 node --import tsx scripts/check-config.ts
 eval "$(node --import tsx scripts/check-config.ts --export)"
 
-started_redis=0
+# One instance per data directory: a second start stops here, naming the first, before any Redis.
+lock_data_dir "$DATA_DIR" "$PORT" "$HOST" || exit 1
+
+redis_pid=
 if [ "$REDIS_HOST" = 127.0.0.1 ] || [ "$REDIS_HOST" = localhost ]; then
   if ! redis_up "$REDIS_PORT"; then
+    if left=$(redis_running_in "$DATA_DIR/redis"); then
+      echo "a Redis server (pid $left) left by an earlier start still runs on $DATA_DIR/redis, not on port $REDIS_PORT: two would share one append-only file; stop it first (kill $left)" >&2
+      exit 1
+    fi
     start_redis "$REDIS_PORT" "$DATA_DIR/redis"
-    started_redis=1
+    redis_pid=$(cat "$DATA_DIR/redis/redis.pid")
   fi
 fi
 cleanup() {
-  if [ $started_redis = 1 ] && [ -f "$DATA_DIR/redis/redis.pid" ]; then
-    kill "$(cat "$DATA_DIR/redis/redis.pid")" 2>/dev/null || true
+  # The Redis this start started, by the pid it had then: never whatever the pidfile says now.
+  if [ -n "$redis_pid" ] && [ "$(cat "/proc/$redis_pid/comm" 2>/dev/null)" = redis-server ]; then
+    kill "$redis_pid" 2>/dev/null || true
   fi
 }
 trap cleanup EXIT
@@ -33,9 +41,7 @@ echo "Sentinel API:        http://${HOST}:${PORT}/api/incidents"
 echo "Sentinel dashboard:  http://${HOST}:${PORT}/dashboard.html"
 echo "Health:              http://${HOST}:${PORT}/healthz"
 if [ "$WORKBENCH" = true ]; then
-  echo "Motia Workbench:     http://${HOST}:${PORT}/__motia"
-else
-  export MOTIA_DOCKER_DISABLE_WORKBENCH=true
+  echo "Motia Workbench:     http://${HOST}:${PORT}/__motia (admin key as the password)"
 fi
 
 export MOTIA_WORKBENCH_BASE=/__motia MOTIA_DISABLE_MEMORY_SERVER=true MOTIA_REDIS_HOST="$REDIS_HOST" MOTIA_REDIS_PORT="$REDIS_PORT"

@@ -96,6 +96,12 @@ interface Harness {
   incidents: Map<string, Incident>
   streamDown: boolean
   tokenRequests: number
+  /** The key id of the latest stream token issued (each token gets its own, see below). */
+  lastTokenKeyId: string
+  /** Key ids whose streams no longer hold: the hub ends them with `reauth`. */
+  revokedGrants: Set<string>
+  /** API keys refused from now on. */
+  revokedKeys: Set<string>
   dropStreams(): void
   stop(): Promise<void>
 }
@@ -105,8 +111,10 @@ async function startHarness(): Promise<Harness> {
     heartbeatMs: 1000,
     verifyToken: (token) => {
       const t = verifyStreamToken(token)
-      return t.ok ? { ok: true, role: t.role } : null
+      return t.ok ? { ok: true, role: t.role, keyId: t.keyId } : null
     },
+    recheckGrant: (grant) => (h.revokedGrants.has(grant.keyId!) ? { ok: false, reason: 'key_revoked' } : { ok: true }),
+    recheckMs: 200,
   })
   const { resolved, awaiting } = fixtures()
   const streamSockets = new Set<import('node:net').Socket>()
@@ -117,6 +125,9 @@ async function startHarness(): Promise<Harness> {
     incidents: new Map([resolved, awaiting].map((i) => [i.id, i])),
     streamDown: false,
     tokenRequests: 0,
+    lastTokenKeyId: '',
+    revokedGrants: new Set(),
+    revokedKeys: new Set(),
     dropStreams() {
       for (const s of streamSockets) s.destroy()
     },
@@ -148,7 +159,7 @@ async function startHarness(): Promise<Harness> {
     }
     if (url.pathname === '/favicon.ico') return void res.writeHead(404).end()
     const auth = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')
-    const role = auth ? KEYS[auth[1]] : undefined
+    const role = auth && !h.revokedKeys.has(auth[1]) ? KEYS[auth[1]] : undefined
     if (!role) return json(res, 401, { error: 'invalid_key' })
     let body: unknown = undefined
     if (req.method === 'POST') {
@@ -160,7 +171,9 @@ async function startHarness(): Promise<Harness> {
     if (url.pathname === '/api/stream/token' && req.method === 'POST') {
       h.tokenRequests++
       if (h.streamDown) return json(res, 503, { error: 'unavailable' })
-      return json(res, 200, issueStreamToken(role, `k-${role}`, 60))
+      // A key id per token, so that a test can end one page's stream without refusing its key.
+      h.lastTokenKeyId = `k-${role}-${h.tokenRequests}`
+      return json(res, 200, issueStreamToken(role, h.lastTokenKeyId, 60))
     }
     if (url.pathname === '/api/incidents') return json(res, 200, { incidents: [...h.incidents.values()].sort((a, b) => b.openedAt.localeCompare(a.openedAt)), nextCursor: null })
     const one = /^\/api\/incidents\/([a-z0-9_]+)$/.exec(url.pathname)
@@ -360,6 +373,50 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
       await page.locator('[data-testid="container-card"][data-name="missed-1"][data-state="down"]').waitFor()
       assert.ok(h.tokenRequests > tokensBefore, 'a new stream token was fetched')
     } finally {
+      await page.close()
+    }
+  })
+
+  test('a stream ended with reauth reconnects at once with a new token, without the offline banner, missing nothing', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    try {
+      await signIn(page, h.base, OPERATOR)
+      // A stream asked to re-authenticate right after it opened goes through the backoff: wait that out.
+      await new Promise((r) => setTimeout(r, 10_500))
+      await page.evaluate(() => {
+        const w = globalThis as any
+        w.__bannerSeen = false
+        new w.MutationObserver(() => {
+          if (!w.document.getElementById('offline-banner').hidden) w.__bannerSeen = true
+        }).observe(w.document.getElementById('offline-banner'), { attributes: true })
+      })
+      const grant = h.lastTokenKeyId
+      const tokensBefore = h.tokenRequests
+      h.revokedGrants.add(grant)
+      h.hub.publish('container', { id: 'gone-1', name: 'reauth-missed-1', state: 'down' })
+      await waitUntil(() => h.tokenRequests > tokensBefore && h.lastTokenKeyId !== grant, 'a new stream token')
+      await page.locator('#conn-status[data-state="live"]').waitFor({ timeout: 10_000 })
+      h.hub.publish('container', { id: 'gone-2', name: 'reauth-missed-2', state: 'down' })
+      await page.locator('[data-testid="container-card"][data-name="reauth-missed-1"]').waitFor()
+      await page.locator('[data-testid="container-card"][data-name="reauth-missed-2"]').waitFor()
+      assert.equal(await page.evaluate(() => (globalThis as any).__bannerSeen), false, 'no offline banner')
+      assert.ok(h.hub.stats().endedForReauth >= 1)
+    } finally {
+      await page.close()
+    }
+  })
+
+  test('a key revoked while its page is open: the stream ends, no new token is given, the page signs out', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    try {
+      await signIn(page, h.base, VIEWER)
+      h.revokedKeys.add(VIEWER)
+      h.revokedGrants.add(h.lastTokenKeyId)
+      await page.getByTestId('login-error').waitFor({ timeout: 15_000 })
+      assert.match(await page.getByTestId('login-error').innerText(), /refused/)
+      assert.equal(await page.locator('#app').isHidden(), true)
+    } finally {
+      h.revokedKeys.delete(VIEWER)
       await page.close()
     }
   })

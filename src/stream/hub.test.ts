@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { startRedis, type TestRedis } from '../../tests/helpers/redis'
 import { issueStreamToken, verifyStreamToken } from '../auth/stream-token'
-import { createStreamHub, type StreamHub, type StreamHubOptions } from './hub'
+import { streamGrantPolicy } from './grant-policy'
+import { createStreamHub, type StreamHub, type StreamHubOptions, type TokenCheck } from './hub'
 import { STREAM_CHANNEL, publishToStream } from './publish'
 import { connectSse, type SseConnection } from './sse-client'
 
@@ -376,6 +377,134 @@ describe('stream hub: liveness', { timeout: 30_000 }, () => {
     const hub = createStreamHub({ verifyToken })
     assert.throws(() => hub.publish('reset' as never, {}), /unknown stream event type/)
     void hub.close()
+  })
+})
+
+describe('stream hub: a stream ends when its grant no longer holds', { timeout: 30_000 }, () => {
+  /** The test tokens, each issued for the key `key-<role>`; a key in `revoked` no longer holds. */
+  const withKeys = (revoked: Set<string>, opts: Partial<StreamHubOptions> = {}) =>
+    serve({
+      verifyToken: (t) => (TOKENS[t] ? { ok: true, role: TOKENS[t], keyId: `key-${TOKENS[t]}` } : null),
+      recheckGrant: (g) => (revoked.has(g.keyId!) ? { ok: false, reason: 'key_revoked' } : { ok: true }),
+      recheckMs: 50,
+      ...opts,
+    })
+
+  test('a revoked key: its stream gets a final reauth event carrying the current id, then ends; other streams stay', async () => {
+    const revoked = new Set<string>()
+    const s = await withKeys(revoked)
+    try {
+      const viewer = await s.connect('token=tok-viewer')
+      const admin = await s.connect('token=tok-admin')
+      await waitClients(s, 2)
+      const id = s.hub.publish('metrics', { n: 1 })
+      await viewer.waitFor((c) => ids(c).includes(id))
+      // Several rechecks pass while the key holds.
+      await new Promise((r) => setTimeout(r, 200))
+      assert.equal(viewer.ended, false)
+
+      revoked.add('key-viewer')
+      await viewer.waitFor((x) => x.ended, 5000, 'the stream to end')
+      const last = viewer.events.at(-1)!
+      assert.equal(last.event, 'reauth')
+      assert.deepEqual(JSON.parse(last.data), { reason: 'key_revoked' })
+      assert.equal(Number(last.id), s.hub.stats().lastId, 'a reconnect resumes exactly where the stream ended')
+      assert.equal(s.hub.stats().endedForReauth, 1)
+
+      await new Promise((r) => setTimeout(r, 200))
+      assert.equal(admin.ended, false, 'the admin key still holds')
+      assert.equal(s.hub.clientCount(), 1)
+      const after = s.hub.publish('metrics', { n: 2 })
+      await admin.waitFor((c) => ids(c).includes(after))
+    } finally {
+      await s.stop()
+    }
+  })
+
+  test('a token whose key was revoked after it was issued cannot open a stream', async () => {
+    const s = await withKeys(new Set(['key-operator']))
+    try {
+      const c = await s.connect('token=tok-operator')
+      await c.ended$
+      assert.equal(c.status, 401)
+      assert.match(JSON.parse(c.body).message, /no longer holds \(key_revoked\)/)
+      assert.equal(s.hub.clientCount(), 0)
+      assert.equal(s.hub.stats().rejected, 1)
+    } finally {
+      await s.stop()
+    }
+  })
+
+  test('a check that throws ends the stream (a grant that cannot be confirmed is not kept); an async check is awaited', async () => {
+    let failing = false
+    const s = await serve({
+      verifyToken: (t) => (TOKENS[t] ? { ok: true, role: TOKENS[t], keyId: t } : null),
+      recheckGrant: async () => {
+        await new Promise((r) => setTimeout(r, 5))
+        if (failing) throw new Error('key file unreadable')
+        return { ok: true }
+      },
+      recheckMs: 50,
+    })
+    try {
+      const c = await s.connect()
+      await waitClients(s, 1)
+      await new Promise((r) => setTimeout(r, 200))
+      assert.equal(c.ended, false)
+      failing = true
+      await c.waitFor((x) => x.ended, 5000, 'the stream to end')
+      assert.deepEqual(JSON.parse(c.events.at(-1)!.data), { reason: 'check_failed' })
+    } finally {
+      await s.stop()
+    }
+  })
+
+  test('a client that is not reading is cut off, not waited for', async () => {
+    const revoked = new Set<string>()
+    const s = await withKeys(revoked, { maxBufferedBytes: 512 * 1024 * 1024, drainTimeoutMs: 60_000 })
+    try {
+      const slow = await s.connect()
+      await waitClients(s, 1)
+      slow.pause()
+      const blob = 'w'.repeat(64 * 1024)
+      // Well past what the loopback socket buffers hold, so the server's writes are blocked.
+      for (let i = 0; i < 400; i++) s.hub.publish('metrics', { i, blob })
+      await new Promise((r) => setTimeout(r, 50))
+      revoked.add('key-viewer')
+      await waitClients(s, 0)
+      slow.res.socket.resume()
+      slow.res.resume()
+      await slow.waitFor((x) => x.ended, 5000, 'the stream to end')
+      assert.ok(!slow.events.some((e) => e.event === 'reauth'), 'cut off: the queued events and the reauth frame were never delivered')
+      assert.equal(s.hub.stats().endedForReauth, 1)
+    } finally {
+      await s.stop()
+    }
+  })
+
+  test('real stream tokens with the grant policy: the stream ends maxSecondsAfterExpiry after its token expired', async () => {
+    const keys = new Set(['k-viewer'])
+    const s = await serve({
+      verifyToken: (token): TokenCheck | null => {
+        const t = verifyStreamToken(token)
+        return t.ok ? { ok: true, role: t.role, keyId: t.keyId, expiresAt: t.expiresAt } : null
+      },
+      recheckGrant: streamGrantPolicy({ keyExists: (id) => keys.has(id), maxSecondsAfterExpiry: 1 }),
+      recheckMs: 50,
+    })
+    try {
+      const { token, expiresAt } = issueStreamToken('viewer', 'k-viewer', 1)
+      const c = await s.connect(`token=${encodeURIComponent(token)}`)
+      assert.equal(c.status, 200)
+      await c.waitFor((x) => x.ended, 5000, 'the stream to end')
+      const endedAt = Date.now()
+      const due = (expiresAt + 1) * 1000
+      assert.ok(endedAt >= due, `ended ${due - endedAt} ms before expiry + 1 s`)
+      assert.ok(endedAt < due + 1000, `ended ${endedAt - due} ms after expiry + 1 s`)
+      assert.deepEqual(JSON.parse(c.events.at(-1)!.data), { reason: 'token_expired' })
+    } finally {
+      await s.stop()
+    }
   })
 })
 

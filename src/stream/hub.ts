@@ -17,6 +17,11 @@
  *   when its socket does not drain for `drainTimeoutMs`: memory per client stays bounded.
  * - EventSource cannot send headers, so the client shows a short-lived stream token in the
  *   `token` query parameter (never the API key); `verifyToken` decides.
+ * - A token is checked when the stream opens, but a stream outlives its token: `recheckGrant`
+ *   (injected: the hub knows nothing of keys or configuration) is asked again at the opening and
+ *   every `recheckMs` whether what the token granted still holds (its key not revoked, its expiry
+ *   not too long past). When it does not, the client gets a final `reauth` event and the stream
+ *   ends; the page reconnects with a new token, which a revoked key cannot get.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { STREAM_CHANNEL, isStreamEventType, type StreamEventType } from './publish'
@@ -26,11 +31,26 @@ export type { StreamEventType } from './publish'
 export interface TokenCheck {
   ok: boolean
   role?: string
+  /** The API key the token was issued for. */
+  keyId?: string
+  /** When the token expires, in unix seconds. */
+  expiresAt?: number
 }
+
+/** Whether what a token granted still holds; `reason` goes to the client in the `reauth` event. */
+export type GrantVerdict = { ok: true } | { ok: false; reason: string }
 
 export interface StreamHubOptions {
   /** Checks the `token` query parameter; null or `{ ok: false }` → 401. */
   verifyToken: (token: string) => TokenCheck | null | undefined | Promise<TokenCheck | null | undefined>
+  /**
+   * Asked when a stream opens (not ok → 401) and every `recheckMs` while it is open (not ok, or
+   * throwing → a `reauth` event and the stream ends) whether the grant of its token still holds.
+   * Without it a stream stays open as long as its client.
+   */
+  recheckGrant?: (grant: TokenCheck, nowMs: number) => GrantVerdict | Promise<GrantVerdict>
+  /** How often open streams are rechecked (default 3000 ms). */
+  recheckMs?: number
   /** Events kept for replay to reconnecting clients (default 1000). */
   replaySize?: number
   /** ...and at most this many bytes of them (default 16 MiB): big incidents must not pile up. */
@@ -69,6 +89,8 @@ export interface StreamHubStats {
   resets: number
   /** Connections refused (401, 503). */
   rejected: number
+  /** Streams ended with `reauth` because their grant no longer held. */
+  endedForReauth: number
   connections: number
 }
 
@@ -110,6 +132,8 @@ interface BufferedEvent {
 interface Client {
   res: ServerResponse
   role: string | undefined
+  /** What the client's token granted, as verifyToken said. */
+  grant: TokenCheck
   /** When the socket last refused a write without draining yet (0 when it is flowing). */
   blockedSince: number
   /**
@@ -147,6 +171,7 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
   const maxBufferedBytes = Math.max(1024, opts.maxBufferedBytes ?? 1024 * 1024)
   const drainTimeoutMs = opts.drainTimeoutMs ?? 30_000
   const retryMs = opts.retryMs ?? 3000
+  const recheckMs = Math.max(10, opts.recheckMs ?? 3000)
   const maxClients = opts.maxClients ?? 10_000
   const canReceive = opts.canReceive ?? defaultCanReceive
   const log = opts.log ?? (() => {})
@@ -158,7 +183,7 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
   let lastId = (opts.firstId ?? Date.now() * 1000 + 1) - 1
   /** Every id above this is still in the buffer (or not yet published). */
   let floorId = lastId
-  const counters = { published: 0, dropped: 0, replayed: 0, resets: 0, rejected: 0, connections: 0 }
+  const counters = { published: 0, dropped: 0, replayed: 0, resets: 0, rejected: 0, endedForReauth: 0, connections: 0 }
   let closed = false
   const redisSubs = new Set<() => Promise<void>>()
 
@@ -175,6 +200,57 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
     // destroy, not end: end() would queue behind the very bytes this client is not reading.
     c.res.destroy()
   }
+
+  /**
+   * Ends a stream whose grant no longer holds. The `reauth` frame carries the current id: the
+   * client has been sent every event up to it, so its reconnect (with a new token) resumes
+   * exactly there. A client that is not reading would never see the frame: it is cut off.
+   */
+  const endForReauth = (c: Client, reason: string) => {
+    if (c.closed) return
+    counters.endedForReauth++
+    log('stream closed: its token no longer holds', { reason, role: c.role, keyId: c.grant.keyId })
+    if (c.blockedSince > 0) {
+      detach(c)
+      c.res.destroy()
+      return
+    }
+    c.res.write(frameOf(lastId, 'reauth', { reason }))
+    detach(c)
+    c.res.end()
+    // end() waits for the client to read what is queued; one that stops now is cut off later.
+    const cutOff = setTimeout(() => c.res.destroy(), drainTimeoutMs)
+    cutOff.unref()
+    c.res.once('close', () => clearTimeout(cutOff))
+  }
+
+  const recheck = async (grant: TokenCheck): Promise<GrantVerdict> => {
+    if (!opts.recheckGrant) return { ok: true }
+    try {
+      return await opts.recheckGrant(grant, Date.now())
+    } catch (err) {
+      // Fails closed: a grant that cannot be confirmed is not kept.
+      log('stream grant check failed', { error: (err as Error).message })
+      return { ok: false, reason: 'check_failed' }
+    }
+  }
+
+  let rechecking = false
+  const recheckTimer = opts.recheckGrant
+    ? setInterval(async () => {
+        if (rechecking) return
+        rechecking = true
+        try {
+          for (const c of [...clients]) {
+            const verdict = await recheck(c.grant)
+            if (!verdict.ok) endForReauth(c, verdict.reason)
+          }
+        } finally {
+          rechecking = false
+        }
+      }, recheckMs)
+    : undefined
+  recheckTimer?.unref()
 
   /** Writes to one client; false when the client is gone or was dropped. */
   const write = (c: Client, chunk: string): boolean => {
@@ -243,6 +319,12 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
       counters.rejected++
       return sendJson(res, 401, { error: 'unauthorized', message: 'a valid stream token is required in ?token= (POST /api/stream/token)' })
     }
+    // A token issued before its key was revoked is still signed and unexpired: not enough.
+    const verdict = await recheck(check)
+    if (!verdict.ok) {
+      counters.rejected++
+      return sendJson(res, 401, { error: 'unauthorized', message: `this stream token no longer holds (${verdict.reason}); get a new one (POST /api/stream/token)` })
+    }
     if (clients.size >= maxClients) {
       counters.rejected++
       return sendJson(res, 503, { error: 'too_many_stream_clients' })
@@ -264,7 +346,7 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
       // Tells nginx-style proxies not to hold events back in their buffers.
       'X-Accel-Buffering': 'no',
     })
-    const client: Client = { res, role: check.role, blockedSince: 0, allowance: 0, closed: false }
+    const client: Client = { res, role: check.role, grant: check, blockedSince: 0, allowance: 0, closed: false }
     counters.connections++
     clients.add(client)
     // res 'close' means the connection went away (or the response ended); req 'close' would also
@@ -344,6 +426,7 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
     async close() {
       closed = true
       if (heartbeat) clearInterval(heartbeat)
+      if (recheckTimer) clearInterval(recheckTimer)
       await Promise.all([...redisSubs].map((u) => u()))
       for (const c of [...clients]) {
         detach(c)

@@ -1,0 +1,115 @@
+/**
+ * A live stream (SSE) of a real Sentinel does not outlive what its token granted: it ends, with a
+ * final `reauth` event, within seconds of its key being revoked (the key file rewritten, as
+ * `npm run keys -- --rotate` does), and at most STREAM_MAX_SECONDS after its token's 60 s expiry.
+ * Keys come from a key file only (SENTINEL_API_KEYS empty).
+ */
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { issueKeys, type IssuedKey } from '../../src/auth/keys'
+import type { Role } from '../../src/auth/roles'
+import { connectSse, type SseConnection } from '../../src/stream/sse-client'
+import { startRedis, type TestRedis } from '../helpers/redis'
+import { type SentinelInstance, startSentinel } from '../helpers/sentinel'
+
+const STREAM_MAX_SECONDS = 2
+
+describe('a live stream ends when its grant no longer holds', { timeout: 180_000 }, () => {
+  let redis: TestRedis
+  let sentinel: SentinelInstance
+  let keyDir: string
+  let keyFile: string
+  let keys: Record<Role, IssuedKey>
+  const open: SseConnection[] = []
+  /** Opened first, with the operator's key (never revoked): it must end by its token's expiry. */
+  let expiring: { conn: SseConnection; expiresAt: number; endedAt?: number }
+
+  const tokenFor = async (key: string) => {
+    const res = await fetch(`${sentinel.url}/api/stream/token`, { method: 'POST', headers: { authorization: `Bearer ${key}` } })
+    return { status: res.status, body: (await res.json()) as { token: string; expiresAt: number } }
+  }
+  const stream = async (token: string) => {
+    const c = await connectSse(`${sentinel.url}/api/stream?token=${encodeURIComponent(token)}`)
+    open.push(c)
+    return c
+  }
+  const openStream = async (key: string) => {
+    const t = await tokenFor(key)
+    assert.equal(t.status, 200, JSON.stringify(t.body))
+    const c = await stream(t.body.token)
+    assert.equal(c.status, 200)
+    await c.waitFor((x) => x.events.some((e) => e.event === 'ready'), 10_000, 'the ready event')
+    return { conn: c, expiresAt: t.body.expiresAt }
+  }
+  const reauth = (c: SseConnection) => {
+    const last = c.events.at(-1)
+    assert.equal(last?.event, 'reauth', `the last event is reauth: ${JSON.stringify(c.events.slice(-3))}`)
+    return JSON.parse(last!.data) as { reason: string }
+  }
+
+  before(async () => {
+    keyDir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-test-keys-'))
+    keyFile = path.join(keyDir, 'api-keys.json')
+    const { issued } = issueKeys({ file: keyFile })
+    keys = Object.fromEntries(issued.map((k) => [k.role, k])) as Record<Role, IssuedKey>
+    redis = await startRedis()
+    sentinel = await startSentinel({
+      redisPort: redis.port,
+      env: { SENTINEL_API_KEYS: '', API_KEYS_FILE: keyFile, STREAM_MAX_SECONDS: String(STREAM_MAX_SECONDS) },
+    })
+    expiring = await openStream(keys.operator.key)
+    void expiring.conn.ended$.then(() => (expiring.endedAt = Date.now()))
+  })
+  after(async () => {
+    for (const c of open) c.close()
+    await sentinel?.cleanup()
+    await redis?.stop()
+    rmSync(keyDir, { recursive: true, force: true })
+  })
+
+  it("revoking a key ends its stream within seconds; other keys' streams stay; its unused tokens open nothing", async () => {
+    const viewer = await openStream(keys.viewer.key)
+    const admin = await openStream(keys.admin.key)
+    // A second token of the same key, still signed and unexpired after the revocation.
+    const spare = await tokenFor(keys.viewer.key)
+    assert.equal(spare.status, 200)
+
+    // What `npm run keys -- --rotate --role viewer` does: the viewer key is replaced in the file.
+    const revokedAt = Date.now()
+    const { issued } = issueKeys({ file: keyFile, roles: ['viewer'], rotate: true })
+    await Promise.race([viewer.conn.ended$, new Promise((r) => setTimeout(r, 15_000))])
+    assert.equal(viewer.conn.ended, true, 'the revoked key’s stream ended')
+    const took = Date.now() - revokedAt
+    assert.ok(took < 10_000, `it ended ${took} ms after the revocation`)
+    assert.deepEqual(reauth(viewer.conn), { reason: 'key_revoked' })
+
+    const reopened = await stream(spare.body.token)
+    await reopened.ended$
+    assert.equal(reopened.status, 401, 'a token issued before the revocation opens nothing')
+    assert.equal((await tokenFor(keys.viewer.key)).status, 401, 'the revoked key gets no new token')
+    // The page's reconnect with the new key works.
+    const renewed = await openStream(issued[0].key)
+
+    // Past at least one more recheck: the streams of keys still valid are untouched.
+    await new Promise((r) => setTimeout(r, 4000))
+    assert.equal(admin.conn.ended, false, 'the admin key’s stream stays open')
+    assert.equal(renewed.conn.ended, false, 'the new viewer key’s stream stays open')
+    assert.equal(expiring.conn.ended, false, 'the operator’s stream stays open until its token’s expiry')
+  })
+
+  it(`with STREAM_MAX_SECONDS=${STREAM_MAX_SECONDS}, a stream ends within seconds after its token's 60 s expiry, not before`, async () => {
+    const late = await openStream(keys.admin.key)
+    const due = (expiring.expiresAt + STREAM_MAX_SECONDS) * 1000
+    await Promise.race([expiring.conn.ended$, new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 15_000))])
+    assert.equal(expiring.conn.ended, true, 'the stream ended')
+    const endedAt = expiring.endedAt ?? Date.now()
+    assert.ok(endedAt >= due - 100, `it ended ${due - endedAt} ms before the token's expiry + ${STREAM_MAX_SECONDS} s`)
+    assert.ok(endedAt < due + 10_000, `it ended ${endedAt - due} ms after the token's expiry + ${STREAM_MAX_SECONDS} s`)
+    assert.deepEqual(reauth(expiring.conn), { reason: 'token_expired' })
+    // Per token: a stream whose token was issued later is still open.
+    assert.equal(late.conn.ended, false, 'a stream with a younger token stays open')
+  })
+})
