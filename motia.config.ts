@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { config } from 'motia'
 import bullmqPlugin from '@motiadev/plugin-bullmq/plugin'
 import endpointPlugin from '@motiadev/plugin-endpoint/plugin'
@@ -7,8 +6,10 @@ import observabilityPlugin from '@motiadev/plugin-observability/plugin'
 import statesPlugin from '@motiadev/plugin-states/plugin'
 import type { MotiaPluginContext } from 'motia'
 import { keyStore } from './src/api/auth-context'
+import { setStreamTokenSecret } from './src/auth/stream-token'
 import { KeyConfigError } from './src/auth/keys'
 import { ConfigError, getConfig } from './src/config/index'
+import { scrubMainProcessSecrets } from './src/config/secrets'
 import { getRuntime, type MotiaRedisClient } from './src/runtime/index'
 
 // Misconfiguration stops the start here, naming the variable (Motia would otherwise swallow the
@@ -22,8 +23,11 @@ try {
   process.exit(1)
 }
 process.env.MOTIA_ANALYTICS_DISABLED = 'true'
-// Stream tokens are signed in one process and checked in another: every process shares the secret.
-process.env.SENTINEL_STREAM_SECRET ||= randomBytes(32).toString('base64url')
+// Step processes inherit this process's environment. Keys are checked, stream tokens signed and
+// Slack's signatures verified only here, so those secrets leave the environment now that the
+// configuration holds them (src/config/secrets.ts).
+if (cfg.SENTINEL_STREAM_SECRET) setStreamTokenSecret(cfg.SENTINEL_STREAM_SECRET)
+scrubMainProcessSecrets(process.env)
 
 const sentinelPlugin = (motia: MotiaPluginContext) => {
   const runtime = getRuntime()

@@ -6,6 +6,7 @@
  */
 import type { ApiMiddleware } from 'motia'
 import { checkApiRequest } from '../src/api/auth-context'
+import { declarePermission } from '../src/api/permission'
 import { HttpError } from '../src/api/errors'
 import type { Permission } from '../src/auth/roles'
 import { isStoreUnavailable, STORE_RETRY_AFTER_SECONDS, storeUnavailableBody } from '../src/store/unavailable'
@@ -41,5 +42,8 @@ const requirePermission =
     return next()
   }
 
-/** The chain for an API step that needs `permission`. */
-export const protect = (permission: Permission): ApiMiddleware[] => [errorBoundary, requirePermission(permission)]
+/**
+ * The chain for an API step that needs `permission`. The chain carries the permission, so the main
+ * process can refuse to serve a step that declares none.
+ */
+export const protect = (permission: Permission): ApiMiddleware[] => declarePermission([errorBoundary, requirePermission(permission)], permission)

@@ -257,8 +257,10 @@
     const resuming = Boolean(state.lastEventId)
     const es = new EventSource(`/api/stream?${params}`)
     state.es = es
+    let openedAt = 0
     es.onopen = () => {
       if (state.es !== es) return
+      openedAt = Date.now()
       state.connected = true
       state.retryDelay = 1000
       $('offline-banner').hidden = true
@@ -290,6 +292,20 @@
     on('approval.decided', onApprovalEvent)
     on('audit', onAudit)
     on('reset', () => { reloadAll() })
+    // The server ends a stream whose key was revoked or whose token expired a while ago, after
+    // this event (its id is where the stream stands, so the reconnect misses nothing). Reconnect
+    // with a new token at once, without the offline banner; a revoked key is refused that token
+    // and signs out. A stream that asks again right after opening goes through the backoff, so a
+    // server that keeps asking cannot make the page loop.
+    on('reauth', () => {
+      if (state.es !== es) return
+      es.close()
+      state.es = null
+      state.connected = false
+      state.token = null
+      if (Date.now() - openedAt < 10_000) scheduleReconnect('the live stream asked for a new sign-in')
+      else connect()
+    })
     // Only records the stream's position (done by on()), so a reconnect resumes from here.
     on('ready', () => {})
   }
@@ -326,8 +342,12 @@
   function upsertIncident(inc) {
     if (!inc || typeof inc.id !== 'string') return false
     const prev = state.incidents.get(inc.id)
-    // Events and page loads can cross: keep the newest version.
-    if (prev && typeof prev.version === 'number' && typeof inc.version === 'number' && inc.version < prev.version) return false
+    // Events and page loads can cross: keep the newest version, and a whole incident over a list's
+    // summary of the same version (the list sends summaries; events and the detail view whole ones).
+    if (prev && typeof prev.version === 'number' && typeof inc.version === 'number') {
+      if (inc.version < prev.version) return false
+      if (inc.version === prev.version && inc.view === 'summary' && prev.view !== 'summary') return false
+    }
     state.incidents.set(inc.id, inc)
     return !prev
   }

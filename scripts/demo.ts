@@ -185,7 +185,6 @@ async function start(opts: StartOptions): Promise<void> {
       ...(process.env as Record<string, string>),
       MOTIA_ANALYTICS_DISABLED: 'true',
       MOTIA_DISABLE_MEMORY_SERVER: 'true',
-      MOTIA_DOCKER_DISABLE_WORKBENCH: 'true',
       MOTIA_WORKBENCH_BASE: '/__motia',
       MOTIA_REDIS_HOST: '127.0.0.1',
       MOTIA_REDIS_PORT: String(state.redisPort),

@@ -1,9 +1,98 @@
-// Runs `motia start`, but reports why a start failed: Motia's own CLI exits 1 without a word
-// (for example when Redis is not reachable). Usage: node scripts/motia-start.mjs PORT HOST
-import { start } from '../node_modules/motia/dist/start.mjs'
+// Sentinel's launcher: what `motia start` does, with the front door Sentinel needs on its port.
+// Usage: node scripts/motia-start.mjs PORT HOST
+//
+// Why not `motia start`: it listens on the next free port when PORT is taken (a second instance
+// would come up silently elsewhere), always mounts the Workbench (whose hot-reload port listens on
+// every interface), gives no handle on the HTTP server (WebSocket upgrades bypass Express, so the
+// front door could not see them), and exits 1 without a word when Redis is unreachable. This file
+// composes the same Motia parts (pinned 0.17.4-beta.185) and adds: the instance lock on DATA_DIR,
+// the in-process API (every API step served by the main process, never a process per request),
+// the WebSocket gate, the Workbench only when WORKBENCH=true, and a plain error on failure.
+import path from 'node:path'
+import { createJiti } from 'jiti'
+import { createServer, isApiStep } from '@motiadev/core'
+import { BullMQEventAdapter } from '@motiadev/adapter-bullmq-events'
+import { RedisCronAdapter } from '@motiadev/adapter-redis-cron'
+import { RedisStateAdapter } from '@motiadev/adapter-redis-state'
+import { RedisStreamAdapterManager } from '@motiadev/adapter-redis-streams'
+import { generateLockedData } from '../node_modules/motia/dist/generate-locked-data.mjs'
+import { loadMotiaConfig } from '../node_modules/motia/dist/load-motia-config.mjs'
+import { processPlugins } from '../node_modules/motia/dist/plugins/process-plugins.mjs'
+import { getRedisClient, getRedisConnectionInfo, stopRedisConnection } from '../node_modules/motia/dist/redis/connection.mjs'
+import { version } from '../node_modules/motia/dist/version.mjs'
 
-const [port = '3000', host = '127.0.0.1'] = process.argv.slice(2)
-start(Number(port), host, false).catch((err) => {
-  console.error(`Sentinel could not start: ${err?.message ?? err}`)
+const [portArg = '3000', host = '127.0.0.1'] = process.argv.slice(2)
+const port = Number(portArg)
+const baseDir = process.cwd()
+const jiti = createJiti(import.meta.url)
+const fail = (message) => {
+  console.error(`Sentinel could not start: ${message}`)
   process.exit(1)
-})
+}
+
+async function main() {
+  process.env.MOTIA_ANALYTICS_DISABLED = 'true'
+  // motia.config.ts validates the configuration (exiting with every bad variable named) and
+  // removes the secrets step processes must not inherit from this process's environment.
+  const appConfig = await loadMotiaConfig(baseDir)
+  const { getConfig } = await jiti.import(path.join(baseDir, 'src/config/index.ts'))
+  const cfg = getConfig()
+  const { acquireInstanceLock } = await jiti.import(path.join(baseDir, 'src/instance/lock.ts'))
+  let lock
+  try {
+    lock = acquireInstanceLock(path.resolve(cfg.projectRoot, cfg.DATA_DIR), { port, host })
+  } catch (err) {
+    fail(err.message)
+  }
+  const { getRuntime } = await jiti.import(path.join(baseDir, 'src/runtime/index.ts'))
+  const runtime = getRuntime()
+
+  const redisClient = await getRedisClient(path.join(baseDir, '.motia'), appConfig)
+  const adapters = {
+    eventAdapter: new BullMQEventAdapter({ connection: getRedisConnectionInfo() }),
+    cronAdapter: new RedisCronAdapter(redisClient),
+    streamAdapter: new RedisStreamAdapterManager(redisClient),
+  }
+  const lockedData = await generateLockedData({ projectDir: baseDir, streamAdapter: adapters.streamAdapter, redisClient, streamAuth: appConfig.streamAuth })
+  // Every API step Motia knows is served by the main process (src/http/api-steps.ts); Motia's own
+  // route for it stays registered but is never reached, since the front door answers all of /api.
+  const apiSteps = []
+  for (const step of lockedData.activeSteps.filter(isApiStep)) {
+    const mod = await jiti.import(step.filePath)
+    apiSteps.push({ filePath: path.relative(baseDir, step.filePath), config: mod.config, handler: mod.handler })
+  }
+  runtime.serveApiSteps(apiSteps)
+
+  const motiaServer = createServer(lockedData, new RedisStateAdapter(redisClient), { isVerbose: true, isDev: false, version }, adapters, appConfig.app)
+  runtime.guardServer(motiaServer.server, motiaServer.socketServer)
+  const plugins = await processPlugins(motiaServer)
+  if (cfg.WORKBENCH) {
+    const { applyMiddleware } = await import('@motiadev/workbench/middleware')
+    const workbenchBase = process.env.MOTIA_WORKBENCH_BASE || '/__motia'
+    // The Workbench's hot-reload WebSocket would listen on every interface: bind it to HOST.
+    await runtime.withListenHost(21678 + port, host, () =>
+      applyMiddleware({ app: motiaServer.app, port, workbenchBase, plugins: plugins.flatMap((item) => item.workbench) }),
+    )
+  }
+
+  await new Promise((resolve, reject) => {
+    motiaServer.server.once('error', reject)
+    motiaServer.server.listen(port, host, resolve)
+  }).catch((err) => fail(err.code === 'EADDRINUSE' ? `${host}:${port} is already in use` : err.message))
+  console.log('🚀 Server ready and listening on port', port)
+
+  let stopping = false
+  const stop = async () => {
+    if (stopping) return
+    stopping = true
+    motiaServer.server.close()
+    await motiaServer.close().catch(() => {})
+    await stopRedisConnection().catch(() => {})
+    lock.release()
+    process.exit(0)
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
+
+main().catch((err) => fail(err?.message ?? String(err)))

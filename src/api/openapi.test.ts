@@ -13,9 +13,8 @@ it('documents every API step, with the schemas that validate its requests', () =
     .map((f) => readFileSync(path.join(root, 'steps', f), 'utf8'))
     .map((t) => ({ path: /path: '([^']+)'/.exec(t)![1].replace(/:(\w+)/g, '{$1}'), method: /method: '(\w+)'/.exec(t)![1].toLowerCase() }))
   for (const s of apiSteps) assert.ok(doc.paths[s.path]?.[s.method], `${s.method} ${s.path} is documented`)
-  // Served by the main process rather than a step: a storm of webhook calls must not cost a process
-  // each, and a stream must hold its connection.
-  const mainProcess = ['/api/alerts/alertmanager', '/api/stream', '/api/stream/token', '/api/containers']
+  // Routes of the main process itself rather than steps (src/runtime/index.ts, src/http/).
+  const mainProcess = ['/api/alerts/alertmanager', '/api/stream', '/api/stream/token', '/api/containers', '/api/routes']
   assert.equal(ENDPOINTS.filter((e) => e.path.startsWith('/api/') && !mainProcess.includes(e.path)).length, apiSteps.length, 'no documented endpoint without a step')
   const trigger = doc.paths['/api/trigger-alert'].post.requestBody.content['application/json'].schema
   assert.deepEqual(trigger.properties.type.enum, ['memory', 'cpu', 'disk', 'latency', 'container_down'])

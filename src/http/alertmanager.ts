@@ -1,9 +1,9 @@
 /**
  * POST /api/alerts/alertmanager, served by the main process: an alert storm must not cost a step
- * process per webhook call. The body is read here with a size cap (before any parser), the key
- * is checked as on every API step, and the incidents go into the flow as `incident.opened`.
+ * process per webhook call. The front door read the body within its cap; the key is checked as on
+ * every API route, and the incidents go into the flow as `incident.opened`.
  */
-import type { Express, Request, Response } from 'express'
+import type { Request, Response, Router } from 'express'
 import { AlertmanagerPayloadError, mapAlertmanagerWebhook, parseAlertmanagerWebhook } from '../alertmanager/index'
 import { checkApiRequest } from '../api/auth-context'
 import { applyAlerts } from '../flow/observe'
@@ -11,29 +11,15 @@ import type { AuditLog } from '../store/audit'
 import type { IncidentStore } from '../store/incidents'
 import { isStoreUnavailable, STORE_RETRY_AFTER_SECONDS, storeUnavailableBody } from '../store/unavailable'
 import { logTo } from '../telemetry/log'
+import { BodyError, parseJsonBody } from './body'
+import { rawBodyOf } from './front-door'
 
 export const ALERTMANAGER_PATH = '/api/alerts/alertmanager'
-const MAX_BYTES = 1024 * 1024
-
-function readBody(req: Request, limit: number): Promise<string | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    let over = false
-    req.on('data', (c: Buffer) => {
-      size += c.length
-      if (size > limit) over = true
-      else chunks.push(c)
-    })
-    req.on('end', () => resolve(over ? null : Buffer.concat(chunks).toString('utf8')))
-    req.on('error', reject)
-  })
-}
 
 const log = logTo('alertmanager')
 
 export function mountAlertmanager(
-  app: Express,
+  app: Router,
   deps: { store: IncidentStore; audit: AuditLog; emit: (topic: string, data: Record<string, unknown>, traceId: string) => Promise<void> },
 ): void {
   app.post(ALERTMANAGER_PATH, async (req: Request, res: Response) => {
@@ -41,19 +27,19 @@ export function mountAlertmanager(
       const auth = await checkApiRequest(req.headers, 'decide:low')
       if (auth.status !== 200) {
         if (auth.retryAfter) res.setHeader('Retry-After', String(auth.retryAfter))
-        req.resume()
         res.status(auth.status).json({ error: auth.error, message: auth.message })
         return
       }
-      const raw = await readBody(req, MAX_BYTES)
-      if (raw === null) {
-        res.status(413).json({ error: 'payload_too_large', message: `Alertmanager payloads are limited to ${MAX_BYTES} bytes` })
-        return
-      }
+      // The front door read the body, within MAX_BODY_BYTES.
+      const raw = rawBodyOf(req)
       let mapped
       try {
-        mapped = mapAlertmanagerWebhook(parseAlertmanagerWebhook(raw, { maxBytes: MAX_BYTES }))
+        mapped = mapAlertmanagerWebhook(parseAlertmanagerWebhook(parseJsonBody(raw, req.headers['content-type']), { maxBytes: raw.length + 1 }))
       } catch (err) {
+        if (err instanceof BodyError) {
+          res.status(err.status).json({ error: err.code, message: err.message })
+          return
+        }
         if (err instanceof AlertmanagerPayloadError) {
           res.status(err.status).json({ error: err.status === 413 ? 'payload_too_large' : 'invalid_payload', message: err.message, details: { fields: err.issues } })
           return

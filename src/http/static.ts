@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
-import type { Express } from 'express'
+import type { Router } from 'express'
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -17,7 +17,21 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json',
 }
 
-export function mountPublic(app: Express, publicDir: string): void {
+/** The dashboard's policy: its own scripts and styles only (no inline code), its own origin only. */
+export const DASHBOARD_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "font-src 'self'",
+  "manifest-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ')
+
+export function mountPublic(app: Router, publicDir: string): void {
   let names: string[] = []
   try {
     names = readdirSync(publicDir).filter((n) => statSync(path.join(publicDir, n)).isFile() && TYPES[path.extname(n)])
@@ -29,6 +43,8 @@ export function mountPublic(app: Express, publicDir: string): void {
     res.setHeader('Content-Type', TYPES[path.extname(name)])
     res.setHeader('Cache-Control', 'no-cache')
     res.setHeader('X-Content-Type-Options', 'nosniff')
+    // The page loads only its own files and talks only to this origin; no frame may embed it.
+    if (name.endsWith('.html')) res.setHeader('Content-Security-Policy', DASHBOARD_CSP)
     res.end(readFileSync(path.join(publicDir, name)))
   }
   for (const name of names) app.get(`/${name}`, send(name))

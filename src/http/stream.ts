@@ -8,7 +8,7 @@
  * - `GET /api/containers` (viewer): the current status of every watched container, so a page that
  *   just loaded has cards before the first `container` event.
  */
-import type { Express, Response } from 'express'
+import type { Response, Router } from 'express'
 import { checkApiRequest } from '../api/auth-context'
 import { issueStreamToken } from '../auth/index'
 import type { CheckResult } from '../auth/index'
@@ -27,7 +27,7 @@ function refuse(res: Response, auth: CheckResult): void {
   res.status(auth.status).json({ error: auth.error, message: auth.message })
 }
 
-export function mountStream(app: Express, deps: StreamRouteDeps): void {
+export function mountStream(app: Router, deps: StreamRouteDeps): void {
   app.post('/api/stream/token', async (req, res) => {
     // A stream token is only ever obtained with a real key: never by showing another token.
     const auth = await checkApiRequest(req.headers, 'read')

@@ -4,7 +4,13 @@
  * restart, and the routes that must hold state or answer without a step process (/healthz).
  */
 import path from 'node:path'
+import type { IncomingHttpHeaders, Server } from 'node:http'
 import type { Express } from 'express'
+import { apiStepsRouter, checkApiSteps, type LoadedApiStep } from '../http/api-steps'
+import { frontDoor, rawBodyOf, sameSecret } from '../http/front-door'
+import { routeTable } from '../http/routes'
+import { safeRouter } from '../http/safe-router'
+import { bindPortToHost, guardWebSockets, type SocketServerLike } from '../http/websocket-gate'
 import { mountAlertmanager } from '../http/alertmanager'
 import { mountPublic } from '../http/static'
 import { mountStream } from '../http/stream'
@@ -16,7 +22,8 @@ import { createStreamHub } from '../stream/hub'
 import { ContainerStatusFeed, type ListedContainer } from '../stream/containers'
 import { createMetrics } from '../telemetry/metrics'
 import { shutdownTelemetry } from '../telemetry/tracing'
-import { CLIENT_IP_HEADER } from '../api/auth-context'
+import { checkApiRequest, keyStore } from '../api/auth-context'
+import { streamGrantPolicy } from '../stream/grant-policy'
 import { purgeQuarantine } from '../actions/clean-sandbox/index'
 import { Approvals } from '../approvals/index'
 import { openApiDocument } from '../api/openapi'
@@ -47,7 +54,6 @@ export interface MotiaRedisClient {
 }
 
 export const FLOW = 'sentinel'
-const MAX_BODY_BYTES = 1024 * 1024
 const POSITION_KEY = 'sentinel:docker:events:position'
 
 export class SentinelRuntime {
@@ -66,8 +72,13 @@ export class SentinelRuntime {
   readonly hub = createStreamHub({
     verifyToken: (token) => {
       const t = verifyStreamToken(token)
-      return t.ok ? { ok: true, role: t.role } : { ok: false }
+      return t.ok ? { ok: true, role: t.role, keyId: t.keyId, expiresAt: t.expiresAt } : { ok: false }
     },
+    // Ends a stream (event `reauth`) when its key is revoked, or STREAM_MAX_SECONDS after its token expired.
+    recheckGrant: streamGrantPolicy({
+      keyExists: (keyId) => keyStore().entries.some((k) => k.id === keyId),
+      maxSecondsAfterExpiry: this.config.STREAM_MAX_SECONDS,
+    }),
     log: (msg, fields) => logTo('stream')('info', msg, fields),
   })
   readonly containerFeed = new ContainerStatusFeed({
@@ -86,6 +97,11 @@ export class SentinelRuntime {
   start(emitter: FlowEmitter): void {
     if (this.started) return
     this.started = true
+    // The last line of defence, not the first (routes are guarded: src/http/safe-router.ts): a
+    // promise rejected where nobody awaited it is a bug to log, not a reason to stop healing.
+    process.on('unhandledRejection', (reason) => {
+      this.log('error', 'unhandled promise rejection (a bug: please report it)', { error: reason instanceof Error ? reason.stack?.split('\n').slice(0, 4).join(' | ') : String(reason) })
+    })
     this.metrics.catch((err) => this.log('error', 'metrics registry failed', { error: (err as Error).message }))
     this.emitter = emitter
     this.containerEvents = new ContainerEventHandler({
@@ -276,55 +292,114 @@ export class SentinelRuntime {
     this.redisGuard.unref()
   }
 
-  /** Routes served by the main process itself. */
+  private apiSteps: LoadedApiStep[] = []
+
+  /** The API steps the main process serves (the launcher loads them before the server exists). */
+  serveApiSteps(steps: LoadedApiStep[]): void {
+    checkApiSteps(steps)
+    this.apiSteps = steps
+  }
+
+  private authenticate = (headers: IncomingHttpHeaders) => checkApiRequest(headers, 'read')
+
+  /** WebSocket upgrades and frames: see src/http/websocket-gate.ts. */
+  guardServer(server: Server, socketServer: SocketServerLike | undefined): void {
+    guardWebSockets(server, socketServer, { workbench: this.config.WORKBENCH, trustProxy: this.config.TRUST_PROXY, authenticate: this.authenticate, log: logTo('websocket') })
+  }
+
+  /** Runs `start` (the Workbench's set-up) with every listen on `port` bound to `host`. */
+  async withListenHost<T>(port: number, host: string, start: () => Promise<T>): Promise<T> {
+    bindPortToHost(port, host)
+    return start()
+  }
+
+  /**
+   * Every route on the port, behind one front door (src/http/front-door.ts): the public ones, then
+   * Sentinel's API, all served by this process; Motia's own routes only as the door allows.
+   */
   mountRoutes(app: Express): void {
-    // API steps see headers but not the socket: hand them the client's address for the
-    // failed-authentication limiter, overwriting whatever the client sent in that header.
-    app.use((req, _res, next) => {
-      req.headers[CLIENT_IP_HEADER] = req.socket.remoteAddress ?? 'unknown'
-      next()
+    app.disable('x-powered-by')
+    // A strong ETag is a hash of every response body: CPU on the hot path for a cache no API client uses.
+    app.set('etag', false)
+    const publicRoutes = safeRouter()
+    publicRoutes.get('/healthz', async (_req, res) => {
+      const report = await healthReport(this.config, this.redis, this.watcher?.status)
+      res.status(report.status === 'ok' ? 200 : 503).json(report)
     })
-    // Motia's body parsers accept up to 1 GB; nothing Sentinel takes is near 1 MiB.
-    app.use((req, res, next) => {
-      const length = Number(req.headers['content-length'] ?? 0)
-      if (length > MAX_BODY_BYTES) {
-        res.status(413).json({ error: 'payload_too_large', message: `request bodies are limited to ${MAX_BODY_BYTES} bytes; this one is ${length}` })
-        req.resume()
+    publicRoutes.get('/metrics', async (req, res) => {
+      if (this.config.METRICS_TOKEN && !sameSecret(bearerToken(req.headers.authorization), this.config.METRICS_TOKEN)) {
+        res.setHeader('WWW-Authenticate', 'Bearer realm="sentinel-metrics"')
+        res.status(401).json({ error: 'unauthorized', message: '/metrics needs the METRICS_TOKEN bearer token' })
         return
       }
-      next()
-    })
-    // Every API route reads or writes the store: while Sentinel's Redis connection is down, answer
-    // 503 with Retry-After at once instead of Motia's bare 500 (the OpenAPI document needs no store).
-    app.use('/api', (req, res, next) => {
-      if (this.redis.status === 'ready' || req.path === '/openapi.json') return next()
-      req.resume()
-      res.setHeader('Retry-After', String(STORE_RETRY_AFTER_SECONDS))
-      res.status(503).json(storeUnavailableBody)
-    })
-    mountAlertmanager(app, { store: this.store, audit: this.audit, emit: (t, d, id) => this.emit(t, d, id) })
-    // Slack's interactivity requests need their raw bodies for the signature check, so the Slack
-    // router sits here, ahead of Motia's body parsers.
-    app.use((req, res, next) => (this.slackRouter ? this.slackRouter(req, res, next) : next()))
-    mountStream(app, { hub: this.hub, containers: () => this.containerFeed.list() })
-    mountPublic(app, path.join(this.config.projectRoot, 'public'))
-    const openapi = openApiDocument()
-    app.get('/api/openapi.json', (_req, res) => {
-      res.json(openapi)
-    })
-    app.get('/metrics', async (req, res) => {
       try {
         ;(await this.metrics).handler(req, res)
       } catch (err) {
         res.status(503).json({ error: 'metrics_unavailable', message: (err as Error).message })
       }
     })
-    app.get('/healthz', async (_req, res) => {
-      const report = await healthReport(this.config, this.redis, this.watcher?.status)
-      res.status(report.status === 'ok' ? 200 : 503).json(report)
+    // Slack's interactivity requests: Bolt checks the signature over the raw body the door read.
+    publicRoutes.post('/slack/actions', (req, res, next) => {
+      if (!this.slackRouter) return void res.status(404).json({ error: 'not_found', message: 'Slack approvals are not configured' })
+      ;(req as unknown as { rawBody: Buffer }).rawBody = rawBodyOf(req)
+      this.slackRouter(req, res, next)
     })
+    mountPublic(publicRoutes, path.join(this.config.projectRoot, 'public'))
+
+    const apiRoutes = safeRouter()
+    // Every API route reads or writes the store: while Sentinel's Redis connection is down, answer
+    // 503 with Retry-After at once (the OpenAPI document needs no store).
+    apiRoutes.use((req, res, next) => {
+      if (this.redis.status === 'ready' || req.path === '/api/openapi.json') return next()
+      res.setHeader('Retry-After', String(STORE_RETRY_AFTER_SECONDS))
+      res.status(503).json(storeUnavailableBody)
+    })
+    const openapi = openApiDocument()
+    apiRoutes.get('/api/openapi.json', async (req, res) => {
+      const auth = await checkApiRequest(req.headers, 'read')
+      if (auth.status !== 200) {
+        if (auth.retryAfter) res.setHeader('Retry-After', String(auth.retryAfter))
+        return void res.status(auth.status).json({ error: auth.error, message: auth.message })
+      }
+      res.json(openapi)
+    })
+    // Every route this process serves, read from the routers at the time of the request (admin).
+    apiRoutes.get('/api/routes', async (req, res) => {
+      const auth = await checkApiRequest(req.headers, 'audit')
+      if (auth.status !== 200) {
+        if (auth.retryAfter) res.setHeader('Retry-After', String(auth.retryAfter))
+        return void res.status(auth.status).json({ error: auth.error, message: auth.message })
+      }
+      const motiaRouter = (app as unknown as { _router?: { stack?: unknown[] } })._router
+      res.json({
+        routes: routeTable([
+          { zone: 'public', router: publicRoutes },
+          { zone: 'api', router: apiRoutes },
+          { zone: 'framework', router: motiaRouter },
+        ]),
+        websocket: this.config.WORKBENCH ? 'admin' : 'refused',
+      })
+    })
+    mountAlertmanager(apiRoutes, { store: this.store, audit: this.audit, emit: (t, d, id) => this.emit(t, d, id) })
+    mountStream(apiRoutes, { hub: this.hub, containers: () => this.containerFeed.list() })
+    if (!this.apiSteps.length) this.log('warn', 'no API steps were handed to the main process: start Sentinel with scripts/motia-start.mjs (npm start)')
+    apiRoutes.use(apiStepsRouter(this.apiSteps, (t, d, id) => this.emit(t, d, id)))
+
+    app.use(
+      frontDoor({
+        maxBodyBytes: this.config.MAX_BODY_BYTES,
+        corsOrigins: this.config.CORS_ORIGINS,
+        trustProxy: this.config.TRUST_PROXY,
+        workbench: this.config.WORKBENCH,
+        publicRoutes,
+        apiRoutes,
+        authenticate: this.authenticate,
+      }),
+    )
   }
 }
+
+const bearerToken = (header: string | undefined) => (header && /^bearer\s+/i.test(header) ? header.replace(/^bearer\s+/i, '').trim() : undefined)
 
 const KEY = Symbol.for('sentinel.runtime')
 type WithRuntime = typeof globalThis & { [KEY]?: SentinelRuntime }

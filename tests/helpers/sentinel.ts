@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { issueKeys } from '../../src/auth/keys'
 import { freePort, waitFor } from './ports'
 
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..')
@@ -47,13 +48,25 @@ export const WATCHED: Record<string, string> = { 'sentinel.watch': WATCH_VALUE }
 /** The same label as a `docker --label` argument. */
 export const WATCH_ARG = `sentinel.watch=${WATCH_VALUE}`
 
-export async function startSentinel(opts: { redisPort: number; env?: Record<string, string> }): Promise<SentinelInstance> {
+export async function startSentinel(opts: {
+  redisPort: number
+  env?: Record<string, string>
+  /**
+   * 'file': the keys are issued into DATA_DIR/api-keys.json (only their hashes are stored, as
+   * `npm run keys` does) and no process is given them; 'env' (default): SENTINEL_API_KEYS.
+   */
+  keysIn?: 'env' | 'file'
+}): Promise<SentinelInstance> {
   const port = await freePort()
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-test-data-'))
-  const keys: Record<TestRole, string> = {
+  let keys: Record<TestRole, string> = {
     admin: `test-admin-${randomBytes(18).toString('hex')}`,
     operator: `test-operator-${randomBytes(18).toString('hex')}`,
     viewer: `test-viewer-${randomBytes(18).toString('hex')}`,
+  }
+  if (opts.keysIn === 'file') {
+    const { issued } = issueKeys({ file: path.join(dataDir, 'api-keys.json') })
+    keys = Object.fromEntries(issued.map((k) => [k.role, k.key])) as Record<TestRole, string>
   }
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
@@ -73,7 +86,7 @@ export async function startSentinel(opts: { redisPort: number; env?: Record<stri
     // Likewise anomaly incidents on the host's own series, for tests that run the monitor for its thresholds.
     ANOMALY_ENABLED: 'false',
     WATCH_LABEL: WATCH_ARG,
-    SENTINEL_API_KEYS: Object.entries(keys).map(([role, key]) => `${role}:${key}`).join(','),
+    SENTINEL_API_KEYS: opts.keysIn === 'file' ? '' : Object.entries(keys).map(([role, key]) => `${role}:${key}`).join(','),
     ...(opts.env ?? {}),
   }
   let proc: ChildProcess
@@ -165,7 +178,7 @@ export async function startSentinel(opts: { redisPort: number; env?: Record<stri
 
 /** The incidents the API lists for one resource (a container name), newest first. */
 export async function incidentsFor(sentinel: SentinelInstance, resource: string): Promise<any[]> {
-  const res = await sentinel.get(`/api/incidents?resource=${encodeURIComponent(resource)}`)
+  const res = await sentinel.get(`/api/incidents?view=full&resource=${encodeURIComponent(resource)}`)
   assert.equal(res.status, 200)
   return res.body.incidents as any[]
 }
