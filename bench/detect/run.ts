@@ -107,12 +107,12 @@ async function run(started: { stop(): Promise<void> }[]) {
     await waitFor(async () => !Number.isNaN(await cpuNow()), { timeoutMs: 90_000, intervalMs: 1000, what: 'Prometheus to have CPU data' })
     for (let t = 0; t < TRIALS; t++) {
       // Start from calm: CPU under the threshold and no alert on either side.
-      await waitFor(async () => (await cpuNow()) < THRESHOLD * 0.7 && !(await promFiring()) && !(await sentinel.get('/api/incidents?type=cpu&status=open')).body.incidents.length, {
+      await waitFor(async () => (await cpuNow()) < THRESHOLD * 0.7 && !(await promFiring()) && !(await sentinel.get('/api/incidents?view=full&type=cpu&status=open')).body.incidents.length, {
         timeoutMs: 240_000,
         intervalMs: 2000,
         what: 'a calm machine',
       })
-      const before = new Set(((await sentinel.get('/api/incidents?type=cpu&limit=200')).body.incidents as any[]).map((i) => i.id))
+      const before = new Set(((await sentinel.get('/api/incidents?view=full&type=cpu&limit=200')).body.incidents as any[]).map((i) => i.id))
       const t0 = Date.now()
       stress = spawn('stress-ng', ['--cpu', String(os.cpus().length), '--timeout', '300s', '--quiet'], { stdio: 'ignore' })
       let tProm = 0
@@ -121,7 +121,7 @@ async function run(started: { stop(): Promise<void> }[]) {
         async () => {
           if (!tProm && (await promFiring())) tProm = Date.now()
           if (!tSentinel) {
-            const inc = ((await sentinel.get('/api/incidents?type=cpu&limit=5')).body.incidents as any[]).find((i) => !before.has(i.id))
+            const inc = ((await sentinel.get('/api/incidents?view=full&type=cpu&limit=5')).body.incidents as any[]).find((i) => !before.has(i.id))
             if (inc) tSentinel = Date.parse(inc.openedAt)
           }
           return tProm && tSentinel
@@ -187,7 +187,7 @@ async function storm(sentinel: SentinelInstance, redis: TestRedis) {
   const all: any[] = []
   let cursor = ''
   for (;;) {
-    const page = (await sentinel.get(`/api/incidents?limit=200${cursor ? `&cursor=${cursor}` : ''}`)).body
+    const page = (await sentinel.get(`/api/incidents?view=full&limit=200${cursor ? `&cursor=${cursor}` : ''}`)).body
     all.push(...page.incidents)
     if (!page.nextCursor) break
     cursor = page.nextCursor

@@ -184,7 +184,7 @@ async function sentinelRun(): Promise<{ median: number; p90: number; outages: nu
     const names = new Set(services.filter((s) => !s.control).map((s) => s.name))
     const incidents: any[] = []
     for (let cursor: string | undefined, page = 0; page < 50; page++) {
-      const r = await sentinel.get(`/api/incidents?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+      const r = await sentinel.get(`/api/incidents?view=full&limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
       incidents.push(...r.body.incidents)
       cursor = r.body.nextCursor
       if (!cursor) break

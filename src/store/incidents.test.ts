@@ -4,6 +4,7 @@ import { startRedis, type TestRedis } from '../../tests/helpers/redis'
 import { AuditLog } from './audit'
 import { ExecutionStore } from './executions'
 import { IncidentStore } from './incidents'
+import { incidentSummary } from './summary'
 import type { Alert } from './model'
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
@@ -132,5 +133,33 @@ describe('incident store (real Redis)', () => {
     } finally {
       rmSync(dir, { recursive: true })
     }
+  })
+
+  it("keeps each incident's summary in step with it, and pages summaries or whole incidents newest first", async () => {
+    const ids: string[] = []
+    for (let n = 0; n < 5; n++) {
+      const { incident } = await store.open(alert(`fp-page-${n}`), { title: `page ${n}`, actor: 'test' })
+      ids.push(incident.id)
+      await new Promise((r) => setTimeout(r, 3))
+    }
+    await store.append(ids[4], { stage: 'decided', actor: 'test', summary: 'auto' }, (i) => {
+      i.status = 'remediating'
+      i.decision = { route: 'auto', risk: 'low', actionId: 'restart_container', params: {}, reasons: ['r'], rule: 'x', decidedAt: new Date().toISOString() }
+      i.analysis = { analyser: 'rules', root_cause: 'x'.repeat(1000), confidence: 0.9 }
+    })
+    const summaries: any[] = (await store.listStored({ limit: 3, view: 'summary' })).map((s) => JSON.parse(s.json))
+    assert.deepEqual(summaries.map((s) => s.id), [ids[4], ids[3], ids[2]])
+    const newest = await store.get(ids[4])
+    assert.deepEqual(summaries[0], JSON.parse(JSON.stringify(incidentSummary(newest!))))
+    assert.equal(summaries[0].status, 'remediating')
+    assert.equal(summaries[0].decision.actionId, 'restart_container')
+    assert.equal(summaries[0].analysis.rootCause.length, 200)
+    assert.equal(summaries[0].timeline, undefined)
+    const full = await store.listStored({ limit: 1, view: 'full' })
+    assert.deepEqual(JSON.parse(full[0].json), newest)
+    // An incident stored before summaries existed is summarised when listed.
+    await redis.client.del(`sentinel:incidents:summary:${ids[3]}`)
+    const again = (await store.listStored({ limit: 2, view: 'summary' })).map((s) => JSON.parse(s.json))
+    assert.deepEqual(again[1], incidentSummary((await store.get(ids[3]))!))
   })
 })

@@ -11,6 +11,7 @@ import { publishToStream } from '../stream/publish'
 import { metricsRecorder } from '../telemetry/metrics'
 import { getRedis, stateKey } from './redis'
 import { type Alert, type Incident, type TimelineEntry, TERMINAL_STATUSES } from './model'
+import { incidentSummary } from './summary'
 
 export const INCIDENT_GROUP = 'incidents'
 const OPEN_SET = 'sentinel:incidents:open'
@@ -18,6 +19,7 @@ const BY_TIME = 'sentinel:incidents:by_time'
 const fingerprintKey = (fp: string) => `sentinel:incidents:fingerprint:${fp}`
 const incidentKey = (id: string) => stateKey(INCIDENT_GROUP, id)
 const lastKey = (fp: string) => `sentinel:incidents:last:${fp}`
+const summaryKey = (id: string) => `sentinel:incidents:summary:${id}`
 
 // Creates the incident unless it exists already (ids derived from one event repeat when the event
 // is replayed) or its fingerprint already has an open one; returns the id that holds it.
@@ -33,17 +35,20 @@ redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('SADD', KEYS[3], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+redis.call('SET', KEYS[5], ARGV[4])
 return {1, ARGV[1]}
 `
 
-// Replaces the document when its stored version matches; keeps the indexes in step. ARGV[4]: the
-// incident is no longer being worked on; ARGV[5]: its fingerprint is free for a new incident.
+// Replaces the document (and its summary, KEYS[4] / ARGV[6]) when its stored version matches; keeps
+// the indexes in step. ARGV[4]: the incident is no longer being worked on; ARGV[5]: its fingerprint
+// is free for a new incident.
 const CAS_LUA = `
 local cur = redis.call('GET', KEYS[1])
 if not cur then return -1 end
 local doc = cjson.decode(cur)
 if tostring(doc.version) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[4], ARGV[6])
 if ARGV[4] == '1' then
   redis.call('SREM', KEYS[2], ARGV[3])
   if ARGV[5] == '1' and redis.call('GET', KEYS[3]) == ARGV[3] then redis.call('DEL', KEYS[3]) end
@@ -102,14 +107,16 @@ export class IncidentStore {
     }
     const [created, holder] = (await this.redis.eval(
       CREATE_LUA,
-      4,
+      5,
       fingerprintKey(alert.fingerprint),
       incidentKey(id),
       OPEN_SET,
       BY_TIME,
+      summaryKey(id),
       id,
       JSON.stringify(incident),
       String(Date.parse(nowIso)),
+      JSON.stringify(incidentSummary(incident)),
     )) as [number, string]
     if (created === 1) {
       await this.redis.set(lastKey(alert.fingerprint), id, 'EX', 30 * 86400)
@@ -137,7 +144,7 @@ export class IncidentStore {
       if (!current) throw new Error(`incident ${id} not found`)
       const next = this.mutated(current, mutate)
       if (!next) return current
-      const ok = (await this.redis.eval(CAS_LUA, 3, ...this.casArgs(current, next))) as number
+      const ok = (await this.redis.eval(CAS_LUA, 4, ...this.casArgs(current, next))) as number
       if (ok === 1) {
         await this.afterWrite(current, next)
         return next
@@ -163,7 +170,7 @@ export class IncidentStore {
     }
     if (writes.length) {
       const pipeline = this.redis.pipeline()
-      for (const w of writes) pipeline.eval(CAS_LUA, 3, ...this.casArgs(w.current, w.next))
+      for (const w of writes) pipeline.eval(CAS_LUA, 4, ...this.casArgs(w.current, w.next))
       const replies = (await pipeline.exec()) ?? []
       await Promise.all(
         writes.map(async (w, n) => {
@@ -194,6 +201,7 @@ export class IncidentStore {
       incidentKey(current.id),
       OPEN_SET,
       fingerprintKey(current.fingerprint),
+      summaryKey(current.id),
       String(current.version),
       JSON.stringify(next),
       current.id,
@@ -201,6 +209,7 @@ export class IncidentStore {
       // An escalated incident still holds its problem until a person closes it, so the same
       // alert does not open another one; resolved and suppressed ones free it.
       next.status === 'resolved' || next.status === 'suppressed' ? '1' : '0',
+      JSON.stringify(incidentSummary(next)),
     ]
   }
 
@@ -237,6 +246,37 @@ export class IncidentStore {
     if (ids.length === 0) return []
     const raws = await this.redis.mget(ids.map(incidentKey))
     return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as Incident)
+  }
+
+  /**
+   * Like list(), as stored JSON texts with their openedAt (ms), unparsed: full incidents, or their
+   * summaries (src/store/summary.ts). An API page is these texts joined, with no parse and no
+   * stringify of every incident. An incident stored before summaries existed gets one made here.
+   */
+  async listStored(opts: { limit: number; beforeMs?: number; afterMs?: number; view: 'full' | 'summary' }): Promise<{ json: string; openedMs: number }[]> {
+    const max = opts.beforeMs !== undefined ? `(${opts.beforeMs}` : '+inf'
+    const min = opts.afterMs !== undefined ? String(opts.afterMs) : '-inf'
+    const flat = await this.redis.zrevrangebyscore(BY_TIME, max, min, 'WITHSCORES', 'LIMIT', 0, opts.limit)
+    if (flat.length === 0) return []
+    const ids: string[] = []
+    const scores: number[] = []
+    for (let i = 0; i < flat.length; i += 2) {
+      ids.push(flat[i])
+      scores.push(Number(flat[i + 1]))
+    }
+    const texts = await this.redis.mget(ids.map(opts.view === 'full' ? incidentKey : summaryKey))
+    const missing = texts.flatMap((t, i) => (t === null && opts.view === 'summary' ? [i] : []))
+    if (missing.length) {
+      const docs = await this.redis.mget(missing.map((i) => incidentKey(ids[i])))
+      docs.forEach((doc, n) => {
+        if (doc !== null) texts[missing[n]] = JSON.stringify(incidentSummary(JSON.parse(doc) as Incident))
+      })
+    }
+    const out: { json: string; openedMs: number }[] = []
+    texts.forEach((json, i) => {
+      if (json !== null) out.push({ json, openedMs: scores[i] })
+    })
+    return out
   }
 
   /** The newest incident of a fingerprint, whatever its status. */

@@ -1,7 +1,7 @@
 import type { ApiRequest, ApiRouteConfig, FlowContext } from 'motia'
 import { protect } from '../../middlewares/api.middleware'
 import { parseOr400 } from '../../src/api/errors'
-import { listIncidents, listQuery } from '../../src/api/incidents'
+import { listIncidentsJson, listQuery } from '../../src/api/incidents'
 import { IncidentStore } from '../../src/store/incidents'
 
 export const config: ApiRouteConfig = {
@@ -25,7 +25,12 @@ export const config: ApiRouteConfig = {
   ],
 }
 
+// One store per process (the API runs in the main process: no client per request).
+let incidents: IncidentStore | undefined
+const store = () => (incidents ??= new IncidentStore())
+
 export const handler = async (req: ApiRequest, _ctx: FlowContext) => {
   const q = parseOr400(listQuery, req.queryParams, 'query')
-  return { status: 200, body: await listIncidents(new IncidentStore(), q) }
+  const page = await listIncidentsJson(store(), q)
+  return { status: 200, headers: { 'Content-Type': 'application/json; charset=utf-8' }, body: page.json }
 }

@@ -63,7 +63,7 @@ describe('anomaly detection', () => {
     return raw ? (JSON.parse(raw) as { detector: { n: number } }).detector.n : 0
   }
   const endpointAnomalies = async () => {
-    const r = await sentinel.get('/api/incidents?type=anomaly&limit=200')
+    const r = await sentinel.get('/api/incidents?view=full&type=anomaly&limit=200')
     assert.equal(r.status, 200, JSON.stringify(r.body))
     return (r.body.incidents as any[]).filter((i) => i.alert.details?.series === series())
   }
@@ -105,7 +105,7 @@ describe('anomaly detection', () => {
     assert.ok(d.samples >= 15, `${d.samples} samples behind the expected range`)
     assert.match(incident.title, /^anomaly: latency_ms/)
 
-    const fixed = (await sentinel.get('/api/incidents?type=latency')).body.incidents
+    const fixed = (await sentinel.get('/api/incidents?view=full&type=latency')).body.incidents
     assert.deepEqual(fixed, [], 'the fixed latency threshold saw nothing')
 
     // No fix applies to a bare endpoint: a person decides, nothing is executed.

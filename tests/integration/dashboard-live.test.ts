@@ -92,7 +92,7 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
         .then(() => true, () => false)
       assert.ok(green, 'a healed card is green')
 
-      const [incident] = (await sentinel.get(`/api/incidents?resource=${encodeURIComponent(name)}&limit=1`)).body.incidents
+      const [incident] = (await sentinel.get(`/api/incidents?view=full&resource=${encodeURIComponent(name)}&limit=1`)).body.incidents
       assert.ok(incident, 'the incident exists')
       const row = page.locator(`[data-testid="incident-row"][data-incident-id="${incident.id}"]`)
       await row.and(page.locator('[data-status="resolved"]')).waitFor({ timeout: 30_000 })

@@ -112,7 +112,7 @@ describe('healing loop', () => {
   })
 
   it('answers bad requests with a 4xx naming the problem', async () => {
-    const bad = await sentinel.get('/api/incidents?limit=abc')
+    const bad = await sentinel.get('/api/incidents?view=full&limit=abc')
     assert.equal(bad.status, 400)
     assert.match(bad.body.message, /query\.limit/)
     const badId = await sentinel.get('/api/incidents/..%2f..%2fetc')

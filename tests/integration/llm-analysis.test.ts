@@ -269,7 +269,7 @@ for (const stream of [false, true]) {
       await killMainProcess(name)
       const analysed = await waitFor(
         async () => {
-          const [i] = (await sentinel.get(`/api/incidents?resource=${name}`)).body.incidents
+          const [i] = (await sentinel.get(`/api/incidents?view=full&resource=${name}`)).body.incidents
           return i?.analysis ? i : null
         },
         { timeoutMs: 45_000, what: 'the analysis after the fast-path restart' },

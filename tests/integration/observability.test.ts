@@ -110,7 +110,7 @@ describe('observability', () => {
     await killMainProcess(name)
     const incident = await waitFor(
       async () => {
-        const [i] = (await sentinel.get(`/api/incidents?resource=${name}`)).body.incidents
+        const [i] = (await sentinel.get(`/api/incidents?view=full&resource=${name}`)).body.incidents
         return i?.status === 'resolved' && i.analysis ? i : null
       },
       { timeoutMs: 60_000, what: 'the incident to resolve and be analysed' },
@@ -187,7 +187,7 @@ describe('observability', () => {
   it('traces the Prometheus range query and the LLM call of an incident the monitor opened from Prometheus', async () => {
     const incident = await waitFor(
       async () => {
-        const [i] = (await sentinel.get('/api/incidents?type=memory')).body.incidents
+        const [i] = (await sentinel.get('/api/incidents?view=full&type=memory')).body.incidents
         return i?.analysis ? i : null
       },
       { timeoutMs: 60_000, what: 'a memory incident from Prometheus, analysed' },

@@ -39,7 +39,7 @@ describe('observe', () => {
   it('opens exactly one incident for a memory threshold that holds past its `for` time', async () => {
     const memory = await waitFor(
       async () => {
-        const r = await sentinel.get('/api/incidents?type=memory')
+        const r = await sentinel.get('/api/incidents?view=full&type=memory')
         return r.body.incidents.length ? r.body.incidents : null
       },
       { timeoutMs: 60_000, what: 'a memory incident from the monitor' },
@@ -55,7 +55,7 @@ describe('observe', () => {
     assert.ok(openedAt - firstTick >= 0)
     // More ticks pass; the same fingerprint keeps feeding the one open incident.
     await sleep(5000)
-    const again = (await sentinel.get('/api/incidents?type=memory')).body.incidents
+    const again = (await sentinel.get('/api/incidents?view=full&type=memory')).body.incidents
     assert.equal(again.length, 1)
 
     const status = await sentinel.get('/api/infrastructure-status', 'viewer')
@@ -105,13 +105,13 @@ describe('observe', () => {
     assert.equal(inc.fingerprint, 'am:c0ffee1234567890')
     assert.equal(inc.type, 'disk')
 
-    const before = (await sentinel.get('/api/incidents?limit=200')).body.incidents.length
+    const before = (await sentinel.get('/api/incidents?view=full&limit=200')).body.incidents.length
     const malformed = await sentinel.post('/api/alerts/alertmanager', { version: '4', alerts: [{ status: 'sometimes' }] }, 'operator')
     assert.equal(malformed.status, 400)
     assert.ok(malformed.body.details.fields.length > 0)
     const huge = await sentinel.post('/api/alerts/alertmanager', { ...payload('firing'), padding: 'x'.repeat(2 * 1024 * 1024) }, 'operator')
     assert.equal(huge.status, 413)
-    assert.equal((await sentinel.get('/api/incidents?limit=200')).body.incidents.length, before)
+    assert.equal((await sentinel.get('/api/incidents?view=full&limit=200')).body.incidents.length, before)
 
     const resolved = await sentinel.post('/api/alerts/alertmanager', payload('resolved'), 'operator')
     assert.deepEqual(resolved.body.resolved, [id])

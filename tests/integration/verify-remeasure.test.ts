@@ -109,7 +109,7 @@ describe('verification re-measures the metric that raised the alert', () => {
     assert.equal((await sentinel.post(`/api/incidents/${id}/approve`, {}, 'operator')).status, 200)
   }
   const diskIncident = (mount: string) =>
-    waitFor(async () => (await sentinel.get('/api/incidents?type=disk')).body.incidents.find((i: any) => i.resource.name === mount && !i.test), {
+    waitFor(async () => (await sentinel.get('/api/incidents?view=full&type=disk')).body.incidents.find((i: any) => i.resource.name === mount && !i.test), {
       timeoutMs: 60_000,
       what: `the monitor's disk incident for ${mount}`,
     })
