@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import { startRedis, type TestRedis } from '../../tests/helpers/redis'
 import type { ResourceRef } from '../store/model'
-import { AnomalyScorer, anomalyFingerprint } from './anomaly'
+import { AnomalyScorer, anomalyFingerprint, minDeviation } from './anomaly'
 import { checkReadings, resolveChecks } from './checks'
 import { Monitor } from './monitor'
 import { AlertTracker } from './tracker'
@@ -105,6 +105,24 @@ describe('AnomalyScorer (real Redis)', () => {
     assert.equal(dsk.anomalous, false, 'but 0.3 of a percent is no incident')
     assert.equal(round.alerts.length, 0, 'the CPU threshold alert (80 %) covers it')
     assert.deepEqual(round.clear.sort(), [c.fingerprint, dsk.fingerprint].sort())
+  })
+
+  it('pages only for a move large in the series\' own units: a probe\'s jitter is improbable, not an incident', async () => {
+    const p = prefix()
+    const scorer = new AnomalyScorer(redis.client, { prefix: `${p}anomaly:`, minChange: { ms: 20, percent: 10, ratio: 0.2 } })
+    const g = noise(5)
+    // A quiet 20 ms probe, then ordinary jitter to 32 ms: improbable to the detector, 12 ms in fact.
+    for (let i = 0; i < 40; i++) await scorer.score(checkReadings([latency(20 + 0.3 * g(), i)], checks), T0 + i * STEP)
+    const jitter = (await scorer.score(checkReadings([latency(32, 40)], checks), T0 + 40 * STEP)).scores[0]
+    assert.ok(jitter.score > 0.5, `the detector finds 32 ms improbable (score ${jitter.score})`)
+    assert.equal(jitter.anomalous, false, 'but 12 ms is under ANOMALY_MIN_CHANGE_MS')
+    const shift = (await scorer.score(checkReadings([latency(60, 41)], checks), T0 + 41 * STEP)).scores[0]
+    assert.equal(shift.anomalous, true, '40 ms more (and 3x the usual level) is an anomaly')
+    // The same 40 ms on a 1 s endpoint is under 20 % of its usual level.
+    assert.equal(minDeviation('ms', 1000), 200)
+    assert.equal(minDeviation('ms', 20), 20)
+    assert.equal(minDeviation('percent', 40), 10)
+    assert.equal(minDeviation('bytes', 100 * 1024 ** 2), 20 * 1024 ** 2)
   })
 
   it('keeps its state across a restart: a new process scores exactly as if it had never stopped', async () => {

@@ -30,6 +30,8 @@ export interface AnomalyOptions {
   maxSeries?: number
   /** Further detector options. */
   detector?: Partial<DetectorOptions>
+  /** How large a move must be in the series' own units to count (see MinChange). */
+  minChange?: MinChange
 }
 
 /** What is kept per series. */
@@ -62,19 +64,39 @@ export interface AnomalyRound {
 }
 
 /**
- * Smallest deviation from the recent median that counts, per unit: a near-constant series (a disk
- * at 41.20 %) finds any change improbable, but a tenth of a percent is not an incident.
+ * How large a move from the series' usual level (its recent median) must be, in the series' own
+ * units, before an anomaly can page anyone: a score says a point is improbable, not that it
+ * matters. A probe whose ordinary jitter takes it from 20 to 30 ms, or a disk at 41.20 % moving a
+ * tenth of a percent, is improbable to a detector that learned a quiet series, and no incident.
  */
-export const MIN_DEVIATION: Record<ReadingUnit, number> = { percent: 1, ms: 5, bytes: 1024 * 1024, bytes_per_second: 1024, errors_per_second: 1 }
+export interface MinChange {
+  /** Latency, ms (ANOMALY_MIN_CHANGE_MS). */
+  ms: number
+  /** Percentages (CPU, memory, disk), in percentage points (ANOMALY_MIN_CHANGE_PERCENT). */
+  percent: number
+  /** Latency, sizes and rates: also this share of the usual level (ANOMALY_MIN_CHANGE_RATIO). */
+  ratio: number
+}
 
-/**
- * The smallest move from the median that can count, for a series at `median`: the unit's floor,
- * and for sizes and rates also a tenth of the usual level (a container's memory moving by a
- * few hundred kilobytes is noise, not an incident, however still it was before).
- */
-export function minDeviation(unit: ReadingUnit, median: number): number {
-  const floor = MIN_DEVIATION[unit] ?? 0
-  return unit === 'bytes' || unit === 'bytes_per_second' ? Math.max(floor, Math.abs(median) * 0.1) : floor
+export const DEFAULT_MIN_CHANGE: MinChange = { ms: 20, percent: 10, ratio: 0.2 }
+
+/** Floors below which no move counts whatever the settings: 1 MiB of memory, 1 KiB/s, 1 error/s. */
+const UNIT_FLOOR: Record<ReadingUnit, number> = { percent: 0, ms: 0, bytes: 1024 * 1024, bytes_per_second: 1024, errors_per_second: 1 }
+
+/** The smallest move from the median that can count, for a series at `median`. */
+export function minDeviation(unit: ReadingUnit, median: number, min: MinChange = DEFAULT_MIN_CHANGE): number {
+  const relative = Math.abs(median) * min.ratio
+  switch (unit) {
+    case 'percent':
+      return min.percent
+    case 'ms':
+      return Math.max(min.ms, relative)
+    case 'bytes':
+    case 'bytes_per_second':
+      return Math.max(UNIT_FLOOR[unit], relative)
+    default:
+      return UNIT_FLOOR[unit] ?? 0
+  }
 }
 
 /** Expected range: mean ± this many standard deviations of the recent window. */
@@ -94,6 +116,7 @@ export class AnomalyScorer {
   readonly threshold: number
   readonly baselinePoints: number
   readonly adaptAfterMs: number
+  readonly minChange: MinChange
   readonly ttlMs: number
   readonly maxSeries: number
   readonly prefix: string
@@ -108,6 +131,7 @@ export class AnomalyScorer {
     this.threshold = opts.threshold ?? 0.5
     this.baselinePoints = opts.baselinePoints ?? 15
     this.adaptAfterMs = opts.adaptAfterMs ?? 30 * 60_000
+    this.minChange = opts.minChange ?? DEFAULT_MIN_CHANGE
     this.ttlMs = opts.ttlMs ?? 7 * 86_400_000
     this.maxSeries = opts.maxSeries ?? 1000
     this.prefix = opts.prefix ?? 'sentinel:observe:anomaly:'
@@ -162,7 +186,7 @@ export class AnomalyScorer {
         const t = Number.isFinite(at) ? at : now
         const score = st.detector.peek(r.value)
         const evidence = st.detector.evidence(EVIDENCE_K, r.value)
-        const anomalous = score > this.threshold && !!evidence && Math.abs(r.value - evidence.p50) >= minDeviation(r.unit, evidence.p50)
+        const anomalous = score > this.threshold && !!evidence && Math.abs(r.value - evidence.p50) >= minDeviation(r.unit, evidence.p50, this.minChange)
         if (anomalous) st.anomalousSince ??= t
         else st.anomalousSince = undefined
         // An anomalous point stays out of the model, so a lasting shift keeps scoring (SPOT does the

@@ -19,9 +19,9 @@ describe('observation settings', () => {
   })
 
   it('reads the anomaly settings, turns scoring off, and names bad variables', () => {
-    const s = loadObserveSettings({ ANOMALY_THRESHOLD: '0.7', ANOMALY_FOR_SECONDS: '30', ANOMALY_BASELINE_POINTS: '40' })
+    const s = loadObserveSettings({ ANOMALY_THRESHOLD: '0.7', ANOMALY_FOR_SECONDS: '30', ANOMALY_BASELINE_POINTS: '40', ANOMALY_MIN_CHANGE_MS: '50' })
     const opts = monitorOptionsFromSettings(s)
-    assert.deepEqual(opts.anomaly, { threshold: 0.7, baselinePoints: 40, adaptAfterMs: 1_800_000 })
+    assert.deepEqual(opts.anomaly, { threshold: 0.7, baselinePoints: 40, adaptAfterMs: 1_800_000, minChange: { ms: 50, percent: 10, ratio: 0.2 } })
     assert.deepEqual((opts.tracker as { forMsByType?: unknown }).forMsByType, { anomaly: 30_000 })
     const off = new Monitor({ ...monitorOptionsFromSettings(loadObserveSettings({ ANOMALY_ENABLED: 'false' })), tracker: undefined, history: false })
     assert.equal(off.anomaly, undefined)

@@ -72,6 +72,9 @@ export const observeEnvSchema = z.object({
   ANOMALY_FOR_SECONDS: num(60, 0, 86_400),
   ANOMALY_BASELINE_POINTS: num(15, 1, 100_000),
   ANOMALY_ADAPT_SECONDS: num(1800, 1, 30 * 86_400),
+  ANOMALY_MIN_CHANGE_MS: num(20, 0, 3_600_000),
+  ANOMALY_MIN_CHANGE_PERCENT: num(10, 0, 100),
+  ANOMALY_MIN_CHANGE_RATIO: num(0.2, 0, 100),
   DISK_EXCLUDE_FSTYPES: list(DEFAULT_EXCLUDED_FS_TYPES),
   NODE_INSTANCE: z
     .string()
@@ -112,7 +115,12 @@ export function monitorOptionsFromSettings(s: ObserveSettings): MonitorOptions {
       container_cpu: { threshold: s.THRESHOLD_CONTAINER_CPU_PERCENT },
     },
     anomaly: s.ANOMALY_ENABLED
-      ? { threshold: s.ANOMALY_THRESHOLD, baselinePoints: Math.round(s.ANOMALY_BASELINE_POINTS), adaptAfterMs: s.ANOMALY_ADAPT_SECONDS * 1000 }
+      ? {
+          threshold: s.ANOMALY_THRESHOLD,
+          baselinePoints: Math.round(s.ANOMALY_BASELINE_POINTS),
+          adaptAfterMs: s.ANOMALY_ADAPT_SECONDS * 1000,
+          minChange: { ms: s.ANOMALY_MIN_CHANGE_MS, percent: s.ANOMALY_MIN_CHANGE_PERCENT, ratio: s.ANOMALY_MIN_CHANGE_RATIO },
+        }
       : false,
     tracker: {
       forMs: s.ALERT_FOR_SECONDS * 1000,
