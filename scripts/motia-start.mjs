@@ -8,6 +8,9 @@
 // composes the same Motia parts (pinned 0.17.4-beta.185) and adds: the instance lock on DATA_DIR,
 // the in-process API (every API step served by the main process, never a process per request),
 // the WebSocket gate, the Workbench only when WORKBENCH=true, and a plain error on failure.
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import { syncBuiltinESMExports } from 'node:module'
 import path from 'node:path'
 import { createJiti } from 'jiti'
 import { createServer, isApiStep } from '@motiadev/core'
@@ -20,6 +23,20 @@ import { loadMotiaConfig } from '../node_modules/motia/dist/load-motia-config.mj
 import { processPlugins } from '../node_modules/motia/dist/plugins/process-plugins.mjs'
 import { getRedisClient, getRedisConnectionInfo, stopRedisConnection } from '../node_modules/motia/dist/redis/connection.mjs'
 import { version } from '../node_modules/motia/dist/version.mjs'
+
+// Motia compiles each step and its imports into .motia/compiled/ with a plain writeFileSync, in
+// every process that starts: a second Sentinel starting beside a first (or test files run side by
+// side) read a module another was rewriting, and failed on half of it. Writes there go to a
+// temporary file renamed into place, so a reader sees the old file or the new one, never a torn one.
+const COMPILED = `${path.sep}.motia${path.sep}compiled${path.sep}`
+const writeFileSync = fs.writeFileSync
+fs.writeFileSync = function atomicCompiledWrite(file, data, options) {
+  if (typeof file !== 'string' || !file.includes(COMPILED)) return writeFileSync(file, data, options)
+  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  writeFileSync(temporary, data, options)
+  fs.renameSync(temporary, file)
+}
+syncBuiltinESMExports()
 
 const [portArg = '3000', host = '127.0.0.1'] = process.argv.slice(2)
 const port = Number(portArg)

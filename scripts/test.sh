@@ -33,8 +33,9 @@ fi
 mkdir -p test-artifacts
 # One TAP file per run: two runs at once (a developer's and a helper's) must not mix their counts.
 tap=test-artifacts/results-$$.tap
-# Files run one at a time: the integration tests watch the one Docker engine.
-node --import tsx --test --test-concurrency=1 \
+# Test files run TEST_CONCURRENCY at a time (default 3): every test process watches a label value
+# of its own and uses its own Redis, ports and names, so files never act on each other's containers.
+node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-3}" \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$tap" \
   "${files[@]}"
