@@ -58,6 +58,20 @@ end
 return 1
 `
 
+// A page of the time index with each incident's stored text (ARGV[4]: the key prefix, full or
+// summary): id, score, text (false when missing) per incident. It reads keys it builds itself,
+// which a single Redis (with or without Redis Sentinel) allows and Redis Cluster would not.
+const PAGE_LUA = `
+local flat = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for i = 1, #flat, 2 do
+  out[#out + 1] = flat[i]
+  out[#out + 1] = flat[i + 1]
+  out[#out + 1] = redis.call('GET', ARGV[4] .. flat[i])
+end
+return out
+`
+
 export function newIncidentId(now = Date.now()): string {
   return `inc_${now.toString(36)}_${randomBytes(4).toString('hex')}`
 }
@@ -256,15 +270,17 @@ export class IncidentStore {
   async listStored(opts: { limit: number; beforeMs?: number; afterMs?: number; view: 'full' | 'summary' }): Promise<{ json: string; openedMs: number }[]> {
     const max = opts.beforeMs !== undefined ? `(${opts.beforeMs}` : '+inf'
     const min = opts.afterMs !== undefined ? String(opts.afterMs) : '-inf'
-    const flat = await this.redis.zrevrangebyscore(BY_TIME, max, min, 'WITHSCORES', 'LIMIT', 0, opts.limit)
-    if (flat.length === 0) return []
+    // One round trip: the page's ids from the time index and their texts.
+    const flat = (await this.redis.eval(PAGE_LUA, 1, BY_TIME, max, min, String(opts.limit), opts.view === 'full' ? incidentKey('') : summaryKey(''))) as (string | false)[]
     const ids: string[] = []
     const scores: number[] = []
-    for (let i = 0; i < flat.length; i += 2) {
-      ids.push(flat[i])
+    const texts: (string | null)[] = []
+    for (let i = 0; i < flat.length; i += 3) {
+      ids.push(flat[i] as string)
       scores.push(Number(flat[i + 1]))
+      texts.push(flat[i + 2] === false ? null : (flat[i + 2] as string))
     }
-    const texts = await this.redis.mget(ids.map(opts.view === 'full' ? incidentKey : summaryKey))
+    if (ids.length === 0) return []
     const missing = texts.flatMap((t, i) => (t === null && opts.view === 'summary' ? [i] : []))
     if (missing.length) {
       const docs = await this.redis.mget(missing.map((i) => incidentKey(ids[i])))
