@@ -1,7 +1,9 @@
 /**
  * Anomaly detection in a real Sentinel: the monitor cron step (every second, on the host's own
- * collectors) probes a local HTTP endpoint whose response time shifts from ~5 ms to ~80 ms, well
- * under the 200 ms latency threshold. The detector of that series learns the baseline, keeps it
+ * collectors) probes a local HTTP endpoint whose response time shifts from ~5 ms to ~400 ms, well
+ * under the 2 s latency threshold. The shift is far above what a loaded machine adds to a probe
+ * (test files run side by side: baselines of 40 ms with spikes past 100 ms were seen), so the test
+ * holds on a noisy host; ordinary jitter is kept from paging by ANOMALY_MIN_CHANGE_*. The detector of that series learns the baseline, keeps it
  * across a Sentinel restart (its state is in Redis), and the shift opens an `anomaly` incident
  * carrying its evidence, which ends with a person (no fix applies to a bare endpoint).
  */
@@ -35,9 +37,9 @@ describe('anomaly detection', () => {
         PROBE_REQUESTS_PER_TICK: '3',
         // The reading is the p95 of this tick's requests only.
         PROBE_WINDOW_SIZE: '3',
-        PROBE_TIMEOUT_MS: '2000',
+        PROBE_TIMEOUT_MS: '3000',
         // No fixed threshold may fire: only the anomaly detector can see the shift.
-        THRESHOLD_LATENCY_MS: '200',
+        THRESHOLD_LATENCY_MS: '2000',
         THRESHOLD_MEMORY_PERCENT: '100',
         THRESHOLD_CPU_PERCENT: '100',
         THRESHOLD_DISK_PERCENT: '100',
@@ -81,7 +83,7 @@ describe('anomaly detection', () => {
     assert.ok((await learned()) > before, 'the detector continued from its stored state')
 
     assert.deepEqual(await endpointAnomalies(), [], 'no anomaly on the endpoint before the shift')
-    delayMs = 80
+    delayMs = 400
     const shiftedAt = Date.now()
     const [incident] = await waitFor(async () => {
       const found = await endpointAnomalies()
@@ -96,7 +98,7 @@ describe('anomaly detection', () => {
     assert.ok(Date.parse(alert.at) >= shiftedAt - 1000, 'observed after the shift')
     assert.equal(d.series, series())
     assert.equal(d.observed, alert.value)
-    assert.ok(alert.value >= 60 && alert.value < 200, `observed ${alert.value} ms: shifted, and under the fixed threshold`)
+    assert.ok(alert.value >= 380 && alert.value < 2000, `observed ${alert.value} ms: shifted, and under the fixed threshold`)
     // The baseline's range (its width depends on how noisy the machine's probes were), which the
     // shifted reading lies above.
     assert.ok(d.expectedLow >= 0 && d.expectedLow < d.expectedHigh && d.expectedHigh < alert.value, `expected range ${d.expectedLow}..${d.expectedHigh} lies under the observed ${alert.value}`)
