@@ -6,6 +6,7 @@
  * main process was started with and must not hand on to the step processes it spawns.
  */
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { sleep } from '../helpers/ports'
@@ -53,7 +54,7 @@ describe('secrets in process arguments and environments', () => {
       env: {
         METRICS_TOKEN: metricsToken,
         // Slack configured (to a port nothing listens on: posting fails quietly, which is fine here).
-        SLACK_BOT_TOKEN: 'xoxb-test-bot-token',
+        SLACK_BOT_TOKEN: `placeholder-bot-token-${randomBytes(6).toString('hex')}`,
         SLACK_SIGNING_SECRET: signingSecret,
         SLACK_CHANNEL: 'C000TEST',
         SLACK_API_URL: 'http://127.0.0.1:9/api/',
