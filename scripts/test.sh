@@ -30,20 +30,36 @@ files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
   mapfile -t files < <(find src tests bench -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 fi
+# A file whose header says "@exclusive" measures the whole host (its CPU falling back under a
+# threshold): it runs alone, after the others, so no other test file's load decides its result.
+shared=(); exclusive=()
+for f in "${files[@]}"; do
+  if head -n 5 "$f" | grep -q '@exclusive'; then exclusive+=("$f"); else shared+=("$f"); fi
+done
 mkdir -p test-artifacts
-# One TAP file per run: two runs at once (a developer's and a helper's) must not mix their counts.
-tap=test-artifacts/results-$$.tap
+# One TAP file per run and phase: two runs at once (a developer's and a helper's) must not mix counts.
+passed=0; failed=0; status=0
+run_phase() { # name concurrency files...
+  local name=$1 concurrency=$2; shift 2
+  [ $# -eq 0 ] && return 0
+  local tap=test-artifacts/results-$$-$name.tap
+  node --import tsx --test --test-concurrency="$concurrency" \
+    --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=tap --test-reporter-destination="$tap" \
+    "$@"
+  local rc=$?
+  local p f
+  p=$(grep -aE '^# pass [0-9]+' "$tap" | tail -1 | awk '{print $3}')
+  f=$(grep -aE '^# fail [0-9]+' "$tap" | tail -1 | awk '{print $3}')
+  p=${p:-0}; f=${f:-0}
+  if [ "$rc" -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
+  passed=$((passed + p)); failed=$((failed + f))
+  [ "$rc" -ne 0 ] && status=$rc
+  mv -f "$tap" "test-artifacts/results-$name.tap"
+}
 # Test files run TEST_CONCURRENCY at a time (default 3): every test process watches a label value
 # of its own and uses its own Redis, ports and names, so files never act on each other's containers.
-node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-3}" \
-  --test-reporter=spec --test-reporter-destination=stdout \
-  --test-reporter=tap --test-reporter-destination="$tap" \
-  "${files[@]}"
-status=$?
-passed=$(grep -aE '^# pass [0-9]+' "$tap" | tail -1 | awk '{print $3}')
-failed=$(grep -aE '^# fail [0-9]+' "$tap" | tail -1 | awk '{print $3}')
-mv -f "$tap" test-artifacts/results.tap
-passed=${passed:-0}; failed=${failed:-0}
-if [ "$status" -ne 0 ] && [ "$failed" = 0 ]; then failed=1; fi
+run_phase shared "${TEST_CONCURRENCY:-3}" "${shared[@]}"
+run_phase exclusive 1 "${exclusive[@]}"
 echo "$passed passed, $failed failed"
-[ "$failed" = 0 ] && [ "$passed" -gt 0 ]
+[ "$failed" = 0 ] && [ "$passed" -gt 0 ] && [ "$status" = 0 ]
