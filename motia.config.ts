@@ -5,12 +5,12 @@ import logsPlugin from '@motiadev/plugin-logs/plugin'
 import observabilityPlugin from '@motiadev/plugin-observability/plugin'
 import statesPlugin from '@motiadev/plugin-states/plugin'
 import type { MotiaPluginContext } from 'motia'
-import { keyStore } from './src/api/auth-context'
-import { setStreamTokenSecret } from './src/auth/stream-token'
-import { KeyConfigError } from './src/auth/keys'
-import { ConfigError, getConfig } from './src/config/index'
-import { scrubMainProcessSecrets } from './src/config/secrets'
-import { getRuntime, type MotiaRedisClient } from './src/runtime/index'
+import { keyStore } from './src/platform/http/auth-context'
+import { setStreamTokenSecret } from './src/platform/auth/stream-token'
+import { KeyConfigError } from './src/platform/auth/keys'
+import { ConfigError, getConfig } from './src/platform/config/index'
+import { scrubMainProcessSecrets } from './src/platform/config/secrets'
+import { getRuntime, type MotiaRedisClient } from './src/app/runtime'
 
 // Misconfiguration stops the start here, naming the variable (Motia would otherwise swallow the
 // error and run with an empty configuration).
@@ -25,7 +25,7 @@ try {
 process.env.MOTIA_ANALYTICS_DISABLED = 'true'
 // Step processes inherit this process's environment. Keys are checked, stream tokens signed and
 // Slack's signatures verified only here, so those secrets leave the environment now that the
-// configuration holds them (src/config/secrets.ts).
+// configuration holds them (src/platform/config/secrets.ts).
 if (cfg.SENTINEL_STREAM_SECRET) setStreamTokenSecret(cfg.SENTINEL_STREAM_SECRET)
 scrubMainProcessSecrets(process.env)
 

@@ -5,11 +5,11 @@
  * unreachable Redis a 503 with Retry-After, anything else a 500 that names no internals.
  */
 import type { ApiMiddleware } from 'motia'
-import { checkApiRequest } from '../src/api/auth-context'
-import { declarePermission } from '../src/api/permission'
-import { HttpError } from '../src/api/errors'
-import type { Permission } from '../src/auth/roles'
-import { isStoreUnavailable, STORE_RETRY_AFTER_SECONDS, storeUnavailableBody } from '../src/store/unavailable'
+import { checkApiRequest } from '../src/platform/http/auth-context'
+import { declarePermission } from '../src/platform/http/permission'
+import { HttpError } from '../src/platform/http/errors'
+import type { Permission } from '../src/platform/auth/roles'
+import { isStoreUnavailable, STORE_RETRY_AFTER_SECONDS, storeUnavailableBody } from '../src/platform/store/unavailable'
 
 export const errorBoundary: ApiMiddleware = async (req, ctx, next) => {
   try {

@@ -3,7 +3,7 @@
  * With --export, prints the values the shell scripts need as shell assignments.
  */
 import path from 'node:path'
-import { ConfigError, loadConfig } from '../src/config/index'
+import { ConfigError, loadConfig } from '../src/platform/config/index'
 
 try {
   const cfg = loadConfig()

@@ -20,8 +20,8 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } 
 import net from 'node:net'
 import path from 'node:path'
 import { parseArgs, promisify } from 'node:util'
-import { issueKeys } from '../src/auth/keys'
-import { DEFAULT_EXCLUDED_FS_TYPES } from '../src/prometheus/queries'
+import { issueKeys } from '../src/platform/auth/keys'
+import { DEFAULT_EXCLUDED_FS_TYPES } from '../src/observe/prometheus-queries'
 
 const run = promisify(execFile)
 const ROOT = path.resolve(import.meta.dirname, '..')

@@ -8,8 +8,8 @@
  */
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { defaultKeyFile, issueKeys, KeyConfigError } from '../src/auth/keys'
-import { ROLES, isRole, type Role } from '../src/auth/roles'
+import { defaultKeyFile, issueKeys, KeyConfigError } from '../src/platform/auth/keys'
+import { ROLES, isRole, type Role } from '../src/platform/auth/roles'
 
 function usage(): string {
   return [
@@ -22,7 +22,7 @@ function usage(): string {
 
 async function dataDir(): Promise<string> {
   // Only DATA_DIR matters here, so read it the way the config does without validating the rest.
-  const { parseDotEnv } = await import('../src/config/index')
+  const { parseDotEnv } = await import('../src/platform/config/index')
   const { existsSync, readFileSync } = await import('node:fs')
   const envFile = path.join(process.cwd(), '.env')
   const fromFile = existsSync(envFile) ? parseDotEnv(readFileSync(envFile, 'utf8')) : {}

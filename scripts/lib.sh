@@ -67,7 +67,7 @@ redis_running_in() {
 # inherits the descriptor, so the lock lasts while either runs (even when the shell is killed -9);
 # redis-server does not (see start_redis). The file is never deleted: a start that had opened it
 # would lock the deleted file while the next one locks a new one.
-# Sentinel's main process takes its own lock, DIR/instance.lock (src/instance/lock.ts), for the
+# Sentinel's main process takes its own lock, DIR/instance.lock (src/platform/instance/lock.ts), for the
 # starts that do not go through this script (tests, the demo). It is another file, so this lock
 # never blocks the Sentinel this script starts; and `record` refuses while such a Sentinel runs.
 lock_data_dir() {
@@ -77,10 +77,10 @@ lock_data_dir() {
   exec 9>>"$file"
   if ! flock -n 9; then
     exec 9>&-
-    node --import tsx src/instance/start-lock-cli.ts held "$file"
+    node --import tsx src/platform/instance/start-lock-cli.ts held "$file"
     return 1
   fi
-  if ! node --import tsx src/instance/start-lock-cli.ts record "$file" $$ "$port" "$host"; then
+  if ! node --import tsx src/platform/instance/start-lock-cli.ts record "$file" $$ "$port" "$host"; then
     exec 9>&-
     return 1
   fi

@@ -52,16 +52,16 @@ async function main() {
   // motia.config.ts validates the configuration (exiting with every bad variable named) and
   // removes the secrets step processes must not inherit from this process's environment.
   const appConfig = await loadMotiaConfig(baseDir)
-  const { getConfig } = await jiti.import(path.join(baseDir, 'src/config/index.ts'))
+  const { getConfig } = await jiti.import(path.join(baseDir, 'src/platform/config/index.ts'))
   const cfg = getConfig()
-  const { acquireInstanceLock } = await jiti.import(path.join(baseDir, 'src/instance/lock.ts'))
+  const { acquireInstanceLock } = await jiti.import(path.join(baseDir, 'src/platform/instance/lock.ts'))
   let lock
   try {
     lock = acquireInstanceLock(path.resolve(cfg.projectRoot, cfg.DATA_DIR), { port, host })
   } catch (err) {
     fail(err.message)
   }
-  const { getRuntime } = await jiti.import(path.join(baseDir, 'src/runtime/index.ts'))
+  const { getRuntime } = await jiti.import(path.join(baseDir, 'src/app/runtime.ts'))
   const runtime = getRuntime()
 
   const redisClient = await getRedisClient(path.join(baseDir, '.motia'), appConfig)
@@ -71,7 +71,7 @@ async function main() {
     streamAdapter: new RedisStreamAdapterManager(redisClient),
   }
   const lockedData = await generateLockedData({ projectDir: baseDir, streamAdapter: adapters.streamAdapter, redisClient, streamAuth: appConfig.streamAuth })
-  // Every API step Motia knows is served by the main process (src/http/api-steps.ts); Motia's own
+  // Every API step Motia knows is served by the main process (src/app/http/api-steps.ts); Motia's own
   // route for it stays registered but is never reached, since the front door answers all of /api.
   const apiSteps = []
   for (const step of lockedData.activeSteps.filter(isApiStep)) {

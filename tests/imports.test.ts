@@ -36,3 +36,37 @@ it('step-reachable code imports files statically, never directories', () => {
   }
   assert.deepEqual(bad, [])
 })
+
+/**
+ * The layers, lowest first. A module may import its own layer and the layers below it, never one
+ * above: the platform (config, store, docker, telemetry, auth, events, http, stream) knows no
+ * stage, the actions know no stage, and the stages follow the pipeline, so a change to a later
+ * stage can never break an earlier one. `chaos` (fault injection for game days) sits above the
+ * stages it exercises; `app` wires everything into the running process.
+ */
+const LAYERS = ['platform', 'actions', 'observe', 'analyze', 'decide', 'approve', 'act', 'verify', 'report', 'chaos', 'app']
+const layerOf = (file: string): number => {
+  const top = path.relative(path.join(root, 'src'), file).split(path.sep)[0]
+  return LAYERS.indexOf(top)
+}
+
+it('src/ holds exactly the layers, each importing only its own layer and those below it', () => {
+  const tops = readdirSync(path.join(root, 'src')).filter((n) => statSync(path.join(root, 'src', n)).isDirectory())
+  assert.deepEqual(tops.filter((t) => !LAYERS.includes(t)), [], `unknown folders in src/ (add them to LAYERS in order)`)
+  const bad: string[] = []
+  for (const file of files(path.join(root, 'src'))) {
+    const from = layerOf(file)
+    const text = readFileSync(file, 'utf8')
+    for (const m of text.matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)) {
+      const target = path.resolve(path.dirname(file), m[1])
+      const rel = path.relative(root, target)
+      if (!rel.startsWith(`src${path.sep}`)) {
+        bad.push(`${path.relative(root, file)}: ${m[1]} (src/ never imports outside src/: test fixtures live in tests/)`)
+        continue
+      }
+      const to = layerOf(target)
+      if (to > from) bad.push(`${path.relative(root, file)} (${LAYERS[from]}) imports ${LAYERS[to]}: ${m[1]}`)
+    }
+  }
+  assert.deepEqual(bad, [])
+})

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { normalTail } from '../../src/anomaly/stats'
+import { normalTail } from '../../src/observe/anomaly-detector/stats'
 import { chiSquaredUpperQuantile, choleskyLower, forwardSolve, KnnCad, klDivergence, RelativeEntropy, WindowedGaussian } from './baselines'
 
 describe('windowedGaussian reference detector', () => {

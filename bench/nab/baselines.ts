@@ -11,7 +11,7 @@
  * and standard deviation of a window of up to 6400 past values, recomputed every 100 points once
  * the window is full (after every point while it fills); the first point scores 0.
  */
-import { normalTail } from '../../src/anomaly/stats'
+import { normalTail } from '../../src/observe/anomaly-detector/stats'
 import type { DataFile, Detector } from './corpus'
 import { probationaryLength } from './scorer'
 

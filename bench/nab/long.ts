@@ -12,7 +12,7 @@
  */
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { AnomalyDetector, type DetectorOptions } from '../../src/anomaly/index'
+import { AnomalyDetector, type DetectorOptions } from '../../src/observe/anomaly-detector/index'
 import { type DataFile, loadCorpus, runDetector } from './corpus'
 import { PROFILES, scoreProfile } from './scorer'
 

@@ -9,7 +9,7 @@
  */
 import { resolve, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { AnomalyDetector, type DetectorOptions } from '../../src/anomaly/index'
+import { AnomalyDetector, type DetectorOptions } from '../../src/observe/anomaly-detector/index'
 import { loadCorpus, runDetector } from './corpus'
 import { PROFILES, scoreProfile, sweepFile } from './scorer'
 

@@ -4,7 +4,7 @@
  */
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { AnomalyDetector, type DetectorOptions } from '../../src/anomaly/index'
+import { AnomalyDetector, type DetectorOptions } from '../../src/observe/anomaly-detector/index'
 import { BASELINES } from './baselines'
 import { type DataFile, runDetector } from './corpus'
 import { scoreAllProfiles } from './scorer'

@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { connectSse, type SseConnection } from '../../src/stream/sse-client'
+import { connectSse, type SseConnection } from '../../src/platform/stream/sse-client'
 import { arg, machine, mib, ms, nowMs, quantile, sleep } from './common'
 
 const here = path.dirname(fileURLToPath(import.meta.url))

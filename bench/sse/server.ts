@@ -4,7 +4,7 @@
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createStreamHub } from '../../src/stream/hub'
+import { createStreamHub } from '../../src/platform/stream/hub'
 
 const TOKEN = process.env.BENCH_SSE_TOKEN ?? 'bench-token'
 const hub = createStreamHub({

@@ -56,8 +56,8 @@ async function main() {
   const redis = await startRedis()
   process.env.REDIS_PORT = String(redis.port)
   process.env.REDIS_HOST = '127.0.0.1'
-  const { IncidentStore } = await import('../../src/store/incidents')
-  const { incidentTraceparent } = await import('../../src/telemetry/tracing')
+  const { IncidentStore } = await import('../../src/platform/store/incidents')
+  const { incidentTraceparent } = await import('../../src/platform/telemetry/tracing')
   const store = new IncidentStore(redis.client)
 
   let spans = 0

@@ -10,11 +10,11 @@
  * Input (environment): INCIDENT_ID, TRACEPARENT (optional), REDIS_PORT, and the OTEL_* variables.
  * Output: one JSON line {handlerMs, sinceProcessStartMs}.
  */
-import { incidentRef } from '../../src/events/topics'
-import { stepDeps } from '../../src/healing/step-deps'
-import { resolveIncident } from '../../src/healing/verify'
-import { closeRedis } from '../../src/store/redis'
-import { endIncidentTrace, withStepSpan } from '../../src/telemetry/tracing'
+import { incidentRef } from '../../src/platform/events/topics'
+import { stepDeps } from '../../src/app/step-deps'
+import { resolveIncident } from '../../src/verify/verify'
+import { closeRedis } from '../../src/platform/store/redis'
+import { endIncidentTrace, withStepSpan } from '../../src/platform/telemetry/tracing'
 
 const input = incidentRef.parse({ incidentId: process.env.INCIDENT_ID })
 const started = performance.now()

@@ -3,9 +3,9 @@ import { createHash } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { getConfig, parseDotEnv } from '../config/index'
+import { getConfig, parseDotEnv } from '../platform/config/index'
 import type { z } from 'zod'
-import type { RiskLevel } from '../store/model'
+import type { RiskLevel } from '../platform/store/model'
 
 export interface ActionContext {
   incidentId: string

@@ -6,11 +6,11 @@
  */
 import type { Redis } from 'ioredis'
 // Static imports: Motia compiles a step's project imports only when they are static.
-import { analyseWithLlm, type LlmOptions } from '../llm/analyser'
-import { TokenBudget } from '../llm/budget'
-import type { CatalogEntry } from '../llm/catalog'
-import type { ProposedFix } from '../llm/schema'
-import type { Alert, Incident, RiskLevel } from '../store/model'
+import { analyseWithLlm, type LlmOptions } from './llm/analyser'
+import { TokenBudget } from './llm/budget'
+import type { CatalogEntry } from './llm/catalog'
+import type { ProposedFix } from './llm/schema'
+import type { Alert, Incident, RiskLevel } from '../platform/store/model'
 import { analyseWithRules, type RuleOptions } from './rules/index'
 
 export interface AnalyzeDeps {

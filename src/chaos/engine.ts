@@ -13,8 +13,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import type { AuditEvent } from '../store/audit'
-import type { LogFn } from '../telemetry/log'
+import type { AuditEvent } from '../platform/store/audit'
+import type { LogFn } from '../platform/telemetry/log'
 import { type ChaosDocker, checkTarget, dockerChaosOps, fillTemp, type Label, removeFill } from './faults'
 import { ChaosStore, wantsRun } from './store'
 import { type ActiveFault, CHAOS_LABEL, chaosStartBody, type ChaosDesired, type ChaosPlan, type ChaosState, FAULT_KINDS, type FaultKind, type FaultRecord, type FaultSpec } from './types'

@@ -4,7 +4,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, sta
 import os from 'node:os'
 import path from 'node:path'
 import { after, beforeEach, describe, it } from 'node:test'
-import type { ContainerInfo } from '../docker/client'
+import type { ContainerInfo } from '../platform/docker/client'
 import { busyLoopArgv, BUSY_LOOP_NAME, chaosFileName, fillTemp, FillRefusedError, refusal, removeFill } from './faults'
 
 /** Every path under `dir` with its size; links not followed. */

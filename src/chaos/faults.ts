@@ -15,7 +15,7 @@ import { constants } from 'node:fs'
 import { lstat, mkdir, open, readdir, readFile, realpath, statfs, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { resolveSandbox } from '../actions/clean-sandbox/index'
-import { type ContainerInfo, containerName, getDocker, inspectContainer, withTimeout } from '../docker/client'
+import { type ContainerInfo, containerName, getDocker, inspectContainer, withTimeout } from '../platform/docker/client'
 import { CHAOS_LABEL, LIMITS } from './types'
 
 export type Label = { key: string; value: string }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { Incident } from '../store/model'
+import type { Incident } from '../platform/store/model'
 import { matchFaultsToIncidents, probesContainer } from './match'
 import type { FaultRecord } from './types'
 

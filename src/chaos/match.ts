@@ -3,7 +3,7 @@
  * its container (or, for faults that are not on a container, anywhere), opened from the fault's
  * time until a while after it ended. Each incident is credited to one fault at most.
  */
-import type { Incident } from '../store/model'
+import type { Incident } from '../platform/store/model'
 import type { FaultRecord } from './types'
 
 export interface FaultIncident {

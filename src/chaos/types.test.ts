@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { HttpError, parseOr400 } from '../api/errors'
+import { HttpError, parseOr400 } from '../platform/http/errors'
 import { matchFaultsToIncidents } from './match'
-import type { Incident } from '../store/model'
+import type { Incident } from '../platform/store/model'
 import { chaosStartBody, type FaultRecord } from './types'
 
 const fieldsOf = (body: unknown): string[] => {

@@ -1,6 +1,6 @@
 /**
  * Anomaly scoring of the monitored series: every checked reading (CPU, memory, disk, latency, per
- * host and per container) goes through the streaming detector of its series (src/anomaly), and a
+ * host and per container) goes through the streaming detector of its series (src/observe/anomaly-detector), and a
  * score above the threshold becomes an `anomaly` alert carrying its evidence. The AlertTracker
  * then applies the anomaly `for` and hold-down like for any alert.
  *
@@ -10,8 +10,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import { AnomalyDetector, type AnomalyEvidence, type DetectorOptions, type DetectorState } from '../anomaly/index'
-import type { Alert } from '../store/model'
+import { AnomalyDetector, type AnomalyEvidence, type DetectorOptions, type DetectorState } from './anomaly-detector/index'
+import type { Alert } from '../platform/store/model'
 import type { CheckedReading } from './checks'
 import type { ReadingUnit } from './types'
 

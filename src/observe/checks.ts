@@ -1,6 +1,6 @@
 /** Thresholds on readings, and the alerts (with stable fingerprints) they raise. */
 import { createHash } from 'node:crypto'
-import type { Alert, AlertType, ResourceRef } from '../store/model'
+import type { Alert, AlertType, ResourceRef } from '../platform/store/model'
 import { resourceIdentity, type CheckName, type CheckRule, type Reading } from './types'
 
 export const DEFAULT_CHECKS: Record<CheckName, CheckRule> = {

@@ -9,11 +9,11 @@
  * processes and GET /api/infrastructure-status runs in another.
  */
 import type { Redis } from 'ioredis'
-import type { Alert, ResourceRef, Severity } from '../store/model'
-import { collectDockerContainers, collectHost, HttpProber, MemoryProbeWindow, ReadingHistory, RedisProbeWindow, RedisReadingHistory } from '../collectors/index'
-import type { DockerCollectorOptions, HistoryStore, HostCollectorOptions } from '../collectors/index'
-import { PrometheusClient, PrometheusError } from '../prometheus/client'
-import { collectFromPrometheus, type PromQueryOptions } from '../prometheus/queries'
+import type { Alert, ResourceRef, Severity } from '../platform/store/model'
+import { collectDockerContainers, collectHost, HttpProber, MemoryProbeWindow, ReadingHistory, RedisProbeWindow, RedisReadingHistory } from './collectors/index'
+import type { DockerCollectorOptions, HistoryStore, HostCollectorOptions } from './collectors/index'
+import { PrometheusClient, PrometheusError } from '../platform/prometheus/client'
+import { collectFromPrometheus, type PromQueryOptions } from './prometheus-queries'
 import { alertFromCheck, checkReadings, resolveChecks, type CheckOverrides, type CheckedReading } from './checks'
 import { AnomalyScorer, type AnomalyOptions, type AnomalyRound } from './anomaly'
 import { AlertTracker, type AlertState, type AlertTrackerOptions, type Evaluation } from './tracker'

@@ -4,8 +4,8 @@
  * a bad value is an error naming the variable.
  */
 import { z } from 'zod'
-import { parseProbeTargets } from '../collectors/probe'
-import { DEFAULT_EXCLUDED_FS_TYPES } from '../prometheus/queries'
+import { parseProbeTargets } from './collectors/probe'
+import { DEFAULT_EXCLUDED_FS_TYPES } from './prometheus-queries'
 import type { MonitorOptions } from './monitor'
 
 const num = (fallback: number, min: number, max: number) =>

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import { startRedis, type TestRedis } from '../../tests/helpers/redis'
-import type { Alert } from '../store/model'
+import type { Alert } from '../platform/store/model'
 import { alertFingerprint } from './checks'
 import { AlertTracker } from './tracker'
 

@@ -9,7 +9,7 @@
  * evaluators (several step processes, a retried tick) open each alert exactly once.
  */
 import type { Redis, Result } from 'ioredis'
-import type { Alert, AlertType } from '../store/model'
+import type { Alert, AlertType } from '../platform/store/model'
 
 export interface AlertTrackerOptions {
   /** Breaching this long before it opens; default 60 s (0: opens on the first breach). */

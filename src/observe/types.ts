@@ -1,5 +1,5 @@
 /** The shapes the observation modules share: readings, their sources and the checks on them. */
-import type { AlertType, ResourceRef, Severity } from '../store/model'
+import type { AlertType, ResourceRef, Severity } from '../platform/store/model'
 
 export type ReadingSource = 'prometheus' | 'collector' | 'probe'
 

@@ -1,10 +1,10 @@
 import type { ApiRequest, ApiRouteConfig, FlowContext } from 'motia'
 import { protect } from '../../middlewares/api.middleware'
-import { parseOr400 } from '../../src/api/errors'
-import { caller, incidentIdPath } from '../../src/api/requests'
-import { manualRollback } from '../../src/api/rollback'
-import { AuditLog } from '../../src/store/audit'
-import { IncidentStore } from '../../src/store/incidents'
+import { parseOr400 } from '../../src/platform/http/errors'
+import { caller, incidentIdPath } from '../../src/platform/http/requests'
+import { manualRollback } from '../../src/verify/manual-rollback'
+import { AuditLog } from '../../src/platform/store/audit'
+import { IncidentStore } from '../../src/platform/store/incidents'
 
 export const config: ApiRouteConfig = {
   type: 'api',

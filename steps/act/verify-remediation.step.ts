@@ -1,8 +1,8 @@
 import type { EventConfig, FlowContext } from 'motia'
-import { traceStep } from '../../src/telemetry/step'
-import { incidentRef, type IncidentRef, TOPICS } from '../../src/events/topics'
-import { stepDeps } from '../../src/healing/step-deps'
-import { verifyIncident } from '../../src/healing/verify'
+import { traceStep } from '../../src/platform/telemetry/step'
+import { incidentRef, type IncidentRef, TOPICS } from '../../src/platform/events/topics'
+import { stepDeps } from '../../src/app/step-deps'
+import { verifyIncident } from '../../src/verify/verify'
 
 export const config: EventConfig = {
   type: 'event',

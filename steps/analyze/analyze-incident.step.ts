@@ -1,7 +1,7 @@
 import type { EventConfig, FlowContext } from 'motia'
-import { traceStep } from '../../src/telemetry/step'
-import { incidentRef, type IncidentRef, TOPICS } from '../../src/events/topics'
-import { analyzeStage } from '../../src/flow/stages'
+import { traceStep } from '../../src/platform/telemetry/step'
+import { incidentRef, type IncidentRef, TOPICS } from '../../src/platform/events/topics'
+import { analyzeStage } from '../../src/act/stages'
 
 export const config: EventConfig = {
   type: 'event',

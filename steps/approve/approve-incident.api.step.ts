@@ -1,10 +1,10 @@
 import type { ApiRequest, ApiRouteConfig, FlowContext } from 'motia'
 import { protect } from '../../middlewares/api.middleware'
-import { decideFromApi } from '../../src/api/decide'
-import { parseOr400 } from '../../src/api/errors'
-import { approveBody, caller, incidentIdPath } from '../../src/api/requests'
-import { AuditLog } from '../../src/store/audit'
-import { IncidentStore } from '../../src/store/incidents'
+import { decideFromApi } from '../../src/approve/decide'
+import { parseOr400 } from '../../src/platform/http/errors'
+import { approveBody, caller, incidentIdPath } from '../../src/platform/http/requests'
+import { AuditLog } from '../../src/platform/store/audit'
+import { IncidentStore } from '../../src/platform/store/incidents'
 
 export const config: ApiRouteConfig = {
   type: 'api',

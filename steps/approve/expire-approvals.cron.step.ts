@@ -1,8 +1,8 @@
 import type { CronConfig, FlowContext } from 'motia'
-import { Approvals } from '../../src/approvals/index'
-import { getConfig } from '../../src/config/index'
-import { IncidentStore } from '../../src/store/incidents'
-import { getRedis } from '../../src/store/redis'
+import { Approvals } from '../../src/approve/approvals'
+import { getConfig } from '../../src/platform/config/index'
+import { IncidentStore } from '../../src/platform/store/incidents'
+import { getRedis } from '../../src/platform/store/redis'
 
 export const config: CronConfig = {
   type: 'cron',

@@ -1,8 +1,8 @@
 import type { ApiRequest, ApiRouteConfig, FlowContext } from 'motia'
 import { protect } from '../../middlewares/api.middleware'
-import { Approvals } from '../../src/approvals/index'
-import { IncidentStore } from '../../src/store/incidents'
-import { getRedis } from '../../src/store/redis'
+import { Approvals } from '../../src/approve/approvals'
+import { IncidentStore } from '../../src/platform/store/incidents'
+import { getRedis } from '../../src/platform/store/redis'
 
 export const config: ApiRouteConfig = {
   type: 'api',

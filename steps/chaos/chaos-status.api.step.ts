@@ -1,10 +1,10 @@
 import type { ApiRequest, ApiRouteConfig, FlowContext } from 'motia'
 import { protect } from '../../middlewares/api.middleware'
-import { parseOr400 } from '../../src/api/errors'
+import { parseOr400 } from '../../src/platform/http/errors'
 import { chaosStatus } from '../../src/chaos/api'
 import { chaosStatusQuery } from '../../src/chaos/types'
-import { IncidentStore } from '../../src/store/incidents'
-import { getRedis } from '../../src/store/redis'
+import { IncidentStore } from '../../src/platform/store/incidents'
+import { getRedis } from '../../src/platform/store/redis'
 
 export const config: ApiRouteConfig = {
   type: 'api',

@@ -1,13 +1,13 @@
 import type { ApiRequest, ApiRouteConfig, FlowContext } from 'motia'
 import { protect } from '../../middlewares/api.middleware'
-import { parseOr400 } from '../../src/api/errors'
-import { caller } from '../../src/api/requests'
+import { parseOr400 } from '../../src/platform/http/errors'
+import { caller } from '../../src/platform/http/requests'
 import { startChaos } from '../../src/chaos/api'
 import { chaosStartBody } from '../../src/chaos/types'
-import { getConfig } from '../../src/config/index'
-import { AuditLog } from '../../src/store/audit'
-import { IncidentStore } from '../../src/store/incidents'
-import { getRedis } from '../../src/store/redis'
+import { getConfig } from '../../src/platform/config/index'
+import { AuditLog } from '../../src/platform/store/audit'
+import { IncidentStore } from '../../src/platform/store/incidents'
+import { getRedis } from '../../src/platform/store/redis'
 
 export const config: ApiRouteConfig = {
   type: 'api',

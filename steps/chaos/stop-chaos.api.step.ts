@@ -1,9 +1,9 @@
 import type { ApiRequest, ApiRouteConfig, FlowContext } from 'motia'
 import { protect } from '../../middlewares/api.middleware'
-import { caller } from '../../src/api/requests'
+import { caller } from '../../src/platform/http/requests'
 import { stopChaos } from '../../src/chaos/api'
-import { AuditLog } from '../../src/store/audit'
-import { getRedis } from '../../src/store/redis'
+import { AuditLog } from '../../src/platform/store/audit'
+import { getRedis } from '../../src/platform/store/redis'
 
 export const config: ApiRouteConfig = {
   type: 'api',

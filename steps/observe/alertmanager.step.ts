@@ -1,6 +1,6 @@
 import type { NoopConfig } from 'motia'
 
-// POST /api/alerts/alertmanager is served by the main process (src/http/alertmanager.ts): a storm of
+// POST /api/alerts/alertmanager is served by the main process (src/app/http/alertmanager.ts): a storm of
 // webhook calls must not cost a step process each. This node shows it in the Workbench.
 export const config: NoopConfig = {
   type: 'noop',

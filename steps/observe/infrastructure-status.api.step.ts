@@ -1,9 +1,9 @@
 import type { ApiRequest, ApiRouteConfig, FlowContext } from 'motia'
 import { protect } from '../../middlewares/api.middleware'
-import { getConfig } from '../../src/config/index'
-import { monitorFromConfig } from '../../src/flow/observe'
-import { computeHealth } from '../../src/health/scores'
-import { IncidentStore } from '../../src/store/incidents'
+import { getConfig } from '../../src/platform/config/index'
+import { monitorFromConfig } from '../../src/observe/intake'
+import { computeHealth } from '../../src/observe/health/scores'
+import { IncidentStore } from '../../src/platform/store/incidents'
 
 export const config: ApiRouteConfig = {
   type: 'api',

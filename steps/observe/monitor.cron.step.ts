@@ -1,9 +1,10 @@
 import type { CronConfig, FlowContext } from 'motia'
-import { applyAlerts, monitorFromConfig } from '../../src/flow/observe'
-import { AuditLog } from '../../src/store/audit'
-import { IncidentStore } from '../../src/store/incidents'
-import { getRedis } from '../../src/store/redis'
-import { publishToStream } from '../../src/stream/publish'
+import { applyAlerts, monitorFromConfig } from '../../src/observe/intake'
+import { AuditLog } from '../../src/platform/store/audit'
+import { IncidentStore } from '../../src/platform/store/incidents'
+import { getRedis } from '../../src/platform/store/redis'
+import { publishToStream } from '../../src/platform/stream/publish'
+import { RecentReadings } from '../../src/observe/recent-readings'
 
 export const config: CronConfig = {
   type: 'cron',
@@ -20,6 +21,8 @@ export const handler = async ({ emit, logger }: FlowContext<{ topic: string; dat
   const tick = await monitor.tick()
   if (tick.switched) logger.warn('monitoring source changed', { source: tick.source.source, reason: tick.source.reason })
   await publishToStream(getRedis(), 'metrics', { readings: tick.readings, source: tick.source.source, at: tick.at })
+  // The last hour, for the dashboard's charts on load (GET /api/readings/recent); never holds up the alerts.
+  await new RecentReadings(getRedis()).record(tick.readings).catch((err) => logger.warn('recent readings not recorded', { error: (err as Error).message }))
   const out = await applyAlerts({ open: tick.toOpen, resolve: tick.toResolve, flapping: tick.flapping, actor: 'step:MonitorInfrastructure' }, { store: new IncidentStore(), audit: new AuditLog() })
   for (const incidentId of out.opened) await emit({ topic: 'incident.opened', data: { incidentId } })
   if (tick.anomaly?.skipped) logger.warn('anomaly scoring skipped', { why: tick.anomaly.skipped })

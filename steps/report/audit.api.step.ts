@@ -1,8 +1,8 @@
 import type { ApiRequest, ApiRouteConfig, FlowContext } from 'motia'
 import { z } from 'zod'
 import { protect } from '../../middlewares/api.middleware'
-import { parseOr400 } from '../../src/api/errors'
-import { AuditLog } from '../../src/store/audit'
+import { parseOr400 } from '../../src/platform/http/errors'
+import { AuditLog } from '../../src/platform/store/audit'
 
 export const config: ApiRouteConfig = {
   type: 'api',

@@ -1,8 +1,8 @@
 import type { ApiRequest, ApiRouteConfig, FlowContext } from 'motia'
 import { z } from 'zod'
 import { protect } from '../../middlewares/api.middleware'
-import { notFound, parseOr400 } from '../../src/api/errors'
-import { IncidentStore } from '../../src/store/incidents'
+import { notFound, parseOr400 } from '../../src/platform/http/errors'
+import { IncidentStore } from '../../src/platform/store/incidents'
 
 export const config: ApiRouteConfig = {
   type: 'api',

@@ -1,8 +1,8 @@
 import type { ApiRequest, ApiRouteConfig, FlowContext } from 'motia'
 import { protect } from '../../middlewares/api.middleware'
-import { parseOr400 } from '../../src/api/errors'
-import { listIncidentsJson, listQuery } from '../../src/api/incidents'
-import { IncidentStore } from '../../src/store/incidents'
+import { parseOr400 } from '../../src/platform/http/errors'
+import { listIncidentsJson, listQuery } from '../../src/report/incidents'
+import { IncidentStore } from '../../src/platform/store/incidents'
 
 export const config: ApiRouteConfig = {
   type: 'api',

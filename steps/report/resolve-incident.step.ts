@@ -1,9 +1,9 @@
 import type { EventConfig, FlowContext } from 'motia'
-import { notifyOutcome } from '../../src/flow/slack'
-import { endTrace, traceStep } from '../../src/telemetry/step'
-import { incidentRef, type IncidentRef, TOPICS } from '../../src/events/topics'
-import { stepDeps } from '../../src/healing/step-deps'
-import { resolveIncident } from '../../src/healing/verify'
+import { notifyOutcome } from '../../src/approve/slack/notify'
+import { endTrace, traceStep } from '../../src/platform/telemetry/step'
+import { incidentRef, type IncidentRef, TOPICS } from '../../src/platform/events/topics'
+import { stepDeps } from '../../src/app/step-deps'
+import { resolveIncident } from '../../src/verify/verify'
 
 export const config: EventConfig = {
   type: 'event',

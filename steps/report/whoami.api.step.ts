@@ -1,7 +1,7 @@
 import type { ApiRequest, ApiRouteConfig, FlowContext } from 'motia'
 import { protect } from '../../middlewares/api.middleware'
-import { caller } from '../../src/api/requests'
-import { permissionsOf } from '../../src/auth/roles'
+import { caller } from '../../src/platform/http/requests'
+import { permissionsOf } from '../../src/platform/auth/roles'
 
 export const config: ApiRouteConfig = {
   type: 'api',

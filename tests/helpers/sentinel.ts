@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { issueKeys } from '../../src/auth/keys'
+import { issueKeys } from '../../src/platform/auth/keys'
 import { freePort, waitFor } from './ports'
 
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..')

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { startNodeExporter, startPrometheus, type ManagedProcess } from '../../src/prometheus/testing'
+import { startNodeExporter, startPrometheus, type ManagedProcess } from '../helpers/prometheus'
 import { sleep, waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel } from '../helpers/sentinel'

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { connectSse, type SseConnection, type SseEvent } from '../../src/stream/sse-client'
+import { connectSse, type SseConnection, type SseEvent } from '../../src/platform/stream/sse-client'
 import { killMainProcess, removeContainers, runContainer, uniqueName } from '../helpers/docker'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel, type TestRole, WATCHED } from '../helpers/sentinel'

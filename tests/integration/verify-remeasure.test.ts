@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, w
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { DEFAULT_EXCLUDED_FS_TYPES } from '../../src/prometheus/queries'
+import { DEFAULT_EXCLUDED_FS_TYPES } from '../../src/observe/prometheus-queries'
 import { waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel } from '../helpers/sentinel'

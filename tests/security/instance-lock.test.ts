@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realp
 import os from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
-import { INSTANCE_LOCK_FILE, type InstanceRecord } from '../../src/instance/lock'
+import { INSTANCE_LOCK_FILE, type InstanceRecord } from '../../src/platform/instance/lock'
 import { freePort, sleep, waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { PROJECT_ROOT, type SentinelInstance, startSentinel, WATCH_ARG } from '../helpers/sentinel'

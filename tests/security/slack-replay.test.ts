@@ -1,7 +1,7 @@
 /**
  * Issue #17, point 7, against a real Sentinel whose Slack is a local stand-in: one signed click
  * decides once, whatever spelling of `/slack/actions` it is replayed on, and a click stamped
- * 2 minutes in the future is refused. Bolt alone would take both (see src/slack/slack.test.ts);
+ * 2 minutes in the future is refused. Bolt alone would take both (see src/approve/slack/slack.test.ts);
  * the decision would then be refused as a conflict, so what shows a replay getting through is the
  * action handler running again: a 200 instead of a 401 and an "already rejected" message to the user.
  */

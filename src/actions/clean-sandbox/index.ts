@@ -16,7 +16,7 @@ import { lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, 
 import os from 'node:os'
 import path from 'node:path'
 import { z } from 'zod'
-import { getConfig } from '../../config/index'
+import { getConfig } from '../../platform/config/index'
 import { incidentFileKey, numberSetting, type ActionDefinition } from '../types'
 
 export const CLEANABLE_DIRS = ['logs', 'temp', 'cache'] as const

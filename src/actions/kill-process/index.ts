@@ -9,7 +9,7 @@
 import os from 'node:os'
 import path from 'node:path'
 import { z } from 'zod'
-import { redact } from '../../llm/redact'
+import { redact } from '../../platform/telemetry/redact'
 import { actionSetting, IncidentRecords, numberSetting, type ActionDefinition } from '../types'
 import { parseAllowlist } from './allowlist'
 import { readArgv, readProcStat, sampleCpu } from './procfs'
@@ -75,6 +75,12 @@ interface KillRecord extends KillTarget {
 }
 
 const shown = (argv: string[]) => redact(argv.join(' ')).slice(0, 300)
+
+/** A process's command line as kill_process records it (redacted, shortened), for an approval to show; undefined when it is gone. */
+export async function processCommand(pid: number, procRoot = '/proc'): Promise<string | undefined> {
+  const argv = await readArgv(pid, procRoot)
+  return argv.length ? shown(argv) : undefined
+}
 
 function resolved(opts: KillProcessOptions) {
   const allowlist = opts.allowlist

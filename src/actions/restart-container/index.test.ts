@@ -6,8 +6,8 @@ process.env.WATCH_LABEL = `${WATCH_KEY}=true`
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { docker, removeContainers, runContainer, state, uniqueName } from '../../../tests/helpers/docker'
-import { resetConfigCache } from '../../config/index'
-import { NotWatchedError } from '../../docker/client'
+import { resetConfigCache } from '../../platform/config/index'
+import { NotWatchedError } from '../../platform/docker/client'
 import { restartContainer } from './index'
 
 describe('restart_container', () => {

@@ -4,8 +4,8 @@
  * the problem was seen, nothing is done again.
  */
 import { z } from 'zod'
-import { getConfig } from '../../config/index'
-import { assertWatched, containerHealth, containerName, getDocker, withTimeout } from '../../docker/client'
+import { getConfig } from '../../platform/config/index'
+import { assertWatched, containerHealth, containerName, getDocker, withTimeout } from '../../platform/docker/client'
 import type { ActionDefinition } from '../types'
 
 const params = z.object({

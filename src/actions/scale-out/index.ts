@@ -9,8 +9,8 @@
  */
 import type Docker from 'dockerode'
 import { z } from 'zod'
-import { getConfig } from '../../config/index'
-import { assertWatched, containerHealth, containerName, getDocker, withTimeout, type ContainerInfo } from '../../docker/client'
+import { getConfig } from '../../platform/config/index'
+import { assertWatched, containerHealth, containerName, getDocker, withTimeout, type ContainerInfo } from '../../platform/docker/client'
 import { numberSetting, type ActionDefinition } from '../types'
 
 export const REPLICA_OF_LABEL = 'sentinel.replica-of'

@@ -5,7 +5,7 @@
  * rollback restores the exact previous values even when the retry's result carries none.
  */
 import { z } from 'zod'
-import { assertWatched, containerName, getDocker, inspectContainer, withTimeout, type ContainerInfo } from '../../docker/client'
+import { assertWatched, containerName, getDocker, inspectContainer, withTimeout, type ContainerInfo } from '../../platform/docker/client'
 import { IncidentRecords, numberSetting, type ActionDefinition } from '../types'
 
 const MiB = 1024 * 1024

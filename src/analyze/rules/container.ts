@@ -3,8 +3,8 @@
  * Every reader takes a container from the listing filtered by the watch label (engine-api's
  * `findWatchedContainer`), so nothing here can look into a container Sentinel does not watch.
  */
-import { EngineApiError, engineGet, inspectWatched, type WatchedContainer } from '../../docker/engine-api'
-import { containerLogs } from '../../docker/logs'
+import { EngineApiError, engineGet, inspectWatched, type WatchedContainer } from '../../platform/docker/engine-api'
+import { containerLogs } from '../../platform/docker/logs'
 
 export interface ContainerFacts {
   id: string

@@ -8,11 +8,11 @@
  * learnt from the label-filtered listing: an alert (anyone with an operator key can send one) must
  * not make Sentinel read an unwatched container's configuration or logs, nor propose to act on it.
  */
-import { getConfig } from '../../config/index'
-import { findWatchedContainer, type WatchedContainer } from '../../docker/engine-api'
-import type { Alert, AlertType, Incident, RiskLevel } from '../../store/model'
-import { redact } from '../../llm/redact'
-import type { Analysis, ProposedFix } from '../../llm/schema'
+import { getConfig } from '../../platform/config/index'
+import { findWatchedContainer, type WatchedContainer } from '../../platform/docker/engine-api'
+import { containerRef, type Alert, type AlertType, type Incident, type RiskLevel } from '../../platform/store/model'
+import { redact } from '../../platform/telemetry/redact'
+import type { Analysis, ProposedFix } from '../llm/schema'
 import { containerFacts, type ContainerFacts } from './container'
 import { topByCpu, topByRss, type CpuSample, type ProcessInfo } from './procs'
 import { sandboxUsage } from './sandbox'
@@ -51,19 +51,6 @@ export function formatBytes(n: number): string {
 
 function alertOf(input: Incident | Alert): Alert {
   return 'alert' in input && input.alert ? input.alert : (input as Alert)
-}
-
-/**
- * The container an alert is about: its resource, else a label or detail naming one. A disk alert
- * is about a filesystem, whatever container label it carries.
- */
-export function containerRef(alert: Alert): string | undefined {
-  if (alert.type === 'disk') return undefined
-  if (alert.resource.kind === 'container' && alert.resource.id) return alert.resource.id
-  const d = alert.details ?? {}
-  const candidates = [d.containerId, d.container, alert.labels.container_id, alert.labels.containerId, alert.labels.container, alert.labels.name]
-  const found = candidates.find((c) => typeof c === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(c))
-  return found as string | undefined
 }
 
 const ERROR_LINE = /\b(error|fatal|panic|exception|traceback|out of memory|oom|killed|segmentation fault|refused|timed? ?out|cannot|failed)\b/i

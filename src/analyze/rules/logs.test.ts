@@ -1,5 +1,5 @@
 /**
- * src/docker/logs.ts: frame demultiplexing, and real containers with and without a TTY; the
+ * src/platform/docker/logs.ts: frame demultiplexing, and real containers with and without a TTY; the
  * label-filtered lookup that stands before every read of a container.
  */
 import { randomBytes } from 'node:crypto'
@@ -8,8 +8,8 @@ process.env.WATCH_LABEL = `${LABEL_KEY}=true`
 
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
-import { findWatchedContainer, listWatchedContainers, matchWatchedContainer, type WatchedContainer } from '../../docker/engine-api'
-import { containerLogs, demuxDockerStream, looksMultiplexed, tailBytes } from '../../docker/logs'
+import { findWatchedContainer, listWatchedContainers, matchWatchedContainer, type WatchedContainer } from '../../platform/docker/engine-api'
+import { containerLogs, demuxDockerStream, looksMultiplexed, tailBytes } from '../../platform/docker/logs'
 import { removeContainers, runContainer, state, uniqueName } from '../../../tests/helpers/docker'
 import { waitFor } from '../../../tests/helpers/ports'
 import { usageFromStats } from './container'

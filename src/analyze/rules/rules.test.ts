@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import type { Alert, AlertType } from '../../store/model'
+import type { Alert, AlertType } from '../../platform/store/model'
 import { docker, removeContainers, runContainer, state, uniqueName } from '../../../tests/helpers/docker'
 import { waitFor } from '../../../tests/helpers/ports'
 import { analyseWithRules, anomalyKind, raisedMemoryLimit } from './index'

@@ -1,0 +1,135 @@
+/**
+ * The risk policy: routes a proposed fix to automatic execution, an approval, or escalation, and
+ * records why. Low risk runs by itself; medium needs an operator or an admin; high needs an admin.
+ * Guardrails (allow-list, rate limit, shadow mode) can only make a route stricter.
+ */
+import { getAction } from '../actions/catalog'
+import type { SentinelConfig } from '../platform/config/index'
+import type { Decision, Incident, RiskLevel } from '../platform/store/model'
+import type { RateLimitResult } from './rate-limit'
+
+const LEVELS: RiskLevel[] = ['low', 'medium', 'high']
+export const maxRisk = (...r: (RiskLevel | undefined)[]): RiskLevel =>
+  LEVELS[Math.max(...r.filter((x): x is RiskLevel => !!x).map((x) => LEVELS.indexOf(x)), 0)]
+export const raiseRisk = (r: RiskLevel): RiskLevel => LEVELS[Math.min(LEVELS.indexOf(r) + 1, LEVELS.length - 1)]
+
+export interface PolicyInput {
+  incident: Pick<Incident, 'id' | 'type' | 'resource'>
+  proposal: { actionId: string; params: Record<string, unknown> } | null
+  /** From the analysis, when there is one. */
+  analysisRisk?: RiskLevel
+  confidence?: number
+}
+
+export interface PolicyDeps {
+  config: Pick<SentinelConfig, 'ALLOWED_ACTIONS' | 'SHADOW_MODE' | 'CONFIDENCE_THRESHOLD' | 'RATE_LIMIT_MAX_ACTIONS' | 'RATE_LIMIT_WINDOW_SECONDS'>
+  /** Counts one execution against the sliding window; called only when the route is automatic. */
+  takeRateLimit: (actionId: string, resourceId: string, incidentId: string) => Promise<RateLimitResult>
+  /** The active change freeze, described, or null. */
+  activeFreeze?: (now: Date) => string | null
+  now?: () => Date
+}
+
+export async function decide(input: PolicyInput, deps: PolicyDeps): Promise<Decision> {
+  const decidedAt = (deps.now?.() ?? new Date()).toISOString()
+  const reasons: string[] = []
+  const base = { params: input.proposal?.params ?? {}, decidedAt }
+
+  if (!input.proposal && input.incident.type === 'anomaly') {
+    // An anomaly is a statistical signal: with no fix there is no re-measure that says it is over
+    // (the tracker resolves it when the series clears). A person looks.
+    return {
+      ...base,
+      route: 'escalate',
+      risk: 'medium',
+      actionId: null,
+      approverRole: 'admin',
+      rule: 'anomaly-no-fix',
+      reasons: ['anomaly with no known fix: left for a person; it resolves when the series is back to normal'],
+    }
+  }
+  if (!input.proposal) {
+    // Nothing to do (the analysis found it fine again, or knows no fix): verify instead of acting;
+    // if it is not fine, verification fails and the incident escalates to an admin.
+    return { ...base, route: 'defer', risk: 'low', actionId: null, rule: 'no-fix', reasons: ['no fix was proposed: verify instead of acting; escalate if it is not fine'] }
+  }
+  const { actionId } = input.proposal
+  const action = getAction(actionId)
+  if (!action) {
+    return { ...base, route: 'escalate', risk: 'high', actionId, approverRole: 'admin', rule: 'unknown-action', reasons: [`action ${actionId} is not in the catalog`] }
+  }
+  const allowed = deps.config.ALLOWED_ACTIONS
+  if (allowed.length > 0 && !allowed.includes(actionId)) {
+    return {
+      ...base,
+      route: 'escalate',
+      risk: 'high',
+      actionId,
+      approverRole: 'admin',
+      rule: 'guardrail:allow-list',
+      reasons: [`action ${actionId} is not in ALLOWED_ACTIONS (${allowed.join(', ')})`],
+    }
+  }
+  const parsed = action.params.safeParse(input.proposal.params)
+  if (!parsed.success) {
+    return {
+      ...base,
+      route: 'escalate',
+      risk: 'high',
+      actionId,
+      approverRole: 'admin',
+      rule: 'invalid-params',
+      reasons: [`parameters for ${actionId} are invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`],
+    }
+  }
+
+  let risk = maxRisk(action.risk, input.analysisRisk)
+  reasons.push(`action ${actionId} is ${action.risk} risk${input.analysisRisk ? `; analysis says ${input.analysisRisk}` : ''}`)
+  if (input.confidence !== undefined && input.confidence < deps.config.CONFIDENCE_THRESHOLD) {
+    risk = raiseRisk(risk)
+    reasons.push(`confidence ${input.confidence} is under ${deps.config.CONFIDENCE_THRESHOLD}: risk raised to ${risk}`)
+  }
+
+  // A fix is bounded to its incident's target: one that acts on a container while the incident is
+  // about a host, a filesystem or an endpoint (an analysis reaching sideways) is for an admin.
+  const container = (parsed.data as { containerId?: unknown }).containerId
+  if (typeof container === 'string' && input.incident.resource.kind !== 'container') {
+    risk = 'high'
+    reasons.push(`${actionId} acts on container ${container} but the incident is about ${input.incident.resource.kind} ${input.incident.resource.name}: an admin decides`)
+  }
+
+  if (deps.config.SHADOW_MODE) {
+    return { ...base, route: 'shadow', risk, actionId, rule: 'guardrail:shadow-mode', reasons: [...reasons, 'shadow mode: recorded, not executed'] }
+  }
+  if (risk === 'medium') {
+    return { ...base, route: 'approval', risk, actionId, approverRole: 'operator', rule: 'risk:medium', reasons: [...reasons, 'medium risk needs an operator or an admin'] }
+  }
+  if (risk === 'high') {
+    return { ...base, route: 'approval', risk, actionId, approverRole: 'admin', rule: 'risk:high', reasons: [...reasons, 'high risk needs an admin'] }
+  }
+  const freeze = deps.activeFreeze?.(deps.now?.() ?? new Date())
+  if (freeze) {
+    return {
+      ...base,
+      route: 'approval',
+      risk,
+      actionId,
+      approverRole: 'operator',
+      rule: 'guardrail:freeze',
+      reasons: [...reasons, `change freeze ${freeze}: even a low-risk fix needs approval`],
+    }
+  }
+  const limit = await deps.takeRateLimit(actionId, input.incident.resource.id, input.incident.id)
+  if (!limit.allowed) {
+    return {
+      ...base,
+      route: 'approval',
+      risk: 'high',
+      actionId,
+      approverRole: 'admin',
+      rule: 'guardrail:rate-limit',
+      reasons: [...reasons, `rate limit: ${limit.count} ${actionId} on ${input.incident.resource.name} in the last ${limit.windowSeconds} s (max ${limit.max}); escalated instead of acting again`],
+    }
+  }
+  return { ...base, route: 'auto', risk, actionId, rule: 'risk:low', reasons: [...reasons, `low risk: fix automatically (${limit.count}/${limit.max} in window)`] }
+}
