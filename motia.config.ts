@@ -6,10 +6,9 @@ import observabilityPlugin from '@motiadev/plugin-observability/plugin'
 import statesPlugin from '@motiadev/plugin-states/plugin'
 import type { MotiaPluginContext } from 'motia'
 import { keyStore } from './src/platform/http/auth-context'
-import { setStreamTokenSecret } from './src/platform/auth/stream-token'
 import { KeyConfigError } from './src/platform/auth/keys'
 import { ConfigError, getConfig } from './src/platform/config/index'
-import { scrubMainProcessSecrets } from './src/platform/config/secrets'
+import { MAIN_PROCESS_SECRETS, scrubMainProcessSecrets } from './src/platform/config/secrets'
 import { getRuntime, type MotiaRedisClient } from './src/app/runtime'
 
 // Misconfiguration stops the start here, naming the variable (Motia would otherwise swallow the
@@ -25,9 +24,12 @@ try {
 process.env.MOTIA_ANALYTICS_DISABLED = 'true'
 // Step processes inherit this process's environment. Keys are checked, stream tokens signed and
 // Slack's signatures verified only here, so those secrets leave the environment now that the
-// configuration holds them (src/platform/config/secrets.ts).
-if (cfg.SENTINEL_STREAM_SECRET) setStreamTokenSecret(cfg.SENTINEL_STREAM_SECRET)
-scrubMainProcessSecrets(process.env)
+// configuration holds them (src/platform/config/secrets.ts); those set in .env are named so that
+// step processes do not read them back from there.
+scrubMainProcessSecrets(
+  process.env,
+  MAIN_PROCESS_SECRETS.filter((name) => cfg[name]),
+)
 
 const sentinelPlugin = (motia: MotiaPluginContext) => {
   const runtime = getRuntime()

@@ -1,12 +1,18 @@
 /**
- * Validates the configuration before anything starts; exits 1 naming every bad variable.
- * With --export, prints the values the shell scripts need as shell assignments.
+ * Validates the configuration (the environment and .env) before anything starts: exits 1 with one
+ * error naming every bad variable, then with a malformed API key file. With --export, prints the
+ * values the shell scripts need as shell assignments (on stdout; the errors go to stderr).
  */
 import path from 'node:path'
+import { defaultKeyFile, KeyConfigError, loadKeyStore } from '../src/platform/auth/keys'
 import { ConfigError, loadConfig } from '../src/platform/config/index'
 
 try {
   const cfg = loadConfig()
+  const keyFile = cfg.API_KEYS_FILE
+    ? path.resolve(cfg.projectRoot, cfg.API_KEYS_FILE)
+    : defaultKeyFile(path.resolve(cfg.projectRoot, cfg.DATA_DIR))
+  loadKeyStore({ envValue: cfg.SENTINEL_API_KEYS, file: keyFile })
   if (process.argv.includes('--export')) {
     const q = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`
     const out = {
@@ -14,13 +20,13 @@ try {
       HOST: cfg.HOST,
       REDIS_HOST: cfg.REDIS_HOST,
       REDIS_PORT: String(cfg.REDIS_PORT),
-      DATA_DIR: path.resolve(cfg.DATA_DIR),
+      DATA_DIR: path.resolve(cfg.projectRoot, cfg.DATA_DIR),
       DOCKER_SOCKET: cfg.DOCKER_SOCKET,
       WORKBENCH: String(cfg.WORKBENCH),
     }
     for (const [k, v] of Object.entries(out)) console.log(`${k}=${q(v)}`)
   }
 } catch (err) {
-  console.error(err instanceof ConfigError ? err.message : err)
+  console.error(err instanceof ConfigError || err instanceof KeyConfigError ? err.message : err)
   process.exit(1)
 }

@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# npm run demo [-- --port N] [-- --stop]: Sentinel, three demo services and the chaos engine,
-# from a fresh clone. Installs what is missing, starts dockerd when no engine answers, builds the
-# busybox image, then hands over to scripts/demo.ts.
+# npm run demo [-- OPTIONS] (npm run demo -- --help): Sentinel, three demo services and the chaos
+# engine, from a fresh clone. Installs what is missing, starts dockerd when no engine answers, builds
+# the busybox image, then hands over to scripts/demo.ts, which starts everything, says what it shows
+# and comments on what happens until Ctrl-C. --stop, --follow and --help need none of the set-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 export MOTIA_ANALYTICS_DISABLED=true
 
+# A demo flag npm kept for itself (`npm run demo --stop`, without "--") is refused by demo.ts, naming
+# the command to type, before any set-up (it would otherwise start a demo).
+if [ "${npm_lifecycle_event:-}" = demo ] && env | grep -qE '^npm_config_(fast|stop|port|kill_min|kill_max|rate_limit|detach|follow|help)='; then
+  exec node --import tsx scripts/demo.ts "$@"
+fi
 for a in "$@"; do
-  if [ "$a" = --stop ]; then
-    exec node --import tsx scripts/demo.ts "$@"
-  fi
+  case "$a" in
+    --stop | --follow | --help | -h) exec node --import tsx scripts/demo.ts "$@" ;;
+  esac
 done
 
 ensure_apt docker.io redis-server redis-tools busybox-static

@@ -8,9 +8,10 @@ export MOTIA_ANALYTICS_DISABLED=true
 ensure_apt redis-server redis-tools
 ensure_node_modules
 
-# Fails here, naming the variable, when the configuration is wrong.
-node --import tsx scripts/check-config.ts
-eval "$(node --import tsx scripts/check-config.ts --export)"
+# Fails here, before anything starts or any URL is printed, with one error naming every bad
+# variable (the environment and .env).
+settings=$(node --import tsx scripts/check-config.ts --export) || exit 1
+eval "$settings"
 
 # One instance per data directory: a second start stops here, naming the first, before any Redis.
 lock_data_dir "$DATA_DIR" "$PORT" "$HOST" || exit 1

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 export MOTIA_ANALYTICS_DISABLED=true
 
+t_setup=$SECONDS
 ensure_apt docker.io redis-server redis-tools prometheus prometheus-node-exporter prometheus-alertmanager busybox-static stress-ng docker-compose chromium || exit 1
 ensure_node_modules || exit 1
 
@@ -25,6 +26,7 @@ if ! docker_up; then
   docker_up || { echo "dockerd did not start; see .data/test/dockerd.log" >&2; exit 1; }
 fi
 bash scripts/build-test-image.sh || exit 1
+echo "setup (packages, node modules, dockerd, test image): $((SECONDS - t_setup)) s"
 
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
@@ -42,12 +44,13 @@ passed=0; failed=0; status=0
 run_phase() { # name concurrency files...
   local name=$1 concurrency=$2; shift 2
   [ $# -eq 0 ] && return 0
-  local tap=test-artifacts/results-$$-$name.tap
+  local tap=test-artifacts/results-$$-$name.tap t_phase=$SECONDS
   node --import tsx --test --test-concurrency="$concurrency" \
     --test-reporter=spec --test-reporter-destination=stdout \
     --test-reporter=tap --test-reporter-destination="$tap" \
     "$@"
   local rc=$?
+  echo "phase $name: $# files, $((SECONDS - t_phase)) s"
   local p f
   p=$(grep -aE '^# pass [0-9]+' "$tap" | tail -1 | awk '{print $3}')
   f=$(grep -aE '^# fail [0-9]+' "$tap" | tail -1 | awk '{print $3}')

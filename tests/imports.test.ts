@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { it } from 'node:test'
+import { LAYER_NAMES } from '../scripts/layers'
 
 const root = path.resolve(import.meta.dirname, '..')
 function* files(dir: string): Generator<string> {
@@ -38,13 +39,13 @@ it('step-reachable code imports files statically, never directories', () => {
 })
 
 /**
- * The layers, lowest first. A module may import its own layer and the layers below it, never one
+ * The layers, lowest first (scripts/layers.ts). A module may import its own layer and the layers below it, never one
  * above: the platform (config, store, docker, telemetry, auth, events, http, stream) knows no
  * stage, the actions know no stage, and the stages follow the pipeline, so a change to a later
  * stage can never break an earlier one. `chaos` (fault injection for game days) sits above the
  * stages it exercises; `app` wires everything into the running process.
  */
-const LAYERS = ['platform', 'actions', 'observe', 'analyze', 'decide', 'approve', 'act', 'verify', 'report', 'chaos', 'app']
+const LAYERS = LAYER_NAMES
 const layerOf = (file: string): number => {
   const top = path.relative(path.join(root, 'src'), file).split(path.sep)[0]
   return LAYERS.indexOf(top)

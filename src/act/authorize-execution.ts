@@ -19,8 +19,11 @@ import { isDeepStrictEqual } from 'node:util'
 import { getAction } from '../actions/catalog'
 import type { ActionDefinition } from '../actions/types'
 import { authorize, decidePermission, whoMay } from '../platform/auth/roles'
-import { SHORT_ID_LENGTH } from '../platform/docker/engine-api'
-import type { Decision, Incident, ResourceRef } from '../platform/store/model'
+import { targetMismatch } from '../decide/target'
+import type { Decision, Incident } from '../platform/store/model'
+
+// The check lives with the policy, which escalates such a proposal before it reaches the executor.
+export { targetMismatch }
 
 export type RefusalCode =
   | 'incident-not-found'
@@ -44,28 +47,6 @@ export type ExecutionVerdict =
 
 type Refusal = Extract<ExecutionVerdict, { allowed: false }>
 const refuse = (code: RefusalCode, reason: string): Refusal => ({ allowed: false, code, reason })
-
-/** The container an action's parameters aim at, for actions that act on a container. */
-function containerTarget(params: Record<string, unknown>): string | undefined {
-  return typeof params.containerId === 'string' ? params.containerId : undefined
-}
-
-function namesContainer(ref: string, resource: ResourceRef): boolean {
-  if (ref === resource.id || ref === resource.name) return true
-  const [shorter, longer] = ref.length < resource.id.length ? [ref, resource.id] : [resource.id, ref]
-  return /^[0-9a-f]+$/.test(longer) && shorter.length >= SHORT_ID_LENGTH && longer.startsWith(shorter)
-}
-
-/**
- * Why a fix with these parameters may not run on this incident's resource, or null when it may:
- * on an incident about a container, an action aimed at a container must aim at that one.
- */
-export function targetMismatch(incident: Pick<Incident, 'resource'>, actionId: string, params: Record<string, unknown>): string | null {
-  const target = containerTarget(params)
-  if (target === undefined || incident.resource.kind !== 'container') return null
-  if (namesContainer(target, incident.resource)) return null
-  return `${actionId} aims at container ${target}, but the incident is about container ${incident.resource.name} (${incident.resource.id})`
-}
 
 export function authorizeExecution(incident: Incident | null): ExecutionVerdict {
   if (!incident) return refuse('incident-not-found', 'no such incident')

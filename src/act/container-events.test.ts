@@ -18,9 +18,11 @@ import { getConfig, resetConfigCache } from '../platform/config/index'
 import { AuditLog } from '../platform/store/audit'
 import { ExecutionStore } from '../platform/store/executions'
 import { IncidentStore } from '../platform/store/incidents'
+import { resolve } from '../platform/store/lifecycle'
 import { closeRedis } from '../platform/store/redis'
 import { ContainerEventHandler } from './container-events'
 import { StoppedOnPurpose } from '../observe/stopped-on-purpose'
+import { TOPICS } from '../platform/events/topics'
 
 describe('start-up sweep of watched containers found dead', () => {
   let redis: TestRedis
@@ -93,10 +95,7 @@ describe('start-up sweep of watched containers found dead', () => {
       },
       { title: 'died', actor: 'test' },
     )
-    await store.append(incident.id, { stage: 'resolved', actor: 'test', summary: 'closed by a person: kept down on purpose' }, (i) => {
-      i.status = 'resolved'
-      i.resolvedAt = new Date().toISOString()
-    })
+    await store.update(incident.id, (i) => resolve(i, { actor: 'test', summary: 'closed by a person: kept down on purpose' }))
     gap.toMs = Date.now() + 1000
     const result = await handler.sweepDead(gap)
     assert.deepEqual(result.opened, [crashed.name])
@@ -108,7 +107,7 @@ describe('start-up sweep of watched containers found dead', () => {
     assert.equal((await state(crashed.name)).Running, true, 'the crash found at start-up was healed')
     const [opened] = (await store.list({ limit: 100 })).filter((i) => i.resource.name === crashed.name)
     assert.equal(opened.alert.source, 'docker inspect (found dead at start-up)')
-    assert.ok(emitted.some((e) => e.startsWith('incident.acted')), `flow events: ${emitted.join(', ')}`)
+    assert.ok(emitted.some((e) => e.startsWith(`${TOPICS.acted} `)), `flow events: ${emitted.join(', ')}`)
     for (const left of [stopped, handled, early]) assert.equal((await state(left.name)).Running, false, `${left.name} stays down`)
     assert.equal((await store.list({ limit: 100 })).filter((i) => i.resource.name === handled.name).length, 1, 'no second incident for a death already handled')
     assert.equal((await store.list({ limit: 100 })).filter((i) => i.resource.name === early.name).length, 0)

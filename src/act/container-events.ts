@@ -11,17 +11,20 @@ import { containerName, dockerWillRestart, getDocker, inspectContainer, isWatche
 import { EngineApiError } from '../platform/docker/engine-api'
 import { decide } from '../decide/index'
 import { policyDeps, remediationSlots } from '../decide/deps'
+import { saveDecision } from '../decide/stage'
 import type { AuditLog } from '../platform/store/audit'
 import type { ExecutionStore } from '../platform/store/executions'
 import type { IncidentStore } from '../platform/store/incidents'
+import { isClosed, note, suppress } from '../platform/store/lifecycle'
 import type { Alert, Incident } from '../platform/store/model'
 import { withIncidentSpan } from '../platform/telemetry/tracing'
-import { type RemediateOutcome, remediate } from './remediate'
+import { type RemediateOutcome, remediate, remediationLeaseMs } from './remediate'
 import { StoppedOnPurpose } from '../observe/stopped-on-purpose'
 import type { DockerEvent } from '../platform/docker/events'
+import { type FlowEmit, TOPICS } from '../platform/events/topics'
 
 
-export type Emit = (topic: string, data: Record<string, unknown>, traceId: string) => Promise<void>
+export type Emit = FlowEmit
 
 export interface ContainerEventDeps {
   config: SentinelConfig
@@ -294,14 +297,10 @@ export class ContainerEventHandler {
     for (const fp of [`container_down:${id}`, `container_unhealthy:${id}`]) {
       const open = await this.deps.store.openIncidentFor(fp)
       if (!open) continue
-      await this.deps.store.append(
-        open.id,
-        { stage: 'suppressed', actor: ACTOR, summary: 'the container was removed; nothing left to heal' },
-        (i) => {
-          i.status = 'suppressed'
-        },
-      )
-      await this.deps.audit.append({ kind: 'incident.suppressed', actor: ACTOR, incidentId: open.id, resource: open.resource.name, outcome: 'container removed' })
+      // Closed in the meantime (a person, the alert clearing): nothing to leave alone any more.
+      let suppressed = false
+      await this.deps.store.update(open.id, (i) => (suppressed = !isClosed(i) && suppress(i, { actor: ACTOR, summary: 'the container was removed; nothing left to heal' })))
+      if (suppressed) await this.deps.audit.append({ kind: 'incident.suppressed', actor: ACTOR, incidentId: open.id, resource: open.resource.name, outcome: 'container removed' })
     }
   }
 
@@ -311,7 +310,7 @@ export class ContainerEventHandler {
     if (!created) {
       if (incident.id !== incidentId) {
         // Another failure while its incident is still open: one incident per problem.
-        await store.append(incident.id, { stage: 'note', actor: ACTOR, summary: `${title} again while this incident is open`, data: { at: alert.at, ...(alert.details ?? {}) } })
+        await store.update(incident.id, (i) => note(i, { actor: ACTOR, summary: `${title} again while this incident is open`, data: { at: alert.at, ...(alert.details ?? {}) } }))
         return null
       }
       // This very event's incident, from an attempt that failed part-way (a retry) or from before a
@@ -326,7 +325,7 @@ export class ContainerEventHandler {
     await withIncidentSpan('container.detected', incidentId, detected, record, { startTime: alert.at })
     const acted = await this.decideAndAct(incident)
     // The analysis enriches the incident afterwards; it is never on the restart's path.
-    await this.deps.emit('incident.opened', { incidentId }, incidentId)
+    await this.deps.emit(TOPICS.opened, { incidentId }, incidentId)
     return acted
   }
 
@@ -366,17 +365,8 @@ export class ContainerEventHandler {
             { incident: current, proposal: { actionId: 'restart_container', params: { containerId } } },
             policyDeps(config),
           )
-      current = await store.append(
-        current.id,
-        { stage: 'decided', actor: 'sentinel:policy', summary: `${decision.route} (${decision.risk} risk, ${decision.rule})`, data: { ...decision } },
-        (i) => {
-          i.decision = decision
-          if (decision.route === 'approval') i.status = 'awaiting_approval'
-          if (decision.route === 'escalate') i.status = 'escalated'
-          if (decision.route === 'defer') i.status = 'verifying'
-        },
-      )
-      await audit.append({ kind: 'policy.decided', actor: 'sentinel:policy', incidentId: current.id, resource: current.resource.name, outcome: decision.route, data: { ...decision } })
+      // The flow's DecideRemediation saves its decisions the same way: same statuses, entries and audit.
+      current = await saveDecision({ store, audit }, current.id, decision, 'sentinel:policy')
     }
     const decision = current.decision!
     if (decision.route === 'auto') {
@@ -385,14 +375,14 @@ export class ContainerEventHandler {
         executions: this.deps.executions,
         audit,
         actor: ACTOR,
-        leaseMs: (config.RESTART_TIMEOUT_SECONDS + 5) * 1000,
+        leaseMs: remediationLeaseMs(config),
         slots: remediationSlots(config),
       })
       // Audited by remediate(); the incident is left as it is for a person.
       if (outcome.kind === 'refused') return { current, outcome: outcome.kind }
       current = outcome.incident
       if (outcome.kind === 'executed' || outcome.kind === 'already-done') {
-        await emit('incident.acted', { incidentId: current.id }, current.id)
+        await emit(TOPICS.acted, { incidentId: current.id }, current.id)
       } else if (outcome.kind === 'in-progress-elsewhere' || outcome.kind === 'busy') {
         setTimeout(() => void this.decideAndAct(current).catch(() => {}), outcome.retryInMs).unref()
       }
@@ -400,9 +390,9 @@ export class ContainerEventHandler {
     }
     // Shadow mode: the decision is recorded and nothing runs; the incident stays open for a person.
     if (decision.route === 'defer') {
-      await emit('incident.acted', { incidentId: current.id }, current.id)
+      await emit(TOPICS.acted, { incidentId: current.id }, current.id)
     } else if (decision.route === 'approval') {
-      await emit('approval.requested', { incidentId: current.id }, current.id)
+      await emit(TOPICS.approvalRequested, { incidentId: current.id }, current.id)
     }
     return { current, outcome: decision.route }
   }

@@ -3,12 +3,13 @@
  * stopped. Each stage is idempotent, so resuming one that had in fact finished does nothing twice.
  */
 import type { IncidentStore } from '../platform/store/incidents'
+import { type FlowEmit, TOPICS } from '../platform/events/topics'
 import type { ContainerEventHandler } from './container-events'
 
 export interface RecoveryDeps {
   store: IncidentStore
   containerEvents?: ContainerEventHandler
-  emit: (topic: string, data: Record<string, unknown>, traceId: string) => Promise<void>
+  emit: FlowEmit
   log: (level: 'info' | 'warn' | 'error', msg: string, data?: Record<string, unknown>) => void
 }
 
@@ -25,7 +26,7 @@ export async function recoverOpenIncidents(deps: RecoveryDeps): Promise<number> 
         await deps.containerEvents.resume(incident)
         resumed++
       } else if (incident.status === 'verifying') {
-        await deps.emit('incident.acted', { incidentId: id, resumed: true }, id)
+        await deps.emit(TOPICS.acted, { incidentId: id, resumed: true }, id)
         resumed++
       }
       // awaiting_approval waits for a person; analysing incidents are re-driven by their queue.

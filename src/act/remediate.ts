@@ -8,7 +8,8 @@
 import type { ActionDefinition } from '../actions/types'
 import type { AuditLog } from '../platform/store/audit'
 import type { ExecutionStore } from '../platform/store/executions'
-import { type IncidentStore, isTerminal } from '../platform/store/incidents'
+import type { IncidentStore } from '../platform/store/incidents'
+import { isTerminal, recordActionResult, startRemediation, TransitionRefused } from '../platform/store/lifecycle'
 import type { Incident } from '../platform/store/model'
 import { withChildSpan } from '../platform/telemetry/tracing'
 import { authorizeExecution, type RefusalCode } from './authorize-execution'
@@ -22,6 +23,19 @@ export interface RemediateDeps {
   leaseMs: number
   /** The cap on remediations running at once; without it there is none. */
   slots?: { acquire(incidentId: string): Promise<boolean>; release(incidentId: string): Promise<void> }
+}
+
+/**
+ * How long a claim by another worker is trusted before it is taken over, for the fast path and the
+ * ExecuteRemediation step alike (the two used to differ: the restart's timeout + 5 s in the fast
+ * path, 30 s more in the step). The longer one: a claim taken over while its worker is still
+ * running the action runs the action twice, which the claim exists to prevent; a lease longer than
+ * needed only delays taking over from a worker that died. An action's run is bounded by
+ * RESTART_TIMEOUT_SECONDS (docker start / restart) plus its snapshot and verification reads, which
+ * the 30 s cover.
+ */
+export function remediationLeaseMs(cfg: { RESTART_TIMEOUT_SECONDS: number }): number {
+  return (cfg.RESTART_TIMEOUT_SECONDS + 5) * 1000 + 30_000
 }
 
 export type RemediateOutcome =
@@ -89,12 +103,15 @@ async function runClaimed(
     snapshot = { error: `snapshot failed: ${(err as Error).message}` }
   }
   const startedAt = new Date().toISOString()
-  incident = await store.update(incidentId, (i) => {
-    i.status = 'remediating'
-    i.snapshots = [...(i.snapshots ?? []), { actionId: action.id, at: startedAt, before: snapshot }]
-    i.actions = i.actions.filter((a) => !(a.actionId === action.id && a.status === 'started'))
-    i.actions.push({ actionId: action.id, params, status: 'started', startedAt })
-  })
+  try {
+    incident = await store.update(incidentId, (i) => startRemediation(i, { actionId: action.id, params, snapshot, startedAt }))
+  } catch (err) {
+    if (!(err instanceof TransitionRefused)) throw err
+    // Ended between the authorisation and now (its alert cleared, a person closed it): not run.
+    await executions.finish(incidentId, action.id, { status: 'failed', error: `not run: ${err.message}` })
+    const current = (await store.get(incidentId)) ?? incident
+    return { kind: 'not-applicable', incident: current, reason: `incident is ${current.status}` }
+  }
 
   try {
     const spanAttrs = { 'incident.id': incidentId, 'alert.type': incident.type, action: action.id, risk: incident.decision?.risk }
@@ -109,30 +126,13 @@ async function runClaimed(
       }
     })
     await executions.finish(incidentId, action.id, { status: 'succeeded', result })
-    incident = await store.update(incidentId, (i) => {
-      const rec = i.actions.find((a) => a.actionId === action.id && a.status === 'started')
-      if (rec) Object.assign(rec, { status: 'succeeded', finishedAt: new Date().toISOString(), result })
-      i.status = 'verifying'
-      i.timeline.push({
-        stage: 'acted',
-        at: new Date().toISOString(),
-        actor,
-        summary: `${action.id}: ${String(result.performed ?? 'done')}`,
-        data: { actionId: action.id, params, result },
-      })
-    })
+    incident = await store.update(incidentId, (i) => recordActionResult(i, { actionId: action.id, params, actor, ok: true, result }))
     await audit.append({ kind: 'action.executed', actor, incidentId, resource: incident.resource.name, outcome: 'succeeded', data: { actionId: action.id, params, result } })
     return { kind: 'executed', incident, result }
   } catch (err) {
     const error = (err as Error).message
     await executions.finish(incidentId, action.id, { status: 'failed', error })
-    incident = await store.update(incidentId, (i) => {
-      const rec = i.actions.find((a) => a.actionId === action.id && a.status === 'started')
-      if (rec) Object.assign(rec, { status: 'failed', finishedAt: new Date().toISOString(), error })
-      i.status = 'escalated'
-      i.timeline.push({ stage: 'acted', at: new Date().toISOString(), actor, summary: `${action.id} failed: ${error}`, data: { actionId: action.id, error } })
-      i.timeline.push({ stage: 'escalated', at: new Date().toISOString(), actor, summary: 'the fix failed; an admin must look', data: { approverRole: 'admin' } })
-    })
+    incident = await store.update(incidentId, (i) => recordActionResult(i, { actionId: action.id, params, actor, ok: false, error }))
     await audit.append({ kind: 'action.executed', actor, incidentId, resource: incident.resource.name, outcome: 'failed', data: { actionId: action.id, params, error } })
     return { kind: 'failed', incident, error }
   }

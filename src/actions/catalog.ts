@@ -6,7 +6,7 @@ import { scaleOut } from './scale-out/index'
 import type { ActionDefinition } from './types'
 import { updateMemoryLimit } from './update-memory-limit/index'
 
-export const ACTIONS: Record<string, ActionDefinition<any>> = {
+export const ACTIONS: Record<string, ActionDefinition> = {
   [restartContainer.id]: restartContainer,
   [cleanSandbox.id]: cleanSandbox,
   [updateMemoryLimit.id]: updateMemoryLimit,
@@ -14,6 +14,6 @@ export const ACTIONS: Record<string, ActionDefinition<any>> = {
   [killProcess.id]: killProcess,
 }
 
-export function getAction(id: string): ActionDefinition<any> | undefined {
+export function getAction(id: string): ActionDefinition | undefined {
   return Object.prototype.hasOwnProperty.call(ACTIONS, id) ? ACTIONS[id] : undefined
 }

@@ -1,9 +1,8 @@
 /** The interface every remediation action implements. Each action lives in its own folder. */
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { getConfig, parseDotEnv } from '../platform/config/index'
+import { getConfig, type SentinelConfig } from '../platform/config/index'
 import type { z } from 'zod'
 import type { RiskLevel } from '../platform/store/model'
 
@@ -36,27 +35,20 @@ export interface ActionDefinition<P extends Record<string, unknown> = Record<str
 
 // ---- Helpers shared by the actions (kept here so each action folder stays self-contained) ----
 
-
 /**
- * A setting an action reads that SentinelConfig does not (yet) declare: the environment first,
- * then `<projectRoot>/.env`, as the config does. Empty means unset.
+ * A setting an action reads, from the validated configuration: its default, bounds and parsing are
+ * in the configuration's schema (src/platform/config/), the one definition; `.env` counts as it
+ * does for every setting.
  */
-export function actionSetting(name: string): string | undefined {
-  const fromEnv = process.env[name]
-  if (fromEnv !== undefined && fromEnv.trim() !== '') return fromEnv.trim()
-  const dotEnvPath = path.join(getConfig().projectRoot, '.env')
-  if (!existsSync(dotEnvPath)) return undefined
-  const value = parseDotEnv(readFileSync(dotEnvPath, 'utf8'))[name]
-  return value !== undefined && value.trim() !== '' ? value.trim() : undefined
+export function actionSetting<K extends keyof SentinelConfig>(name: K): SentinelConfig[K] {
+  return getConfig()[name]
 }
 
-/** A number setting within bounds; a bad value is an error naming the variable. */
-export function numberSetting(name: string, fallback: number, min: number, max: number): number {
-  const raw = actionSetting(name)
-  if (raw === undefined) return fallback
-  const n = Number(raw)
-  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${name}: expected a number from ${min} to ${max}, got "${raw}"`)
-  return n
+type NumberSetting = { [K in keyof SentinelConfig]: SentinelConfig[K] extends number ? K : never }[keyof SentinelConfig]
+
+/** A number setting (its bounds checked by the configuration at start). */
+export function numberSetting(name: NumberSetting): number {
+  return actionSetting(name)
 }
 
 /**

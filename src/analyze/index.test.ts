@@ -1,35 +1,53 @@
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { test } from 'node:test'
-import { analyzeSettingsFromEnv, analyzeIncident, DEFAULT_HOURLY_TOKEN_BUDGET } from './index'
+import { loadConfig } from '../platform/config/index'
+import { analysisSettings } from './analysis'
+import { analyzeIncident, DEFAULT_HOURLY_TOKEN_BUDGET } from './index'
 
-test('analyzeSettingsFromEnv reads OPENROUTER_* and LLM_* with defaults', () => {
-  const d = analyzeSettingsFromEnv({})
-  assert.equal(d.llm?.apiKey, undefined)
-  assert.equal(d.llm?.deadlineMs, 30_000)
-  assert.equal(d.llm?.maxAttempts, 3)
-  assert.equal(d.llm?.stream, false)
-  assert.equal(d.hourlyTokenBudget, DEFAULT_HOURLY_TOKEN_BUDGET)
-  assert.deepEqual(d.llm?.pricing, { inputPerMillion: 0.55, outputPerMillion: 2.19 })
-  const e = analyzeSettingsFromEnv({
-    OPENROUTER_API_KEY: ' sk-or-v1-x ',
-    OPENROUTER_BASE_URL: 'http://127.0.0.1:9/api/v1',
-    OPENROUTER_MODEL: 'deepseek/deepseek-r1:free',
-    LLM_STREAM: 'true',
-    LLM_DEADLINE_SECONDS: '12',
-    LLM_MAX_ATTEMPTS: 'x',
-    LLM_HOURLY_TOKEN_BUDGET: '0',
-    LLM_PRICE_INPUT_PER_MTOK: '1.5',
-    SANDBOX_DIR: '/tmp/sb',
-  })
-  assert.equal(e.llm?.apiKey, 'sk-or-v1-x')
-  assert.equal(e.llm?.baseURL, 'http://127.0.0.1:9/api/v1')
-  assert.equal(e.llm?.model, 'deepseek/deepseek-r1:free')
-  assert.equal(e.llm?.stream, true)
-  assert.equal(e.llm?.deadlineMs, 12_000)
-  assert.equal(e.llm?.maxAttempts, 3, 'a bad number falls back to its default')
-  assert.equal(e.hourlyTokenBudget, 0)
-  assert.equal(e.llm?.pricing?.inputPerMillion, 1.5)
-  assert.equal(e.sandboxDir, '/tmp/sb')
+test('the analysis settings come from the configuration (OPENROUTER_* and LLM_*), with its defaults', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-test-analyze-'))
+  try {
+    const d = analysisSettings(loadConfig({}, dir))
+    assert.equal(d.llm?.apiKey, undefined)
+    assert.equal(d.llm?.deadlineMs, 30_000)
+    assert.equal(d.llm?.maxAttempts, 3)
+    assert.equal(d.llm?.stream, false)
+    assert.equal(d.hourlyTokenBudget, DEFAULT_HOURLY_TOKEN_BUDGET)
+    assert.deepEqual(d.llm?.pricing, { inputPerMillion: 0.55, outputPerMillion: 2.19 })
+    const e = analysisSettings(
+      loadConfig(
+        {
+          OPENROUTER_API_KEY: ' sk-or-v1-x ',
+          OPENROUTER_BASE_URL: 'http://127.0.0.1:9/api/v1',
+          OPENROUTER_MODEL: 'deepseek/deepseek-r1:free',
+          LLM_STREAM: 'true',
+          LLM_DEADLINE_SECONDS: '12',
+          LLM_HOURLY_TOKEN_BUDGET: '0',
+          LLM_PRICE_INPUT_PER_MTOK: '1.5',
+          SANDBOX_DIR: '/tmp/sb',
+        },
+        dir,
+      ),
+    )
+    assert.equal(e.llm?.apiKey, 'sk-or-v1-x')
+    assert.equal(e.llm?.baseURL, 'http://127.0.0.1:9/api/v1')
+    assert.equal(e.llm?.model, 'deepseek/deepseek-r1:free')
+    assert.equal(e.llm?.stream, true)
+    assert.equal(e.llm?.deadlineMs, 12_000)
+    assert.equal(e.hourlyTokenBudget, 0)
+    assert.equal(e.llm?.pricing?.inputPerMillion, 1.5)
+    assert.equal(e.sandboxDir, '/tmp/sb')
+    // A bad number is no longer replaced by its default here: it stops the start, named.
+    assert.throws(
+      () => loadConfig({ LLM_MAX_ATTEMPTS: 'x' }, dir),
+      /LLM_MAX_ATTEMPTS: expected a whole number from 1 to 10, got "x"/,
+    )
+  } finally {
+    rmSync(dir, { recursive: true })
+  }
 })
 
 test('a budget of 0 keeps the LLM from being called', async () => {

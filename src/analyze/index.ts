@@ -114,31 +114,3 @@ export async function analyzeIncident(incident: Incident | Alert, deps: AnalyzeD
     analyzedAt: new Date().toISOString(),
   }
 }
-
-/**
- * The analysis settings from the environment (OPENROUTER_* and LLM_*), for the step that wires
- * analyzeIncident. Bad numbers fall back to their defaults.
- */
-export function analyzeSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Pick<AnalyzeDeps, 'llm' | 'hourlyTokenBudget'> & { sandboxDir: string } {
-  const num = (name: string, fallback: number, min = 0) => {
-    const raw = env[name]?.trim()
-    const n = raw ? Number(raw) : NaN
-    return Number.isFinite(n) && n >= min ? n : fallback
-  }
-  const apiKey = env.OPENROUTER_API_KEY?.trim() || undefined
-  return {
-    llm: {
-      apiKey,
-      baseURL: env.OPENROUTER_BASE_URL?.trim() || undefined,
-      model: env.OPENROUTER_MODEL?.trim() || undefined,
-      stream: /^(1|true|yes)$/i.test(env.LLM_STREAM?.trim() ?? ''),
-      deadlineMs: num('LLM_DEADLINE_SECONDS', 30, 1) * 1000,
-      maxAttempts: Math.floor(num('LLM_MAX_ATTEMPTS', 3, 1)),
-      maxTokens: Math.floor(num('LLM_MAX_TOKENS', 8192, 1)),
-      pricing: { inputPerMillion: num('LLM_PRICE_INPUT_PER_MTOK', 0.55), outputPerMillion: num('LLM_PRICE_OUTPUT_PER_MTOK', 2.19) },
-      headers: { 'X-Title': 'Sentinel' },
-    },
-    hourlyTokenBudget: Math.floor(num('LLM_HOURLY_TOKEN_BUDGET', DEFAULT_HOURLY_TOKEN_BUDGET)),
-    sandboxDir: env.SANDBOX_DIR?.trim() || './sandbox',
-  }
-}

@@ -4,22 +4,22 @@
  */
 import { z } from 'zod'
 import { listQuery } from '../report/incidents'
-import { approveBody, incidentIdPath, rejectBody, triggerAlertBody } from '../platform/http/requests'
+import { INCIDENT_STATUSES, lifecycleDescription, STATUS_GROUPS } from '../platform/store/lifecycle'
+import { approveBody, incidentIdPath, reasonBody, triggerAlertBody } from '../platform/http/requests'
 import { chaosStartBody, chaosStatusQuery } from '../chaos/types'
 import { recentReadingsQuery } from '../observe/recent-readings'
+import { auditQuery } from '../report/audit'
 
 interface Endpoint {
   method: 'get' | 'post'
   path: string
   summary: string
   role: 'none' | 'viewer' | 'operator' | 'admin'
-  query?: z.ZodObject<any>
-  pathParams?: z.ZodObject<any>
+  query?: z.ZodObject
+  pathParams?: z.ZodObject
   body?: z.ZodType
   responses: Record<string, string>
 }
-
-const auditQuery = z.object({ limit: z.number().int().min(1).max(1000).optional(), incident: z.string().optional() })
 
 const streamQuery = z.object({ token: z.string().describe('from POST /api/stream/token'), lastEventId: z.string().regex(/^\d+$/).optional() })
 
@@ -28,9 +28,9 @@ export const ENDPOINTS: Endpoint[] = [
   { method: 'get', path: '/api/incidents', summary: 'Incidents, newest first, with filters and cursor pagination: summaries (view=summary, the default) or whole incidents (view=full)', role: 'viewer', query: listQuery, responses: { 200: '{ incidents, nextCursor }', 400: 'invalid query' } },
   { method: 'get', path: '/api/incidents/{id}', summary: 'One incident: alert, analysis, decision, approval, actions, snapshots, timeline', role: 'viewer', pathParams: incidentIdPath, responses: { 200: 'the incident', 404: 'no such incident' } },
   { method: 'get', path: '/api/approvals/pending', summary: 'Incidents waiting for a person', role: 'viewer', responses: { 200: '{ approvals }' } },
-  { method: 'post', path: '/api/incidents/{id}/approve', summary: 'Approve the pending fix (operator: medium risk; admin: any)', role: 'operator', pathParams: incidentIdPath, body: approveBody, responses: { 200: 'approved; the fix runs', 403: 'role too low for this risk', 409: 'already decided' } },
-  { method: 'post', path: '/api/incidents/{id}/reject', summary: 'Reject the pending fix, with a reason', role: 'operator', pathParams: incidentIdPath, body: rejectBody, responses: { 200: 'rejected', 403: 'role too low for this risk', 409: 'already decided' } },
-  { method: 'post', path: '/api/incidents/{id}/resolve', summary: 'A person closes an incident (an escalated one, typically), with a reason', role: 'operator', pathParams: incidentIdPath, body: rejectBody, responses: { 200: 'closed', 409: 'already closed' } },
+  { method: 'post', path: '/api/incidents/{id}/approve', summary: 'Approve the pending fix (operator: medium risk; admin: any), with an optional comment kept with the decision', role: 'operator', pathParams: incidentIdPath, body: approveBody, responses: { 200: '{ incidentId, status, approval } (approval.comment: the comment); the fix runs', 403: 'role too low for this risk', 409: 'already decided' } },
+  { method: 'post', path: '/api/incidents/{id}/reject', summary: 'Reject the pending fix, with a reason', role: 'operator', pathParams: incidentIdPath, body: reasonBody, responses: { 200: 'rejected', 403: 'role too low for this risk', 409: 'already decided' } },
+  { method: 'post', path: '/api/incidents/{id}/resolve', summary: 'A person closes an incident (an escalated one, typically), with a reason', role: 'operator', pathParams: incidentIdPath, body: reasonBody, responses: { 200: 'closed', 409: 'already closed' } },
   { method: 'post', path: '/api/incidents/{id}/rollback', summary: "Roll back the incident's executed action", role: 'admin', pathParams: incidentIdPath, responses: { 200: 'rolled back', 409: 'nothing to roll back, or not reversible' } },
   { method: 'get', path: '/api/audit', summary: 'The append-only audit log, newest first', role: 'admin', query: auditQuery, responses: { 200: '{ events }' } },
   { method: 'post', path: '/api/trigger-alert', summary: 'Open a test incident and run it through the whole flow', role: 'admin', body: triggerAlertBody, responses: { 202: '{ incidentId }', 400: 'invalid body', 422: 'container not watched' } },
@@ -49,7 +49,7 @@ export const ENDPOINTS: Endpoint[] = [
 
 function parameters(e: Endpoint) {
   const out: Record<string, unknown>[] = []
-  const add = (schema: z.ZodObject<any> | undefined, where: 'query' | 'path') => {
+  const add = (schema: z.ZodObject | undefined, where: 'query' | 'path') => {
     if (!schema) return
     const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, unknown>; required?: string[] }
     for (const [name, s] of Object.entries(json.properties ?? {})) {
@@ -59,6 +59,23 @@ function parameters(e: Endpoint) {
   add(e.query, 'query')
   add(e.pathParams, 'path')
   return out
+}
+
+/** An incident's `status` and its group, from the lifecycle (src/platform/store/lifecycle.ts), each value described. */
+function lifecycleSchemas() {
+  const lifecycle = lifecycleDescription()
+  return {
+    IncidentStatus: {
+      type: 'string',
+      enum: [...INCIDENT_STATUSES],
+      description: lifecycle.statuses.map((s) => `${s.id}: ${s.description} (${s.group}${s.next.length ? `; then ${s.next.join(', ')}` : '; final'})`).join('. '),
+    },
+    IncidentStatusGroup: {
+      type: 'string',
+      enum: [...STATUS_GROUPS],
+      description: lifecycle.groups.map((g) => `${g.id}: ${g.description} (${g.statuses.join(', ')})`).join('. '),
+    },
+  }
 }
 
 export function openApiDocument(version = '0.1.0') {
@@ -79,7 +96,10 @@ export function openApiDocument(version = '0.1.0') {
   return {
     openapi: '3.1.0',
     info: { title: 'Sentinel API', version, description: 'Autonomous SRE agent: incidents, approvals, audit. Keys: Authorization: Bearer <key> or X-API-Key: <key>.' },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } },
+      schemas: lifecycleSchemas(),
+    },
     security: [{ bearer: [] }, { apiKey: [] }],
     paths,
   }

@@ -28,7 +28,7 @@ import { streamGrantPolicy } from '../platform/stream/grant-policy'
 import { purgeQuarantine } from '../actions/clean-sandbox/index'
 import { Approvals } from '../approve/approvals'
 import { openApiDocument } from './openapi'
-import { createSlackApprovals } from '../approve/slack/app'
+import { createSlackApprovals, type SlackApprovals } from '../approve/slack/app'
 import { getConfig, type SentinelConfig } from '../platform/config/index'
 import { dockerSocketPresent, getDocker, isWatchedLabels } from '../platform/docker/client'
 import { DockerEventWatcher } from '../platform/docker/watcher'
@@ -38,6 +38,7 @@ import { healthReport } from '../observe/health/index'
 import { AuditLog } from '../platform/store/audit'
 import { ExecutionStore } from '../platform/store/executions'
 import { IncidentStore } from '../platform/store/incidents'
+import { TOPICS } from '../platform/events/topics'
 import { getRedis } from '../platform/store/redis'
 import { STORE_RETRY_AFTER_SECONDS, storeUnavailableBody } from '../platform/store/unavailable'
 import { logTo } from '../platform/telemetry/log'
@@ -218,7 +219,7 @@ export class SentinelRuntime {
   private monitor() {
     return (this.monitorInstance ??= monitorFromConfig())
   }
-  private slackRouter?: (req: any, res: any, next: (err?: unknown) => void) => void
+  private slackRouter?: SlackApprovals['router']
 
   private async startSlack(): Promise<void> {
     const c = this.config
@@ -238,7 +239,7 @@ export class SentinelRuntime {
         if (r.kind === 'not_pending') return { conflict: `already ${r.status}` }
         if (r.kind === 'forbidden') return { conflict: `needs ${r.needed}` }
         await this.audit.append({ kind: `approval.${d.decision === 'approve' ? 'approved' : 'rejected'}`, actor: d.by, incidentId: d.incidentId, resource: r.incident.resource.name, outcome: d.decision, data: { role: d.role, via: 'slack' } })
-        if (d.decision === 'approve') await this.emit('remediation.approved', { incidentId: d.incidentId }, d.incidentId)
+        if (d.decision === 'approve') await this.emit(TOPICS.remediationApproved, { incidentId: d.incidentId }, d.incidentId)
         return { ok: true }
       },
       log: (level, msg, data) => log(level, msg, data),

@@ -5,6 +5,7 @@
  */
 import type { Redis } from 'ioredis'
 import type { IncidentStore } from '../platform/store/incidents'
+import { expireApproval, raiseApprovalToAdmins, recordApprovalDecision, requestApproval } from '../platform/store/lifecycle'
 import type { Approval, Decision, Incident } from '../platform/store/model'
 import { getRedis } from '../platform/store/redis'
 import { processCommand } from '../actions/kill-process/index'
@@ -45,28 +46,18 @@ export class Approvals {
     // A pid alone tells the approver nothing: show what that process runs.
     const pid = decision.actionId === 'kill_process' ? decision.params.pid : undefined
     const command = typeof pid === 'number' ? await processCommand(pid) : undefined
-    const incident = await this.store.update(incidentId, (i) => {
-      if (i.approval?.status === 'pending') return false
-      i.status = 'awaiting_approval'
-      i.approval = {
-        status: 'pending',
-        approverRole: decision.approverRole ?? 'admin',
-        risk: decision.risk,
-        actionId: decision.actionId,
-        params: decision.params,
-        requestedAt: new Date(now).toISOString(),
-        expiresAt: new Date(now + ttlMs).toISOString(),
-        ...(command ? { command } : {}),
-      }
-      i.timeline.push({
-        stage: 'approval_requested',
-        at: new Date(now).toISOString(),
-        actor,
-        summary: `${decision.actionId ?? 'a decision'} needs approval by ${i.approval.approverRole === 'admin' ? 'an admin' : 'an operator or an admin'}`,
-        data: { approverRole: i.approval.approverRole, risk: decision.risk, expiresAt: i.approval.expiresAt },
-      })
-    })
-    if (incident.approval?.status === 'pending') {
+    const approval: Approval = {
+      status: 'pending',
+      approverRole: decision.approverRole ?? 'admin',
+      risk: decision.risk,
+      actionId: decision.actionId,
+      params: decision.params,
+      requestedAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + ttlMs).toISOString(),
+      ...(command ? { command } : {}),
+    }
+    const incident = await this.store.update(incidentId, (i) => requestApproval(i, approval, actor))
+    if (incident.approval?.status === 'pending' && incident.status === 'awaiting_approval') {
       await this.redis.zadd(PENDING, Date.parse(incident.approval.expiresAt), incidentId)
     }
     return incident
@@ -77,7 +68,8 @@ export class Approvals {
     const out: PendingApproval[] = []
     for (const id of ids) {
       const i = await this.store.get(id)
-      if (!i || i.approval?.status !== 'pending') {
+      // A pending request on an incident that ended meanwhile (its alert cleared, a person closed it) asks nobody.
+      if (!i || i.approval?.status !== 'pending' || i.status !== 'awaiting_approval') {
         await this.redis.zrem(PENDING, id)
         continue
       }
@@ -105,38 +97,22 @@ export class Approvals {
    */
   async decide(
     incidentId: string,
-    input: { decision: 'approve' | 'reject'; by: string; role: Role; reason?: string },
+    input: { decision: 'approve' | 'reject'; by: string; role: Role; reason?: string; comment?: string },
   ): Promise<{ kind: 'ok'; incident: Incident } | { kind: 'not_found' } | { kind: 'not_pending'; status: string } | { kind: 'forbidden'; needed: string }> {
     if (!(await this.store.get(incidentId))) return { kind: 'not_found' }
     // Checked on the version written, so an expiry or an escalation to the admins in between counts.
     let refused: { kind: 'not_pending'; status: string } | { kind: 'forbidden'; needed: string } | null = null
     const incident = await this.store.update(incidentId, (i) => {
       if (i.approval?.status !== 'pending') refused = { kind: 'not_pending', status: i.approval?.status ?? i.status }
+      // Ended while the request waited (its alert cleared, a person closed it): nothing left to approve.
+      else if (i.status !== 'awaiting_approval') refused = { kind: 'not_pending', status: i.status }
       // Past its time the request belongs to expireDue (the admins, or nobody), whose next run has
       // not come yet; the executor would refuse a fix approved late.
       else if (Date.now() > Date.parse(i.approval.expiresAt)) refused = { kind: 'not_pending', status: 'expired' }
       else if (!mayApprove(input.role, i.approval.approverRole)) refused = { kind: 'forbidden', needed: i.approval.approverRole }
       if (refused || !i.approval) return false
-      const now = new Date().toISOString()
-      i.approval.status = input.decision === 'approve' ? 'approved' : 'rejected'
-      i.approval.decidedBy = input.by
-      i.approval.decidedByRole = input.role
-      i.approval.decidedAt = now
-      if (input.reason) i.approval.reason = input.reason
-      i.timeline.push({
-        stage: input.decision === 'approve' ? 'approved' : 'rejected',
-        at: now,
-        actor: input.by,
-        summary: input.decision === 'approve' ? `approved by ${input.by}` : `rejected by ${input.by}${input.reason ? `: ${input.reason}` : ''}`,
-        data: { role: input.role, ...(input.reason ? { reason: input.reason } : {}) },
-      })
-      if (input.decision === 'approve') {
-        i.status = 'remediating'
-        // The approved action becomes the decision the executor runs.
-        if (i.decision) i.decision = { ...i.decision, route: 'auto', reasons: [...i.decision.reasons, `approved by ${input.by} (${input.role})`] }
-      } else {
-        i.status = 'escalated'
-      }
+      // Approved: remediating, the approved action becoming the decision the executor runs; rejected: escalated.
+      return recordApprovalDecision(i, input)
     })
     if (refused) return refused
     await this.redis.zrem(PENDING, incidentId)
@@ -152,24 +128,17 @@ export class Approvals {
     const changed: Incident[] = []
     for (const id of due) {
       const current = await this.store.get(id)
-      if (!current || current.approval?.status !== 'pending') {
+      if (!current || current.approval?.status !== 'pending' || current.status !== 'awaiting_approval') {
         await this.redis.zrem(PENDING, id)
         continue
       }
       const updated = await this.store.update(id, (i) => {
-        if (i.approval?.status !== 'pending' || Date.parse(i.approval.expiresAt) > nowMs) return false
+        if (i.approval?.status !== 'pending' || i.status !== 'awaiting_approval' || Date.parse(i.approval.expiresAt) > nowMs) return false
         const at = new Date(nowMs).toISOString()
-        if (i.approval.approverRole === 'operator') {
-          i.approval.approverRole = 'admin'
-          i.approval.expiresAt = new Date(nowMs + ttlMs).toISOString()
-          i.timeline.push({ stage: 'escalated', at, actor, summary: 'approval expired: escalated to the admins', data: { approverRole: 'admin', expiresAt: i.approval.expiresAt } })
-        } else {
-          i.approval.status = 'expired'
-          i.status = 'escalated'
-          i.timeline.push({ stage: 'escalated', at, actor, summary: 'approval expired with no admin decision; left for an admin', data: { approverRole: 'admin' } })
-        }
+        if (i.approval.approverRole === 'operator') return raiseApprovalToAdmins(i, { expiresAt: new Date(nowMs + ttlMs).toISOString(), actor, at })
+        return expireApproval(i, { actor, at })
       })
-      if (updated.approval?.status === 'pending') await this.redis.zadd(PENDING, Date.parse(updated.approval.expiresAt), id)
+      if (updated.approval?.status === 'pending' && updated.status === 'awaiting_approval') await this.redis.zadd(PENDING, Date.parse(updated.approval.expiresAt), id)
       else await this.redis.zrem(PENDING, id)
       changed.push(updated)
     }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { HttpError } from '../platform/http/errors'
 import type { SentinelConfig } from '../platform/config/index'
-import { dockerGet } from '../observe/collectors/docker'
+import { engineGet } from '../platform/docker/engine-api'
 import type { AuditLog } from '../platform/store/audit'
 import type { IncidentStore } from '../platform/store/incidents'
 import { type FaultIncident, MATCH_WINDOW_MS, matchFaultsToIncidents } from './match'
@@ -25,7 +25,7 @@ export interface ChaosApiDeps {
 async function eligibleNow(config: ChaosApiDeps['config'], targets?: string[]): Promise<string[] | { error: string }> {
   const labels = [`${CHAOS_LABEL.key}=${CHAOS_LABEL.value}`, `${config.WATCH_LABEL.key}=${config.WATCH_LABEL.value}`]
   try {
-    const list = await dockerGet<{ Names: string[] }[]>(config.DOCKER_SOCKET, `/containers/json?filters=${encodeURIComponent(JSON.stringify({ label: labels, status: ['running'] }))}`, 3000)
+    const list = await engineGet<{ Names: string[] }[]>(`/containers/json?filters=${encodeURIComponent(JSON.stringify({ label: labels, status: ['running'] }))}`, { socketPath: config.DOCKER_SOCKET, timeoutMs: 3000 })
     const names = list.map((c) => (c.Names[0] ?? '').replace(/^\//, '')).filter(Boolean)
     return targets ? names.filter((n) => targets.includes(n)) : names
   } catch (err) {

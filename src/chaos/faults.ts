@@ -12,9 +12,10 @@
  *   the free space left on the filesystem.
  */
 import { constants } from 'node:fs'
-import { lstat, mkdir, open, readdir, readFile, realpath, statfs, unlink } from 'node:fs/promises'
+import { lstat, mkdir, open, readdir, readFile, realpath, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { resolveSandbox } from '../actions/clean-sandbox/index'
+import { filesystemUsage } from '../platform/host/statfs'
 import { type ContainerInfo, containerName, getDocker, inspectContainer, withTimeout } from '../platform/docker/client'
 import { CHAOS_LABEL, LIMITS } from './types'
 
@@ -212,9 +213,9 @@ export async function fillTemp(opts: { sandboxDir: string; targetBytes: number; 
   const before = await dirBytes(temp)
   let want = Math.min(opts.targetBytes - before, opts.maxBytes ?? LIMITS.maxFillBytes)
   if (want <= 0) throw new FillRefusedError(`temp/ already holds ${before} bytes (target ${opts.targetBytes})`)
-  const fs = await statfs(temp)
-  const free = fs.bavail * fs.bsize
-  const room = free - reserveBytes(fs.blocks * fs.bsize)
+  const fs = await filesystemUsage(temp)
+  const free = fs.freeBytes
+  const room = free - reserveBytes(fs.sizeBytes)
   if (room <= 0) throw new FillRefusedError(`only ${free} bytes free on the sandbox's filesystem; refusing to fill`)
   want = Math.min(want, room)
   const file = path.join(temp, chaosFileName(opts.faultId))

@@ -4,6 +4,7 @@
  * reads from Redis before acting on it).
  */
 import { z } from 'zod'
+import { firstValue } from '../platform/http/requests'
 
 /** Only containers carrying this label (and the watch label) are ever faulted. */
 export const CHAOS_LABEL = { key: 'sentinel.chaos', value: 'true' } as const
@@ -147,8 +148,7 @@ export interface FaultRecord {
   repeats?: number
 }
 
-const one = (v: unknown) => (Array.isArray(v) ? v[0] : v)
 export const chaosStatusQuery = z.object({
-  limit: z.preprocess(one, z.coerce.number().int().min(1).max(500).default(100)),
-  run: z.preprocess(one, z.string().regex(/^chaos_[a-z0-9_]+$/, 'a run id such as chaos_lx2k3_ab12cd34').optional()),
+  limit: z.preprocess(firstValue, z.coerce.number().int().min(1).max(500).default(100)),
+  run: z.preprocess(firstValue, z.string().regex(/^chaos_[a-z0-9_]+$/, 'a run id such as chaos_lx2k3_ab12cd34').optional()),
 })

@@ -1,12 +1,12 @@
 /** The policy's dependencies built from the configuration, shared by the fast path and the flow. */
 import type { SentinelConfig } from '../platform/config/index'
-import { activeFreeze, describeFreeze, parseFreezeWindows } from './freeze'
+import { activeFreeze, describeFreeze } from './freeze'
 import type { PolicyDeps } from './index'
 import { takeRateLimit } from './rate-limit'
 import { acquire, release } from './concurrency'
 
 export function policyDeps(cfg: SentinelConfig): PolicyDeps {
-  const windows = parseFreezeWindows(cfg.FREEZE_WINDOWS)
+  const windows = cfg.FREEZE_WINDOWS
   return {
     config: cfg,
     takeRateLimit: (a, r, i) => takeRateLimit(a, r, i, cfg.RATE_LIMIT_MAX_ACTIONS, cfg.RATE_LIMIT_WINDOW_SECONDS),

@@ -54,34 +54,14 @@ export async function decide(input: PolicyInput, deps: PolicyDeps): Promise<Deci
     return { ...base, route: 'defer', risk: 'low', actionId: null, rule: 'no-fix', reasons: ['no fix was proposed: verify instead of acting; escalate if it is not fine'] }
   }
   const { actionId } = input.proposal
+  /** A fix the policy will not route: high risk, an admin decides. */
+  const escalate = (rule: string, reason: string): Decision => ({ ...base, route: 'escalate', risk: 'high', actionId, approverRole: 'admin', rule, reasons: [reason] })
   const action = getAction(actionId)
-  if (!action) {
-    return { ...base, route: 'escalate', risk: 'high', actionId, approverRole: 'admin', rule: 'unknown-action', reasons: [`action ${actionId} is not in the catalog`] }
-  }
+  if (!action) return escalate('unknown-action', `action ${actionId} is not in the catalog`)
   const allowed = deps.config.ALLOWED_ACTIONS
-  if (allowed.length > 0 && !allowed.includes(actionId)) {
-    return {
-      ...base,
-      route: 'escalate',
-      risk: 'high',
-      actionId,
-      approverRole: 'admin',
-      rule: 'guardrail:allow-list',
-      reasons: [`action ${actionId} is not in ALLOWED_ACTIONS (${allowed.join(', ')})`],
-    }
-  }
+  if (allowed.length > 0 && !allowed.includes(actionId)) return escalate('guardrail:allow-list', `action ${actionId} is not in ALLOWED_ACTIONS (${allowed.join(', ')})`)
   const parsed = action.params.safeParse(input.proposal.params)
-  if (!parsed.success) {
-    return {
-      ...base,
-      route: 'escalate',
-      risk: 'high',
-      actionId,
-      approverRole: 'admin',
-      rule: 'invalid-params',
-      reasons: [`parameters for ${actionId} are invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`],
-    }
-  }
+  if (!parsed.success) return escalate('invalid-params', `parameters for ${actionId} are invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
 
   let risk = maxRisk(action.risk, input.analysisRisk)
   reasons.push(`action ${actionId} is ${action.risk} risk${input.analysisRisk ? `; analysis says ${input.analysisRisk}` : ''}`)
@@ -101,35 +81,15 @@ export async function decide(input: PolicyInput, deps: PolicyDeps): Promise<Deci
   if (deps.config.SHADOW_MODE) {
     return { ...base, route: 'shadow', risk, actionId, rule: 'guardrail:shadow-mode', reasons: [...reasons, 'shadow mode: recorded, not executed'] }
   }
-  if (risk === 'medium') {
-    return { ...base, route: 'approval', risk, actionId, approverRole: 'operator', rule: 'risk:medium', reasons: [...reasons, 'medium risk needs an operator or an admin'] }
-  }
-  if (risk === 'high') {
-    return { ...base, route: 'approval', risk, actionId, approverRole: 'admin', rule: 'risk:high', reasons: [...reasons, 'high risk needs an admin'] }
-  }
+  /** The fix waits for a person of `approverRole` (or above); `why` ends the reasons. */
+  const approval = (approverRole: 'operator' | 'admin', atRisk: RiskLevel, rule: string, why: string): Decision => ({ ...base, route: 'approval', risk: atRisk, actionId, approverRole, rule, reasons: [...reasons, why] })
+  if (risk === 'medium') return approval('operator', risk, 'risk:medium', 'medium risk needs an operator or an admin')
+  if (risk === 'high') return approval('admin', risk, 'risk:high', 'high risk needs an admin')
   const freeze = deps.activeFreeze?.(deps.now?.() ?? new Date())
-  if (freeze) {
-    return {
-      ...base,
-      route: 'approval',
-      risk,
-      actionId,
-      approverRole: 'operator',
-      rule: 'guardrail:freeze',
-      reasons: [...reasons, `change freeze ${freeze}: even a low-risk fix needs approval`],
-    }
-  }
+  if (freeze) return approval('operator', risk, 'guardrail:freeze', `change freeze ${freeze}: even a low-risk fix needs approval`)
   const limit = await deps.takeRateLimit(actionId, input.incident.resource.id, input.incident.id)
   if (!limit.allowed) {
-    return {
-      ...base,
-      route: 'approval',
-      risk: 'high',
-      actionId,
-      approverRole: 'admin',
-      rule: 'guardrail:rate-limit',
-      reasons: [...reasons, `rate limit: ${limit.count} ${actionId} on ${input.incident.resource.name} in the last ${limit.windowSeconds} s (max ${limit.max}); escalated instead of acting again`],
-    }
+    return approval('admin', 'high', 'guardrail:rate-limit', `rate limit: ${limit.count} ${actionId} on ${input.incident.resource.name} in the last ${limit.windowSeconds} s (max ${limit.max}); escalated instead of acting again`)
   }
   return { ...base, route: 'auto', risk, actionId, rule: 'risk:low', reasons: [...reasons, `low risk: fix automatically (${limit.count}/${limit.max} in window)`] }
 }

@@ -178,6 +178,10 @@ export class AnomalyScorer {
     }
 
     const toSave: [string, string][] = []
+    // Whatever happens while scoring, what was scored is saved and the lock released; a failure
+    // there is the one thrown (it takes precedence over a scoring error), else the scoring error.
+    let scoringFailed = false
+    let scoringError: unknown
     try {
       items.forEach((c, i) => {
         const st = states[i] ?? { detector: new AnomalyDetector(this.detectorOptions) }
@@ -204,16 +208,19 @@ export class AnomalyScorer {
           this.memory.set(r.series, st)
         }
       })
-    } finally {
-      if (this.redis) {
-        const pipe = this.redis.pipeline()
-        for (const [key, json] of toSave) pipe.set(key, json, 'PX', this.ttlMs)
-        pipe.eval(UNLOCK_LUA, 1, this.lockKey, token)
-        const res = (await pipe.exec()) ?? []
-        const failed = res.find(([err]) => err)
-        if (failed) throw failed[0]
-      }
+    } catch (err) {
+      scoringFailed = true
+      scoringError = err
     }
+    if (this.redis) {
+      const pipe = this.redis.pipeline()
+      for (const [key, json] of toSave) pipe.set(key, json, 'PX', this.ttlMs)
+      pipe.eval(UNLOCK_LUA, 1, this.lockKey, token)
+      const res = (await pipe.exec()) ?? []
+      const failed = res.find(([err]) => err)
+      if (failed) throw failed[0]
+    }
+    if (scoringFailed) throw scoringError
     return out
   }
 

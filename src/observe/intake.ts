@@ -12,6 +12,7 @@ import { Monitor } from './monitor'
 import { monitorOptionsFromSettings } from './settings'
 import type { AuditLog } from '../platform/store/audit'
 import type { IncidentStore } from '../platform/store/incidents'
+import { escalate, isClosed, resolve, suppress } from '../platform/store/lifecycle'
 import type { Alert, Incident } from '../platform/store/model'
 import { getRedis } from '../platform/store/redis'
 import { logTo } from '../platform/telemetry/log'
@@ -93,9 +94,7 @@ export async function applyAlerts(
     const { incident, created } = await deps.store.open(alert, { title: `[flapping] ${title(alert)}`, actor: input.actor })
     if (!created) continue
     out.flapping.push(incident.id)
-    await deps.store.append(incident.id, { stage: 'escalated', actor: input.actor, summary: 'flapping: not remediated again and again; left for a person', data: { approverRole: 'admin' } }, (i) => {
-      i.status = 'escalated'
-    })
+    await deps.store.update(incident.id, (i) => escalate(i, { actor: input.actor, summary: 'flapping: not remediated again and again; left for a person', data: { approverRole: 'admin' } }))
     await deps.audit.append({ kind: 'incident.flapping', actor: input.actor, incidentId: incident.id, resource: alert.resource.name, outcome: 'escalated' })
   }
   for (const alert of input.resolve) {
@@ -103,10 +102,10 @@ export async function applyAlerts(
     const last = await deps.store.lastIncidentFor(alert.fingerprint)
     const open = (await deps.store.openIncidentFor(alert.fingerprint)) ?? (last?.status === 'escalated' ? last : null)
     if (!open) continue
-    await deps.store.append(open.id, { stage: 'resolved', actor: input.actor, summary: input.actor === 'alertmanager' ? 'Alertmanager reports the alert resolved' : 'the alert has been clear for the hold-down time' }, (i) => {
-      i.status = 'resolved'
-      i.resolvedAt = new Date().toISOString()
-    })
+    // Closed in the meantime (a person, another intake): nothing to resolve.
+    let resolved = false
+    await deps.store.update(open.id, (i) => (resolved = !isClosed(i) && resolve(i, { actor: input.actor, summary: input.actor === 'alertmanager' ? 'Alertmanager reports the alert resolved' : 'the alert has been clear for the hold-down time' })))
+    if (!resolved) continue
     await deps.audit.append({ kind: 'incident.resolved', actor: input.actor, incidentId: open.id, resource: open.resource.name, outcome: 'alert cleared' })
     out.resolved.push(open.id)
   }
@@ -123,9 +122,7 @@ async function recordLeftAlone(alert: Alert, reason: string, actor: string, deps
   const { incident, created } = await deps.store.open(alert, { title: title(alert), actor })
   // Held meanwhile by an incident opened for the same fingerprint: it is that one's.
   if (!created) return { incident, suppressed: false }
-  const suppressed = await deps.store.append(incident.id, { stage: 'suppressed', actor, summary: `left alone: ${reason}`, data: { reason } }, (i) => {
-    i.status = 'suppressed'
-  })
+  const suppressed = await deps.store.update(incident.id, (i) => suppress(i, { actor, summary: `left alone: ${reason}`, data: { reason } }))
   await deps.audit.append({ kind: 'incident.suppressed', actor, incidentId: incident.id, resource: alert.resource.name, outcome: 'left alone', data: { type: alert.type, fingerprint: alert.fingerprint, reason } })
   return { incident: suppressed, suppressed: true }
 }

@@ -176,7 +176,6 @@ export class Monitor {
     const withLatency = !this.prober
     const probing = this.prober ? this.prober.probe() : Promise.resolve([])
     let readings: Reading[] = []
-    let source: 'prometheus' | 'collector'
     let reason: string
     let containers: string
 
@@ -211,7 +210,7 @@ export class Monitor {
       readings = [...host, ...d.containers]
       containers = d.containerError ? `none: ${d.containerError}` : 'docker engine API'
     }
-    source = fellBack ? 'collector' : 'prometheus'
+    const source: 'prometheus' | 'collector' = fellBack ? 'collector' : 'prometheus'
     readings.push(...(await probing))
 
     const checkedAt = new Date(time).toISOString()

@@ -3,6 +3,7 @@
  * the answers into readings. All queries of one collection are evaluated at the same instant,
  * so derived values (the computed latency) agree with the readings they derive from.
  */
+import { DEFAULT_EXCLUDED_FS_TYPES } from '../platform/config/observe'
 import type { ResourceRef } from '../platform/store/model'
 import type { Reading, ReadingMetric, ReadingUnit } from './types'
 import { readingSeries } from './types'
@@ -37,8 +38,6 @@ export interface PromQueryOptions {
   containerSelector?: string
 }
 
-// Pseudo and per-container filesystems: their "fullness" says nothing about the host's disks.
-export const DEFAULT_EXCLUDED_FS_TYPES = ['tmpfs', 'devtmpfs', 'overlay', 'squashfs', 'nsfs', 'proc', 'sysfs', 'cgroup', 'cgroup2', 'autofs', 'ramfs', 'fuse.lxcfs']
 export const DEFAULT_EXCLUDED_MOUNTPOINTS = '/(dev|proc|sys|run/credentials/.+|var/lib/docker/.+|var/lib/containers/.+)($|/.*)'
 // Loopback and Docker's virtual links: container traffic would be counted twice (veth + bridge + eth).
 export const DEFAULT_EXCLUDED_DEVICES = 'lo|veth.*|docker[0-9]+|br-.*'

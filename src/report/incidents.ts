@@ -1,21 +1,24 @@
 /** Listing and reading incidents for the API. */
 import { z } from 'zod'
 import type { IncidentStore } from '../platform/store/incidents'
+import { groupOf, INCIDENT_STATUSES, STATUS_GROUPS } from '../platform/store/lifecycle'
 import type { Incident } from '../platform/store/model'
-
-const one = (v: unknown) => (Array.isArray(v) ? v[0] : v)
+import { firstValue } from '../platform/http/requests'
 
 export const listQuery = z.object({
-  status: z.preprocess(one, z.enum(['open', 'analyzing', 'awaiting_approval', 'remediating', 'verifying', 'resolved', 'escalated', 'suppressed']).optional()),
-  severity: z.preprocess(one, z.enum(['critical', 'warning', 'info']).optional()),
-  type: z.preprocess(one, z.string().max(64).optional()),
-  resource: z.preprocess(one, z.string().max(256).optional()),
-  since: z.preprocess(one, z.iso.datetime({ offset: true }).optional()),
-  until: z.preprocess(one, z.iso.datetime({ offset: true }).optional()),
-  limit: z.preprocess(one, z.coerce.number().int().min(1).max(200).default(50)),
-  cursor: z.preprocess(one, z.string().regex(/^\d+$/, 'a cursor from a previous page').optional()),
+  /** The statuses and their groups are the lifecycle's (src/platform/store/lifecycle.ts). */
+  status: z.preprocess(firstValue, z.enum(INCIDENT_STATUSES).optional()),
+  /** active (Sentinel is on it), needs_person (awaiting approval, escalated) or closed. */
+  group: z.preprocess(firstValue, z.enum(STATUS_GROUPS).optional()),
+  severity: z.preprocess(firstValue, z.enum(['critical', 'warning', 'info']).optional()),
+  type: z.preprocess(firstValue, z.string().max(64).optional()),
+  resource: z.preprocess(firstValue, z.string().max(256).optional()),
+  since: z.preprocess(firstValue, z.iso.datetime({ offset: true }).optional()),
+  until: z.preprocess(firstValue, z.iso.datetime({ offset: true }).optional()),
+  limit: z.preprocess(firstValue, z.coerce.number().int().min(1).max(200).default(50)),
+  cursor: z.preprocess(firstValue, z.string().regex(/^\d+$/, 'a cursor from a previous page').optional()),
   /** summary (default): what a list shows; full: every incident whole, as GET /api/incidents/:id gives it. */
-  view: z.preprocess(one, z.enum(['summary', 'full']).default('summary')),
+  view: z.preprocess(firstValue, z.enum(['summary', 'full']).default('summary')),
 })
 export type ListQuery = z.infer<typeof listQuery>
 
@@ -25,7 +28,7 @@ export interface IncidentPage {
   count: number
 }
 
-const hasFilter = (q: ListQuery) => !!(q.status || q.severity || q.type || q.resource)
+const hasFilter = (q: ListQuery) => !!(q.status || q.group || q.severity || q.type || q.resource)
 
 /**
  * One page, newest first: summaries by default (`view=full` for whole incidents), as the stored
@@ -40,6 +43,7 @@ export async function listIncidentsJson(store: IncidentStore, q: ListQuery): Pro
   const filtered = hasFilter(q)
   const matches = (i: Pick<Incident, 'status' | 'severity' | 'type' | 'resource'>) =>
     (!q.status || i.status === q.status) &&
+    (!q.group || groupOf(i.status) === q.group) &&
     (!q.severity || i.severity === q.severity) &&
     (!q.type || i.type === q.type) &&
     (!q.resource || i.resource.name === q.resource || i.resource.id === q.resource)

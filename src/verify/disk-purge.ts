@@ -11,6 +11,7 @@ import path from 'node:path'
 import { incidentQuarantine, purgeIncidentQuarantine, type IncidentPurge } from '../actions/clean-sandbox/index'
 import type { AuditLog } from '../platform/store/audit'
 import type { IncidentStore } from '../platform/store/incidents'
+import { note } from '../platform/store/lifecycle'
 import type { Incident } from '../platform/store/model'
 import type { Remeasurement } from './remeasure'
 
@@ -47,25 +48,21 @@ export async function purgeQuarantineForDisk(incident: Incident, m: Remeasuremen
   try {
     purge = await purgeIncidentQuarantine(incident.id)
   } catch (err) {
-    await deps.store.append(incident.id, { stage: 'note', actor: deps.actor, summary: `purging the quarantine to free ${shared.mount} failed: ${(err as Error).message}`, data: { ok: false } })
+    await deps.store.update(incident.id, (i) => note(i, { actor: deps.actor, summary: `purging the quarantine to free ${shared.mount} failed: ${(err as Error).message}`, data: { ok: false } }))
     await deps.audit.append({ kind: 'action.quarantine_purged', actor: deps.actor, incidentId: incident.id, resource: incident.resource.name, outcome: 'failed', data: { actionId: 'clean_sandbox', error: (err as Error).message } })
     return null
   }
   if (purge.performed !== 'purged') return null
-  await deps.store.append(
-    incident.id,
-    {
-      stage: 'note',
+  await deps.store.update(incident.id, (i) => {
+    note(i, {
       actor: deps.actor,
       summary: `clean_sandbox's quarantine deleted (${purge.entries} entries, ${purge.bytes} bytes) to free ${shared.mount}: ${why}. The cleaning can no longer be undone.`,
       data: { quarantinePurged: purge, mountpoint: shared.mount, rollbackPossible: false },
-    },
-    (i) => {
-      // A rollback asked for later (POST /api/incidents/:id/rollback) is refused with the reason.
-      const rec = i.actions.find((a) => a.actionId === 'clean_sandbox' && a.status === 'succeeded')
-      if (rec) rec.result = { ...(rec.result ?? {}), reversible: false, notReversibleWhy: NOT_REVERSIBLE_AFTER_PURGE }
-    },
-  )
+    })
+    // A rollback asked for later (POST /api/incidents/:id/rollback) is refused with the reason.
+    const rec = i.actions.find((a) => a.actionId === 'clean_sandbox' && a.status === 'succeeded')
+    if (rec) rec.result = { ...(rec.result ?? {}), reversible: false, notReversibleWhy: NOT_REVERSIBLE_AFTER_PURGE }
+  })
   await deps.audit.append({
     kind: 'action.quarantine_purged',
     actor: deps.actor,

@@ -15,14 +15,15 @@
  *
  * A source that cannot answer gives `unavailable`, never an exception: the caller decides.
  */
-import { statfs } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { containerCpuPercent, containerMemoryBytes, oneShotStats, type ContainerStats } from '../observe/collectors/docker'
 import { collectHost, type HostCollectorOptions } from '../observe/collectors/host'
-import { HttpProber, MemoryProbeWindow, publicUrl } from '../observe/collectors/probe'
+import { HttpProber, MemoryProbeWindow } from '../observe/collectors/probe'
+import { publicUrl } from '../platform/config/observe'
 import type { SentinelConfig } from '../platform/config/index'
 import { monitorOptionsFromSettings } from '../observe/settings'
+import { filesystemUsage } from '../platform/host/statfs'
 import { PrometheusClient } from '../platform/prometheus/client'
 import type { Alert, AlertType } from '../platform/store/model'
 
@@ -240,10 +241,10 @@ async function fromCollectors(alert: Alert, base: Base, opts: RemeasureOptions):
       const mount = alert.labels.mountpoint ?? alert.resource.name
       const b = { ...base, query: 'collector:statfs' }
       if (!path.isAbsolute(mount)) return unavailable(b, `"${mount}" is not a path`)
-      const s = await statfs(mount)
-      if (!s.blocks) return unavailable(b, `${mount} reports no blocks`)
-      // The collectors' formula: what unprivileged users can still write.
-      return compared({ ...b, resource: mount }, 100 * (1 - s.bavail / s.blocks))
+      const fs = await filesystemUsage(mount)
+      if (!fs.sizeBytes) return unavailable(b, `${mount} reports no blocks`)
+      // As the collectors read it: what unprivileged users can still write.
+      return compared({ ...b, resource: mount }, fs.usedPercent)
     }
     case 'memory_used_percent':
     case 'cpu_busy_percent':

@@ -3,15 +3,20 @@ const LABEL_KEY = `sentinel.unit-${randomBytes(3).toString('hex')}`
 process.env.WATCH_LABEL = `${LABEL_KEY}=true`
 
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { removeContainers, runContainer, uniqueName } from '../../tests/helpers/docker'
 import { startRedis, type TestRedis } from '../../tests/helpers/redis'
+import { analyzeStage } from '../analyze/stage'
+import { decideStage } from '../decide/stage'
+import { triggerTestAlert } from '../observe/trigger'
+import { resetConfigCache } from '../platform/config/index'
 import { AuditLog } from '../platform/store/audit'
 import { IncidentStore } from '../platform/store/incidents'
-import { verifyIncident, verifyUntilStable, type VerifyDeps } from './verify'
+import { closeRedis } from '../platform/store/redis'
+import { escalationSummary, rollbackAndEscalate, verifyIncident, verifyUntilStable, type VerifyDeps } from './verify'
 
 describe('verifyUntilStable', () => {
   it('needs the check to hold for the settle time without a break', async () => {
@@ -79,5 +84,45 @@ describe('verifyIncident on a container incident (real Redis and Docker)', () =>
     const r = await verifyIncident(incidentId, { timeoutMs: 1000, stableMs: 200 }, deps)
     assert.equal(r.ok, false)
     assert.match(r.incident.timeline.at(-1)!.summary, /no container carrying the watch label answers to .*nothing was checked/)
+  })
+})
+
+describe('a test disk alert with nothing to clean (real Redis)', () => {
+  let redis: TestRedis
+  let dir: string
+  before(async () => {
+    redis = await startRedis()
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-test-verify-nofix-'))
+    // An empty sandbox: the rule analyser finds nothing to clean and proposes no fix.
+    for (const s of ['logs', 'temp', 'cache', 'data']) mkdirSync(path.join(dir, 'sandbox', s), { recursive: true })
+    Object.assign(process.env, { REDIS_PORT: String(redis.port), DATA_DIR: dir, SANDBOX_DIR: path.join(dir, 'sandbox') })
+    delete process.env.OPENROUTER_API_KEY
+    resetConfigCache()
+  })
+  after(async () => {
+    await closeRedis()
+    await redis.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('escalates saying that no fix ran and why, not that a fix did not hold', async () => {
+    const store = new IncidentStore(redis.client)
+    const deps: VerifyDeps = { store, audit: new AuditLog(redis.client, path.join(dir, 'audit.jsonl')), actor: 'step:VerifyRemediation' }
+    const opened = await triggerTestAlert({ type: 'disk', resource: '/', value: 97 }, 'key:admin', deps)
+    await analyzeStage(opened.id, 'step:AnalyzeIncident')
+    const { decision } = await decideStage(opened.id, 'step:DecideRemediation')
+    assert.equal(decision?.route, 'defer')
+    assert.equal(decision?.actionId, null)
+    const verified = await verifyIncident(opened.id, { timeoutMs: 1000, stableMs: 100 }, deps)
+    assert.equal(verified.ok, false)
+    assert.match(verified.incident.timeline.at(-1)!.summary, /nothing to verify against: nothing checks a filesystem alert without a fix/)
+    // What the RollbackAndEscalate step passes for any failed verification.
+    const escalated = await rollbackAndEscalate(opened.id, { ...deps, actor: 'step:RollbackAndEscalate' }, 'the fix did not hold')
+    assert.equal(escalated.status, 'escalated')
+    const summary = escalationSummary(escalated) ?? ''
+    assert.doesNotMatch(summary, /did not hold|rolled back/)
+    assert.match(summary, /^escalated to an admin: no fix ran \(the analysis proposed none: The sandbox is empty: the space is taken outside it\): nothing checks a filesystem alert without a fix$/)
+    assert.equal(escalated.timeline.at(-1)?.data?.fixRan, false)
+    assert.deepEqual(escalated.actions, [])
   })
 })

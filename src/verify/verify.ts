@@ -13,6 +13,7 @@ import { getConfig } from '../platform/config/index'
 import { findWatchedContainer } from '../platform/docker/engine-api'
 import type { AuditLog } from '../platform/store/audit'
 import type { IncidentStore } from '../platform/store/incidents'
+import { escalate, isClosed, isTerminal, recordRollback, recordVerification, resolve } from '../platform/store/lifecycle'
 import type { Alert, Incident } from '../platform/store/model'
 import { NOT_REVERSIBLE_AFTER_PURGE, purgeQuarantineForDisk } from './disk-purge'
 import { lookbackMs, remeasure, remeasureOptionsFromConfig, remeasures, type Remeasurement, type RemeasureOptions } from './remeasure'
@@ -53,7 +54,7 @@ export async function verifyUntilStable(check: () => Promise<VerifyResult>, opts
 }
 
 /** The action whose verify() re-measures this incident: the one that ran, or the natural fix. */
-export function verifierFor(incident: Incident): { action: ActionDefinition<any>; params: Record<string, unknown> } | null {
+export function verifierFor(incident: Incident): { action: ActionDefinition; params: Record<string, unknown> } | null {
   const decision = incident.decision
   if (decision?.actionId) {
     const action = getAction(decision.actionId)
@@ -94,12 +95,14 @@ export function metricVerifier(alert: Alert, own: () => Promise<VerifyResult>, o
 export async function verifyIncident(incidentId: string, opts: VerifyOptions, deps: VerifyDeps): Promise<{ incident: Incident; ok: boolean; skipped?: string }> {
   const incident = await deps.store.get(incidentId)
   if (!incident) throw new Error(`incident ${incidentId} not found`)
-  if (['resolved', 'escalated', 'suppressed'].includes(incident.status)) {
+  if (isTerminal(incident)) {
     return { incident, ok: incident.status === 'resolved', skipped: `incident is ${incident.status}` }
   }
   const verifier = verifierFor(incident)
   if (!verifier) {
-    const updated = await deps.store.append(incidentId, { stage: 'verified', actor: deps.actor, summary: 'nothing to verify against', data: { ok: false } })
+    // No fix ran (none was proposed) and nothing checks this kind of resource without one.
+    const detail = `nothing checks a ${incident.resource.kind} alert without a fix`
+    const updated = await deps.store.update(incidentId, (i) => recordVerification(i, { actor: deps.actor, summary: `nothing to verify against: ${detail}`, data: { ok: false, detail } }))
     return { incident: updated, ok: false }
   }
   // A container check inspects the container again and again: only one carrying the watch label
@@ -107,7 +110,7 @@ export async function verifyIncident(incidentId: string, opts: VerifyOptions, de
   const target = typeof verifier.params.containerId === 'string' ? verifier.params.containerId : undefined
   if (target && (await findWatchedContainer(target).catch(() => undefined)) === null) {
     const detail = `no container carrying the watch label answers to "${target}" (removed, or not watched): nothing was checked`
-    const updated = await deps.store.append(incidentId, { stage: 'verified', actor: deps.actor, summary: `verification failed: ${detail}`, data: { ok: false, detail } })
+    const updated = await deps.store.update(incidentId, (i) => recordVerification(i, { actor: deps.actor, summary: `verification failed: ${detail}`, data: { ok: false, detail } }))
     await deps.audit.append({ kind: 'incident.verified', actor: deps.actor, incidentId, resource: incident.resource.name, outcome: 'failed', data: { detail } })
     return { incident: updated, ok: false }
   }
@@ -129,22 +132,23 @@ export async function verifyIncident(incidentId: string, opts: VerifyOptions, de
   // state that raised the alert, so it stays in place and a person decides.
   const unreadable = byMetric && m?.status === 'unavailable' && state.metricReadings === 0
   const after = purged ? ' (after deleting the quarantine)' : ''
-  const updated = await deps.store.append(incidentId, {
-    stage: 'verified',
-    actor: deps.actor,
-    summary: result.ok ? `verified${after}: ${result.detail}` : `verification failed${after}: ${result.detail}`,
-    data: {
-      ok: result.ok,
-      detail: result.detail,
-      checks: result.checks,
-      ...(result.data ?? {}),
-      ...(byMetric ? { metricReadings: state.metricReadings } : {}),
-      ...(lookback ? { lookbackMs: lookback, timeoutMs: window.timeoutMs } : {}),
-      ...(purged ? { quarantinePurged: purged } : {}),
-      ...(unreadable ? { rollback: false, rollbackSkipped: 'the metric that raised the alert could not be re-measured; the action is left in place' } : {}),
-      ...(purged && !result.ok ? { rollback: false, rollbackSkipped: NOT_REVERSIBLE_AFTER_PURGE } : {}),
-    },
-  })
+  const updated = await deps.store.update(incidentId, (i) =>
+    recordVerification(i, {
+      actor: deps.actor,
+      summary: result.ok ? `verified${after}: ${result.detail}` : `verification failed${after}: ${result.detail}`,
+      data: {
+        ok: result.ok,
+        detail: result.detail,
+        checks: result.checks,
+        ...(result.data ?? {}),
+        ...(byMetric ? { metricReadings: state.metricReadings } : {}),
+        ...(lookback ? { lookbackMs: lookback, timeoutMs: window.timeoutMs } : {}),
+        ...(purged ? { quarantinePurged: purged } : {}),
+        ...(unreadable ? { rollback: false, rollbackSkipped: 'the metric that raised the alert could not be re-measured; the action is left in place' } : {}),
+        ...(purged && !result.ok ? { rollback: false, rollbackSkipped: NOT_REVERSIBLE_AFTER_PURGE } : {}),
+      },
+    }),
+  )
   await deps.audit.append({
     kind: 'incident.verified',
     actor: deps.actor,
@@ -157,26 +161,44 @@ export async function verifyIncident(incidentId: string, opts: VerifyOptions, de
 }
 
 export async function resolveIncident(incidentId: string, deps: VerifyDeps, summary = 'resolved'): Promise<Incident> {
-  const incident = await deps.store.update(incidentId, (i) => {
-    if (i.status === 'resolved') return false
-    const now = new Date().toISOString()
-    i.status = 'resolved'
-    i.resolvedAt = now
-    i.timeline.push({ stage: 'resolved', at: now, actor: deps.actor, summary })
-  })
+  // Resolved already (a replayed event), or closed otherwise meanwhile (suppressed): nothing to do.
+  let resolved = false
+  const incident = await deps.store.update(incidentId, (i) => (resolved = !isClosed(i) && resolve(i, { actor: deps.actor, summary })))
+  if (!resolved) return incident
   await deps.audit.append({ kind: 'incident.resolved', actor: deps.actor, incidentId, resource: incident.resource.name, outcome: 'resolved' })
   return incident
 }
 
-/** Rolls back the executed action where it has a rollback, then escalates to an admin. */
+/**
+ * Why no fix ran, for an escalation: the decision's reason, and what the analysis found when it
+ * proposed no fix (a disk alert with nothing to clean: "the sandbox is empty...").
+ */
+export function noFixReason(incident: Incident): string {
+  const d = incident.decision
+  if (!d) return 'nothing was decided'
+  if (d.rule === 'no-fix') {
+    const found = (incident.analysis as { root_cause?: unknown } | undefined)?.root_cause
+    return typeof found === 'string' && found ? `the analysis proposed none: ${found.replace(/\.$/, '')}` : 'the analysis proposed none'
+  }
+  return d.reasons.at(0) ?? d.rule
+}
+
+/**
+ * Rolls back the executed action where it has a rollback, then escalates to an admin. `why` is
+ * the caller's reason for a fix that did not hold; when no fix ran at all (none was proposed, the
+ * container's own restart policy was left to act), the escalation says so instead.
+ */
 export async function rollbackAndEscalate(incidentId: string, deps: VerifyDeps, why: string): Promise<Incident> {
   const incident = await deps.store.get(incidentId)
   if (!incident) throw new Error(`incident ${incidentId} not found`)
-  if (['resolved', 'escalated', 'suppressed'].includes(incident.status)) return incident
+  if (isTerminal(incident)) return incident
+  const fixRan = incident.actions.some((a) => a.status === 'succeeded' || a.status === 'rolled_back')
+  if (!fixRan) why = `no fix ran (${noFixReason(incident)})`
   const executed = [...incident.actions].reverse().find((a) => a.status === 'succeeded')
   const action = executed ? getAction(executed.actionId) : undefined
   const lastVerification = [...incident.timeline].reverse().find((t) => t.stage === 'verified')
-  const skip = lastVerification?.data?.rollback === false ? String(lastVerification.data.rollbackSkipped ?? 'verification asked not to roll back') : undefined
+  // "Left in place" speaks of a fix: with none, the verification's detail is the reason.
+  const skip = fixRan && lastVerification?.data?.rollback === false ? String(lastVerification.data.rollbackSkipped ?? 'verification asked not to roll back') : undefined
   const detail = lastVerification?.data?.detail
   if (skip) why = `${skip}: ${detail ?? why}`
   else if (detail) why = `${why}: ${detail}`
@@ -185,24 +207,20 @@ export async function rollbackAndEscalate(incidentId: string, deps: VerifyDeps, 
     undo = `; ${action.id} rolled back`
     try {
       const result = await action.rollback(executed.params, { incidentId, actor: deps.actor, since: incident.alert.at }, executed.result ?? {})
-      await deps.store.append(incidentId, { stage: 'rolled_back', actor: deps.actor, summary: `${action.id} rolled back`, data: result }, (i) => {
-        const rec = i.actions.find((a) => a.actionId === executed.actionId && a.status === 'succeeded')
-        if (rec) rec.status = 'rolled_back'
-      })
+      await deps.store.update(incidentId, (i) => recordRollback(i, { actionId: executed.actionId, ok: true, actor: deps.actor, summary: `${action.id} rolled back`, data: result }))
       await deps.audit.append({ kind: 'action.rolled_back', actor: deps.actor, incidentId, resource: incident.resource.name, outcome: 'succeeded', data: { actionId: action.id, result } })
     } catch (err) {
       undo = `; the rollback of ${action.id} failed: ${(err as Error).message}`
-      await deps.store.append(incidentId, { stage: 'rolled_back', actor: deps.actor, summary: `rollback of ${action.id} failed: ${(err as Error).message}`, data: { ok: false } })
+      await deps.store.update(incidentId, (i) => recordRollback(i, { actionId: executed.actionId, ok: false, actor: deps.actor, summary: `rollback of ${action.id} failed: ${(err as Error).message}`, data: { ok: false } }))
       await deps.audit.append({ kind: 'action.rolled_back', actor: deps.actor, incidentId, resource: incident.resource.name, outcome: 'failed', data: { actionId: action.id, error: (err as Error).message } })
     }
   }
-  const escalated = await deps.store.append(
+  // Ended meanwhile (the alert cleared, a person closed it): it stays as it is.
+  const escalated = await deps.store.update(
     incidentId,
-    { stage: 'escalated', actor: deps.actor, summary: `escalated to an admin: ${why}${undo}`, data: { approverRole: 'admin', ...(skip ? { actionLeftInPlace: true } : {}) } },
-    (i) => {
-      i.status = 'escalated'
-    },
+    (i) => !isTerminal(i) && escalate(i, { actor: deps.actor, summary: `escalated to an admin: ${why}${undo}`, data: { approverRole: 'admin', ...(skip ? { actionLeftInPlace: true } : {}), ...(fixRan ? {} : { fixRan: false }) } }),
   )
+  if (escalated.status !== 'escalated') return escalated
   await deps.audit.append({ kind: 'incident.escalated', actor: deps.actor, incidentId, resource: incident.resource.name, outcome: 'escalated', data: { why } })
   return escalated
 }

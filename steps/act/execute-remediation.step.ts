@@ -1,9 +1,10 @@
-import type { EventConfig, FlowContext } from 'motia'
+import type { EventConfig } from 'motia'
+import type { EventStep } from '../../src/platform/events/steps'
 import { traceStep } from '../../src/platform/telemetry/step'
-import { incidentRef, type IncidentRef, TOPICS } from '../../src/platform/events/topics'
-import { executeStage } from '../../src/act/stages'
+import { incidentRef, TOPICS } from '../../src/platform/events/topics'
+import { executeStage } from '../../src/act/stage'
 
-export const config: EventConfig = {
+export const config = {
   type: 'event',
   name: 'ExecuteRemediation',
   description: 'Runs the decided action once per incident (keyed by incident and action), only when the stored decision or approval allows it',
@@ -12,12 +13,12 @@ export const config: EventConfig = {
   input: incidentRef,
   flows: ['sentinel'],
   infrastructure: { handler: { timeout: 300 }, queue: { type: 'standard', maxRetries: 3, visibilityTimeout: 360, delaySeconds: 0 } },
-}
+} satisfies EventConfig
 
-export const handler = async (input: IncidentRef, ctx: FlowContext<{ topic: string; data: IncidentRef }>) =>
+export const handler: EventStep<typeof config> = async (input, ctx) =>
   traceStep('ExecuteRemediation', input.incidentId, () => run(input, ctx))
 
-const run = async (input: IncidentRef, { emit, logger }: FlowContext<{ topic: string; data: IncidentRef }>) => {
+const run: EventStep<typeof config> = async (input, { emit, logger }) => {
   const outcome = await executeStage(input.incidentId, 'step:ExecuteRemediation')
   // Refused (audited by remediate): final. The event is not trusted, so retrying it would not help.
   if (outcome.kind === 'refused') {

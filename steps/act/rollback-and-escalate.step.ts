@@ -1,11 +1,12 @@
-import type { EventConfig, FlowContext } from 'motia'
+import type { EventConfig } from 'motia'
+import type { EventStep } from '../../src/platform/events/steps'
 import { notifyOutcome } from '../../src/approve/slack/notify'
 import { endTrace, traceStep } from '../../src/platform/telemetry/step'
-import { incidentRef, type IncidentRef, TOPICS } from '../../src/platform/events/topics'
+import { incidentRef, TOPICS } from '../../src/platform/events/topics'
 import { stepDeps } from '../../src/app/step-deps'
 import { escalationSummary, rollbackAndEscalate } from '../../src/verify/verify'
 
-export const config: EventConfig = {
+export const config = {
   type: 'event',
   name: 'RollbackAndEscalate',
   description: 'When verification fails: undo the action where it can be undone, then hand the incident to an admin',
@@ -13,12 +14,12 @@ export const config: EventConfig = {
   emits: [],
   input: incidentRef,
   flows: ['sentinel'],
-}
+} satisfies EventConfig
 
-export const handler = async (input: IncidentRef, ctx: FlowContext) =>
+export const handler: EventStep<typeof config> = async (input, ctx) =>
   traceStep('RollbackAndEscalate', input.incidentId, () => run(input, ctx))
 
-const run = async (input: IncidentRef, { logger }: FlowContext) => {
+const run: EventStep<typeof config> = async (input, { logger }) => {
   const incident = await rollbackAndEscalate(input.incidentId, stepDeps('step:RollbackAndEscalate'), 'the fix did not hold')
   await endTrace(incident, 'escalated')
   // The real reason (metric still over, unreadable, quarantine deleted...), as the timeline says it.

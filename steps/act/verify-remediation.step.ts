@@ -1,10 +1,11 @@
-import type { EventConfig, FlowContext } from 'motia'
+import type { EventConfig } from 'motia'
+import type { EventStep } from '../../src/platform/events/steps'
 import { traceStep } from '../../src/platform/telemetry/step'
-import { incidentRef, type IncidentRef, TOPICS } from '../../src/platform/events/topics'
+import { incidentRef, TOPICS } from '../../src/platform/events/topics'
 import { stepDeps } from '../../src/app/step-deps'
 import { verifyIncident } from '../../src/verify/verify'
 
-export const config: EventConfig = {
+export const config = {
   type: 'event',
   name: 'VerifyRemediation',
   description: 'Re-measures what raised the alert until it holds for the settle time, or the deadline passes',
@@ -13,12 +14,12 @@ export const config: EventConfig = {
   input: incidentRef,
   flows: ['sentinel'],
   infrastructure: { handler: { timeout: 600 }, queue: { type: 'standard', maxRetries: 3, visibilityTimeout: 700, delaySeconds: 0 } },
-}
+} satisfies EventConfig
 
-export const handler = async (input: IncidentRef, ctx: FlowContext<{ topic: string; data: IncidentRef }>) =>
+export const handler: EventStep<typeof config> = async (input, ctx) =>
   traceStep('VerifyRemediation', input.incidentId, () => run(input, ctx))
 
-const run = async (input: IncidentRef, { emit, logger }: FlowContext<{ topic: string; data: IncidentRef }>) => {
+const run: EventStep<typeof config> = async (input, { emit, logger }) => {
   const deps = stepDeps('step:VerifyRemediation')
   const opts = { timeoutMs: deps.config.VERIFY_TIMEOUT_SECONDS * 1000, stableMs: deps.config.VERIFY_STABLE_SECONDS * 1000 }
   const result = await verifyIncident(input.incidentId, opts, deps)

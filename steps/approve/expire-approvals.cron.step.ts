@@ -1,19 +1,20 @@
-import type { CronConfig, FlowContext } from 'motia'
+import type { CronConfig } from 'motia'
+import type { CronStep } from '../../src/platform/events/steps'
 import { Approvals } from '../../src/approve/approvals'
 import { getConfig } from '../../src/platform/config/index'
 import { IncidentStore } from '../../src/platform/store/incidents'
 import { getRedis } from '../../src/platform/store/redis'
 
-export const config: CronConfig = {
+export const config = {
   type: 'cron',
   name: 'ExpireApprovals',
   description: 'Approvals past their time: operator-level ones go to the admins, admin-level ones escalate',
   cron: '* * * * *',
   emits: [],
   flows: ['sentinel'],
-}
+} satisfies CronConfig
 
-export const handler = async ({ logger }: FlowContext) => {
+export const handler: CronStep<typeof config> = async ({ logger }) => {
   const redis = getRedis()
   const changed = await new Approvals(new IncidentStore(redis), redis).expireDue(Date.now(), getConfig().APPROVAL_TIMEOUT_SECONDS * 1000, 'step:ExpireApprovals')
   if (changed.length) logger.info('approvals expired', { incidents: changed.map((i) => i.id) })

@@ -1,9 +1,10 @@
-import type { EventConfig, FlowContext } from 'motia'
+import type { EventConfig } from 'motia'
+import type { EventStep } from '../../src/platform/events/steps'
 import { traceStep } from '../../src/platform/telemetry/step'
-import { incidentRef, type IncidentRef, TOPICS } from '../../src/platform/events/topics'
-import { requestApprovalStage } from '../../src/act/stages'
+import { incidentRef, TOPICS } from '../../src/platform/events/topics'
+import { requestApprovalStage } from '../../src/approve/stage'
 
-export const config: EventConfig = {
+export const config = {
   type: 'event',
   name: 'RequestApproval',
   description: 'Records the pending approval (who may approve, when it expires) and asks in Slack when configured',
@@ -11,12 +12,12 @@ export const config: EventConfig = {
   emits: [],
   input: incidentRef,
   flows: ['sentinel'],
-}
+} satisfies EventConfig
 
-export const handler = async (input: IncidentRef, ctx: FlowContext) =>
+export const handler: EventStep<typeof config> = async (input, ctx) =>
   traceStep('RequestApproval', input.incidentId, () => run(input, ctx))
 
-const run = async (input: IncidentRef, { logger }: FlowContext) => {
+const run: EventStep<typeof config> = async (input, { logger }) => {
   const incident = await requestApprovalStage(input.incidentId, 'step:RequestApproval')
   logger.info('approval requested', { incidentId: incident.id, approverRole: incident.approval?.approverRole })
 }

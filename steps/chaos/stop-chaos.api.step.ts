@@ -1,11 +1,12 @@
-import type { ApiRequest, ApiRouteConfig, FlowContext } from 'motia'
+import type { ApiRouteConfig } from 'motia'
+import type { ApiStep } from '../../src/platform/events/steps'
 import { protect } from '../../middlewares/api.middleware'
 import { caller } from '../../src/platform/http/requests'
 import { stopChaos } from '../../src/chaos/api'
 import { AuditLog } from '../../src/platform/store/audit'
 import { getRedis } from '../../src/platform/store/redis'
 
-export const config: ApiRouteConfig = {
+export const config = {
   type: 'api',
   name: 'StopChaos',
   description: 'Stop the chaos run: every fault in effect is undone (admin)',
@@ -14,9 +15,9 @@ export const config: ApiRouteConfig = {
   emits: [],
   flows: ['sentinel'],
   middleware: protect('chaos'),
-}
+} satisfies ApiRouteConfig
 
-export const handler = async (req: ApiRequest, _ctx: FlowContext) => {
+export const handler: ApiStep<typeof config> = async (req) => {
   const { keyId } = caller(req.headers)
   return { status: 200, body: await stopChaos(`key:${keyId}`, { redis: getRedis(), audit: new AuditLog() }) }
 }

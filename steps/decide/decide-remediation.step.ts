@@ -1,9 +1,10 @@
-import type { EventConfig, FlowContext } from 'motia'
+import type { EventConfig } from 'motia'
+import type { EventStep } from '../../src/platform/events/steps'
 import { traceStep } from '../../src/platform/telemetry/step'
-import { incidentRef, type IncidentRef, TOPICS } from '../../src/platform/events/topics'
-import { decideStage } from '../../src/act/stages'
+import { incidentRef, TOPICS } from '../../src/platform/events/topics'
+import { decideStage } from '../../src/decide/stage'
 
-export const config: EventConfig = {
+export const config = {
   type: 'event',
   name: 'DecideRemediation',
   description: 'Risk policy with guardrails: low → fix automatically; medium → operator approval; high → admin approval',
@@ -15,13 +16,18 @@ export const config: EventConfig = {
   ],
   input: incidentRef,
   flows: ['sentinel'],
-}
+} satisfies EventConfig
 
-export const handler = async (input: IncidentRef, ctx: FlowContext<{ topic: string; data: IncidentRef }>) =>
+export const handler: EventStep<typeof config> = async (input, ctx) =>
   traceStep('DecideRemediation', input.incidentId, () => run(input, ctx))
 
-const run = async (input: IncidentRef, { emit, logger }: FlowContext<{ topic: string; data: IncidentRef }>) => {
-  const { decision } = await decideStage(input.incidentId, 'step:DecideRemediation')
+const run: EventStep<typeof config> = async (input, { emit, logger }) => {
+  const { incident, decision } = await decideStage(input.incidentId, 'step:DecideRemediation')
+  // Ended before it was decided (its alert cleared, a person closed it): nothing to decide.
+  if (!decision) {
+    logger.info('not decided: the incident ended first', { incidentId: input.incidentId, status: incident.status })
+    return
+  }
   logger.info('policy decided', { incidentId: input.incidentId, route: decision.route, risk: decision.risk, rule: decision.rule })
   if (decision.route === 'auto') await emit({ topic: TOPICS.remediationApproved, data: { incidentId: input.incidentId } })
   else if (decision.route === 'approval') await emit({ topic: TOPICS.approvalRequested, data: { incidentId: input.incidentId } })

@@ -1,11 +1,12 @@
-import type { EventConfig, FlowContext } from 'motia'
+import type { EventConfig } from 'motia'
+import type { EventStep } from '../../src/platform/events/steps'
 import { notifyOutcome } from '../../src/approve/slack/notify'
 import { endTrace, traceStep } from '../../src/platform/telemetry/step'
-import { incidentRef, type IncidentRef, TOPICS } from '../../src/platform/events/topics'
+import { incidentRef, TOPICS } from '../../src/platform/events/topics'
 import { stepDeps } from '../../src/app/step-deps'
 import { resolveIncident } from '../../src/verify/verify'
 
-export const config: EventConfig = {
+export const config = {
   type: 'event',
   name: 'ResolveIncident',
   description: 'Closes a verified incident and records it in the timeline and the audit log',
@@ -13,12 +14,12 @@ export const config: EventConfig = {
   emits: [],
   input: incidentRef,
   flows: ['sentinel'],
-}
+} satisfies EventConfig
 
-export const handler = async (input: IncidentRef, ctx: FlowContext) =>
+export const handler: EventStep<typeof config> = async (input, ctx) =>
   traceStep('ResolveIncident', input.incidentId, () => run(input, ctx))
 
-const run = async (input: IncidentRef, { logger }: FlowContext) => {
+const run: EventStep<typeof config> = async (input, { logger }) => {
   const incident = await resolveIncident(input.incidentId, stepDeps('step:ResolveIncident'), 'fix verified; incident resolved')
   await endTrace(incident, 'resolved')
   await notifyOutcome(incident, { status: 'resolved', summary: 'fix verified; incident resolved' })

@@ -160,4 +160,46 @@ describe('API', () => {
     assert.equal(closed.status, 200)
     assert.equal((await sentinel.post('/api/trigger-alert', { type: 'cpu', resource: 'escalation-host' })).status, 202)
   })
+
+  it("keeps an approval's comment: in the approval, its timeline entry and the audit log, as the OpenAPI document says", async () => {
+    const name = uniqueName('api-comment')
+    containers.push(name)
+    await docker('create', '--name', name, '--label', WATCH_ARG, TEST_IMAGE, 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done')
+    const trig = await sentinel.post('/api/trigger-alert', { type: 'container_down', resource: name })
+    assert.equal(trig.status, 202)
+    const id = trig.body.incidentId as string
+    await waitFor(async () => (await sentinel.get('/api/approvals/pending', 'viewer')).body.approvals.some((a: any) => a.incidentId === id), { timeoutMs: 30_000, what: 'the approval request' })
+
+    // The body is parsed with the step's own schema: a bad one is a 400 naming the field, and decides nothing.
+    const tooLong = await sentinel.post(`/api/incidents/${id}/approve`, { comment: 'x'.repeat(501) }, 'operator')
+    assert.equal(tooLong.status, 400)
+    assert.match(tooLong.body.message, /body\.comment/)
+    const unknownField = await sentinel.post(`/api/incidents/${id}/approve`, { note: 'hi' }, 'operator')
+    assert.equal(unknownField.status, 400)
+    assert.match(unknownField.body.message, /note/)
+    assert.equal((await sentinel.get(`/api/incidents/${id}`, 'viewer')).body.approval.status, 'pending')
+
+    const comment = 'go ahead: the release is finished'
+    const ok = await sentinel.post(`/api/incidents/${id}/approve`, { comment }, 'operator')
+    assert.equal(ok.status, 200, JSON.stringify(ok.body))
+    assert.equal(ok.body.approval.comment, comment, 'the answer shows the comment')
+
+    const incident = (await sentinel.get(`/api/incidents/${id}`, 'viewer')).body
+    assert.equal(incident.approval.status, 'approved')
+    assert.equal(incident.approval.comment, comment)
+    const approved = incident.timeline.find((t: any) => t.stage === 'approved')
+    assert.equal(approved?.data?.comment, comment, JSON.stringify(incident.timeline))
+    assert.ok(approved.summary.includes(comment), approved.summary)
+
+    const audit = await sentinel.get(`/api/audit?incident=${id}`, 'admin')
+    assert.equal(audit.status, 200)
+    const event = audit.body.events.find((e: any) => e.kind === 'approval.approved')
+    assert.equal(event?.data?.comment, comment, JSON.stringify(audit.body.events))
+
+    const doc = await sentinel.get('/api/openapi.json', 'viewer')
+    const schema = doc.body.paths['/api/incidents/{id}/approve'].post.requestBody.content['application/json'].schema
+    assert.equal(schema.properties.comment.type, 'string')
+    assert.equal(schema.properties.comment.maxLength, 500)
+    assert.equal(schema.additionalProperties, false)
+  })
 })

@@ -1,16 +1,20 @@
 /**
  * The dashboard against a real Sentinel, in Debian's Chromium driven by playwright-core: sign in
  * with a key, kill a watched container's main process and see its card go red and back to green
- * and the incident appear and resolve without a reload; approve a medium-risk fix by clicking.
- * Screenshots go to test-artifacts/.
+ * and the incident appear and resolve without a reload (the card green as soon as the container
+ * runs, before its incident resolves), no rollback offered where the API would refuse it; the
+ * charts drawn at once from the last hour the monitor recorded (GET /api/readings/recent); approve
+ * a medium-risk fix by clicking. Screenshots go to test-artifacts/.
  */
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-/* eslint-disable @typescript-eslint/no-explicit-any -- code run in the page: this project's tsconfig has no DOM types */
 import type { Browser, Page } from 'playwright-core'
+import { RecentReadings } from '../../src/observe/recent-readings'
+import type { Reading } from '../../src/observe/types'
 import { docker, killMainProcess, removeContainers, runContainer, state, TEST_IMAGE, uniqueName } from '../helpers/docker'
 import { waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
@@ -31,7 +35,22 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
     redis = await startRedis()
     // Every analysis is less sure than 1.0, so a fix proposed by the analyser needs an operator;
     // the fast path for a dead container (no analysis on its way) still heals at once.
-    sentinel = await startSentinel({ redisPort: redis.port, env: { CONFIDENCE_THRESHOLD: '1', VERIFY_STABLE_SECONDS: '0.5', SANDBOX_DIR: sandbox } })
+    // The monitor ticks every 2 s so the recent readings fill up; no threshold can be crossed.
+    sentinel = await startSentinel({
+      redisPort: redis.port,
+      env: {
+        CONFIDENCE_THRESHOLD: '1',
+        VERIFY_STABLE_SECONDS: '0.5',
+        SANDBOX_DIR: sandbox,
+        MONITOR_CRON: '*/2 * * * * *',
+        THRESHOLD_MEMORY_PERCENT: '100',
+        THRESHOLD_CPU_PERCENT: '100',
+        THRESHOLD_DISK_PERCENT: '100',
+        THRESHOLD_LATENCY_MS: '3600000',
+        THRESHOLD_CONTAINER_MEMORY_PERCENT: '100',
+        THRESHOLD_CONTAINER_CPU_PERCENT: '100000',
+      },
+    })
     const { chromium } = await import('playwright-core')
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
   })
@@ -44,8 +63,19 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
   })
 
   async function signIn(page: Page, key: string) {
+    // What the page loaded and any error, to say why when the sign-in form never shows.
+    const log: string[] = []
+    page.on('console', (m) => m.type() === 'error' && log.push(`console: ${m.text()}`))
+    page.on('pageerror', (e) => log.push(`error: ${e.message}`))
+    page.on('requestfailed', (r) => log.push(`failed: ${r.url()} ${r.failure()?.errorText}`))
+    page.on('response', (r) => log.push(`${r.status()} ${r.url().slice(0, 100)}`))
     await page.goto(`${sentinel.url}/`)
-    await page.getByTestId('key-input').fill(key)
+    await page
+      .getByTestId('key-input')
+      .fill(key)
+      .catch((err) => {
+        throw new Error(`${(err as Error).message.split('\n')[0]}\n${log.join('\n')}`)
+      })
     await page.getByTestId('key-submit').click()
     await page.locator('#conn-status[data-state="live"]').waitFor({ timeout: 20_000 })
   }
@@ -67,13 +97,26 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
       // The red phase lasts as long as the restart takes (a fraction of a second): record every
       // state the card shows rather than hope to sample it.
       await page.evaluate((n) => {
+        const doc = (globalThis as any).document
         const seen: string[] = ((globalThis as any).__cardStates = [])
-        const box = (globalThis as any).document.getElementById('container-cards')
+        // One timeline of the card's colour and its incident's status, to see which changed first.
+        const both: string[] = ((globalThis as any).__timeline = [])
+        const box = doc.getElementById('container-cards')
         new (globalThis as any).MutationObserver(() => {
           const el = box.querySelector(`[data-testid="container-card"][data-name="${n}"]`)
           const s = el && `${el.getAttribute('data-state')}/${el.getAttribute('data-healed')}`
           if (s && seen[seen.length - 1] !== s) seen.push(s)
+          const t = el && `card:${el.getAttribute('data-tone')}`
+          if (t && !both.filter((x) => x.startsWith('card:')).slice(-1).includes(t)) both.push(t)
         }).observe(box, { childList: true, subtree: true, attributes: true })
+        const list = doc.getElementById('incident-list')
+        new (globalThis as any).MutationObserver(() => {
+          for (const row of list.querySelectorAll('[data-testid="incident-row"]')) {
+            if (!row.querySelector('.incident-sub')?.textContent?.includes(n)) continue
+            const t = `incident:${row.getAttribute('data-status')}`
+            if (!both.filter((x) => x.startsWith('incident:')).slice(-1).includes(t)) both.push(t)
+          }
+        }).observe(list, { childList: true, subtree: true, attributes: true })
       }, name)
       const navigations: string[] = []
       page.on('framenavigated', (f) => navigations.push(f.url()))
@@ -85,6 +128,7 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
       const down = seen.indexOf('down/false')
       assert.ok(down >= 0, `the card showed the container down; states seen: ${seen.join(' → ')}`)
       assert.ok(seen.indexOf('running/true', down) > down, `then healed; states seen: ${seen.join(' → ')}`)
+      assert.deepEqual(seen.slice(seen.indexOf('running/true', down)), ['running/true'], `once running it stays green, whatever its incident does; states seen: ${seen.join(' → ')}`)
       assert.notEqual((await state(name)).Pid, before.Pid, 'the container really was restarted')
       // The border colour eases in (a CSS transition): wait for it to settle on green.
       const green = await page
@@ -97,10 +141,87 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
       const row = page.locator(`[data-testid="incident-row"][data-incident-id="${incident.id}"]`)
       await row.and(page.locator('[data-status="resolved"]')).waitFor({ timeout: 30_000 })
       assert.deepEqual(navigations, [], 'no reload happened')
+      // The card turned green when the container ran again, before the incident resolved.
+      const timeline: string[] = await page.evaluate(() => (globalThis as any).__timeline)
+      const lastRed = timeline.lastIndexOf('card:bad')
+      const greenAt = timeline.indexOf('card:ok', lastRed)
+      assert.ok(lastRed >= 0 && greenAt > lastRed, `red, then green: ${timeline.join(' → ')}`)
+      assert.ok(greenAt < timeline.indexOf('incident:resolved'), `green before the incident resolved: ${timeline.join(' → ')}`)
       await row.click()
       await page.getByTestId('timeline').waitFor()
       assert.ok((await page.getByTestId('timeline-entry').count()) >= 4, 'the timeline shows the stages')
+      // A restart cannot be undone: the API refuses a rollback (409), and the page does not offer one.
+      await page.getByTestId('rollback-unavailable').waitFor()
+      assert.match(await page.getByTestId('rollback-unavailable').innerText(), /restart_container cannot be undone/)
+      assert.equal(await page.getByTestId('rollback-button').count(), 0)
+      const refused = await sentinel.post(`/api/incidents/${incident.id}/rollback`, {}, 'admin')
+      assert.equal(refused.status, 409, JSON.stringify(refused.body))
       await page.screenshot({ path: path.join(artifacts, 'dashboard-live-healed.png'), fullPage: true })
+      assert.deepEqual(errors, [])
+    } finally {
+      await page.close()
+    }
+  })
+
+  it('draws the last hour of readings the moment the page opens, from GET /api/readings/recent', async () => {
+    // An hour at the default schedule (a reading every 2 minutes) for a host of this test's own,
+    // recorded the way the monitor records: only GET /api/readings/recent can show it.
+    const host = `dash-seeded-${randomBytes(4).toString('hex')}`
+    const series = `cpu_busy_percent|host|${host}`
+    const now = Date.now()
+    const seeded: Reading[] = Array.from({ length: 30 }, (_, i) => ({
+      series,
+      metric: 'cpu_busy_percent',
+      value: 40 + 10 * Math.sin(i / 3) + 0.0123,
+      unit: 'percent',
+      resource: { kind: 'host', id: host, name: host },
+      labels: {},
+      source: 'collector',
+      query: 'collector:test',
+      // From 59 minutes ago to a minute ago: all inside the hour when it is recorded.
+      at: new Date(now - 60_000 - (29 - i) * 120_000).toISOString(),
+    }))
+    assert.equal(await new RecentReadings(redis.client).record(seeded), 30)
+
+    // The monitor itself records every tick (every 2 s here): its own host series fills up.
+    const recent = await waitFor(
+      async () => {
+        const r = await sentinel.get('/api/readings/recent?metric=cpu_busy_percent,memory_used_percent', 'viewer')
+        assert.equal(r.status, 200, JSON.stringify(r.body))
+        const own = r.body.series.find((s: any) => s.metric === 'cpu_busy_percent' && s.series !== series)
+        return own && own.points.length >= 3 ? r.body : null
+      },
+      { timeoutMs: 30_000, what: 'the monitor to record three ticks' },
+    )
+    assert.ok(recent.series.some((s: any) => s.series === series && s.points.length === 30))
+    assert.ok(recent.series.every((s: any) => ['cpu_busy_percent', 'memory_used_percent'].includes(s.metric)))
+    const bad = await sentinel.get('/api/readings/recent?minutes=0', 'viewer')
+    assert.equal(bad.status, 400)
+    assert.match(bad.body.message, /query\.minutes/)
+    assert.equal((await sentinel.get('/api/readings/recent', null)).status, 401)
+    const routes = (await sentinel.get('/api/routes', 'admin')).body.routes
+    assert.ok(routes.some((r: any) => r.method === 'GET' && r.path === '/api/readings/recent' && r.zone === 'api'), 'listed in /api/routes')
+    assert.ok((await sentinel.get('/api/openapi.json', 'viewer')).body.paths['/api/readings/recent']?.get, 'in the OpenAPI document')
+
+    const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } })
+    const errors: string[] = []
+    page.on('pageerror', (e) => errors.push(e.message))
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy|Refused to|Failed to load module/i.test(m.text())) errors.push(m.text())
+    })
+    try {
+      await signIn(page, sentinel.keys.viewer)
+      const legend = page.locator(`[data-testid="chart-cpu"] .legend li[data-series="${series}"]`)
+      await legend.waitFor({ timeout: 5000 })
+      const drawn = await page.evaluate(() => {
+        const fig = (globalThis as any).document.querySelector('[data-testid="chart-cpu"]')
+        return { lines: Number(fig.dataset.lines), dots: Number(fig.dataset.dots), points: Number(fig.dataset.points) }
+      })
+      assert.ok(drawn.lines >= 2, `the seeded hour and the monitor's own host are lines: ${JSON.stringify(drawn)}`)
+      assert.equal(drawn.dots, 0, `no lone dots: ${JSON.stringify(drawn)}`)
+      assert.ok(drawn.points >= 30 + 3, `the whole hour is drawn: ${JSON.stringify(drawn)}`)
+      assert.match(await legend.locator('.lval').innerText(), /^\d{1,3}\.\d%$/, 'rounded to one decimal')
+      await page.screenshot({ path: path.join(artifacts, 'dashboard-live-after-load.png'), fullPage: true })
       assert.deepEqual(errors, [])
     } finally {
       await page.close()

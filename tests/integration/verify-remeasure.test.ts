@@ -13,11 +13,11 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { DEFAULT_EXCLUDED_FS_TYPES } from '../../src/observe/prometheus-queries'
+import { DEFAULT_EXCLUDED_FS_TYPES } from '../../src/platform/config/observe'
 import { waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel } from '../helpers/sentinel'

@@ -14,9 +14,10 @@ import { Queue } from 'bullmq'
 import { waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel } from '../helpers/sentinel'
+import { TOPICS } from '../../src/platform/events/topics'
 
 // Motia's BullMQ adapter: one queue per topic and subscribing step, under the `motia` prefix.
-const EXECUTE_QUEUE = 'remediation.approved.ExecuteRemediation'
+const EXECUTE_QUEUE = `${TOPICS.remediationApproved}.ExecuteRemediation`
 
 function tree(dir: string): Record<string, string> {
   const out: Record<string, string> = {}
@@ -59,7 +60,7 @@ describe('security: the executor trusts no event', () => {
 
   /** `remediation.approved` for the incident, enqueued as Motia's emit enqueues it. */
   async function forgeApproved(incidentId: string) {
-    const job = await queue.add('remediation.approved', { topic: 'remediation.approved', data: { incidentId }, traceId: incidentId, flows: ['sentinel'] }, { attempts: 4, backoff: { type: 'fixed', delay: 500 } })
+    const job = await queue.add(TOPICS.remediationApproved, { topic: TOPICS.remediationApproved, data: { incidentId }, traceId: incidentId, flows: ['sentinel'] }, { attempts: 4, backoff: { type: 'fixed', delay: 500 } })
     const state = await waitFor(
       async () => {
         const s = await job.getState()

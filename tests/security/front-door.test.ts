@@ -12,9 +12,10 @@ import WebSocket from 'ws'
 import { sleep, waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel } from '../helpers/sentinel'
+import { TOPICS } from '../../src/platform/events/topics'
 
 /** Routes public by design (issue #17): anything else must refuse a request without a key. */
-const PUBLIC = [/^GET \/healthz$/, /^GET \/metrics$/, /^POST \/slack\/actions$/, /^GET \/$/, /^GET \/dashboard\.(html|js|css)$/, /^GET \/[\w.-]+\.(js|css|svg|png|ico)$/]
+const PUBLIC = [/^GET \/healthz$/, /^GET \/metrics$/, /^POST \/slack\/actions$/, /^GET \/$/, /^GET \/dashboard\.(html|js|css)$/, /^GET \/(js\/)?[\w.-]+\.(js|css|svg|png|ico)$/]
 const isPublic = (method: string, path: string) => PUBLIC.some((re) => re.test(`${method} ${path}`))
 
 interface RouteEntry {
@@ -134,7 +135,7 @@ describe('front door (Workbench off, the default)', () => {
       ['POST', '/__motia/bullmq/queues/x/pause'],
       ['GET', '/__motia'],
     ] as const) {
-      const res = await request(sentinel.url + p, method, { authorization: `Bearer ${sentinel.keys.admin}`, 'content-type': 'application/json' }, method === 'POST' ? '{"topic":"remediation.approved","data":{}}' : undefined)
+      const res = await request(sentinel.url + p, method, { authorization: `Bearer ${sentinel.keys.admin}`, 'content-type': 'application/json' }, method === 'POST' ? JSON.stringify({ topic: TOPICS.remediationApproved, data: {} }) : undefined)
       assert.equal(res.status, 404, `${method} ${p} as admin: ${res.status} ${res.text}`)
     }
     const viewer = await request(`${sentinel.url}/emit`, 'POST', { authorization: `Bearer ${sentinel.keys.viewer}` }, '{}')

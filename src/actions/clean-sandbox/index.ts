@@ -12,11 +12,12 @@
  */
 import { createHash } from 'node:crypto'
 import { constants } from 'node:fs'
-import { lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, stat, statfs, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { z } from 'zod'
 import { getConfig } from '../../platform/config/index'
+import { filesystemUsage } from '../../platform/host/statfs'
 import { incidentFileKey, numberSetting, type ActionDefinition } from '../types'
 
 export const CLEANABLE_DIRS = ['logs', 'temp', 'cache'] as const
@@ -24,7 +25,6 @@ export type CleanableDir = (typeof CLEANABLE_DIRS)[number]
 /** Empty placeholder files kept so the directory stays in version control. */
 const PLACEHOLDERS = new Set(['.gitkeep'])
 const QUARANTINE_NAME = '.quarantine'
-const DEFAULT_RETENTION_SECONDS = 24 * 3600
 
 const params = z.strictObject({
   directories: z.array(z.enum(CLEANABLE_DIRS)).min(1).max(3).optional(),
@@ -384,13 +384,7 @@ export function createCleanSandbox(opts: CleanSandboxOptions = {}): ActionDefini
         listings[dir] = await listDir(path.join(root, dir), { maxListed, hashBudget, hash: true })
       }
       const data = await listDir(path.join(root, 'data'), { maxListed: 0, hashBudget, hash: false })
-      let filesystem: Record<string, number> | undefined
-      try {
-        const fs = await statfs(root)
-        const size = fs.blocks * fs.bsize
-        const free = fs.bavail * fs.bsize
-        filesystem = { sizeBytes: size, freeBytes: free, usedPercent: size > 0 ? Math.round(((size - free) / size) * 1000) / 10 : 0 }
-      } catch {}
+      const filesystem = await filesystemUsage(root).catch(() => undefined)
       const bytesPerDirectory = Object.fromEntries(Object.entries(listings).map(([d, l]) => [d, l.bytes]))
       return {
         sandbox: root,
@@ -505,7 +499,7 @@ export const cleanSandbox = createCleanSandbox()
 
 /** How long quarantined files are kept: SANDBOX_QUARANTINE_RETENTION_SECONDS, default a day. */
 export function quarantineRetentionMs(): number {
-  return numberSetting('SANDBOX_QUARANTINE_RETENTION_SECONDS', DEFAULT_RETENTION_SECONDS, 0, 365 * 86400) * 1000
+  return numberSetting('SANDBOX_QUARANTINE_RETENTION_SECONDS') * 1000
 }
 
 /**
@@ -578,12 +572,12 @@ export async function purgeIncidentQuarantine(incidentId: string, opts: CleanSan
   const moved = path.join(dir, 'moved')
   const bytes = await treeBytes(moved, st.dev)
   const entries = manifest.entries.filter((e) => e.state === 'moved').length
-  const before = await statfs(dir)
+  const before = await filesystemUsage(dir)
   // Recorded first: a purge that stops halfway leaves a cleaning no rollback pretends to restore.
   manifest.status = 'purged'
   manifest.purgedAt = new Date().toISOString()
   await writeManifest(dir, manifest)
   await rm(moved, { recursive: true, force: true })
-  const after = await statfs(dir)
-  return { performed: 'purged', quarantine: dir, entries, bytes, filesystemFreedBytes: Math.max(0, (after.bavail - before.bavail) * after.bsize) }
+  const after = await filesystemUsage(dir)
+  return { performed: 'purged', quarantine: dir, entries, bytes, filesystemFreedBytes: Math.max(0, after.freeBytes - before.freeBytes) }
 }

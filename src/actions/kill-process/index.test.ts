@@ -7,8 +7,9 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { freePort, waitFor } from '../../../tests/helpers/ports'
 import { getAction } from '../catalog'
-import { createKillProcess, isAlive, KillRefusedError, parseAllowlist, protectionReason, terminate } from './index'
-import { readArgv, readProcStat } from './procfs'
+import { resetConfigCache } from '../../platform/config/index'
+import { createKillProcess, isAlive, KillRefusedError, protectionReason, terminate } from './index'
+import { readArgv, readProcStat } from '../../platform/host/procfs'
 
 const tag = randomBytes(4).toString('hex')
 const RUNAWAY = `sentinel-runaway-${tag}`
@@ -45,6 +46,7 @@ describe('kill_process', () => {
 
   before(() => {
     delete process.env.KILL_PROCESS_ALLOWLIST
+    resetConfigCache()
     stateDir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-test-killstate-'))
   })
   after(() => {
@@ -57,13 +59,6 @@ describe('kill_process', () => {
     assert.equal(action?.risk, 'high')
     assert.equal(action?.rollback, undefined)
     assert.equal(action?.params.safeParse({ pid: 1 }).success, false)
-  })
-
-  it('parses the allow-list from JSON or a list, and names the variable on a bad regex', () => {
-    assert.deepEqual(parseAllowlist('').map(String), [])
-    assert.deepEqual(parseAllowlist('["a,b{1,2}", "^c"]').map(String), ['/a,b{1,2}/', '/^c/'])
-    assert.deepEqual(parseAllowlist('foo, ^bar').map(String), ['/foo/', '/^bar/'])
-    assert.throws(() => parseAllowlist('["(unclosed"]'), /KILL_PROCESS_ALLOWLIST/)
   })
 
   it('kills nothing when the allow-list is empty (the default)', async () => {
@@ -116,12 +111,14 @@ describe('kill_process', () => {
   it('reads the allow-list from KILL_PROCESS_ALLOWLIST', async () => {
     const runaway = await busyLoop(`${RUNAWAY}-env`)
     process.env.KILL_PROCESS_ALLOWLIST = JSON.stringify([`${RUNAWAY}-env$`])
+    resetConfigCache()
     try {
       const result = await createKillProcess({ stateDir, graceMs: 2000 }).execute({ pid: runaway.pid }, ctx())
       assert.equal(result.performed, 'killed')
       assert.equal((await runaway.exit).signal, 'SIGTERM')
     } finally {
       delete process.env.KILL_PROCESS_ALLOWLIST
+      resetConfigCache()
     }
   })
 

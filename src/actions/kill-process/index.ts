@@ -11,10 +11,7 @@ import path from 'node:path'
 import { z } from 'zod'
 import { redact } from '../../platform/telemetry/redact'
 import { actionSetting, IncidentRecords, numberSetting, type ActionDefinition } from '../types'
-import { parseAllowlist } from './allowlist'
-import { readArgv, readProcStat, sampleCpu } from './procfs'
-
-export { parseAllowlist }
+import { readArgv, readProcStat, sampleCpu } from '../../platform/host/procfs'
 
 const params = z.strictObject({
   /** A specific process; without it the busiest allow-listed process is chosen. */
@@ -85,10 +82,10 @@ export async function processCommand(pid: number, procRoot = '/proc'): Promise<s
 function resolved(opts: KillProcessOptions) {
   const allowlist = opts.allowlist
     ? opts.allowlist.map((r) => (typeof r === 'string' ? new RegExp(r) : r))
-    : parseAllowlist(actionSetting('KILL_PROCESS_ALLOWLIST'))
+    : actionSetting('KILL_PROCESS_ALLOWLIST')
   return {
     allowlist,
-    graceMs: opts.graceMs ?? numberSetting('KILL_PROCESS_GRACE_SECONDS', 5, 0, 300) * 1000,
+    graceMs: opts.graceMs ?? numberSetting('KILL_PROCESS_GRACE_SECONDS') * 1000,
     sampleMs: opts.sampleMs ?? 1000,
     minCpuPercent: opts.minCpuPercent ?? 10,
     procRoot: opts.procRoot ?? '/proc',

@@ -31,7 +31,7 @@ export interface ScaleOutOptions {
 }
 
 export function maxReplicasFor(p: Pick<ScaleOutParams, 'maxReplicas'>, opts: ScaleOutOptions = {}): number {
-  const configured = opts.maxReplicas ?? numberSetting('SCALE_OUT_MAX_REPLICAS', 3, 1, HARD_MAX_REPLICAS)
+  const configured = opts.maxReplicas ?? numberSetting('SCALE_OUT_MAX_REPLICAS')
   return Math.min(configured, p.maxReplicas ?? configured)
 }
 

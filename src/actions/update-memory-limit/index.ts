@@ -9,7 +9,6 @@ import { assertWatched, containerName, getDocker, inspectContainer, withTimeout,
 import { IncidentRecords, numberSetting, type ActionDefinition } from '../types'
 
 const MiB = 1024 * 1024
-const GiB = 1024 * MiB
 /** Docker refuses limits below 6 MiB. */
 const DOCKER_MIN_MEMORY = 6 * MiB
 
@@ -39,7 +38,7 @@ interface LimitRecord {
 }
 
 export function memoryCeilingBytes(opts: UpdateMemoryLimitOptions = {}): number {
-  return opts.ceilingBytes ?? numberSetting('MEMORY_LIMIT_CEILING_BYTES', 4 * GiB, DOCKER_MIN_MEMORY, Number.MAX_SAFE_INTEGER)
+  return opts.ceilingBytes ?? numberSetting('MEMORY_LIMIT_CEILING_BYTES')
 }
 
 /**

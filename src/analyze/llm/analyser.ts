@@ -6,7 +6,6 @@
  * backoff and jitter on timeouts, 429 (Retry-After honoured) and 5xx, and on replies that do not
  * parse. One deadline covers the whole analysis, attempts and waits included.
  */
-import type { CatalogEntry } from './catalog'
 import { AnalysisParseError, parseReply } from './parse'
 import { buildMessages, type LlmInput, type PromptLimits } from './prompt'
 import { costUsd, type Pricing, type TokenBudget, type Usage } from './budget'

@@ -80,7 +80,7 @@ export function usageFromStats(s: StatsJson): ContainerUsage | undefined {
 export async function containerStats(container: WatchedContainer, opts: { withCpu?: boolean } = {}): Promise<ContainerUsage | undefined> {
   // one-shot skips Docker's second sample, which CPU percent needs (it waits about a second).
   const query = opts.withCpu ? 'stream=false' : 'stream=false&one-shot=true'
-  return usageFromStats(await engineGet<StatsJson>(`/containers/${encodeURIComponent(container.id)}/stats?${query}`, 8000))
+  return usageFromStats(await engineGet<StatsJson>(`/containers/${encodeURIComponent(container.id)}/stats?${query}`, { timeoutMs: 8000 }))
 }
 
 export async function containerFacts(container: WatchedContainer, opts: { logLines?: number; stats?: boolean; withCpu?: boolean } = {}): Promise<ContainerFacts> {

@@ -83,6 +83,11 @@ export function raisedMemoryLimit(current: number): number {
   return Math.max(Math.ceil((current * 1.5) / MiB) * MiB, current + 16 * MiB)
 }
 
+/** The alert's reading, as evidence: `metric = value (threshold t)`. */
+function readingOf(alert: Alert): string {
+  return `${alert.metric} = ${alert.value}${alert.threshold !== null ? ` (threshold ${alert.threshold})` : ''}`
+}
+
 function result(a: Omit<RuleAnalysis, 'confidence'> & { confidence: number }): RuleAnalysis {
   return { ...a, confidence: Math.round(Math.min(1, Math.max(0, a.confidence)) * 100) / 100 }
 }
@@ -249,6 +254,40 @@ function killable(p: ProcessInfo, opts: RuleOptions): boolean {
   return !protectedPids.has(p.pid) && !p.containerId
 }
 
+/**
+ * The analysis when no watched container explains a host memory or CPU alert: the top process is
+ * to blame. In a container, that container is restarted when Sentinel watches it; on the host, it
+ * is killed (an admin decides) unless it must never be. `words` says what the process does.
+ */
+async function blameTopProcess<P extends ProcessInfo>(
+  hog: P | undefined,
+  evidence: string[],
+  factsOut: Record<string, unknown>,
+  opts: RuleOptions,
+  words: { none: string; inContainer: (hog: P) => string; onHost: (hog: P) => string; hostConfidence: (hog: P) => number },
+): Promise<RuleAnalysis> {
+  if (!hog) return result({ evidence, facts: factsOut, root_cause: words.none, proposed_fix: null, risk_level: 'low', confidence: 0.2 })
+  if (hog.containerId) {
+    const { fix, note } = await restartIfWatched(hog.containerId)
+    return result({
+      evidence: note ? [...evidence, note] : evidence,
+      facts: factsOut,
+      root_cause: `Process ${hog.name} (pid ${hog.pid}) in container ${hog.containerId.slice(0, 12)} ${words.inContainer(hog)}`,
+      proposed_fix: fix,
+      risk_level: 'low',
+      confidence: 0.45,
+    })
+  }
+  return result({
+    evidence,
+    facts: factsOut,
+    root_cause: `Process ${hog.name} (pid ${hog.pid}) ${words.onHost(hog)}`,
+    proposed_fix: killable(hog, opts) ? { action: 'kill_process', params: { pid: hog.pid } } : null,
+    risk_level: 'high',
+    confidence: words.hostConfidence(hog),
+  })
+}
+
 async function memory(alert: Alert, opts: RuleOptions, container?: WatchedContainer): Promise<RuleAnalysis> {
   const n = opts.topN ?? 5
   const [top, cf] = await Promise.all([
@@ -257,7 +296,7 @@ async function memory(alert: Alert, opts: RuleOptions, container?: WatchedContai
   ])
   const evidence: string[] = []
   const factsOut: Record<string, unknown> = { topByRss: top.map(({ cpuTicks: _c, ...p }) => p) }
-  if (alert.value !== null) evidence.push(`${alert.metric} = ${alert.value}${alert.threshold !== null ? ` (threshold ${alert.threshold})` : ''}`)
+  if (alert.value !== null) evidence.push(readingOf(alert))
   for (const p of top) evidence.push(processLine(p, `RSS ${formatBytes(p.rssBytes)}`))
   const f = cf.f
   if (cf.problem) evidence.push(cf.problem)
@@ -287,26 +326,11 @@ async function memory(alert: Alert, opts: RuleOptions, container?: WatchedContai
       confidence: 0.45,
     })
   }
-  const hog = top[0]
-  if (!hog) return result({ evidence, facts: factsOut, root_cause: 'Memory is high but no process could be read from /proc.', proposed_fix: null, risk_level: 'low', confidence: 0.2 })
-  if (hog.containerId) {
-    const { fix, note } = await restartIfWatched(hog.containerId)
-    return result({
-      evidence: note ? [...evidence, note] : evidence,
-      facts: factsOut,
-      root_cause: `Process ${hog.name} (pid ${hog.pid}) in container ${hog.containerId.slice(0, 12)} holds the most memory (${formatBytes(hog.rssBytes)}).`,
-      proposed_fix: fix,
-      risk_level: 'low',
-      confidence: 0.45,
-    })
-  }
-  return result({
-    evidence,
-    facts: factsOut,
-    root_cause: `Process ${hog.name} (pid ${hog.pid}) holds the most memory on the host (${formatBytes(hog.rssBytes)}).`,
-    proposed_fix: killable(hog, opts) ? { action: 'kill_process', params: { pid: hog.pid } } : null,
-    risk_level: 'high',
-    confidence: 0.4,
+  return blameTopProcess(top[0], evidence, factsOut, opts, {
+    none: 'Memory is high but no process could be read from /proc.',
+    inContainer: (hog) => `holds the most memory (${formatBytes(hog.rssBytes)}).`,
+    onHost: (hog) => `holds the most memory on the host (${formatBytes(hog.rssBytes)}).`,
+    hostConfidence: () => 0.4,
   })
 }
 
@@ -318,7 +342,7 @@ async function cpu(alert: Alert, opts: RuleOptions, container?: WatchedContainer
   ])
   const evidence: string[] = []
   const factsOut: Record<string, unknown> = { topByCpu: top.map(({ cpuTicks: _c, ...p }) => p), cpuSampleMs: opts.cpuSampleMs ?? 500 }
-  if (alert.value !== null) evidence.push(`${alert.metric} = ${alert.value}${alert.threshold !== null ? ` (threshold ${alert.threshold})` : ''}`)
+  if (alert.value !== null) evidence.push(readingOf(alert))
   for (const p of top) evidence.push(processLine(p, `${p.cpuPercent}% CPU over the sample`))
   const f = cf.f
   if (cf.problem) evidence.push(cf.problem)
@@ -336,33 +360,18 @@ async function cpu(alert: Alert, opts: RuleOptions, container?: WatchedContainer
       confidence: 0.5,
     })
   }
-  const hog = top[0]
-  if (!hog) return result({ evidence, facts: factsOut, root_cause: 'CPU is high but no process used CPU time over the sample.', proposed_fix: null, risk_level: 'low', confidence: 0.2 })
-  if (hog.containerId) {
-    const { fix, note } = await restartIfWatched(hog.containerId)
-    return result({
-      evidence: note ? [...evidence, note] : evidence,
-      facts: factsOut,
-      root_cause: `Process ${hog.name} (pid ${hog.pid}) in container ${hog.containerId.slice(0, 12)} uses the most CPU (${hog.cpuPercent}%).`,
-      proposed_fix: fix,
-      risk_level: 'low',
-      confidence: 0.45,
-    })
-  }
-  return result({
-    evidence,
-    facts: factsOut,
-    root_cause: `Process ${hog.name} (pid ${hog.pid}) uses the most CPU on the host (${hog.cpuPercent}% of a core over the sample): a runaway process.`,
-    proposed_fix: killable(hog, opts) ? { action: 'kill_process', params: { pid: hog.pid } } : null,
-    risk_level: 'high',
-    confidence: hog.cpuPercent >= 80 ? 0.6 : 0.4,
+  return blameTopProcess(top[0], evidence, factsOut, opts, {
+    none: 'CPU is high but no process used CPU time over the sample.',
+    inContainer: (hog) => `uses the most CPU (${hog.cpuPercent}%).`,
+    onHost: (hog) => `uses the most CPU on the host (${hog.cpuPercent}% of a core over the sample): a runaway process.`,
+    hostConfidence: (hog) => (hog.cpuPercent >= 80 ? 0.6 : 0.4),
   })
 }
 
 async function disk(alert: Alert, opts: RuleOptions): Promise<RuleAnalysis> {
   const dir = opts.sandboxDir ?? './sandbox'
   const evidence: string[] = []
-  if (alert.value !== null) evidence.push(`${alert.metric} = ${alert.value}${alert.threshold !== null ? ` (threshold ${alert.threshold})` : ''} on ${alert.resource.name}`)
+  if (alert.value !== null) evidence.push(`${readingOf(alert)} on ${alert.resource.name}`)
   let usage
   try {
     usage = await sandboxUsage(dir)
@@ -372,7 +381,7 @@ async function disk(alert: Alert, opts: RuleOptions): Promise<RuleAnalysis> {
   for (const [name, u] of Object.entries(usage.subdirs)) {
     evidence.push(`${name}/ holds ${formatBytes(u.bytes)} in ${u.files} files${u.largest[0] ? `, largest ${u.largest[0].path} (${formatBytes(u.largest[0].bytes)})` : ''}`)
   }
-  if (usage.filesystem) evidence.push(`filesystem of the sandbox: ${usage.filesystem.usedPercent}% used, ${formatBytes(usage.filesystem.freeBytes)} free`)
+  if (usage.filesystem) evidence.push(`filesystem of the sandbox: ${usage.filesystem.usedPercent.toFixed(1)}% used, ${formatBytes(usage.filesystem.freeBytes)} free`)
   const factsOut = { sandbox: usage }
   const share = usage.totalBytes > 0 ? usage.cleanableBytes / usage.totalBytes : 0
   const biggest = Object.entries(usage.subdirs).sort((a, b) => b[1].bytes - a[1].bytes)[0]
@@ -419,7 +428,7 @@ async function latency(alert: Alert, opts: RuleOptions, container?: WatchedConta
   const d = alert.details ?? {}
   const probes = probesOf(d)
   const evidence: string[] = []
-  if (alert.value !== null) evidence.push(`${alert.metric} = ${alert.value}${alert.threshold !== null ? ` (threshold ${alert.threshold})` : ''}`)
+  if (alert.value !== null) evidence.push(readingOf(alert))
   for (const p of probes.slice(-10)) {
     const ms = p.ms ?? p.latencyMs
     evidence.push(`probe ${redact(String(p.url ?? p.target ?? alert.resource.name))}: ${p.error ? `failed (${redact(p.error).slice(0, 120)})` : `HTTP ${p.status ?? '?'}`}${ms !== undefined ? ` in ${ms} ms` : ''}`)

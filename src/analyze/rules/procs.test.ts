@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { test } from 'node:test'
-import { containerIdFromCgroup, listProcesses, parseRssBytes, parseStat } from './procs'
-
-test('parseStat reads utime + stime after a command name holding spaces and parentheses', () => {
-  const stat = '4242 (my (odd) proc) R 1 4242 4242 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 1 0 12345 1000000 200 18446744073709551615'
-  assert.deepEqual(parseStat(stat), { name: 'my (odd) proc', cpuTicks: 300 })
-  assert.equal(parseStat('garbage'), undefined)
-})
+import { readProcStat } from '../../platform/host/procfs'
+import { containerIdFromCgroup, listProcesses, parseRssBytes, topByCpu } from './procs'
 
 test('parseRssBytes and containerIdFromCgroup', () => {
   assert.equal(parseRssBytes('Name:\tx\nVmRSS:\t  2048 kB\n'), 2048 * 1024)
@@ -23,4 +19,28 @@ test('listProcesses sees this very process with its command line and memory', as
   assert.ok(me.rssBytes > 1024 * 1024)
   assert.match(me.command, /node/)
   assert.equal(me.containerId, undefined)
+})
+
+test('topByCpu names a busy process with its command line and its share of a CPU', async () => {
+  const marker = `sentinel-procs-busy-${process.pid}`
+  const busy = spawn(process.execPath, ['-e', 'for (;;) {}', marker], { stdio: 'ignore' })
+  try {
+    await new Promise((r) => setTimeout(r, 200))
+    const ticks = async () => (await readProcStat(busy.pid!))!.cpuTicks
+    const before = await ticks()
+    const t0 = Date.now()
+    const top = await topByCpu(500, 20)
+    const after = await ticks()
+    const found = top.find((p) => p.pid === busy.pid)
+    assert.ok(found, `the busy loop is among the busiest: ${JSON.stringify(top.map((p) => [p.pid, p.name, p.cpuPercent]))}`)
+    assert.match(found.command, new RegExp(marker))
+    assert.equal(found.name, 'node')
+    // The share is what the loop used over the sample: no more than the CPU time it used over the whole call
+    // (however loaded this host is), 100 ticks a second.
+    const sampled = (found.cpuPercent / 100) * 0.5 * 100
+    assert.ok(found.cpuPercent > 0 && sampled <= after - before + 1, `${found.cpuPercent}% over 0.5 s vs ${after - before} ticks in ${Date.now() - t0} ms`)
+    assert.deepEqual([...top].sort((a, b) => b.cpuPercent - a.cpuPercent), top, 'busiest first')
+  } finally {
+    busy.kill('SIGKILL')
+  }
 })

@@ -2,8 +2,9 @@
  * How much each sandbox directory holds. The walk never follows symbolic links (a link is counted
  * as itself), so a link cannot make the sandbox look bigger or lead the walk outside it.
  */
-import { lstat, readdir, statfs } from 'node:fs/promises'
+import { lstat, readdir } from 'node:fs/promises'
 import path from 'node:path'
+import { type FilesystemUsage, filesystemUsage } from '../../platform/host/statfs'
 
 export const SANDBOX_SUBDIRS = ['logs', 'temp', 'cache', 'data'] as const
 export const CLEANABLE_SUBDIRS = ['logs', 'temp', 'cache'] as const
@@ -61,7 +62,7 @@ export interface SandboxUsage {
   subdirs: Record<(typeof SANDBOX_SUBDIRS)[number], DirUsage>
   cleanableBytes: number
   totalBytes: number
-  filesystem?: { sizeBytes: number; freeBytes: number; usedPercent: number }
+  filesystem?: FilesystemUsage
 }
 
 export async function sandboxUsage(dir: string): Promise<SandboxUsage> {
@@ -69,12 +70,6 @@ export async function sandboxUsage(dir: string): Promise<SandboxUsage> {
   const subdirs = Object.fromEntries(entries) as SandboxUsage['subdirs']
   const cleanableBytes = CLEANABLE_SUBDIRS.reduce((sum, s) => sum + subdirs[s].bytes, 0)
   const totalBytes = cleanableBytes + subdirs.data.bytes
-  let filesystem: SandboxUsage['filesystem']
-  try {
-    const fs = await statfs(dir)
-    const size = fs.blocks * fs.bsize
-    const free = fs.bavail * fs.bsize
-    filesystem = { sizeBytes: size, freeBytes: free, usedPercent: size > 0 ? Math.round(((size - free) / size) * 1000) / 10 : 0 }
-  } catch {}
+  const filesystem = await filesystemUsage(dir).catch(() => undefined)
   return { dir, subdirs, cleanableBytes, totalBytes, filesystem }
 }

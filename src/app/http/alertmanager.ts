@@ -9,6 +9,7 @@ import { checkApiRequest } from '../../platform/http/auth-context'
 import { applyAlerts } from '../../observe/intake'
 import type { AuditLog } from '../../platform/store/audit'
 import type { IncidentStore } from '../../platform/store/incidents'
+import { type FlowEmit, TOPICS } from '../../platform/events/topics'
 import { isStoreUnavailable, STORE_RETRY_AFTER_SECONDS, storeUnavailableBody } from '../../platform/store/unavailable'
 import { logTo } from '../../platform/telemetry/log'
 import { BodyError, parseJsonBody } from '../../platform/http/body'
@@ -20,7 +21,7 @@ const log = logTo('alertmanager')
 
 export function mountAlertmanager(
   app: Router,
-  deps: { store: IncidentStore; audit: AuditLog; emit: (topic: string, data: Record<string, unknown>, traceId: string) => Promise<void> },
+  deps: { store: IncidentStore; audit: AuditLog; emit: FlowEmit },
 ): void {
   app.post(ALERTMANAGER_PATH, async (req: Request, res: Response) => {
     try {
@@ -47,7 +48,7 @@ export function mountAlertmanager(
         throw err
       }
       const out = await applyAlerts({ open: mapped.firing, resolve: mapped.resolved, flapping: [], actor: 'alertmanager' }, deps)
-      for (const incidentId of out.opened) await deps.emit('incident.opened', { incidentId }, incidentId)
+      for (const incidentId of out.opened) await deps.emit(TOPICS.opened, { incidentId }, incidentId)
       res.status(200).json({ ...out, truncatedAlerts: mapped.truncatedAlerts })
     } catch (err) {
       // A 5xx makes Alertmanager send the notification again: an unreachable store loses nothing.

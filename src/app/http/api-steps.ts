@@ -12,17 +12,37 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Request, Response, Router } from 'express'
-import type { ApiMiddleware, ApiRequest, ApiResponse, ApiRouteConfig } from 'motia'
+import type { ApiRequest, ApiResponse, ApiRouteConfig, FlowContextStateStreams } from 'motia'
 import { requiredPermission } from '../../platform/http/permission'
 import { logTo } from '../../platform/telemetry/log'
 import { BodyError, parseJsonBody } from '../../platform/http/body'
 import { rawBodyOf } from './front-door'
 import { safeRouter } from '../../platform/http/safe-router'
 
+type LogData = Record<string, unknown>
+
+/**
+ * The context a step's middlewares and handler get here: Motia's FlowContext less its `state`
+ * (no API step uses it), with Sentinel's logger and an `emit` held to the config's `emits`.
+ */
+export interface ApiStepContext {
+  traceId: string
+  flows?: string[]
+  logger: {
+    info(msg: string, data?: LogData): void
+    warn(msg: string, data?: LogData): void
+    error(msg: string, data?: LogData): void
+    debug(msg: string, data?: LogData): void
+    log(data: unknown): void
+  }
+  streams: FlowContextStateStreams
+  emit(event: { topic: string; data: Record<string, unknown> }): Promise<void>
+}
+
 export interface LoadedApiStep {
   filePath: string
   config: ApiRouteConfig
-  handler: (req: ApiRequest, ctx: any) => Promise<ApiResponse>
+  handler: (req: ApiRequest, ctx: ApiStepContext) => Promise<ApiResponse>
 }
 
 export type FlowEmit = (topic: string, data: Record<string, unknown>, traceId: string) => Promise<void>
@@ -45,7 +65,7 @@ const topicsOf = (config: ApiRouteConfig): Set<string> =>
   new Set((config.emits ?? []).map((e) => (typeof e === 'string' ? e : (e as { topic: string }).topic)))
 
 /** Runs Motia middlewares in order, the handler last. */
-function runChain(chain: ApiMiddleware<any, any, any>[], req: ApiRequest, ctx: unknown, handler: () => Promise<ApiResponse>): Promise<ApiResponse> {
+function runChain(chain: NonNullable<ApiRouteConfig['middleware']>, req: ApiRequest, ctx: ApiStepContext, handler: () => Promise<ApiResponse>): Promise<ApiResponse> {
   const at = (i: number): Promise<ApiResponse> => (i < chain.length ? chain[i](req, ctx as never, () => at(i + 1)) : handler())
   return at(0)
 }
@@ -87,7 +107,7 @@ export function apiStepsRouter(steps: LoadedApiStep[], emit: FlowEmit): Router {
           queryParams: req.query as Record<string, string | string[]>,
           rawBody: raw.toString('utf8'),
         }
-        const ctx = {
+        const ctx: ApiStepContext = {
           traceId,
           flows: config.flows,
           logger,

@@ -3,10 +3,12 @@
  * The main process mounts `router` on its Express app before any body parser (the signature is over
  * the raw body). Bolt is loaded here only, lazily, so nothing else pays for it.
  */
-import type { App, ExpressReceiver, Logger } from '@slack/bolt'
+import type { App, ExpressReceiver, Logger, LogLevel } from '@slack/bolt'
+import type { RequestHandler } from 'express'
 import { authorize, decidePermission, isRole, whoMay, type Role } from '../../platform/auth/roles'
 import type { Incident } from '../../platform/store/model'
-import { normalizeApiUrl, parseSlackUserRoles, APPROVE_ACTION, REJECT_ACTION, SLACK_ACTIONS_ENDPOINT } from './config'
+import { normalizeApiUrl, parseSlackUserRoles } from '../../platform/config/slack'
+import { APPROVE_ACTION, REJECT_ACTION, SLACK_ACTIONS_ENDPOINT } from './config'
 import { createSlackMessenger, type SlackMessenger } from './messenger'
 import { createSignatureGuard, type GuardFailure } from './verify'
 
@@ -43,7 +45,7 @@ export interface SlackApprovals {
   app: App
   receiver: ExpressReceiver
   /** Mount on the main Express app before body parsers: `app.use(slack.router)`. */
-  router: (req: any, res: any, next: (err?: unknown) => void) => void
+  router: RequestHandler
   messenger: SlackMessenger
   endpoint: string
   /** Checks the bot token with auth.test (call at start to log a clear problem early); throws when Slack refuses. */
@@ -53,7 +55,8 @@ export interface SlackApprovals {
 const INCIDENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/
 
 function boltLogger(log: SlackLog | undefined): Logger {
-  let level = 'info' as any
+  // Type-only: Bolt is loaded lazily, so its LogLevel enum is named by its value here ('info' is LogLevel.INFO).
+  let level = 'info' as LogLevel
   const emit = (lvl: 'info' | 'warn' | 'error') => (...msg: unknown[]) => log?.(lvl, `slack: ${msg.map(String).join(' ')}`)
   return {
     debug: () => {},

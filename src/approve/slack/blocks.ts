@@ -1,4 +1,5 @@
 /** Block Kit messages for approvals: what happened, the evidence, the proposed fix, the risk, who may approve. */
+import type { Button, KnownBlock, SectionBlock } from '@slack/web-api'
 import { decidePermission, whoMay } from '../../platform/auth/roles'
 import type { Incident } from '../../platform/store/model'
 import { APPROVE_ACTION, DECISION_BLOCK, REJECT_ACTION } from './config'
@@ -17,13 +18,14 @@ export interface OutcomeInfo {
   at?: string
 }
 
-export type Block = Record<string, unknown>
+/** A Block Kit block, as Slack's Web API types it. */
+export type Block = KnownBlock
 
 /** Slack's three control characters; escaping them keeps text from making links or @-mentions. */
 export const escapeText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 
 const clip = (s: string, max: number) => (s.length <= max ? s : `${s.slice(0, max - 1)}…`)
-const mrkdwn = (text: string): Block => ({ type: 'section', text: { type: 'mrkdwn', text: clip(text, 3000) } })
+const mrkdwn = (text: string): SectionBlock => ({ type: 'section', text: { type: 'mrkdwn', text: clip(text, 3000) } })
 const code = (s: string) => `\`${escapeText(s).replace(/`/g, "'")}\``
 
 /** `slack:U123` becomes a mention; anything else is shown as text. */
@@ -99,7 +101,7 @@ export function approvalMessage(incident: Incident, state: { decision?: Decision
     elements: [{ type: 'mrkdwn', text: clip(`Risk *${risk}*: ${whoMay(needed)} may approve or reject${incident.decision ? ` (rule ${escapeText(incident.decision.rule)})` : ''}.`, 3000) }],
   })
   if (!state.decision) {
-    const approve: Block = { type: 'button', action_id: APPROVE_ACTION, text: { type: 'plain_text', text: 'Approve', emoji: true }, style: 'primary', value: incident.id }
+    const approve: Button = { type: 'button', action_id: APPROVE_ACTION, text: { type: 'plain_text', text: 'Approve', emoji: true }, style: 'primary', value: incident.id }
     if (risk === 'high') {
       approve.confirm = {
         title: { type: 'plain_text', text: 'Approve a high-risk fix?' },

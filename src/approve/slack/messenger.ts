@@ -4,8 +4,8 @@
  */
 import type { WebClient } from '@slack/web-api'
 import type { Incident } from '../../platform/store/model'
-import { approvalMessage, decisionFromTimeline, statusOnlyMessage, type DecisionInfo, type OutcomeInfo } from './blocks'
-import { normalizeApiUrl } from './config'
+import { approvalMessage, decisionFromTimeline, statusOnlyMessage, type Block, type DecisionInfo, type OutcomeInfo } from './blocks'
+import { normalizeApiUrl } from '../../platform/config/slack'
 import { withChildSpan } from '../../platform/telemetry/tracing'
 
 /** Where a message lives; stored on the incident so later steps can update it. */
@@ -51,16 +51,16 @@ export function createSlackMessenger(opts: SlackMessengerOptions): SlackMessenge
       span.setAttribute('outcome', 'ok')
       return result
     })
-  const update = (ref: SlackMessageRef, msg: { text: string; blocks: Record<string, unknown>[] }, incident: Incident | undefined, what: string) =>
+  const update = (ref: SlackMessageRef, msg: { text: string; blocks: Block[] }, incident: Incident | undefined, what: string) =>
     traced('chat.update', incident, { 'slack.update': what, 'slack.channel': ref.channel }, async () => {
-      await (await getClient()).chat.update({ channel: ref.channel, ts: ref.ts, text: msg.text, blocks: msg.blocks as any })
+      await (await getClient()).chat.update({ channel: ref.channel, ts: ref.ts, text: msg.text, blocks: msg.blocks })
     })
   return {
     client: getClient,
     postApprovalRequest: (incident) =>
       traced('chat.postMessage', incident, { action: incident.decision?.actionId ?? undefined, risk: incident.decision?.risk }, async () => {
         const msg = approvalMessage(incident)
-        const res = await (await getClient()).chat.postMessage({ channel: opts.channel, text: msg.text, blocks: msg.blocks as any, unfurl_links: false, unfurl_media: false })
+        const res = await (await getClient()).chat.postMessage({ channel: opts.channel, text: msg.text, blocks: msg.blocks, unfurl_links: false, unfurl_media: false })
         if (!res.ts || !res.channel) throw new Error('Slack: chat.postMessage answered without channel and ts')
         return { channel: res.channel, ts: res.ts }
       }),

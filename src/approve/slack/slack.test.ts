@@ -7,7 +7,7 @@ import express from 'express'
 import { sleep, waitFor } from '../../../tests/helpers/ports'
 import { blockActionPayload, sendSignedInteraction, slackSignature, startSlackStandIn, type SlackStandIn } from '../../../tests/helpers/slack-standin'
 import type { Incident, RiskLevel } from '../../platform/store/model'
-import { createSlackApprovals, parseSlackUserRoles, type SlackApprovals, type SlackDecision } from './index'
+import { createSlackApprovals, type SlackApprovals, type SlackDecision } from './index'
 import { canonicalPath, checkSlackSignature, createReplayCache, MAX_AGE_SECONDS, MAX_AHEAD_SECONDS, replayKey } from './verify'
 
 const TOKEN = `xoxb-test-${randomBytes(8).toString('hex')}`
@@ -450,17 +450,5 @@ describe('the signature guard, piece by piece', () => {
     assert.equal(cache.firstUse('k', t0), true)
     assert.equal(cache.firstUse('k', t0 + (MAX_AGE_SECONDS + MAX_AHEAD_SECONDS) * 1000 - 1), false)
     assert.equal(cache.firstUse('k', t0 + (MAX_AGE_SECONDS + MAX_AHEAD_SECONDS) * 1000 + 1), true)
-  })
-})
-
-describe('SLACK_USER_ROLES', () => {
-  test('parses and refuses clearly', () => {
-    assert.deepEqual(parseSlackUserRoles('U123ABC:admin, W0GRID:viewer'), { U123ABC: 'admin', W0GRID: 'viewer' })
-    assert.deepEqual(parseSlackUserRoles(''), {})
-    assert.throws(() => parseSlackUserRoles('U123:root'), /^SlackConfigError: SLACK_USER_ROLES: entry 1 of 1: role "root" must be one of viewer, operator, admin$/)
-    assert.throws(() => parseSlackUserRoles('alice:admin'), /"alice" is not a Slack user id/)
-    assert.throws(() => parseSlackUserRoles('U123:admin,'), /entry 2 of 2 is empty/)
-    assert.throws(() => parseSlackUserRoles('U123:admin,U123:viewer'), /listed twice/)
-    assert.throws(() => parseSlackUserRoles('U123'), /must be <Slack user id>:<role>/)
   })
 })

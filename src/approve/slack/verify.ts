@@ -6,7 +6,8 @@
  * signed request it has already accepted, whatever path it was sent to.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingMessage } from 'node:http'
+import type { Request, RequestHandler, Response } from 'express'
 
 /** How old a request's timestamp may be: Slack's own rule, and Bolt's. */
 export const MAX_AGE_SECONDS = 300
@@ -88,7 +89,7 @@ export interface GuardOptions {
   signingSecret: string
   endpoint: string
   /** Where accepted requests go (Bolt's receiver router). Nothing else reaches it. */
-  handler: (req: any, res: any, next: Next) => void
+  handler: RequestHandler
   now?: () => number
   onReject?: (reason: GuardFailure) => void
 }
@@ -107,7 +108,7 @@ export function createSignatureGuard(opts: GuardOptions) {
   const replay = createReplayCache()
   const now = opts.now ?? Date.now
   const endpoint = canonicalPath(opts.endpoint)
-  return (req: IncomingMessage & { _body?: boolean }, res: ServerResponse, next: Next) => {
+  return (req: Request & { _body?: boolean }, res: Response, next: Next) => {
     if (req.method !== 'POST' || canonicalPath(req.url ?? '') !== endpoint) return next()
     const refuse = (status: number, reason: GuardFailure) => {
       opts.onReject?.(reason)
@@ -123,7 +124,7 @@ export function createSignatureGuard(opts: GuardOptions) {
       ;(req as { rawBody?: Buffer }).rawBody = body
       const sentTo = req.url
       req.url = opts.endpoint
-      opts.handler(req, res, (err) => {
+      opts.handler(req, res, (err?: unknown) => {
         req.url = sentTo
         next(err)
       })

@@ -1,9 +1,9 @@
 /**
- * Container readings through the Docker Engine API over the unix socket (node:http; dockerode is
- * too heavy for step processes): memory from one-shot stats, CPU from two one-shot samples.
+ * Container readings through the Docker Engine API (the platform's light client: dockerode is too
+ * heavy for step processes): memory from one-shot stats, CPU from two one-shot samples.
  */
-import http from 'node:http'
 import os from 'node:os'
+import { engineGet } from '../../platform/docker/engine-api'
 import type { ResourceRef } from '../../platform/store/model'
 import { readingSeries, type Reading, type ReadingMetric, type ReadingUnit } from '../types'
 
@@ -19,45 +19,8 @@ export interface DockerCollectorOptions {
   maxContainers?: number
 }
 
-export class DockerApiError extends Error {
-  constructor(
-    message: string,
-    public readonly statusCode?: number,
-    public readonly code?: string,
-  ) {
-    super(message)
-    this.name = 'DockerApiError'
-  }
-}
-
-export function dockerGet<T>(socketPath: string, apiPath: string, timeoutMs = 5000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, path: apiPath, method: 'GET', timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8')
-        if ((res.statusCode ?? 500) >= 400) {
-          let message = body
-          try {
-            message = (JSON.parse(body) as { message?: string }).message ?? body
-          } catch {}
-          reject(new DockerApiError(`docker GET ${apiPath}: ${res.statusCode} ${message.trim()}`, res.statusCode))
-          return
-        }
-        try {
-          resolve(JSON.parse(body) as T)
-        } catch (err) {
-          reject(new DockerApiError(`docker GET ${apiPath}: invalid JSON (${(err as Error).message})`))
-        }
-      })
-      res.on('error', reject)
-    })
-    req.on('timeout', () => req.destroy(new DockerApiError(`docker GET ${apiPath} timed out after ${timeoutMs} ms`, undefined, 'ETIMEDOUT')))
-    req.on('error', (err: NodeJS.ErrnoException) => reject(err instanceof DockerApiError ? err : new DockerApiError(`docker unreachable at ${socketPath}: ${err.code ?? err.message}`, undefined, err.code)))
-    req.end()
-  })
-}
+/** Where and how long the Engine API is asked, from the collector's options. */
+const engineOpts = (opts: DockerCollectorOptions) => ({ socketPath: opts.socketPath ?? '/var/run/docker.sock', timeoutMs: opts.timeoutMs })
 
 export interface ContainerSummary {
   Id: string
@@ -76,11 +39,11 @@ export interface ContainerStats {
 export async function listRunningContainers(opts: DockerCollectorOptions = {}): Promise<ContainerSummary[]> {
   const filters: Record<string, string[]> = { status: ['running'] }
   if (opts.label) filters.label = [opts.label]
-  return dockerGet<ContainerSummary[]>(opts.socketPath ?? '/var/run/docker.sock', `/containers/json?filters=${encodeURIComponent(JSON.stringify(filters))}`, opts.timeoutMs)
+  return engineGet<ContainerSummary[]>(`/containers/json?filters=${encodeURIComponent(JSON.stringify(filters))}`, engineOpts(opts))
 }
 
 export function oneShotStats(id: string, opts: DockerCollectorOptions = {}): Promise<ContainerStats> {
-  return dockerGet<ContainerStats>(opts.socketPath ?? '/var/run/docker.sock', `/containers/${encodeURIComponent(id)}/stats?stream=false&one-shot=true`, opts.timeoutMs)
+  return engineGet<ContainerStats>(`/containers/${encodeURIComponent(id)}/stats?stream=false&one-shot=true`, engineOpts(opts))
 }
 
 /** Memory in use as `docker stats` counts it: usage less the inactive file cache. */

@@ -3,11 +3,13 @@
  * CPU busy % from two /proc/stat samples, memory from /proc/meminfo, disk via statfs of the
  * mounts in /proc/mounts, network bytes and errors per second from two /proc/net/dev samples.
  */
-import { readFile, statfs } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { filesystemUsage } from '../../platform/host/statfs'
 import type { ResourceRef } from '../../platform/store/model'
-import { computedLatencyMs, DEFAULT_EXCLUDED_DEVICES, DEFAULT_EXCLUDED_FS_TYPES, DEFAULT_EXCLUDED_MOUNTPOINTS } from '../prometheus-queries'
+import { DEFAULT_EXCLUDED_FS_TYPES } from '../../platform/config/observe'
+import { computedLatencyMs, DEFAULT_EXCLUDED_DEVICES, DEFAULT_EXCLUDED_MOUNTPOINTS } from '../prometheus-queries'
 import { readingSeries, type Reading, type ReadingMetric, type ReadingUnit } from '../types'
 
 export interface CpuTimes {
@@ -120,11 +122,10 @@ export async function diskReadings(opts: HostCollectorOptions, instance: string,
       if (excludedTypes.has(m.fstype) || excludedMounts.test(m.mountpoint) || seen.has(m.mountpoint)) return
       seen.add(m.mountpoint)
       try {
-        const s = await statfs(m.mountpoint)
-        if (!s.blocks) return
-        const value = 100 * (1 - s.bavail / s.blocks)
+        const fs = await filesystemUsage(m.mountpoint)
+        if (!fs.sizeBytes) return
         const resource: ResourceRef = { kind: 'filesystem', id: `${instance}:${m.mountpoint}`, name: m.mountpoint }
-        out.push(mk('disk_used_percent', 'percent', value, resource, { instance, device: m.device, fstype: m.fstype, mountpoint: m.mountpoint }, 'collector:statfs', at))
+        out.push(mk('disk_used_percent', 'percent', fs.usedPercent, resource, { instance, device: m.device, fstype: m.fstype, mountpoint: m.mountpoint }, 'collector:statfs', at))
       } catch {
         // A mount that vanished or that we may not stat is not a reading.
       }

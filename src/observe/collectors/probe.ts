@@ -5,6 +5,7 @@
  */
 import http from 'node:http'
 import type { Redis } from 'ioredis'
+import { publicUrl } from '../../platform/config/observe'
 import type { ResourceRef } from '../../platform/store/model'
 import { readingSeries, type Reading } from '../types'
 
@@ -81,37 +82,6 @@ export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b)
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length))
   return sorted[Math.min(rank, sorted.length) - 1]
-}
-
-/** The URL without user:password, for labels and logs. */
-export function publicUrl(target: string): string {
-  try {
-    const u = new URL(target)
-    u.username = ''
-    u.password = ''
-    return u.toString()
-  } catch {
-    return target
-  }
-}
-
-/** Parses PROBE_TARGETS: comma-separated http(s) URLs. Throws naming the bad entry. */
-export function parseProbeTargets(value: string | undefined): string[] {
-  if (!value || !value.trim()) return []
-  return value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map((s) => {
-      let u: URL
-      try {
-        u = new URL(s)
-      } catch {
-        throw new Error(`PROBE_TARGETS: "${publicUrl(s)}" is not a URL`)
-      }
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`PROBE_TARGETS: "${publicUrl(s)}" is not http(s)`)
-      return s
-    })
 }
 
 /** One timed GET: from the request to the last byte of the body. Never throws. */

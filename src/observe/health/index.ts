@@ -2,10 +2,10 @@
  * /healthz: each dependency as up, down (with the reason) or not_configured. Sentinel can work
  * (HTTP 200) as long as Redis is up; everything else degrades a feature, not the service.
  */
-import http from 'node:http'
 import type { Redis } from 'ioredis'
 import type { SentinelConfig } from '../../platform/config/index'
 import { dockerSocketPresent } from '../../platform/docker/client'
+import { engineRequest } from '../../platform/docker/engine-api'
 import type { WatcherStatus } from '../../platform/docker/watcher'
 import { Monitor } from '../monitor'
 
@@ -40,22 +40,10 @@ async function checkRedis(redis: Redis): Promise<ComponentHealth> {
   }
 }
 
-function dockerPing(socketPath: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, path: '/_ping', method: 'GET', timeout: 1000 }, (res) => {
-      res.resume()
-      res.statusCode === 200 ? resolve() : reject(new Error(`/_ping answered ${res.statusCode}`))
-    })
-    req.on('timeout', () => req.destroy(new Error('docker /_ping timed out')))
-    req.on('error', reject)
-    req.end()
-  })
-}
-
 async function checkDocker(cfg: SentinelConfig, watcher?: WatcherStatus): Promise<ComponentHealth> {
   if (!dockerSocketPresent()) return { status: 'down', reason: `no Docker socket at ${cfg.DOCKER_SOCKET}; containers are not watched` }
   try {
-    await dockerPing(cfg.DOCKER_SOCKET)
+    await engineRequest('/_ping', { socketPath: cfg.DOCKER_SOCKET, timeoutMs: 1000 })
   } catch (err) {
     return { status: 'down', reason: (err as Error).message }
   }

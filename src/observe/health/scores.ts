@@ -5,7 +5,7 @@
  * main process.
  */
 import type { SentinelConfig } from '../../platform/config/index'
-import { dockerGet } from '../collectors/docker'
+import { engineGet } from '../../platform/docker/engine-api'
 import type { CheckStatus } from '../monitor'
 import type { IncidentStore } from '../../platform/store/incidents'
 import type { Incident } from '../../platform/store/model'
@@ -65,7 +65,7 @@ export async function computeHealth(deps: HealthDeps): Promise<HealthView> {
   const label = `${deps.config.WATCH_LABEL.key}=${deps.config.WATCH_LABEL.value}`
   let containers: ContainerSummary[] = []
   let containersError: string | undefined
-  const listing = dockerGet<ContainerSummary[]>(deps.config.DOCKER_SOCKET, `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ label: [label] }))}`, 3000).catch((err) => {
+  const listing = engineGet<ContainerSummary[]>(`/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ label: [label] }))}`, { socketPath: deps.config.DOCKER_SOCKET, timeoutMs: 3000 }).catch((err) => {
     containersError = (err as Error).message
     return [] as ContainerSummary[]
   })

@@ -33,7 +33,7 @@ import { generateKey, readKeyFile } from './keys'
 import { setStreamTokenSecret } from './stream-token'
 
 const exec = promisify(execFile)
-const ROOT = path.resolve(import.meta.dirname, '..', '..')
+const ROOT = path.resolve(import.meta.dirname, '..', '..', '..')
 
 const ADMIN = generateKey('admin')
 const OPERATOR = generateKey('operator')

@@ -1,87 +1,86 @@
 /**
- * The one place Sentinel reads its environment. Every variable is validated with zod;
- * a bad or missing value stops the start with the variable's name and what was expected.
- * `.env.example` documents each variable; keep the two in step (a test checks they match).
+ * The one place Sentinel reads its environment. Every variable is validated with zod, all in one
+ * pass: a bad or missing value stops the start with one error naming every bad variable and what
+ * was expected. Values come from the environment, then from `<projectRoot>/.env` (read with
+ * dotenv) for what the environment does not set. `.env.example` documents each variable; keep the
+ * two in step (a test checks they match). The settings of one concern live beside this file:
+ * observe.ts (monitoring), freeze-windows.ts, slack.ts, allowlist.ts (kill_process).
+ *
+ * Modules read `getConfig()`, never `process.env`. The only direct reads left, on purpose:
+ *  - MOTIA_* (MOTIA_ANALYTICS_DISABLED, MOTIA_WORKBENCH_BASE, MOTIA_REDIS_*...): the framework's own
+ *    switches, set by the launch scripts for Motia, not settings of Sentinel;
+ *  - SENTINEL_SCRUBBED_SECRETS (secrets.ts): written by the main process for its step processes;
+ *  - src/platform/instance/lock-child.ts (LOCK_DIR, MODE): a child process the lock's tests spawn;
+ *  - npm_* in scripts/keys.ts: what npm tells a script about its own command line.
+ * Writes to process.env (motia.config.ts, scrubMainProcessSecrets) are not reads of settings.
+ *
+ * Light on purpose: step processes load this (every step reads the configuration), so it imports
+ * zod, dotenv, node-cron's validator and the small parsers beside it, nothing of the stages.
  */
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
+import dotenv from 'dotenv'
+import cron from 'node-cron'
 import { z } from 'zod'
+import { parseApiKeysEnv } from '../auth/keys'
 import { isAddressOrCidr } from './addresses'
+import { parseAllowlist } from './allowlist'
+import { bool, int, list, num, optionalSecret, optionalString, optionalUrl, parsed, splitList, text } from './fields'
+import { parseFreezeWindows } from './freeze-windows'
+import { observeEnvSchema, type ObserveSettings } from './observe'
 import { scrubbedSecrets } from './secrets'
-import { parseAllowlist } from '../../actions/kill-process/allowlist'
-import { loadObserveSettings, observeEnvSchema, type ObserveSettings } from '../../observe/settings'
-import { parseFreezeWindows } from '../../decide/freeze'
-import { parseSlackUserRoles } from '../../approve/slack/config'
+import { normalizeApiUrl, parseSlackUserRoles } from './slack'
 
-const bool = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
-    .default(fallback ? 'true' : 'false')
-    .transform((v) => (v === '' ? fallback : v === 'true' || v === '1' || v === 'yes'))
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
 
-const int = (fallback: number, min: number, max: number) =>
+/** One of the given words (any case); empty: the fallback. */
+const oneOf = <const T extends readonly string[]>(values: T, fallback: T[number]) =>
   z
     .string()
-    .default(String(fallback))
-    .transform((v, ctx) => {
-      if (v.trim() === '') return fallback
-      const n = Number(v)
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}, got "${v}"` })
-        return z.NEVER
-      }
-      return n
-    })
-
-const num = (fallback: number, min: number, max: number) =>
-  z
-    .string()
-    .default(String(fallback))
-    .transform((v, ctx) => {
-      if (v.trim() === '') return fallback
-      const n = Number(v)
-      if (!Number.isFinite(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `expected a number from ${min} to ${max}, got "${v}"` })
-        return z.NEVER
-      }
-      return n
-    })
-
-const optionalUrl = z
-  .string()
-  .default('')
-  .transform((v, ctx) => {
-    if (v.trim() === '') return undefined
-    try {
-      const u = new URL(v)
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol')
-      return v.replace(/\/+$/, '')
-    } catch {
-      ctx.addIssue({ code: 'custom', message: `expected an http(s) URL, got "${v}"` })
+    .optional()
+    .transform((v, ctx): T[number] => {
+      const t = (v ?? '').trim().toLowerCase()
+      if (t === '') return fallback
+      if (values.includes(t)) return t as T[number]
+      ctx.addIssue({ code: 'custom', message: `expected one of ${values.join(', ')}, got "${v}"` })
       return z.NEVER
-    }
-  })
+    })
 
-const optionalString = z
-  .string()
-  .default('')
-  .transform((v) => (v.trim() === '' ? undefined : v.trim()))
-
-const splitList = (v: string) =>
-  v
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
+/**
+ * A cron expression as Motia schedules it: 5 fields (minute hour day-of-month month day-of-week) or
+ * 6 with seconds first, each accepted by node-cron, Motia's scheduler (which would otherwise only
+ * log the bad expression and never run the step). Blanks between fields are normalised to one.
+ */
+const motiaCron = (fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const t = (v ?? '').trim().split(/\s+/).filter(Boolean).join(' ')
+      if (t === '') return fallback
+      const fields = t.split(' ').length
+      if ((fields !== 5 && fields !== 6) || !cron.validate(t)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a cron expression of 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first (*/15 * * * * * = every 15 s), got "${v}"`,
+        })
+        return z.NEVER
+      }
+      return t
+    })
 
 /** Proxies whose X-Forwarded-For is believed: IPv4/IPv6 addresses or CIDR blocks, comma-separated. */
 const addressList = z
   .string()
-  .default('')
+  .optional()
   .transform((v, ctx) => {
-    const items = splitList(v)
+    const items = splitList(v ?? '')
     const bad = items.filter((item) => !isAddressOrCidr(item))
     if (bad.length) {
-      ctx.addIssue({ code: 'custom', message: `expected IP addresses or CIDR blocks (10.0.0.1, 10.0.0.0/8, ::1), got ${bad.map((b) => `"${b}"`).join(', ')}` })
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected IP addresses or CIDR blocks (10.0.0.1, 10.0.0.0/8, ::1), got ${bad.map((b) => `"${b}"`).join(', ')}`,
+      })
       return z.NEVER
     }
     return items
@@ -90,9 +89,9 @@ const addressList = z
 /** Origins a browser may call the API from (scheme://host[:port]); empty: CORS off. */
 const originList = z
   .string()
-  .default('')
+  .optional()
   .transform((v, ctx) => {
-    const items = splitList(v)
+    const items = splitList(v ?? '')
     const bad = items.filter((item) => {
       try {
         const u = new URL(item)
@@ -102,7 +101,10 @@ const originList = z
       }
     })
     if (bad.length) {
-      ctx.addIssue({ code: 'custom', message: `expected origins such as https://ops.example.com (scheme, host and port only; no "*"), got ${bad.map((b) => `"${b}"`).join(', ')}` })
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected origins such as https://ops.example.com (scheme, host and port only; no "*"), got ${bad.map((b) => `"${b}"`).join(', ')}`,
+      })
       return z.NEVER
     }
     return items.map((item) => item.replace(/\/+$/, ''))
@@ -111,9 +113,10 @@ const originList = z
 /** `key=value` label selector, e.g. `sentinel.watch=true`. */
 const labelSelector = z
   .string()
-  .default('sentinel.watch=true')
+  .optional()
   .transform((v, ctx) => {
-    const m = /^([A-Za-z0-9._/-]+)=(.+)$/.exec(v.trim())
+    const t = (v ?? '').trim() || 'sentinel.watch=true'
+    const m = /^([A-Za-z0-9._/-]+)=(.+)$/.exec(t)
     if (!m) {
       ctx.addIssue({ code: 'custom', message: `expected key=value (for example sentinel.watch=true), got "${v}"` })
       return z.NEVER
@@ -121,17 +124,33 @@ const labelSelector = z
     return { key: m[1], value: m[2] }
   })
 
+/** SENTINEL_API_KEYS: kept as given (the key store hashes it), checked here so a bad key stops the start with the rest. */
+const apiKeys = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const t = (v ?? '').trim()
+    if (t === '') return undefined
+    try {
+      parseApiKeysEnv(t)
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^SENTINEL_API_KEYS: /, '') })
+      return z.NEVER
+    }
+    return t
+  })
+
 export const configSchema = z.object({
   PORT: int(3000, 1, 65535),
-  HOST: z.string().default('127.0.0.1'),
-  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-  DATA_DIR: z.string().default('.data'),
+  HOST: text('127.0.0.1'),
+  LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
+  DATA_DIR: text('.data'),
 
-  REDIS_HOST: z.string().default('127.0.0.1'),
+  REDIS_HOST: text('127.0.0.1'),
   REDIS_PORT: int(6380, 1, 65535),
   REDIS_PASSWORD: optionalString,
 
-  DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
+  DOCKER_SOCKET: text('/var/run/docker.sock'),
   WATCH_LABEL: labelSelector,
   RESTART_TIMEOUT_SECONDS: int(10, 1, 300),
   VERIFY_TIMEOUT_SECONDS: int(20, 1, 600),
@@ -141,13 +160,10 @@ export const configSchema = z.object({
   RATE_LIMIT_WINDOW_SECONDS: int(900, 1, 86400 * 7),
 
   PROMETHEUS_URL: optionalUrl,
-  MONITOR_CRON: z
-    .string()
-    .default('*/2 * * * *')
-    .refine((v) => /^\S+(\s+\S+){4,5}$/.test(v.trim()), 'expected a cron expression of 5 fields (or 6, with seconds first)'),
+  MONITOR_CRON: motiaCron('*/2 * * * *'),
   OPENROUTER_API_KEY: optionalString,
-  OPENROUTER_BASE_URL: z.string().default('https://openrouter.ai/api/v1'),
-  OPENROUTER_MODEL: z.string().default('deepseek/deepseek-r1'),
+  OPENROUTER_BASE_URL: text('https://openrouter.ai/api/v1'),
+  OPENROUTER_MODEL: text('deepseek/deepseek-r1'),
   LLM_STREAM: bool(false),
   LLM_DEADLINE_SECONDS: int(30, 1, 600),
   LLM_MAX_ATTEMPTS: int(3, 1, 10),
@@ -159,46 +175,50 @@ export const configSchema = z.object({
   SLACK_BOT_TOKEN: optionalString,
   SLACK_SIGNING_SECRET: optionalString,
   SLACK_CHANNEL: optionalString,
-  SLACK_API_URL: z.string().default('https://slack.com/api/'),
-  SLACK_USER_ROLES: optionalString,
-  SENTINEL_STREAM_SECRET: optionalString,
-  FREEZE_WINDOWS: optionalString,
+  /** Ends with a slash, as Slack's WebClient wants it. */
+  SLACK_API_URL: parsed('SLACK_API_URL', normalizeApiUrl),
+  /** Slack user id → role. */
+  SLACK_USER_ROLES: parsed('SLACK_USER_ROLES', parseSlackUserRoles),
+  SENTINEL_STREAM_SECRET: optionalSecret(32),
+  FREEZE_WINDOWS: parsed('FREEZE_WINDOWS', parseFreezeWindows),
   MAX_CONCURRENT_REMEDIATIONS: int(2, 1, 1000),
   REMEDIATION_LEASE_SECONDS: int(300, 10, 86400),
 
   WORKBENCH: bool(false),
-  SENTINEL_API_KEYS: optionalString,
+  SENTINEL_API_KEYS: apiKeys,
   API_KEYS_FILE: optionalString,
   AUTH_MAX_FAILURES: int(10, 1, 10_000),
   AUTH_FAILURE_WINDOW_SECONDS: int(60, 1, 86400),
   TRUST_PROXY: addressList,
   CORS_ORIGINS: originList,
-  METRICS_TOKEN: optionalString,
+  METRICS_TOKEN: optionalSecret(24, ' (it guards /metrics; make one with `openssl rand -hex 24`)'),
   MAX_BODY_BYTES: int(1024 * 1024, 1024, 16 * 1024 * 1024),
   STREAM_MAX_SECONDS: int(900, 0, 86400),
-  SANDBOX_DIR: z.string().default('./sandbox'),
+  SANDBOX_DIR: text('./sandbox'),
   SANDBOX_QUARANTINE_RETENTION_SECONDS: int(86400, 60, 90 * 86400),
-  KILL_PROCESS_ALLOWLIST: optionalString,
+  KILL_PROCESS_ALLOWLIST: parsed('KILL_PROCESS_ALLOWLIST', parseAllowlist),
   KILL_PROCESS_GRACE_SECONDS: num(5, 0, 300),
   SCALE_OUT_MAX_REPLICAS: int(3, 1, 20),
-  MEMORY_LIMIT_CEILING_BYTES: int(4 * 1024 ** 3, 4 * 1024 ** 2, 1024 ** 4),
+  // Docker refuses a memory limit under 6 MiB.
+  MEMORY_LIMIT_CEILING_BYTES: int(4 * 1024 ** 3, 6 * 1024 ** 2, 1024 ** 4),
   SHADOW_MODE: bool(false),
-  ALLOWED_ACTIONS: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    ),
+  ALLOWED_ACTIONS: list(),
   CONFIDENCE_THRESHOLD: num(0.5, 0, 1),
+
+  // Tracing (OpenTelemetry's own variable names): on when an endpoint is set.
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalUrl,
+  OTEL_SERVICE_NAME: text('sentinel'),
+  OTEL_SDK_DISABLED: bool(false),
 })
 
 // Motia's Workbench listens for hot reload on 21678 + PORT; past this the start fails silently.
 export const MAX_PORT_WITH_WORKBENCH = 65535 - 21678
 
 export type SentinelConfig = z.infer<typeof configSchema> & { projectRoot: string; observe: ObserveSettings }
+
+/** Every variable the configuration reads. */
+export const CONFIG_VARIABLES = [...Object.keys(configSchema.shape), ...Object.keys(observeEnvSchema.shape)]
 
 export class ConfigError extends Error {
   constructor(public readonly problems: string[]) {
@@ -207,69 +227,61 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parses a dotenv file: KEY=value lines, # comments, optional single or double quotes. */
-export function parseDotEnv(text: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim()
-    if (!line || line.startsWith('#')) continue
-    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line)
-    if (!m) continue
-    let value = m[2]
-    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'"))) {
-      value = value.slice(1, -1)
-    } else {
-      value = value.replace(/\s+#.*$/, '')
-    }
-    out[m[1]] = value
-  }
-  return out
+/** The variables `<projectRoot>/.env` sets (parsed by dotenv); none when there is no such file. */
+export function readDotEnv(projectRoot: string): Record<string, string> {
+  const file = path.join(projectRoot, '.env')
+  return existsSync(file) ? dotenv.parse(readFileSync(file)) : {}
 }
 
 /**
- * Reads the configuration from `env` (the process environment by default), with values from
- * `<projectRoot>/.env` filling what the environment does not set. Throws ConfigError naming
- * every bad variable.
+ * The raw values, unvalidated: the environment's, and `.env`'s for what the environment does not
+ * set (a variable set to the empty string in the environment counts as set). The secrets the main
+ * process scrubbed from a step process's environment are not taken back from `.env` either.
+ */
+export function readEnvironment(
+  env: NodeJS.ProcessEnv = process.env,
+  projectRoot = process.cwd(),
+): Record<string, string | undefined> {
+  const scrubbed = scrubbedSecrets(env)
+  const merged: Record<string, string | undefined> = {}
+  for (const [key, value] of Object.entries(readDotEnv(projectRoot))) if (!scrubbed.has(key)) merged[key] = value
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) merged[key] = value
+  return merged
+}
+
+const issues = (error: z.ZodError | undefined) =>
+  (error?.issues ?? []).map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`)
+
+/**
+ * Reads and validates the configuration from `env` (the process environment by default) and
+ * `<projectRoot>/.env`. Throws one ConfigError naming every bad variable.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = process.cwd()): SentinelConfig {
-  const dotEnvPath = path.join(projectRoot, '.env')
-  const fromFile = existsSync(dotEnvPath) ? parseDotEnv(readFileSync(dotEnvPath, 'utf8')) : {}
-  const merged: Record<string, string | undefined> = { ...fromFile }
-  for (const key of [...Object.keys(configSchema.shape), ...Object.keys(observeEnvSchema.shape)]) {
-    if (env[key] !== undefined) merged[key] = env[key]
-  }
-  // Every problem in one pass: the schema's, then the checks that read several variables or a
-  // variable's inner syntax, run on the raw values so a bad port does not hide a bad threshold.
-  const result = configSchema.safeParse(merged)
-  const problems = result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`)
-  const raw = (name: string) => (merged[name] ?? '').trim()
-  const check = (fn: () => unknown) => {
-    try {
-      fn()
-    } catch (err) {
-      problems.push(...((err as { problems?: string[] }).problems ?? [(err as Error).message]))
-    }
-  }
-  let observe: ObserveSettings | undefined
-  check(() => (observe = loadObserveSettings(merged)))
-  check(() => parseFreezeWindows(raw('FREEZE_WINDOWS') || undefined))
-  if (raw('SLACK_USER_ROLES')) check(() => parseSlackUserRoles(raw('SLACK_USER_ROLES')))
-  if (raw('KILL_PROCESS_ALLOWLIST')) check(() => parseAllowlist(raw('KILL_PROCESS_ALLOWLIST')))
-  if (raw('SENTINEL_STREAM_SECRET') && raw('SENTINEL_STREAM_SECRET').length < 32) problems.push('SENTINEL_STREAM_SECRET: expected at least 32 characters')
+  const raw = readEnvironment(env, projectRoot)
+  const main = configSchema.safeParse(raw)
+  const observe = observeEnvSchema.safeParse(raw)
+  const problems = [...issues(main.error), ...issues(observe.error)]
+  // Checks across variables read the raw values, so that they are made even when another variable is bad.
+  const value = (name: string) => (raw[name] ?? '').trim()
   // A step process inherits the environment without the main-process secrets; they count as set.
   const scrubbed = scrubbedSecrets(env)
-  const slackSet = ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_CHANNEL'].filter((k) => raw(k) || scrubbed.has(k))
+  const slackSet = ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_CHANNEL'].filter(
+    (k) => value(k) || scrubbed.has(k),
+  )
   if (slackSet.length && slackSet.length < 3) {
-    problems.push(`SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_CHANNEL: set all three or none (set: ${slackSet.join(', ')})`)
+    problems.push(
+      `SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_CHANNEL: set all three or none (set: ${slackSet.join(', ')})`,
+    )
   }
-  if (raw('METRICS_TOKEN') && raw('METRICS_TOKEN').length < 24) {
-    problems.push('METRICS_TOKEN: expected at least 24 characters (it guards /metrics; make one with `openssl rand -hex 24`)')
+  const port = configSchema.shape.PORT.safeParse(raw.PORT)
+  const workbench = configSchema.shape.WORKBENCH.safeParse(raw.WORKBENCH)
+  if (port.success && workbench.success && workbench.data && port.data > MAX_PORT_WITH_WORKBENCH) {
+    problems.push(
+      `PORT: ${port.data} is too high while WORKBENCH=true (Motia's Workbench needs PORT + 21678 for hot reload): use ${MAX_PORT_WITH_WORKBENCH} or less, or set WORKBENCH=false`,
+    )
   }
-  if (result.success && result.data.WORKBENCH && result.data.PORT > MAX_PORT_WITH_WORKBENCH) {
-    problems.push(`PORT: ${result.data.PORT} is too high while WORKBENCH=true (Motia's Workbench needs PORT + 21678 for hot reload): use ${MAX_PORT_WITH_WORKBENCH} or less, or set WORKBENCH=false`)
-  }
-  if (!result.success || problems.length) throw new ConfigError(problems)
-  return { ...result.data, projectRoot, observe: observe! }
+  if (problems.length || !main.success || !observe.success) throw new ConfigError(problems)
+  return { ...main.data, projectRoot, observe: observe.data }
 }
 
 // On globalThis: Motia loads motia.config.ts (and so this module) more than once in the main
@@ -289,5 +301,3 @@ export function getConfig(): SentinelConfig {
 export function resetConfigCache(): void {
   delete (globalThis as WithConfig)[CACHE]
 }
-
-export const CONFIG_VARIABLES = [...Object.keys(configSchema.shape), ...Object.keys(observeEnvSchema.shape)]

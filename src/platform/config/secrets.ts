@@ -7,14 +7,22 @@
  * environment once the configuration has been read. Secrets a step does use (the LLM key, the
  * Slack bot token, the Redis password) stay.
  */
-export const MAIN_PROCESS_SECRETS = ['SENTINEL_API_KEYS', 'SENTINEL_STREAM_SECRET', 'SLACK_SIGNING_SECRET', 'METRICS_TOKEN'] as const
+export const MAIN_PROCESS_SECRETS = [
+  'SENTINEL_API_KEYS',
+  'SENTINEL_STREAM_SECRET',
+  'SLACK_SIGNING_SECRET',
+  'METRICS_TOKEN',
+] as const
 
 /** Names (never values) of the secrets removed, so a step process's configuration knows they were set. */
 const SCRUBBED = 'SENTINEL_SCRUBBED_SECRETS'
 
-/** Removes the main-process-only secrets from `env` (call after getConfig()). */
-export function scrubMainProcessSecrets(env: NodeJS.ProcessEnv): void {
-  const removed = new Set(scrubbedSecrets(env))
+/**
+ * Removes the main-process-only secrets from `env` (call after getConfig()). `alsoSet` names those
+ * the configuration holds from elsewhere (`.env`): a step process then does not read them back.
+ */
+export function scrubMainProcessSecrets(env: NodeJS.ProcessEnv, alsoSet: Iterable<string> = []): void {
+  const removed = new Set([...scrubbedSecrets(env), ...alsoSet])
   for (const name of MAIN_PROCESS_SECRETS) {
     if (env[name]) removed.add(name)
     delete env[name]

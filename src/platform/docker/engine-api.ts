@@ -1,7 +1,9 @@
 /**
- * A minimal read-only Docker Engine API client over the unix socket, for step processes:
- * dockerode costs ~150 ms to import, which every step invocation would pay. Actions and the
- * event watcher, which run in the long-lived main process, use dockerode.
+ * The one raw Docker Engine API client: GETs over the unix socket with node:http, for code that
+ * runs in step processes (the analyser, the collectors, the health scores, the chaos API, the
+ * logs). Importing dockerode takes hundreds of milliseconds (300 to 550 ms measured), which every
+ * step invocation would pay; the actions and the event watcher, which run in the long-lived main
+ * process, use dockerode (./client), whose calls are traced through the same `tracedDockerCall`.
  *
  * What a container holds (its configuration, logs, usage) is read only once the container is known
  * to carry the watch label, and that is learnt from a listing filtered by the label, never by
@@ -13,14 +15,29 @@ import http from 'node:http'
 import { getConfig } from '../config/index'
 import { childSpanActive, type SpanAttrs, withChildSpan } from '../telemetry/tracing'
 
+/**
+ * A failed Engine API call: Docker answered with an error (`statusCode`, Docker's message in the
+ * message), or gave no usable answer (`code`: ENOENT, ECONNREFUSED, ETIMEDOUT, or EBADJSON for a
+ * body that does not parse). The message names the call.
+ */
 export class EngineApiError extends Error {
   constructor(
-    public readonly statusCode: number,
+    /** Docker's HTTP status; undefined when Docker did not answer. */
+    public readonly statusCode: number | undefined,
     message: string,
+    /** Why no usable answer came, when none did. */
+    public readonly code?: string,
   ) {
     super(message)
     this.name = 'EngineApiError'
   }
+}
+
+export interface EngineCallOptions {
+  /** Default: the configured DOCKER_SOCKET. */
+  socketPath?: string
+  /** How long the socket may stay silent; default 5000 ms. */
+  timeoutMs?: number
 }
 
 /**
@@ -54,8 +71,21 @@ export function tracedDockerCall<T>(method: string, apiPath: string, call: () =>
   })
 }
 
-export function engineGet<T>(apiPath: string, timeoutMs = 5000): Promise<T> {
-  return tracedDockerCall('GET', apiPath, () => get<T>(apiPath, timeoutMs))
+/** The body of `GET apiPath`, as bytes (logs, `/_ping`), in its span. */
+export function engineRequest(apiPath: string, opts: EngineCallOptions = {}): Promise<Buffer> {
+  return tracedDockerCall('GET', apiPath, () => get(apiPath, opts))
+}
+
+/** The JSON body of `GET apiPath`, in its span. */
+export function engineGet<T>(apiPath: string, opts: EngineCallOptions = {}): Promise<T> {
+  return tracedDockerCall('GET', apiPath, async () => {
+    const body = (await get(apiPath, opts)).toString('utf8')
+    try {
+      return JSON.parse(body) as T
+    } catch (err) {
+      throw new EngineApiError(undefined, `docker GET ${apiPath}: invalid JSON (${(err as Error).message})`, 'EBADJSON')
+    }
+  })
 }
 
 declare const listedWithTheWatchLabel: unique symbol
@@ -115,33 +145,30 @@ export function inspectWatched<T>(container: WatchedContainer): Promise<T> {
   return engineGet<T>(`/containers/${encodeURIComponent(container.id)}/json`)
 }
 
-function get<T>(apiPath: string, timeoutMs: number): Promise<T> {
+function get(apiPath: string, opts: EngineCallOptions): Promise<Buffer> {
+  const socketPath = opts.socketPath ?? getConfig().DOCKER_SOCKET
+  const timeoutMs = opts.timeoutMs ?? 5000
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      { socketPath: getConfig().DOCKER_SOCKET, path: apiPath, method: 'GET', timeout: timeoutMs },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8')
-          if ((res.statusCode ?? 500) >= 400) {
-            let message = body
-            try {
-              message = (JSON.parse(body) as { message?: string }).message ?? body
-            } catch {}
-            reject(new EngineApiError(res.statusCode ?? 500, message))
-            return
-          }
-          try {
-            resolve(JSON.parse(body) as T)
-          } catch (err) {
-            reject(err)
-          }
-        })
-      },
+    const req = http.request({ socketPath, path: apiPath, method: 'GET', timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('error', (err: NodeJS.ErrnoException) => reject(new EngineApiError(undefined, `docker GET ${apiPath}: ${err.message}`, err.code)))
+      res.on('end', () => {
+        const body = Buffer.concat(chunks)
+        const status = res.statusCode ?? 500
+        if (status < 400) return resolve(body)
+        let message = body.toString('utf8')
+        try {
+          message = (JSON.parse(message) as { message?: string }).message ?? message
+        } catch {}
+        message = message.trim()
+        reject(new EngineApiError(status, `docker GET ${apiPath}: ${status} ${message}`))
+      })
+    })
+    req.on('timeout', () => req.destroy(new EngineApiError(undefined, `docker GET ${apiPath} timed out after ${timeoutMs} ms`, 'ETIMEDOUT')))
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      reject(err instanceof EngineApiError ? err : new EngineApiError(undefined, `docker unreachable at ${socketPath}: ${err.code ?? err.message}`, err.code)),
     )
-    req.on('timeout', () => req.destroy(new Error(`docker GET ${apiPath} timed out after ${timeoutMs} ms`)))
-    req.on('error', reject)
     req.end()
   })
 }

@@ -1,13 +1,11 @@
 /**
- * A container's recent logs through the Engine API over the unix socket (no dockerode: this runs
- * in short-lived step processes). Without a TTY, Docker multiplexes stdout and stderr into frames
+ * A container's recent logs through the Engine API (./engine-api, not dockerode: this runs in
+ * short-lived step processes). Without a TTY, Docker multiplexes stdout and stderr into frames
  * with an 8-byte header: [stream, 0, 0, 0, size (uint32 big-endian)], then `size` bytes.
  * Only a watched container's logs are read: the caller hands a container from the listing filtered
  * by the watch label (engine-api's `findWatchedContainer`), never a bare name.
  */
-import http from 'node:http'
-import { getConfig } from '../config/index'
-import { EngineApiError, tracedDockerCall, type WatchedContainer } from './engine-api'
+import { engineGet, engineRequest, type WatchedContainer } from './engine-api'
 
 export interface LogOptions {
   /** Lines asked of Docker (its `tail`). Default 200. */
@@ -63,49 +61,18 @@ export function tailBytes(text: string, maxBytes: number): string {
   return nl >= 0 && nl < cut.length - 1 ? cut.slice(nl + 1) : cut
 }
 
-function rawGet(apiPath: string, socketPath: string, timeoutMs: number): Promise<Buffer> {
-  return tracedDockerCall('GET', apiPath, () => rawRequest(apiPath, socketPath, timeoutMs))
-}
-
-function rawRequest(apiPath: string, socketPath: string, timeoutMs: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, path: apiPath, method: 'GET', timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('error', reject)
-      res.on('end', () => {
-        const body = Buffer.concat(chunks)
-        if ((res.statusCode ?? 500) >= 400) {
-          let message = body.toString('utf8')
-          try {
-            message = (JSON.parse(message) as { message?: string }).message ?? message
-          } catch {}
-          reject(new EngineApiError(res.statusCode ?? 500, message))
-          return
-        }
-        resolve(body)
-      })
-    })
-    req.on('timeout', () => req.destroy(new Error(`docker GET ${apiPath} timed out after ${timeoutMs} ms`)))
-    req.on('error', reject)
-    req.end()
-  })
-}
-
 /** The tail of a watched container's stdout and stderr, interleaved as Docker wrote them. */
 export async function containerLogs(container: WatchedContainer, opts: LogOptions = {}): Promise<string> {
   const id = container.id
   const tail = Math.max(1, Math.min(10_000, Math.floor(opts.tail ?? 200)))
   const maxBytes = opts.maxBytes ?? 8 * 1024
-  const timeoutMs = opts.timeoutMs ?? 5000
-  const socketPath = opts.socketPath ?? getConfig().DOCKER_SOCKET
+  const engine = { socketPath: opts.socketPath, timeoutMs: opts.timeoutMs }
   let tty = opts.tty
   if (tty === undefined) {
-    const raw = await rawGet(`/containers/${encodeURIComponent(id)}/json`, socketPath, timeoutMs)
-    const info = JSON.parse(raw.toString('utf8')) as { Config?: { Tty?: boolean } }
+    const info = await engineGet<{ Config?: { Tty?: boolean } }>(`/containers/${encodeURIComponent(id)}/json`, engine)
     tty = !!info.Config?.Tty
   }
-  const body = await rawGet(`/containers/${encodeURIComponent(id)}/logs?stdout=1&stderr=1&tail=${tail}`, socketPath, timeoutMs)
+  const body = await engineRequest(`/containers/${encodeURIComponent(id)}/logs?stdout=1&stderr=1&tail=${tail}`, engine)
   let text: string
   if (tty || !looksMultiplexed(body)) {
     text = body.toString('utf8')

@@ -1,7 +1,7 @@
 /** Request helpers and schemas shared by the API steps. */
 import { z } from 'zod'
 import type { Role } from '../auth/roles'
-import { HttpError } from './errors'
+import { HttpError, parseOr400 } from './errors'
 
 export const incidentIdPath = z.object({ id: z.string().regex(/^inc_[a-z0-9_]+$/, 'an incident id such as inc_lx2k3_ab12cd34ef') })
 
@@ -13,8 +13,26 @@ export function caller(headers: Record<string, string | string[] | undefined>): 
   return { role: role as Role, keyId }
 }
 
-export const rejectBody = z.object({ reason: z.string().trim().min(1, 'say why').max(500) }).strict()
-export const approveBody = z.object({ comment: z.string().max(500).optional() }).strict()
+/**
+ * A query parameter's single value: Express gives an array when the parameter is repeated
+ * (`?limit=5&limit=9`); the first one counts. Use as `z.preprocess(firstValue, schema)`.
+ */
+export const firstValue = (v: unknown): unknown => (Array.isArray(v) ? v[0] : v)
+
+/**
+ * An API step's request body, parsed with its config's `bodySchema` and typed from it; a body
+ * that does not fit is a 400 naming each field (`body.reason: say why`). A missing body is `{}`.
+ */
+export function parseBody<T>(config: { bodySchema: z.ZodType<T> }, req: { body: unknown }): T {
+  return parseOr400(config.bodySchema, req.body ?? {}, 'body')
+}
+
+/** A person's reason: rejecting a fix, closing an incident by hand. */
+export const reasonBody = z.object({ reason: z.string().trim().min(1, 'say why').max(500).describe('why; kept in the timeline and the audit log') }).strict()
+
+export const approveBody = z
+  .object({ comment: z.string().trim().max(500).optional().describe("the approver's note; kept with the decision (approval.comment), in the timeline and the audit log") })
+  .strict()
 
 export const triggerAlertBody = z
   .object({

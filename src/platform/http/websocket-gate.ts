@@ -24,11 +24,20 @@ export interface WebSocketGateOptions {
   log: (level: 'info' | 'warn', msg: string, data?: Record<string, unknown>) => void
 }
 
+/** The part of a `ws` WebSocket the gate needs: its events go out through `emit`, which the gate wraps. */
+export interface WebSocketLike {
+  emit(event: string | symbol, ...args: unknown[]): boolean
+  close(code?: number, reason?: string): void
+}
+
+/** A `ws` WebSocketServer's `connection` listener (called with the server as `this`). */
+export type ConnectionListener = (socket: WebSocketLike, req: IncomingMessage) => void
+
 /** The part of a `ws` WebSocketServer the gate needs. */
 export interface SocketServerLike {
-  listeners(event: 'connection'): Function[]
+  listeners(event: 'connection'): ConnectionListener[]
   removeAllListeners(event: 'connection'): unknown
-  on(event: 'connection', listener: (socket: any, req: IncomingMessage) => void): unknown
+  on(event: 'connection', listener: ConnectionListener): unknown
 }
 
 const MAX_FRAME_BYTES = 64 * 1024
@@ -82,10 +91,10 @@ export function guardWebSockets(server: Server, socketServer: SocketServerLike |
   if (!socketServer) return
   const handlers = socketServer.listeners('connection')
   socketServer.removeAllListeners('connection')
-  socketServer.on('connection', (socket: any, req: IncomingMessage) => {
+  socketServer.on('connection', (socket: WebSocketLike, req: IncomingMessage) => {
     // Frames are checked before any listener Motia adds sees them.
     const emit = socket.emit.bind(socket)
-    socket.emit = (event: string, ...args: unknown[]) => {
+    socket.emit = (event: string | symbol, ...args: unknown[]) => {
       if (event === 'message' && !isAcceptableFrame(args[0])) {
         opts.log('info', 'closed a WebSocket that sent a frame Motia cannot read')
         socket.close(1007, 'frames must be JSON objects with a type')

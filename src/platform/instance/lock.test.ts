@@ -6,7 +6,7 @@ import path from 'node:path'
 import { afterEach, beforeEach, describe, test } from 'node:test'
 import { acquireInstanceLock, claimFileFor, INSTANCE_LOCK_FILE, InstanceLockError, type InstanceRecord, ownRecord, processStartTime } from './lock'
 
-const ROOT = path.resolve(import.meta.dirname, '..', '..')
+const ROOT = path.resolve(import.meta.dirname, '..', '..', '..')
 const CHILD = path.join(import.meta.dirname, 'lock-child.ts')
 
 interface Outcome {

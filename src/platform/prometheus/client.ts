@@ -62,10 +62,10 @@ const toSeconds = (t: Date | number) => (t instanceof Date ? t.getTime() : t) / 
 
 function systemCode(err: unknown): string | undefined {
   // undici wraps the socket error: TypeError('fetch failed') with cause { code: 'ECONNREFUSED' }.
-  let e: any = err
-  for (let i = 0; i < 4 && e; i++) {
-    if (typeof e.code === 'string') return e.code
-    e = e.cause
+  let e: unknown = err
+  for (let i = 0; i < 4 && typeof e === 'object' && e !== null; i++) {
+    if ('code' in e && typeof e.code === 'string') return e.code
+    e = 'cause' in e ? e.cause : undefined
   }
   return undefined
 }

@@ -4,6 +4,7 @@ import { startRedis, type TestRedis } from '../../../tests/helpers/redis'
 import { AuditLog } from './audit'
 import { ExecutionStore } from './executions'
 import { IncidentStore } from './incidents'
+import { note, recordDecision } from './lifecycle'
 import { incidentSummary } from './summary'
 import type { Alert } from './model'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -64,7 +65,7 @@ describe('incident store (real Redis)', () => {
     const other = new IncidentStore(second)
     try {
       await Promise.all(
-        Array.from({ length: 60 }, (_, n) => (n % 2 ? store : other).append(incident.id, { stage: 'note', actor: 'test', summary: `note ${n}` })),
+        Array.from({ length: 60 }, (_, n) => (n % 2 ? store : other).update(incident.id, (i) => note(i, { actor: 'test', summary: `note ${n}` }))),
       )
     } finally {
       second.disconnect()
@@ -82,7 +83,7 @@ describe('incident store (real Redis)', () => {
     const held = await store.openIncidentsFor(['fp-batch-a', 'fp-batch-b', 'fp-batch-none'])
     assert.deepEqual([...held.keys()].sort(), ['fp-batch-a', 'fp-batch-b'])
     // Another process writes `a` after it was read: the batch's copy of `a` is stale.
-    await store.append(a.id, { stage: 'note', actor: 'other', summary: 'written in between' })
+    await store.update(a.id, (i) => note(i, { actor: 'other', summary: 'written in between' }))
     const [newA, newB] = await store.updateMany([
       { incident: held.get('fp-batch-a')!, mutate: (i) => void (i.alert.value = 7) },
       { incident: held.get('fp-batch-b')!, mutate: () => false },
@@ -142,10 +143,9 @@ describe('incident store (real Redis)', () => {
       ids.push(incident.id)
       await new Promise((r) => setTimeout(r, 3))
     }
-    await store.append(ids[4], { stage: 'decided', actor: 'test', summary: 'auto' }, (i) => {
-      i.status = 'remediating'
-      i.decision = { route: 'auto', risk: 'low', actionId: 'restart_container', params: {}, reasons: ['r'], rule: 'x', decidedAt: new Date().toISOString() }
+    await store.update(ids[4], (i) => {
       i.analysis = { analyser: 'rules', root_cause: 'x'.repeat(1000), confidence: 0.9 }
+      return recordDecision(i, { route: 'auto', risk: 'low', actionId: 'restart_container', params: {}, reasons: ['r'], rule: 'x', decidedAt: new Date().toISOString() }, 'test')
     })
     const summaries: any[] = (await store.listStored({ limit: 3, view: 'summary' })).map((s) => JSON.parse(s.json))
     assert.deepEqual(summaries.map((s) => s.id), [ids[4], ids[3], ids[2]])

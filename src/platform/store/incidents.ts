@@ -10,8 +10,11 @@ import type { Redis } from 'ioredis'
 import { publishToStream } from '../stream/publish'
 import { metricsRecorder } from '../telemetry/metrics'
 import { getRedis, stateKey } from './redis'
-import { type Alert, type Incident, type TimelineEntry, TERMINAL_STATUSES } from './model'
+import { assertTransition, isClosed, isTerminal, openedIncident } from './lifecycle'
+import type { Alert, Incident } from './model'
 import { incidentSummary } from './summary'
+
+export { isTerminal }
 
 export const INCIDENT_GROUP = 'incidents'
 const OPEN_SET = 'sentinel:incidents:open'
@@ -76,10 +79,6 @@ export function newIncidentId(now = Date.now()): string {
   return `inc_${now.toString(36)}_${randomBytes(4).toString('hex')}`
 }
 
-export function isTerminal(incident: Pick<Incident, 'status'>): boolean {
-  return TERMINAL_STATUSES.includes(incident.status)
-}
-
 export interface OpenResult {
   incident: Incident
   created: boolean
@@ -94,31 +93,8 @@ export class IncidentStore {
    */
   async open(alert: Alert, init: { title: string; actor: string; test?: boolean; id?: string }): Promise<OpenResult> {
     const nowIso = new Date().toISOString()
-    const id = init.id ?? newIncidentId()
-    const incident: Incident = {
-      id,
-      fingerprint: alert.fingerprint,
-      type: alert.type,
-      severity: alert.severity,
-      status: 'open',
-      title: init.title,
-      resource: alert.resource,
-      alert,
-      actions: [],
-      timeline: [
-        {
-          stage: 'detected',
-          at: alert.at,
-          actor: init.actor,
-          summary: init.title,
-          data: { metric: alert.metric, value: alert.value, threshold: alert.threshold, source: alert.source },
-        },
-      ],
-      openedAt: nowIso,
-      updatedAt: nowIso,
-      ...(init.test ? { test: true } : {}),
-      version: 1,
-    }
+    const incident = openedIncident(alert, { id: init.id ?? newIncidentId(), title: init.title, actor: init.actor, test: init.test, now: nowIso })
+    const id = incident.id
     const [created, holder] = (await this.redis.eval(
       CREATE_LUA,
       5,
@@ -150,7 +126,10 @@ export class IncidentStore {
 
   /**
    * Applies `mutate` to the incident and stores it, retrying when another process wrote in
-   * between. `mutate` may return false to leave the incident unchanged.
+   * between. `mutate` may return false to leave the incident unchanged. A status or a timeline
+   * entry changes only through the lifecycle's operations (./lifecycle.ts), run as `mutate`:
+   * `store.update(id, (i) => resolve(i, entry))`. A status change the lifecycle does not allow is
+   * refused here too (TransitionRefused, nothing written), whoever makes it.
    */
   async update(id: string, mutate: (incident: Incident) => void | boolean): Promise<Incident> {
     for (let attempt = 0; attempt < 50; attempt++) {
@@ -205,6 +184,7 @@ export class IncidentStore {
   private mutated(current: Incident, mutate: (incident: Incident) => void | boolean): Incident | null {
     const next = structuredClone(current)
     if (mutate(next) === false) return null
+    if (next.status !== current.status) assertTransition(current, next.status)
     next.version = current.version + 1
     next.updatedAt = new Date().toISOString()
     return next
@@ -221,8 +201,8 @@ export class IncidentStore {
       current.id,
       isTerminal(next) ? '1' : '0',
       // An escalated incident still holds its problem until a person closes it, so the same
-      // alert does not open another one; resolved and suppressed ones free it.
-      next.status === 'resolved' || next.status === 'suppressed' ? '1' : '0',
+      // alert does not open another one; closed ones (resolved, suppressed) free it.
+      isClosed(next) ? '1' : '0',
       JSON.stringify(incidentSummary(next)),
     ]
   }
@@ -238,14 +218,6 @@ export class IncidentStore {
     }
     if (next.approval?.status === 'pending' && current.approval?.status !== 'pending') await publishToStream(this.redis, 'approval.requested', next)
     if (current.approval?.status === 'pending' && next.approval?.status !== 'pending') await publishToStream(this.redis, 'approval.decided', next)
-  }
-
-  /** Appends a timeline entry (and applies an optional change in the same write). */
-  async append(id: string, entry: Omit<TimelineEntry, 'at'> & { at?: string }, change?: (i: Incident) => void) {
-    return this.update(id, (incident) => {
-      incident.timeline.push({ ...entry, at: entry.at ?? new Date().toISOString() })
-      change?.(incident)
-    })
   }
 
   async openIds(): Promise<string[]> {

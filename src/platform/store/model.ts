@@ -1,4 +1,9 @@
 /** The shapes Sentinel stores and passes between steps. */
+import type { IncidentStatus, TIMELINE_STAGES } from './lifecycle'
+
+/** The statuses, their groups and the moves between them are defined once, in ./lifecycle. */
+export type { IncidentStatus }
+export type TimelineStage = (typeof TIMELINE_STAGES)[number]
 
 export type AlertType =
   | 'container_down'
@@ -36,33 +41,6 @@ export interface Alert {
   /** Free-form facts from the source (exit code, OOM flag, signal...). */
   details?: Record<string, unknown>
 }
-
-export type IncidentStatus =
-  | 'open'
-  | 'analyzing'
-  | 'awaiting_approval'
-  | 'remediating'
-  | 'verifying'
-  | 'resolved'
-  | 'escalated'
-  | 'suppressed'
-
-export const TERMINAL_STATUSES: IncidentStatus[] = ['resolved', 'escalated', 'suppressed']
-
-export type TimelineStage =
-  | 'detected'
-  | 'analyzed'
-  | 'decided'
-  | 'approval_requested'
-  | 'approved'
-  | 'rejected'
-  | 'acted'
-  | 'verified'
-  | 'rolled_back'
-  | 'resolved'
-  | 'escalated'
-  | 'suppressed'
-  | 'note'
 
 export interface TimelineEntry {
   stage: TimelineStage
@@ -110,6 +88,8 @@ export interface Approval {
   /** The decider's role when the decision was made: the executor checks it against the risk. */
   decidedByRole?: 'viewer' | 'operator' | 'admin'
   reason?: string
+  /** The approver's note, as given with the approval (POST /api/incidents/:id/approve `{ comment }`). */
+  comment?: string
   /** Where the Slack message is, to update it. */
   slack?: { channel: string; ts: string }
   /** kill_process: the command line of the process `params.pid` named when the approval was requested (redacted). */

@@ -6,10 +6,13 @@
  * frequent call, and at 50 clients a full-document page (~210 KB) costs more to move than a
  * 2-core host has (see bench/api).
  */
+import { groupOf, type StatusGroup } from './lifecycle'
 import type { Incident } from './model'
 
 export type IncidentSummary = Pick<Incident, 'id' | 'fingerprint' | 'type' | 'severity' | 'status' | 'title' | 'resource' | 'openedAt' | 'updatedAt' | 'resolvedAt' | 'test' | 'version'> & {
   view: 'summary'
+  /** Who has the incident now (./lifecycle STATUS_GROUPS): active, needs_person or closed. */
+  statusGroup: StatusGroup
   alert: Pick<Incident['alert'], 'metric' | 'value' | 'threshold' | 'source' | 'at'>
   decision?: { route: string; risk: string; actionId: string | null; approverRole?: string }
   approval?: { status: string; approverRole: string; risk: string; actionId: string | null; requestedAt: string; expiresAt: string; decidedBy?: string; decidedAt?: string }
@@ -29,6 +32,7 @@ export function incidentSummary(i: Incident): IncidentSummary {
     type: i.type,
     severity: i.severity,
     status: i.status,
+    statusGroup: groupOf(i.status),
     title: i.title,
     resource: i.resource,
     openedAt: i.openedAt,

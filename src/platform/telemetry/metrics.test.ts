@@ -15,7 +15,7 @@ import { freePort, waitFor } from '../../../tests/helpers/ports'
 import { startRedis, type TestRedis } from '../../../tests/helpers/redis'
 import { createMetrics, metricsRecorder, SHARED_METRICS, type Metrics } from './metrics'
 
-const ROOT = path.resolve(import.meta.dirname, '../..')
+const ROOT = path.resolve(import.meta.dirname, '../../..')
 let redis: TestRedis
 let dir: string
 

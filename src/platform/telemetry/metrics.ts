@@ -68,8 +68,6 @@ export const SHARED_METRICS = {
 export const METRICS_KEY_PREFIX = 'sentinel:metrics:'
 const keyOf = (def: SharedDef, prefix: string) => `${prefix}${def.name}`
 
-type Labels<K extends string> = Record<K, string>
-
 export interface MetricsRecorder {
   /** `detectSeconds`: from the first observation of the problem to the incident's opening. */
   incidentOpened(l: { type: string; severity: string; detectSeconds?: number }): Promise<void>

@@ -13,7 +13,7 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { freePort, waitFor } from '../../../tests/helpers/ports'
 
-const ROOT = path.resolve(import.meta.dirname, '../..')
+const ROOT = path.resolve(import.meta.dirname, '../../..')
 const SCRIPT = path.join(ROOT, 'scripts/observability-local.sh')
 
 function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {

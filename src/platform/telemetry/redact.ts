@@ -74,7 +74,8 @@ const RULES: Rule[] = [
 export function redact(text: string): string {
   let out = text
   for (const rule of RULES) {
-    out = out.replace(rule.pattern, rule.replace as (substring: string, ...args: any[]) => string)
+    // Two calls, one per overload of String.prototype.replace (a union matches neither).
+    out = typeof rule.replace === 'string' ? out.replace(rule.pattern, rule.replace) : out.replace(rule.pattern, rule.replace)
   }
   return out
 }

@@ -16,7 +16,7 @@ import { reply, startFakeOpenRouter, status, type FakeOpenRouter } from '../../.
 import { formatTraceparent, incidentRootSpanId, incidentTraceId, incidentTraceparent, parseTraceparent } from './tracing'
 
 const TRACING_MODULE = path.join(import.meta.dirname, 'tracing.ts')
-const SRC = path.resolve(import.meta.dirname, '..')
+const SRC = path.resolve(import.meta.dirname, '..', '..')
 
 interface OtlpSpan {
   traceId: string
@@ -89,7 +89,7 @@ function runScript(name: string, source: string, env: Record<string, string>, ar
     execFile(
       process.execPath,
       ['--import', 'tsx', file, ...args],
-      { env: { ...clean, TRACING_MODULE, SRC, ...env }, timeout: 60_000, cwd: path.resolve(import.meta.dirname, '../..') },
+      { env: { ...clean, TRACING_MODULE, SRC, ...env }, timeout: 60_000, cwd: path.resolve(import.meta.dirname, '../../..') },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     )
   })
@@ -130,12 +130,12 @@ await t.withStepSpan('ExecuteRemediation', undefined, { 'incident.id': incidentI
 const CLIENTS_STEP = `
 const src = process.env.SRC
 const t = await import(process.env.TRACING_MODULE)
-const { getDocker } = await import(src + '/docker/client.ts')
-const { engineGet } = await import(src + '/docker/engine-api.ts')
-const { PrometheusClient } = await import(src + '/prometheus/client.ts')
-const { analyseWithLlm } = await import(src + '/llm/analyser.ts')
-await import(src + '/healing/container-events.ts')
-await import(src + '/slack/messenger.ts')
+const { getDocker } = await import(src + '/platform/docker/client.ts')
+const { engineGet } = await import(src + '/platform/docker/engine-api.ts')
+const { PrometheusClient } = await import(src + '/platform/prometheus/client.ts')
+const { analyseWithLlm } = await import(src + '/analyze/llm/analyser.ts')
+await import(src + '/act/container-events.ts')
+await import(src + '/approve/slack/messenger.ts')
 const [incidentId, llmUrl, deadPort] = process.argv.slice(2)
 const missing = 'sentinel-test-missing-' + incidentId
 const alert = { fingerprint: 'memory:h', type: 'memory', severity: 'warning', metric: 'memory_used_percent', value: 70, threshold: 60, resource: { kind: 'host', id: 'h', name: 'h' }, labels: {}, source: 'test', at: new Date().toISOString() }

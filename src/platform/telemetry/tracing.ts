@@ -14,8 +14,9 @@
  *   collector costs a step at most ~1 s and a finished step loses no span.
  *
  * Tracing is on when OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT is set (and
- * OTEL_SDK_DISABLED is not true). When off, the OpenTelemetry packages are never loaded and the
- * helpers only run the functions they wrap.
+ * OTEL_SDK_DISABLED is not true), read with the rest of the configuration (so `.env` counts too).
+ * When off, the OpenTelemetry packages are never loaded and the helpers only run the functions
+ * they wrap.
  *
  * The OpenTelemetry global API (global provider, context manager) is left alone: Motia and its
  * plugins may use it. The active span lives in this module's own AsyncLocalStorage.
@@ -24,6 +25,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { createHash, randomBytes } from 'node:crypto'
 import type { Context, Span as OtelSpan, SpanContext, Tracer } from '@opentelemetry/api'
 import type { BasicTracerProvider, IdGenerator, ReadableSpan } from '@opentelemetry/sdk-trace-base'
+import { getConfig, type SentinelConfig } from '../config/index'
 
 export type AttrValue = string | number | boolean
 /** Span attributes; undefined values are dropped. The incident attributes have fixed names. */
@@ -77,7 +79,8 @@ export function parseTraceparent(value: unknown): ParsedTraceparent | undefined 
   return { traceId: m[1], spanId: m[2], sampled: (parseInt(m[3], 16) & 1) === 1 }
 }
 
-export const formatTraceparent = (traceId: string, spanId: string, sampled = true) => `00-${traceId}-${spanId}-${sampled ? '01' : '00'}`
+export const formatTraceparent = (traceId: string, spanId: string, sampled = true) =>
+  `00-${traceId}-${spanId}-${sampled ? '01' : '00'}`
 
 const digest = (text: string) => createHash('sha256').update(text).digest('hex')
 
@@ -86,18 +89,24 @@ export const incidentTraceId = (incidentId: string) => digest(`sentinel:incident
 /** The span id of the incident's root span. */
 export const incidentRootSpanId = (incidentId: string) => digest(`sentinel:incident-root:${incidentId}`).slice(0, 16)
 /** The traceparent naming the incident's root span; steps that lost theirs can hang off it. */
-export const incidentTraceparent = (incidentId: string) => formatTraceparent(incidentTraceId(incidentId), incidentRootSpanId(incidentId))
+export const incidentTraceparent = (incidentId: string) =>
+  formatTraceparent(incidentTraceId(incidentId), incidentRootSpanId(incidentId))
 
 // ---------------------------------------------------------------------------------------------
 // Configuration and lazy set-up
 
-/** Reads the standard OpenTelemetry variables. */
-export function tracingOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): TracingOptions {
-  if (/^(true|1|yes)$/i.test(env.OTEL_SDK_DISABLED ?? '')) return {}
-  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim()
-  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim()
+type OtelSettings = Pick<
+  SentinelConfig,
+  'OTEL_SDK_DISABLED' | 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' | 'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_SERVICE_NAME'
+>
+
+/** The tracing options from the standard OpenTelemetry variables, as the configuration read them. */
+export function tracingOptionsFromConfig(cfg: OtelSettings = getConfig()): TracingOptions {
+  if (cfg.OTEL_SDK_DISABLED) return {}
+  const traces = cfg.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+  const base = cfg.OTEL_EXPORTER_OTLP_ENDPOINT
   const tracesUrl = traces ? traces : base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined
-  return { tracesUrl, serviceName: env.OTEL_SERVICE_NAME?.trim() || 'sentinel' }
+  return { tracesUrl, serviceName: cfg.OTEL_SERVICE_NAME }
 }
 
 interface Tracing {
@@ -130,15 +139,15 @@ class OverridableIds implements IdGenerator {
 let options: TracingOptions | undefined
 let tracing: Promise<Tracing | undefined> | undefined
 
-/** Replaces the environment's settings (tests, the bench); call before any span. */
+/** Replaces the configuration's settings (tests, the bench); call before any span. */
 export function configureTracing(opts: TracingOptions): void {
   if (tracing) throw new Error('configureTracing must be called before the first span')
   options = opts
 }
 
-/** Whether spans are exported (decided from the options or environment, without loading OTel). */
+/** Whether spans are exported (decided from the options or configuration, without loading OTel). */
 export function tracingEnabled(): boolean {
-  options ??= tracingOptionsFromEnv()
+  options ??= tracingOptionsFromConfig()
   return Boolean(options.tracesUrl)
 }
 
@@ -166,7 +175,12 @@ async function setUp(opts: TracingOptions): Promise<Tracing> {
     resource: new resources.Resource({ 'service.name': opts.serviceName ?? 'sentinel' }),
     idGenerator: ids,
     spanProcessors: [
-      new sdk.BatchSpanProcessor(exporter, { scheduledDelayMillis: 1000, exportTimeoutMillis: exportTimeoutMs, maxExportBatchSize: 512, maxQueueSize: 2048 }),
+      new sdk.BatchSpanProcessor(exporter, {
+        scheduledDelayMillis: 1000,
+        exportTimeoutMillis: exportTimeoutMs,
+        maxExportBatchSize: 512,
+        maxQueueSize: 2048,
+      }),
     ],
   })
   return { provider, tracer: provider.getTracer('sentinel'), api, ids, flushTimeoutMs: opts.flushTimeoutMs ?? 1000 }
@@ -211,7 +225,12 @@ function markFailed(t: Tracing, span: OtelSpan, err: unknown): void {
 }
 
 function remoteParent(t: Tracing, parent: ParsedTraceparent): Context {
-  const sc: SpanContext = { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.sampled ? 1 : 0, isRemote: true }
+  const sc: SpanContext = {
+    traceId: parent.traceId,
+    spanId: parent.spanId,
+    traceFlags: parent.sampled ? 1 : 0,
+    isRemote: true,
+  }
   return t.api.trace.setSpanContext(t.api.ROOT_CONTEXT, sc)
 }
 
@@ -225,7 +244,8 @@ async function runInSpan<T>(t: Tracing, span: OtelSpan, fn: (span: SpanHandle) =
     throw err
   } finally {
     // A step that threw without saying how it ended still gets an outcome.
-    if (failed && (span as unknown as ReadableSpan).attributes?.outcome === undefined) span.setAttribute('outcome', 'error')
+    if (failed && (span as unknown as ReadableSpan).attributes?.outcome === undefined)
+      span.setAttribute('outcome', 'error')
     span.end()
   }
 }
@@ -236,13 +256,22 @@ async function runInSpan<T>(t: Tracing, span: OtelSpan, fn: (span: SpanHandle) =
  * that detects cannot hold a span open until resolution). When tracing is on, an instant span
  * "incident.detected" with `attrs` marks the detection, so an incident that never ends still shows.
  */
-export async function startIncidentTrace(incidentId: string, attrs: SpanAttrs = {}): Promise<{ traceparent: string; startedAt: string }> {
+export async function startIncidentTrace(
+  incidentId: string,
+  attrs: SpanAttrs = {},
+): Promise<{ traceparent: string; startedAt: string }> {
   const startedAt = new Date()
   const traceparent = formatTraceparent(incidentTraceId(incidentId), incidentRootSpanId(incidentId))
   const t = await getTracing()
   if (t) {
     const ctx = remoteParent(t, parseTraceparent(traceparent)!)
-    t.tracer.startSpan('incident.detected', { startTime: startedAt, attributes: cleanAttrs({ ...attrs, 'incident.id': incidentId }) }, ctx).end(startedAt)
+    t.tracer
+      .startSpan(
+        'incident.detected',
+        { startTime: startedAt, attributes: cleanAttrs({ ...attrs, 'incident.id': incidentId }) },
+        ctx,
+      )
+      .end(startedAt)
   }
   return { traceparent, startedAt: startedAt.toISOString() }
 }
@@ -264,11 +293,16 @@ export async function endIncidentTrace(
   t.ids.nextSpanId = incidentRootSpanId(incidentId)
   const span = t.tracer.startSpan(
     'incident',
-    { root: true, startTime: toDate(opts.startTime), attributes: cleanAttrs({ ...opts.attrs, 'incident.id': incidentId, outcome: opts.outcome }) },
+    {
+      root: true,
+      startTime: toDate(opts.startTime),
+      attributes: cleanAttrs({ ...opts.attrs, 'incident.id': incidentId, outcome: opts.outcome }),
+    },
     t.api.ROOT_CONTEXT,
   )
   t.ids.nextTraceId = t.ids.nextSpanId = undefined
-  if (opts.outcome === 'escalated' || opts.outcome === 'error') span.setStatus({ code: t.api.SpanStatusCode.ERROR, message: opts.outcome })
+  if (opts.outcome === 'escalated' || opts.outcome === 'error')
+    span.setStatus({ code: t.api.SpanStatusCode.ERROR, message: opts.outcome })
   span.end(opts.endTime ? toDate(opts.endTime) : new Date())
   // Inside a step span, that span's own flush sends this one too.
   if (!active.getStore()) await flushWithin(t)
@@ -288,7 +322,9 @@ export async function withStepSpan<T>(
 ): Promise<T> {
   const t = await getTracing()
   if (!t) return fn(NOOP_SPAN, traceparent)
-  const parent = parseTraceparent(traceparent) ?? (attrs['incident.id'] ? parseTraceparent(incidentTraceparent(attrs['incident.id'])) : undefined)
+  const parent =
+    parseTraceparent(traceparent) ??
+    (attrs['incident.id'] ? parseTraceparent(incidentTraceparent(attrs['incident.id'])) : undefined)
   const ctx = parent ? remoteParent(t, parent) : t.api.ROOT_CONTEXT
   const span = t.tracer.startSpan(name, { attributes: cleanAttrs(attrs), root: !parent }, ctx)
   try {
@@ -317,7 +353,11 @@ export async function withIncidentSpan<T>(
   if (!t) return fn(NOOP_SPAN)
   const parent = parseTraceparent(opts.traceparent) ?? parseTraceparent(incidentTraceparent(incidentId))!
   const startTime = opts.startTime === undefined ? undefined : new Date(opts.startTime)
-  const span = t.tracer.startSpan(name, { attributes: cleanAttrs({ ...attrs, 'incident.id': incidentId }), startTime }, remoteParent(t, parent))
+  const span = t.tracer.startSpan(
+    name,
+    { attributes: cleanAttrs({ ...attrs, 'incident.id': incidentId }), startTime },
+    remoteParent(t, parent),
+  )
   return runInSpan(t, span, fn)
 }
 
@@ -332,7 +372,11 @@ const INHERITED = ['incident.id', 'alert.type'] as const
  * call); it carries the parent's incident id and alert type. Without an active span or with
  * tracing off, only runs `fn`.
  */
-export async function withChildSpan<T>(name: string, attrs: SpanAttrs, fn: (span: SpanHandle) => Promise<T>): Promise<T> {
+export async function withChildSpan<T>(
+  name: string,
+  attrs: SpanAttrs,
+  fn: (span: SpanHandle) => Promise<T>,
+): Promise<T> {
   const parent = active.getStore()
   if (!parent || !tracing) return fn(NOOP_SPAN)
   const t = await tracing
@@ -340,7 +384,11 @@ export async function withChildSpan<T>(name: string, attrs: SpanAttrs, fn: (span
   const inherited: SpanAttrs = {}
   const parentAttrs = (parent as unknown as ReadableSpan).attributes ?? {}
   for (const k of INHERITED) if (typeof parentAttrs[k] === 'string') inherited[k] = parentAttrs[k] as string
-  const span = t.tracer.startSpan(name, { attributes: { ...cleanAttrs(inherited), ...cleanAttrs(attrs) }, kind: t.api.SpanKind.CLIENT }, t.api.trace.setSpan(t.api.ROOT_CONTEXT, parent))
+  const span = t.tracer.startSpan(
+    name,
+    { attributes: { ...cleanAttrs(inherited), ...cleanAttrs(attrs) }, kind: t.api.SpanKind.CLIENT },
+    t.api.trace.setSpan(t.api.ROOT_CONTEXT, parent),
+  )
   return runInSpan(t, span, fn)
 }
 
@@ -384,5 +432,8 @@ export async function shutdownTelemetry(): Promise<void> {
   const t = tracing && (await tracing)
   if (!t) return
   await flushWithin(t)
-  await Promise.race([t.provider.shutdown().catch(() => {}), new Promise((r) => setTimeout(r, t.flushTimeoutMs).unref())])
+  await Promise.race([
+    t.provider.shutdown().catch(() => {}),
+    new Promise((r) => setTimeout(r, t.flushTimeoutMs).unref()),
+  ])
 }

@@ -1,4 +1,8 @@
-/** What kill_process reads from /proc: per-process stat (CPU ticks, start time) and argv. */
+/**
+ * What Sentinel reads of the host's processes from /proc: each one's stat (state, parent, CPU
+ * ticks, start time), its argv, and CPU use over a short sample. Used by the analyser (the busiest
+ * processes as evidence) and by kill_process (which process to end, and whether it still lives).
+ */
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 
@@ -7,6 +11,7 @@ export const CLOCK_TICKS_PER_SECOND = 100
 
 export interface ProcStat {
   pid: number
+  /** The command name (at most 15 bytes; it may hold spaces and parentheses). */
   comm: string
   /** R, S, D, Z, T, X... */
   state: string
@@ -17,6 +22,7 @@ export interface ProcStat {
   startTime: number
 }
 
+/** `/proc/<pid>/stat`'s text; undefined when it does not parse. */
 export function parseProcStat(pid: number, text: string): ProcStat | undefined {
   // comm is in parentheses and may itself hold spaces and parentheses: split after the last ')'.
   const open = text.indexOf('(')
@@ -28,10 +34,11 @@ export function parseProcStat(pid: number, text: string): ProcStat | undefined {
   const utime = Number(f[11])
   const stime = Number(f[12])
   const startTime = Number(f[19])
-  if (![ppid, utime, stime, startTime].every(Number.isFinite)) return undefined
+  if (!f[0] || ![ppid, utime, stime, startTime].every(Number.isFinite)) return undefined
   return { pid, comm: text.slice(open + 1, close), state: f[0], ppid, cpuTicks: utime + stime, startTime }
 }
 
+/** The process's stat; undefined when it is gone (or was never there). */
 export async function readProcStat(pid: number, procRoot = '/proc'): Promise<ProcStat | undefined> {
   try {
     return parseProcStat(pid, await readFile(path.join(procRoot, String(pid), 'stat'), 'utf8'))
@@ -51,6 +58,7 @@ export async function readArgv(pid: number, procRoot = '/proc'): Promise<string[
   }
 }
 
+/** Every pid in /proc now. */
 export async function listPids(procRoot = '/proc'): Promise<number[]> {
   return (await readdir(procRoot)).filter((n) => /^\d+$/.test(n)).map(Number)
 }
@@ -60,24 +68,29 @@ export interface CpuUse {
   startTime: number
   comm: string
   ppid: number
-  /** Percent of one CPU over the sample (above 100 for multi-threaded processes). */
+  /** Percent of one CPU over the sample (above 100 for multi-threaded processes), to 0.1. */
   cpuPercent: number
 }
 
-/** Processes by CPU used over `sampleMs`, busiest first; a pid reused mid-sample is left out. */
+async function statsNow(procRoot: string): Promise<ProcStat[]> {
+  const all = await Promise.all((await listPids(procRoot)).map((pid) => readProcStat(pid, procRoot)))
+  return all.filter((s): s is ProcStat => !!s)
+}
+
+/**
+ * The processes that used CPU over `sampleMs`, busiest first. A process is named by pid and start
+ * time: a pid reused by another process mid-sample is left out, as are processes that used none.
+ */
 export async function sampleCpu(sampleMs: number, procRoot = '/proc'): Promise<CpuUse[]> {
-  const before = new Map<number, ProcStat>()
-  for (const s of await Promise.all((await listPids(procRoot)).map((pid) => readProcStat(pid, procRoot)))) {
-    if (s) before.set(s.pid, s)
-  }
+  const before = new Map((await statsNow(procRoot)).map((s) => [s.pid, s]))
   const t0 = process.hrtime.bigint()
   await new Promise((r) => setTimeout(r, sampleMs))
-  const after = await Promise.all((await listPids(procRoot)).map((pid) => readProcStat(pid, procRoot)))
+  const after = await statsNow(procRoot)
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9
   const out: CpuUse[] = []
   for (const s of after) {
-    const b = s && before.get(s.pid)
-    if (!s || !b || b.startTime !== s.startTime) continue
+    const b = before.get(s.pid)
+    if (!b || b.startTime !== s.startTime) continue
     const delta = s.cpuTicks - b.cpuTicks
     if (delta <= 0) continue
     out.push({ pid: s.pid, startTime: s.startTime, comm: s.comm, ppid: s.ppid, cpuPercent: Math.round((delta / CLOCK_TICKS_PER_SECOND / seconds) * 1000) / 10 })

@@ -1,4 +1,4 @@
-/** Parsing of KILL_PROCESS_ALLOWLIST; no imports, so the configuration can validate it at start. */
+/** KILL_PROCESS_ALLOWLIST: which command lines kill_process may end (validated with the rest at start). */
 
 /**
  * KILL_PROCESS_ALLOWLIST: a JSON array of regexes (`["^python3 /opt/jobs/", "stress-ng"]`), or
@@ -15,7 +15,8 @@ export function parseAllowlist(text: string | undefined): RegExp[] {
     } catch {
       throw new Error('KILL_PROCESS_ALLOWLIST: starts with [ but is not a JSON array of strings')
     }
-    if (!Array.isArray(parsed) || !parsed.every((s) => typeof s === 'string')) throw new Error('KILL_PROCESS_ALLOWLIST: expected a JSON array of strings')
+    if (!Array.isArray(parsed) || !parsed.every((s) => typeof s === 'string'))
+      throw new Error('KILL_PROCESS_ALLOWLIST: expected a JSON array of strings')
     sources = parsed as string[]
   } else {
     sources = raw.split(/[\n,]/)
