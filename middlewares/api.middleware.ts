@@ -21,7 +21,10 @@ export const errorBoundary: ApiMiddleware = async (req, ctx, next) => {
       return { status: 503, headers: { 'Retry-After': String(STORE_RETRY_AFTER_SECONDS) }, body: storeUnavailableBody }
     }
     ctx.logger.error('request failed', { error: (err as Error).message })
-    return { status: 500, body: { error: 'internal_error', message: 'the request failed inside Sentinel; see its logs' } }
+    return {
+      status: 500,
+      body: { error: 'internal_error', message: 'the request failed inside Sentinel; see its logs' },
+    }
   }
 }
 
@@ -46,4 +49,5 @@ const requirePermission =
  * The chain for an API step that needs `permission`. The chain carries the permission, so the main
  * process can refuse to serve a step that declares none.
  */
-export const protect = (permission: Permission): ApiMiddleware[] => declarePermission([errorBoundary, requirePermission(permission)], permission)
+export const protect = (permission: Permission): ApiMiddleware[] =>
+  declarePermission([errorBoundary, requirePermission(permission)], permission)

@@ -4,7 +4,10 @@
  * built" section (scripts/structure.ts) is generated from the same list, so the two cannot differ.
  */
 export const LAYERS = [
-  ['platform', 'what every stage stands on: configuration, Redis store, Docker, telemetry, auth, events, HTTP, streams'],
+  [
+    'platform',
+    'what every stage stands on: configuration, Redis store, Docker, telemetry, auth, events, HTTP, streams',
+  ],
   ['actions', 'the allow-listed fixes, one folder each with snapshot / execute / verify / rollback'],
   ['observe', 'readings from Prometheus or the collectors, thresholds, anomalies, alert intake'],
   ['analyze', 'the root cause: the rule analyser and the LLM (DeepSeek R1 through OpenRouter)'],

@@ -21,7 +21,11 @@ import { RedisStreamAdapterManager } from '@motiadev/adapter-redis-streams'
 import { generateLockedData } from '../node_modules/motia/dist/generate-locked-data.mjs'
 import { loadMotiaConfig } from '../node_modules/motia/dist/load-motia-config.mjs'
 import { processPlugins } from '../node_modules/motia/dist/plugins/process-plugins.mjs'
-import { getRedisClient, getRedisConnectionInfo, stopRedisConnection } from '../node_modules/motia/dist/redis/connection.mjs'
+import {
+  getRedisClient,
+  getRedisConnectionInfo,
+  stopRedisConnection,
+} from '../node_modules/motia/dist/redis/connection.mjs'
 import { version } from '../node_modules/motia/dist/version.mjs'
 
 // Motia compiles each step and its imports into .motia/compiled/ with a plain writeFileSync, in
@@ -70,7 +74,12 @@ async function main() {
     cronAdapter: new RedisCronAdapter(redisClient),
     streamAdapter: new RedisStreamAdapterManager(redisClient),
   }
-  const lockedData = await generateLockedData({ projectDir: baseDir, streamAdapter: adapters.streamAdapter, redisClient, streamAuth: appConfig.streamAuth })
+  const lockedData = await generateLockedData({
+    projectDir: baseDir,
+    streamAdapter: adapters.streamAdapter,
+    redisClient,
+    streamAuth: appConfig.streamAuth,
+  })
   // Every API step Motia knows is served by the main process (src/app/http/api-steps.ts); Motia's own
   // route for it stays registered but is never reached, since the front door answers all of /api.
   const apiSteps = []
@@ -80,7 +89,13 @@ async function main() {
   }
   runtime.serveApiSteps(apiSteps)
 
-  const motiaServer = createServer(lockedData, new RedisStateAdapter(redisClient), { isVerbose: true, isDev: false, version }, adapters, appConfig.app)
+  const motiaServer = createServer(
+    lockedData,
+    new RedisStateAdapter(redisClient),
+    { isVerbose: true, isDev: false, version },
+    adapters,
+    appConfig.app,
+  )
   runtime.guardServer(motiaServer.server, motiaServer.socketServer)
   const plugins = await processPlugins(motiaServer)
   if (cfg.WORKBENCH) {
@@ -88,7 +103,12 @@ async function main() {
     const workbenchBase = process.env.MOTIA_WORKBENCH_BASE || '/__motia'
     // The Workbench's hot-reload WebSocket would listen on every interface: bind it to HOST.
     await runtime.withListenHost(21678 + port, host, () =>
-      applyMiddleware({ app: motiaServer.app, port, workbenchBase, plugins: plugins.flatMap((item) => item.workbench) }),
+      applyMiddleware({
+        app: motiaServer.app,
+        port,
+        workbenchBase,
+        plugins: plugins.flatMap((item) => item.workbench),
+      }),
     )
   }
 

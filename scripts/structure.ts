@@ -54,7 +54,9 @@ export function structureSection(): string {
     out.push(`**\`src/${layer}/\`**: ${purpose}.`, '')
     for (const file of sources(path.join(root, 'src', layer))) {
       const rel = path.relative(root, file)
-      out.push(`- \`${rel}\`${summaryOf(readFileSync(file, 'utf8')) ? `: ${summaryOf(readFileSync(file, 'utf8'))}` : ''}`)
+      out.push(
+        `- \`${rel}\`${summaryOf(readFileSync(file, 'utf8')) ? `: ${summaryOf(readFileSync(file, 'utf8'))}` : ''}`,
+      )
     }
     out.push('')
   }

@@ -53,7 +53,11 @@ const layerOf = (file: string): number => {
 
 it('src/ holds exactly the layers, each importing only its own layer and those below it', () => {
   const tops = readdirSync(path.join(root, 'src')).filter((n) => statSync(path.join(root, 'src', n)).isDirectory())
-  assert.deepEqual(tops.filter((t) => !LAYERS.includes(t)), [], `unknown folders in src/ (add them to LAYERS in order)`)
+  assert.deepEqual(
+    tops.filter((t) => !LAYERS.includes(t)),
+    [],
+    `unknown folders in src/ (add them to LAYERS in order)`,
+  )
   const bad: string[] = []
   for (const file of files(path.join(root, 'src'))) {
     const from = layerOf(file)
@@ -62,7 +66,9 @@ it('src/ holds exactly the layers, each importing only its own layer and those b
       const target = path.resolve(path.dirname(file), m[1])
       const rel = path.relative(root, target)
       if (!rel.startsWith(`src${path.sep}`)) {
-        bad.push(`${path.relative(root, file)}: ${m[1]} (src/ never imports outside src/: test fixtures live in tests/)`)
+        bad.push(
+          `${path.relative(root, file)}: ${m[1]} (src/ never imports outside src/: test fixtures live in tests/)`,
+        )
         continue
       }
       const to = layerOf(target)

@@ -32,7 +32,8 @@ function* tsFiles(dir: string): Generator<string> {
 }
 
 const rel = (file: string) => path.relative(root, file)
-const propName = (n: ts.PropertyName): string | undefined => (ts.isIdentifier(n) || ts.isStringLiteralLike(n) ? n.text : undefined)
+const propName = (n: ts.PropertyName): string | undefined =>
+  ts.isIdentifier(n) || ts.isStringLiteralLike(n) ? n.text : undefined
 
 /** Config properties that hold topics, and the property of an event (`{ topic, data }`). */
 const TOPIC_PROPS = new Set(['subscribes', 'emits', 'virtualSubscribes', 'virtualEmits', 'topic'])
@@ -44,16 +45,34 @@ const looksLikeTopic = (s: string) => TOPIC_VALUES.has(s) || /^[a-z][a-z_]*\.[a-
 /** The string literals an expression in a topic position is made of (through ?:, ??, arrays and `{ topic }`). */
 function literalsIn(node: ts.Node): ts.Node[] {
   if (ts.isStringLiteralLike(node) || ts.isTemplateExpression(node)) return [node]
-  if (ts.isParenthesizedExpression(node) || ts.isAsExpression(node) || ts.isSatisfiesExpression(node) || ts.isNonNullExpression(node)) return literalsIn(node.expression)
+  if (
+    ts.isParenthesizedExpression(node) ||
+    ts.isAsExpression(node) ||
+    ts.isSatisfiesExpression(node) ||
+    ts.isNonNullExpression(node)
+  )
+    return literalsIn(node.expression)
   if (ts.isConditionalExpression(node)) return [...literalsIn(node.whenTrue), ...literalsIn(node.whenFalse)]
-  if (ts.isBinaryExpression(node) && [ts.SyntaxKind.QuestionQuestionToken, ts.SyntaxKind.BarBarToken].includes(node.operatorToken.kind)) return [...literalsIn(node.left), ...literalsIn(node.right)]
-  if (ts.isArrayLiteralExpression(node)) return node.elements.flatMap((e) => literalsIn(ts.isSpreadElement(e) ? e.expression : e))
-  if (ts.isObjectLiteralExpression(node)) return node.properties.flatMap((p) => (ts.isPropertyAssignment(p) && propName(p.name) === 'topic' ? literalsIn(p.initializer) : []))
+  if (
+    ts.isBinaryExpression(node) &&
+    [ts.SyntaxKind.QuestionQuestionToken, ts.SyntaxKind.BarBarToken].includes(node.operatorToken.kind)
+  )
+    return [...literalsIn(node.left), ...literalsIn(node.right)]
+  if (ts.isArrayLiteralExpression(node))
+    return node.elements.flatMap((e) => literalsIn(ts.isSpreadElement(e) ? e.expression : e))
+  if (ts.isObjectLiteralExpression(node))
+    return node.properties.flatMap((p) =>
+      ts.isPropertyAssignment(p) && propName(p.name) === 'topic' ? literalsIn(p.initializer) : [],
+    )
   return []
 }
 
 const calleeName = (call: ts.CallExpression): string | undefined =>
-  ts.isIdentifier(call.expression) ? call.expression.text : ts.isPropertyAccessExpression(call.expression) ? call.expression.name.text : undefined
+  ts.isIdentifier(call.expression)
+    ? call.expression.text
+    : ts.isPropertyAccessExpression(call.expression)
+      ? call.expression.name.text
+      : undefined
 
 const textOf = (n: ts.Node, sf: ts.SourceFile) => n.getText(sf)
 
@@ -62,7 +81,13 @@ const textOf = (n: ts.Node, sf: ts.SourceFile) => n.getText(sf)
  * emit call or a queue job names, or, in a step file, anywhere a topic's exact name appears.
  */
 export function topicLiterals(source: string, fileName: string, opts: { anywhere?: boolean } = {}): string[] {
-  const sf = ts.createSourceFile(fileName, source, ts.ScriptTarget.Latest, true, fileName.endsWith('x') ? ts.ScriptKind.TSX : ts.ScriptKind.TS)
+  const sf = ts.createSourceFile(
+    fileName,
+    source,
+    ts.ScriptTarget.Latest,
+    true,
+    fileName.endsWith('x') ? ts.ScriptKind.TSX : ts.ScriptKind.TS,
+  )
   const found = new Map<number, string>()
   const flag = (n: ts.Node, why: string) => {
     const { line } = sf.getLineAndCharacterOfPosition(n.getStart(sf))
@@ -78,13 +103,18 @@ export function topicLiterals(source: string, fileName: string, opts: { anywhere
       if (EMIT_CALLS.has(name) || name === 'add') {
         for (const lit of literalsIn(first)) {
           const text = ts.isStringLiteralLike(lit) ? lit.text : undefined
-          if (text === undefined ? EMIT_CALLS.has(name) : name === 'add' ? TOPIC_VALUES.has(text) : looksLikeTopic(text)) flag(lit, `${name}(): use TOPICS`)
+          if (
+            text === undefined ? EMIT_CALLS.has(name) : name === 'add' ? TOPIC_VALUES.has(text) : looksLikeTopic(text)
+          )
+            flag(lit, `${name}(): use TOPICS`)
         }
       }
     }
     if (ts.isStringLiteralLike(n)) {
       // Motia's queue for a subscriber is `<topic>.<StepName>`.
-      for (const t of TOPIC_VALUES) if (n.text.startsWith(`${t}.`) && /^[A-Z]/.test(n.text.slice(t.length + 1))) flag(n, 'a queue name spelling a topic: use TOPICS')
+      for (const t of TOPIC_VALUES)
+        if (n.text.startsWith(`${t}.`) && /^[A-Z]/.test(n.text.slice(t.length + 1)))
+          flag(n, 'a queue name spelling a topic: use TOPICS')
       if (opts.anywhere && TOPIC_VALUES.has(n.text)) flag(n, 'a topic spelled in a step: use TOPICS')
     }
     ts.forEachChild(n, visit)
@@ -118,7 +148,11 @@ describe('flow contract', () => {
     for (const dir of ['steps', 'src', 'middlewares', 'tests', 'scripts', 'bench']) {
       for (const file of tsFiles(path.join(root, dir))) {
         if (file === TOPICS_FILE || file === import.meta.filename) continue
-        bad.push(...topicLiterals(readFileSync(file, 'utf8'), rel(file), { anywhere: dir === 'steps' || dir === 'middlewares' }))
+        bad.push(
+          ...topicLiterals(readFileSync(file, 'utf8'), rel(file), {
+            anywhere: dir === 'steps' || dir === 'middlewares',
+          }),
+        )
       }
     }
     assert.deepEqual(bad, [])
@@ -131,7 +165,8 @@ describe('flow contract', () => {
       const mod = (await import(file)) as { config: StepConfig & Record<string, unknown> }
       steps.push({ file: rel(file), config: mod.config })
     }
-    const topicsOf = (list: unknown): string[] => ((list as Emit[] | undefined) ?? []).map((e) => (typeof e === 'string' ? e : e.topic))
+    const topicsOf = (list: unknown): string[] =>
+      ((list as Emit[] | undefined) ?? []).map((e) => (typeof e === 'string' ? e : e.topic))
     const subscribed = new Set(steps.flatMap((s) => (s.config.type === 'event' ? topicsOf(s.config.subscribes) : [])))
     const emittedBySteps = new Set(steps.flatMap((s) => topicsOf(s.config.emits)))
     const drawnEmits = new Set(steps.flatMap((s) => topicsOf(s.config.virtualEmits)))
@@ -140,20 +175,30 @@ describe('flow contract', () => {
 
     it('declare only topics from TOPICS', () => {
       const unknown = steps.flatMap((s) =>
-        ['subscribes', 'emits', 'virtualSubscribes', 'virtualEmits'].flatMap((k) => topicsOf(s.config[k]).filter((t) => !TOPIC_VALUES.has(t)).map((t) => `${s.file}: ${k} ${t}`)),
+        ['subscribes', 'emits', 'virtualSubscribes', 'virtualEmits'].flatMap((k) =>
+          topicsOf(s.config[k])
+            .filter((t) => !TOPIC_VALUES.has(t))
+            .map((t) => `${s.file}: ${k} ${t}`),
+        ),
       )
       assert.deepEqual(unknown, [])
     })
 
     it('every emitted topic has a subscribing step, or is declared an external output', () => {
-      const orphans = [...new Set([...emittedBySteps, ...drawnEmits])].filter((t) => !subscribed.has(t) && !EXTERNAL_OUTPUTS.includes(t as never))
+      const orphans = [...new Set([...emittedBySteps, ...drawnEmits])].filter(
+        (t) => !subscribed.has(t) && !EXTERNAL_OUTPUTS.includes(t as never),
+      )
       assert.deepEqual(orphans, [], 'emitted, and no step subscribes')
     })
 
     it('every subscribed topic is emitted by a step or by the main process (a noop step draws it)', () => {
       const unfed = [...subscribed].filter((t) => !emittedBySteps.has(t) && !drawnEmits.has(t))
       assert.deepEqual(unfed, [], 'subscribed, and nothing emits it')
-      const virtual = steps.flatMap((s) => topicsOf(s.config.virtualSubscribes).filter((t) => !emittedBySteps.has(t) && !drawnEmits.has(t)).map((t) => `${s.file}: ${t}`))
+      const virtual = steps.flatMap((s) =>
+        topicsOf(s.config.virtualSubscribes)
+          .filter((t) => !emittedBySteps.has(t) && !drawnEmits.has(t))
+          .map((t) => `${s.file}: ${t}`),
+      )
       assert.deepEqual(virtual, [], 'drawn as subscribed, and nothing emits it')
     })
 
@@ -167,10 +212,15 @@ describe('flow contract', () => {
         const visit = (n: ts.Node) => {
           if (ts.isCallExpression(n) && EMIT_CALLS.has(calleeName(n) ?? '') && n.arguments.length) {
             const first = n.arguments[0]
-            if (ts.isPropertyAccessExpression(first) && ts.isIdentifier(first.expression) && first.expression.text === 'TOPICS') {
+            if (
+              ts.isPropertyAccessExpression(first) &&
+              ts.isIdentifier(first.expression) &&
+              first.expression.text === 'TOPICS'
+            ) {
               seen++
               const topic = names.get(first.name.text)
-              if (!topic || !(drawnEmits.has(topic) || emittedBySteps.has(topic))) undrawn.push(`${rel(file)}: ${first.getText(sf)}`)
+              if (!topic || !(drawnEmits.has(topic) || emittedBySteps.has(topic)))
+                undrawn.push(`${rel(file)}: ${first.getText(sf)}`)
             }
           }
           ts.forEachChild(n, visit)
@@ -188,22 +238,36 @@ describe('flow contract', () => {
 
     it("an event step's input is its topic's payload schema", () => {
       const wrong = steps.flatMap((s) =>
-        s.config.type === 'event' ? topicsOf(s.config.subscribes).filter((t) => s.config.input !== TOPIC_PAYLOADS[t as keyof typeof TOPIC_PAYLOADS]).map((t) => `${s.file}: input is not TOPIC_PAYLOADS['${t}']`) : [],
+        s.config.type === 'event'
+          ? topicsOf(s.config.subscribes)
+              .filter((t) => s.config.input !== TOPIC_PAYLOADS[t as keyof typeof TOPIC_PAYLOADS])
+              .map((t) => `${s.file}: input is not TOPIC_PAYLOADS['${t}']`)
+          : [],
       )
       assert.deepEqual(wrong, [])
     })
 
     it("satisfy Motia's config types and type their handlers from their configs", () => {
-      const TYPES = { event: ['EventConfig', 'EventStep'], api: ['ApiRouteConfig', 'ApiStep'], cron: ['CronConfig', 'CronStep'], noop: ['NoopConfig', null] } as const
+      const TYPES = {
+        event: ['EventConfig', 'EventStep'],
+        api: ['ApiRouteConfig', 'ApiStep'],
+        cron: ['CronConfig', 'CronStep'],
+        noop: ['NoopConfig', null],
+      } as const
       const bad: string[] = []
       for (const s of steps) {
         const text = readFileSync(path.join(root, s.file), 'utf8')
         const [configType, handlerType] = TYPES[s.config.type]
-        if (!new RegExp(`^} satisfies ${configType}$`, 'm').test(text)) bad.push(`${s.file}: the config does not end in \`} satisfies ${configType}\``)
-        if (/export const config\s*:/.test(text)) bad.push(`${s.file}: the config is annotated (loses its literal types): use satisfies`)
-        if (handlerType && !new RegExp(`export const handler: ${handlerType}<typeof config>`).test(text)) bad.push(`${s.file}: the handler is not typed \`${handlerType}<typeof config>\``)
-        if (/FlowContext\s*</.test(text) || /\bApiRequest\b/.test(text)) bad.push(`${s.file}: a hand-written FlowContext<...> / ApiRequest (type the handler from its config)`)
-        if (/req\.body\s+as\b|\bbody\s+as\s+\{|as unknown as/.test(text)) bad.push(`${s.file}: a cast of a request or a response body (parse with the config's schema instead)`)
+        if (!new RegExp(`^} satisfies ${configType}$`, 'm').test(text))
+          bad.push(`${s.file}: the config does not end in \`} satisfies ${configType}\``)
+        if (/export const config\s*:/.test(text))
+          bad.push(`${s.file}: the config is annotated (loses its literal types): use satisfies`)
+        if (handlerType && !new RegExp(`export const handler: ${handlerType}<typeof config>`).test(text))
+          bad.push(`${s.file}: the handler is not typed \`${handlerType}<typeof config>\``)
+        if (/FlowContext\s*</.test(text) || /\bApiRequest\b/.test(text))
+          bad.push(`${s.file}: a hand-written FlowContext<...> / ApiRequest (type the handler from its config)`)
+        if (/req\.body\s+as\b|\bbody\s+as\s+\{|as unknown as/.test(text))
+          bad.push(`${s.file}: a cast of a request or a response body (parse with the config's schema instead)`)
       }
       assert.deepEqual(bad, [])
     })

@@ -7,7 +7,10 @@ import { it } from 'node:test'
 const root = path.resolve(import.meta.dirname, '..')
 
 it('motia-workbench.json places every step file, and only existing ones', () => {
-  const [flow] = JSON.parse(readFileSync(path.join(root, 'motia-workbench.json'), 'utf8')) as { id: string; config: Record<string, { x: number; y: number }> }[]
+  const [flow] = JSON.parse(readFileSync(path.join(root, 'motia-workbench.json'), 'utf8')) as {
+    id: string
+    config: Record<string, { x: number; y: number }>
+  }[]
   assert.equal(flow.id, 'sentinel')
   const steps = readdirSync(path.join(root, 'steps'), { recursive: true })
     .map(String)

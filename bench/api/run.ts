@@ -169,7 +169,16 @@ function seedAlert(k: number): { alert: Alert; title: string; actor: string } {
   const at = Date.now() - 2000
   const slot = k % 10
   const svc = `svc-${k % 40}`
-  const mk = (type: AlertType, severity: Severity, metric: string, value: number | null, threshold: number | null, resource: Alert['resource'], source: string, details: Record<string, unknown>): Alert => ({
+  const mk = (
+    type: AlertType,
+    severity: Severity,
+    metric: string,
+    value: number | null,
+    threshold: number | null,
+    resource: Alert['resource'],
+    source: string,
+    details: Record<string, unknown>,
+  ): Alert => ({
     fingerprint: `bench:${type}:${resource.id}:${k}`,
     type,
     severity,
@@ -183,9 +192,20 @@ function seedAlert(k: number): { alert: Alert; title: string; actor: string } {
     details,
   })
   if (slot < 6) {
-    const id = createHash('sha256').update(`bench-container-${k % 40}`).digest('hex')
+    const id = createHash('sha256')
+      .update(`bench-container-${k % 40}`)
+      .digest('hex')
     return {
-      alert: mk('container_down', 'critical', 'container_state', 137, null, { kind: 'container', id, name: svc }, 'docker:events', { exitCode: 137, oomKilled: false, signal: 'SIGKILL', image: 'sentinel-busybox:test', action: 'die' }),
+      alert: mk(
+        'container_down',
+        'critical',
+        'container_state',
+        137,
+        null,
+        { kind: 'container', id, name: svc },
+        'docker:events',
+        { exitCode: 137, oomKilled: false, signal: 'SIGKILL', image: 'sentinel-busybox:test', action: 'die' },
+      ),
       title: `container ${svc} is down`,
       actor: 'sentinel:docker-watcher',
     }
@@ -193,21 +213,48 @@ function seedAlert(k: number): { alert: Alert; title: string; actor: string } {
   if (slot < 8) {
     const host = `node-${k % 7}`
     return {
-      alert: mk('memory', 'warning', 'memory_used_percent', 91.4, 90, { kind: 'host', id: host, name: host }, 'collector:meminfo', { availableBytes: 1_406_000_000, totalBytes: 16_700_000_000 }),
+      alert: mk(
+        'memory',
+        'warning',
+        'memory_used_percent',
+        91.4,
+        90,
+        { kind: 'host', id: host, name: host },
+        'collector:meminfo',
+        { availableBytes: 1_406_000_000, totalBytes: 16_700_000_000 },
+      ),
       title: `memory_used_percent 91.4 over 90 on ${host}`,
       actor: 'step:Monitor',
     }
   }
   if (slot < 9) {
     return {
-      alert: mk('disk', 'warning', 'disk_used_percent', 93.2, 90, { kind: 'filesystem', id: `node-${k % 7}:/var`, name: '/var' }, 'collector:statfs', { freeBytes: 2_100_000_000, totalBytes: 31_000_000_000 }),
+      alert: mk(
+        'disk',
+        'warning',
+        'disk_used_percent',
+        93.2,
+        90,
+        { kind: 'filesystem', id: `node-${k % 7}:/var`, name: '/var' },
+        'collector:statfs',
+        { freeBytes: 2_100_000_000, totalBytes: 31_000_000_000 },
+      ),
       title: `disk_used_percent 93.2 over 90 on /var`,
       actor: 'step:Monitor',
     }
   }
   const series = `latency:https://svc-${k % 13}.internal/health`
   return {
-    alert: mk('anomaly', 'warning', 'probe_latency_ms', 812, null, { kind: 'series', id: series, name: `svc-${k % 13}` }, 'anomaly-detector', { expectedLow: 40, expectedHigh: 180, score: 0.93 }),
+    alert: mk(
+      'anomaly',
+      'warning',
+      'probe_latency_ms',
+      812,
+      null,
+      { kind: 'series', id: series, name: `svc-${k % 13}` },
+      'anomaly-detector',
+      { expectedLow: 40, expectedHigh: 180, score: 0.93 },
+    ),
     title: `anomaly: probe_latency_ms 812 on svc-${k % 13}, expected 40..180 (score 0.93)`,
     actor: 'step:Monitor',
   }
@@ -217,7 +264,14 @@ function seedAlert(k: number): { alert: Alert; title: string; actor: string } {
 function seedHistory(k: number, i: Incident): void {
   const t0 = Date.parse(i.openedAt)
   const at = (s: number) => iso(t0 + s * 1000)
-  const analysis = (root_cause: string, proposed_fix: { action: string; params: Record<string, unknown> } | null, risk_level: 'low' | 'medium', confidence: number, evidence: string[], facts: Record<string, unknown>) => ({
+  const analysis = (
+    root_cause: string,
+    proposed_fix: { action: string; params: Record<string, unknown> } | null,
+    risk_level: 'low' | 'medium',
+    confidence: number,
+    evidence: string[],
+    facts: Record<string, unknown>,
+  ) => ({
     analyser: 'rules',
     fallbackReason: 'no OPENROUTER_API_KEY',
     root_cause,
@@ -229,15 +283,36 @@ function seedHistory(k: number, i: Incident): void {
   })
   const analysed = (a: ReturnType<typeof analysis>) => {
     i.analysis = a
-    i.timeline.push({ stage: 'analyzed', at: at(0.3), actor: 'step:AnalyzeIncident (rules)', summary: `rule analyser: ${a.root_cause}`, data: { analyser: 'rules', fallbackReason: a.fallbackReason, risk: a.risk_level, confidence: a.confidence, proposedFix: a.proposed_fix } })
+    i.timeline.push({
+      stage: 'analyzed',
+      at: at(0.3),
+      actor: 'step:AnalyzeIncident (rules)',
+      summary: `rule analyser: ${a.root_cause}`,
+      data: {
+        analyser: 'rules',
+        fallbackReason: a.fallbackReason,
+        risk: a.risk_level,
+        confidence: a.confidence,
+        proposedFix: a.proposed_fix,
+      },
+    })
   }
   const decided = (d: NonNullable<Incident['decision']>) => {
     i.decision = d
-    i.timeline.push({ stage: 'decided', at: d.decidedAt, actor: 'step:DecideRemediation', summary: `${d.route} (${d.risk} risk, ${d.rule})`, data: { ...d } })
+    i.timeline.push({
+      stage: 'decided',
+      at: d.decidedAt,
+      actor: 'step:DecideRemediation',
+      summary: `${d.route} (${d.risk} risk, ${d.rule})`,
+      data: { ...d },
+    })
   }
   if (i.type === 'container_down') {
     const containerId = i.resource.id
-    const logs = Array.from({ length: 12 }, (_, n) => `2025-01-01T00:00:${String(n).padStart(2, '0')}Z ${i.resource.name} GET /health 200 ${3 + (n % 5)}ms`)
+    const logs = Array.from(
+      { length: 12 },
+      (_, n) => `2025-01-01T00:00:${String(n).padStart(2, '0')}Z ${i.resource.name} GET /health 200 ${3 + (n % 5)}ms`,
+    )
     analysed(
       analysis(
         `Container ${i.resource.name} was killed by SIGKILL (exit code 137), not by its own error; a restart should bring it back.`,
@@ -245,55 +320,175 @@ function seedHistory(k: number, i: Incident): void {
         'low',
         0.9,
         [`state: exited, exit code 137, OOM killed: no`, `restart count 0, restart policy: no`, ...logs.slice(-5)],
-        { container: { id: containerId, name: i.resource.name, image: 'sentinel-busybox:test', state: 'exited', exitCode: 137, oomKilled: false, restartCount: 0, restartPolicy: 'no', health: null }, logs },
+        {
+          container: {
+            id: containerId,
+            name: i.resource.name,
+            image: 'sentinel-busybox:test',
+            state: 'exited',
+            exitCode: 137,
+            oomKilled: false,
+            restartCount: 0,
+            restartPolicy: 'no',
+            health: null,
+          },
+          logs,
+        },
       ),
     )
-    decided({ route: 'auto', risk: 'low', actionId: 'restart_container', params: { containerId }, reasons: ['action restart_container is low risk; analysis says low', 'low risk: fix automatically (1/3 in window)'], rule: 'risk:low', decidedAt: at(0.35) })
+    decided({
+      route: 'auto',
+      risk: 'low',
+      actionId: 'restart_container',
+      params: { containerId },
+      reasons: [
+        'action restart_container is low risk; analysis says low',
+        'low risk: fix automatically (1/3 in window)',
+      ],
+      rule: 'risk:low',
+      decidedAt: at(0.35),
+    })
     const result = { performed: 'started', containerId, state: 'running', startedAt: at(0.6) }
-    i.snapshots = [{ actionId: 'restart_container', at: at(0.4), before: { containerId, state: 'exited', exitCode: 137, restartCount: 0 } }]
-    i.actions.push({ actionId: 'restart_container', params: { containerId }, status: 'succeeded', startedAt: at(0.4), finishedAt: at(0.7), result })
-    i.timeline.push({ stage: 'acted', at: at(0.7), actor: 'sentinel:fast-path', summary: 'restart_container: started', data: { actionId: 'restart_container', params: { containerId }, result } })
-    i.timeline.push({ stage: 'verified', at: at(1.8), actor: 'step:VerifyRemediation', summary: 'verified: running for 1 s', data: { ok: true, detail: 'running for 1 s', checks: 6 } })
+    i.snapshots = [
+      {
+        actionId: 'restart_container',
+        at: at(0.4),
+        before: { containerId, state: 'exited', exitCode: 137, restartCount: 0 },
+      },
+    ]
+    i.actions.push({
+      actionId: 'restart_container',
+      params: { containerId },
+      status: 'succeeded',
+      startedAt: at(0.4),
+      finishedAt: at(0.7),
+      result,
+    })
+    i.timeline.push({
+      stage: 'acted',
+      at: at(0.7),
+      actor: 'sentinel:fast-path',
+      summary: 'restart_container: started',
+      data: { actionId: 'restart_container', params: { containerId }, result },
+    })
+    i.timeline.push({
+      stage: 'verified',
+      at: at(1.8),
+      actor: 'step:VerifyRemediation',
+      summary: 'verified: running for 1 s',
+      data: { ok: true, detail: 'running for 1 s', checks: 6 },
+    })
     i.status = 'resolved'
     i.resolvedAt = at(1.9)
-    i.timeline.push({ stage: 'resolved', at: at(1.9), actor: 'step:ResolveIncident', summary: 'container running again; verified' })
+    i.timeline.push({
+      stage: 'resolved',
+      at: at(1.9),
+      actor: 'step:ResolveIncident',
+      summary: 'container running again; verified',
+    })
     return
   }
   if (i.type === 'anomaly') {
-    analysed(analysis(`${i.alert.metric} on ${i.resource.name} departs from its usual behaviour; the metric does not point to a cause the rules know, so a person should look.`, null, 'low', 0.2, [`anomaly on ${i.alert.metric} = ${i.alert.value}`], {}))
-    decided({ route: 'escalate', risk: 'medium', actionId: null, params: {}, approverRole: 'admin', reasons: ['anomaly with no known fix: left for a person; it resolves when the series is back to normal'], rule: 'anomaly-no-fix', decidedAt: at(0.35) })
-    i.timeline.push({ stage: 'escalated', at: at(0.36), actor: 'step:DecideRemediation', summary: 'escalated to an admin: anomaly with no known fix: left for a person; it resolves when the series is back to normal', data: { approverRole: 'admin' } })
+    analysed(
+      analysis(
+        `${i.alert.metric} on ${i.resource.name} departs from its usual behaviour; the metric does not point to a cause the rules know, so a person should look.`,
+        null,
+        'low',
+        0.2,
+        [`anomaly on ${i.alert.metric} = ${i.alert.value}`],
+        {},
+      ),
+    )
+    decided({
+      route: 'escalate',
+      risk: 'medium',
+      actionId: null,
+      params: {},
+      approverRole: 'admin',
+      reasons: ['anomaly with no known fix: left for a person; it resolves when the series is back to normal'],
+      rule: 'anomaly-no-fix',
+      decidedAt: at(0.35),
+    })
+    i.timeline.push({
+      stage: 'escalated',
+      at: at(0.36),
+      actor: 'step:DecideRemediation',
+      summary:
+        'escalated to an admin: anomaly with no known fix: left for a person; it resolves when the series is back to normal',
+      data: { approverRole: 'admin' },
+    })
     // One in two was closed by a person since; the others still wait for one.
     if (k % 20 === 9) {
       i.status = 'escalated'
     } else {
       i.status = 'resolved'
       i.resolvedAt = at(900)
-      i.timeline.push({ stage: 'resolved', at: at(900), actor: 'user:admin', summary: 'closed by user:admin: series back to normal', data: { role: 'admin', manual: true } })
+      i.timeline.push({
+        stage: 'resolved',
+        at: at(900),
+        actor: 'user:admin',
+        summary: 'closed by user:admin: series back to normal',
+        data: { role: 'admin', manual: true },
+      })
     }
     return
   }
   // memory and disk: nothing the rules can safely do; verified against the metric, cleared by the monitor.
   analysed(
     analysis(
-      i.type === 'memory' ? 'Memory is high; the largest process is java (pid 4242, 5.1 GiB), not one Sentinel may act on.' : 'The disk is filling; most of it is /var/log (18.2 GiB), outside the sandbox.',
+      i.type === 'memory'
+        ? 'Memory is high; the largest process is java (pid 4242, 5.1 GiB), not one Sentinel may act on.'
+        : 'The disk is filling; most of it is /var/log (18.2 GiB), outside the sandbox.',
       null,
       'low',
       0.4,
       [`${i.alert.metric} = ${i.alert.value} (threshold ${i.alert.threshold})`],
-      { top: [{ pid: 4242, name: 'java', rssBytes: 5_476_083_712 }, { pid: 911, name: 'postgres', rssBytes: 1_203_000_000 }] },
+      {
+        top: [
+          { pid: 4242, name: 'java', rssBytes: 5_476_083_712 },
+          { pid: 911, name: 'postgres', rssBytes: 1_203_000_000 },
+        ],
+      },
     ),
   )
-  decided({ route: 'defer', risk: 'low', actionId: null, params: {}, reasons: ['no fix was proposed: verify instead of acting; escalate if it is not fine'], rule: 'no-fix', decidedAt: at(0.35) })
+  decided({
+    route: 'defer',
+    risk: 'low',
+    actionId: null,
+    params: {},
+    reasons: ['no fix was proposed: verify instead of acting; escalate if it is not fine'],
+    rule: 'no-fix',
+    decidedAt: at(0.35),
+  })
   if (k % 30 === 8) {
     i.status = 'suppressed'
-    i.timeline.push({ stage: 'suppressed', at: at(2), actor: 'step:VerifyRemediation', summary: 'maintenance window: suppressed' })
+    i.timeline.push({
+      stage: 'suppressed',
+      at: at(2),
+      actor: 'step:VerifyRemediation',
+      summary: 'maintenance window: suppressed',
+    })
     return
   }
-  i.timeline.push({ stage: 'verified', at: at(60), actor: 'step:VerifyRemediation', summary: `verified: ${i.alert.metric} back under ${i.alert.threshold}`, data: { ok: true, detail: `${i.alert.metric} ${Number(i.alert.value) - 6} under ${i.alert.threshold}`, remeasure: { status: 'ok', value: Number(i.alert.value) - 6 } } })
+  i.timeline.push({
+    stage: 'verified',
+    at: at(60),
+    actor: 'step:VerifyRemediation',
+    summary: `verified: ${i.alert.metric} back under ${i.alert.threshold}`,
+    data: {
+      ok: true,
+      detail: `${i.alert.metric} ${Number(i.alert.value) - 6} under ${i.alert.threshold}`,
+      remeasure: { status: 'ok', value: Number(i.alert.value) - 6 },
+    },
+  })
   i.status = 'resolved'
   i.resolvedAt = at(61)
-  i.timeline.push({ stage: 'resolved', at: at(61), actor: 'step:ResolveIncident', summary: 'the alert has been clear for the hold-down time' })
+  i.timeline.push({
+    stage: 'resolved',
+    at: at(61),
+    actor: 'step:ResolveIncident',
+    summary: 'the alert has been clear for the hold-down time',
+  })
 }
 
 async function seed(client: Redis, n: number): Promise<{ ms: number; meanBytes: number }> {
@@ -311,7 +506,10 @@ async function seed(client: Redis, n: number): Promise<{ ms: number; meanBytes: 
   }
   await Promise.all(Array.from({ length: SEED_CONCURRENCY }, worker))
   const ms = nowMs() - started
-  const [count, open] = await Promise.all([client.zcard('sentinel:incidents:by_time'), client.scard('sentinel:incidents:open')])
+  const [count, open] = await Promise.all([
+    client.zcard('sentinel:incidents:by_time'),
+    client.scard('sentinel:incidents:open'),
+  ])
   if (count !== n) throw new Error(`seeded ${n} incidents but the time index holds ${count}`)
   if (open !== 0) throw new Error(`${open} seeded incidents are still open`)
   const sample = await store.list({ limit: 200 })
@@ -343,7 +541,9 @@ function send(target: Target, agent: http.Agent): Promise<{ status: number; text
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
       res.on('error', reject)
     })
-    req.setTimeout(TIMEOUT_MS, () => req.destroy(Object.assign(new Error(`no answer within ${TIMEOUT_MS} ms`), { name: 'TimeoutError' })))
+    req.setTimeout(TIMEOUT_MS, () =>
+      req.destroy(Object.assign(new Error(`no answer within ${TIMEOUT_MS} ms`), { name: 'TimeoutError' })),
+    )
     req.on('error', reject)
     req.end(target.body)
   })
@@ -428,7 +628,11 @@ function git(args: string[]): string {
   }
 }
 
-const median = (xs: number[]) => quantile(xs.filter((x) => Number.isFinite(x)), 0.5)
+const median = (xs: number[]) =>
+  quantile(
+    xs.filter((x) => Number.isFinite(x)),
+    0.5,
+  )
 const fmtMs = (x: number) => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x.toFixed(1)) : '-')
 const round = (x: number, d = 2) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : null)
 
@@ -441,7 +645,8 @@ async function main() {
   // Waits for a start under way (a Sentinel half started is a detached process group), then ends both.
   const cleanup = () =>
     (cleaning ??= (async () => {
-      const within = <T>(p: Promise<T>, ms: number): Promise<T | undefined> => Promise.race([p, sleep(ms).then(() => undefined)])
+      const within = <T>(p: Promise<T>, ms: number): Promise<T | undefined> =>
+        Promise.race([p, sleep(ms).then(() => undefined)])
       sentinel ??= await within(sentinelStarting?.catch(() => undefined) ?? Promise.resolve(undefined), 90_000)
       await within(sentinel?.cleanup() ?? Promise.resolve(), 20_000).catch(() => {})
       redis ??= await within(redisStarting?.catch(() => undefined) ?? Promise.resolve(undefined), 15_000)
@@ -478,13 +683,18 @@ async function main() {
     mainPid = sentinel.pid()
     sentinelCwd = readlinkSync(`/proc/${mainPid}/cwd`)
     const cmdline = readFileSync(`/proc/${mainPid}/cmdline`, 'utf8').split('\0').join(' ').trim()
-    if (!cmdline.includes('scripts/motia-start.mjs')) throw new Error(`pid ${mainPid} is not Sentinel's main process: ${cmdline}`)
+    if (!cmdline.includes('scripts/motia-start.mjs'))
+      throw new Error(`pid ${mainPid} is not Sentinel's main process: ${cmdline}`)
 
     const viewer = { authorization: `Bearer ${sentinel.keys.viewer}` }
     const operator = { authorization: `Bearer ${sentinel.keys.operator}`, 'content-type': 'application/json' }
     const payload = stormPayload({ batch: 0, startsAt: new Date(Date.now() - 60_000).toISOString(), count: 1 })
     payload.groupKey = '{}:{alertname="BenchApiQueueBacklog"}'
-    payload.alerts[0].labels = { alertname: 'BenchApiQueueBacklog', instance: 'bench-api-queue:9100', severity: 'warning' }
+    payload.alerts[0].labels = {
+      alertname: 'BenchApiQueueBacklog',
+      instance: 'bench-api-queue:9100',
+      severity: 'warning',
+    }
     payload.alerts[0].annotations = { summary: 'queue backlog over 10 000 for 5 minutes', value: '12873' }
     payload.alerts[0].fingerprint = 'b3ac4a9e00000001'
     payload.commonLabels = { ...payload.alerts[0].labels }
@@ -493,20 +703,29 @@ async function main() {
         url: `${sentinel.url}/api/incidents?limit=50`,
         method: 'GET',
         headers: viewer,
-        check: (b) => (Array.isArray(b.incidents) && b.incidents.length === 50 ? null : `${Array.isArray(b.incidents) ? b.incidents.length : 'no'} incidents, not 50`),
+        check: (b) =>
+          Array.isArray(b.incidents) && b.incidents.length === 50
+            ? null
+            : `${Array.isArray(b.incidents) ? b.incidents.length : 'no'} incidents, not 50`,
       },
       listFull: {
         url: `${sentinel.url}/api/incidents?limit=50&view=full`,
         method: 'GET',
         headers: viewer,
-        check: (b) => (Array.isArray(b.incidents) && b.incidents.length === 50 && Array.isArray(b.incidents[0].timeline) ? null : 'not 50 whole incidents'),
+        check: (b) =>
+          Array.isArray(b.incidents) && b.incidents.length === 50 && Array.isArray(b.incidents[0].timeline)
+            ? null
+            : 'not 50 whole incidents',
       },
       alert: {
         url: `${sentinel.url}/api/alerts/alertmanager`,
         method: 'POST',
         headers: operator,
         body: JSON.stringify(payload),
-        check: (b) => (Array.isArray(b.updated) && b.updated.length === 1 ? null : `not the held incident: ${JSON.stringify(b).slice(0, 200)}`),
+        check: (b) =>
+          Array.isArray(b.updated) && b.updated.length === 1
+            ? null
+            : `not the held incident: ${JSON.stringify(b).slice(0, 200)}`,
       },
     }
 
@@ -514,10 +733,12 @@ async function main() {
     // escalated (it then stays held: later calls are repeats).
     for (let i = 0; i < 3; i++) {
       const r = await sentinel.get('/api/incidents?limit=50', 'viewer')
-      if (r.status !== 200 || r.body.incidents?.length !== 50) throw new Error(`warm-up list: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`)
+      if (r.status !== 200 || r.body.incidents?.length !== 50)
+        throw new Error(`warm-up list: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`)
     }
     const first = await sentinel.post('/api/alerts/alertmanager', payload, 'operator')
-    if (first.status !== 200 || first.body.opened?.length !== 1) throw new Error(`warm-up webhook: HTTP ${first.status} ${JSON.stringify(first.body).slice(0, 300)}`)
+    if (first.status !== 200 || first.body.opened?.length !== 1)
+      throw new Error(`warm-up webhook: HTTP ${first.status} ${JSON.stringify(first.body).slice(0, 300)}`)
     const heldId: string = first.body.opened[0]
     const store = new IncidentStore(redis.client)
     const deadlineEsc = Date.now() + 60_000
@@ -527,11 +748,13 @@ async function main() {
       if (held?.status === 'escalated') break
       await sleep(200)
     }
-    if (held?.status !== 'escalated') throw new Error(`the webhook's incident ${heldId} is ${held?.status ?? 'missing'}, not escalated, after 60 s`)
+    if (held?.status !== 'escalated')
+      throw new Error(`the webhook's incident ${heldId} is ${held?.status ?? 'missing'}, not escalated, after 60 s`)
     realAlertBytes = JSON.stringify(held).length
     for (let i = 0; i < 3; i++) {
       const r = await sentinel.post('/api/alerts/alertmanager', payload, 'operator')
-      if (r.status !== 200 || r.body.updated?.[0] !== heldId) throw new Error(`warm-up webhook repeat: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`)
+      if (r.status !== 200 || r.body.updated?.[0] !== heldId)
+        throw new Error(`warm-up webhook repeat: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`)
     }
     await sleep(2000)
     idleRss = rssOf(mainPid)
@@ -563,14 +786,35 @@ async function main() {
   // --- report -----------------------------------------------------------------------------------
   const la = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ')
   console.log('')
-  console.log(`bench/api — ${INCIDENTS} incidents; each case ${RUNS} run${RUNS > 1 ? 's' : ''} (interleaved), ≤ ${CASES[0].requests} requests at c=1 / ≤ ${CASES[1].requests} at c=50 or ≤ ${SECONDS} s; medians over the runs${QUICK ? ' (--quick)' : ''}`)
+  console.log(
+    `bench/api — ${INCIDENTS} incidents; each case ${RUNS} run${RUNS > 1 ? 's' : ''} (interleaved), ≤ ${CASES[0].requests} requests at c=1 / ≤ ${CASES[1].requests} at c=50 or ≤ ${SECONDS} s; medians over the runs${QUICK ? ' (--quick)' : ''}`,
+  )
   console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memory}, node ${m.node}, ${m.os}`)
   console.log(`load average: at start ${la(loadStart)}, at end ${la(loadEnd)} (1/5/15 min)`)
-  console.log(`code: ${PROJECT_ROOT} @ ${commit}${changed ? ` + ${changed} changed tracked file${changed > 1 ? 's' : ''}` : ' (clean)'}; Sentinel main pid ${mainPid}, cwd ${sentinelCwd}`)
-  console.log(`seeding: ${(seeded!.ms / 1000).toFixed(1)} s with IncidentStore; stored incident ~${(seeded!.meanBytes / 1024).toFixed(1)} KiB (the webhook's real escalated one: ${(realAlertBytes / 1024).toFixed(1)} KiB)`)
-  console.log(`Sentinel main RSS after warm-up, idle: ${mib(idleRss)}; request timeout ${TIMEOUT_MS / 1000} s; client: node:http (keep-alive agent, one socket per client)`)
+  console.log(
+    `code: ${PROJECT_ROOT} @ ${commit}${changed ? ` + ${changed} changed tracked file${changed > 1 ? 's' : ''}` : ' (clean)'}; Sentinel main pid ${mainPid}, cwd ${sentinelCwd}`,
+  )
+  console.log(
+    `seeding: ${(seeded!.ms / 1000).toFixed(1)} s with IncidentStore; stored incident ~${(seeded!.meanBytes / 1024).toFixed(1)} KiB (the webhook's real escalated one: ${(realAlertBytes / 1024).toFixed(1)} KiB)`,
+  )
+  console.log(
+    `Sentinel main RSS after warm-up, idle: ${mib(idleRss)}; request timeout ${TIMEOUT_MS / 1000} s; client: node:http (keep-alive agent, one socket per client)`,
+  )
   console.log('')
-  const head = ['case', 'c', 'n', 'p50 ms', 'p99 ms', 'mean ms', 'req/s', 'errors', 'main RSS max', 'group RSS max', 'procs', 'conns']
+  const head = [
+    'case',
+    'c',
+    'n',
+    'p50 ms',
+    'p99 ms',
+    'mean ms',
+    'req/s',
+    'errors',
+    'main RSS max',
+    'group RSS max',
+    'procs',
+    'conns',
+  ]
   const rows = results.map(({ c, runs }) => {
     const md = (f: (r: CaseRun) => number) => median(runs.map(f))
     return [
@@ -589,16 +833,23 @@ async function main() {
     ]
   })
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
-  const line = (cells: string[]) => cells.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ')
+  const line = (cells: string[]) =>
+    cells.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ')
   console.log(line(head))
   console.log(widths.map((w) => '-'.repeat(w)).join('  '))
   for (const r of rows) console.log(line(r))
-  console.log(`(errors: per run; n: requests completed; procs: most processes in Sentinel's group; conns: most client connections open)`)
+  console.log(
+    `(errors: per run; n: requests completed; procs: most processes in Sentinel's group; conns: most client connections open)`,
+  )
   for (const { c, runs } of results) {
     const firstErr = runs.find((r) => r.firstError)?.firstError
-    if (firstErr) console.log(`first error, ${c.label} c=${c.clients}: ${firstErr} (timeouts per run: ${runs.map((r) => r.timeouts).join('/')})`)
+    if (firstErr)
+      console.log(
+        `first error, ${c.label} c=${c.clients}: ${firstErr} (timeouts per run: ${runs.map((r) => r.timeouts).join('/')})`,
+      )
     const opened = runs.reduce((s, r) => s + r.opened, 0)
-    if (opened) console.log(`warning: ${c.label} c=${c.clients} opened ${opened} incidents (the alert should have been held)`)
+    if (opened)
+      console.log(`warning: ${c.label} c=${c.clients} opened ${opened} incidents (the alert should have been held)`)
   }
   console.log(
     JSON.stringify({
@@ -607,7 +858,11 @@ async function main() {
       code: { root: PROJECT_ROOT, commit, changedFiles: changed },
       machine: { ...m, loadStart: loadStart.map((x) => round(x)), loadEnd: loadEnd.map((x) => round(x)) },
       settings: { incidents: INCIDENTS, runs: RUNS, seconds: SECONDS, timeoutMs: TIMEOUT_MS, quick: QUICK },
-      seeding: { ms: round(seeded!.ms, 0), meanIncidentBytes: round(seeded!.meanBytes, 0), webhookIncidentBytes: realAlertBytes },
+      seeding: {
+        ms: round(seeded!.ms, 0),
+        meanIncidentBytes: round(seeded!.meanBytes, 0),
+        webhookIncidentBytes: realAlertBytes,
+      },
       idleMainRssBytes: idleRss,
       cases: results.map(({ c, runs }) => {
         const md = (f: (r: CaseRun) => number) => median(runs.map(f))
@@ -629,7 +884,14 @@ async function main() {
             groupProcsMax: md((r) => r.groupProcsMax),
             connsMax: md((r) => r.connsMax),
           },
-          runs: runs.map((r) => ({ ...r, p50: round(r.p50), p99: round(r.p99), mean: round(r.mean), rps: round(r.rps), seconds: round(r.seconds) })),
+          runs: runs.map((r) => ({
+            ...r,
+            p50: round(r.p50),
+            p99: round(r.p99),
+            mean: round(r.mean),
+            rps: round(r.rps),
+            seconds: round(r.seconds),
+          })),
         }
       }),
     }),

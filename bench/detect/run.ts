@@ -70,7 +70,15 @@ async function run(started: { stop(): Promise<void> }[]) {
   const prometheus = await startPrometheus({
     scrapeTargets: [`127.0.0.1:${exporter.port}`],
     interval: '15s',
-    rules: ['groups:', '  - name: bench', '    rules:', '      - alert: BenchCpuBusy', `        expr: (${cpuQuery}) > ${THRESHOLD}`, `        for: ${FOR}s`].join('\n') + '\n',
+    rules:
+      [
+        'groups:',
+        '  - name: bench',
+        '    rules:',
+        '      - alert: BenchCpuBusy',
+        `        expr: (${cpuQuery}) > ${THRESHOLD}`,
+        `        for: ${FOR}s`,
+      ].join('\n') + '\n',
   })
   started.push(prometheus)
   const redis = await startRedis()
@@ -93,7 +101,9 @@ async function run(started: { stop(): Promise<void> }[]) {
   })
   started.push({ stop: () => sentinel.cleanup() })
   const cpuNow = async () => {
-    const r = (await (await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(cpuQuery)}`)).json()) as any
+    const r = (await (
+      await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(cpuQuery)}`)
+    ).json()) as any
     return Number(r.data.result[0]?.value[1] ?? NaN)
   }
   const promFiring = async () => {
@@ -104,24 +114,40 @@ async function run(started: { stop(): Promise<void> }[]) {
   const promDelays: number[] = []
   let stress: ChildProcess | undefined
   try {
-    await waitFor(async () => !Number.isNaN(await cpuNow()), { timeoutMs: 90_000, intervalMs: 1000, what: 'Prometheus to have CPU data' })
+    await waitFor(async () => !Number.isNaN(await cpuNow()), {
+      timeoutMs: 90_000,
+      intervalMs: 1000,
+      what: 'Prometheus to have CPU data',
+    })
     for (let t = 0; t < TRIALS; t++) {
       // Start from calm: CPU under the threshold and no alert on either side.
-      await waitFor(async () => (await cpuNow()) < THRESHOLD * 0.7 && !(await promFiring()) && !(await sentinel.get('/api/incidents?view=full&type=cpu&status=open')).body.incidents.length, {
-        timeoutMs: 240_000,
-        intervalMs: 2000,
-        what: 'a calm machine',
-      })
-      const before = new Set(((await sentinel.get('/api/incidents?view=full&type=cpu&limit=200')).body.incidents as any[]).map((i) => i.id))
+      await waitFor(
+        async () =>
+          (await cpuNow()) < THRESHOLD * 0.7 &&
+          !(await promFiring()) &&
+          !(await sentinel.get('/api/incidents?view=full&type=cpu&status=open')).body.incidents.length,
+        {
+          timeoutMs: 240_000,
+          intervalMs: 2000,
+          what: 'a calm machine',
+        },
+      )
+      const before = new Set(
+        ((await sentinel.get('/api/incidents?view=full&type=cpu&limit=200')).body.incidents as any[]).map((i) => i.id),
+      )
       const t0 = Date.now()
-      stress = spawn('stress-ng', ['--cpu', String(os.cpus().length), '--timeout', '300s', '--quiet'], { stdio: 'ignore' })
+      stress = spawn('stress-ng', ['--cpu', String(os.cpus().length), '--timeout', '300s', '--quiet'], {
+        stdio: 'ignore',
+      })
       let tProm = 0
       let tSentinel = 0
       await waitFor(
         async () => {
           if (!tProm && (await promFiring())) tProm = Date.now()
           if (!tSentinel) {
-            const inc = ((await sentinel.get('/api/incidents?view=full&type=cpu&limit=5')).body.incidents as any[]).find((i) => !before.has(i.id))
+            const inc = (
+              (await sentinel.get('/api/incidents?view=full&type=cpu&limit=5')).body.incidents as any[]
+            ).find((i) => !before.has(i.id))
             if (inc) tSentinel = Date.parse(inc.openedAt)
           }
           return tProm && tSentinel
@@ -132,13 +158,21 @@ async function run(started: { stop(): Promise<void> }[]) {
       stress = undefined
       promDelays.push((tProm - t0) / 1000)
       sentinelDelays.push((tSentinel - t0) / 1000)
-      console.log(`trial ${t + 1}: Sentinel ${((tSentinel - t0) / 1000).toFixed(1)} s, Prometheus rule ${((tProm - t0) / 1000).toFixed(1)} s`)
+      console.log(
+        `trial ${t + 1}: Sentinel ${((tSentinel - t0) / 1000).toFixed(1)} s, Prometheus rule ${((tProm - t0) / 1000).toFixed(1)} s`,
+      )
     }
 
     const cpu = os.cpus()[0]?.model ?? 'unknown'
-    console.log(`\nbench/detect — ${TRIALS} trials, for=${FOR}s, threshold CPU > ${THRESHOLD} %, schedule 15 s (Sentinel) / scrape+evaluation 15 s (Prometheus)`)
-    console.log(`machine: ${cpu}, ${os.cpus().length} CPUs, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`)
-    console.log(`condition → alert, median: Sentinel ${median(sentinelDelays).toFixed(1)} s   Prometheus rule ${median(promDelays).toFixed(1)} s   ratio ${(median(sentinelDelays) / median(promDelays)).toFixed(2)}`)
+    console.log(
+      `\nbench/detect — ${TRIALS} trials, for=${FOR}s, threshold CPU > ${THRESHOLD} %, schedule 15 s (Sentinel) / scrape+evaluation 15 s (Prometheus)`,
+    )
+    console.log(
+      `machine: ${cpu}, ${os.cpus().length} CPUs, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
+    )
+    console.log(
+      `condition → alert, median: Sentinel ${median(sentinelDelays).toFixed(1)} s   Prometheus rule ${median(promDelays).toFixed(1)} s   ratio ${(median(sentinelDelays) / median(promDelays)).toFixed(2)}`,
+    )
     console.log(`  Sentinel:   ${sentinelDelays.map((d) => d.toFixed(1)).join(', ')} s`)
     console.log(`  Prometheus: ${promDelays.map((d) => d.toFixed(1)).join(', ')} s`)
     await storm(sentinel, redis)
@@ -193,12 +227,24 @@ async function storm(sentinel: SentinelInstance, redis: TestRedis) {
     cursor = page.nextCursor
   }
   const stormIncidents = all.filter((i) => String(i.fingerprint).startsWith('am:5707'))
-  const used = [...commandsAfter].map(([cmd, n]) => [cmd, n - (commandsBefore.get(cmd) ?? 0)] as const).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1])
+  const used = [...commandsAfter]
+    .map(([cmd, n]) => [cmd, n - (commandsBefore.get(cmd) ?? 0)] as const)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
   const total = used.reduce((s, [, n]) => s + n, 0)
-  console.log(`alert storm: 10000 alerts in ${ingestSeconds.toFixed(1)} s = ${(10000 / ingestSeconds).toFixed(0)} alerts/s ingested (100 webhook calls, 10 at a time, ${failed} failed)`)
+  console.log(
+    `alert storm: 10000 alerts in ${ingestSeconds.toFixed(1)} s = ${(10000 / ingestSeconds).toFixed(0)} alerts/s ingested (100 webhook calls, 10 at a time, ${failed} failed)`,
+  )
   console.log(`  incidents opened: ${stormIncidents.length} (expected 100)`)
-  console.log(`  Redis commands during the storm (flow steps included): ${total} = ${(total / 10000).toFixed(2)} per alert; ${used.slice(0, 8).map(([c, n]) => `${c} ${n}`).join(', ')}`)
-  console.log(`  Sentinel RSS: main process ${(rssBefore.main / 1024).toFixed(0)} → peak ${(peak.main / 1024).toFixed(0)} MiB; with step processes peak ${(peak.group / 1024).toFixed(0)} MiB`)
+  console.log(
+    `  Redis commands during the storm (flow steps included): ${total} = ${(total / 10000).toFixed(2)} per alert; ${used
+      .slice(0, 8)
+      .map(([c, n]) => `${c} ${n}`)
+      .join(', ')}`,
+  )
+  console.log(
+    `  Sentinel RSS: main process ${(rssBefore.main / 1024).toFixed(0)} → peak ${(peak.main / 1024).toFixed(0)} MiB; with step processes peak ${(peak.group / 1024).toFixed(0)} MiB`,
+  )
 }
 
 main().catch((err) => {

@@ -66,7 +66,23 @@ async function startServices(tag: string, labels: string[], restartAlways: boole
     const name = uniqueName(`gameday-${tag}-${control ? 'control' : i}`)
     // A fixed host port: a restarted container may get another address on the bridge.
     const port = await freePort()
-    const args = ['run', '-d', '--name', name, '-p', `127.0.0.1:${port}:8080`, ...(control ? [] : labels.flatMap((l) => ['--label', l])), ...(restartAlways ? ['--restart', 'always'] : []), TEST_IMAGE, 'httpd', '-f', '-p', '8080', '-h', '/www']
+    const args = [
+      'run',
+      '-d',
+      '--name',
+      name,
+      '-p',
+      `127.0.0.1:${port}:8080`,
+      ...(control ? [] : labels.flatMap((l) => ['--label', l])),
+      ...(restartAlways ? ['--restart', 'always'] : []),
+      TEST_IMAGE,
+      'httpd',
+      '-f',
+      '-p',
+      '8080',
+      '-h',
+      '/www',
+    ]
     out.push({ name, url: `http://127.0.0.1:${port}/`, control, probes: 0, ok: 0, outages: [] })
     await docker(...args)
   }
@@ -154,9 +170,13 @@ function report(title: string, services: Service[]) {
   console.log(`\n${title}`)
   for (const s of services) {
     const avail = s.probes ? (100 * s.ok) / s.probes : NaN
-    console.log(`  ${s.control ? 'control ' : 'service '} ${s.name}: availability ${avail.toFixed(3)} % (${s.ok}/${s.probes} probes), outages ${s.outages.length}${s.outages.length ? `, longest ${Math.max(...s.outages)} ms` : ''}`)
+    console.log(
+      `  ${s.control ? 'control ' : 'service '} ${s.name}: availability ${avail.toFixed(3)} % (${s.ok}/${s.probes} probes), outages ${s.outages.length}${s.outages.length ? `, longest ${Math.max(...s.outages)} ms` : ''}`,
+    )
   }
-  console.log(`  time to recover (probe-measured, ${all.length} outages): median ${quantile(all, 0.5).toFixed(0)} ms, p90 ${quantile(all, 0.9).toFixed(0)} ms`)
+  console.log(
+    `  time to recover (probe-measured, ${all.length} outages): median ${quantile(all, 0.5).toFixed(0)} ms, p90 ${quantile(all, 0.9).toFixed(0)} ms`,
+  )
   return { outages: all.length, median: quantile(all, 0.5), p90: quantile(all, 0.9) }
 }
 
@@ -168,12 +188,19 @@ async function sentinelRun(): Promise<{ median: number; p90: number; outages: nu
     redis = await startRedis()
     // A watch value of this run's own: no other Sentinel on this engine acts on these services.
     const watch = `sentinel.watch=gameday-${Date.now().toString(36)}`
-    sentinel = await startSentinel({ redisPort: redis.port, env: { VERIFY_STABLE_SECONDS: '1', RATE_LIMIT_MAX_ACTIONS: '1000', WATCH_LABEL: watch } })
+    sentinel = await startSentinel({
+      redisPort: redis.port,
+      env: { VERIFY_STABLE_SECONDS: '1', RATE_LIMIT_MAX_ACTIONS: '1000', WATCH_LABEL: watch },
+    })
     services = await startServices('sentinel', [watch, 'sentinel.chaos=true'], false)
     const controlBefore = await docker('inspect', '-f', '{{.State.StartedAt}}', services.at(-1)!.name)
     const sampler = groupSampler(sentinel.pid())
     const until = Date.now() + MINUTES * 60_000
-    const started = await sentinel.post('/api/chaos/start', { faults: { kill: { minIntervalSec: KILL_MIN, maxIntervalSec: KILL_MAX } }, targets: services.filter((s) => !s.control).map((s) => s.name), durationSec: Math.ceil(MINUTES * 60) + 5 })
+    const started = await sentinel.post('/api/chaos/start', {
+      faults: { kill: { minIntervalSec: KILL_MIN, maxIntervalSec: KILL_MAX } },
+      targets: services.filter((s) => !s.control).map((s) => s.name),
+      durationSec: Math.ceil(MINUTES * 60) + 5,
+    })
     if (started.status >= 300) throw new Error(`chaos did not start: ${started.status} ${JSON.stringify(started.body)}`)
     await probe(services, until)
     await sentinel.post('/api/chaos/stop', {})
@@ -184,7 +211,9 @@ async function sentinelRun(): Promise<{ median: number; p90: number; outages: nu
     const names = new Set(services.filter((s) => !s.control).map((s) => s.name))
     const incidents: any[] = []
     for (let cursor: string | undefined, page = 0; page < 50; page++) {
-      const r = await sentinel.get(`/api/incidents?view=full&limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+      const r = await sentinel.get(
+        `/api/incidents?view=full&limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      )
       incidents.push(...r.body.incidents)
       cursor = r.body.nextCursor
       if (!cursor) break
@@ -195,13 +224,33 @@ async function sentinelRun(): Promise<{ median: number; p90: number; outages: nu
     const unsafe = actions.filter((e) => !names.has(e.resource) || !ALLOWED.includes(e.data?.actionId))
     const controlAfter = await docker('inspect', '-f', '{{.State.StartedAt}}', services.at(-1)!.name)
     const resolved = incidents.filter((i) => i.status === 'resolved')
-    const incidentMttr = resolved.filter((i) => i.resolvedAt).map((i) => Date.parse(i.resolvedAt) - Date.parse(i.openedAt))
+    const incidentMttr = resolved
+      .filter((i) => i.resolvedAt)
+      .map((i) => Date.parse(i.resolvedAt) - Date.parse(i.openedAt))
 
-    const r = report(`Sentinel (chaos engine: kill every ${KILL_MIN}–${KILL_MAX} s, ${SERVICES} services, ${MINUTES} min)`, services)
-    console.log(`  chaos faults: ${faults.length}; incidents opened ${incidents.length}, resolved ${resolved.length}, other ${incidents.length - resolved.length}${incidents.length - resolved.length ? ` (${incidents.filter((i) => i.status !== 'resolved').map((i) => `${i.status}`).join(', ')})` : ''}`)
-    console.log(`  incident open → resolved (verified in the flow): median ${quantile(incidentMttr, 0.5).toFixed(0)} ms, p90 ${quantile(incidentMttr, 0.9).toFixed(0)} ms`)
-    console.log(`  actions taken: ${actions.length} (${[...new Set(actions.map((a) => a.data?.actionId))].join(', ') || 'none'}); actions that should not have been taken: ${unsafe.length}; control container touched: ${controlBefore === controlAfter ? 'no' : 'YES'}`)
-    console.log(`  Sentinel process group: peak RSS ${(usage.peakRss / 1024 / 1024).toFixed(0)} MiB, peak CPU ${usage.peakCpu.toFixed(0)} % of one core, median ${usage.medianCpu.toFixed(1)} %`)
+    const r = report(
+      `Sentinel (chaos engine: kill every ${KILL_MIN}–${KILL_MAX} s, ${SERVICES} services, ${MINUTES} min)`,
+      services,
+    )
+    console.log(
+      `  chaos faults: ${faults.length}; incidents opened ${incidents.length}, resolved ${resolved.length}, other ${incidents.length - resolved.length}${
+        incidents.length - resolved.length
+          ? ` (${incidents
+              .filter((i) => i.status !== 'resolved')
+              .map((i) => `${i.status}`)
+              .join(', ')})`
+          : ''
+      }`,
+    )
+    console.log(
+      `  incident open → resolved (verified in the flow): median ${quantile(incidentMttr, 0.5).toFixed(0)} ms, p90 ${quantile(incidentMttr, 0.9).toFixed(0)} ms`,
+    )
+    console.log(
+      `  actions taken: ${actions.length} (${[...new Set(actions.map((a) => a.data?.actionId))].join(', ') || 'none'}); actions that should not have been taken: ${unsafe.length}; control container touched: ${controlBefore === controlAfter ? 'no' : 'YES'}`,
+    )
+    console.log(
+      `  Sentinel process group: peak RSS ${(usage.peakRss / 1024 / 1024).toFixed(0)} MiB, peak CPU ${usage.peakCpu.toFixed(0)} % of one core, median ${usage.medianCpu.toFixed(1)} %`,
+    )
     return r
   } finally {
     await removeContainers(...services.map((s) => s.name))
@@ -238,7 +287,10 @@ async function baselineRun(): Promise<{ median: number; p90: number; outages: nu
     })()
     await probe(services, until)
     await killer
-    const r = report(`Docker --restart=always, no Sentinel (this bench kills every ${KILL_MIN}–${KILL_MAX} s)`, services)
+    const r = report(
+      `Docker --restart=always, no Sentinel (this bench kills every ${KILL_MIN}–${KILL_MAX} s)`,
+      services,
+    )
     console.log(`  kills: ${kills}`)
     return r
   } finally {
@@ -248,12 +300,21 @@ async function baselineRun(): Promise<{ median: number; p90: number; outages: nu
 
 async function main() {
   const cpus = os.cpus()
-  console.log(`bench/gameday — ${SERVICES} services (+1 unlabelled control) for ${MINUTES} min per run, probes every ${PROBE_MS} ms`)
-  console.log(`machine: ${cpus[0]?.model ?? 'unknown'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`)
+  console.log(
+    `bench/gameday — ${SERVICES} services (+1 unlabelled control) for ${MINUTES} min per run, probes every ${PROBE_MS} ms`,
+  )
+  console.log(
+    `machine: ${cpus[0]?.model ?? 'unknown'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  )
   const s = await sentinelRun()
   if (BASELINE) {
     const b = await baselineRun()
-    console.log(`\ncomparison: time to recover median Sentinel ${s.median.toFixed(0)} ms vs Docker ${b.median.toFixed(0)} ms (ratio ${(s.median / b.median).toFixed(2)}); p90 ${s.p90.toFixed(0)} vs ${b.p90.toFixed(0)} ms`)
+    console.log(
+      `\ncomparison: time to recover median Sentinel ${s.median.toFixed(0)} ms vs Docker ${b.median.toFixed(0)} ms (ratio ${(s.median / b.median).toFixed(2)}); p90 ${s.p90.toFixed(0)} vs ${b.p90.toFixed(0)} ms`,
+    )
   }
 }
 

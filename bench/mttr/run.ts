@@ -36,7 +36,9 @@ async function main() {
   await run('bash', ['scripts/build-test-image.sh'])
   const docker = new Docker({ socketPath: '/var/run/docker.sock' })
   const starts = new Map<string, number[]>()
-  const events = (await docker.getEvents({ filters: { type: ['container'], event: ['start'] } })) as unknown as NodeJS.ReadableStream
+  const events = (await docker.getEvents({
+    filters: { type: ['container'], event: ['start'] },
+  })) as unknown as NodeJS.ReadableStream
   let buf = ''
   events.on('data', (c: Buffer) => {
     buf += c.toString()
@@ -73,7 +75,11 @@ async function main() {
         const { Pid } = await state(name)
         const killedAt = nowMs()
         process.kill(Pid, 'SIGKILL')
-        const restartedAt = await waitFor(() => starts.get(name)?.[1], { timeoutMs: 20_000, intervalMs: 5, what: `${name} to start again` })
+        const restartedAt = await waitFor(() => starts.get(name)?.[1], {
+          timeoutMs: 20_000,
+          intervalMs: 5,
+          what: `${name} to start again`,
+        })
         if (kind === 'docker') {
           dockerRunning.push(restartedAt - killedAt)
         } else {
@@ -99,15 +105,20 @@ async function main() {
     await redis.stop()
   }
 
-  const fmt = (xs: number[]) => `median ${quantile(xs, 0.5).toFixed(0).padStart(5)} ms   p90 ${quantile(xs, 0.9).toFixed(0).padStart(5)} ms   (n=${xs.length})`
+  const fmt = (xs: number[]) =>
+    `median ${quantile(xs, 0.5).toFixed(0).padStart(5)} ms   p90 ${quantile(xs, 0.9).toFixed(0).padStart(5)} ms   (n=${xs.length})`
   const cpu = os.cpus()[0]?.model ?? 'unknown'
   console.log(`\nbench/mttr — ${TRIALS} trials each, interleaved`)
-  console.log(`machine: ${cpu}, ${os.cpus().length} CPUs, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, docker ${(await docker.version()).Version}`)
+  console.log(
+    `machine: ${cpu}, ${os.cpus().length} CPUs, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, docker ${(await docker.version()).Version}`,
+  )
   console.log(`settings: VERIFY_STABLE_SECONDS=${sentinel.env.VERIFY_STABLE_SECONDS ?? '1 (default)'}`)
   console.log(`kill → running   Sentinel (watched, no restart policy):  ${fmt(sentinelRunning)}`)
   console.log(`kill → running   Docker --restart=always (unwatched):    ${fmt(dockerRunning)}`)
   console.log(`kill → resolved  Sentinel (verified + resolved in flow):  ${fmt(sentinelResolved)}`)
-  console.log(`ratio Sentinel / Docker, median kill → running: ${(quantile(sentinelRunning, 0.5) / quantile(dockerRunning, 0.5)).toFixed(2)}`)
+  console.log(
+    `ratio Sentinel / Docker, median kill → running: ${(quantile(sentinelRunning, 0.5) / quantile(dockerRunning, 0.5)).toFixed(2)}`,
+  )
 }
 
 main().catch((err) => {

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { normalTail } from '../../src/observe/anomaly-detector/stats'
-import { chiSquaredUpperQuantile, choleskyLower, forwardSolve, KnnCad, klDivergence, RelativeEntropy, WindowedGaussian } from './baselines'
+import {
+  chiSquaredUpperQuantile,
+  choleskyLower,
+  forwardSolve,
+  KnnCad,
+  klDivergence,
+  RelativeEntropy,
+  WindowedGaussian,
+} from './baselines'
 
 describe('windowedGaussian reference detector', () => {
   it('scores the first point 0, then 1 - the two-sided Gaussian tail of the window so far', () => {
@@ -71,7 +79,10 @@ describe('knnCad reference detector', () => {
     const scores = series(600, wave).map((v) => d.update(v))
     assert.deepEqual(scores.slice(0, P - 1), new Array(P - 1).fill(0))
     const normal = scores.slice(P, 600).sort((a, b) => a - b)
-    assert.ok(normal[Math.floor(normal.length / 2)] < 0.9, `median of the learned pattern ${normal[Math.floor(normal.length / 2)]}`)
+    assert.ok(
+      normal[Math.floor(normal.length / 2)] < 0.9,
+      `median of the learned pattern ${normal[Math.floor(normal.length / 2)]}`,
+    )
     const broken = [d.update(8)]
     assert.ok(broken[0] >= 0.9965, `a value far off the pattern scores ${broken[0]}`)
     for (let i = 0; i < P / 5; i++) broken.push(d.update(wave(601 + i)))
@@ -87,7 +98,8 @@ describe('knnCad reference detector', () => {
     const y = forwardSolve(l, x)
     const viaCholesky = y.reduce((a, v) => a + v * v, 0)
     // x' G^-1 x by solving G z = x with Cramer's rule
-    const det = (m: number[]): number => m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6])
+    const det = (m: number[]): number =>
+      m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6])
     const z = [0, 1, 2].map((c) => det(g.map((v, idx) => (idx % 3 === c ? x[Math.floor(idx / 3)] : v))) / det(g))
     const direct = x.reduce((a, v, i) => a + v * z[i], 0)
     assert.ok(Math.abs(viaCholesky - direct) < 1e-12, `${viaCholesky} vs ${direct}`)

@@ -103,7 +103,10 @@ export class RelativeEntropy implements Detector {
   private readonly counts: number[] = []
   private readonly step: number
 
-  constructor(private readonly min: number, max: number) {
+  constructor(
+    private readonly min: number,
+    max: number,
+  ) {
     this.step = (max - min) / RelativeEntropy.bins
   }
 
@@ -296,7 +299,16 @@ export interface PublishedScores {
 }
 
 export const BASELINES: Record<string, { make: (file: DataFile) => Detector; published: PublishedScores }> = {
-  windowedGaussian: { make: () => new WindowedGaussian(), published: { standard: 39.6, reward_low_FP_rate: 20.9, reward_low_FN_rate: 47.4 } },
-  knnCad: { make: (file) => new KnnCad(probationaryLength(file.values.length)), published: { standard: 58.0, reward_low_FP_rate: 43.4, reward_low_FN_rate: 64.8 } },
-  relativeEntropy: { make: (file) => new RelativeEntropy(...fileRange(file)), published: { standard: 54.6, reward_low_FP_rate: 47.6, reward_low_FN_rate: 58.8 } },
+  windowedGaussian: {
+    make: () => new WindowedGaussian(),
+    published: { standard: 39.6, reward_low_FP_rate: 20.9, reward_low_FN_rate: 47.4 },
+  },
+  knnCad: {
+    make: (file) => new KnnCad(probationaryLength(file.values.length)),
+    published: { standard: 58.0, reward_low_FP_rate: 43.4, reward_low_FN_rate: 64.8 },
+  },
+  relativeEntropy: {
+    make: (file) => new RelativeEntropy(...fileRange(file)),
+    published: { standard: 54.6, reward_low_FP_rate: 47.6, reward_low_FN_rate: 58.8 },
+  },
 }

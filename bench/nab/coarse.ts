@@ -20,7 +20,8 @@ function averaged(f: DataFile, k: number): DataFile {
     values.push(sum / k)
     timestamps.push(f.timestamps[i])
   }
-  const nearest = (t: number): number => timestamps.reduce((best, x) => (Math.abs(x - t) < Math.abs(best - t) ? x : best), timestamps[0])
+  const nearest = (t: number): number =>
+    timestamps.reduce((best, x) => (Math.abs(x - t) < Math.abs(best - t) ? x : best), timestamps[0])
   const windows = f.windows.map(([a, b]) => [nearest(a), nearest(b)] as [number, number])
   return { ...f, name: `${f.name}@${k}`, values, timestamps, windows, timestampText: [], valueText: [] }
 }

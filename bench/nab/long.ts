@@ -44,7 +44,8 @@ function chain(parts: DataFile[], name: string): DataFile {
       values.push(p.values[i])
       timestamps.push(T0 + (base + i) * STEP_MS)
     }
-    for (const [a, b] of p.windows) windows.push([T0 + (base + row.get(a)!) * STEP_MS, T0 + (base + row.get(b)!) * STEP_MS])
+    for (const [a, b] of p.windows)
+      windows.push([T0 + (base + row.get(a)!) * STEP_MS, T0 + (base + row.get(b)!) * STEP_MS])
   }
   return { ...parts[0], name, file: `${name}.csv`, values, timestamps, windows, timestampText: [], valueText: [] }
 }
@@ -53,10 +54,13 @@ const corpus = loadCorpus(data)
 const chains: DataFile[] = []
 for (const category of [...new Set(corpus.map((f) => f.category))]) {
   const files = corpus.filter((f) => f.category === category)
-  for (let c = 0; c * per < files.length; c++) chains.push(chain(files.slice(c * per, (c + 1) * per), `${category}-chain-${c}`))
+  for (let c = 0; c * per < files.length; c++)
+    chains.push(chain(files.slice(c * per, (c + 1) * per), `${category}-chain-${c}`))
 }
 const points = chains.reduce((n, f) => n + f.values.length, 0)
-console.log(`${chains.length} chains of up to ${per} files, ${points} points (longest ${Math.max(...chains.map((f) => f.values.length))})`)
+console.log(
+  `${chains.length} chains of up to ${per} files, ${points} points (longest ${Math.max(...chains.map((f) => f.values.length))})`,
+)
 
 // FNV-1a's offset basis first, then arbitrary others
 const SEEDS = [2166136261, 12345, 987654321, 555555, 31337, 271828]
@@ -67,5 +71,7 @@ for (const v of variants) {
     std.push(scoreProfile(run.files, 'standard', PROFILES.standard).normalizedScore)
   }
   const mean = std.reduce((a, b) => a + b, 0) / std.length
-  console.log(`${JSON.stringify(v)}  standard ${std.map((x) => x.toFixed(2)).join(' ')}${seeds > 1 ? `  mean ${mean.toFixed(2)}` : ''}`)
+  console.log(
+    `${JSON.stringify(v)}  standard ${std.map((x) => x.toFixed(2)).join(' ')}${seeds > 1 ? `  mean ${mean.toFixed(2)}` : ''}`,
+  )
 }

@@ -23,7 +23,12 @@ const here = dirname(fileURLToPath(import.meta.url))
 const projectRoot = resolve(here, '..', '..')
 
 function parseArgs(argv: string[]): { data: string; out: string; detector: string; baseline: string | null } {
-  const args = { data: resolve(projectRoot, '..', 'shared', 'nab'), out: join(here, 'results'), detector: 'sentinel', baseline: null as string | null }
+  const args = {
+    data: resolve(projectRoot, '..', 'shared', 'nab'),
+    out: join(here, 'results'),
+    detector: 'sentinel',
+    baseline: null as string | null,
+  }
   let named = false
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
@@ -39,11 +44,13 @@ function parseArgs(argv: string[]): { data: string; out: string; detector: strin
       named = true
     } else if (a === '--baseline') {
       args.baseline = next()
-      if (!BASELINES[args.baseline]) throw new Error(`unknown baseline ${args.baseline}: one of ${Object.keys(BASELINES).join(', ')}`)
+      if (!BASELINES[args.baseline])
+        throw new Error(`unknown baseline ${args.baseline}: one of ${Object.keys(BASELINES).join(', ')}`)
       if (!named) args.detector = args.baseline
-    }
-    else if (a === '--help' || a === '-h') {
-      console.log(`usage: tsx bench/nab/run.ts [--data DIR] [--out DIR] [--detector NAME] [--baseline ${Object.keys(BASELINES).join('|')}]`)
+    } else if (a === '--help' || a === '-h') {
+      console.log(
+        `usage: tsx bench/nab/run.ts [--data DIR] [--out DIR] [--detector NAME] [--baseline ${Object.keys(BASELINES).join('|')}]`,
+      )
       process.exit(0)
     } else throw new Error(`unknown argument ${a}`)
   }
@@ -79,14 +86,29 @@ function main(): void {
     for (const p of r.perFile) {
       rows.push([args.detector, r.profile, p.name, r.threshold, p.score, p.tp, p.tn, p.fp, p.fn, p.total].join(','))
     }
-    rows.push([args.detector, r.profile, 'Totals', r.threshold, r.rawScore, r.tp, r.tn, r.fp, r.fn, r.tp + r.tn + r.fp + r.fn].join(','))
+    rows.push(
+      [
+        args.detector,
+        r.profile,
+        'Totals',
+        r.threshold,
+        r.rawScore,
+        r.tp,
+        r.tn,
+        r.fp,
+        r.fn,
+        r.tp + r.tn + r.fp + r.fn,
+      ].join(','),
+    )
     writeFileSync(join(detDir, `${args.detector}_${r.profile}_scores.csv`), rows.join('\n') + '\n')
   }
   writeFileSync(join(args.out, 'final_results.json'), JSON.stringify(final, null, 2) + '\n')
 
   const cpu = cpus()
   console.log(`NAB benchmark: detector '${args.detector}'`)
-  console.log(`data:    ${args.data} (${corpus.length} files, ${run.points} points, ${run.files.reduce((a, f) => a + f.windows.length, 0)} windows)`)
+  console.log(
+    `data:    ${args.data} (${corpus.length} files, ${run.points} points, ${run.files.reduce((a, f) => a + f.windows.length, 0)} windows)`,
+  )
   console.log(`results: ${detDir}`)
   for (const r of results) {
     console.log(
@@ -95,10 +117,16 @@ function main(): void {
   }
   if (args.baseline) {
     const p = BASELINES[args.baseline].published
-    console.log(`published whole-corpus scores of ${args.baseline}: standard ${p.standard}, reward_low_FP_rate ${p.reward_low_FP_rate}, reward_low_FN_rate ${p.reward_low_FN_rate}`)
+    console.log(
+      `published whole-corpus scores of ${args.baseline}: standard ${p.standard}, reward_low_FP_rate ${p.reward_low_FP_rate}, reward_low_FN_rate ${p.reward_low_FN_rate}`,
+    )
   }
-  console.log(`throughput: ${Math.round(run.points / run.seconds).toLocaleString('en-US')} points/s (single core, ${run.seconds.toFixed(3)} s in update())`)
-  console.log(`machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, node ${process.version}, ${process.platform}/${process.arch}`)
+  console.log(
+    `throughput: ${Math.round(run.points / run.seconds).toLocaleString('en-US')} points/s (single core, ${run.seconds.toFixed(3)} s in update())`,
+  )
+  console.log(
+    `machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, node ${process.version}, ${process.platform}/${process.arch}`,
+  )
 }
 
 main()

@@ -19,7 +19,13 @@ const STEP = 5 * 60_000
 const close = (a: number, b: number, eps = 1e-12): void => assert.ok(Math.abs(a - b) <= eps, `${a} != ${b}`)
 
 /** A file of `n` rows with windows given as [firstRow, lastRow] (inclusive). */
-function file(name: string, n: number, windowRows: [number, number][], detections: number[] = [], base = 0): ScoredFile {
+function file(
+  name: string,
+  n: number,
+  windowRows: [number, number][],
+  detections: number[] = [],
+  base = 0,
+): ScoredFile {
   const timestamps = Array.from({ length: n }, (_, i) => T0 + i * STEP)
   const scores = new Array<number>(n).fill(base)
   for (const d of detections) scores[d] = 1
@@ -44,7 +50,16 @@ describe('NAB scoring', () => {
 
   it('a perfect detector scores 100 and the null detector 0 on every profile', () => {
     const mk = (scores: 'perfect' | 'null' | 'zero'): ScoredFile[] => {
-      const a = file('x/a.csv', 400, [[100, 139], [250, 289]], scores === 'perfect' ? [100, 250] : [], scores === 'null' ? 0.5 : 0)
+      const a = file(
+        'x/a.csv',
+        400,
+        [
+          [100, 139],
+          [250, 289],
+        ],
+        scores === 'perfect' ? [100, 250] : [],
+        scores === 'null' ? 0.5 : 0,
+      )
       const b = file('x/b.csv', 300, [[200, 229]], scores === 'perfect' ? [200] : [], scores === 'null' ? 0.5 : 0)
       const c = file('x/c.csv', 300, [], [], scores === 'null' ? 0.5 : 0)
       return [a, b, c]
@@ -102,7 +117,15 @@ describe('NAB scoring', () => {
   })
 
   it('a missed window costs the fn weight', () => {
-    const f = file('x/miss.csv', 200, [[50, 59], [120, 129]], [120])
+    const f = file(
+      'x/miss.csv',
+      200,
+      [
+        [50, 59],
+        [120, 129],
+      ],
+      [120],
+    )
     close(scoreAtThreshold([f], PROFILES.standard, 1).score, 1 - 1)
     close(scoreAtThreshold([f], PROFILES.reward_low_FN_rate, 1).score, 1 - 2)
   })
@@ -138,7 +161,9 @@ describe('NAB scoring', () => {
   it('parses NAB timestamps and CSVs with CRLF line ends', () => {
     assert.equal(parseNabTimestamp('2014-04-10 07:15:00.000000'), Date.UTC(2014, 3, 10, 7, 15))
     assert.equal(parseNabTimestamp('2014-04-10 07:15:00'), Date.UTC(2014, 3, 10, 7, 15))
-    const { timestampText, valueText } = parseCsv('timestamp,value\r\n2014-01-01 00:00:00,1.5\r\n2014-01-01 00:05:00,2\r\n')
+    const { timestampText, valueText } = parseCsv(
+      'timestamp,value\r\n2014-01-01 00:00:00,1.5\r\n2014-01-01 00:05:00,2\r\n',
+    )
     assert.deepEqual(timestampText, ['2014-01-01 00:00:00', '2014-01-01 00:05:00'])
     assert.deepEqual(valueText, ['1.5', '2'])
   })

@@ -304,7 +304,8 @@ export function scoreProfile(
   let windowCount = 0
   for (const f of files) windowCount += f.windows.length
   const perfectScore = windowCount * cost.tpWeight
-  const normalizedScore = perfectScore === nullScore ? 0 : (100 * (scored.score - nullScore)) / (perfectScore - nullScore)
+  const normalizedScore =
+    perfectScore === nullScore ? 0 : (100 * (scored.score - nullScore)) / (perfectScore - nullScore)
 
   return {
     profile,

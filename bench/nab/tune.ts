@@ -54,7 +54,9 @@ for (const v of variants) {
           wins.set(p.window, w)
         }
       }
-      const ws = [...wins.values()].map((w) => (w.first >= 0 ? `TP ${w.best.toFixed(2)}` : `FN(max ${w.maxScore.toFixed(2)})`)).join(' ')
+      const ws = [...wins.values()]
+        .map((w) => (w.first >= 0 ? `TP ${w.best.toFixed(2)}` : `FN(max ${w.maxScore.toFixed(2)})`))
+        .join(' ')
       console.log(`  ${f.name.padEnd(60)} FP ${String(fps).padStart(3)} cost ${fpCost.toFixed(2).padStart(6)}  ${ws}`)
     }
   }

@@ -15,7 +15,11 @@ const here = dirname(fileURLToPath(import.meta.url))
  * `[--data DIR] [--<flag> N] variant...`: a variant is JSON detector options or a reference's name.
  * N is a whole number of at least 1 (`fallback` when absent); no variant means the default detector.
  */
-export function parseVariantArgs(argv: string[], flag: string, fallback: number): { data: string; value: number; variants: string[] } {
+export function parseVariantArgs(
+  argv: string[],
+  flag: string,
+  fallback: number,
+): { data: string; value: number; variants: string[] } {
   let data = resolve(here, '..', '..', '..', 'shared', 'nab')
   let value = fallback
   const variants: string[] = []
@@ -31,8 +35,11 @@ export function parseVariantArgs(argv: string[], flag: string, fallback: number)
 /** Run each variant over the files and print its three normalised scores. */
 export function scoreVariants(files: readonly DataFile[], variants: readonly string[]): void {
   for (const v of variants) {
-    const make = v.startsWith('{') ? () => new AnomalyDetector(JSON.parse(v) as Partial<DetectorOptions>) : BASELINES[v]?.make
-    if (make === undefined) throw new Error(`unknown variant ${v}: JSON detector options or one of ${Object.keys(BASELINES).join(', ')}`)
+    const make = v.startsWith('{')
+      ? () => new AnomalyDetector(JSON.parse(v) as Partial<DetectorOptions>)
+      : BASELINES[v]?.make
+    if (make === undefined)
+      throw new Error(`unknown variant ${v}: JSON detector options or one of ${Object.keys(BASELINES).join(', ')}`)
     const r = scoreAllProfiles(runDetector(files, make).files)
     console.log(`${v.padEnd(40)} ${r.map((p) => `${p.profile} ${p.normalizedScore.toFixed(2)}`).join('  ')}`)
   }

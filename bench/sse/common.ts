@@ -21,8 +21,15 @@ export const arg = (name: string, fallback: number) => {
 
 export function fdLimit(): string {
   try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'))
-    return line ? line.split(/\s{2,}/).slice(1, 3).join(' / ') : 'unknown'
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'))
+    return line
+      ? line
+          .split(/\s{2,}/)
+          .slice(1, 3)
+          .join(' / ')
+      : 'unknown'
   } catch {
     return 'unknown'
   }
@@ -30,5 +37,12 @@ export function fdLimit(): string {
 
 export function machine() {
   const cpus = os.cpus()
-  return { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, node: process.version, os: `${os.type()} ${os.release()}`, memory: mib(os.totalmem()), fdLimit: fdLimit() }
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    node: process.version,
+    os: `${os.type()} ${os.release()}`,
+    memory: mib(os.totalmem()),
+    fdLimit: fdLimit(),
+  }
 }

@@ -39,7 +39,13 @@ function request<T>(child: ChildProcess, msg: object, reply: string): Promise<T>
   })
 }
 
-interface Memory { rss: number; heapUsed: number; clients: number; stats: Record<string, number>; publishMs: number[] }
+interface Memory {
+  rss: number
+  heapUsed: number
+  clients: number
+  stats: Record<string, number>
+  publishMs: number[]
+}
 
 async function main() {
   const child = fork(path.join(here, 'server.ts'), [], {
@@ -57,7 +63,9 @@ async function main() {
   const clients: SseConnection[] = []
   try {
     const { port } = await new Promise<{ port: number }>((resolve, reject) => {
-      child.once('message', (m: { type: string; port: number }) => (m.type === 'listening' ? resolve(m) : reject(new Error('unexpected message'))))
+      child.once('message', (m: { type: string; port: number }) =>
+        m.type === 'listening' ? resolve(m) : reject(new Error('unexpected message')),
+      )
       child.once('exit', (code) => reject(new Error(`hub process exited with ${code}`)))
     })
     const url = `http://127.0.0.1:${port}/api/stream?token=${TOKEN}`
@@ -103,7 +111,8 @@ async function main() {
       child.send({ type: 'publish', seq })
       const waitStart = Date.now()
       while ((arrivals.get(seq)?.length ?? 0) < CLIENTS) {
-        if (Date.now() - waitStart > 15_000) throw new Error(`event ${seq} reached ${arrivals.get(seq)?.length ?? 0} of ${CLIENTS} clients in 15 s`)
+        if (Date.now() - waitStart > 15_000)
+          throw new Error(`event ${seq} reached ${arrivals.get(seq)?.length ?? 0} of ${CLIENTS} clients in 15 s`)
         await sleep(1)
       }
       await sleep(INTERVAL_MS)
@@ -133,19 +142,38 @@ async function main() {
       delayFromRequestMs: { p50: quantile(delaysFromRequest, 0.5), p99: quantile(delaysFromRequest, 0.99) },
       hubPublishCallMs: { p50: quantile(after.publishMs, 0.5), p99: quantile(after.publishMs, 0.99) },
       lastClientMs: { p50: quantile(lastClient, 0.5), p99: quantile(lastClient, 0.99) },
-      hubRss: { before: before.rss, connected: connected.rss, afterEvents: after.rss, perClientBytes: Math.round((connected.rss - before.rss) / CLIENTS) },
+      hubRss: {
+        before: before.rss,
+        connected: connected.rss,
+        afterEvents: after.rss,
+        perClientBytes: Math.round((connected.rss - before.rss) / CLIENTS),
+      },
       hubStats: after.stats,
     }
 
     console.log(`bench/sse — ${CLIENTS} SSE clients, ${EVENTS} events (~1 KB each), one hub over HTTP on 127.0.0.1`)
-    console.log(`machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.memory}, node ${result.machine.node}, ${result.machine.os}, open files ${result.machine.fdLimit}`)
+    console.log(
+      `machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.memory}, node ${result.machine.node}, ${result.machine.os}, open files ${result.machine.fdLimit}`,
+    )
     console.log(`connect all ${CLIENTS}: ${result.connectAllMs} ms`)
-    console.log(`publish → arrival, every client × event (${delays.length}): p50 ${ms(result.delayMs.p50)}, p99 ${ms(result.delayMs.p99)}, max ${ms(result.delayMs.max)}`)
-    console.log(`publish → arrival at the last client of each event: p50 ${ms(result.lastClientMs.p50)}, p99 ${ms(result.lastClientMs.p99)}`)
-    console.log(`hub.publish() itself (serialise once, write to ${CLIENTS} sockets): p50 ${ms(result.hubPublishCallMs.p50)}, p99 ${ms(result.hubPublishCallMs.p99)}; the rest is the kernel and the ${CLIENTS} clients parsing in one process`)
-    console.log(`(request over IPC → arrival, same clock: p50 ${ms(result.delayFromRequestMs.p50)}, p99 ${ms(result.delayFromRequestMs.p99)})`)
-    console.log(`hub process RSS: before ${mib(before.rss)}, with ${CLIENTS} clients ${mib(connected.rss)} (+${mib(connected.rss - before.rss)}, ~${(result.hubRss.perClientBytes / 1024).toFixed(1)} KiB per client), after the events ${mib(after.rss)}`)
-    console.log(`hub: ${after.stats.published} published, ${after.stats.dropped} dropped, ${after.stats.clients} clients`)
+    console.log(
+      `publish → arrival, every client × event (${delays.length}): p50 ${ms(result.delayMs.p50)}, p99 ${ms(result.delayMs.p99)}, max ${ms(result.delayMs.max)}`,
+    )
+    console.log(
+      `publish → arrival at the last client of each event: p50 ${ms(result.lastClientMs.p50)}, p99 ${ms(result.lastClientMs.p99)}`,
+    )
+    console.log(
+      `hub.publish() itself (serialise once, write to ${CLIENTS} sockets): p50 ${ms(result.hubPublishCallMs.p50)}, p99 ${ms(result.hubPublishCallMs.p99)}; the rest is the kernel and the ${CLIENTS} clients parsing in one process`,
+    )
+    console.log(
+      `(request over IPC → arrival, same clock: p50 ${ms(result.delayFromRequestMs.p50)}, p99 ${ms(result.delayFromRequestMs.p99)})`,
+    )
+    console.log(
+      `hub process RSS: before ${mib(before.rss)}, with ${CLIENTS} clients ${mib(connected.rss)} (+${mib(connected.rss - before.rss)}, ~${(result.hubRss.perClientBytes / 1024).toFixed(1)} KiB per client), after the events ${mib(after.rss)}`,
+    )
+    console.log(
+      `hub: ${after.stats.published} published, ${after.stats.dropped} dropped, ${after.stats.clients} clients`,
+    )
     const dir = path.join(here, 'results')
     mkdirSync(dir, { recursive: true })
     const file = path.join(dir, `sse-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
@@ -155,8 +183,14 @@ async function main() {
     for (const c of clients) c.close()
     child.send({ type: 'stop' })
     await new Promise((r) => {
-      const t = setTimeout(() => { child.kill('SIGKILL'); r(null) }, 5000)
-      child.once('exit', () => { clearTimeout(t); r(null) })
+      const t = setTimeout(() => {
+        child.kill('SIGKILL')
+        r(null)
+      }, 5000)
+      child.once('exit', () => {
+        clearTimeout(t)
+        r(null)
+      })
     })
     clearTimeout(deadline)
   }

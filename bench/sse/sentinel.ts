@@ -65,7 +65,9 @@ async function main() {
       const t = await sentinel.post('/api/stream/token', {}, 'viewer')
       if (t.status !== 200) throw new Error(`token: HTTP ${t.status}`)
       const url = `${sentinel.url}/api/stream?token=${encodeURIComponent(t.body.token)}`
-      const batch = await Promise.all(Array.from({ length: Math.min(BATCH, CLIENTS - i) }, () => connectSse(url, {}, agent)))
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(BATCH, CLIENTS - i) }, () => connectSse(url, {}, agent)),
+      )
       for (const c of batch) {
         if (c.status !== 200) throw new Error(`a client got HTTP ${c.status}: ${c.body}`)
         c.onEvent = (e) => {
@@ -87,12 +89,20 @@ async function main() {
     for (let seq = 1; seq <= EVENTS; seq++) {
       const at = nowMs()
       publishedAt.set(seq, at)
-      const readings = Array.from({ length: 6 }, (_, i) => ({ series: `bench:${i}`, metric: 'cpu', value: 40 + ((seq * 7 + i * 13) % 50), unit: 'percent', resource: { kind: 'host', id: `res-${i}`, name: `resource-${i}` }, at: new Date().toISOString() }))
+      const readings = Array.from({ length: 6 }, (_, i) => ({
+        series: `bench:${i}`,
+        metric: 'cpu',
+        value: 40 + ((seq * 7 + i * 13) % 50),
+        unit: 'percent',
+        resource: { kind: 'host', id: `res-${i}`, name: `resource-${i}` },
+        at: new Date().toISOString(),
+      }))
       const hubs = await publishToStream(publisher, 'metrics', { seq, readings, bench: true })
       if (hubs !== 1) throw new Error(`${hubs} hubs are listening on Redis, expected Sentinel's one`)
       const waitStart = Date.now()
       while ((arrivals.get(seq)?.length ?? 0) < CLIENTS) {
-        if (Date.now() - waitStart > 15_000) throw new Error(`event ${seq} reached ${arrivals.get(seq)?.length ?? 0} of ${CLIENTS} clients in 15 s`)
+        if (Date.now() - waitStart > 15_000)
+          throw new Error(`event ${seq} reached ${arrivals.get(seq)?.length ?? 0} of ${CLIENTS} clients in 15 s`)
         await sleep(1)
       }
       await sleep(INTERVAL_MS)
@@ -109,12 +119,20 @@ async function main() {
       lastClient.push(Math.max(...list) - pub)
     }
     const m = machine()
-    console.log(`bench/sse on Sentinel — ${CLIENTS} SSE clients on GET /api/stream, ${EVENTS} events published through Redis as a step would`)
+    console.log(
+      `bench/sse on Sentinel — ${CLIENTS} SSE clients on GET /api/stream, ${EVENTS} events published through Redis as a step would`,
+    )
     console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memory}, node ${m.node}, ${m.os}, open files ${m.fdLimit}`)
     console.log(`connect all ${CLIENTS} (token per 100): ${Math.round(connectMs)} ms`)
-    console.log(`publish → arrival, every client × event (${delays.length}): p50 ${ms(quantile(delays, 0.5))}, p99 ${ms(quantile(delays, 0.99))}, max ${ms(Math.max(...delays))}`)
-    console.log(`publish → arrival at the last client of each event: p50 ${ms(quantile(lastClient, 0.5))}, p99 ${ms(quantile(lastClient, 0.99))}`)
-    console.log(`Sentinel main-process RSS: before ${mib(before)}, with ${CLIENTS} clients ${mib(connected)} (+${mib(connected - before)}), after the events ${mib(after)}`)
+    console.log(
+      `publish → arrival, every client × event (${delays.length}): p50 ${ms(quantile(delays, 0.5))}, p99 ${ms(quantile(delays, 0.99))}, max ${ms(Math.max(...delays))}`,
+    )
+    console.log(
+      `publish → arrival at the last client of each event: p50 ${ms(quantile(lastClient, 0.5))}, p99 ${ms(quantile(lastClient, 0.99))}`,
+    )
+    console.log(
+      `Sentinel main-process RSS: before ${mib(before)}, with ${CLIENTS} clients ${mib(connected)} (+${mib(connected - before)}), after the events ${mib(after)}`,
+    )
     console.log(`clients dropped: ${dropped}`)
   } finally {
     clearTimeout(deadline)

@@ -45,7 +45,14 @@ process.on('message', (msg: { type: string; seq?: number }) => {
     publishMs.push(nowMs() - publishedAt)
   } else if (msg.type === 'memory') {
     gc?.()
-    process.send!({ type: 'memory', rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed, clients: hub.clientCount(), stats: hub.stats(), publishMs })
+    process.send!({
+      type: 'memory',
+      rss: process.memoryUsage().rss,
+      heapUsed: process.memoryUsage().heapUsed,
+      clients: hub.clientCount(),
+      stats: hub.stats(),
+      publishMs,
+    })
   } else if (msg.type === 'stop') {
     void hub.close().then(() => {
       server.closeAllConnections()

@@ -7,8 +7,11 @@ import { it } from 'node:test'
 it('measures a step with and without tracing and reports the machine', async () => {
   const root = path.resolve(import.meta.dirname, '../..')
   const stdout = await new Promise<string>((resolve, reject) =>
-    execFile(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'run.ts'), '--runs', '1', '--json'], { cwd: root, timeout: 120_000 }, (err, out, stderr) =>
-      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(out),
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', path.join(import.meta.dirname, 'run.ts'), '--runs', '1', '--json'],
+      { cwd: root, timeout: 120_000 },
+      (err, out, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(out)),
     ),
   )
   const r = JSON.parse(stdout.trim().split('\n').pop()!)

@@ -42,12 +42,17 @@ function runStep(env: Record<string, string>): Promise<RunResult> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_')))
   const t0 = performance.now()
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, ['--import', 'tsx', STEP], { cwd: ROOT, env: { ...clean, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const wallMs = performance.now() - t0
-      if (err) return reject(new Error(`step failed: ${err.message}\n${stderr}`))
-      const line = stdout.trim().split('\n').pop() ?? ''
-      resolve({ wallMs, handlerMs: (JSON.parse(line) as { handlerMs: number }).handlerMs })
-    }),
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', STEP],
+      { cwd: ROOT, env: { ...clean, ...env }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        const wallMs = performance.now() - t0
+        if (err) return reject(new Error(`step failed: ${err.message}\n${stderr}`))
+        const line = stdout.trim().split('\n').pop() ?? ''
+        resolve({ wallMs, handlerMs: (JSON.parse(line) as { handlerMs: number }).handlerMs })
+      },
+    ),
   )
 }
 
@@ -95,11 +100,17 @@ async function main() {
           at: new Date().toISOString(),
         }
         const { incident } = await store.open(alert, { title: 'bench incident', actor: 'bench', test: true })
-        const env: Record<string, string> = { INCIDENT_ID: incident.id, REDIS_PORT: String(redis.port), REDIS_HOST: '127.0.0.1', TRACEPARENT: incidentTraceparent(incident.id) }
+        const env: Record<string, string> = {
+          INCIDENT_ID: incident.id,
+          REDIS_PORT: String(redis.port),
+          REDIS_HOST: '127.0.0.1',
+          TRACEPARENT: incidentTraceparent(incident.id),
+        }
         if (traced) env.OTEL_EXPORTER_OTLP_ENDPOINT = endpoint
         const r = await runStep(env)
         const resolved = await store.get(incident.id)
-        if (resolved?.status !== 'resolved') throw new Error(`run ${i}: the incident was not resolved (${resolved?.status})`)
+        if (resolved?.status !== 'resolved')
+          throw new Error(`run ${i}: the incident was not resolved (${resolved?.status})`)
         if (i >= WARMUP) (traced ? on : off).push(r)
       }
     }
@@ -111,26 +122,55 @@ async function main() {
 
   // Each traced run sends its step span and the incident's root span.
   const expectedSpans = (WARMUP + RUNS) * 2
-  const med = (xs: RunResult[], k: keyof RunResult) => quantile(xs.map((x) => x[k]), 0.5)
-  const p90 = (xs: RunResult[], k: keyof RunResult) => quantile(xs.map((x) => x[k]), 0.9)
+  const med = (xs: RunResult[], k: keyof RunResult) =>
+    quantile(
+      xs.map((x) => x[k]),
+      0.5,
+    )
+  const p90 = (xs: RunResult[], k: keyof RunResult) =>
+    quantile(
+      xs.map((x) => x[k]),
+      0.9,
+    )
   const cpus = os.cpus()
   const result = {
     runs: RUNS,
-    machine: { cpu: cpus[0]?.model.trim() ?? 'unknown', cores: cpus.length, node: process.version, os: `${os.type()} ${os.release()} ${os.arch()}`, loadavg: os.loadavg().map((l) => Number(l.toFixed(2))) },
-    off: { wallMedianMs: med(off, 'wallMs'), wallP90Ms: p90(off, 'wallMs'), handlerMedianMs: med(off, 'handlerMs'), handlerP90Ms: p90(off, 'handlerMs') },
-    on: { wallMedianMs: med(on, 'wallMs'), wallP90Ms: p90(on, 'wallMs'), handlerMedianMs: med(on, 'handlerMs'), handlerP90Ms: p90(on, 'handlerMs') },
+    machine: {
+      cpu: cpus[0]?.model.trim() ?? 'unknown',
+      cores: cpus.length,
+      node: process.version,
+      os: `${os.type()} ${os.release()} ${os.arch()}`,
+      loadavg: os.loadavg().map((l) => Number(l.toFixed(2))),
+    },
+    off: {
+      wallMedianMs: med(off, 'wallMs'),
+      wallP90Ms: p90(off, 'wallMs'),
+      handlerMedianMs: med(off, 'handlerMs'),
+      handlerP90Ms: p90(off, 'handlerMs'),
+    },
+    on: {
+      wallMedianMs: med(on, 'wallMs'),
+      wallP90Ms: p90(on, 'wallMs'),
+      handlerMedianMs: med(on, 'handlerMs'),
+      handlerP90Ms: p90(on, 'handlerMs'),
+    },
     ratio: { wall: med(on, 'wallMs') / med(off, 'wallMs'), handler: med(on, 'handlerMs') / med(off, 'handlerMs') },
     spans: { received: spans, expected: expectedSpans, exportRequests },
   }
-  if (spans !== expectedSpans) throw new Error(`the receiver got ${spans} spans, expected ${expectedSpans}: tracing did not export as it should`)
+  if (spans !== expectedSpans)
+    throw new Error(`the receiver got ${spans} spans, expected ${expectedSpans}: tracing did not export as it should`)
 
   if (JSON_OUT) {
     console.log(JSON.stringify(result))
     return
   }
   const f = (n: number) => n.toFixed(1).padStart(8)
-  console.log(`bench/steps: one fresh node process per run (node --import tsx), ${RUNS} runs each, interleaved, after ${WARMUP} warm-up runs each`)
-  console.log(`machine: ${result.machine.cpu}, ${result.machine.cores} cores, node ${result.machine.node}, ${result.machine.os}, load ${result.machine.loadavg.join(' ')}`)
+  console.log(
+    `bench/steps: one fresh node process per run (node --import tsx), ${RUNS} runs each, interleaved, after ${WARMUP} warm-up runs each`,
+  )
+  console.log(
+    `machine: ${result.machine.cpu}, ${result.machine.cores} cores, node ${result.machine.node}, ${result.machine.os}, load ${result.machine.loadavg.join(' ')}`,
+  )
   console.log('')
   console.log('                      median ms   p90 ms')
   console.log(`process, tracing off  ${f(result.off.wallMedianMs)} ${f(result.off.wallP90Ms)}`)
@@ -138,9 +178,13 @@ async function main() {
   console.log(`handler, tracing off  ${f(result.off.handlerMedianMs)} ${f(result.off.handlerP90Ms)}`)
   console.log(`handler, tracing on   ${f(result.on.handlerMedianMs)} ${f(result.on.handlerP90Ms)}`)
   console.log('')
-  console.log(`ratio on/off (medians): process ${result.ratio.wall.toFixed(2)}x, handler ${result.ratio.handler.toFixed(2)}x`)
+  console.log(
+    `ratio on/off (medians): process ${result.ratio.wall.toFixed(2)}x, handler ${result.ratio.handler.toFixed(2)}x`,
+  )
   console.log(`spans received: ${spans} of ${expectedSpans} in ${exportRequests} export requests`)
-  console.log('handler = resolveIncident + span work + the bounded flush (OpenTelemetry is loaded lazily inside it when on)')
+  console.log(
+    'handler = resolveIncident + span work + the bounded flush (OpenTelemetry is loaded lazily inside it when on)',
+  )
 }
 
 main().catch((err) => {

@@ -19,9 +19,17 @@ import { endIncidentTrace, withStepSpan } from '../../src/platform/telemetry/tra
 const input = incidentRef.parse({ incidentId: process.env.INCIDENT_ID })
 const started = performance.now()
 await withStepSpan('ResolveIncident', process.env.TRACEPARENT, { 'incident.id': input.incidentId }, async (span) => {
-  const incident = await resolveIncident(input.incidentId, stepDeps('step:ResolveIncident'), 'fix verified; incident resolved')
+  const incident = await resolveIncident(
+    input.incidentId,
+    stepDeps('step:ResolveIncident'),
+    'fix verified; incident resolved',
+  )
   span.setAttributes({ 'alert.type': incident.type, outcome: 'resolved' })
-  await endIncidentTrace(incident.id, { startTime: incident.openedAt, outcome: 'resolved', attrs: { 'alert.type': incident.type } })
+  await endIncidentTrace(incident.id, {
+    startTime: incident.openedAt,
+    outcome: 'resolved',
+    attrs: { 'alert.type': incident.type },
+  })
 })
 const handlerMs = performance.now() - started
 await closeRedis()

@@ -64,7 +64,8 @@ describe('authorizeExecution, through remediate() (real Redis and Docker)', () =
     rmSync(dir, { recursive: true, force: true })
   })
 
-  const run = (incidentId: string) => remediate(incidentId, { store, executions, audit, actor: 'test', leaseMs: 15_000 })
+  const run = (incidentId: string) =>
+    remediate(incidentId, { store, executions, audit, actor: 'test', leaseMs: 15_000 })
 
   let n = 0
   async function incidentAbout(c: Container, decision?: Partial<Decision>): Promise<string> {
@@ -85,7 +86,16 @@ describe('authorizeExecution, through remediate() (real Redis and Docker)', () =
     )
     if (decision) {
       await store.update(incident.id, (i) => {
-        i.decision = { route: 'auto', risk: 'low', actionId: 'restart_container', params: { containerId: c.id }, rule: 'test', reasons: ['test'], decidedAt: new Date().toISOString(), ...decision }
+        i.decision = {
+          route: 'auto',
+          risk: 'low',
+          actionId: 'restart_container',
+          params: { containerId: c.id },
+          rule: 'test',
+          reasons: ['test'],
+          decidedAt: new Date().toISOString(),
+          ...decision,
+        }
         if (i.decision.route === 'auto') i.status = 'remediating'
       })
     }
@@ -127,7 +137,10 @@ describe('authorizeExecution, through remediate() (real Redis and Docker)', () =
 
     it('an incident with no action decided', async () => {
       await assertRefused(await incidentAbout(victim), 'no-action-decided')
-      await assertRefused(await incidentAbout(victim, { route: 'defer', actionId: null, params: {} }), 'no-action-decided')
+      await assertRefused(
+        await incidentAbout(victim, { route: 'defer', actionId: null, params: {} }),
+        'no-action-decided',
+      )
     })
 
     it('an action outside the catalog, or parameters the action does not accept', async () => {
@@ -137,7 +150,10 @@ describe('authorizeExecution, through remediate() (real Redis and Docker)', () =
 
     it('a decision that did not route the fix to run: waiting for approval, shadow mode, escalated', async () => {
       for (const route of ['approval', 'shadow', 'escalate'] as const) {
-        await assertRefused(await incidentAbout(victim, { route, risk: 'medium', approverRole: 'operator' }), 'not-routed-to-run')
+        await assertRefused(
+          await incidentAbout(victim, { route, risk: 'medium', approverRole: 'operator' }),
+          'not-routed-to-run',
+        )
       }
     })
 
@@ -149,7 +165,11 @@ describe('authorizeExecution, through remediate() (real Redis and Docker)', () =
       await assertRefused(await awaitingApproval(victim, 'medium'), 'approval-pending')
 
       const rejected = await awaitingApproval(victim, 'medium')
-      assert.equal((await approvals.decide(rejected, { decision: 'reject', by: 'user:ops', role: 'operator', reason: 'not now' })).kind, 'ok')
+      assert.equal(
+        (await approvals.decide(rejected, { decision: 'reject', by: 'user:ops', role: 'operator', reason: 'not now' }))
+          .kind,
+        'ok',
+      )
       await assertRefused(rejected, 'approval-rejected')
 
       const expired = await awaitingApproval(victim, 'high', 10)
@@ -168,7 +188,10 @@ describe('authorizeExecution, through remediate() (real Redis and Docker)', () =
 
       // As an approval decided before the role was recorded reads.
       const unrecorded = await awaitingApproval(victim, 'medium')
-      assert.equal((await approvals.decide(unrecorded, { decision: 'approve', by: 'user:ops', role: 'operator' })).kind, 'ok')
+      assert.equal(
+        (await approvals.decide(unrecorded, { decision: 'approve', by: 'user:ops', role: 'operator' })).kind,
+        'ok',
+      )
       await change(unrecorded, (i) => {
         delete i.approval!.decidedByRole
       })
@@ -178,16 +201,27 @@ describe('authorizeExecution, through remediate() (real Redis and Docker)', () =
     it('an approver whose role is below what the risk needs', async () => {
       // An operator's approval of a high-risk fix (Approvals.decide refuses it; a record saying so is refused here too).
       const high = await awaitingApproval(victim, 'high')
-      assert.deepEqual(await approvals.decide(high, { decision: 'approve', by: 'user:ops', role: 'operator' }), { kind: 'forbidden', needed: 'admin' })
+      assert.deepEqual(await approvals.decide(high, { decision: 'approve', by: 'user:ops', role: 'operator' }), {
+        kind: 'forbidden',
+        needed: 'admin',
+      })
       await change(high, (i) => {
-        Object.assign(i.approval!, { status: 'approved', decidedBy: 'user:ops', decidedByRole: 'operator', decidedAt: new Date().toISOString() })
+        Object.assign(i.approval!, {
+          status: 'approved',
+          decidedBy: 'user:ops',
+          decidedByRole: 'operator',
+          decidedAt: new Date().toISOString(),
+        })
         i.decision = { ...i.decision!, route: 'auto' }
       })
       await assertRefused(high, 'approver-role-too-low')
 
       // An operator-level request raised to the admins (expired meanwhile), then approved by an operator.
       const raised = await awaitingApproval(victim, 'medium')
-      assert.equal((await approvals.decide(raised, { decision: 'approve', by: 'user:ops', role: 'operator' })).kind, 'ok')
+      assert.equal(
+        (await approvals.decide(raised, { decision: 'approve', by: 'user:ops', role: 'operator' })).kind,
+        'ok',
+      )
       await change(raised, (i) => {
         i.approval!.approverRole = 'admin'
       })
@@ -195,7 +229,12 @@ describe('authorizeExecution, through remediate() (real Redis and Docker)', () =
 
       const viewer = await awaitingApproval(victim, 'medium')
       await change(viewer, (i) => {
-        Object.assign(i.approval!, { status: 'approved', decidedBy: 'key:viewer', decidedByRole: 'viewer', decidedAt: new Date().toISOString() })
+        Object.assign(i.approval!, {
+          status: 'approved',
+          decidedBy: 'key:viewer',
+          decidedByRole: 'viewer',
+          decidedAt: new Date().toISOString(),
+        })
       })
       await assertRefused(viewer, 'approver-role-too-low')
     })
@@ -203,7 +242,11 @@ describe('authorizeExecution, through remediate() (real Redis and Docker)', () =
     it('a decision that is not the one approved: other parameters, action or risk', async () => {
       for (const swap of [
         (d: Decision) => ({ ...d, params: { containerId: victim.name } }),
-        (d: Decision) => ({ ...d, actionId: 'update_memory_limit', params: { containerId: victim.id, memoryBytes: 64 * 1024 * 1024 } }),
+        (d: Decision) => ({
+          ...d,
+          actionId: 'update_memory_limit',
+          params: { containerId: victim.id, memoryBytes: 64 * 1024 * 1024 },
+        }),
         (d: Decision) => ({ ...d, risk: 'low' as const }),
       ]) {
         const id = await awaitingApproval(victim, 'medium')
@@ -218,12 +261,26 @@ describe('authorizeExecution, through remediate() (real Redis and Docker)', () =
     it('a fix aimed at another container than the incident is about', async () => {
       const other = await deadWatched('authz-other')
       const otherStartedAt = (await state(other.name)).StartedAt
-      await assertRefused(await incidentAbout(victim, { params: { containerId: other.id } }), 'target-not-incident-resource')
-      await assertRefused(await incidentAbout(victim, { params: { containerId: other.name } }), 'target-not-incident-resource')
+      await assertRefused(
+        await incidentAbout(victim, { params: { containerId: other.id } }),
+        'target-not-incident-resource',
+      )
+      await assertRefused(
+        await incidentAbout(victim, { params: { containerId: other.name } }),
+        'target-not-incident-resource',
+      )
       // Approved by a person, still not that container.
-      const approved = await incidentAbout(victim, { route: 'approval', risk: 'medium', approverRole: 'operator', params: { containerId: other.id } })
+      const approved = await incidentAbout(victim, {
+        route: 'approval',
+        risk: 'medium',
+        approverRole: 'operator',
+        params: { containerId: other.id },
+      })
       await approvals.request(approved, (await store.get(approved))!.decision!, 60_000, 'test')
-      assert.equal((await approvals.decide(approved, { decision: 'approve', by: 'user:ops', role: 'operator' })).kind, 'ok')
+      assert.equal(
+        (await approvals.decide(approved, { decision: 'approve', by: 'user:ops', role: 'operator' })).kind,
+        'ok',
+      )
       await assertRefused(approved, 'target-not-incident-resource')
       assert.equal((await state(other.name)).StartedAt, otherStartedAt, 'the other container stays down too')
     })

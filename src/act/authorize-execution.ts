@@ -42,7 +42,13 @@ export type RefusalCode =
   | 'target-not-incident-resource'
 
 export type ExecutionVerdict =
-  | { allowed: true; basis: 'auto' | 'approved'; incident: Incident; action: ActionDefinition; params: Record<string, unknown> }
+  | {
+      allowed: true
+      basis: 'auto' | 'approved'
+      incident: Incident
+      action: ActionDefinition
+      params: Record<string, unknown>
+    }
   | { allowed: false; code: RefusalCode; reason: string }
 
 type Refusal = Extract<ExecutionVerdict, { allowed: false }>
@@ -55,7 +61,11 @@ export function authorizeExecution(incident: Incident | null): ExecutionVerdict 
   const action = getAction(decision.actionId)
   if (!action) return refuse('unknown-action', `action ${decision.actionId} is not in the catalog`)
   const parsed = action.params.safeParse(decision.params)
-  if (!parsed.success) return refuse('invalid-params', `the decided parameters of ${decision.actionId} are invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+  if (!parsed.success)
+    return refuse(
+      'invalid-params',
+      `the decided parameters of ${decision.actionId} are invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    )
 
   const basis = incident.approval ? approvedBasis(incident, decision) : autoBasis(decision)
   if (!basis.allowed) return basis
@@ -65,29 +75,62 @@ export function authorizeExecution(incident: Incident | null): ExecutionVerdict 
 }
 
 function autoBasis(decision: Decision): { allowed: true; basis: 'auto' } | Refusal {
-  if (decision.route !== 'auto') return refuse('not-routed-to-run', `the decision routed this fix to ${decision.route}, not to automatic execution`)
-  if (decision.risk !== 'low') return refuse('auto-above-low-risk', `a ${decision.risk}-risk fix runs only with a person's approval, and none was asked`)
+  if (decision.route !== 'auto')
+    return refuse('not-routed-to-run', `the decision routed this fix to ${decision.route}, not to automatic execution`)
+  if (decision.risk !== 'low')
+    return refuse(
+      'auto-above-low-risk',
+      `a ${decision.risk}-risk fix runs only with a person's approval, and none was asked`,
+    )
   return { allowed: true, basis: 'auto' }
 }
 
 function approvedBasis(incident: Incident, decision: Decision): { allowed: true; basis: 'approved' } | Refusal {
   const approval = incident.approval!
-    if (approval.status === 'pending') return refuse('approval-pending', `the fix waits for ${whoMay(decidePermission(approval.risk, approval.approverRole))} to approve it`)
-  if (approval.status === 'rejected') return refuse('approval-rejected', `the fix was rejected by ${approval.decidedBy ?? 'a person'}`)
+  if (approval.status === 'pending')
+    return refuse(
+      'approval-pending',
+      `the fix waits for ${whoMay(decidePermission(approval.risk, approval.approverRole))} to approve it`,
+    )
+  if (approval.status === 'rejected')
+    return refuse('approval-rejected', `the fix was rejected by ${approval.decidedBy ?? 'a person'}`)
   if (approval.status === 'expired') return refuse('approval-expired', 'the approval request expired with no decision')
   // Approved: by whom, when, and for what.
-  if (decision.route !== 'auto' && decision.route !== 'approval') return refuse('not-routed-to-run', `the decision routed this fix to ${decision.route}`)
+  if (decision.route !== 'auto' && decision.route !== 'approval')
+    return refuse('not-routed-to-run', `the decision routed this fix to ${decision.route}`)
   const decidedMs = Date.parse(approval.decidedAt ?? '')
-  if (!(decidedMs <= Date.parse(approval.expiresAt))) return refuse('approved-after-expiry', `approved at ${approval.decidedAt ?? '(no time)'}, after the request expired at ${approval.expiresAt}`)
+  if (!(decidedMs <= Date.parse(approval.expiresAt)))
+    return refuse(
+      'approved-after-expiry',
+      `approved at ${approval.decidedAt ?? '(no time)'}, after the request expired at ${approval.expiresAt}`,
+    )
   const role = approval.decidedByRole
-  if (!role) return refuse('approver-role-unrecorded', `the approval by ${approval.decidedBy ?? 'someone'} does not record the approver's role`)
+  if (!role)
+    return refuse(
+      'approver-role-unrecorded',
+      `the approval by ${approval.decidedBy ?? 'someone'} does not record the approver's role`,
+    )
   // The stricter of what the decision and the approval record ask (an expired operator-level
   // request is raised to the admins on the approval only).
-  const needed = [decidePermission(decision.risk, decision.approverRole), decidePermission(approval.risk, approval.approverRole)]
+  const needed = [
+    decidePermission(decision.risk, decision.approverRole),
+    decidePermission(approval.risk, approval.approverRole),
+  ]
   const missing = needed.find((p) => !authorize(role, p))
-  if (missing) return refuse('approver-role-too-low', `approved by ${approval.decidedBy ?? 'someone'} as ${role}; this fix needs ${whoMay(missing)}`)
-  if (approval.actionId !== decision.actionId || !isDeepStrictEqual(approval.params, decision.params) || approval.risk !== decision.risk) {
-    return refuse('approval-differs-from-decision', `approved ${approval.actionId} ${JSON.stringify(approval.params)} (${approval.risk} risk), but the decision is ${decision.actionId} ${JSON.stringify(decision.params)} (${decision.risk} risk)`)
+  if (missing)
+    return refuse(
+      'approver-role-too-low',
+      `approved by ${approval.decidedBy ?? 'someone'} as ${role}; this fix needs ${whoMay(missing)}`,
+    )
+  if (
+    approval.actionId !== decision.actionId ||
+    !isDeepStrictEqual(approval.params, decision.params) ||
+    approval.risk !== decision.risk
+  ) {
+    return refuse(
+      'approval-differs-from-decision',
+      `approved ${approval.actionId} ${JSON.stringify(approval.params)} (${approval.risk} risk), but the decision is ${decision.actionId} ${JSON.stringify(decision.params)} (${decision.risk} risk)`,
+    )
   }
   return { allowed: true, basis: 'approved' }
 }

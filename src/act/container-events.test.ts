@@ -59,16 +59,22 @@ describe('start-up sweep of watched containers found dead', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
-  async function dead(prefix: string, how: 'crash' | 'stop'): Promise<{ name: string; id: string; finishedMs: number }> {
+  async function dead(
+    prefix: string,
+    how: 'crash' | 'stop',
+  ): Promise<{ name: string; id: string; finishedMs: number }> {
     const name = uniqueName(prefix)
     names.push(name)
     const id = await runContainer(name, { labels: { [LABEL_KEY]: 'true' } })
     if (how === 'crash') await killMainProcess(name)
     else await docker('stop', '-t', '5', name)
-    const s = await waitFor(async () => {
-      const st = await state(name)
-      return st.Running ? null : st
-    }, { timeoutMs: 10_000, what: `${name} to be down` })
+    const s = await waitFor(
+      async () => {
+        const st = await state(name)
+        return st.Running ? null : st
+      },
+      { timeoutMs: 10_000, what: `${name} to be down` },
+    )
     return { name, id, finishedMs: Date.parse(s.FinishedAt) }
   }
 
@@ -95,7 +101,9 @@ describe('start-up sweep of watched containers found dead', () => {
       },
       { title: 'died', actor: 'test' },
     )
-    await store.update(incident.id, (i) => resolve(i, { actor: 'test', summary: 'closed by a person: kept down on purpose' }))
+    await store.update(incident.id, (i) =>
+      resolve(i, { actor: 'test', summary: 'closed by a person: kept down on purpose' }),
+    )
     gap.toMs = Date.now() + 1000
     const result = await handler.sweepDead(gap)
     assert.deepEqual(result.opened, [crashed.name])
@@ -107,9 +115,17 @@ describe('start-up sweep of watched containers found dead', () => {
     assert.equal((await state(crashed.name)).Running, true, 'the crash found at start-up was healed')
     const [opened] = (await store.list({ limit: 100 })).filter((i) => i.resource.name === crashed.name)
     assert.equal(opened.alert.source, 'docker inspect (found dead at start-up)')
-    assert.ok(emitted.some((e) => e.startsWith(`${TOPICS.acted} `)), `flow events: ${emitted.join(', ')}`)
-    for (const left of [stopped, handled, early]) assert.equal((await state(left.name)).Running, false, `${left.name} stays down`)
-    assert.equal((await store.list({ limit: 100 })).filter((i) => i.resource.name === handled.name).length, 1, 'no second incident for a death already handled')
+    assert.ok(
+      emitted.some((e) => e.startsWith(`${TOPICS.acted} `)),
+      `flow events: ${emitted.join(', ')}`,
+    )
+    for (const left of [stopped, handled, early])
+      assert.equal((await state(left.name)).Running, false, `${left.name} stays down`)
+    assert.equal(
+      (await store.list({ limit: 100 })).filter((i) => i.resource.name === handled.name).length,
+      1,
+      'no second incident for a death already handled',
+    )
     assert.equal((await store.list({ limit: 100 })).filter((i) => i.resource.name === early.name).length, 0)
 
     // Sweeping the same gap again (another start) opens nothing new.

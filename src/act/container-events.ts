@@ -7,7 +7,13 @@
 import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { SentinelConfig } from '../platform/config/index'
-import { containerName, dockerWillRestart, getDocker, inspectContainer, isWatchedLabels } from '../platform/docker/client'
+import {
+  containerName,
+  dockerWillRestart,
+  getDocker,
+  inspectContainer,
+  isWatchedLabels,
+} from '../platform/docker/client'
 import { EngineApiError } from '../platform/docker/engine-api'
 import { decide } from '../decide/index'
 import { policyDeps, remediationSlots } from '../decide/deps'
@@ -22,7 +28,6 @@ import { type RemediateOutcome, remediate, remediationLeaseMs } from './remediat
 import { StoppedOnPurpose } from '../observe/stopped-on-purpose'
 import type { DockerEvent } from '../platform/docker/events'
 import { type FlowEmit, TOPICS } from '../platform/events/topics'
-
 
 export type Emit = FlowEmit
 
@@ -107,7 +112,13 @@ export class ContainerEventHandler {
   private inOrder(id: string, work: () => Promise<void>, what: string): Promise<void> {
     const prev = this.chains.get(id) ?? Promise.resolve()
     const run = prev.then(() => this.withRetry(work, id, what))
-    const next = run.catch((err) => this.deps.log('error', 'container event handling failed', { containerId: id, action: what, error: (err as Error).message }))
+    const next = run.catch((err) =>
+      this.deps.log('error', 'container event handling failed', {
+        containerId: id,
+        action: what,
+        error: (err as Error).message,
+      }),
+    )
     this.chains.set(id, next)
     void next.finally(() => {
       if (this.chains.get(id) === next) this.chains.delete(id)
@@ -123,7 +134,12 @@ export class ContainerEventHandler {
         return await work()
       } catch (err) {
         if (this.stopping.signal.aborted || Date.now() + delay > deadline) throw err
-        this.deps.log('warn', 'container event handling failed; retrying', { containerId: id, action: what, error: (err as Error).message, retryInMs: delay })
+        this.deps.log('warn', 'container event handling failed; retrying', {
+          containerId: id,
+          action: what,
+          error: (err as Error).message,
+          retryInMs: delay,
+        })
         await sleep(delay, undefined, { signal: this.stopping.signal }).catch(() => {})
         if (this.stopping.signal.aborted) throw err
         delay = Math.min(delay * 2, RETRY_MAX_MS)
@@ -145,7 +161,10 @@ export class ContainerEventHandler {
     if (gap.fromMs !== null && gap.fromMs >= gap.toMs) return { opened: [], leftAlone: [] }
     const { key, value } = this.deps.config.WATCH_LABEL
     const docker = await getDocker()
-    const listed = await docker.listContainers({ all: true, filters: { label: [`${key}=${value}`], status: ['exited', 'dead'] } })
+    const listed = await docker.listContainers({
+      all: true,
+      filters: { label: [`${key}=${value}`], status: ['exited', 'dead'] },
+    })
     const opened: string[] = []
     const leftAlone: string[] = []
     for (const c of listed) {
@@ -172,8 +191,17 @@ export class ContainerEventHandler {
           }
           if (!oomKilled && (exitCode === 0 || exitCode === 143)) {
             leftAlone.push(name)
-            await this.stops.record({ containerId: c.Id, name, at: new Date(finishedMs).toISOString(), how: `found stopped at start-up with a clean exit (${exitCode}), taken for docker stop` })
-            this.deps.log('info', 'watched container found stopped at start-up with a clean exit; left alone', { container: name, exitCode, finishedAt: info.State.FinishedAt })
+            await this.stops.record({
+              containerId: c.Id,
+              name,
+              at: new Date(finishedMs).toISOString(),
+              how: `found stopped at start-up with a clean exit (${exitCode}), taken for docker stop`,
+            })
+            this.deps.log('info', 'watched container found stopped at start-up with a clean exit; left alone', {
+              container: name,
+              exitCode,
+              finishedAt: info.State.FinishedAt,
+            })
             return
           }
           const alert: Alert = {
@@ -189,7 +217,11 @@ export class ContainerEventHandler {
             at: new Date(finishedMs).toISOString(),
             details: { exitCode, oomKilled, foundAtStartUp: true },
           }
-          const incident = await this.openAndRemediate(alert, incidentIdForEvent(c.Id, `${finishedMs}000000`), `container ${name} was found dead at start-up (exit code ${exitCode}${oomKilled ? ', OOM-killed' : ''})`)
+          const incident = await this.openAndRemediate(
+            alert,
+            incidentIdForEvent(c.Id, `${finishedMs}000000`),
+            `container ${name} was found dead at start-up (exit code ${exitCode}${oomKilled ? ', OOM-killed' : ''})`,
+          )
           if (incident) opened.push(name)
         },
         'sweep',
@@ -225,8 +257,19 @@ export class ContainerEventHandler {
     const kill = this.apiKills.get(id)
     if (kill?.termAt !== undefined && atMs - kill.termAt < DELIBERATE_WINDOW_MS) {
       const reason = 'stopped through the Docker API (SIGTERM): deliberate, not a failure'
-      await this.stops.record({ containerId: id, name, at: new Date(atMs).toISOString(), how: 'docker stop (SIGTERM through the Docker API)' })
-      await this.deps.audit.append({ kind: 'container.stopped', actor: ACTOR, resource: name, outcome: 'ignored', data: { containerId: id, reason } })
+      await this.stops.record({
+        containerId: id,
+        name,
+        at: new Date(atMs).toISOString(),
+        how: 'docker stop (SIGTERM through the Docker API)',
+      })
+      await this.deps.audit.append({
+        kind: 'container.stopped',
+        actor: ACTOR,
+        resource: name,
+        outcome: 'ignored',
+        data: { containerId: id, reason },
+      })
       this.apiKills.delete(id)
       return
     }
@@ -238,7 +281,11 @@ export class ContainerEventHandler {
         actor: ACTOR,
         resource: name,
         outcome: 'ignored',
-        data: { containerId: id, exitCode: attrs.exitCode ?? null, reason: 'the container was removed (docker rm -f): deliberate, not a crash' },
+        data: {
+          containerId: id,
+          exitCode: attrs.exitCode ?? null,
+          reason: 'the container was removed (docker rm -f): deliberate, not a crash',
+        },
       })
       this.apiKills.delete(id)
       return
@@ -257,7 +304,11 @@ export class ContainerEventHandler {
       at: new Date(atMs).toISOString(),
       details: { exitCode: Number.isNaN(exitCode) ? null : exitCode, ...(kill ? { apiSignal: kill.signal } : {}) },
     }
-    await this.openAndRemediate(alert, incidentIdForEvent(id, event.timeNano), `container ${name} died (exit code ${attrs.exitCode ?? '?'})`)
+    await this.openAndRemediate(
+      alert,
+      incidentIdForEvent(id, event.timeNano),
+      `container ${name} died (exit code ${attrs.exitCode ?? '?'})`,
+    )
     this.apiKills.delete(id)
   }
 
@@ -299,8 +350,20 @@ export class ContainerEventHandler {
       if (!open) continue
       // Closed in the meantime (a person, the alert clearing): nothing to leave alone any more.
       let suppressed = false
-      await this.deps.store.update(open.id, (i) => (suppressed = !isClosed(i) && suppress(i, { actor: ACTOR, summary: 'the container was removed; nothing left to heal' })))
-      if (suppressed) await this.deps.audit.append({ kind: 'incident.suppressed', actor: ACTOR, incidentId: open.id, resource: open.resource.name, outcome: 'container removed' })
+      await this.deps.store.update(
+        open.id,
+        (i) =>
+          (suppressed =
+            !isClosed(i) && suppress(i, { actor: ACTOR, summary: 'the container was removed; nothing left to heal' })),
+      )
+      if (suppressed)
+        await this.deps.audit.append({
+          kind: 'incident.suppressed',
+          actor: ACTOR,
+          incidentId: open.id,
+          resource: open.resource.name,
+          outcome: 'container removed',
+        })
     }
   }
 
@@ -310,7 +373,13 @@ export class ContainerEventHandler {
     if (!created) {
       if (incident.id !== incidentId) {
         // Another failure while its incident is still open: one incident per problem.
-        await store.update(incident.id, (i) => note(i, { actor: ACTOR, summary: `${title} again while this incident is open`, data: { at: alert.at, ...(alert.details ?? {}) } }))
+        await store.update(incident.id, (i) =>
+          note(i, {
+            actor: ACTOR,
+            summary: `${title} again while this incident is open`,
+            data: { at: alert.at, ...(alert.details ?? {}) },
+          }),
+        )
         return null
       }
       // This very event's incident, from an attempt that failed part-way (a retry) or from before a
@@ -320,8 +389,20 @@ export class ContainerEventHandler {
     }
     // The incident's trace starts with the detection: from Docker's event to the incident recorded.
     const exitCode = (alert.details as { exitCode?: unknown } | undefined)?.exitCode
-    const detected = { 'alert.type': alert.type, 'container.name': alert.resource.name, 'container.exit_code': typeof exitCode === 'number' ? exitCode : undefined, outcome: 'opened' }
-    const record = () => audit.append({ kind: 'incident.opened', actor: ACTOR, incidentId, resource: alert.resource.name, data: { type: alert.type, fingerprint: alert.fingerprint, ...(alert.details ?? {}) } })
+    const detected = {
+      'alert.type': alert.type,
+      'container.name': alert.resource.name,
+      'container.exit_code': typeof exitCode === 'number' ? exitCode : undefined,
+      outcome: 'opened',
+    }
+    const record = () =>
+      audit.append({
+        kind: 'incident.opened',
+        actor: ACTOR,
+        incidentId,
+        resource: alert.resource.name,
+        data: { type: alert.type, fingerprint: alert.fingerprint, ...(alert.details ?? {}) },
+      })
     await withIncidentSpan('container.detected', incidentId, detected, record, { startTime: alert.at })
     const acted = await this.decideAndAct(incident)
     // The analysis enriches the incident afterwards; it is never on the restart's path.
@@ -332,12 +413,17 @@ export class ContainerEventHandler {
   /** Decides and, when the policy allows, acts now. Also the recovery path for a decided incident. */
   decideAndAct(incident: Incident): Promise<Incident> {
     // One span in the incident's trace; the Docker calls and the action are its children.
-    return withIncidentSpan('ContainerFastPath', incident.id, { 'alert.type': incident.type, 'container.name': incident.resource.name }, async (span) => {
-      const { current, outcome } = await this.decideAndActNow(incident)
-      const d = current.decision
-      span.setAttributes({ action: d?.actionId ?? undefined, risk: d?.risk, route: d?.route, outcome })
-      return current
-    })
+    return withIncidentSpan(
+      'ContainerFastPath',
+      incident.id,
+      { 'alert.type': incident.type, 'container.name': incident.resource.name },
+      async (span) => {
+        const { current, outcome } = await this.decideAndActNow(incident)
+        const d = current.decision
+        span.setAttributes({ action: d?.actionId ?? undefined, risk: d?.risk, route: d?.route, outcome })
+        return current
+      },
+    )
   }
 
   private async decideAndActNow(incident: Incident): Promise<{ current: Incident; outcome: string }> {

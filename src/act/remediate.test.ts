@@ -65,7 +65,15 @@ describe('remediate + restart_container (real Docker)', () => {
       { title: 'died', actor: 'test' },
     )
     await deps().store.update(incident.id, (i) => {
-      i.decision = { route: 'auto', risk: 'low', actionId: 'restart_container', params: { containerId: id }, rule: 'test', reasons: [], decidedAt: new Date().toISOString() }
+      i.decision = {
+        route: 'auto',
+        risk: 'low',
+        actionId: 'restart_container',
+        params: { containerId: id },
+        rule: 'test',
+        reasons: [],
+        decidedAt: new Date().toISOString(),
+      }
     })
     return { name, id, incidentId: incident.id }
   }
@@ -75,7 +83,10 @@ describe('remediate + restart_container (real Docker)', () => {
     names.push(name)
     await runContainer(name)
     await docker('kill', name)
-    await assert.rejects(restartContainer.execute({ containerId: name }, { incidentId: 'x', actor: 'test' }), NotWatchedError)
+    await assert.rejects(
+      restartContainer.execute({ containerId: name }, { incidentId: 'x', actor: 'test' }),
+      NotWatchedError,
+    )
     assert.equal((await state(name)).Running, false)
   })
 
@@ -88,7 +99,10 @@ describe('remediate + restart_container (real Docker)', () => {
     const again = await remediate(incidentId, deps())
     assert.equal(again.kind, 'already-done')
     assert.equal((await state(name)).StartedAt, afterFirst.StartedAt)
-    const v = await verifyUntilStable(() => restartContainer.verify({ containerId: name }, { incidentId, actor: 'test' }), { timeoutMs: 5000, stableMs: 300 })
+    const v = await verifyUntilStable(
+      () => restartContainer.verify({ containerId: name }, { incidentId, actor: 'test' }),
+      { timeoutMs: 5000, stableMs: 300 },
+    )
     assert.equal(v.ok, true)
     const inc = (await deps().store.get(incidentId))!
     assert.equal(inc.status, 'verifying')

@@ -57,7 +57,13 @@ export async function remediate(incidentId: string, deps: RemediateDeps): Promis
       incidentId,
       ...(stored ? { resource: stored.resource.name } : {}),
       outcome: verdict.code,
-      data: { reason: verdict.reason, actionId: stored?.decision?.actionId ?? null, route: stored?.decision?.route ?? null, approval: stored?.approval?.status ?? null, status: stored?.status ?? null },
+      data: {
+        reason: verdict.reason,
+        actionId: stored?.decision?.actionId ?? null,
+        route: stored?.decision?.route ?? null,
+        approval: stored?.approval?.status ?? null,
+        status: stored?.status ?? null,
+      },
     })
     return { kind: 'refused', incident: stored, code: verdict.code, reason: verdict.reason }
   }
@@ -104,7 +110,9 @@ async function runClaimed(
   }
   const startedAt = new Date().toISOString()
   try {
-    incident = await store.update(incidentId, (i) => startRemediation(i, { actionId: action.id, params, snapshot, startedAt }))
+    incident = await store.update(incidentId, (i) =>
+      startRemediation(i, { actionId: action.id, params, snapshot, startedAt }),
+    )
   } catch (err) {
     if (!(err instanceof TransitionRefused)) throw err
     // Ended between the authorisation and now (its alert cleared, a person closed it): not run.
@@ -114,7 +122,12 @@ async function runClaimed(
   }
 
   try {
-    const spanAttrs = { 'incident.id': incidentId, 'alert.type': incident.type, action: action.id, risk: incident.decision?.risk }
+    const spanAttrs = {
+      'incident.id': incidentId,
+      'alert.type': incident.type,
+      action: action.id,
+      risk: incident.decision?.risk,
+    }
     const result = await withChildSpan('action.execute', spanAttrs, async (span) => {
       try {
         const r = await action.execute(params, ctx)
@@ -126,14 +139,32 @@ async function runClaimed(
       }
     })
     await executions.finish(incidentId, action.id, { status: 'succeeded', result })
-    incident = await store.update(incidentId, (i) => recordActionResult(i, { actionId: action.id, params, actor, ok: true, result }))
-    await audit.append({ kind: 'action.executed', actor, incidentId, resource: incident.resource.name, outcome: 'succeeded', data: { actionId: action.id, params, result } })
+    incident = await store.update(incidentId, (i) =>
+      recordActionResult(i, { actionId: action.id, params, actor, ok: true, result }),
+    )
+    await audit.append({
+      kind: 'action.executed',
+      actor,
+      incidentId,
+      resource: incident.resource.name,
+      outcome: 'succeeded',
+      data: { actionId: action.id, params, result },
+    })
     return { kind: 'executed', incident, result }
   } catch (err) {
     const error = (err as Error).message
     await executions.finish(incidentId, action.id, { status: 'failed', error })
-    incident = await store.update(incidentId, (i) => recordActionResult(i, { actionId: action.id, params, actor, ok: false, error }))
-    await audit.append({ kind: 'action.executed', actor, incidentId, resource: incident.resource.name, outcome: 'failed', data: { actionId: action.id, params, error } })
+    incident = await store.update(incidentId, (i) =>
+      recordActionResult(i, { actionId: action.id, params, actor, ok: false, error }),
+    )
+    await audit.append({
+      kind: 'action.executed',
+      actor,
+      incidentId,
+      resource: incident.resource.name,
+      outcome: 'failed',
+      data: { actionId: action.id, params, error },
+    })
     return { kind: 'failed', incident, error }
   }
 }

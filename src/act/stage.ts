@@ -10,5 +10,12 @@ import { remediate, remediationLeaseMs, type RemediateOutcome } from './remediat
 export async function executeStage(incidentId: string, actor: string): Promise<RemediateOutcome> {
   const { store, audit, executions } = stores()
   const cfg = getConfig()
-  return remediate(incidentId, { store, executions, audit, actor, leaseMs: remediationLeaseMs(cfg), slots: remediationSlots(cfg) })
+  return remediate(incidentId, {
+    store,
+    executions,
+    audit,
+    actor,
+    leaseMs: remediationLeaseMs(cfg),
+    slots: remediationSlots(cfg),
+  })
 }

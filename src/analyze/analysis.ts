@@ -2,7 +2,9 @@
 import type { SentinelConfig } from '../platform/config/index'
 import type { AnalyzeDeps } from './index'
 
-export function analysisSettings(cfg: SentinelConfig): Pick<AnalyzeDeps, 'llm' | 'hourlyTokenBudget'> & { sandboxDir: string } {
+export function analysisSettings(
+  cfg: SentinelConfig,
+): Pick<AnalyzeDeps, 'llm' | 'hourlyTokenBudget'> & { sandboxDir: string } {
   return {
     llm: {
       apiKey: cfg.OPENROUTER_API_KEY,

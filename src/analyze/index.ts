@@ -81,7 +81,9 @@ export async function analyzeIncident(incident: Incident | Alert, deps: AnalyzeD
   if (!apiKey) return fromRules('no OPENROUTER_API_KEY')
 
   const limit = deps.hourlyTokenBudget ?? DEFAULT_HOURLY_TOKEN_BUDGET
-  const budget = deps.redis ? new TokenBudget(deps.redis, { tokensPerHour: limit, keyPrefix: deps.budgetKeyPrefix }) : undefined
+  const budget = deps.redis
+    ? new TokenBudget(deps.redis, { tokensPerHour: limit, keyPrefix: deps.budgetKeyPrefix })
+    : undefined
   if (limit <= 0) return fromRules('LLM token budget is 0')
 
   let history: Array<[number, number]> = []
@@ -96,13 +98,19 @@ export async function analyzeIncident(incident: Incident | Alert, deps: AnalyzeD
     { ...deps.llm, apiKey, budget },
   )
   const usage = {
-    tokens: { prompt: outcome.tokens.promptTokens, completion: outcome.tokens.completionTokens, total: outcome.tokens.totalTokens },
+    tokens: {
+      prompt: outcome.tokens.promptTokens,
+      completion: outcome.tokens.completionTokens,
+      total: outcome.tokens.totalTokens,
+    },
     costUsd: outcome.costUsd,
     model: outcome.model,
     attempts: outcome.attempts.map(({ ok, error, ms }) => ({ ok, ms, ...(error ? { error } : {}) })),
   }
   if (!outcome.ok) {
-    const reason = outcome.budgetExhausted ? `${outcome.error} (limit ${limit} tokens per hour)` : `LLM failed after ${outcome.attempts.length} attempt(s): ${outcome.error}`
+    const reason = outcome.budgetExhausted
+      ? `${outcome.error} (limit ${limit} tokens per hour)`
+      : `LLM failed after ${outcome.attempts.length} attempt(s): ${outcome.error}`
     return fromRules(reason, usage)
   }
   return {

@@ -10,12 +10,20 @@ import type { Alert } from '../platform/store/model'
 
 const WINDOW_MS = 30 * 60_000
 
-export async function metricHistory(alert: Alert, cfg: Pick<SentinelConfig, 'PROMETHEUS_URL'>, redis: Redis): Promise<Array<[number, number]>> {
+export async function metricHistory(
+  alert: Alert,
+  cfg: Pick<SentinelConfig, 'PROMETHEUS_URL'>,
+  redis: Redis,
+): Promise<Array<[number, number]>> {
   const details = (alert.details ?? {}) as { series?: string; readingSource?: string }
   if (details.readingSource === 'prometheus' && cfg.PROMETHEUS_URL && alert.source) {
     try {
       const end = Date.now()
-      const series = await new PrometheusClient({ url: cfg.PROMETHEUS_URL, timeoutMs: 3000 }).queryRange(alert.source, { start: end - WINDOW_MS, end, stepSeconds: 30 })
+      const series = await new PrometheusClient({ url: cfg.PROMETHEUS_URL, timeoutMs: 3000 }).queryRange(alert.source, {
+        start: end - WINDOW_MS,
+        end,
+        stepSeconds: 30,
+      })
       if (series[0]?.points.length) return series[0].points
     } catch {
       // Prometheus gone since the alert: fall back to what the collectors kept.

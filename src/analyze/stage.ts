@@ -24,13 +24,17 @@ function fallbackMetricReason(reason: string | undefined): string {
 }
 
 /** Analyses the incident and stores the result. Returns whether the policy should decide next. */
-export async function analyzeStage(incidentId: string, actor: string): Promise<{ incident: Incident; decideNext: boolean }> {
+export async function analyzeStage(
+  incidentId: string,
+  actor: string,
+): Promise<{ incident: Incident; decideNext: boolean }> {
   const { redis, store, audit } = stores()
   let incident = await store.get(incidentId)
   if (!incident) throw new Error(`incident ${incidentId} not found`)
   if (incident.analysis) return { incident, decideNext: !incident.decision && !isTerminal(incident) }
   // Shown as analysing until decided; a retry of this step finds it so already.
-  if (incident.status === 'open' && !incident.decision) incident = await store.update(incidentId, (i) => startAnalysis(i))
+  if (incident.status === 'open' && !incident.decision)
+    incident = await store.update(incidentId, (i) => startAnalysis(i))
   const analysed = incident
   const settings = analysisSettings(getConfig())
   const result = await analyzeIncident(analysed, {
@@ -43,11 +47,22 @@ export async function analyzeStage(incidentId: string, actor: string): Promise<{
   })
   const m = metricsRecorder(redis)
   for (const a of result.attempts ?? []) {
-    await m.llmCall({ model: result.model ?? settings.llm?.model ?? 'unknown', outcome: a.ok ? 'ok' : 'error', seconds: a.ms / 1000, ...(a.ok && result.tokens ? { promptTokens: result.tokens.prompt, completionTokens: result.tokens.completion } : {}), ...(a.ok ? {} : { reason: (a.error ?? 'error').split(':')[0].slice(0, 40) }) })
+    await m.llmCall({
+      model: result.model ?? settings.llm?.model ?? 'unknown',
+      outcome: a.ok ? 'ok' : 'error',
+      seconds: a.ms / 1000,
+      ...(a.ok && result.tokens
+        ? { promptTokens: result.tokens.prompt, completionTokens: result.tokens.completion }
+        : {}),
+      ...(a.ok ? {} : { reason: (a.error ?? 'error').split(':')[0].slice(0, 40) }),
+    })
   }
   if (result.analyser === 'rules') await m.analyserFallback({ reason: fallbackMetricReason(result.fallbackReason) })
   const facts = JSON.stringify(result.facts ?? {})
-  const analysis = { ...result, facts: facts.length > FACTS_LIMIT ? { truncated: true, preview: facts.slice(0, FACTS_LIMIT) } : result.facts }
+  const analysis = {
+    ...result,
+    facts: facts.length > FACTS_LIMIT ? { truncated: true, preview: facts.slice(0, FACTS_LIMIT) } : result.facts,
+  }
   const updated = await store.update(incidentId, (i) =>
     recordAnalysis(i, analysis as unknown as Record<string, unknown>, {
       actor: result.analyser === 'llm' ? `${actor} (llm)` : `${actor} (rules)`,
@@ -69,7 +84,14 @@ export async function analyzeStage(incidentId: string, actor: string): Promise<{
     incidentId,
     resource: analysed.resource.name,
     outcome: result.analyser,
-    data: { fallbackReason: result.fallbackReason, proposedFix: result.proposed_fix, risk: result.risk_level, confidence: result.confidence, tokens: result.tokens, costUsd: result.costUsd },
+    data: {
+      fallbackReason: result.fallbackReason,
+      proposedFix: result.proposed_fix,
+      risk: result.risk_level,
+      confidence: result.confidence,
+      tokens: result.tokens,
+      costUsd: result.costUsd,
+    },
   })
   return { incident: updated, decideNext: !updated.decision && !isTerminal(updated) }
 }

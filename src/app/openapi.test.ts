@@ -13,11 +13,18 @@ it('documents every API step, with the schemas that validate its requests', () =
     .map(String)
     .filter((f) => f.endsWith('.api.step.ts'))
     .map((f) => readFileSync(path.join(root, 'steps', f), 'utf8'))
-    .map((t) => ({ path: /path: '([^']+)'/.exec(t)![1].replace(/:(\w+)/g, '{$1}'), method: /method: '(\w+)'/.exec(t)![1].toLowerCase() }))
+    .map((t) => ({
+      path: /path: '([^']+)'/.exec(t)![1].replace(/:(\w+)/g, '{$1}'),
+      method: /method: '(\w+)'/.exec(t)![1].toLowerCase(),
+    }))
   for (const s of apiSteps) assert.ok(doc.paths[s.path]?.[s.method], `${s.method} ${s.path} is documented`)
   // Routes of the main process itself rather than steps (src/app/runtime.ts, src/app/http/).
   const mainProcess = ['/api/alerts/alertmanager', '/api/stream', '/api/stream/token', '/api/containers', '/api/routes']
-  assert.equal(ENDPOINTS.filter((e) => e.path.startsWith('/api/') && !mainProcess.includes(e.path)).length, apiSteps.length, 'no documented endpoint without a step')
+  assert.equal(
+    ENDPOINTS.filter((e) => e.path.startsWith('/api/') && !mainProcess.includes(e.path)).length,
+    apiSteps.length,
+    'no documented endpoint without a step',
+  )
   const trigger = doc.paths['/api/trigger-alert'].post.requestBody.content['application/json'].schema
   assert.deepEqual(trigger.properties.type.enum, ['memory', 'cpu', 'disk', 'latency', 'container_down'])
   assert.ok(doc.paths['/api/incidents'].get.parameters.some((p: any) => p.name === 'cursor' && p.in === 'query'))

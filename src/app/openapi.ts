@@ -21,37 +21,207 @@ interface Endpoint {
   responses: Record<string, string>
 }
 
-const streamQuery = z.object({ token: z.string().describe('from POST /api/stream/token'), lastEventId: z.string().regex(/^\d+$/).optional() })
+const streamQuery = z.object({
+  token: z.string().describe('from POST /api/stream/token'),
+  lastEventId: z.string().regex(/^\d+$/).optional(),
+})
 
 export const ENDPOINTS: Endpoint[] = [
-  { method: 'get', path: '/healthz', summary: 'Dependencies: up, down (with the reason) or not_configured; the monitoring source in use and why', role: 'none', responses: { 200: 'Sentinel can work', 503: 'Redis is down' } },
-  { method: 'get', path: '/api/incidents', summary: 'Incidents, newest first, with filters and cursor pagination: summaries (view=summary, the default) or whole incidents (view=full)', role: 'viewer', query: listQuery, responses: { 200: '{ incidents, nextCursor }', 400: 'invalid query' } },
-  { method: 'get', path: '/api/incidents/{id}', summary: 'One incident: alert, analysis, decision, approval, actions, snapshots, timeline', role: 'viewer', pathParams: incidentIdPath, responses: { 200: 'the incident', 404: 'no such incident' } },
-  { method: 'get', path: '/api/approvals/pending', summary: 'Incidents waiting for a person', role: 'viewer', responses: { 200: '{ approvals }' } },
-  { method: 'post', path: '/api/incidents/{id}/approve', summary: 'Approve the pending fix (operator: medium risk; admin: any), with an optional comment kept with the decision', role: 'operator', pathParams: incidentIdPath, body: approveBody, responses: { 200: '{ incidentId, status, approval } (approval.comment: the comment); the fix runs', 403: 'role too low for this risk', 409: 'already decided' } },
-  { method: 'post', path: '/api/incidents/{id}/reject', summary: 'Reject the pending fix, with a reason', role: 'operator', pathParams: incidentIdPath, body: reasonBody, responses: { 200: 'rejected', 403: 'role too low for this risk', 409: 'already decided' } },
-  { method: 'post', path: '/api/incidents/{id}/resolve', summary: 'A person closes an incident (an escalated one, typically), with a reason', role: 'operator', pathParams: incidentIdPath, body: reasonBody, responses: { 200: 'closed', 409: 'already closed' } },
-  { method: 'post', path: '/api/incidents/{id}/rollback', summary: "Roll back the incident's executed action", role: 'admin', pathParams: incidentIdPath, responses: { 200: 'rolled back', 409: 'nothing to roll back, or not reversible' } },
-  { method: 'get', path: '/api/audit', summary: 'The append-only audit log, newest first', role: 'admin', query: auditQuery, responses: { 200: '{ events }' } },
-  { method: 'post', path: '/api/trigger-alert', summary: 'Open a test incident and run it through the whole flow', role: 'admin', body: triggerAlertBody, responses: { 202: '{ incidentId }', 400: 'invalid body', 422: 'container not watched' } },
-  { method: 'get', path: '/api/infrastructure-status', summary: 'Latest reading of every check, its source and state; health scores (0 to 1) of the system and of each watched container', role: 'viewer', responses: { 200: '{ source, checks, metrics, sourceStatus, health: { system, containers } }' } },
-  { method: 'get', path: '/api/readings/recent', summary: 'The readings of the last hour per series (recorded by the monitor each tick), oldest first as [ms, value], for the charts', role: 'viewer', query: recentReadingsQuery, responses: { 200: '{ from, to, series: [{ series, metric, unit, resource, points }] }', 400: 'invalid query (the field is named)' } },
-  { method: 'post', path: '/api/alerts/alertmanager', summary: "Alertmanager's webhook (version 4): firing alerts open or update incidents, resolved ones resolve them", role: 'operator', responses: { 200: '{ opened, updated, resolved, suppressed }', 400: 'invalid payload', 413: 'payload too large', 415: 'not JSON' } },
-  { method: 'get', path: '/api/routes', summary: 'Every HTTP route the running process serves, read from its routers, with its zone (public, api, framework)', role: 'admin', responses: { 200: '{ routes, websocket }' } },
-  { method: 'post', path: '/api/stream/token', summary: 'A stream token (valid 60 s) for GET /api/stream: EventSource cannot send the key in a header', role: 'viewer', responses: { 200: '{ token, expiresAt, ttlSeconds }' } },
-  { method: 'get', path: '/api/stream', summary: 'Server-Sent Events: incident.opened/updated/resolved, metrics, container, approval.requested/decided, audit (admins); resume with Last-Event-ID, `reset` when too far behind', role: 'viewer', query: streamQuery, responses: { 200: 'text/event-stream', 401: 'missing, expired or invalid token' } },
-  { method: 'get', path: '/api/containers', summary: 'The current status of every watched container', role: 'viewer', responses: { 200: '{ containers }' } },
-  { method: 'post', path: '/api/chaos/start', summary: 'Start a chaos run on containers labelled sentinel.chaos=true (and watched): faults, their rates, a duration', role: 'admin', body: chaosStartBody, responses: { 202: '{ runId, until, eligible, warnings }', 400: 'invalid body (the field is named)', 409: 'a run is already running' } },
-  { method: 'post', path: '/api/chaos/stop', summary: 'Stop the chaos run; every fault in effect is undone', role: 'admin', responses: { 200: '{ status: stopping | idle, runId }' } },
-  { method: 'get', path: '/api/chaos', summary: "The chaos engine's state and fault history, each fault with the incident it caused", role: 'admin', query: chaosStatusQuery, responses: { 200: '{ status, desired, state, engine, summary, history }', 400: 'invalid query' } },
-  { method: 'get', path: '/api/whoami', summary: "The caller's role and permissions", role: 'viewer', responses: { 200: '{ role, keyId, permissions }' } },
+  {
+    method: 'get',
+    path: '/healthz',
+    summary: 'Dependencies: up, down (with the reason) or not_configured; the monitoring source in use and why',
+    role: 'none',
+    responses: { 200: 'Sentinel can work', 503: 'Redis is down' },
+  },
+  {
+    method: 'get',
+    path: '/api/incidents',
+    summary:
+      'Incidents, newest first, with filters and cursor pagination: summaries (view=summary, the default) or whole incidents (view=full)',
+    role: 'viewer',
+    query: listQuery,
+    responses: { 200: '{ incidents, nextCursor }', 400: 'invalid query' },
+  },
+  {
+    method: 'get',
+    path: '/api/incidents/{id}',
+    summary: 'One incident: alert, analysis, decision, approval, actions, snapshots, timeline',
+    role: 'viewer',
+    pathParams: incidentIdPath,
+    responses: { 200: 'the incident', 404: 'no such incident' },
+  },
+  {
+    method: 'get',
+    path: '/api/approvals/pending',
+    summary: 'Incidents waiting for a person',
+    role: 'viewer',
+    responses: { 200: '{ approvals }' },
+  },
+  {
+    method: 'post',
+    path: '/api/incidents/{id}/approve',
+    summary:
+      'Approve the pending fix (operator: medium risk; admin: any), with an optional comment kept with the decision',
+    role: 'operator',
+    pathParams: incidentIdPath,
+    body: approveBody,
+    responses: {
+      200: '{ incidentId, status, approval } (approval.comment: the comment); the fix runs',
+      403: 'role too low for this risk',
+      409: 'already decided',
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/incidents/{id}/reject',
+    summary: 'Reject the pending fix, with a reason',
+    role: 'operator',
+    pathParams: incidentIdPath,
+    body: reasonBody,
+    responses: { 200: 'rejected', 403: 'role too low for this risk', 409: 'already decided' },
+  },
+  {
+    method: 'post',
+    path: '/api/incidents/{id}/resolve',
+    summary: 'A person closes an incident (an escalated one, typically), with a reason',
+    role: 'operator',
+    pathParams: incidentIdPath,
+    body: reasonBody,
+    responses: { 200: 'closed', 409: 'already closed' },
+  },
+  {
+    method: 'post',
+    path: '/api/incidents/{id}/rollback',
+    summary: "Roll back the incident's executed action",
+    role: 'admin',
+    pathParams: incidentIdPath,
+    responses: { 200: 'rolled back', 409: 'nothing to roll back, or not reversible' },
+  },
+  {
+    method: 'get',
+    path: '/api/audit',
+    summary: 'The append-only audit log, newest first',
+    role: 'admin',
+    query: auditQuery,
+    responses: { 200: '{ events }' },
+  },
+  {
+    method: 'post',
+    path: '/api/trigger-alert',
+    summary: 'Open a test incident and run it through the whole flow',
+    role: 'admin',
+    body: triggerAlertBody,
+    responses: { 202: '{ incidentId }', 400: 'invalid body', 422: 'container not watched' },
+  },
+  {
+    method: 'get',
+    path: '/api/infrastructure-status',
+    summary:
+      'Latest reading of every check, its source and state; health scores (0 to 1) of the system and of each watched container',
+    role: 'viewer',
+    responses: { 200: '{ source, checks, metrics, sourceStatus, health: { system, containers } }' },
+  },
+  {
+    method: 'get',
+    path: '/api/readings/recent',
+    summary:
+      'The readings of the last hour per series (recorded by the monitor each tick), oldest first as [ms, value], for the charts',
+    role: 'viewer',
+    query: recentReadingsQuery,
+    responses: {
+      200: '{ from, to, series: [{ series, metric, unit, resource, points }] }',
+      400: 'invalid query (the field is named)',
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/alerts/alertmanager',
+    summary: "Alertmanager's webhook (version 4): firing alerts open or update incidents, resolved ones resolve them",
+    role: 'operator',
+    responses: {
+      200: '{ opened, updated, resolved, suppressed }',
+      400: 'invalid payload',
+      413: 'payload too large',
+      415: 'not JSON',
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/routes',
+    summary:
+      'Every HTTP route the running process serves, read from its routers, with its zone (public, api, framework)',
+    role: 'admin',
+    responses: { 200: '{ routes, websocket }' },
+  },
+  {
+    method: 'post',
+    path: '/api/stream/token',
+    summary: 'A stream token (valid 60 s) for GET /api/stream: EventSource cannot send the key in a header',
+    role: 'viewer',
+    responses: { 200: '{ token, expiresAt, ttlSeconds }' },
+  },
+  {
+    method: 'get',
+    path: '/api/stream',
+    summary:
+      'Server-Sent Events: incident.opened/updated/resolved, metrics, container, approval.requested/decided, audit (admins); resume with Last-Event-ID, `reset` when too far behind',
+    role: 'viewer',
+    query: streamQuery,
+    responses: { 200: 'text/event-stream', 401: 'missing, expired or invalid token' },
+  },
+  {
+    method: 'get',
+    path: '/api/containers',
+    summary: 'The current status of every watched container',
+    role: 'viewer',
+    responses: { 200: '{ containers }' },
+  },
+  {
+    method: 'post',
+    path: '/api/chaos/start',
+    summary:
+      'Start a chaos run on containers labelled sentinel.chaos=true (and watched): faults, their rates, a duration',
+    role: 'admin',
+    body: chaosStartBody,
+    responses: {
+      202: '{ runId, until, eligible, warnings }',
+      400: 'invalid body (the field is named)',
+      409: 'a run is already running',
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/chaos/stop',
+    summary: 'Stop the chaos run; every fault in effect is undone',
+    role: 'admin',
+    responses: { 200: '{ status: stopping | idle, runId }' },
+  },
+  {
+    method: 'get',
+    path: '/api/chaos',
+    summary: "The chaos engine's state and fault history, each fault with the incident it caused",
+    role: 'admin',
+    query: chaosStatusQuery,
+    responses: { 200: '{ status, desired, state, engine, summary, history }', 400: 'invalid query' },
+  },
+  {
+    method: 'get',
+    path: '/api/whoami',
+    summary: "The caller's role and permissions",
+    role: 'viewer',
+    responses: { 200: '{ role, keyId, permissions }' },
+  },
 ]
 
 function parameters(e: Endpoint) {
   const out: Record<string, unknown>[] = []
   const add = (schema: z.ZodObject | undefined, where: 'query' | 'path') => {
     if (!schema) return
-    const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, unknown>; required?: string[] }
+    const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as {
+      properties?: Record<string, unknown>
+      required?: string[]
+    }
     for (const [name, s] of Object.entries(json.properties ?? {})) {
       out.push({ name, in: where, required: where === 'path' || (json.required ?? []).includes(name), schema: s })
     }
@@ -68,7 +238,11 @@ function lifecycleSchemas() {
     IncidentStatus: {
       type: 'string',
       enum: [...INCIDENT_STATUSES],
-      description: lifecycle.statuses.map((s) => `${s.id}: ${s.description} (${s.group}${s.next.length ? `; then ${s.next.join(', ')}` : '; final'})`).join('. '),
+      description: lifecycle.statuses
+        .map(
+          (s) => `${s.id}: ${s.description} (${s.group}${s.next.length ? `; then ${s.next.join(', ')}` : '; final'})`,
+        )
+        .join('. '),
     },
     IncidentStatusGroup: {
       type: 'string',
@@ -87,17 +261,44 @@ export function openApiDocument(version = '0.1.0') {
       description: e.role === 'none' ? 'No key needed.' : `Needs a key of role ${e.role} or higher.`,
       ...(e.role === 'none' ? { security: [] } : {}),
       parameters: parameters(e),
-      ...(e.body ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(e.body, { io: 'input', unrepresentable: 'any' }) } } } } : {}),
+      ...(e.body
+        ? {
+            requestBody: {
+              required: true,
+              content: {
+                'application/json': { schema: z.toJSONSchema(e.body, { io: 'input', unrepresentable: 'any' }) },
+              },
+            },
+          }
+        : {}),
       responses: Object.fromEntries(
-        Object.entries({ ...e.responses, ...(e.role === 'none' ? {} : { 401: 'no or wrong key', 403: 'role too low', 429: 'too many failed keys from this client', 503: 'the store (Redis) is unreachable: retry after Retry-After seconds' }) }).map(([code, description]) => [code, { description }]),
+        Object.entries({
+          ...e.responses,
+          ...(e.role === 'none'
+            ? {}
+            : {
+                401: 'no or wrong key',
+                403: 'role too low',
+                429: 'too many failed keys from this client',
+                503: 'the store (Redis) is unreachable: retry after Retry-After seconds',
+              }),
+        }).map(([code, description]) => [code, { description }]),
       ),
     }
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Sentinel API', version, description: 'Autonomous SRE agent: incidents, approvals, audit. Keys: Authorization: Bearer <key> or X-API-Key: <key>.' },
+    info: {
+      title: 'Sentinel API',
+      version,
+      description:
+        'Autonomous SRE agent: incidents, approvals, audit. Keys: Authorization: Bearer <key> or X-API-Key: <key>.',
+    },
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer' },
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+      },
       schemas: lifecycleSchemas(),
     },
     security: [{ bearer: [] }, { apiKey: [] }],

@@ -102,7 +102,9 @@ export class SentinelRuntime {
     // The last line of defence, not the first (routes are guarded: src/platform/http/safe-router.ts): a
     // promise rejected where nobody awaited it is a bug to log, not a reason to stop healing.
     process.on('unhandledRejection', (reason) => {
-      this.log('error', 'unhandled promise rejection (a bug: please report it)', { error: reason instanceof Error ? reason.stack?.split('\n').slice(0, 4).join(' | ') : String(reason) })
+      this.log('error', 'unhandled promise rejection (a bug: please report it)', {
+        error: reason instanceof Error ? reason.stack?.split('\n').slice(0, 4).join(' | ') : String(reason),
+      })
     })
     this.metrics.catch((err) => this.log('error', 'metrics registry failed', { error: (err as Error).message }))
     this.emitter = emitter
@@ -114,7 +116,11 @@ export class SentinelRuntime {
       emit: (t, d, id) => this.emit(t, d, id),
       log: logTo('container-events'),
     })
-    void this.hub.subscribeRedis(this.redis as never).catch((err) => this.log('error', 'the live stream could not subscribe to Redis', { error: (err as Error).message }))
+    void this.hub
+      .subscribeRedis(this.redis as never)
+      .catch((err) =>
+        this.log('error', 'the live stream could not subscribe to Redis', { error: (err as Error).message }),
+      )
     this.sseGauge = setInterval(() => {
       this.metrics.then((m) => m.setSseClients(this.hub.clientCount())).catch(() => {})
     }, 5000)
@@ -137,31 +143,50 @@ export class SentinelRuntime {
         onFirstConnect: (gap) => {
           this.containerEvents!.sweepDead(gap)
             .then((r) => {
-              if (r.opened.length || r.leftAlone.length) this.log('info', 'checked watched containers found dead at start-up', r)
+              if (r.opened.length || r.leftAlone.length)
+                this.log('info', 'checked watched containers found dead at start-up', r)
             })
-            .catch((err) => this.log('warn', 'could not check watched containers for deaths before start-up', { error: (err as Error).message }))
+            .catch((err) =>
+              this.log('warn', 'could not check watched containers for deaths before start-up', {
+                error: (err as Error).message,
+              }),
+            )
         },
       })
       this.watcher.start()
     } else {
       this.log('warn', `no Docker socket at ${this.config.DOCKER_SOCKET}: containers are not watched`)
     }
-    void this.releaseStaleCronLocks().catch((err) => this.log('warn', 'could not check cron locks', { error: (err as Error).message }))
+    void this.releaseStaleCronLocks().catch((err) =>
+      this.log('warn', 'could not check cron locks', { error: (err as Error).message }),
+    )
     // Chaos stays off until POST /api/chaos/start writes a desired state; the engine polls for it.
     this.chaos = createChaosEngine({
       redis: this.redis,
       audit: this.audit,
-      config: { sandboxDir: path.resolve(this.config.projectRoot, this.config.SANDBOX_DIR), watchLabel: this.config.WATCH_LABEL },
+      config: {
+        sandboxDir: path.resolve(this.config.projectRoot, this.config.SANDBOX_DIR),
+        watchLabel: this.config.WATCH_LABEL,
+      },
       log: logTo('chaos'),
     })
-    void this.chaos.start().catch((err) => this.log('error', 'chaos engine failed to start', { error: (err as Error).message }))
+    void this.chaos
+      .start()
+      .catch((err) => this.log('error', 'chaos engine failed to start', { error: (err as Error).message }))
     // Files cleaned out of the sandbox wait in quarantine (for rollback) until their retention ends.
     this.purgeTimer = setInterval(() => {
       purgeQuarantine().catch((err) => this.log('warn', 'quarantine purge failed', { error: (err as Error).message }))
     }, 15 * 60_000)
     this.purgeTimer.unref()
-    void this.startSlack().catch((err) => this.log('error', 'Slack approvals could not start', { error: (err as Error).message }))
-    void recoverOpenIncidents({ store: this.store, containerEvents: this.containerEvents, emit: (t, d, id) => this.emit(t, d, id), log: logTo('recovery') })
+    void this.startSlack().catch((err) =>
+      this.log('error', 'Slack approvals could not start', { error: (err as Error).message }),
+    )
+    void recoverOpenIncidents({
+      store: this.store,
+      containerEvents: this.containerEvents,
+      emit: (t, d, id) => this.emit(t, d, id),
+      log: logTo('recovery'),
+    })
       .then((n) => n && this.log('info', `resumed ${n} open incident(s)`))
       .catch((err) => this.log('error', 'recovery failed', { error: (err as Error).message }))
   }
@@ -202,7 +227,10 @@ export class SentinelRuntime {
     try {
       const docker = await getDocker()
       const { key, value } = this.config.WATCH_LABEL
-      const listing = (await docker.listContainers({ all: true, filters: { label: [`${key}=${value}`] } })) as ListedContainer[]
+      const listing = (await docker.listContainers({
+        all: true,
+        filters: { label: [`${key}=${value}`] },
+      })) as ListedContainer[]
       this.containerFeed.seed(listing)
     } catch (err) {
       this.log('warn', 'could not list watched containers for the dashboard', { error: (err as Error).message })
@@ -212,7 +240,12 @@ export class SentinelRuntime {
   readonly metrics = createMetrics({
     redis: this.redis,
     pendingApprovals: async () => (await new Approvals(this.store, this.redis).pending()).length,
-    healthScores: () => healthScoresForMetrics({ config: this.config, store: this.store, checks: async () => (await this.monitor().latestStatus()).checks }),
+    healthScores: () =>
+      healthScoresForMetrics({
+        config: this.config,
+        store: this.store,
+        checks: async () => (await this.monitor().latestStatus()).checks,
+      }),
     log: logTo('metrics'),
   })
   private monitorInstance?: ReturnType<typeof monitorFromConfig>
@@ -238,8 +271,16 @@ export class SentinelRuntime {
         if (r.kind === 'not_found') return { conflict: 'incident not found' }
         if (r.kind === 'not_pending') return { conflict: `already ${r.status}` }
         if (r.kind === 'forbidden') return { conflict: `needs ${r.needed}` }
-        await this.audit.append({ kind: `approval.${d.decision === 'approve' ? 'approved' : 'rejected'}`, actor: d.by, incidentId: d.incidentId, resource: r.incident.resource.name, outcome: d.decision, data: { role: d.role, via: 'slack' } })
-        if (d.decision === 'approve') await this.emit(TOPICS.remediationApproved, { incidentId: d.incidentId }, d.incidentId)
+        await this.audit.append({
+          kind: `approval.${d.decision === 'approve' ? 'approved' : 'rejected'}`,
+          actor: d.by,
+          incidentId: d.incidentId,
+          resource: r.incident.resource.name,
+          outcome: d.decision,
+          data: { role: d.role, via: 'slack' },
+        })
+        if (d.decision === 'approve')
+          await this.emit(TOPICS.remediationApproved, { incidentId: d.incidentId }, d.incidentId)
         return { ok: true }
       },
       log: (level, msg, data) => log(level, msg, data),
@@ -256,7 +297,9 @@ export class SentinelRuntime {
     if (this.redisGuard) clearInterval(this.redisGuard)
     if (this.purgeTimer) clearInterval(this.purgeTimer)
     if (this.sseGauge) clearInterval(this.sseGauge)
-    await this.chaos?.stop().catch((err) => this.log('warn', 'chaos engine stop failed', { error: (err as Error).message }))
+    await this.chaos
+      ?.stop()
+      .catch((err) => this.log('warn', 'chaos engine stop failed', { error: (err as Error).message }))
     await this.hub.close()
     await shutdownTelemetry()
     this.containerEvents?.stop()
@@ -306,7 +349,12 @@ export class SentinelRuntime {
 
   /** WebSocket upgrades and frames: see src/platform/http/websocket-gate.ts. */
   guardServer(server: Server, socketServer: SocketServerLike | undefined): void {
-    guardWebSockets(server, socketServer, { workbench: this.config.WORKBENCH, trustProxy: this.config.TRUST_PROXY, authenticate: this.authenticate, log: logTo('websocket') })
+    guardWebSockets(server, socketServer, {
+      workbench: this.config.WORKBENCH,
+      trustProxy: this.config.TRUST_PROXY,
+      authenticate: this.authenticate,
+      log: logTo('websocket'),
+    })
   }
 
   /** Runs `start` (the Workbench's set-up) with every listen on `port` bound to `host`. */
@@ -342,7 +390,8 @@ export class SentinelRuntime {
     })
     // Slack's interactivity requests: Bolt checks the signature over the raw body the door read.
     publicRoutes.post('/slack/actions', (req, res, next) => {
-      if (!this.slackRouter) return void res.status(404).json({ error: 'not_found', message: 'Slack approvals are not configured' })
+      if (!this.slackRouter)
+        return void res.status(404).json({ error: 'not_found', message: 'Slack approvals are not configured' })
       ;(req as unknown as { rawBody: Buffer }).rawBody = rawBodyOf(req)
       this.slackRouter(req, res, next)
     })
@@ -384,7 +433,11 @@ export class SentinelRuntime {
     })
     mountAlertmanager(apiRoutes, { store: this.store, audit: this.audit, emit: (t, d, id) => this.emit(t, d, id) })
     mountStream(apiRoutes, { hub: this.hub, containers: () => this.containerFeed.list() })
-    if (!this.apiSteps.length) this.log('warn', 'no API steps were handed to the main process: start Sentinel with scripts/motia-start.mjs (npm start)')
+    if (!this.apiSteps.length)
+      this.log(
+        'warn',
+        'no API steps were handed to the main process: start Sentinel with scripts/motia-start.mjs (npm start)',
+      )
     apiRoutes.use(apiStepsRouter(this.apiSteps, (t, d, id) => this.emit(t, d, id)))
 
     app.use(
@@ -401,7 +454,8 @@ export class SentinelRuntime {
   }
 }
 
-const bearerToken = (header: string | undefined) => (header && /^bearer\s+/i.test(header) ? header.replace(/^bearer\s+/i, '').trim() : undefined)
+const bearerToken = (header: string | undefined) =>
+  header && /^bearer\s+/i.test(header) ? header.replace(/^bearer\s+/i, '').trim() : undefined
 
 const KEY = Symbol.for('sentinel.runtime')
 type WithRuntime = typeof globalThis & { [KEY]?: SentinelRuntime }

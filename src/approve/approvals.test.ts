@@ -30,7 +30,18 @@ describe('approvals (real Redis)', () => {
   let n = 0
   async function incidentNeeding(role: 'operator' | 'admin', risk: 'medium' | 'high', ttlMs = 60_000) {
     const { incident } = await store.open(
-      { fingerprint: `disk:${n++}`, type: 'disk', severity: 'warning', metric: 'disk_used_percent', value: 97, threshold: 95, resource: { kind: 'filesystem', id: '/', name: '/' }, labels: {}, source: 'test', at: new Date().toISOString() },
+      {
+        fingerprint: `disk:${n++}`,
+        type: 'disk',
+        severity: 'warning',
+        metric: 'disk_used_percent',
+        value: 97,
+        threshold: 95,
+        resource: { kind: 'filesystem', id: '/', name: '/' },
+        labels: {},
+        source: 'test',
+        at: new Date().toISOString(),
+      },
       { title: 'disk full', actor: 'test' },
     )
     const d = decision(role, risk)
@@ -57,15 +68,25 @@ describe('approvals (real Redis)', () => {
 
   it('refuses an operator on a high-risk approval and changes nothing', async () => {
     const id = await incidentNeeding('admin', 'high')
-    assert.deepEqual(await approvals.decide(id, { decision: 'approve', by: 'user:ops', role: 'operator' }), { kind: 'forbidden', needed: 'admin' })
+    assert.deepEqual(await approvals.decide(id, { decision: 'approve', by: 'user:ops', role: 'operator' }), {
+      kind: 'forbidden',
+      needed: 'admin',
+    })
     assert.equal((await store.get(id))!.approval?.status, 'pending')
-    assert.equal((await approvals.decide(id, { decision: 'reject', by: 'user:root', role: 'admin', reason: 'not now' })).kind, 'ok')
+    assert.equal(
+      (await approvals.decide(id, { decision: 'reject', by: 'user:root', role: 'admin', reason: 'not now' })).kind,
+      'ok',
+    )
     assert.equal((await store.get(id))!.status, 'escalated')
   })
 
   it('lets exactly one of many concurrent deciders win', async () => {
     const id = await incidentNeeding('operator', 'medium')
-    const results = await Promise.all(Array.from({ length: 10 }, (_, k) => approvals.decide(id, { decision: 'approve', by: `user:${k}`, role: 'admin' })))
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, k) =>
+        approvals.decide(id, { decision: 'approve', by: `user:${k}`, role: 'admin' }),
+      ),
+    )
     assert.equal(results.filter((r) => r.kind === 'ok').length, 1)
     assert.equal(results.filter((r) => r.kind === 'not_pending').length, 9)
   })
@@ -73,7 +94,10 @@ describe('approvals (real Redis)', () => {
   it('takes no decision past the expiry, even before expireDue has run', async () => {
     const id = await incidentNeeding('admin', 'high', 10)
     await new Promise((r) => setTimeout(r, 30))
-    assert.deepEqual(await approvals.decide(id, { decision: 'approve', by: 'user:root', role: 'admin' }), { kind: 'not_pending', status: 'expired' })
+    assert.deepEqual(await approvals.decide(id, { decision: 'approve', by: 'user:root', role: 'admin' }), {
+      kind: 'not_pending',
+      status: 'expired',
+    })
     assert.equal((await store.get(id))!.approval?.status, 'pending', 'left for expireDue')
   })
 

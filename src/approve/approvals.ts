@@ -5,7 +5,12 @@
  */
 import type { Redis } from 'ioredis'
 import type { IncidentStore } from '../platform/store/incidents'
-import { expireApproval, raiseApprovalToAdmins, recordApprovalDecision, requestApproval } from '../platform/store/lifecycle'
+import {
+  expireApproval,
+  raiseApprovalToAdmins,
+  recordApprovalDecision,
+  requestApproval,
+} from '../platform/store/lifecycle'
 import type { Approval, Decision, Incident } from '../platform/store/model'
 import { getRedis } from '../platform/store/redis'
 import { processCommand } from '../actions/kill-process/index'
@@ -98,7 +103,12 @@ export class Approvals {
   async decide(
     incidentId: string,
     input: { decision: 'approve' | 'reject'; by: string; role: Role; reason?: string; comment?: string },
-  ): Promise<{ kind: 'ok'; incident: Incident } | { kind: 'not_found' } | { kind: 'not_pending'; status: string } | { kind: 'forbidden'; needed: string }> {
+  ): Promise<
+    | { kind: 'ok'; incident: Incident }
+    | { kind: 'not_found' }
+    | { kind: 'not_pending'; status: string }
+    | { kind: 'forbidden'; needed: string }
+  > {
     if (!(await this.store.get(incidentId))) return { kind: 'not_found' }
     // Checked on the version written, so an expiry or an escalation to the admins in between counts.
     let refused: { kind: 'not_pending'; status: string } | { kind: 'forbidden'; needed: string } | null = null
@@ -109,7 +119,8 @@ export class Approvals {
       // Past its time the request belongs to expireDue (the admins, or nobody), whose next run has
       // not come yet; the executor would refuse a fix approved late.
       else if (Date.now() > Date.parse(i.approval.expiresAt)) refused = { kind: 'not_pending', status: 'expired' }
-      else if (!mayApprove(input.role, i.approval.approverRole)) refused = { kind: 'forbidden', needed: i.approval.approverRole }
+      else if (!mayApprove(input.role, i.approval.approverRole))
+        refused = { kind: 'forbidden', needed: i.approval.approverRole }
       if (refused || !i.approval) return false
       // Approved: remediating, the approved action becoming the decision the executor runs; rejected: escalated.
       return recordApprovalDecision(i, input)
@@ -133,12 +144,19 @@ export class Approvals {
         continue
       }
       const updated = await this.store.update(id, (i) => {
-        if (i.approval?.status !== 'pending' || i.status !== 'awaiting_approval' || Date.parse(i.approval.expiresAt) > nowMs) return false
+        if (
+          i.approval?.status !== 'pending' ||
+          i.status !== 'awaiting_approval' ||
+          Date.parse(i.approval.expiresAt) > nowMs
+        )
+          return false
         const at = new Date(nowMs).toISOString()
-        if (i.approval.approverRole === 'operator') return raiseApprovalToAdmins(i, { expiresAt: new Date(nowMs + ttlMs).toISOString(), actor, at })
+        if (i.approval.approverRole === 'operator')
+          return raiseApprovalToAdmins(i, { expiresAt: new Date(nowMs + ttlMs).toISOString(), actor, at })
         return expireApproval(i, { actor, at })
       })
-      if (updated.approval?.status === 'pending' && updated.status === 'awaiting_approval') await this.redis.zadd(PENDING, Date.parse(updated.approval.expiresAt), id)
+      if (updated.approval?.status === 'pending' && updated.status === 'awaiting_approval')
+        await this.redis.zadd(PENDING, Date.parse(updated.approval.expiresAt), id)
       else await this.redis.zrem(PENDING, id)
       changed.push(updated)
     }

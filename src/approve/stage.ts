@@ -16,8 +16,23 @@ export async function requestApprovalStage(incidentId: string, actor: string): P
   if (!incident?.decision) throw new Error(`incident ${incidentId} has no decision to approve`)
   // Ended before the request was made (its alert cleared, a person closed it): nobody is asked.
   if (isTerminal(incident)) return incident
-  const updated = await new Approvals(store, redis).request(incidentId, incident.decision, getConfig().APPROVAL_TIMEOUT_SECONDS * 1000, actor)
-  await audit.append({ kind: 'approval.requested', actor, incidentId, resource: incident.resource.name, data: { approverRole: updated.approval?.approverRole, actionId: incident.decision.actionId, expiresAt: updated.approval?.expiresAt } })
+  const updated = await new Approvals(store, redis).request(
+    incidentId,
+    incident.decision,
+    getConfig().APPROVAL_TIMEOUT_SECONDS * 1000,
+    actor,
+  )
+  await audit.append({
+    kind: 'approval.requested',
+    actor,
+    incidentId,
+    resource: incident.resource.name,
+    data: {
+      approverRole: updated.approval?.approverRole,
+      actionId: incident.decision.actionId,
+      expiresAt: updated.approval?.expiresAt,
+    },
+  })
   await postApproval(updated, store, () => {})
   return (await store.get(incidentId)) ?? updated
 }

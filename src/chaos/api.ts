@@ -25,7 +25,10 @@ export interface ChaosApiDeps {
 async function eligibleNow(config: ChaosApiDeps['config'], targets?: string[]): Promise<string[] | { error: string }> {
   const labels = [`${CHAOS_LABEL.key}=${CHAOS_LABEL.value}`, `${config.WATCH_LABEL.key}=${config.WATCH_LABEL.value}`]
   try {
-    const list = await engineGet<{ Names: string[] }[]>(`/containers/json?filters=${encodeURIComponent(JSON.stringify({ label: labels, status: ['running'] }))}`, { socketPath: config.DOCKER_SOCKET, timeoutMs: 3000 })
+    const list = await engineGet<{ Names: string[] }[]>(
+      `/containers/json?filters=${encodeURIComponent(JSON.stringify({ label: labels, status: ['running'] }))}`,
+      { socketPath: config.DOCKER_SOCKET, timeoutMs: 3000 },
+    )
     const names = list.map((c) => (c.Names[0] ?? '').replace(/^\//, '')).filter(Boolean)
     return targets ? names.filter((n) => targets.includes(n)) : names
   } catch (err) {
@@ -36,7 +39,12 @@ async function eligibleNow(config: ChaosApiDeps['config'], targets?: string[]): 
 export async function startChaos(plan: ChaosPlan, by: string, deps: ChaosApiDeps) {
   const chaos = new ChaosStore(deps.redis)
   const current = await chaos.desired()
-  if (current && wantsRun(current)) throw new HttpError(409, 'chaos_running', `chaos run ${current.runId} is running until ${current.until}; stop it first (POST /api/chaos/stop)`)
+  if (current && wantsRun(current))
+    throw new HttpError(
+      409,
+      'chaos_running',
+      `chaos run ${current.runId} is running until ${current.until}; stop it first (POST /api/chaos/stop)`,
+    )
   const now = Date.now()
   const desired: ChaosDesired = {
     runId: `chaos_${now.toString(36)}_${randomBytes(4).toString('hex')}`,
@@ -47,7 +55,12 @@ export async function startChaos(plan: ChaosPlan, by: string, deps: ChaosApiDeps
     until: new Date(now + plan.durationSec * 1000).toISOString(),
   }
   await chaos.setDesired(desired)
-  await deps.audit.append({ kind: 'chaos.requested', actor: by, outcome: 'running', data: { chaosId: desired.runId, plan, until: desired.until } })
+  await deps.audit.append({
+    kind: 'chaos.requested',
+    actor: by,
+    outcome: 'running',
+    data: { chaosId: desired.runId, plan, until: desired.until },
+  })
   const [eligible, state] = await Promise.all([eligibleNow(deps.config, plan.targets), chaos.state()])
   const alive = engineAlive(state)
   return {
@@ -57,10 +70,14 @@ export async function startChaos(plan: ChaosPlan, by: string, deps: ChaosApiDeps
     plan,
     eligible: Array.isArray(eligible) ? eligible : [],
     warnings: [
-      ...(!alive ? ['no chaos engine is running in the Sentinel main process: nothing will happen until one starts'] : []),
+      ...(!alive
+        ? ['no chaos engine is running in the Sentinel main process: nothing will happen until one starts']
+        : []),
       ...(Array.isArray(eligible)
         ? eligible.length === 0 && Object.keys(plan.faults).some((k) => k !== 'fillTemp')
-          ? [`no running container carries ${CHAOS_LABEL.key}=${CHAOS_LABEL.value} and ${deps.config.WATCH_LABEL.key}=${deps.config.WATCH_LABEL.value}${plan.targets ? ' among the targets' : ''}: container faults will be skipped`]
+          ? [
+              `no running container carries ${CHAOS_LABEL.key}=${CHAOS_LABEL.value} and ${deps.config.WATCH_LABEL.key}=${deps.config.WATCH_LABEL.value}${plan.targets ? ' among the targets' : ''}: container faults will be skipped`,
+            ]
           : []
         : [`could not list containers: ${eligible.error}`]),
     ],
@@ -70,25 +87,46 @@ export async function startChaos(plan: ChaosPlan, by: string, deps: ChaosApiDeps
 export async function stopChaos(by: string, deps: Pick<ChaosApiDeps, 'redis' | 'audit'>) {
   const chaos = new ChaosStore(deps.redis)
   const current = await chaos.desired()
-  if (!current || !wantsRun(current)) return { status: 'idle', message: 'no chaos run is running', ...(current ? { runId: current.runId } : {}) }
+  if (!current || !wantsRun(current))
+    return { status: 'idle', message: 'no chaos run is running', ...(current ? { runId: current.runId } : {}) }
   const stopped: ChaosDesired = { ...current, status: 'stopped', stoppedBy: by, stoppedAt: new Date().toISOString() }
   await chaos.setDesired(stopped)
-  await deps.audit.append({ kind: 'chaos.stop_requested', actor: by, outcome: 'stopping', data: { chaosId: current.runId } })
-  return { status: 'stopping', runId: current.runId, message: 'the engine ends every fault in effect within a couple of seconds' }
+  await deps.audit.append({
+    kind: 'chaos.stop_requested',
+    actor: by,
+    outcome: 'stopping',
+    data: { chaosId: current.runId },
+  })
+  return {
+    status: 'stopping',
+    runId: current.runId,
+    message: 'the engine ends every fault in effect within a couple of seconds',
+  }
 }
 
 export type FaultView = FaultRecord & { incident: FaultIncident | null }
 
-export async function chaosStatus(opts: { limit: number; runId?: string }, deps: Pick<ChaosApiDeps, 'redis' | 'store'>) {
+export async function chaosStatus(
+  opts: { limit: number; runId?: string },
+  deps: Pick<ChaosApiDeps, 'redis' | 'store'>,
+) {
   const chaos = new ChaosStore(deps.redis)
-  const [desired, state, faults] = await Promise.all([chaos.desired(), chaos.state(), chaos.history(opts.limit, opts.runId)])
+  const [desired, state, faults] = await Promise.all([
+    chaos.desired(),
+    chaos.state(),
+    chaos.history(opts.limit, opts.runId),
+  ])
   let matches = new Map<string, FaultIncident>()
   const injected = faults.filter((f) => f.outcome === 'injected')
   if (injected.length) {
     const oldest = Math.min(...injected.map((f) => Date.parse(f.at)))
     const newest = Math.max(...injected.map((f) => Date.parse(f.endedAt ?? f.at)))
     // Incidents opened from a window before the oldest fault (one open for an earlier fault may absorb a later one).
-    const incidents = await deps.store.list({ limit: 1000, afterMs: oldest - MATCH_WINDOW_MS, beforeMs: newest + MATCH_WINDOW_MS })
+    const incidents = await deps.store.list({
+      limit: 1000,
+      afterMs: oldest - MATCH_WINDOW_MS,
+      beforeMs: newest + MATCH_WINDOW_MS,
+    })
     matches = matchFaultsToIncidents(faults, incidents)
   }
   const history: FaultView[] = faults.map((f) => ({ ...f, incident: matches.get(f.faultId) ?? null }))

@@ -26,7 +26,17 @@ const config = { DOCKER_SOCKET: '/var/run/docker.sock', WATCH_LABEL: WATCH }
 
 /** Every Docker event about the container from `sinceMs` until now. */
 async function eventsOf(id: string, sinceMs: number): Promise<string[]> {
-  const out = await docker('events', '--since', (sinceMs / 1000).toFixed(3), '--until', (Date.now() / 1000).toFixed(3), '--filter', `container=${id}`, '--format', '{{.Action}}')
+  const out = await docker(
+    'events',
+    '--since',
+    (sinceMs / 1000).toFixed(3),
+    '--until',
+    (Date.now() / 1000).toFixed(3),
+    '--filter',
+    `container=${id}`,
+    '--format',
+    '{{.Action}}',
+  )
   return out.split('\n').filter(Boolean)
 }
 
@@ -51,17 +61,30 @@ describe('chaos engine', () => {
   let chaos: ChaosStore
   const logs: string[] = []
   // target: both labels; plain: none; chaosOnly: not watched; watchOnly: no chaos label.
-  const names = { target: uniqueName('chaos-target'), plain: uniqueName('chaos-plain'), chaosOnly: uniqueName('chaos-only'), watchOnly: uniqueName('chaos-watchonly') }
+  const names = {
+    target: uniqueName('chaos-target'),
+    plain: uniqueName('chaos-plain'),
+    chaosOnly: uniqueName('chaos-only'),
+    watchOnly: uniqueName('chaos-watchonly'),
+  }
   const ids: Record<string, string> = {}
   const others = ['plain', 'chaosOnly', 'watchOnly'] as const
   const untouched = () => others.map((r) => names[r])
   let createdAt = 0
   const startedAtOf: Record<string, string> = {}
 
-  const deps = () => ({ redis: redis.client, audit: new AuditLog(redis.client, auditFile), store: new IncidentStore(redis.client), config })
+  const deps = () => ({
+    redis: redis.client,
+    audit: new AuditLog(redis.client, auditFile),
+    store: new IncidentStore(redis.client),
+    config,
+  })
   const stopRun = async () => {
     await stopChaos('test', deps())
-    await waitFor(async () => engine.current() === null && (await chaos.state())?.status === 'idle', { timeoutMs: 30_000, what: 'the run to end' })
+    await waitFor(async () => engine.current() === null && (await chaos.state())?.status === 'idle', {
+      timeoutMs: 30_000,
+      what: 'the run to end',
+    })
   }
   const start = async (plan: unknown) => {
     // A test that failed mid-run leaves its run going; the next one starts clean.
@@ -95,7 +118,12 @@ describe('chaos engine', () => {
     ids.watchOnly = await runContainer(names.watchOnly, { labels: { [WATCH.key]: WATCH.value } })
     for (const n of untouched()) startedAtOf[n] = (await state(n)).StartedAt
     createdAt = Date.now()
-    engine = createChaosEngine({ redis: redis.client, audit: new AuditLog(redis.client, auditFile), config: { sandboxDir: sandbox, watchLabel: WATCH, pollMs: 200 }, log: (level, msg, data) => logs.push(`${level} ${msg} ${JSON.stringify(data ?? {})}`) })
+    engine = createChaosEngine({
+      redis: redis.client,
+      audit: new AuditLog(redis.client, auditFile),
+      config: { sandboxDir: sandbox, watchLabel: WATCH, pollMs: 200 },
+      log: (level, msg, data) => logs.push(`${level} ${msg} ${JSON.stringify(data ?? {})}`),
+    })
     await engine.start()
   })
 
@@ -116,7 +144,11 @@ describe('chaos engine', () => {
   })
 
   it('kills only the labelled, watched container over several rounds, even when the others are named', async () => {
-    const run = await start({ faults: { kill: { minIntervalSec: 1, maxIntervalSec: 1 } }, targets: Object.values(names), durationSec: 300 })
+    const run = await start({
+      faults: { kill: { minIntervalSec: 1, maxIntervalSec: 1 } },
+      targets: Object.values(names),
+      durationSec: 300,
+    })
     assert.deepEqual(run.eligible, [names.target])
     const stopHealer = healer()
     let kills
@@ -135,7 +167,10 @@ describe('chaos engine', () => {
 
     const history = await chaos.history(500, run.runId)
     assert.ok(kills.every((f) => f.container?.id === ids.target && f.container.name === names.target))
-    assert.ok(history.every((f) => !f.container || f.container.id === ids.target), 'no fault record names another container')
+    assert.ok(
+      history.every((f) => !f.container || f.container.id === ids.target),
+      'no fault record names another container',
+    )
     const targetEvents = await eventsOf(ids.target, createdAt)
     assert.ok(targetEvents.filter((a) => a === 'kill').length >= 3, targetEvents.join(','))
     for (const r of others) {
@@ -150,9 +185,20 @@ describe('chaos engine', () => {
     const audit = await new AuditLog(redis.client, auditFile).read(1000)
     const faults = audit.filter((e) => e.kind === 'chaos.fault')
     assert.equal(faults.length, history.filter((f) => f.outcome !== 'skipped').length)
-    assert.ok(faults.every((e) => e.data?.chaosId === run.runId && e.resource === names.target && (e.data?.container as { id: string }).id === ids.target))
+    assert.ok(
+      faults.every(
+        (e) =>
+          e.data?.chaosId === run.runId &&
+          e.resource === names.target &&
+          (e.data?.container as { id: string }).id === ids.target,
+      ),
+    )
     assert.ok(audit.some((e) => e.kind === 'chaos.started' && e.data?.chaosId === run.runId))
-    assert.ok(audit.some((e) => e.kind === 'chaos.stopped' && e.data?.chaosId === run.runId && /stopped by test/.test(e.outcome ?? '')))
+    assert.ok(
+      audit.some(
+        (e) => e.kind === 'chaos.stopped' && e.data?.chaosId === run.runId && /stopped by test/.test(e.outcome ?? ''),
+      ),
+    )
 
     // Stopped means stopped: no new fault over several intervals.
     const count = (await chaos.history(500)).length
@@ -165,30 +211,52 @@ describe('chaos engine', () => {
 
   it('a run that names no eligible container skips every round and touches nothing', async () => {
     const since = Date.now()
-    const run = await start({ faults: { kill: { minIntervalSec: 1, maxIntervalSec: 1 }, slowProbe: { minIntervalSec: 1, maxIntervalSec: 1, pauseSec: 5 }, cpu: { minIntervalSec: 1, maxIntervalSec: 1, durationSec: 5 } }, targets: untouched(), durationSec: 60 })
+    const run = await start({
+      faults: {
+        kill: { minIntervalSec: 1, maxIntervalSec: 1 },
+        slowProbe: { minIntervalSec: 1, maxIntervalSec: 1, pauseSec: 5 },
+        cpu: { minIntervalSec: 1, maxIntervalSec: 1, durationSec: 5 },
+      },
+      targets: untouched(),
+      durationSec: 60,
+    })
     assert.deepEqual(run.eligible, [])
     assert.ok(run.warnings.some((w) => /will be skipped/.test(w)))
     const rounds = async () => (await chaos.history(100, run.runId)).reduce((n, f) => n + (f.repeats ?? 1), 0)
     await waitFor(async () => (await rounds()) >= 6, { timeoutMs: 30_000, what: 'six rounds' })
     await stopRun()
     const history = await chaos.history(100, run.runId)
-    assert.ok(history.every((f) => f.outcome === 'skipped' && !f.container), JSON.stringify(history))
+    assert.ok(
+      history.every((f) => f.outcome === 'skipped' && !f.container),
+      JSON.stringify(history),
+    )
     // Repeated skips are one record per kind, so they cannot push real faults out of the bounded history.
     assert.deepEqual(history.map((f) => f.kind).sort(), ['cpu', 'kill', 'slowProbe'])
     for (const r of others) assert.deepEqual(await eventsOf(ids[r], since), [], `${names[r]} saw no Docker event`)
   })
 
   it('stop undoes what is in effect: the paused target is unpaused and the fill in the sandbox removed', async () => {
-    await waitFor(async () => (await inspectState(names.target)).Running, { timeoutMs: 30_000, what: 'the target running again' })
+    await waitFor(async () => (await inspectState(names.target)).Running, {
+      timeoutMs: 30_000,
+      what: 'the target running again',
+    })
     const run = await start({
-      faults: { slowProbe: { minIntervalSec: 1, maxIntervalSec: 1, pauseSec: 120 }, fillTemp: { minIntervalSec: 1, maxIntervalSec: 1, bytes: 4 * 1024 * 1024, holdSec: 120 } },
+      faults: {
+        slowProbe: { minIntervalSec: 1, maxIntervalSec: 1, pauseSec: 120 },
+        fillTemp: { minIntervalSec: 1, maxIntervalSec: 1, bytes: 4 * 1024 * 1024, holdSec: 120 },
+      },
       targets: [names.target, names.plain],
       durationSec: 300,
     })
     const active = await waitFor(
       async () => {
         const a = engine.current()?.active ?? []
-        return a.some((f) => f.kind === 'slowProbe') && a.some((f) => f.kind === 'fillTemp') && (await inspectState(names.target)).Paused && a
+        return (
+          a.some((f) => f.kind === 'slowProbe') &&
+          a.some((f) => f.kind === 'fillTemp') &&
+          (await inspectState(names.target)).Paused &&
+          a
+        )
       },
       { timeoutMs: 60_000, intervalMs: 200, what: 'the target paused and temp/ filled' },
     )
@@ -206,22 +274,44 @@ describe('chaos engine', () => {
     const history = await chaos.history(100, run.runId)
     const injected = history.filter((f) => f.outcome === 'injected')
     assert.ok(injected.length >= 2)
-    assert.ok(injected.every((f) => f.endedAt && f.endReason === 'run ended'), JSON.stringify(injected))
+    assert.ok(
+      injected.every((f) => f.endedAt && f.endReason === 'run ended'),
+      JSON.stringify(injected),
+    )
     assert.ok(injected.filter((f) => f.kind === 'slowProbe').every((f) => f.container?.id === ids.target))
   })
 
   it('an engine that starts undoes what a dead engine left in effect', async () => {
-    await waitFor(async () => (await inspectState(names.target)).Running, { timeoutMs: 30_000, what: 'the target running' })
+    await waitFor(async () => (await inspectState(names.target)).Running, {
+      timeoutMs: 30_000,
+      what: 'the target running',
+    })
     // What a Sentinel killed mid-fault leaves: its state naming a paused target and a fill file.
     await docker('pause', names.target)
     const file = path.join(sandbox, 'temp', chaosFileName('chf_dead_1'))
     writeFileSync(file, Buffer.alloc(1024))
     const prev = (await chaos.state()) as ChaosState
-    await chaos.setState({ ...prev, status: 'running', runId: 'chaos_dead_1', heartbeatAt: new Date(0).toISOString(), active: [
-      { faultId: 'chf_dead_1', kind: 'fillTemp', file, until: new Date(Date.now() + 60_000).toISOString() },
-      { faultId: 'chf_dead_2', kind: 'slowProbe', container: { id: ids.target, name: names.target }, until: new Date(Date.now() + 60_000).toISOString() },
-    ] })
-    const second = createChaosEngine({ redis: redis.client, audit: new AuditLog(redis.client, auditFile), config: { sandboxDir: sandbox, watchLabel: WATCH, pollMs: 200 }, log: () => {} })
+    await chaos.setState({
+      ...prev,
+      status: 'running',
+      runId: 'chaos_dead_1',
+      heartbeatAt: new Date(0).toISOString(),
+      active: [
+        { faultId: 'chf_dead_1', kind: 'fillTemp', file, until: new Date(Date.now() + 60_000).toISOString() },
+        {
+          faultId: 'chf_dead_2',
+          kind: 'slowProbe',
+          container: { id: ids.target, name: names.target },
+          until: new Date(Date.now() + 60_000).toISOString(),
+        },
+      ],
+    })
+    const second = createChaosEngine({
+      redis: redis.client,
+      audit: new AuditLog(redis.client, auditFile),
+      config: { sandboxDir: sandbox, watchLabel: WATCH, pollMs: 200 },
+      log: () => {},
+    })
     await second.start()
     try {
       assert.equal((await inspectState(names.target)).Paused, false)
@@ -233,9 +323,20 @@ describe('chaos engine', () => {
   })
 
   it('engine stop ends the busy loops it started and marks the engine stopped', async () => {
-    await waitFor(async () => (await inspectState(names.target)).Running, { timeoutMs: 30_000, what: 'the target running' })
-    const run = await start({ faults: { cpu: { minIntervalSec: 1, maxIntervalSec: 1, durationSec: 120, workers: 2 } }, targets: [names.target], durationSec: 300 })
-    const cpu = await waitFor(() => engine.current()?.active.find((f) => f.kind === 'cpu'), { timeoutMs: 60_000, intervalMs: 200, what: 'busy loops running' })
+    await waitFor(async () => (await inspectState(names.target)).Running, {
+      timeoutMs: 30_000,
+      what: 'the target running',
+    })
+    const run = await start({
+      faults: { cpu: { minIntervalSec: 1, maxIntervalSec: 1, durationSec: 120, workers: 2 } },
+      targets: [names.target],
+      durationSec: 300,
+    })
+    const cpu = await waitFor(() => engine.current()?.active.find((f) => f.kind === 'cpu'), {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      what: 'busy loops running',
+    })
     assert.equal(cpu.pids?.length, 2)
     assert.ok(cpu.pids!.every(isBusyLoop), 'the PIDs are the loops, in the target')
     await engine.stop()

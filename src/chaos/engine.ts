@@ -17,7 +17,18 @@ import type { AuditEvent } from '../platform/store/audit'
 import type { LogFn } from '../platform/telemetry/log'
 import { type ChaosDocker, checkTarget, dockerChaosOps, fillTemp, type Label, removeFill } from './faults'
 import { ChaosStore, wantsRun } from './store'
-import { type ActiveFault, CHAOS_LABEL, chaosStartBody, type ChaosDesired, type ChaosPlan, type ChaosState, FAULT_KINDS, type FaultKind, type FaultRecord, type FaultSpec } from './types'
+import {
+  type ActiveFault,
+  CHAOS_LABEL,
+  chaosStartBody,
+  type ChaosDesired,
+  type ChaosPlan,
+  type ChaosState,
+  FAULT_KINDS,
+  type FaultKind,
+  type FaultRecord,
+  type FaultSpec,
+} from './types'
 
 export const CHAOS_ACTOR = 'sentinel:chaos'
 
@@ -106,7 +117,9 @@ export function createChaosEngine(deps: ChaosEngineDeps): ChaosEngine {
   async function writeState(stopped = false): Promise<void> {
     const state: ChaosState = {
       status: run ? 'running' : 'idle',
-      ...(run ? { runId: run.runId, plan: run.plan, startedAt: run.startedAt, until: new Date(run.until).toISOString() } : {}),
+      ...(run
+        ? { runId: run.runId, plan: run.plan, startedAt: run.startedAt, until: new Date(run.until).toISOString() }
+        : {}),
       ...(lastRun ? { lastRun } : {}),
       active: run ? [...run.active.values()] : [],
       heartbeatAt: new Date().toISOString(),
@@ -132,19 +145,37 @@ export function createChaosEngine(deps: ChaosEngineDeps): ChaosEngine {
       actor: CHAOS_ACTOR,
       resource: r.container?.name ?? 'sandbox/temp',
       outcome: r.outcome,
-      data: { chaosId: r.runId, faultId: r.faultId, fault: r.kind, ...(r.container ? { container: r.container } : {}), params: r.params, ...(r.detail ? { detail: r.detail } : {}) },
+      data: {
+        chaosId: r.runId,
+        faultId: r.faultId,
+        fault: r.kind,
+        ...(r.container ? { container: r.container } : {}),
+        params: r.params,
+        ...(r.detail ? { detail: r.detail } : {}),
+      },
     })
   }
 
   async function ended(r: FaultRecord, reason: string, detail?: string): Promise<void> {
-    const done: FaultRecord = { ...r, endedAt: new Date().toISOString(), endReason: reason, ...(detail ? { detail: r.detail ? `${r.detail}; ${detail}` : detail } : {}) }
+    const done: FaultRecord = {
+      ...r,
+      endedAt: new Date().toISOString(),
+      endReason: reason,
+      ...(detail ? { detail: r.detail ? `${r.detail}; ${detail}` : detail } : {}),
+    }
     await store.putFault(done).catch((err) => logError('chaos history not written', err))
     await deps.audit.append({
       kind: 'chaos.fault_ended',
       actor: CHAOS_ACTOR,
       resource: r.container?.name ?? 'sandbox/temp',
       outcome: reason,
-      data: { chaosId: r.runId, faultId: r.faultId, fault: r.kind, ...(r.container ? { container: r.container } : {}), ...(detail ? { detail } : {}) },
+      data: {
+        chaosId: r.runId,
+        faultId: r.faultId,
+        fault: r.kind,
+        ...(r.container ? { container: r.container } : {}),
+        ...(detail ? { detail } : {}),
+      },
     })
   }
 
@@ -152,13 +183,21 @@ export function createChaosEngine(deps: ChaosEngineDeps): ChaosEngine {
   async function pickTarget(plan: ChaosPlan): Promise<{ target: { id: string; name: string } } | { refused: string }> {
     let list = await docker.candidates(labels)
     if (plan.targets) list = list.filter((c) => plan.targets!.includes(c.name))
-    if (list.length === 0) return { refused: `no running container carries ${labels.map((l) => `${l.key}=${l.value}`).join(' and ')}${plan.targets ? ' among the targets' : ''}` }
+    if (list.length === 0)
+      return {
+        refused: `no running container carries ${labels.map((l) => `${l.key}=${l.value}`).join(' and ')}${plan.targets ? ' among the targets' : ''}`,
+      }
     const pick = list[Math.floor(random() * list.length)]
     return checkTarget(docker, pick.id, deps.config.watchLabel)
   }
 
   /** Holds a fault in effect until `untilMs` or the run's end, then undoes it. */
-  async function hold(r: Running, fault: ActiveFault, rec: FaultRecord, undo: () => Promise<string | undefined>): Promise<void> {
+  async function hold(
+    r: Running,
+    fault: ActiveFault,
+    rec: FaultRecord,
+    undo: () => Promise<string | undefined>,
+  ): Promise<void> {
     r.active.set(fault.faultId, fault)
     await writeState().catch(() => {})
     await sleep(Date.parse(fault.until) - Date.now(), r.abort.signal)
@@ -167,7 +206,11 @@ export function createChaosEngine(deps: ChaosEngineDeps): ChaosEngine {
       detail = await undo()
     } catch (err) {
       detail = `undo failed: ${(err as Error).message}`
-      deps.log('error', 'chaos fault could not be undone', { faultId: fault.faultId, kind: fault.kind, error: (err as Error).message })
+      deps.log('error', 'chaos fault could not be undone', {
+        faultId: fault.faultId,
+        kind: fault.kind,
+        error: (err as Error).message,
+      })
     }
     r.active.delete(fault.faultId)
     await ended(rec, r.abort.signal.aborted ? 'run ended' : 'duration elapsed', detail)
@@ -183,14 +226,35 @@ export function createChaosEngine(deps: ChaosEngineDeps): ChaosEngine {
       const holdMs = s.holdSec * 1000
       let file: string
       try {
-        const res = await fillTemp({ sandboxDir: deps.config.sandboxDir, targetBytes: s.bytes, faultId, signal: r.abort.signal })
+        const res = await fillTemp({
+          sandboxDir: deps.config.sandboxDir,
+          targetBytes: s.bytes,
+          faultId,
+          signal: r.abort.signal,
+        })
         file = res.file
-        const rec: FaultRecord = { ...base, outcome: 'injected', ...(res.filesystem ? { filesystem: res.filesystem } : {}), params: { ...params, written: res.written, before: res.before }, detail: `wrote ${res.written} bytes to ${file}` }
+        const rec: FaultRecord = {
+          ...base,
+          outcome: 'injected',
+          ...(res.filesystem ? { filesystem: res.filesystem } : {}),
+          params: { ...params, written: res.written, before: res.before },
+          detail: `wrote ${res.written} bytes to ${file}`,
+        }
         await record(rec, r)
         const fault: ActiveFault = { faultId, kind, file, until: new Date(Date.now() + holdMs).toISOString() }
-        await hold(r, fault, rec, async () => ((await removeFill(deps.config.sandboxDir, file)) ? 'fill removed' : 'fill already gone'))
+        await hold(r, fault, rec, async () =>
+          (await removeFill(deps.config.sandboxDir, file)) ? 'fill removed' : 'fill already gone',
+        )
       } catch (err) {
-        await record({ ...base, outcome: (err as Error).name === 'FillRefusedError' ? 'skipped' : 'failed', params, detail: (err as Error).message }, r)
+        await record(
+          {
+            ...base,
+            outcome: (err as Error).name === 'FillRefusedError' ? 'skipped' : 'failed',
+            params,
+            detail: (err as Error).message,
+          },
+          r,
+        )
       }
       return
     }
@@ -204,10 +268,18 @@ export function createChaosEngine(deps: ChaosEngineDeps): ChaosEngine {
     try {
       if (kind === 'kill') {
         await docker.kill(target.id)
-        await record({ ...base, outcome: 'injected', container: target, params, detail: 'SIGKILL through the Docker API' }, r)
+        await record(
+          { ...base, outcome: 'injected', container: target, params, detail: 'SIGKILL through the Docker API' },
+          r,
+        )
       } else if (kind === 'slowProbe') {
         const s = spec as FaultSpec<'slowProbe'>
-        const fault: ActiveFault = { faultId, kind, container: target, until: new Date(Date.now() + s.pauseSec * 1000).toISOString() }
+        const fault: ActiveFault = {
+          faultId,
+          kind,
+          container: target,
+          until: new Date(Date.now() + s.pauseSec * 1000).toISOString(),
+        }
         // In the state before the pause, so an engine that dies now leaves a note to unpause it.
         r.active.set(faultId, fault)
         await writeState().catch(() => {})
@@ -229,13 +301,27 @@ export function createChaosEngine(deps: ChaosEngineDeps): ChaosEngine {
           for (const l of loops) await docker.stopBusyLoop(l.execId, l.pid).catch(() => false)
           throw err
         }
-        const rec: FaultRecord = { ...base, outcome: 'injected', container: target, params, detail: `${loops.length} busy loop(s) for ${s.durationSec} s` }
+        const rec: FaultRecord = {
+          ...base,
+          outcome: 'injected',
+          container: target,
+          params,
+          detail: `${loops.length} busy loop(s) for ${s.durationSec} s`,
+        }
         await record(rec, r)
-        const fault: ActiveFault = { faultId, kind, container: target, pids: loops.map((l) => l.pid), until: new Date(Date.now() + s.durationSec * 1000).toISOString() }
+        const fault: ActiveFault = {
+          faultId,
+          kind,
+          container: target,
+          pids: loops.map((l) => l.pid),
+          until: new Date(Date.now() + s.durationSec * 1000).toISOString(),
+        }
         await hold(r, fault, rec, async () => {
           if (!r.abort.signal.aborted) return 'loops ended by themselves'
           const stopped = await Promise.all(loops.map((l) => docker.stopBusyLoop(l.execId, l.pid).catch(() => false)))
-          return stopped.every(Boolean) ? 'loops stopped' : 'some loops end at their deadline (their PID was not reachable)'
+          return stopped.every(Boolean)
+            ? 'loops stopped'
+            : 'some loops end at their deadline (their PID was not reachable)'
         })
       }
     } catch (err) {
@@ -260,12 +346,29 @@ export function createChaosEngine(deps: ChaosEngineDeps): ChaosEngine {
   async function startRun(d: ChaosDesired): Promise<void> {
     const parsed = chaosStartBody.safeParse(d.plan)
     if (!parsed.success) {
-      logError(`chaos run ${d.runId} refused: its plan is invalid`, new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')))
+      logError(
+        `chaos run ${d.runId} refused: its plan is invalid`,
+        new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')),
+      )
       return
     }
-    const r: Running = { runId: d.runId, plan: parsed.data, startedAt: new Date().toISOString(), until: Date.parse(d.until), abort: new AbortController(), loops: [], active: new Map(), lastSkip: new Map() }
+    const r: Running = {
+      runId: d.runId,
+      plan: parsed.data,
+      startedAt: new Date().toISOString(),
+      until: Date.parse(d.until),
+      abort: new AbortController(),
+      loops: [],
+      active: new Map(),
+      lastSkip: new Map(),
+    }
     run = r
-    await deps.audit.append({ kind: 'chaos.started', actor: CHAOS_ACTOR, outcome: 'running', data: { chaosId: r.runId, requestedBy: d.requestedBy, plan: r.plan, until: d.until } })
+    await deps.audit.append({
+      kind: 'chaos.started',
+      actor: CHAOS_ACTOR,
+      outcome: 'running',
+      data: { chaosId: r.runId, requestedBy: d.requestedBy, plan: r.plan, until: d.until },
+    })
     deps.log('info', 'chaos run started', { chaosId: r.runId, faults: Object.keys(r.plan.faults), until: d.until })
     for (const kind of FAULT_KINDS) {
       const spec = r.plan.faults[kind]
@@ -280,7 +383,9 @@ export function createChaosEngine(deps: ChaosEngineDeps): ChaosEngine {
     await Promise.all(r.loops)
     run = undefined
     lastRun = { runId: r.runId, endedAt: new Date().toISOString(), reason }
-    await deps.audit.append({ kind: 'chaos.stopped', actor: CHAOS_ACTOR, outcome: reason, data: { chaosId: r.runId } }).catch(() => {})
+    await deps.audit
+      .append({ kind: 'chaos.stopped', actor: CHAOS_ACTOR, outcome: reason, data: { chaosId: r.runId } })
+      .catch(() => {})
     deps.log('info', 'chaos run ended', { chaosId: r.runId, reason })
   }
 
@@ -297,7 +402,8 @@ export function createChaosEngine(deps: ChaosEngineDeps): ChaosEngine {
       lastDesiredOk = Date.now()
     } catch (err) {
       logError('chaos desired state unreadable', err)
-      if (run && (Date.now() - lastDesiredOk > failSafeMs || Date.now() >= run.until)) await endRun('desired state unreadable')
+      if (run && (Date.now() - lastDesiredOk > failSafeMs || Date.now() >= run.until))
+        await endRun('desired state unreadable')
       return
     }
     const want = wantsRun(desired) ? desired : null
@@ -339,7 +445,11 @@ export function createChaosEngine(deps: ChaosEngineDeps): ChaosEngine {
       }
       const rec = await store.fault(fault.faultId).catch(() => null)
       if (rec && !rec.endedAt) await ended(rec, 'engine restarted', detail)
-      deps.log('info', 'chaos fault left by a previous engine undone', { faultId: fault.faultId, kind: fault.kind, detail })
+      deps.log('info', 'chaos fault left by a previous engine undone', {
+        faultId: fault.faultId,
+        kind: fault.kind,
+        detail,
+      })
     }
   }
 

@@ -1,6 +1,16 @@
 /** fillTemp writes only under <sandbox>/temp, bounded; the target gate; the busy loop's argv. */
 import assert from 'node:assert/strict'
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, beforeEach, describe, it } from 'node:test'
@@ -49,7 +59,10 @@ describe('fillTemp', () => {
     assert.equal(statSync(res.file).size, 3 * 1024 * 1024 - 100_000)
     assert.equal(res.written, statSync(res.file).size)
     assert.equal((lstatSync(res.file).mode & 0o777).toString(8), '600')
-    assert.ok(res.filesystem && (res.filesystem === '/' || res.file.startsWith(res.filesystem + '/')), `the filesystem ${res.filesystem} holds the file`)
+    assert.ok(
+      res.filesystem && (res.filesystem === '/' || res.file.startsWith(res.filesystem + '/')),
+      `the filesystem ${res.filesystem} holds the file`,
+    )
     const after = tree(root)
     delete after[path.join('temp', chaosFileName(id))]
     assert.deepEqual(after, before, 'nothing else in the sandbox changed')
@@ -61,7 +74,12 @@ describe('fillTemp', () => {
   })
 
   it('never writes more than the maximum, and refuses when temp/ is already that big', async () => {
-    const res = await fillTemp({ sandboxDir: root, targetBytes: 900 * 1024 ** 2, faultId: faultId(), maxBytes: 2 * 1024 * 1024 })
+    const res = await fillTemp({
+      sandboxDir: root,
+      targetBytes: 900 * 1024 ** 2,
+      faultId: faultId(),
+      maxBytes: 2 * 1024 * 1024,
+    })
     assert.equal(res.written, 2 * 1024 * 1024)
     await assert.rejects(fillTemp({ sandboxDir: root, targetBytes: 50_000, faultId: faultId() }), FillRefusedError)
   })
@@ -76,14 +94,20 @@ describe('fillTemp', () => {
   it('refuses a temp/ that is a link out of the sandbox, writing nothing anywhere', async () => {
     rmSync(path.join(root, 'temp'), { recursive: true })
     symlinkSync(outside, path.join(root, 'temp'))
-    await assert.rejects(fillTemp({ sandboxDir: root, targetBytes: 1024 * 1024, faultId: faultId() }), /not a real directory/)
+    await assert.rejects(
+      fillTemp({ sandboxDir: root, targetBytes: 1024 * 1024, faultId: faultId() }),
+      /not a real directory/,
+    )
     assert.deepEqual(tree(outside), { secret: 9 })
   })
 
   it('refuses to remove anything that is not a chaos file directly in temp/', async () => {
     await assert.rejects(removeFill(root, path.join(root, 'data', 'db')), FillRefusedError)
     await assert.rejects(removeFill(root, path.join(root, 'temp', 'existing.tmp')), FillRefusedError)
-    await assert.rejects(removeFill(root, path.join(root, 'temp', '..', 'data', chaosFileName('chf_x'))), FillRefusedError)
+    await assert.rejects(
+      removeFill(root, path.join(root, 'temp', '..', 'data', chaosFileName('chf_x'))),
+      FillRefusedError,
+    )
     mkdirSync(path.join(root, 'temp', chaosFileName('chf_dir')))
     await assert.rejects(removeFill(root, path.join(root, 'temp', chaosFileName('chf_dir'))), /not a regular file/)
     assert.ok(existsSync(path.join(root, 'data', 'db')))
@@ -91,22 +115,39 @@ describe('fillTemp', () => {
   })
 
   it('refuses a sandbox that is not one (a system directory)', async () => {
-    await assert.rejects(fillTemp({ sandboxDir: '/etc', targetBytes: 1024, faultId: faultId() }), /refusing|does not look like a sandbox/)
+    await assert.rejects(
+      fillTemp({ sandboxDir: '/etc', targetBytes: 1024, faultId: faultId() }),
+      /refusing|does not look like a sandbox/,
+    )
   })
 })
 
 describe('chaos target gate', () => {
   const info = (labels: Record<string, string>, state: Partial<ContainerInfo['State']> = {}) =>
-    ({ Id: 'x', Name: '/x', Config: { Labels: labels }, State: { Running: true, Paused: false, Restarting: false, ...state } }) as unknown as ContainerInfo
+    ({
+      Id: 'x',
+      Name: '/x',
+      Config: { Labels: labels },
+      State: { Running: true, Paused: false, Restarting: false, ...state },
+    }) as unknown as ContainerInfo
   const watch = { key: 'sentinel.watch', value: 'true' }
 
   it('needs the chaos label and the watch label on a running, unpaused container', () => {
     assert.equal(refusal(info({ 'sentinel.chaos': 'true', 'sentinel.watch': 'true' }), watch), null)
     assert.match(refusal(info({ 'sentinel.watch': 'true' }), watch) ?? '', /sentinel.chaos=true/)
-    assert.match(refusal(info({ 'sentinel.chaos': 'yes', 'sentinel.watch': 'true' }), watch) ?? '', /sentinel.chaos=true/)
+    assert.match(
+      refusal(info({ 'sentinel.chaos': 'yes', 'sentinel.watch': 'true' }), watch) ?? '',
+      /sentinel.chaos=true/,
+    )
     assert.match(refusal(info({ 'sentinel.chaos': 'true' }), watch) ?? '', /sentinel.watch=true/)
-    assert.match(refusal(info({ 'sentinel.chaos': 'true', 'sentinel.watch': 'true' }, { Running: false }), watch) ?? '', /not running/)
-    assert.match(refusal(info({ 'sentinel.chaos': 'true', 'sentinel.watch': 'true' }, { Paused: true }), watch) ?? '', /paused/)
+    assert.match(
+      refusal(info({ 'sentinel.chaos': 'true', 'sentinel.watch': 'true' }, { Running: false }), watch) ?? '',
+      /not running/,
+    )
+    assert.match(
+      refusal(info({ 'sentinel.chaos': 'true', 'sentinel.watch': 'true' }, { Paused: true }), watch) ?? '',
+      /paused/,
+    )
     assert.match(refusal(info({}), null) ?? '', /sentinel.chaos=true/)
   })
 

@@ -35,7 +35,10 @@ export interface ChaosTarget {
 /** `host:port` pairs a container answers on (see ChaosTarget.endpoints). */
 export function containerEndpoints(info: ContainerInfo): string[] {
   const out = new Set<string>()
-  const ports = (info.NetworkSettings?.Ports ?? {}) as Record<string, Array<{ HostIp?: string; HostPort?: string }> | null>
+  const ports = (info.NetworkSettings?.Ports ?? {}) as Record<
+    string,
+    Array<{ HostIp?: string; HostPort?: string }> | null
+  >
   const names = [containerName(info)]
   for (const net of Object.values(info.NetworkSettings?.Networks ?? {})) {
     if (net?.IPAddress) names.push(net.IPAddress)
@@ -76,14 +79,23 @@ export const BUSY_LOOP_NAME = 'sentinel-chaos-cpu'
 const BUSY_LOOP_SCRIPT =
   'end=$(( $(date +%s) + $1 )); while [ "$(date +%s)" -lt "$end" ]; do i=0; while [ "$i" -lt 20000 ]; do i=$((i+1)); done; done'
 
-export const busyLoopArgv = (seconds: number): string[] => ['sh', '-c', BUSY_LOOP_SCRIPT, BUSY_LOOP_NAME, String(Math.trunc(seconds))]
+export const busyLoopArgv = (seconds: number): string[] => [
+  'sh',
+  '-c',
+  BUSY_LOOP_SCRIPT,
+  BUSY_LOOP_NAME,
+  String(Math.trunc(seconds)),
+]
 
 export function dockerChaosOps(): ChaosDocker {
   const t = <T>(p: Promise<T>, what: string) => withTimeout(p, DOCKER_TIMEOUT_MS, what)
   return {
     async candidates(labels) {
       const docker = await getDocker()
-      const list = await t(docker.listContainers({ filters: { label: labels.map((l) => `${l.key}=${l.value}`), status: ['running'] } }), 'docker ps')
+      const list = await t(
+        docker.listContainers({ filters: { label: labels.map((l) => `${l.key}=${l.value}`), status: ['running'] } }),
+        'docker ps',
+      )
       return list.map((c) => ({ id: c.Id, name: (c.Names[0] ?? c.Id).replace(/^\//, '') }))
     },
     inspect: (id) => inspectContainer(id),
@@ -98,8 +110,12 @@ export function dockerChaosOps(): ChaosDocker {
     },
     async startBusyLoop(id, seconds) {
       const docker = await getDocker()
-      const exec = await t(docker.getContainer(id).exec({ Cmd: busyLoopArgv(seconds), AttachStdout: false, AttachStderr: false }), `docker exec ${id}`)
-      const stream = (await t(exec.start({ Detach: true }), `docker exec start ${id}`)) as { destroy?: () => void } | undefined
+      const exec = await t(
+        docker.getContainer(id).exec({ Cmd: busyLoopArgv(seconds), AttachStdout: false, AttachStderr: false }),
+        `docker exec ${id}`,
+      )
+      const stream = (await t(exec.start({ Detach: true }), `docker exec start ${id}`)) as
+        { destroy?: () => void } | undefined
       // Docker holds the start request open while the exec runs; detached, nothing reads it.
       stream?.destroy?.()
       const info = await t(exec.inspect(), 'docker exec inspect')
@@ -133,7 +149,11 @@ export function refusal(info: ContainerInfo, watchLabel: Label | null): string |
 }
 
 /** Inspects by id and returns the target, or the reason it is refused. */
-export async function checkTarget(docker: ChaosDocker, id: string, watchLabel: Label | null): Promise<{ target: ChaosTarget } | { refused: string }> {
+export async function checkTarget(
+  docker: ChaosDocker,
+  id: string,
+  watchLabel: Label | null,
+): Promise<{ target: ChaosTarget } | { refused: string }> {
   let info: ContainerInfo
   try {
     info = await docker.inspect(id)
@@ -141,7 +161,9 @@ export async function checkTarget(docker: ChaosDocker, id: string, watchLabel: L
     return { refused: `inspect failed: ${(err as Error).message}` }
   }
   const why = refusal(info, watchLabel)
-  return why ? { refused: why } : { target: { id: info.Id, name: containerName(info), endpoints: containerEndpoints(info) } }
+  return why
+    ? { refused: why }
+    : { target: { id: info.Id, name: containerName(info), endpoints: containerEndpoints(info) } }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -208,7 +230,13 @@ export const chaosFileName = (faultId: string) => `chaos-${faultId}.bin`
  * more than `maxBytes` and never eating into the reserve of free space. Stops between chunks when
  * `signal` aborts (the partial file stays for `removeFill`).
  */
-export async function fillTemp(opts: { sandboxDir: string; targetBytes: number; faultId: string; signal?: AbortSignal; maxBytes?: number }): Promise<{ file: string; written: number; before: number; filesystem?: string }> {
+export async function fillTemp(opts: {
+  sandboxDir: string
+  targetBytes: number
+  faultId: string
+  signal?: AbortSignal
+  maxBytes?: number
+}): Promise<{ file: string; written: number; before: number; filesystem?: string }> {
   const temp = await sandboxTemp(opts.sandboxDir)
   const before = await dirBytes(temp)
   let want = Math.min(opts.targetBytes - before, opts.maxBytes ?? LIMITS.maxFillBytes)
@@ -242,7 +270,8 @@ export async function fillTemp(opts: { sandboxDir: string; targetBytes: number; 
 /** Removes a chaos fill file: only a regular file named like one, directly in temp/. */
 export async function removeFill(sandboxDir: string, file: string): Promise<boolean> {
   const temp = await sandboxTemp(sandboxDir)
-  if (path.dirname(file) !== temp || !FILE_NAME.test(path.basename(file))) throw new FillRefusedError(`${file} is not a chaos file in ${temp}`)
+  if (path.dirname(file) !== temp || !FILE_NAME.test(path.basename(file)))
+    throw new FillRefusedError(`${file} is not a chaos file in ${temp}`)
   const st = await lstat(file).catch(() => null)
   if (!st) return false // already gone (cleaned by Sentinel, say)
   if (!st.isFile()) throw new FillRefusedError(`${file} is not a regular file`)

@@ -22,7 +22,9 @@ export const MATCH_WINDOW_MS = 15 * 60_000
 const SKEW_MS = 2000
 
 const onContainer = (f: FaultRecord, i: Incident) =>
-  !!f.container && i.resource.kind === 'container' && (i.resource.id === f.container.id || i.resource.name === f.container.name)
+  !!f.container &&
+  i.resource.kind === 'container' &&
+  (i.resource.id === f.container.id || i.resource.name === f.container.name)
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
 
@@ -56,12 +58,21 @@ export function provokes(f: FaultRecord, i: Incident): boolean {
     case 'kill':
       return i.type === 'container_down' && onContainer(f, i)
     case 'cpu':
-      return (i.type === 'cpu' && (onContainer(f, i) || i.resource.kind === 'host')) || (i.type === 'anomaly' && onContainer(f, i))
+      return (
+        (i.type === 'cpu' && (onContainer(f, i) || i.resource.kind === 'host')) ||
+        (i.type === 'anomaly' && onContainer(f, i))
+      )
     case 'slowProbe':
       // A paused target makes probes to it slow (an endpoint's latency), and may fail its health check.
-      return (i.type === 'latency' && probesContainer(f, i)) || ((i.type === 'container_unhealthy' || i.type === 'container_down') && onContainer(f, i))
+      return (
+        (i.type === 'latency' && probesContainer(f, i)) ||
+        ((i.type === 'container_unhealthy' || i.type === 'container_down') && onContainer(f, i))
+      )
     case 'fillTemp':
-      return (i.type === 'disk' || (i.type === 'anomaly' && i.resource.kind === 'filesystem')) && (!f.filesystem || i.resource.name === f.filesystem)
+      return (
+        (i.type === 'disk' || (i.type === 'anomaly' && i.resource.kind === 'filesystem')) &&
+        (!f.filesystem || i.resource.name === f.filesystem)
+      )
   }
 }
 
@@ -76,15 +87,27 @@ export function matchFaultsToIncidents(faults: FaultRecord[], incidents: Inciden
     const to = Date.parse(f.endedAt ?? f.at) + MATCH_WINDOW_MS
     const at = Date.parse(f.at)
     let shared = false
-    let hit = byTime.find((i) => !taken.has(i.id) && Date.parse(i.openedAt) >= from && Date.parse(i.openedAt) <= to && provokes(f, i))
+    let hit = byTime.find(
+      (i) => !taken.has(i.id) && Date.parse(i.openedAt) >= from && Date.parse(i.openedAt) <= to && provokes(f, i),
+    )
     if (!hit) {
       // Struck while an incident for the same problem was open: Sentinel notes it on that one.
-      hit = byTime.find((i) => Date.parse(i.openedAt) <= at && (!i.resolvedAt || Date.parse(i.resolvedAt) >= at - SKEW_MS) && provokes(f, i))
+      hit = byTime.find(
+        (i) =>
+          Date.parse(i.openedAt) <= at && (!i.resolvedAt || Date.parse(i.resolvedAt) >= at - SKEW_MS) && provokes(f, i),
+      )
       shared = !!hit
     }
     if (!hit) continue
     taken.add(hit.id)
-    out.set(f.faultId, { id: hit.id, type: hit.type, status: hit.status, openedAt: hit.openedAt, ...(hit.resolvedAt ? { resolvedAt: hit.resolvedAt } : {}), ...(shared ? { shared } : {}) })
+    out.set(f.faultId, {
+      id: hit.id,
+      type: hit.type,
+      status: hit.status,
+      openedAt: hit.openedAt,
+      ...(hit.resolvedAt ? { resolvedAt: hit.resolvedAt } : {}),
+      ...(shared ? { shared } : {}),
+    })
   }
   return out
 }

@@ -58,7 +58,12 @@ export class ChaosStore {
     const excess = (await this.redis.zcard(CHAOS_KEYS.faultsByTime)) - this.historyMax
     if (excess > 0) {
       const old = await this.redis.zrange(CHAOS_KEYS.faultsByTime, 0, excess - 1)
-      if (old.length) await this.redis.multi().zrem(CHAOS_KEYS.faultsByTime, ...old).hdel(CHAOS_KEYS.faults, ...old).exec()
+      if (old.length)
+        await this.redis
+          .multi()
+          .zrem(CHAOS_KEYS.faultsByTime, ...old)
+          .hdel(CHAOS_KEYS.faults, ...old)
+          .exec()
     }
   }
 
@@ -77,7 +82,9 @@ export class ChaosStore {
 }
 
 /** True when an engine wrote its state recently. */
-export const engineAlive = (s: ChaosState | null, now = Date.now()) => !!s && !s.engine?.stoppedAt && now - Date.parse(s.heartbeatAt) < ENGINE_STALE_MS
+export const engineAlive = (s: ChaosState | null, now = Date.now()) =>
+  !!s && !s.engine?.stoppedAt && now - Date.parse(s.heartbeatAt) < ENGINE_STALE_MS
 
 /** True when the desired state asks for a run now. */
-export const wantsRun = (d: ChaosDesired | null, now = Date.now()): boolean => !!d && d.status === 'running' && Date.parse(d.until) > now
+export const wantsRun = (d: ChaosDesired | null, now = Date.now()): boolean =>
+  !!d && d.status === 'running' && Date.parse(d.until) > now

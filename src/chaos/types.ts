@@ -150,5 +150,11 @@ export interface FaultRecord {
 
 export const chaosStatusQuery = z.object({
   limit: z.preprocess(firstValue, z.coerce.number().int().min(1).max(500).default(100)),
-  run: z.preprocess(firstValue, z.string().regex(/^chaos_[a-z0-9_]+$/, 'a run id such as chaos_lx2k3_ab12cd34').optional()),
+  run: z.preprocess(
+    firstValue,
+    z
+      .string()
+      .regex(/^chaos_[a-z0-9_]+$/, 'a run id such as chaos_lx2k3_ab12cd34')
+      .optional(),
+  ),
 })

@@ -40,7 +40,10 @@ describe('remediation concurrency cap (real Redis)', () => {
     now += 30_000
     assert.equal(await acquire('next', 1, 30_000, opts), true)
     assert.equal(await renew('crashed', 30_000, opts), false, 'a lease that ran out cannot be renewed')
-    assert.deepEqual((await running(opts)).map((r) => r.incidentId), ['next'])
+    assert.deepEqual(
+      (await running(opts)).map((r) => r.incidentId),
+      ['next'],
+    )
   })
 
   test('a short lease runs out on the real clock too', async () => {
@@ -69,7 +72,9 @@ describe('remediation concurrency cap (real Redis)', () => {
     `
     const runOne = (id: string) =>
       new Promise<boolean[]>((resolve, reject) => {
-        const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, id], { stdio: ['ignore', 'pipe', 'inherit'] })
+        const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, id], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        })
         let out = ''
         p.stdout.on('data', (d) => (out += d))
         p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`child exited ${code}`))))

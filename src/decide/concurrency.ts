@@ -38,7 +38,8 @@ export interface ConcurrencyOptions {
 }
 
 function check(incidentId: string, ttlMs: number) {
-  if (typeof incidentId !== 'string' || incidentId.length === 0 || incidentId.length > 256) throw new Error('incidentId must be a non-empty string of at most 256 characters')
+  if (typeof incidentId !== 'string' || incidentId.length === 0 || incidentId.length > 256)
+    throw new Error('incidentId must be a non-empty string of at most 256 characters')
   if (!Number.isInteger(ttlMs) || ttlMs < 1) throw new Error('ttlMs must be a positive whole number of milliseconds')
 }
 
@@ -46,19 +47,35 @@ function check(incidentId: string, ttlMs: number) {
  * Takes a slot for the incident when fewer than `cap` leases are live (or the incident already holds
  * one, which is then renewed). Returns whether the incident may run.
  */
-export async function acquire(incidentId: string, cap: number, ttlMs: number, opts: ConcurrencyOptions = {}): Promise<boolean> {
+export async function acquire(
+  incidentId: string,
+  cap: number,
+  ttlMs: number,
+  opts: ConcurrencyOptions = {},
+): Promise<boolean> {
   check(incidentId, ttlMs)
   if (!Number.isInteger(cap) || cap < 1) throw new Error('cap must be a whole number of at least 1')
   const redis = opts.redis ?? getRedis()
   const now = (opts.now ?? Date.now)()
-  return (await redis.eval(ACQUIRE, 1, opts.key ?? LEASES_KEY, String(now), String(ttlMs), incidentId, String(cap))) === 1
+  return (
+    (await redis.eval(ACQUIRE, 1, opts.key ?? LEASES_KEY, String(now), String(ttlMs), incidentId, String(cap))) === 1
+  )
 }
 
 /** Extends a held lease (for a long remediation); false when the lease had already run out. */
 export async function renew(incidentId: string, ttlMs: number, opts: ConcurrencyOptions = {}): Promise<boolean> {
   check(incidentId, ttlMs)
   const redis = opts.redis ?? getRedis()
-  return (await redis.eval(RENEW, 1, opts.key ?? LEASES_KEY, String((opts.now ?? Date.now)()), String(ttlMs), incidentId)) === 1
+  return (
+    (await redis.eval(
+      RENEW,
+      1,
+      opts.key ?? LEASES_KEY,
+      String((opts.now ?? Date.now)()),
+      String(ttlMs),
+      incidentId,
+    )) === 1
+  )
 }
 
 /** Frees the incident's slot. Releasing a slot not held is harmless. */

@@ -20,7 +20,8 @@ export function policyDeps(cfg: SentinelConfig): PolicyDeps {
 /** The cap on remediations running at once (MAX_CONCURRENT_REMEDIATIONS), shared in Redis. */
 export function remediationSlots(cfg: SentinelConfig) {
   return {
-    acquire: (incidentId: string) => acquire(incidentId, cfg.MAX_CONCURRENT_REMEDIATIONS, cfg.REMEDIATION_LEASE_SECONDS * 1000),
+    acquire: (incidentId: string) =>
+      acquire(incidentId, cfg.MAX_CONCURRENT_REMEDIATIONS, cfg.REMEDIATION_LEASE_SECONDS * 1000),
     release: (incidentId: string) => release(incidentId),
   }
 }

@@ -22,7 +22,10 @@ export interface PolicyInput {
 }
 
 export interface PolicyDeps {
-  config: Pick<SentinelConfig, 'ALLOWED_ACTIONS' | 'SHADOW_MODE' | 'CONFIDENCE_THRESHOLD' | 'RATE_LIMIT_MAX_ACTIONS' | 'RATE_LIMIT_WINDOW_SECONDS'>
+  config: Pick<
+    SentinelConfig,
+    'ALLOWED_ACTIONS' | 'SHADOW_MODE' | 'CONFIDENCE_THRESHOLD' | 'RATE_LIMIT_MAX_ACTIONS' | 'RATE_LIMIT_WINDOW_SECONDS'
+  >
   /** Counts one execution against the sliding window; called only when the route is automatic. */
   takeRateLimit: (actionId: string, resourceId: string, incidentId: string) => Promise<RateLimitResult>
   /** The active change freeze, described, or null. */
@@ -51,20 +54,42 @@ export async function decide(input: PolicyInput, deps: PolicyDeps): Promise<Deci
   if (!input.proposal) {
     // Nothing to do (the analysis found it fine again, or knows no fix): verify instead of acting;
     // if it is not fine, verification fails and the incident escalates to an admin.
-    return { ...base, route: 'defer', risk: 'low', actionId: null, rule: 'no-fix', reasons: ['no fix was proposed: verify instead of acting; escalate if it is not fine'] }
+    return {
+      ...base,
+      route: 'defer',
+      risk: 'low',
+      actionId: null,
+      rule: 'no-fix',
+      reasons: ['no fix was proposed: verify instead of acting; escalate if it is not fine'],
+    }
   }
   const { actionId } = input.proposal
   /** A fix the policy will not route: high risk, an admin decides. */
-  const escalate = (rule: string, reason: string): Decision => ({ ...base, route: 'escalate', risk: 'high', actionId, approverRole: 'admin', rule, reasons: [reason] })
+  const escalate = (rule: string, reason: string): Decision => ({
+    ...base,
+    route: 'escalate',
+    risk: 'high',
+    actionId,
+    approverRole: 'admin',
+    rule,
+    reasons: [reason],
+  })
   const action = getAction(actionId)
   if (!action) return escalate('unknown-action', `action ${actionId} is not in the catalog`)
   const allowed = deps.config.ALLOWED_ACTIONS
-  if (allowed.length > 0 && !allowed.includes(actionId)) return escalate('guardrail:allow-list', `action ${actionId} is not in ALLOWED_ACTIONS (${allowed.join(', ')})`)
+  if (allowed.length > 0 && !allowed.includes(actionId))
+    return escalate('guardrail:allow-list', `action ${actionId} is not in ALLOWED_ACTIONS (${allowed.join(', ')})`)
   const parsed = action.params.safeParse(input.proposal.params)
-  if (!parsed.success) return escalate('invalid-params', `parameters for ${actionId} are invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+  if (!parsed.success)
+    return escalate(
+      'invalid-params',
+      `parameters for ${actionId} are invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    )
 
   let risk = maxRisk(action.risk, input.analysisRisk)
-  reasons.push(`action ${actionId} is ${action.risk} risk${input.analysisRisk ? `; analysis says ${input.analysisRisk}` : ''}`)
+  reasons.push(
+    `action ${actionId} is ${action.risk} risk${input.analysisRisk ? `; analysis says ${input.analysisRisk}` : ''}`,
+  )
   if (input.confidence !== undefined && input.confidence < deps.config.CONFIDENCE_THRESHOLD) {
     risk = raiseRisk(risk)
     reasons.push(`confidence ${input.confidence} is under ${deps.config.CONFIDENCE_THRESHOLD}: risk raised to ${risk}`)
@@ -75,21 +100,51 @@ export async function decide(input: PolicyInput, deps: PolicyDeps): Promise<Deci
   const container = (parsed.data as { containerId?: unknown }).containerId
   if (typeof container === 'string' && input.incident.resource.kind !== 'container') {
     risk = 'high'
-    reasons.push(`${actionId} acts on container ${container} but the incident is about ${input.incident.resource.kind} ${input.incident.resource.name}: an admin decides`)
+    reasons.push(
+      `${actionId} acts on container ${container} but the incident is about ${input.incident.resource.kind} ${input.incident.resource.name}: an admin decides`,
+    )
   }
 
   if (deps.config.SHADOW_MODE) {
-    return { ...base, route: 'shadow', risk, actionId, rule: 'guardrail:shadow-mode', reasons: [...reasons, 'shadow mode: recorded, not executed'] }
+    return {
+      ...base,
+      route: 'shadow',
+      risk,
+      actionId,
+      rule: 'guardrail:shadow-mode',
+      reasons: [...reasons, 'shadow mode: recorded, not executed'],
+    }
   }
   /** The fix waits for a person of `approverRole` (or above); `why` ends the reasons. */
-  const approval = (approverRole: 'operator' | 'admin', atRisk: RiskLevel, rule: string, why: string): Decision => ({ ...base, route: 'approval', risk: atRisk, actionId, approverRole, rule, reasons: [...reasons, why] })
+  const approval = (approverRole: 'operator' | 'admin', atRisk: RiskLevel, rule: string, why: string): Decision => ({
+    ...base,
+    route: 'approval',
+    risk: atRisk,
+    actionId,
+    approverRole,
+    rule,
+    reasons: [...reasons, why],
+  })
   if (risk === 'medium') return approval('operator', risk, 'risk:medium', 'medium risk needs an operator or an admin')
   if (risk === 'high') return approval('admin', risk, 'risk:high', 'high risk needs an admin')
   const freeze = deps.activeFreeze?.(deps.now?.() ?? new Date())
-  if (freeze) return approval('operator', risk, 'guardrail:freeze', `change freeze ${freeze}: even a low-risk fix needs approval`)
+  if (freeze)
+    return approval('operator', risk, 'guardrail:freeze', `change freeze ${freeze}: even a low-risk fix needs approval`)
   const limit = await deps.takeRateLimit(actionId, input.incident.resource.id, input.incident.id)
   if (!limit.allowed) {
-    return approval('admin', 'high', 'guardrail:rate-limit', `rate limit: ${limit.count} ${actionId} on ${input.incident.resource.name} in the last ${limit.windowSeconds} s (max ${limit.max}); escalated instead of acting again`)
+    return approval(
+      'admin',
+      'high',
+      'guardrail:rate-limit',
+      `rate limit: ${limit.count} ${actionId} on ${input.incident.resource.name} in the last ${limit.windowSeconds} s (max ${limit.max}); escalated instead of acting again`,
+    )
   }
-  return { ...base, route: 'auto', risk, actionId, rule: 'risk:low', reasons: [...reasons, `low risk: fix automatically (${limit.count}/${limit.max} in window)`] }
+  return {
+    ...base,
+    route: 'auto',
+    risk,
+    actionId,
+    rule: 'risk:low',
+    reasons: [...reasons, `low risk: fix automatically (${limit.count}/${limit.max} in window)`],
+  }
 }

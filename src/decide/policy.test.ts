@@ -4,9 +4,19 @@ import { startRedis, type TestRedis } from '../../tests/helpers/redis'
 import { decide, type PolicyDeps } from './index'
 import { takeRateLimit } from './rate-limit'
 
-const incident = { id: 'inc_1', type: 'container_down' as const, resource: { kind: 'container' as const, id: 'c1', name: 'web' } }
+const incident = {
+  id: 'inc_1',
+  type: 'container_down' as const,
+  resource: { kind: 'container' as const, id: 'c1', name: 'web' },
+}
 const proposal = { actionId: 'restart_container', params: { containerId: 'c1' } }
-const baseConfig = { ALLOWED_ACTIONS: [] as string[], SHADOW_MODE: false, CONFIDENCE_THRESHOLD: 0.5, RATE_LIMIT_MAX_ACTIONS: 3, RATE_LIMIT_WINDOW_SECONDS: 900 }
+const baseConfig = {
+  ALLOWED_ACTIONS: [] as string[],
+  SHADOW_MODE: false,
+  CONFIDENCE_THRESHOLD: 0.5,
+  RATE_LIMIT_MAX_ACTIONS: 3,
+  RATE_LIMIT_WINDOW_SECONDS: 900,
+}
 const allow: PolicyDeps['takeRateLimit'] = async () => ({ allowed: true, count: 1, max: 3, windowSeconds: 900 })
 
 describe('policy', () => {
@@ -29,14 +39,23 @@ describe('policy', () => {
     assert.equal(d.route, 'approval')
   })
   it('escalates actions outside the allow-list or the catalog, and bad parameters', async () => {
-    const a = await decide({ incident, proposal }, { config: { ...baseConfig, ALLOWED_ACTIONS: ['clean_sandbox'] }, takeRateLimit: allow })
+    const a = await decide(
+      { incident, proposal },
+      { config: { ...baseConfig, ALLOWED_ACTIONS: ['clean_sandbox'] }, takeRateLimit: allow },
+    )
     assert.deepEqual([a.route, a.rule], ['escalate', 'guardrail:allow-list'])
-    const u = await decide({ incident, proposal: { actionId: 'rm_rf', params: {} } }, { config: baseConfig, takeRateLimit: allow })
+    const u = await decide(
+      { incident, proposal: { actionId: 'rm_rf', params: {} } },
+      { config: baseConfig, takeRateLimit: allow },
+    )
     assert.deepEqual([u.route, u.rule], ['escalate', 'unknown-action'])
-    const p = await decide({ incident, proposal: { actionId: 'restart_container', params: { containerId: '; rm -rf /' } } }, { config: baseConfig, takeRateLimit: allow })
+    const p = await decide(
+      { incident, proposal: { actionId: 'restart_container', params: { containerId: '; rm -rf /' } } },
+      { config: baseConfig, takeRateLimit: allow },
+    )
     assert.deepEqual([p.route, p.rule], ['escalate', 'invalid-params'])
   })
-  it('sends a container fix for a host incident to an admin: a fix stays on its incident\'s target', async () => {
+  it("sends a container fix for a host incident to an admin: a fix stays on its incident's target", async () => {
     const host = { ...incident, type: 'cpu' as const, resource: { kind: 'host' as const, id: 'h1', name: 'h1' } }
     const d = await decide({ incident: host, proposal }, { config: baseConfig, takeRateLimit: allow })
     assert.deepEqual([d.route, d.risk, d.approverRole], ['approval', 'high', 'admin'])
@@ -47,16 +66,32 @@ describe('policy', () => {
     assert.deepEqual([d.route, d.rule, d.actionId], ['defer', 'no-fix', null])
   })
   it('escalates an anomaly with no fix instead of verifying it', async () => {
-    const anomaly = { ...incident, type: 'anomaly' as const, resource: { kind: 'endpoint' as const, id: 'http://127.0.0.1:1/', name: 'http://127.0.0.1:1/' } }
-    const d = await decide({ incident: anomaly, proposal: null, confidence: 0.2 }, { config: baseConfig, takeRateLimit: allow })
+    const anomaly = {
+      ...incident,
+      type: 'anomaly' as const,
+      resource: { kind: 'endpoint' as const, id: 'http://127.0.0.1:1/', name: 'http://127.0.0.1:1/' },
+    }
+    const d = await decide(
+      { incident: anomaly, proposal: null, confidence: 0.2 },
+      { config: baseConfig, takeRateLimit: allow },
+    )
     assert.deepEqual([d.route, d.rule, d.actionId, d.approverRole], ['escalate', 'anomaly-no-fix', null, 'admin'])
     // With a fix, the usual routing (the analyser's low confidence asks a person).
-    const f = await decide({ incident: { ...anomaly, resource: incident.resource }, proposal, confidence: 0.45 * 0.7 }, { config: baseConfig, takeRateLimit: allow })
+    const f = await decide(
+      { incident: { ...anomaly, resource: incident.resource }, proposal, confidence: 0.45 * 0.7 },
+      { config: baseConfig, takeRateLimit: allow },
+    )
     assert.equal(f.route, 'approval')
   })
   it('records and executes nothing in shadow mode', async () => {
     let counted = false
-    const d = await decide({ incident, proposal }, { config: { ...baseConfig, SHADOW_MODE: true }, takeRateLimit: async () => ((counted = true), { allowed: true, count: 1, max: 3, windowSeconds: 900 }) })
+    const d = await decide(
+      { incident, proposal },
+      {
+        config: { ...baseConfig, SHADOW_MODE: true },
+        takeRateLimit: async () => ((counted = true), { allowed: true, count: 1, max: 3, windowSeconds: 900 }),
+      },
+    )
     assert.equal(d.route, 'shadow')
     assert.equal(counted, false)
   })
@@ -67,7 +102,8 @@ describe('policy', () => {
     after(() => redis.stop())
 
     it('allows 3 restarts of one container in 15 minutes, then escalates; a retry of the same incident is not counted twice', async () => {
-      const take = (inc: string, now: number) => takeRateLimit('restart_container', 'c1', inc, 3, 900, redis.client, now)
+      const take = (inc: string, now: number) =>
+        takeRateLimit('restart_container', 'c1', inc, 3, 900, redis.client, now)
       const t0 = 1_000_000_000
       assert.equal((await take('i1', t0)).allowed, true)
       assert.equal((await take('i1', t0 + 1)).count, 1, 'same incident again')

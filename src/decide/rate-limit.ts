@@ -36,9 +36,14 @@ export async function takeRateLimit(
   nowMs = Date.now(),
 ): Promise<RateLimitResult> {
   const key = `sentinel:ratelimit:${actionId}:${resourceId}`
-  const [allowed, count] = (await redis.eval(LUA, 1, key, String(nowMs), String(windowSeconds * 1000), String(max), incidentId)) as [
-    number,
-    number,
-  ]
+  const [allowed, count] = (await redis.eval(
+    LUA,
+    1,
+    key,
+    String(nowMs),
+    String(windowSeconds * 1000),
+    String(max),
+    incidentId,
+  )) as [number, number]
   return { allowed: allowed === 1, count, max, windowSeconds }
 }

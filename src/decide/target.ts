@@ -21,7 +21,11 @@ function namesContainer(ref: string, resource: ResourceRef): boolean {
  * Why a fix with these parameters may not run on this incident's resource, or null when it may:
  * on an incident about a container, an action aimed at a container must aim at that one.
  */
-export function targetMismatch(incident: Pick<Incident, 'resource'>, actionId: string, params: Record<string, unknown>): string | null {
+export function targetMismatch(
+  incident: Pick<Incident, 'resource'>,
+  actionId: string,
+  params: Record<string, unknown>,
+): string | null {
   const target = containerTarget(params)
   if (target === undefined || incident.resource.kind !== 'container') return null
   if (namesContainer(target, incident.resource)) return null

@@ -53,7 +53,10 @@ describe('screenContainerAlerts (real Docker and Redis)', () => {
     const c = await container('screen-unwatched', false)
     for (const ref of [c.name, 'no-such-container']) {
       const r = await screen(alertNaming(ref))
-      assert.match(r.leaveAlone ?? '', /no container carrying the watch label .* answers to .*neither looks into it nor acts on it/)
+      assert.match(
+        r.leaveAlone ?? '',
+        /no container carrying the watch label .* answers to .*neither looks into it nor acts on it/,
+      )
       assert.equal(r.alert.resource.id, ref, 'nothing learnt about it')
     }
   })
@@ -79,7 +82,10 @@ describe('screenContainerAlerts (real Docker and Redis)', () => {
   })
 
   it('screens only alerts about a container: a disk alert with a container label goes through', async () => {
-    const r = await screen({ ...alertNaming('no-such-container', 'disk'), resource: { kind: 'filesystem', id: 'h:/data', name: '/data' } })
+    const r = await screen({
+      ...alertNaming('no-such-container', 'disk'),
+      resource: { kind: 'filesystem', id: 'h:/data', name: '/data' },
+    })
     assert.equal(r.leaveAlone, null)
   })
 })

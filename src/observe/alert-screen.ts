@@ -9,7 +9,12 @@
  * Sentinel look into a container it does not watch.
  */
 import { getConfig } from '../platform/config/index'
-import { inspectWatched, listWatchedContainers, matchWatchedContainer, type WatchedContainer } from '../platform/docker/engine-api'
+import {
+  inspectWatched,
+  listWatchedContainers,
+  matchWatchedContainer,
+  type WatchedContainer,
+} from '../platform/docker/engine-api'
 import { containerRef, type Alert } from '../platform/store/model'
 import type { StoppedOnPurpose, StopRecord } from './stopped-on-purpose'
 
@@ -33,7 +38,9 @@ export async function screenContainerAlerts(
   } catch (err) {
     // Docker not answering (perhaps the very problem alerted on): the alerts go on; the analysis
     // asks the same listing before it reads anything, and no fix runs without Docker.
-    deps.log?.('could not list the watched containers; container alerts go on unscreened', { error: (err as Error).message })
+    deps.log?.('could not list the watched containers; container alerts go on unscreened', {
+      error: (err as Error).message,
+    })
     return pass()
   }
   const { key, value } = getConfig().WATCH_LABEL
@@ -43,18 +50,27 @@ export async function screenContainerAlerts(
       if (!ref) return { alert, leaveAlone: null }
       const container = matchWatchedContainer(watched, ref)
       if (!container) {
-        return { alert, leaveAlone: `no container carrying the watch label ${key}=${value} answers to "${ref}" (removed, or not watched): Sentinel neither looks into it nor acts on it` }
+        return {
+          alert,
+          leaveAlone: `no container carrying the watch label ${key}=${value} answers to "${ref}" (removed, or not watched): Sentinel neither looks into it nor acts on it`,
+        }
       }
       // The resource by full id, as the event path names it: the fix the analysis proposes (by
       // id) is then recognisably aimed at the incident's own container.
-      const named = alert.resource.kind === 'container' ? { ...alert, resource: { ...alert.resource, id: container.id, name: container.name } } : alert
+      const named =
+        alert.resource.kind === 'container'
+          ? { ...alert, resource: { ...alert.resource, id: container.id, name: container.name } }
+          : alert
       if (container.state === 'removing' || container.state === 'dead') {
         return { alert: named, leaveAlone: `container ${container.name} is being removed: nothing to heal` }
       }
       if (container.state === 'exited' || container.state === 'created') {
         const stop = await deps.stops.get(container.id)
         if (stop && (await endedTheLastRun(container, stop))) {
-          return { alert: named, leaveAlone: `container ${container.name} was stopped on purpose (${stop.how}, at ${stop.at}): it stays stopped whatever the alert says` }
+          return {
+            alert: named,
+            leaveAlone: `container ${container.name} was stopped on purpose (${stop.how}, at ${stop.at}): it stays stopped whatever the alert says`,
+          }
         }
       }
       return { alert: named, leaveAlone: null }

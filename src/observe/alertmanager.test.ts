@@ -49,7 +49,11 @@ before(async () => {
   })
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r))
   alertmanager = await startAlertmanager(`http://127.0.0.1:${(receiver.address() as AddressInfo).port}/alerts`)
-  prometheus = await startPrometheus({ scrapeTargets: [], rules: RULES, alertmanager: `127.0.0.1:${alertmanager.port}` })
+  prometheus = await startPrometheus({
+    scrapeTargets: [],
+    rules: RULES,
+    alertmanager: `127.0.0.1:${alertmanager.port}`,
+  })
 })
 
 after(async () => {
@@ -65,10 +69,13 @@ describe('Alertmanager webhook', () => {
   let diskBody = ''
 
   it('validates and maps a real payload from prometheus-alertmanager', async () => {
-    await waitFor(() => {
-      const names = parsedBodies().map((b) => b.groupLabels.alertname)
-      return names.includes('HighMemoryUsage') && names.includes('DiskAlmostFull')
-    }, { timeoutMs: 45_000, intervalMs: 200, what: 'both webhooks from alertmanager' })
+    await waitFor(
+      () => {
+        const names = parsedBodies().map((b) => b.groupLabels.alertname)
+        return names.includes('HighMemoryUsage') && names.includes('DiskAlmostFull')
+      },
+      { timeoutMs: 45_000, intervalMs: 200, what: 'both webhooks from alertmanager' },
+    )
     memoryBody = bodies[parsedBodies().findIndex((b) => b.groupLabels.alertname === 'HighMemoryUsage')]
     diskBody = bodies[parsedBodies().findIndex((b) => b.groupLabels.alertname === 'DiskAlmostFull')]
 
@@ -113,25 +120,59 @@ describe('Alertmanager webhook', () => {
       }
       assert.fail('expected a validation error')
     }
-    assert.deepEqual(issues((p) => (p.version = '3')).map((i) => i.field), ['version'])
+    assert.deepEqual(
+      issues((p) => (p.version = '3')).map((i) => i.field),
+      ['version'],
+    )
     const time = issues((p) => (p.alerts[0].startsAt = 'yesterday'))
     assert.deepEqual(time, [{ field: 'alerts.0.startsAt', reason: 'expected an RFC 3339 time' }])
-    assert.deepEqual(issues((p) => delete p.receiver).map((i) => i.field), ['receiver'])
-    assert.deepEqual(issues((p) => (p.alerts[0].labels.instance = 42)).map((i) => i.field), ['alerts.0.labels.instance'])
-    assert.deepEqual(issues((p) => (p.alerts[0].status = 'burning')).map((i) => i.field), ['alerts.0.status'])
-    assert.deepEqual(issues((p) => delete p.alerts[0].labels.alertname).map((i) => i.field), ['alerts.0.labels'])
-    assert.throws(() => parseAlertmanagerWebhook('{not json'), (e: any) => e instanceof AlertmanagerPayloadError && e.issues[0].field === '(body)' && /not JSON/.test(e.issues[0].reason))
-    assert.throws(() => parseAlertmanagerWebhook('[]'), (e: any) => e.issues[0].reason === 'expected a JSON object')
+    assert.deepEqual(
+      issues((p) => delete p.receiver).map((i) => i.field),
+      ['receiver'],
+    )
+    assert.deepEqual(
+      issues((p) => (p.alerts[0].labels.instance = 42)).map((i) => i.field),
+      ['alerts.0.labels.instance'],
+    )
+    assert.deepEqual(
+      issues((p) => (p.alerts[0].status = 'burning')).map((i) => i.field),
+      ['alerts.0.status'],
+    )
+    assert.deepEqual(
+      issues((p) => delete p.alerts[0].labels.alertname).map((i) => i.field),
+      ['alerts.0.labels'],
+    )
+    assert.throws(
+      () => parseAlertmanagerWebhook('{not json'),
+      (e: any) =>
+        e instanceof AlertmanagerPayloadError && e.issues[0].field === '(body)' && /not JSON/.test(e.issues[0].reason),
+    )
+    assert.throws(
+      () => parseAlertmanagerWebhook('[]'),
+      (e: any) => e.issues[0].reason === 'expected a JSON object',
+    )
   })
 
   it('rejects oversized payloads before parsing them', () => {
     const base = JSON.parse(memoryBody)
     const big = JSON.stringify({ ...base, commonAnnotations: { blob: 'x'.repeat(2 * 1024 * 1024) } })
-    assert.throws(() => parseAlertmanagerWebhook(big), (e: any) => e instanceof AlertmanagerPayloadError && e.status === 413 && e.issues[0].field === '(body)')
-    assert.throws(() => parseAlertmanagerWebhook(JSON.parse(big)), (e: any) => e.status === 413)
-    assert.throws(() => parseAlertmanagerWebhook(memoryBody, { maxBytes: 100 }), (e: any) => e.status === 413)
+    assert.throws(
+      () => parseAlertmanagerWebhook(big),
+      (e: any) => e instanceof AlertmanagerPayloadError && e.status === 413 && e.issues[0].field === '(body)',
+    )
+    assert.throws(
+      () => parseAlertmanagerWebhook(JSON.parse(big)),
+      (e: any) => e.status === 413,
+    )
+    assert.throws(
+      () => parseAlertmanagerWebhook(memoryBody, { maxBytes: 100 }),
+      (e: any) => e.status === 413,
+    )
     const many = { ...base, alerts: Array.from({ length: 5 }, () => base.alerts[0]) }
-    assert.throws(() => parseAlertmanagerWebhook(many, { maxAlerts: 4 }), (e: any) => e.status === 413 && e.issues[0].field === 'alerts')
+    assert.throws(
+      () => parseAlertmanagerWebhook(many, { maxAlerts: 4 }),
+      (e: any) => e.status === 413 && e.issues[0].field === 'alerts',
+    )
     assert.equal(parseAlertmanagerWebhook(many, { maxAlerts: 5 }).alerts.length, 5)
   })
 

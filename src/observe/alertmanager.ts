@@ -11,7 +11,9 @@ const timestamp = z.string().refine((s) => !Number.isNaN(Date.parse(s)), { messa
 
 export const alertmanagerAlertSchema = z.object({
   status: z.enum(['firing', 'resolved']),
-  labels: labelSet.refine((l) => typeof l.alertname === 'string' && l.alertname.length > 0, { message: 'expected an alertname label' }),
+  labels: labelSet.refine((l) => typeof l.alertname === 'string' && l.alertname.length > 0, {
+    message: 'expected an alertname label',
+  }),
   annotations: labelSet.default({}),
   startsAt: timestamp,
   endsAt: timestamp,
@@ -71,7 +73,11 @@ export function parseAlertmanagerWebhook(body: unknown, opts: ParseOptions = {})
   let value: unknown = body
   if (typeof body === 'string' || Buffer.isBuffer(body) || body instanceof Uint8Array) {
     const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength
-    if (size > maxBytes) throw new AlertmanagerPayloadError([{ field: '(body)', reason: `payload is ${size} bytes, the limit is ${maxBytes}` }], 413)
+    if (size > maxBytes)
+      throw new AlertmanagerPayloadError(
+        [{ field: '(body)', reason: `payload is ${size} bytes, the limit is ${maxBytes}` }],
+        413,
+      )
     const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8')
     try {
       value = JSON.parse(text)
@@ -85,18 +91,27 @@ export function parseAlertmanagerWebhook(body: unknown, opts: ParseOptions = {})
     } catch {
       throw new AlertmanagerPayloadError([{ field: '(body)', reason: 'not serialisable as JSON' }])
     }
-    if (size > maxBytes) throw new AlertmanagerPayloadError([{ field: '(body)', reason: `payload is ${size} bytes, the limit is ${maxBytes}` }], 413)
+    if (size > maxBytes)
+      throw new AlertmanagerPayloadError(
+        [{ field: '(body)', reason: `payload is ${size} bytes, the limit is ${maxBytes}` }],
+        413,
+      )
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new AlertmanagerPayloadError([{ field: '(body)', reason: 'expected a JSON object' }])
   }
   const alerts = (value as { alerts?: unknown }).alerts
   if (Array.isArray(alerts) && alerts.length > maxAlerts) {
-    throw new AlertmanagerPayloadError([{ field: 'alerts', reason: `${alerts.length} alerts, the limit is ${maxAlerts}` }], 413)
+    throw new AlertmanagerPayloadError(
+      [{ field: 'alerts', reason: `${alerts.length} alerts, the limit is ${maxAlerts}` }],
+      413,
+    )
   }
   const result = alertmanagerWebhookSchema.safeParse(value)
   if (!result.success) {
-    const issues = result.error.issues.slice(0, 50).map((i) => ({ field: i.path.length ? i.path.map(String).join('.') : '(body)', reason: i.message }))
+    const issues = result.error.issues
+      .slice(0, 50)
+      .map((i) => ({ field: i.path.length ? i.path.map(String).join('.') : '(body)', reason: i.message }))
     throw new AlertmanagerPayloadError(issues)
   }
   return result.data
@@ -107,7 +122,10 @@ export type AlertCategory = 'memory' | 'cpu' | 'disk' | 'latency' | 'container_d
 const CATEGORY_PATTERNS: Array<[AlertCategory, RegExp]> = [
   // Memory first: ContainerOOMKilled is a memory problem before it is a dead container.
   ['memory', /mem|oom|swap|heap|rss/i],
-  ['container_down', /container.*(down|exit|stop|dead|kill|restart|crash|missing|absent)|(down|dead|absent|missing).*container|^instancedown$|^targetdown$|^servicedown$/i],
+  [
+    'container_down',
+    /container.*(down|exit|stop|dead|kill|restart|crash|missing|absent)|(down|dead|absent|missing).*container|^instancedown$|^targetdown$|^servicedown$/i,
+  ],
   ['cpu', /cpu|load|throttl/i],
   ['disk', /disk|filesystem|storage|volume|inode|(^|[^a-z])fs([^a-z]|$)|space/i],
   ['latency', /latency|slow|duration|response.?time|p9[059]|apdex/i],
@@ -116,7 +134,8 @@ const CATEGORY_PATTERNS: Array<[AlertCategory, RegExp]> = [
 /** The kind of problem an Alertmanager alert describes, from `sentinel_type` or its alertname. */
 export function categorize(labels: Record<string, string>): AlertCategory {
   const explicit = labels.sentinel_type?.toLowerCase()
-  if (explicit && ['memory', 'cpu', 'disk', 'latency', 'container_down', 'other'].includes(explicit)) return explicit as AlertCategory
+  if (explicit && ['memory', 'cpu', 'disk', 'latency', 'container_down', 'other'].includes(explicit))
+    return explicit as AlertCategory
   const name = labels.alertname ?? ''
   for (const [category, re] of CATEGORY_PATTERNS) if (re.test(name)) return category
   return 'other'
@@ -157,7 +176,10 @@ const numberOr = (v: string | undefined): number | null => {
 }
 
 /** One Alertmanager alert as a Sentinel Alert (fingerprint `am:<Alertmanager's fingerprint>`). */
-export function toSentinelAlert(a: AlertmanagerAlert, payload?: Pick<AlertmanagerWebhook, 'receiver' | 'groupKey' | 'externalURL'>): Alert {
+export function toSentinelAlert(
+  a: AlertmanagerAlert,
+  payload?: Pick<AlertmanagerWebhook, 'receiver' | 'groupKey' | 'externalURL'>,
+): Alert {
   const category = categorize(a.labels)
   const resolved = a.status === 'resolved'
   return {

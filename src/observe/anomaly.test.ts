@@ -41,11 +41,25 @@ function noise(seed: number): () => number {
   return () => Math.sqrt(-2 * Math.log(Math.max(u(), 1e-12))) * Math.cos(2 * Math.PI * u())
 }
 
-const endpoint: ResourceRef = { kind: 'endpoint', id: 'http://127.0.0.1:8080/health', name: 'http://127.0.0.1:8080/health' }
+const endpoint: ResourceRef = {
+  kind: 'endpoint',
+  id: 'http://127.0.0.1:8080/health',
+  name: 'http://127.0.0.1:8080/health',
+}
 const host: ResourceRef = { kind: 'host', id: 'test-host', name: 'test-host' }
 
 function reading(metric: ReadingMetric, unit: ReadingUnit, resource: ResourceRef, value: number, i: number): Reading {
-  return { series: readingSeries(metric, resource), metric, value, unit, resource, labels: {}, source: 'collector', query: `collector:${metric}`, at: new Date(T0 + i * STEP).toISOString() }
+  return {
+    series: readingSeries(metric, resource),
+    metric,
+    value,
+    unit,
+    resource,
+    labels: {},
+    source: 'collector',
+    query: `collector:${metric}`,
+    at: new Date(T0 + i * STEP).toISOString(),
+  }
 }
 const latency = (value: number, i: number) => reading('latency_ms', 'ms', endpoint, value, i)
 const cpu = (value: number, i: number) => reading('cpu_busy_percent', 'percent', host, value, i)
@@ -53,21 +67,29 @@ const cpu = (value: number, i: number) => reading('cpu_busy_percent', 'percent',
 /** ~6 ms with noise for `baseline` ticks, then `shifted` ms. */
 function latencySeries(baseline: number, total: number, shifted: number, seed = 1): number[] {
   const g = noise(seed)
-  return Array.from({ length: total }, (_, i) => (i < baseline ? Math.round((6 + 1.2 * g()) * 100) / 100 : shifted + g()))
+  return Array.from({ length: total }, (_, i) =>
+    i < baseline ? Math.round((6 + 1.2 * g()) * 100) / 100 : shifted + g(),
+  )
 }
 
 describe('AnomalyScorer (real Redis)', () => {
   it('turns a level shift under the fixed threshold into one anomaly incident after its `for`, with the evidence', async () => {
     const p = prefix()
     const scorer = new AnomalyScorer(redis.client, { prefix: `${p}anomaly:`, threshold: 0.5 })
-    const tracker = new AlertTracker(redis.client, { prefix: `${p}alerts:`, forMs: 0, forMsByType: { anomaly: 3 * STEP }, holdDownMs: 0 })
+    const tracker = new AlertTracker(redis.client, {
+      prefix: `${p}alerts:`,
+      forMs: 0,
+      forMsByType: { anomaly: 3 * STEP },
+      holdDownMs: 0,
+    })
     const values = latencySeries(40, 50, 60)
     const opened = []
     for (let i = 0; i < values.length; i++) {
       const checked = checkReadings([latency(values[i], i)], checks)
       assert.equal(checked[0].breaching, false, 'no fixed threshold catches it (200 ms)')
       const round = await scorer.score(checked, T0 + i * STEP)
-      if (i < 40) assert.equal(round.alerts.length, 0, `baseline tick ${i} (${values[i]} ms) scored ${round.scores[0].score}`)
+      if (i < 40)
+        assert.equal(round.alerts.length, 0, `baseline tick ${i} (${values[i]} ms) scored ${round.scores[0].score}`)
       else {
         assert.equal(round.alerts.length, 1, `shifted tick ${i} is anomalous (score ${round.scores[0].score})`)
         assert.equal(round.scores[0].learned, false, 'held out of the model while anomalous')
@@ -86,7 +108,10 @@ describe('AnomalyScorer (real Redis)', () => {
     assert.equal(d.series, 'latency_ms|endpoint|http://127.0.0.1:8080/health')
     assert.equal(d.observed, a.value)
     assert.ok((a.value ?? 0) > 55, `observed ${a.value}`)
-    assert.ok(d.expectedLow < 6 && d.expectedHigh > 6 && d.expectedHigh < 20, `expected range ${d.expectedLow}..${d.expectedHigh} is the baseline's`)
+    assert.ok(
+      d.expectedLow < 6 && d.expectedHigh > 6 && d.expectedHigh < 20,
+      `expected range ${d.expectedLow}..${d.expectedHigh} is the baseline's`,
+    )
     assert.ok(d.score > 0.5 && d.score <= 1, `score ${d.score}`)
     assert.equal(d.samples, 40)
     assert.equal(d.anomalousSince, new Date(T0 + 40 * STEP).toISOString())
@@ -96,8 +121,10 @@ describe('AnomalyScorer (real Redis)', () => {
     const p = prefix()
     const scorer = new AnomalyScorer(redis.client, { prefix: `${p}anomaly:` })
     const g = noise(3)
-    const disk = (value: number, i: number) => reading('disk_used_percent', 'percent', { kind: 'filesystem', id: 'test-host:/data', name: '/data' }, value, i)
-    for (let i = 0; i < 40; i++) await scorer.score(checkReadings([cpu(20 + 3 * g(), i), disk(41.2, i)], checks), T0 + i * STEP)
+    const disk = (value: number, i: number) =>
+      reading('disk_used_percent', 'percent', { kind: 'filesystem', id: 'test-host:/data', name: '/data' }, value, i)
+    for (let i = 0; i < 40; i++)
+      await scorer.score(checkReadings([cpu(20 + 3 * g(), i), disk(41.2, i)], checks), T0 + i * STEP)
     const round = await scorer.score(checkReadings([cpu(95, 40), disk(41.5, 40)], checks), T0 + 40 * STEP)
     const [c, dsk] = round.scores
     assert.ok(c.anomalous, 'CPU at 95 % is anomalous')
@@ -107,9 +134,12 @@ describe('AnomalyScorer (real Redis)', () => {
     assert.deepEqual(round.clear.sort(), [c.fingerprint, dsk.fingerprint].sort())
   })
 
-  it('pages only for a move large in the series\' own units: a probe\'s jitter is improbable, not an incident', async () => {
+  it("pages only for a move large in the series' own units: a probe's jitter is improbable, not an incident", async () => {
     const p = prefix()
-    const scorer = new AnomalyScorer(redis.client, { prefix: `${p}anomaly:`, minChange: { ms: 20, percent: 10, ratio: 0.2 } })
+    const scorer = new AnomalyScorer(redis.client, {
+      prefix: `${p}anomaly:`,
+      minChange: { ms: 20, percent: 10, ratio: 0.2 },
+    })
     const g = noise(5)
     // A quiet 20 ms probe, then ordinary jitter to 32 ms: improbable to the detector, 12 ms in fact.
     for (let i = 0; i < 40; i++) await scorer.score(checkReadings([latency(20 + 0.3 * g(), i)], checks), T0 + i * STEP)
@@ -130,14 +160,18 @@ describe('AnomalyScorer (real Redis)', () => {
     const values = latencySeries(300, 400, 45, 7).map((v, i) => (i === 150 ? 40 : v))
     const continuous = new AnomalyScorer(undefined, { baselinePoints: 15 })
     const expected: number[] = []
-    for (let i = 0; i < values.length; i++) expected.push((await continuous.score(checkReadings([latency(values[i], i)], checks), T0 + i * STEP)).scores[0].score)
+    for (let i = 0; i < values.length; i++)
+      expected.push(
+        (await continuous.score(checkReadings([latency(values[i], i)], checks), T0 + i * STEP)).scores[0].score,
+      )
 
     const got: number[] = []
     const firstClient = new Redis({ port: redis.port, host: '127.0.0.1' })
     const secondClient = new Redis({ port: redis.port, host: '127.0.0.1', lazyConnect: true })
     try {
       const first = new AnomalyScorer(firstClient, { prefix: `${p}anomaly:` })
-      for (let i = 0; i < 200; i++) got.push((await first.score(checkReadings([latency(values[i], i)], checks), T0 + i * STEP)).scores[0].score)
+      for (let i = 0; i < 200; i++)
+        got.push((await first.score(checkReadings([latency(values[i], i)], checks), T0 + i * STEP)).scores[0].score)
       firstClient.disconnect()
       const series = 'latency_ms|endpoint|http://127.0.0.1:8080/health'
       const raw = await redis.client.get(first.key(series))
@@ -146,43 +180,80 @@ describe('AnomalyScorer (real Redis)', () => {
       assert.ok(ttl > 86_400_000, 'the state expires when its series is gone')
 
       const second = new AnomalyScorer(secondClient, { prefix: `${p}anomaly:` })
-      assert.equal((await second.state(series))?.detector.n, 199, 'the point at 150 was held out; the other 199 were learned')
-      for (let i = 200; i < values.length; i++) got.push((await second.score(checkReadings([latency(values[i], i)], checks), T0 + i * STEP)).scores[0].score)
+      assert.equal(
+        (await second.state(series))?.detector.n,
+        199,
+        'the point at 150 was held out; the other 199 were learned',
+      )
+      for (let i = 200; i < values.length; i++)
+        got.push((await second.score(checkReadings([latency(values[i], i)], checks), T0 + i * STEP)).scores[0].score)
     } finally {
       firstClient.disconnect()
       secondClient.disconnect()
     }
     assert.deepEqual(got, expected)
-    assert.ok(got.slice(300).every((s) => s > 0.5), 'the shift after the restart is scored against the learned baseline')
+    assert.ok(
+      got.slice(300).every((s) => s > 0.5),
+      'the shift after the restart is scored against the learned baseline',
+    )
 
     // A fresh detector, by contrast, would still be learning at the shift.
     const fresh = new AnomalyScorer(undefined, {})
     const freshScores = []
-    for (let i = 300; i < 315; i++) freshScores.push((await fresh.score(checkReadings([latency(values[i], i)], checks), T0 + i * STEP)).scores[0].score)
-    assert.ok(freshScores.every((s) => s === 0), 'a fresh detector is still in its baseline')
+    for (let i = 300; i < 315; i++)
+      freshScores.push(
+        (await fresh.score(checkReadings([latency(values[i], i)], checks), T0 + i * STEP)).scores[0].score,
+      )
+    assert.ok(
+      freshScores.every((s) => s === 0),
+      'a fresh detector is still in its baseline',
+    )
   })
 
   it('learns a shift that lasts past adaptAfterMs as the new normal', async () => {
     const scorer = new AnomalyScorer(redis.client, { prefix: `${prefix()}anomaly:`, adaptAfterMs: 10 * STEP })
     const values = latencySeries(60, 400, 60, 11)
     const rounds = []
-    for (let i = 0; i < values.length; i++) rounds.push(await scorer.score(checkReadings([latency(values[i], i)], checks), T0 + i * STEP))
-    assert.ok(rounds.slice(60, 70).every((r) => r.alerts.length === 1 && !r.scores[0].learned), 'anomalous and held out for adaptAfterMs')
+    for (let i = 0; i < values.length; i++)
+      rounds.push(await scorer.score(checkReadings([latency(values[i], i)], checks), T0 + i * STEP))
+    assert.ok(
+      rounds.slice(60, 70).every((r) => r.alerts.length === 1 && !r.scores[0].learned),
+      'anomalous and held out for adaptAfterMs',
+    )
     assert.ok(rounds[70].scores[0].learned, 'learned once the anomaly has lasted adaptAfterMs')
     const lastAlert = rounds.map((r) => r.alerts.length > 0).lastIndexOf(true)
     assert.ok(lastAlert < 399, 'the new level stops being anomalous')
-    assert.ok(rounds.slice(lastAlert + 1).every((r) => r.alerts.length === 0 && r.scores[0].learned), 'quiet and learning afterwards')
+    assert.ok(
+      rounds.slice(lastAlert + 1).every((r) => r.alerts.length === 0 && r.scores[0].learned),
+      'quiet and learning afterwards',
+    )
   })
 
   it('is wired into the Monitor: every checked series of a real tick is scored, its state kept in Redis', async () => {
     const p = prefix()
-    const monitor = new Monitor({ docker: false, history: false, redis: redis.client, keyPrefix: p, tracker: { prefix: `${p}alerts:` }, anomaly: { baselinePoints: 1 } })
+    const monitor = new Monitor({
+      docker: false,
+      history: false,
+      redis: redis.client,
+      keyPrefix: p,
+      tracker: { prefix: `${p}alerts:` },
+      anomaly: { baselinePoints: 1 },
+    })
     await monitor.tick()
     const tick = await monitor.tick()
     const checked = monitor.evaluate(tick.readings).checked
-    assert.ok(checked.some((c) => c.reading.metric === 'memory_used_percent') && checked.some((c) => c.reading.metric === 'cpu_busy_percent'), 'host memory and CPU are checked')
+    assert.ok(
+      checked.some((c) => c.reading.metric === 'memory_used_percent') &&
+        checked.some((c) => c.reading.metric === 'cpu_busy_percent'),
+      'host memory and CPU are checked',
+    )
     assert.deepEqual(tick.anomaly?.scores.map((s) => s.series).sort(), checked.map((c) => c.reading.series).sort())
-    for (const c of checked) assert.equal((await monitor.anomaly!.state(c.reading.series))?.detector.n, 2, `${c.reading.series} learned both ticks`)
+    for (const c of checked)
+      assert.equal(
+        (await monitor.anomaly!.state(c.reading.series))?.detector.n,
+        2,
+        `${c.reading.series} learned both ticks`,
+      )
     assert.equal(monitor.anomaly!.prefix, `${p}anomaly:`)
   })
 

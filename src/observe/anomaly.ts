@@ -10,7 +10,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import { AnomalyDetector, type AnomalyEvidence, type DetectorOptions, type DetectorState } from './anomaly-detector/index'
+import {
+  AnomalyDetector,
+  type AnomalyEvidence,
+  type DetectorOptions,
+  type DetectorState,
+} from './anomaly-detector/index'
 import type { Alert } from '../platform/store/model'
 import type { CheckedReading } from './checks'
 import type { ReadingUnit } from './types'
@@ -81,7 +86,13 @@ export interface MinChange {
 export const DEFAULT_MIN_CHANGE: MinChange = { ms: 20, percent: 10, ratio: 0.2 }
 
 /** Floors below which no move counts whatever the settings: 1 MiB of memory, 1 KiB/s, 1 error/s. */
-const UNIT_FLOOR: Record<ReadingUnit, number> = { percent: 0, ms: 0, bytes: 1024 * 1024, bytes_per_second: 1024, errors_per_second: 1 }
+const UNIT_FLOOR: Record<ReadingUnit, number> = {
+  percent: 0,
+  ms: 0,
+  bytes: 1024 * 1024,
+  bytes_per_second: 1024,
+  errors_per_second: 1,
+}
 
 /** The smallest move from the median that can count, for a series at `median`. */
 export function minDeviation(unit: ReadingUnit, median: number, min: MinChange = DEFAULT_MIN_CHANGE): number {
@@ -135,9 +146,15 @@ export class AnomalyScorer {
     this.ttlMs = opts.ttlMs ?? 7 * 86_400_000
     this.maxSeries = opts.maxSeries ?? 1000
     this.prefix = opts.prefix ?? 'sentinel:observe:anomaly:'
-    if (!(this.threshold >= 0 && this.threshold <= 1)) throw new Error(`AnomalyScorer: threshold must be from 0 to 1, got ${this.threshold}`)
-    if (!Number.isInteger(this.baselinePoints) || this.baselinePoints < 1) throw new Error(`AnomalyScorer: baselinePoints must be a whole number >= 1, got ${this.baselinePoints}`)
-    for (const [name, v] of Object.entries({ adaptAfterMs: this.adaptAfterMs, ttlMs: this.ttlMs, maxSeries: this.maxSeries })) {
+    if (!(this.threshold >= 0 && this.threshold <= 1))
+      throw new Error(`AnomalyScorer: threshold must be from 0 to 1, got ${this.threshold}`)
+    if (!Number.isInteger(this.baselinePoints) || this.baselinePoints < 1)
+      throw new Error(`AnomalyScorer: baselinePoints must be a whole number >= 1, got ${this.baselinePoints}`)
+    for (const [name, v] of Object.entries({
+      adaptAfterMs: this.adaptAfterMs,
+      ttlMs: this.ttlMs,
+      maxSeries: this.maxSeries,
+    })) {
       if (!Number.isFinite(v) || v < 1) throw new Error(`AnomalyScorer: ${name} must be >= 1, got ${v}`)
     }
     // No damping: a monitor wants the score while the anomaly lasts, not only its first point.
@@ -155,7 +172,9 @@ export class AnomalyScorer {
   /** Scores one tick's checked readings (one per series) and learns them. */
   async score(checked: CheckedReading[], now: number = Date.now()): Promise<AnomalyRound> {
     const bySeries = new Map<string, CheckedReading>()
-    for (const c of checked) if (Number.isFinite(c.reading.value) && (bySeries.has(c.reading.series) || bySeries.size < this.maxSeries)) bySeries.set(c.reading.series, c)
+    for (const c of checked)
+      if (Number.isFinite(c.reading.value) && (bySeries.has(c.reading.series) || bySeries.size < this.maxSeries))
+        bySeries.set(c.reading.series, c)
     const items = [...bySeries.values()]
     const out: AnomalyRound = { alerts: [], clear: [], scores: [] }
     if (!items.length) return out
@@ -164,11 +183,12 @@ export class AnomalyScorer {
     let states: ({ detector: AnomalyDetector; anomalousSince?: number } | undefined)[]
     if (this.redis) {
       // A tick that overlaps another would learn the same series twice from stale state: it skips.
-      const res = (await this.redis
-        .pipeline()
-        .set(this.lockKey, token, 'PX', LOCK_MS, 'NX')
-        .mget(items.map((c) => this.key(c.reading.series)))
-        .exec()) ?? []
+      const res =
+        (await this.redis
+          .pipeline()
+          .set(this.lockKey, token, 'PX', LOCK_MS, 'NX')
+          .mget(items.map((c) => this.key(c.reading.series)))
+          .exec()) ?? []
       if (res[0]?.[0]) throw res[0][0]
       if (res[0]?.[1] !== 'OK') return { ...out, skipped: 'another tick is scoring the series' }
       if (res[1]?.[0]) throw res[1][0]
@@ -190,7 +210,10 @@ export class AnomalyScorer {
         const t = Number.isFinite(at) ? at : now
         const score = st.detector.peek(r.value)
         const evidence = st.detector.evidence(EVIDENCE_K, r.value)
-        const anomalous = score > this.threshold && !!evidence && Math.abs(r.value - evidence.p50) >= minDeviation(r.unit, evidence.p50, this.minChange)
+        const anomalous =
+          score > this.threshold &&
+          !!evidence &&
+          Math.abs(r.value - evidence.p50) >= minDeviation(r.unit, evidence.p50, this.minChange)
         if (anomalous) st.anomalousSince ??= t
         else st.anomalousSince = undefined
         // An anomalous point stays out of the model, so a lasting shift keeps scoring (SPOT does the
@@ -202,7 +225,11 @@ export class AnomalyScorer {
         if (anomalous && !c.breaching) out.alerts.push(this.alert(c, fingerprint, score, evidence!, st.anomalousSince!))
         else out.clear.push(fingerprint)
         if (this.redis) {
-          const saved: SeriesState = { v: 1, detector: st.detector.toJSON(), ...(st.anomalousSince !== undefined ? { anomalousSince: st.anomalousSince } : {}) }
+          const saved: SeriesState = {
+            v: 1,
+            detector: st.detector.toJSON(),
+            ...(st.anomalousSince !== undefined ? { anomalousSince: st.anomalousSince } : {}),
+          }
           toSave.push([this.key(r.series), JSON.stringify(saved)])
         } else {
           this.memory.set(r.series, st)
@@ -228,7 +255,13 @@ export class AnomalyScorer {
   async state(series: string): Promise<SeriesState | null> {
     if (!this.redis) {
       const m = this.memory.get(series)
-      return m ? { v: 1, detector: m.detector.toJSON(), ...(m.anomalousSince !== undefined ? { anomalousSince: m.anomalousSince } : {}) } : null
+      return m
+        ? {
+            v: 1,
+            detector: m.detector.toJSON(),
+            ...(m.anomalousSince !== undefined ? { anomalousSince: m.anomalousSince } : {}),
+          }
+        : null
     }
     const raw = await this.redis.get(this.key(series))
     return raw ? (JSON.parse(raw) as SeriesState) : null
@@ -240,8 +273,12 @@ export class AnomalyScorer {
     try {
       const st = JSON.parse(raw) as SeriesState
       if (st?.v !== 1) return undefined
-      const since = typeof st.anomalousSince === 'number' && Number.isFinite(st.anomalousSince) ? st.anomalousSince : undefined
-      return { detector: AnomalyDetector.fromJSON(st.detector), ...(since !== undefined ? { anomalousSince: since } : {}) }
+      const since =
+        typeof st.anomalousSince === 'number' && Number.isFinite(st.anomalousSince) ? st.anomalousSince : undefined
+      return {
+        detector: AnomalyDetector.fromJSON(st.detector),
+        ...(since !== undefined ? { anomalousSince: since } : {}),
+      }
     } catch {
       return undefined
     }

@@ -28,13 +28,17 @@ export function monitorFromConfig(): Monitor {
 }
 
 /** A reading as a person reads it: 97.01, 3.2, 250 (the exact value stays on the alert). */
-const shown = (v: number | null | undefined) => (typeof v === 'number' && Number.isFinite(v) ? String(Math.round(v * 100) / 100) : '?')
+const shown = (v: number | null | undefined) =>
+  typeof v === 'number' && Number.isFinite(v) ? String(Math.round(v * 100) / 100) : '?'
 
 function title(a: Alert): string {
   if (a.type === 'container_down') return `container ${a.resource.name} is down`
   if (a.type === 'anomaly') {
     const d = (a.details ?? {}) as { expectedLow?: number; expectedHigh?: number; score?: number }
-    const range = d.expectedLow !== undefined && d.expectedHigh !== undefined ? `, expected ${d.expectedLow}..${d.expectedHigh}` : ''
+    const range =
+      d.expectedLow !== undefined && d.expectedHigh !== undefined
+        ? `, expected ${d.expectedLow}..${d.expectedHigh}`
+        : ''
     return `anomaly: ${a.metric} ${shown(a.value)} on ${a.resource.name}${range}${d.score !== undefined ? ` (score ${d.score})` : ''}`
   }
   return `${a.metric} ${shown(a.value)} over ${shown(a.threshold)} on ${a.resource.name}`
@@ -65,7 +69,10 @@ export async function applyAlerts(
     firing.delete(alert.fingerprint)
     firing.set(alert.fingerprint, alert)
   }
-  const screened = await screenContainerAlerts([...firing.values()], { stops: deps.stops ?? new StoppedOnPurpose(), log: (msg, data) => log('warn', msg, data) })
+  const screened = await screenContainerAlerts([...firing.values()], {
+    stops: deps.stops ?? new StoppedOnPurpose(),
+    log: (msg, data) => log('warn', msg, data),
+  })
   const held = await deps.store.openIncidentsFor([...firing.keys()])
   const outcomes = await Promise.all(
     screened.map(async ({ alert, leaveAlone }) => {
@@ -73,7 +80,14 @@ export async function applyAlerts(
       if (holder) return { alert, incident: holder, created: false, suppressed: false }
       if (leaveAlone) return { alert, ...(await recordLeftAlone(alert, leaveAlone, input.actor, deps)), created: false }
       const { incident, created } = await deps.store.open(alert, { title: title(alert), actor: input.actor })
-      if (created) await deps.audit.append({ kind: 'incident.opened', actor: input.actor, incidentId: incident.id, resource: alert.resource.name, data: { type: alert.type, fingerprint: alert.fingerprint, value: alert.value, source: alert.source } })
+      if (created)
+        await deps.audit.append({
+          kind: 'incident.opened',
+          actor: input.actor,
+          incidentId: incident.id,
+          resource: alert.resource.name,
+          data: { type: alert.type, fingerprint: alert.fingerprint, value: alert.value, source: alert.source },
+        })
       return { alert, incident, created, suppressed: false }
     }),
   )
@@ -91,11 +105,26 @@ export async function applyAlerts(
   )
   for (const alert of input.flapping) {
     // Flapping: opens and clears again and again. Remediating each time would thrash; a person decides.
-    const { incident, created } = await deps.store.open(alert, { title: `[flapping] ${title(alert)}`, actor: input.actor })
+    const { incident, created } = await deps.store.open(alert, {
+      title: `[flapping] ${title(alert)}`,
+      actor: input.actor,
+    })
     if (!created) continue
     out.flapping.push(incident.id)
-    await deps.store.update(incident.id, (i) => escalate(i, { actor: input.actor, summary: 'flapping: not remediated again and again; left for a person', data: { approverRole: 'admin' } }))
-    await deps.audit.append({ kind: 'incident.flapping', actor: input.actor, incidentId: incident.id, resource: alert.resource.name, outcome: 'escalated' })
+    await deps.store.update(incident.id, (i) =>
+      escalate(i, {
+        actor: input.actor,
+        summary: 'flapping: not remediated again and again; left for a person',
+        data: { approverRole: 'admin' },
+      }),
+    )
+    await deps.audit.append({
+      kind: 'incident.flapping',
+      actor: input.actor,
+      incidentId: incident.id,
+      resource: alert.resource.name,
+      outcome: 'escalated',
+    })
   }
   for (const alert of input.resolve) {
     // An escalated incident waits for a person, but when its alert clears the problem is gone.
@@ -104,9 +133,27 @@ export async function applyAlerts(
     if (!open) continue
     // Closed in the meantime (a person, another intake): nothing to resolve.
     let resolved = false
-    await deps.store.update(open.id, (i) => (resolved = !isClosed(i) && resolve(i, { actor: input.actor, summary: input.actor === 'alertmanager' ? 'Alertmanager reports the alert resolved' : 'the alert has been clear for the hold-down time' })))
+    await deps.store.update(
+      open.id,
+      (i) =>
+        (resolved =
+          !isClosed(i) &&
+          resolve(i, {
+            actor: input.actor,
+            summary:
+              input.actor === 'alertmanager'
+                ? 'Alertmanager reports the alert resolved'
+                : 'the alert has been clear for the hold-down time',
+          })),
+    )
     if (!resolved) continue
-    await deps.audit.append({ kind: 'incident.resolved', actor: input.actor, incidentId: open.id, resource: open.resource.name, outcome: 'alert cleared' })
+    await deps.audit.append({
+      kind: 'incident.resolved',
+      actor: input.actor,
+      incidentId: open.id,
+      resource: open.resource.name,
+      outcome: 'alert cleared',
+    })
     out.resolved.push(open.id)
   }
   return out
@@ -116,13 +163,27 @@ export async function applyAlerts(
  * An alert about a container left alone, recorded as a suppressed incident with the reason. A
  * firing alert is sent again and again (Alertmanager's repeat interval): one record per firing.
  */
-async function recordLeftAlone(alert: Alert, reason: string, actor: string, deps: { store: IncidentStore; audit: AuditLog }): Promise<{ incident: Incident; suppressed: boolean }> {
+async function recordLeftAlone(
+  alert: Alert,
+  reason: string,
+  actor: string,
+  deps: { store: IncidentStore; audit: AuditLog },
+): Promise<{ incident: Incident; suppressed: boolean }> {
   const last = await deps.store.lastIncidentFor(alert.fingerprint)
   if (last?.status === 'suppressed' && last.alert.at === alert.at) return { incident: last, suppressed: true }
   const { incident, created } = await deps.store.open(alert, { title: title(alert), actor })
   // Held meanwhile by an incident opened for the same fingerprint: it is that one's.
   if (!created) return { incident, suppressed: false }
-  const suppressed = await deps.store.update(incident.id, (i) => suppress(i, { actor, summary: `left alone: ${reason}`, data: { reason } }))
-  await deps.audit.append({ kind: 'incident.suppressed', actor, incidentId: incident.id, resource: alert.resource.name, outcome: 'left alone', data: { type: alert.type, fingerprint: alert.fingerprint, reason } })
+  const suppressed = await deps.store.update(incident.id, (i) =>
+    suppress(i, { actor, summary: `left alone: ${reason}`, data: { reason } }),
+  )
+  await deps.audit.append({
+    kind: 'incident.suppressed',
+    actor,
+    incidentId: incident.id,
+    resource: alert.resource.name,
+    outcome: 'left alone',
+    data: { type: alert.type, fingerprint: alert.fingerprint, reason },
+  })
   return { incident: suppressed, suppressed: true }
 }

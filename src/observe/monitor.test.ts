@@ -68,7 +68,8 @@ async function stopStress(p: ChildProcess) {
   if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL')
 }
 
-const find = (t: TickResult, metric: string, pred: (r: TickResult['readings'][number]) => boolean = () => true) => t.readings.find((r) => r.metric === metric && pred(r))
+const find = (t: TickResult, metric: string, pred: (r: TickResult['readings'][number]) => boolean = () => true) =>
+  t.readings.find((r) => r.metric === metric && pred(r))
 
 before(async () => {
   ;[redis, nodeExporter] = await Promise.all([startRedis(), startNodeExporter()])
@@ -98,29 +99,45 @@ after(async () => {
 describe('Monitor with a real Prometheus and node-exporter', () => {
   it('the client reports unreachable servers and bad queries clearly', async () => {
     const down = new PrometheusClient({ url: `http://127.0.0.1:${await freePort()}`, timeoutMs: 1000 })
-    await assert.rejects(down.query('up'), (e: unknown) => e instanceof PrometheusError && e.kind === 'unreachable' && e.code === 'ECONNREFUSED' && e.unavailable)
+    await assert.rejects(
+      down.query('up'),
+      (e: unknown) =>
+        e instanceof PrometheusError && e.kind === 'unreachable' && e.code === 'ECONNREFUSED' && e.unavailable,
+    )
     const client = new PrometheusClient({ url: prometheus.url })
-    await assert.rejects(client.query('sum(('), (e: unknown) => e instanceof PrometheusError && e.kind === 'query' && e.errorType === 'bad_data' && !e.unavailable)
+    await assert.rejects(
+      client.query('sum(('),
+      (e: unknown) =>
+        e instanceof PrometheusError && e.kind === 'query' && e.errorType === 'bad_data' && !e.unavailable,
+    )
     await client.ready()
     // Every query of the checks is valid PromQL (the cAdvisor ones answer empty here: no cAdvisor).
-    for (const [name, q] of Object.entries(buildQueries({ cpuWindow: '5s', containerSelector: 'container_label_x="y"' }))) {
+    for (const [name, q] of Object.entries(
+      buildQueries({ cpuWindow: '5s', containerSelector: 'container_label_x="y"' }),
+    )) {
       await assert.doesNotReject(client.query(q), `query ${name}`)
     }
     const end = Date.now()
-    const series = await waitFor(async () => {
-      const s = await client.queryRange('up', { start: end - 10_000, end: Date.now(), stepSeconds: 1 })
-      return s.length && s[0].points.length >= 2 ? s : undefined
-    }, { timeoutMs: 15_000, what: 'a range of up' })
+    const series = await waitFor(
+      async () => {
+        const s = await client.queryRange('up', { start: end - 10_000, end: Date.now(), stepSeconds: 1 })
+        return s.length && s[0].points.length >= 2 ? s : undefined
+      },
+      { timeoutMs: 15_000, what: 'a range of up' },
+    )
     assert.equal(series[0].labels.job, 'node')
     assert.equal(series[0].points.at(-1)![1], 1)
   })
 
   it('reads every check from Prometheus; the computed latency agrees with the network readings', async () => {
     const monitor = new Monitor(options())
-    const t = await waitFor(async () => {
-      const r = await monitor.tick()
-      return r.source.source === 'prometheus' && find(r, 'cpu_busy_percent') && find(r, 'latency_ms') ? r : undefined
-    }, { timeoutMs: 20_000, intervalMs: 500, what: 'prometheus readings' })
+    const t = await waitFor(
+      async () => {
+        const r = await monitor.tick()
+        return r.source.source === 'prometheus' && find(r, 'cpu_busy_percent') && find(r, 'latency_ms') ? r : undefined
+      },
+      { timeoutMs: 20_000, intervalMs: 500, what: 'prometheus readings' },
+    )
     assert.match(t.source.reason, /^prometheus reachable at /)
     const instance = `127.0.0.1:${nodeExporter.port}`
     for (const m of ['memory_used_percent', 'cpu_busy_percent']) {
@@ -136,7 +153,10 @@ describe('Monitor with a real Prometheus and node-exporter', () => {
     const bytes = find(t, 'network_bytes_per_second')!.value
     const errors = find(t, 'network_errors_per_second')!.value
     const latency = find(t, 'latency_ms')!
-    assert.ok(Math.abs(latency.value - computedLatencyMs(bytes, errors)) < 1e-6, `${latency.value} vs formula ${computedLatencyMs(bytes, errors)}`)
+    assert.ok(
+      Math.abs(latency.value - computedLatencyMs(bytes, errors)) < 1e-6,
+      `${latency.value} vs formula ${computedLatencyMs(bytes, errors)}`,
+    )
     assert.equal(latency.source, 'prometheus')
   })
 
@@ -147,18 +167,24 @@ describe('Monitor with a real Prometheus and node-exporter', () => {
     }
     const monitor = new Monitor(options())
     const isMine = (r: { resource: { name: string } }) => r.resource.name === mountDir
-    const before = await waitFor(async () => {
-      const r = await monitor.tick()
-      return r.source.source === 'prometheus' && find(r, 'disk_used_percent', isMine) ? r : undefined
-    }, { timeoutMs: 15_000, intervalMs: 500, what: 'the tmpfs in prometheus' })
+    const before = await waitFor(
+      async () => {
+        const r = await monitor.tick()
+        return r.source.source === 'prometheus' && find(r, 'disk_used_percent', isMine) ? r : undefined
+      },
+      { timeoutMs: 15_000, intervalMs: 500, what: 'the tmpfs in prometheus' },
+    )
     assert.ok(find(before, 'disk_used_percent', isMine)!.value < 95)
     assert.ok(!before.alerts.some((a) => a.type === 'disk' && isMine(a)))
     // 4.1 MB of the 4 MiB tmpfs: about 98 % used.
     writeFileSync(path.join(mountDir, 'fill'), Buffer.alloc(4_100_000))
-    const tick = await waitFor(async () => {
-      const r = await monitor.tick()
-      return r.alerts.some((a) => a.type === 'disk' && isMine(a)) ? r : undefined
-    }, { timeoutMs: 15_000, intervalMs: 500, what: 'a disk alert for the tmpfs' })
+    const tick = await waitFor(
+      async () => {
+        const r = await monitor.tick()
+        return r.alerts.some((a) => a.type === 'disk' && isMine(a)) ? r : undefined
+      },
+      { timeoutMs: 15_000, intervalMs: 500, what: 'a disk alert for the tmpfs' },
+    )
     const alert = tick.alerts.find((a) => a.type === 'disk' && isMine(a))!
     assert.equal(alert.labels.source, 'prometheus')
     assert.equal(alert.severity, 'critical')
@@ -166,7 +192,10 @@ describe('Monitor with a real Prometheus and node-exporter', () => {
     assert.ok(alert.value! > 95)
     assert.equal(alert.resource.kind, 'filesystem')
     assert.match(alert.source, /node_filesystem_avail_bytes/)
-    assert.ok(tick.toOpen.some((a) => a.fingerprint === alert.fingerprint), 'opened (for: 0)')
+    assert.ok(
+      tick.toOpen.some((a) => a.fingerprint === alert.fingerprint),
+      'opened (for: 0)',
+    )
     // The collector sees the same filesystem over statfs, with the same fingerprint.
     const local = (await collectHost(options().host)).find((r) => r.metric === 'disk_used_percent' && isMine(r))!
     assert.ok(local.value > 95)
@@ -178,32 +207,57 @@ describe('Monitor with a real Prometheus and node-exporter', () => {
 
   it('sees stress-ng load cross the CPU and memory thresholds', async (t) => {
     const monitor = new Monitor(options())
-    const base = await waitFor(async () => {
-      const r = await monitor.tick()
-      return r.source.source === 'prometheus' && find(r, 'cpu_busy_percent') && find(r, 'memory_used_percent') ? r : undefined
-    }, { timeoutMs: 15_000, what: 'baseline readings' })
+    const base = await waitFor(
+      async () => {
+        const r = await monitor.tick()
+        return r.source.source === 'prometheus' && find(r, 'cpu_busy_percent') && find(r, 'memory_used_percent')
+          ? r
+          : undefined
+      },
+      { timeoutMs: 15_000, what: 'baseline readings' },
+    )
     const cpu0 = find(base, 'cpu_busy_percent')!.value
     const mem0 = find(base, 'memory_used_percent')!.value
     // On a busy shared machine the CPU may already be high: put the threshold between now and 100 %.
     const cpuThreshold = cpu0 < 65 ? 80 : Math.min(97, cpu0 + (100 - cpu0) / 2)
     // 3 GiB is ~12 % of this 24 GiB machine: the threshold just above the current reading.
     const memThreshold = mem0 + 4
-    t.diagnostic(`cpu baseline ${cpu0.toFixed(1)} % → threshold ${cpuThreshold.toFixed(1)}; memory ${mem0.toFixed(1)} % → ${memThreshold.toFixed(1)}`)
-    const loaded = new Monitor(options({ checks: { cpu: { threshold: cpuThreshold }, memory: { threshold: memThreshold } } }))
-    const proc = stress(['--cpu', String(os.cpus().length), '--vm', '1', '--vm-bytes', '3G', '--vm-keep', '--timeout', '40s'])
+    t.diagnostic(
+      `cpu baseline ${cpu0.toFixed(1)} % → threshold ${cpuThreshold.toFixed(1)}; memory ${mem0.toFixed(1)} % → ${memThreshold.toFixed(1)}`,
+    )
+    const loaded = new Monitor(
+      options({ checks: { cpu: { threshold: cpuThreshold }, memory: { threshold: memThreshold } } }),
+    )
+    const proc = stress([
+      '--cpu',
+      String(os.cpus().length),
+      '--vm',
+      '1',
+      '--vm-bytes',
+      '3G',
+      '--vm-keep',
+      '--timeout',
+      '40s',
+    ])
     try {
-      const cpuTick = await waitFor(async () => {
-        const r = await loaded.tick()
-        return r.alerts.some((a) => a.type === 'cpu' && a.resource.kind === 'host') ? r : undefined
-      }, { timeoutMs: 30_000, intervalMs: 500, what: 'a CPU alert' })
+      const cpuTick = await waitFor(
+        async () => {
+          const r = await loaded.tick()
+          return r.alerts.some((a) => a.type === 'cpu' && a.resource.kind === 'host') ? r : undefined
+        },
+        { timeoutMs: 30_000, intervalMs: 500, what: 'a CPU alert' },
+      )
       const cpuAlert = cpuTick.alerts.find((a) => a.type === 'cpu')!
       assert.ok(cpuAlert.value! > cpuThreshold)
       assert.equal(cpuAlert.labels.source, 'prometheus')
       assert.match(cpuAlert.source, /node_cpu_seconds_total\{mode="idle"\}\[5s\]/)
-      const memTick = await waitFor(async () => {
-        const r = await loaded.tick()
-        return r.alerts.some((a) => a.type === 'memory' && a.resource.kind === 'host') ? r : undefined
-      }, { timeoutMs: 30_000, intervalMs: 500, what: 'a memory alert' })
+      const memTick = await waitFor(
+        async () => {
+          const r = await loaded.tick()
+          return r.alerts.some((a) => a.type === 'memory' && a.resource.kind === 'host') ? r : undefined
+        },
+        { timeoutMs: 30_000, intervalMs: 500, what: 'a memory alert' },
+      )
       const memAlert = memTick.alerts.find((a) => a.type === 'memory')!
       assert.ok(memAlert.value! > memThreshold)
       // The collectors see the same load from /proc.
@@ -216,10 +270,16 @@ describe('Monitor with a real Prometheus and node-exporter', () => {
   })
 
   it('uses the probes p95 as latency when targets are set', async () => {
-    const monitor = new Monitor(options({ probes: { targets: [`${slowBase}/slow`, `${slowBase}/fast`], requestsPerTick: 2, timeoutMs: 3000 } }))
+    const monitor = new Monitor(
+      options({ probes: { targets: [`${slowBase}/slow`, `${slowBase}/fast`], requestsPerTick: 2, timeoutMs: 3000 } }),
+    )
     const t = await monitor.tick()
     const latency = t.readings.filter((r) => r.metric === 'latency_ms')
-    assert.deepEqual(latency.map((r) => r.source), ['probe', 'probe'], 'the formula reading is replaced')
+    assert.deepEqual(
+      latency.map((r) => r.source),
+      ['probe', 'probe'],
+      'the formula reading is replaced',
+    )
     const slow = latency.find((r) => r.resource.id === `${slowBase}/slow`)!
     assert.ok(slow.value >= 300)
     const alert = t.alerts.find((a) => a.type === 'latency')!
@@ -241,7 +301,11 @@ describe('Monitor with a real Prometheus and node-exporter', () => {
     assert.equal(down.previousSource, 'prometheus')
     assert.ok(down.readings.length > 0 && down.readings.every((r) => r.source === 'collector'))
     assert.ok(find(down, 'memory_used_percent'))
-    if (mounted) assert.ok(down.alerts.some((a) => a.type === 'disk' && a.resource.name === mountDir), 'the full tmpfs is still seen')
+    if (mounted)
+      assert.ok(
+        down.alerts.some((a) => a.type === 'disk' && a.resource.name === mountDir),
+        'the full tmpfs is still seen',
+      )
     // Another process (the status API) sees the same.
     const status = await new Monitor(options()).latestStatus()
     assert.equal(status.source?.source, 'collector')
@@ -249,14 +313,18 @@ describe('Monitor with a real Prometheus and node-exporter', () => {
     const mem = status.checks.find((c) => c.check === 'memory')!
     assert.equal(mem.source, 'collector')
     assert.ok(['ok', 'firing'].includes(mem.state))
-    if (mounted) assert.equal(status.checks.find((c) => c.check === 'disk' && c.resource.name === mountDir)?.state, 'firing')
+    if (mounted)
+      assert.equal(status.checks.find((c) => c.check === 'disk' && c.resource.name === mountDir)?.state, 'firing')
     assert.ok(status.metrics.some((r) => r.metric === 'network_bytes_per_second'))
 
     await prometheus.restart()
-    const back = await waitFor(async () => {
-      const r = await monitor.tick()
-      return r.source.source === 'prometheus' ? r : undefined
-    }, { timeoutMs: 30_000, intervalMs: 500, what: 'prometheus to be used again' })
+    const back = await waitFor(
+      async () => {
+        const r = await monitor.tick()
+        return r.source.source === 'prometheus' ? r : undefined
+      },
+      { timeoutMs: 30_000, intervalMs: 500, what: 'prometheus to be used again' },
+    )
     assert.equal(back.switched, true)
     assert.equal(back.previousSource, 'collector')
     assert.ok(find(back, 'memory_used_percent')?.source === 'prometheus')

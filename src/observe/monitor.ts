@@ -10,7 +10,15 @@
  */
 import type { Redis } from 'ioredis'
 import type { Alert, ResourceRef, Severity } from '../platform/store/model'
-import { collectDockerContainers, collectHost, HttpProber, MemoryProbeWindow, ReadingHistory, RedisProbeWindow, RedisReadingHistory } from './collectors/index'
+import {
+  collectDockerContainers,
+  collectHost,
+  HttpProber,
+  MemoryProbeWindow,
+  ReadingHistory,
+  RedisProbeWindow,
+  RedisReadingHistory,
+} from './collectors/index'
 import type { DockerCollectorOptions, HistoryStore, HostCollectorOptions } from './collectors/index'
 import { PrometheusClient, PrometheusError } from '../platform/prometheus/client'
 import { collectFromPrometheus, type PromQueryOptions } from './prometheus-queries'
@@ -144,14 +152,23 @@ export class Monitor {
     this.prefix = opts.keyPrefix ?? 'sentinel:observe:'
     this.now = opts.now ?? Date.now
     this.checks = resolveChecks(opts.checks)
-    this.prometheus = opts.prometheus ?? (opts.prometheusUrl ? new PrometheusClient({ url: opts.prometheusUrl, timeoutMs: opts.prometheusTimeoutMs ?? 3000 }) : undefined)
+    this.prometheus =
+      opts.prometheus ??
+      (opts.prometheusUrl
+        ? new PrometheusClient({ url: opts.prometheusUrl, timeoutMs: opts.prometheusTimeoutMs ?? 3000 })
+        : undefined)
     if (opts.tracker instanceof AlertTracker) this.tracker = opts.tracker
     else if (opts.redis) this.tracker = new AlertTracker(opts.redis, opts.tracker)
     else if (opts.tracker) throw new Error('Monitor: the AlertTracker needs a redis client (options.redis)')
     if (opts.history !== false) {
-      this.history = opts.history ?? (opts.redis ? new RedisReadingHistory(opts.redis, opts.historySize ?? 120, `${this.prefix}history:`) : new ReadingHistory(opts.historySize ?? 120))
+      this.history =
+        opts.history ??
+        (opts.redis
+          ? new RedisReadingHistory(opts.redis, opts.historySize ?? 120, `${this.prefix}history:`)
+          : new ReadingHistory(opts.historySize ?? 120))
     }
-    if (opts.anomaly) this.anomaly = new AnomalyScorer(opts.redis, { prefix: `${this.prefix}anomaly:`, ...opts.anomaly })
+    if (opts.anomaly)
+      this.anomaly = new AnomalyScorer(opts.redis, { prefix: `${this.prefix}anomaly:`, ...opts.anomaly })
     const probes = opts.probes
     if (probes && probes.targets.length) {
       const windowOpts = { size: probes.windowSize, windowMs: probes.windowMs }
@@ -160,7 +177,9 @@ export class Monitor {
         requestsPerTick: probes.requestsPerTick,
         timeoutMs: probes.timeoutMs,
         percentile: probes.percentile,
-        window: opts.redis ? new RedisProbeWindow(opts.redis, { ...windowOpts, prefix: `${this.prefix}probe:` }) : new MemoryProbeWindow(windowOpts),
+        window: opts.redis
+          ? new RedisProbeWindow(opts.redis, { ...windowOpts, prefix: `${this.prefix}probe:` })
+          : new MemoryProbeWindow(windowOpts),
       })
     }
   }
@@ -195,18 +214,24 @@ export class Monitor {
           } else {
             const d = await collectDockerContainers(this.opts.docker)
             readings.push(...d.containers)
-            containers = d.containerError ? `none: ${d.containerError}` : 'docker engine API (prometheus has no cAdvisor metrics)'
+            containers = d.containerError
+              ? `none: ${d.containerError}`
+              : 'docker engine API (prometheus has no cAdvisor metrics)'
           }
         }
       } catch (err) {
-        if (err instanceof PrometheusError && err.unavailable) reason = err.code ? `prometheus unreachable: ${err.code} (${this.prometheus.url})` : err.message
+        if (err instanceof PrometheusError && err.unavailable)
+          reason = err.code ? `prometheus unreachable: ${err.code} (${this.prometheus.url})` : err.message
         else reason = `prometheus query failed: ${(err as Error).message}`
       }
     } else {
       reason = 'prometheus not configured'
     }
     if (fellBack) {
-      const [host, d] = await Promise.all([collectHost({ ...this.opts.host, withLatency }), collectDockerContainers(this.opts.docker)])
+      const [host, d] = await Promise.all([
+        collectHost({ ...this.opts.host, withLatency }),
+        collectDockerContainers(this.opts.docker),
+      ])
       readings = [...host, ...d.containers]
       containers = d.containerError ? `none: ${d.containerError}` : 'docker engine API'
     }
@@ -245,9 +270,16 @@ export class Monitor {
     const at = collection.source.checkedAt
     const anomaly = this.anomaly ? await this.anomaly.score(checked, Date.parse(at)) : undefined
     const evaluation: Evaluation = this.tracker
-      ? await this.tracker.evaluate({ breaching: [...alerts, ...(anomaly?.alerts ?? [])], clear: [...clear, ...(anomaly?.clear ?? [])], now: Date.parse(at) })
+      ? await this.tracker.evaluate({
+          breaching: [...alerts, ...(anomaly?.alerts ?? [])],
+          clear: [...clear, ...(anomaly?.clear ?? [])],
+          now: Date.parse(at),
+        })
       : { toOpen: [], toResolve: [], flapping: [], pending: [] }
-    await Promise.all([this.history?.record(collection.readings), this.saveSnapshot({ at, source: collection.source, readings: collection.readings })])
+    await Promise.all([
+      this.history?.record(collection.readings),
+      this.saveSnapshot({ at, source: collection.source, readings: collection.readings }),
+    ])
     return { ...collection, ...evaluation, alerts, clear, at, ...(anomaly ? { anomaly } : {}) }
   }
 
@@ -282,7 +314,12 @@ export class Monitor {
         ...(t?.openedAt ? { openedAt: t.openedAt } : {}),
       }
     })
-    return { source: snap.source, checkedAt: snap.at, checks, metrics: snap.readings.filter((r) => !checkedSeries.has(r.series)) }
+    return {
+      source: snap.source,
+      checkedAt: snap.at,
+      checks,
+      metrics: snap.readings.filter((r) => !checkedSeries.has(r.series)),
+    }
   }
 
   /** The source in use at the last collection (from Redis when this process has not collected). */

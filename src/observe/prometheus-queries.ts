@@ -18,7 +18,9 @@ export const LATENCY_MS_PER_ERROR_PER_SECOND = 100
 
 /** 25 ms + 2 ms per MB/s of traffic + 100 ms per error/s: latency estimated from node counters. */
 export function computedLatencyMs(bytesPerSecond: number, errorsPerSecond: number): number {
-  return LATENCY_BASE_MS + (LATENCY_MS_PER_MBPS * bytesPerSecond) / 1e6 + LATENCY_MS_PER_ERROR_PER_SECOND * errorsPerSecond
+  return (
+    LATENCY_BASE_MS + (LATENCY_MS_PER_MBPS * bytesPerSecond) / 1e6 + LATENCY_MS_PER_ERROR_PER_SECOND * errorsPerSecond
+  )
 }
 
 export interface PromQueryOptions {
@@ -38,7 +40,8 @@ export interface PromQueryOptions {
   containerSelector?: string
 }
 
-export const DEFAULT_EXCLUDED_MOUNTPOINTS = '/(dev|proc|sys|run/credentials/.+|var/lib/docker/.+|var/lib/containers/.+)($|/.*)'
+export const DEFAULT_EXCLUDED_MOUNTPOINTS =
+  '/(dev|proc|sys|run/credentials/.+|var/lib/docker/.+|var/lib/containers/.+)($|/.*)'
 // Loopback and Docker's virtual links: container traffic would be counted twice (veth + bridge + eth).
 export const DEFAULT_EXCLUDED_DEVICES = 'lo|veth.*|docker[0-9]+|br-.*'
 
@@ -62,18 +65,22 @@ export interface PromQueries {
 export function buildQueries(opts: PromQueryOptions = {}): PromQueries {
   const cpuWindow = opts.cpuWindow ?? '1m'
   const rateWindow = opts.rateWindow ?? '1m'
-  for (const w of [cpuWindow, rateWindow]) if (!/^\d+(ms|s|m|h)$/.test(w)) throw new Error(`invalid PromQL range "${w}" (expected e.g. 30s, 1m)`)
+  for (const w of [cpuWindow, rateWindow])
+    if (!/^\d+(ms|s|m|h)$/.test(w)) throw new Error(`invalid PromQL range "${w}" (expected e.g. 30s, 1m)`)
   const fsTypes = opts.excludeFsTypes ?? DEFAULT_EXCLUDED_FS_TYPES
   const node = opts.nodeSelector
   const fsSel = join(
     node,
     fsTypes.length ? `fstype!~${str(fsTypes.map(escapeRegexLiteral).join('|'))}` : undefined,
-    (opts.excludeMountpoints ?? DEFAULT_EXCLUDED_MOUNTPOINTS) ? `mountpoint!~${str(opts.excludeMountpoints ?? DEFAULT_EXCLUDED_MOUNTPOINTS)}` : undefined,
+    (opts.excludeMountpoints ?? DEFAULT_EXCLUDED_MOUNTPOINTS)
+      ? `mountpoint!~${str(opts.excludeMountpoints ?? DEFAULT_EXCLUDED_MOUNTPOINTS)}`
+      : undefined,
   )
   const devices = opts.excludeDevices ?? DEFAULT_EXCLUDED_DEVICES
   const netSel = join(node, devices ? `device!~${str(devices)}` : undefined)
   const ctr = join('name!=""', opts.containerSelector)
-  const netSum = (rx: string, tx: string) => `sum by (instance) (rate(${rx}${netSel}[${rateWindow}]) + rate(${tx}${netSel}[${rateWindow}]))`
+  const netSum = (rx: string, tx: string) =>
+    `sum by (instance) (rate(${rx}${netSel}[${rateWindow}]) + rate(${tx}${netSel}[${rateWindow}]))`
   const networkBytes = netSum('node_network_receive_bytes_total', 'node_network_transmit_bytes_total')
   const networkErrors = netSum('node_network_receive_errs_total', 'node_network_transmit_errs_total')
   return {
@@ -97,8 +104,25 @@ export interface PrometheusCollection {
   containers: Reading[]
 }
 
-function reading(metric: ReadingMetric, unit: ReadingUnit, resource: ResourceRef, sample: PromSample, query: string, at: string): Reading {
-  return { series: readingSeries(metric, resource), metric, value: sample.value, unit, resource, labels: sample.labels, source: 'prometheus', query, at }
+function reading(
+  metric: ReadingMetric,
+  unit: ReadingUnit,
+  resource: ResourceRef,
+  sample: PromSample,
+  query: string,
+  at: string,
+): Reading {
+  return {
+    series: readingSeries(metric, resource),
+    metric,
+    value: sample.value,
+    unit,
+    resource,
+    labels: sample.labels,
+    source: 'prometheus',
+    query,
+    at,
+  }
 }
 
 const hostRef = (labels: Record<string, string>): ResourceRef => {
@@ -136,17 +160,35 @@ export async function collectFromPrometheus(
   for (const s of disk) {
     const instance = s.labels.instance ?? 'unknown'
     const mount = s.labels.mountpoint ?? s.labels.device ?? 'unknown'
-    host.push(reading('disk_used_percent', 'percent', { kind: 'filesystem', id: `${instance}:${mount}`, name: mount }, s, q.disk, at))
+    host.push(
+      reading(
+        'disk_used_percent',
+        'percent',
+        { kind: 'filesystem', id: `${instance}:${mount}`, name: mount },
+        s,
+        q.disk,
+        at,
+      ),
+    )
   }
-  for (const s of bytes) host.push(reading('network_bytes_per_second', 'bytes_per_second', hostRef(s.labels), s, q.networkBytes, at))
-  for (const s of errors) host.push(reading('network_errors_per_second', 'errors_per_second', hostRef(s.labels), s, q.networkErrors, at))
+  for (const s of bytes)
+    host.push(reading('network_bytes_per_second', 'bytes_per_second', hostRef(s.labels), s, q.networkBytes, at))
+  for (const s of errors)
+    host.push(reading('network_errors_per_second', 'errors_per_second', hostRef(s.labels), s, q.networkErrors, at))
   for (const s of latency) host.push(reading('latency_ms', 'ms', hostRef(s.labels), s, q.latency, at))
 
   const containers: Reading[] = []
   // cAdvisor's id label is the cgroup path (/docker/<id>, /system.slice/docker-<id>.scope).
-  const ctrRef = (labels: Record<string, string>): ResourceRef => ({ kind: 'container', id: /[0-9a-f]{64}/.exec(labels.id ?? '')?.[0] ?? labels.name, name: labels.name })
-  for (const s of cMem) containers.push(reading('container_memory_bytes', 'bytes', ctrRef(s.labels), s, q.containerMemoryBytes, at))
-  for (const s of cMemPct) containers.push(reading('container_memory_percent', 'percent', ctrRef(s.labels), s, q.containerMemoryPercent, at))
-  for (const s of cCpu) containers.push(reading('container_cpu_percent', 'percent', ctrRef(s.labels), s, q.containerCpu, at))
+  const ctrRef = (labels: Record<string, string>): ResourceRef => ({
+    kind: 'container',
+    id: /[0-9a-f]{64}/.exec(labels.id ?? '')?.[0] ?? labels.name,
+    name: labels.name,
+  })
+  for (const s of cMem)
+    containers.push(reading('container_memory_bytes', 'bytes', ctrRef(s.labels), s, q.containerMemoryBytes, at))
+  for (const s of cMemPct)
+    containers.push(reading('container_memory_percent', 'percent', ctrRef(s.labels), s, q.containerMemoryPercent, at))
+  for (const s of cCpu)
+    containers.push(reading('container_cpu_percent', 'percent', ctrRef(s.labels), s, q.containerCpu, at))
   return { host, containers }
 }

@@ -96,17 +96,34 @@ describe('AlertTracker (real Redis)', () => {
   })
 
   it('applies a type its own `for` (anomalies), the others the default', async () => {
-    const t = new AlertTracker(redis.client, { prefix: prefix(), forMs: 1000, forMsByType: { anomaly: 5000 }, holdDownMs: 0 })
+    const t = new AlertTracker(redis.client, {
+      prefix: prefix(),
+      forMs: 1000,
+      forMsByType: { anomaly: 5000 },
+      holdDownMs: 0,
+    })
     const cpu = alert(10)
     const anomaly: Alert = { ...alert(11), type: 'anomaly', fingerprint: `anomaly:${randomBytes(8).toString('hex')}` }
     const t0 = 1_700_000_000_000
     await t.evaluate({ breaching: [cpu, anomaly], now: t0 })
     let r = await t.evaluate({ breaching: [cpu, anomaly], now: t0 + 1000 })
-    assert.deepEqual(r.toOpen.map((a) => a.type), ['cpu'])
-    assert.deepEqual(r.pending.map((a) => a.type), ['anomaly'])
+    assert.deepEqual(
+      r.toOpen.map((a) => a.type),
+      ['cpu'],
+    )
+    assert.deepEqual(
+      r.pending.map((a) => a.type),
+      ['anomaly'],
+    )
     r = await t.evaluate({ breaching: [cpu, anomaly], now: t0 + 5000 })
-    assert.deepEqual(r.toOpen.map((a) => a.type), ['anomaly'])
-    assert.throws(() => new AlertTracker(redis.client, { forMsByType: { anomaly: -1 } }), /forMsByType\.anomaly must be >= 0/)
+    assert.deepEqual(
+      r.toOpen.map((a) => a.type),
+      ['anomaly'],
+    )
+    assert.throws(
+      () => new AlertTracker(redis.client, { forMsByType: { anomaly: -1 } }),
+      /forMsByType\.anomaly must be >= 0/,
+    )
   })
 
   it('a pending alert that clears never opens', async () => {
@@ -123,7 +140,13 @@ describe('AlertTracker (real Redis)', () => {
   })
 
   it('marks an alert that keeps opening and clearing as flapping instead of opening it again', async () => {
-    const t = new AlertTracker(redis.client, { prefix: prefix(), forMs: 0, holdDownMs: 0, flapThreshold: 3, flapWindowMs: 60_000 })
+    const t = new AlertTracker(redis.client, {
+      prefix: prefix(),
+      forMs: 0,
+      holdDownMs: 0,
+      flapThreshold: 3,
+      flapWindowMs: 60_000,
+    })
     const a = alert(3)
     const t0 = 1_700_000_000_000
     const r1 = await t.evaluate({ breaching: [a], now: t0 })
@@ -168,7 +191,10 @@ describe('AlertTracker (real Redis)', () => {
     assert.equal(again.toOpen.length, 0, 'no second opening after the restart')
     // b was not observed for more than staleAfterMs: it resolves; a was, it stays.
     const swept = await t2.evaluate({ breaching: [a], now: t0 + 61_000 })
-    assert.deepEqual(swept.toResolve.map((x) => x.fingerprint), [b.fingerprint])
+    assert.deepEqual(
+      swept.toResolve.map((x) => x.fingerprint),
+      [b.fingerprint],
+    )
     assert.equal(swept.toResolve[0].details?.stale, true)
   })
 
@@ -178,7 +204,10 @@ describe('AlertTracker (real Redis)', () => {
     assert.notEqual(alertFingerprint('cpu', r), alertFingerprint('memory', r))
     assert.notEqual(alertFingerprint('cpu', r), alertFingerprint('cpu', { ...r, id: 'h2', name: 'h2' }))
     // A container is the same container across a recreation (new id, same name).
-    assert.equal(alertFingerprint('memory', { kind: 'container', id: 'aaa', name: 'web' }), alertFingerprint('memory', { kind: 'container', id: 'bbb', name: 'web' }))
+    assert.equal(
+      alertFingerprint('memory', { kind: 'container', id: 'aaa', name: 'web' }),
+      alertFingerprint('memory', { kind: 'container', id: 'bbb', name: 'web' }),
+    )
     assert.match(alertFingerprint('disk', r), /^disk:[0-9a-f]{16}$/)
   })
 })

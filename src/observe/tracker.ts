@@ -158,7 +158,11 @@ type ScriptReply = [string, AlertState, number, number]
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    sentinelAlertObserve(stateKey: string, activeKey: string, ...args: (string | number)[]): Result<ScriptReply, Context>
+    sentinelAlertObserve(
+      stateKey: string,
+      activeKey: string,
+      ...args: (string | number)[]
+    ): Result<ScriptReply, Context>
   }
 }
 
@@ -185,10 +189,17 @@ export class AlertTracker {
     this.staleAfterMs = opts.staleAfterMs ?? 10 * 60_000
     this.prefix = opts.prefix ?? 'sentinel:alerts:'
     const byType = Object.fromEntries(Object.entries(this.forMsByType).map(([t, v]) => [`forMsByType.${t}`, v]))
-    for (const [name, v] of Object.entries({ forMs: this.forMs, ...byType, holdDownMs: this.holdDownMs, flapWindowMs: this.flapWindowMs, staleAfterMs: this.staleAfterMs })) {
+    for (const [name, v] of Object.entries({
+      forMs: this.forMs,
+      ...byType,
+      holdDownMs: this.holdDownMs,
+      flapWindowMs: this.flapWindowMs,
+      staleAfterMs: this.staleAfterMs,
+    })) {
       if (!Number.isFinite(v) || v < 0) throw new Error(`AlertTracker: ${name} must be >= 0, got ${v}`)
     }
-    if (!Number.isInteger(this.flapThreshold) || this.flapThreshold < 2) throw new Error(`AlertTracker: flapThreshold must be a whole number >= 2, got ${this.flapThreshold}`)
+    if (!Number.isInteger(this.flapThreshold) || this.flapThreshold < 2)
+      throw new Error(`AlertTracker: flapThreshold must be a whole number >= 2, got ${this.flapThreshold}`)
     if (!(redis as unknown as { sentinelAlertObserve?: unknown }).sentinelAlertObserve) {
       redis.defineCommand('sentinelAlertObserve', { numberOfKeys: 2, lua: OBSERVE_LUA })
     }
@@ -205,8 +216,24 @@ export class AlertTracker {
     return Math.max(this.flapWindowMs, this.holdDownMs, 1000)
   }
 
-  private args(kind: 'breach' | 'clear', now: number, fp: string, alertJson: string, type?: AlertType): (string | number)[] {
-    return [kind, now, (type && this.forMsByType[type]) ?? this.forMs, this.holdDownMs, this.flapWindowMs, this.flapThreshold, fp, alertJson, this.okTtlMs]
+  private args(
+    kind: 'breach' | 'clear',
+    now: number,
+    fp: string,
+    alertJson: string,
+    type?: AlertType,
+  ): (string | number)[] {
+    return [
+      kind,
+      now,
+      (type && this.forMsByType[type]) ?? this.forMs,
+      this.holdDownMs,
+      this.flapWindowMs,
+      this.flapThreshold,
+      fp,
+      alertJson,
+      this.okTtlMs,
+    ]
   }
 
   /**
@@ -222,8 +249,14 @@ export class AlertTracker {
     if (input.sweepStale !== false) stale = (await this.staleFingerprints(now)).filter((fp) => !observed.has(fp))
 
     const pipe = this.redis.pipeline()
-    for (const a of breaching) pipe.sentinelAlertObserve(this.stateKey(a.fingerprint), this.activeKey, ...this.args('breach', now, a.fingerprint, JSON.stringify(a), a.type))
-    for (const fp of [...clear, ...stale]) pipe.sentinelAlertObserve(this.stateKey(fp), this.activeKey, ...this.args('clear', now, fp, ''))
+    for (const a of breaching)
+      pipe.sentinelAlertObserve(
+        this.stateKey(a.fingerprint),
+        this.activeKey,
+        ...this.args('breach', now, a.fingerprint, JSON.stringify(a), a.type),
+      )
+    for (const fp of [...clear, ...stale])
+      pipe.sentinelAlertObserve(this.stateKey(fp), this.activeKey, ...this.args('clear', now, fp, ''))
     const replies = (await pipe.exec()) ?? []
 
     const out: Evaluation = { toOpen: [], toResolve: [], flapping: [], pending: [] }
@@ -233,7 +266,10 @@ export class AlertTracker {
       const [action, , flapping, transitions] = reply as ScriptReply
       if (i < breaching.length) {
         const alert = breaching[i]
-        const withState = (state: AlertState): Alert => ({ ...alert, details: { ...(alert.details ?? {}), state, flapping: flapping === 1, transitions } })
+        const withState = (state: AlertState): Alert => ({
+          ...alert,
+          details: { ...(alert.details ?? {}), state, flapping: flapping === 1, transitions },
+        })
         if (action === 'open') out.toOpen.push(withState('firing'))
         else if (action === 'flapping') out.flapping.push(withState('firing'))
         else if (action === 'pending') out.pending.push(withState('pending'))
@@ -248,7 +284,16 @@ export class AlertTracker {
         const raw = alerts[i]
         const base: Alert | undefined = raw ? (JSON.parse(raw) as Alert) : undefined
         if (!base) return
-        out.toResolve.push({ ...base, at: new Date(now).toISOString(), details: { ...(base.details ?? {}), state: 'ok', resolvedAt: new Date(now).toISOString(), stale: stale.includes(fp) } })
+        out.toResolve.push({
+          ...base,
+          at: new Date(now).toISOString(),
+          details: {
+            ...(base.details ?? {}),
+            state: 'ok',
+            resolvedAt: new Date(now).toISOString(),
+            stale: stale.includes(fp),
+          },
+        })
       })
     }
     return out

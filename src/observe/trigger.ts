@@ -14,17 +14,30 @@ const METRIC: Record<string, { metric: string; threshold: number; unit: string }
   container_down: { metric: 'container_running', threshold: 1, unit: '' },
 }
 
-export async function triggerTestAlert(input: { type: keyof typeof METRIC; resource: string; value?: number }, by: string, deps: { store: IncidentStore; audit: AuditLog }): Promise<Incident> {
+export async function triggerTestAlert(
+  input: { type: keyof typeof METRIC; resource: string; value?: number },
+  by: string,
+  deps: { store: IncidentStore; audit: AuditLog },
+): Promise<Incident> {
   const m = METRIC[input.type]
   let resource: Alert['resource']
   if (input.type === 'container_down') {
     // Looked up among the watched containers only: an unwatched one is never inspected, and the
     // answer does not say whether it exists.
     const watched = await findWatchedContainer(input.resource)
-    if (!watched) throw new HttpError(422, 'not_watched', `no container carrying the watch label is named ${input.resource}; Sentinel acts only on watched containers`)
+    if (!watched)
+      throw new HttpError(
+        422,
+        'not_watched',
+        `no container carrying the watch label is named ${input.resource}; Sentinel acts only on watched containers`,
+      )
     resource = { kind: 'container', id: watched.id, name: watched.name }
   } else {
-    resource = { kind: input.type === 'disk' ? 'filesystem' : input.type === 'latency' ? 'endpoint' : 'host', id: input.resource, name: input.resource }
+    resource = {
+      kind: input.type === 'disk' ? 'filesystem' : input.type === 'latency' ? 'endpoint' : 'host',
+      id: input.resource,
+      name: input.resource,
+    }
   }
   const value = input.value ?? (input.type === 'container_down' ? 0 : m.threshold * 1.2)
   const fingerprint = `test:${input.type}:${createHash('sha256').update(resource.id).digest('hex').slice(0, 16)}`
@@ -40,8 +53,18 @@ export async function triggerTestAlert(input: { type: keyof typeof METRIC; resou
     source: `test alert by ${by}`,
     at: new Date().toISOString(),
   }
-  const { incident, created } = await deps.store.open(alert, { title: `[test] ${input.type} on ${resource.name}: ${value}${m.unit}`, actor: by, test: true })
+  const { incident, created } = await deps.store.open(alert, {
+    title: `[test] ${input.type} on ${resource.name}: ${value}${m.unit}`,
+    actor: by,
+    test: true,
+  })
   if (!created) throw new HttpError(409, 'already_open', `incident ${incident.id} is already open for this test alert`)
-  await deps.audit.append({ kind: 'incident.opened', actor: by, incidentId: incident.id, resource: resource.name, data: { type: input.type, test: true, value } })
+  await deps.audit.append({
+    kind: 'incident.opened',
+    actor: by,
+    incidentId: incident.id,
+    resource: resource.name,
+    data: { type: input.type, test: true, value },
+  })
   return incident
 }

@@ -49,4 +49,5 @@ export interface CheckRule {
  */
 export const resourceIdentity = (resource: ResourceRef) => (resource.kind === 'container' ? resource.name : resource.id)
 
-export const readingSeries = (metric: ReadingMetric, resource: ResourceRef) => `${metric}|${resource.kind}|${resourceIdentity(resource)}`
+export const readingSeries = (metric: ReadingMetric, resource: ResourceRef) =>
+  `${metric}|${resource.kind}|${resourceIdentity(resource)}`

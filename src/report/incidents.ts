@@ -50,12 +50,13 @@ export async function listIncidentsJson(store: IncidentStore, q: ListQuery): Pro
   // Scan pages of the time index until the page is full or the index runs out; unfiltered, the
   // first page read is the answer.
   const pageSize = filtered ? 200 : q.limit
-  for (let scanned = 0; texts.length < q.limit && scanned < 20_000; ) {
+  for (let scanned = 0; texts.length < q.limit && scanned < 20_000;) {
     const page = await store.listStored({ limit: pageSize, beforeMs: before, afterMs: after, view: q.view })
     if (page.length === 0) break
     scanned += page.length
     for (const stored of page) {
-      if (filtered && !matches(JSON.parse(stored.json) as Pick<Incident, 'status' | 'severity' | 'type' | 'resource'>)) continue
+      if (filtered && !matches(JSON.parse(stored.json) as Pick<Incident, 'status' | 'severity' | 'type' | 'resource'>))
+        continue
       texts.push(stored.json)
       lastOpenedMs = stored.openedMs
       if (texts.length === q.limit) break
@@ -63,6 +64,7 @@ export async function listIncidentsJson(store: IncidentStore, q: ListQuery): Pro
     before = page[page.length - 1].openedMs
     if (page.length < pageSize) break
   }
-  const nextCursor = texts.length === q.limit && lastOpenedMs !== undefined ? JSON.stringify(String(lastOpenedMs)) : 'null'
+  const nextCursor =
+    texts.length === q.limit && lastOpenedMs !== undefined ? JSON.stringify(String(lastOpenedMs)) : 'null'
   return { json: `{"incidents":[${texts.join(',')}],"nextCursor":${nextCursor}}`, count: texts.length }
 }

@@ -15,7 +15,8 @@ import { note } from '../platform/store/lifecycle'
 import type { Incident } from '../platform/store/model'
 import type { Remeasurement } from './remeasure'
 
-export const NOT_REVERSIBLE_AFTER_PURGE = 'the quarantined files were deleted to free the disk: nothing is left to roll back'
+export const NOT_REVERSIBLE_AFTER_PURGE =
+  'the quarantined files were deleted to free the disk: nothing is left to roll back'
 
 /** The path whose filesystem the disk alert measures: its mount point label, else its resource. */
 export function alertMountpoint(incident: Incident): string {
@@ -32,7 +33,9 @@ async function sharesFilesystem(incident: Incident, m: Remeasurement | undefined
   if (quarantine?.status !== 'done') return null
   // The mount point as this host sees it: a path it cannot stat (node-exporter in a container
   // reporting /rootfs/...) is not known to be the same filesystem, so nothing is purged.
-  const dev = await stat(mount).then((s) => s.dev).catch(() => undefined)
+  const dev = await stat(mount)
+    .then((s) => s.dev)
+    .catch(() => undefined)
   return dev === quarantine.dev ? { mount } : null
 }
 
@@ -40,7 +43,11 @@ async function sharesFilesystem(incident: Incident, m: Remeasurement | undefined
  * Purges the incident's quarantine when the disk is still over and shares its filesystem; records
  * why on the timeline and in the audit log. Null when it does not apply or the purge failed.
  */
-export async function purgeQuarantineForDisk(incident: Incident, m: Remeasurement | undefined, deps: { store: IncidentStore; audit: AuditLog; actor: string }): Promise<IncidentPurge | null> {
+export async function purgeQuarantineForDisk(
+  incident: Incident,
+  m: Remeasurement | undefined,
+  deps: { store: IncidentStore; audit: AuditLog; actor: string },
+): Promise<IncidentPurge | null> {
   const shared = await sharesFilesystem(incident, m)
   if (!shared) return null
   const why = `${m!.detail} after the cleaning, and the quarantine is on the same filesystem as ${shared.mount}, where moved files free nothing`
@@ -48,8 +55,21 @@ export async function purgeQuarantineForDisk(incident: Incident, m: Remeasuremen
   try {
     purge = await purgeIncidentQuarantine(incident.id)
   } catch (err) {
-    await deps.store.update(incident.id, (i) => note(i, { actor: deps.actor, summary: `purging the quarantine to free ${shared.mount} failed: ${(err as Error).message}`, data: { ok: false } }))
-    await deps.audit.append({ kind: 'action.quarantine_purged', actor: deps.actor, incidentId: incident.id, resource: incident.resource.name, outcome: 'failed', data: { actionId: 'clean_sandbox', error: (err as Error).message } })
+    await deps.store.update(incident.id, (i) =>
+      note(i, {
+        actor: deps.actor,
+        summary: `purging the quarantine to free ${shared.mount} failed: ${(err as Error).message}`,
+        data: { ok: false },
+      }),
+    )
+    await deps.audit.append({
+      kind: 'action.quarantine_purged',
+      actor: deps.actor,
+      incidentId: incident.id,
+      resource: incident.resource.name,
+      outcome: 'failed',
+      data: { actionId: 'clean_sandbox', error: (err as Error).message },
+    })
     return null
   }
   if (purge.performed !== 'purged') return null

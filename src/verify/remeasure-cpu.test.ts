@@ -85,7 +85,10 @@ describe('a CPU alert from a PromQL rate: verified over its window', () => {
       at: new Date().toISOString(),
       details: { readingSource: from },
     })
-    assert.equal(lookbackMs(alert('100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[1m])))')), 60_000)
+    assert.equal(
+      lookbackMs(alert('100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[1m])))')),
+      60_000,
+    )
     assert.equal(lookbackMs(alert('max_over_time(rate(x[30s])[5m:15s]) offset 1m30s')), 390_000)
     assert.equal(lookbackMs(alert('100 * (1 - node_filesystem_avail_bytes / node_filesystem_size_bytes)')), 0)
     assert.equal(lookbackMs(alert('collector:/proc/stat', 'collector')), 0)
@@ -103,27 +106,53 @@ describe('a CPU alert from a PromQL rate: verified over its window', () => {
     const baseline = await busiestBaseline()
     const threshold = Math.round(Math.min(90, Math.max(70, baseline + 15)))
     hog = spawn('stress-ng', command, { stdio: 'ignore', detached: true })
-    const m = new Monitor({ prometheusUrl: prometheus.url, prometheusTimeoutMs: 2000, queries: { cpuWindow: `${window}s` }, host: hostOpts(), docker: false, history: false, checks: { cpu: { threshold } } })
+    const m = new Monitor({
+      prometheusUrl: prometheus.url,
+      prometheusTimeoutMs: 2000,
+      queries: { cpuWindow: `${window}s` },
+      host: hostOpts(),
+      docker: false,
+      history: false,
+      checks: { cpu: { threshold } },
+    })
     // The whole window busy (over 95 %): right after the fix, the rate still reads the busy seconds.
     const alert = await waitFor(
       async () => {
         const c = await m.collect()
-        const cpu = m.evaluate(c.readings).alerts.find((a) => a.type === 'cpu' && a.details?.readingSource === 'prometheus')
+        const cpu = m
+          .evaluate(c.readings)
+          .alerts.find((a) => a.type === 'cpu' && a.details?.readingSource === 'prometheus')
         return cpu && cpu.value! > 95 ? cpu : undefined
       },
       { timeoutMs: 60_000, intervalMs: 1000, what: 'a CPU alert from Prometheus with the hog running' },
     )
     assert.match(alert.source, new RegExp(`\\[${window}s\\]`))
 
-    const d = { store: new IncidentStore(redis.client), audit: new AuditLog(redis.client, path.join(tmp, 'audit.jsonl')), actor: 'test', remeasure: { prometheusUrl: prometheus.url } }
-    const { incident } = await d.store.open({ ...alert, fingerprint: `${alert.fingerprint}:${randomBytes(4).toString('hex')}` }, { title: 'cpu', actor: 'test' })
+    const d = {
+      store: new IncidentStore(redis.client),
+      audit: new AuditLog(redis.client, path.join(tmp, 'audit.jsonl')),
+      actor: 'test',
+      remeasure: { prometheusUrl: prometheus.url },
+    }
+    const { incident } = await d.store.open(
+      { ...alert, fingerprint: `${alert.fingerprint}:${randomBytes(4).toString('hex')}` },
+      { title: 'cpu', actor: 'test' },
+    )
     const params = { pid: hog.pid! }
     const result = await getAction('kill_process')!.execute(params, { incidentId: incident.id, actor: 'test' })
     assert.equal(result.performed, 'killed')
     const now = new Date().toISOString()
     await d.store.update(incident.id, (i) => {
       i.status = 'verifying'
-      i.decision = { route: 'approval', risk: 'high', actionId: 'kill_process', params, reasons: [], rule: 'test', decidedAt: now }
+      i.decision = {
+        route: 'approval',
+        risk: 'high',
+        actionId: 'kill_process',
+        params,
+        reasons: [],
+        rule: 'test',
+        decidedAt: now,
+      }
       i.actions.push({ actionId: 'kill_process', params, status: 'succeeded', startedAt: now, finishedAt: now, result })
     })
     // What a deadline of a few seconds from the fix would have seen: still over.

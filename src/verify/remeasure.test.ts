@@ -44,7 +44,15 @@ let mounted = false
 const instance = () => `127.0.0.1:${nodeExporter.port}`
 const hostOpts = () => ({ instance: instance(), sampleMs: 200, excludeFsTypes: fsTypes })
 const monitor = (checks: CheckOverrides, prometheusUrl?: string) =>
-  new Monitor({ prometheusUrl, prometheusTimeoutMs: 2000, queries: { cpuWindow: '5s', excludeFsTypes: fsTypes }, host: hostOpts(), docker: false, history: false, checks })
+  new Monitor({
+    prometheusUrl,
+    prometheusTimeoutMs: 2000,
+    queries: { cpuWindow: '5s', excludeFsTypes: fsTypes },
+    host: hostOpts(),
+    docker: false,
+    history: false,
+    checks,
+  })
 
 /** The alerts a Monitor raises now from the given source, with these thresholds. */
 async function alertsNow(checks: CheckOverrides, prometheusUrl?: string): Promise<Alert[]> {
@@ -61,8 +69,13 @@ async function alertsNow(checks: CheckOverrides, prometheusUrl?: string): Promis
 
 /** The mount point holding `p`: the longest mount point that is a prefix of it. */
 function mountOf(p: string): string {
-  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter(Boolean)
-  return mounts.filter((m) => p === m || p.startsWith(m.endsWith('/') ? m : `${m}/`)).sort((a, b) => b.length - a.length)[0]
+  const mounts = readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1])
+    .filter(Boolean)
+  return mounts
+    .filter((m) => p === m || p.startsWith(m.endsWith('/') ? m : `${m}/`))
+    .sort((a, b) => b.length - a.length)[0]
 }
 
 const usedPercent = (p: string) => {
@@ -116,13 +129,22 @@ describe('remeasure: collectors', () => {
     assert.equal((await remeasure({ ...mem, threshold: 100 }, { host: hostOpts() })).status, 'under')
     // An anomaly alert on the same series (the monitor's shape: no threshold, the expected range in
     // the details) is compared with that range.
-    const anomaly = (low: number, high: number): Alert => ({ ...mem, type: 'anomaly', threshold: null, details: { ...mem.details, expectedLow: low, expectedHigh: high } })
+    const anomaly = (low: number, high: number): Alert => ({
+      ...mem,
+      type: 'anomaly',
+      threshold: null,
+      details: { ...mem.details, expectedLow: low, expectedHigh: high },
+    })
     const inside = await remeasure(anomaly(0, 100), { host: hostOpts() })
     assert.equal(inside.status, 'under', inside.detail)
     assert.deepEqual(inside.expected, [0, 100])
     assert.match(inside.detail, /back inside its expected range/)
     assert.equal((await remeasure(anomaly(100.5, 200), { host: hostOpts() })).status, 'over')
-    assert.equal((await remeasure({ ...anomaly(0, 1), details: mem.details }, { host: hostOpts() })).status, 'unavailable', 'no threshold and no range: nothing to compare with')
+    assert.equal(
+      (await remeasure({ ...anomaly(0, 1), details: mem.details }, { host: hostOpts() })).status,
+      'unavailable',
+      'no threshold and no range: nothing to compare with',
+    )
     const cpu = alerts.find((a) => a.type === 'cpu')!
     const cpuAgain = await remeasure({ ...cpu, threshold: 100 }, { host: hostOpts() })
     assert.equal(cpuAgain.status, 'under')
@@ -152,8 +174,15 @@ describe('remeasure: collectors', () => {
     const gone = await remeasure(test(path.join(tmp, 'no-such-dir')))
     assert.equal(gone.status, 'unavailable')
     assert.match(gone.detail, /ENOENT/)
-    assert.equal((await remeasure({ ...test('somewhere', 'memory', 'memory_used_percent'), threshold: 0 })).status, 'over')
-    const unknown = await remeasure({ ...test('x', 'memory', 'memory_used_percent'), labels: {}, source: 'carrier pigeon' })
+    assert.equal(
+      (await remeasure({ ...test('somewhere', 'memory', 'memory_used_percent'), threshold: 0 })).status,
+      'over',
+    )
+    const unknown = await remeasure({
+      ...test('x', 'memory', 'memory_used_percent'),
+      labels: {},
+      source: 'carrier pigeon',
+    })
     assert.equal(unknown.status, 'unavailable')
     assert.ok(!remeasures({ ...test('x'), type: 'container_down' }), 'container deaths keep their own check')
   })
@@ -189,9 +218,15 @@ describe('remeasure: Prometheus', () => {
     const disk = await remeasure({ ...root, threshold: now + 3 }, { prometheusUrl: prometheus.url })
     assert.equal(disk.status, 'under', disk.detail)
     assert.ok(Math.abs(disk.value! - now) < 1, `${disk.value} vs statfs ${now}`)
-    assert.equal((await remeasure({ ...root, threshold: Math.max(0, now - 3) }, { prometheusUrl: prometheus.url })).status, 'over')
+    assert.equal(
+      (await remeasure({ ...root, threshold: Math.max(0, now - 3) }, { prometheusUrl: prometheus.url })).status,
+      'over',
+    )
     // A series Prometheus no longer has is no reading, not a success.
-    const gone = await remeasure({ ...root, labels: { ...root.labels, mountpoint: '/no/such/mount' } }, { prometheusUrl: prometheus.url })
+    const gone = await remeasure(
+      { ...root, labels: { ...root.labels, mountpoint: '/no/such/mount' } },
+      { prometheusUrl: prometheus.url },
+    )
     assert.equal(gone.status, 'unavailable')
     assert.match(gone.detail, /no sample of the series/)
   })
@@ -199,11 +234,15 @@ describe('remeasure: Prometheus', () => {
   it('sees the tmpfs under its threshold again on the next scrape', async (t) => {
     if (!mounted) return t.skip('mount -t tmpfs is not permitted here')
     writeFileSync(path.join(mountDir, 'fill'), Buffer.alloc(4_100_000))
-    const alert = await waitFor(async () => (await alertsNow({ disk: { threshold: 90 } }, prometheus.url)).find((a) => a.resource.name === mountDir), {
-      timeoutMs: 15_000,
-      intervalMs: 500,
-      what: 'the tmpfs alert from prometheus',
-    })
+    const alert = await waitFor(
+      async () =>
+        (await alertsNow({ disk: { threshold: 90 } }, prometheus.url)).find((a) => a.resource.name === mountDir),
+      {
+        timeoutMs: 15_000,
+        intervalMs: 500,
+        what: 'the tmpfs alert from prometheus',
+      },
+    )
     assert.equal((await remeasure(alert, { prometheusUrl: prometheus.url })).status, 'over')
     rmSync(path.join(mountDir, 'fill'))
     const after = await waitFor(
@@ -229,19 +268,28 @@ describe('remeasure: Prometheus', () => {
       })
     const firing = amAlert('node_memory_MemTotal_bytes > 0')
     assert.equal(ruleExpression(firing), 'node_memory_MemTotal_bytes > 0')
-    const still = await waitFor(async () => {
-      const r = await remeasure(firing, { prometheusUrl: prometheus.url })
-      return r.status === 'over' ? r : undefined
-    }, { timeoutMs: 15_000, what: 'the rule to be evaluated' })
+    const still = await waitFor(
+      async () => {
+        const r = await remeasure(firing, { prometheusUrl: prometheus.url })
+        return r.status === 'over' ? r : undefined
+      },
+      { timeoutMs: 15_000, what: 'the rule to be evaluated' },
+    )
     assert.ok(still.value! > 0)
-    assert.equal((await remeasure(amAlert('node_memory_MemTotal_bytes < 0'), { prometheusUrl: prometheus.url })).status, 'under')
+    assert.equal(
+      (await remeasure(amAlert('node_memory_MemTotal_bytes < 0'), { prometheusUrl: prometheus.url })).status,
+      'under',
+    )
     assert.equal((await remeasure(firing, {})).status, 'unavailable', 'no PROMETHEUS_URL: the rule cannot be evaluated')
     assert.equal((await remeasure({ ...firing, details: {} }, { prometheusUrl: prometheus.url })).status, 'unavailable')
   })
 
   it('reports a Prometheus that is not there as unavailable, without throwing', async () => {
     const [mem] = await alertsNow({ memory: { threshold: 0 } }, prometheus.url)
-    const down = await remeasure(mem, { prometheusUrl: `http://127.0.0.1:${await freePort()}`, prometheusTimeoutMs: 1000 })
+    const down = await remeasure(mem, {
+      prometheusUrl: `http://127.0.0.1:${await freePort()}`,
+      prometheusTimeoutMs: 1000,
+    })
     assert.equal(down.status, 'unavailable')
     assert.match(down.detail, /ECONNREFUSED/)
     assert.equal(down.value, null)
@@ -271,7 +319,11 @@ describe('verifyIncident with the metric (real Redis, real clean_sandbox)', () =
   })
 
   /** An incident for `alert` whose clean_sandbox has run (for real) on a freshly filled sandbox. */
-  async function cleanedIncident(alert: Alert, d: ReturnType<typeof deps>, sizes = { log: 200_000, cache: 100_000, data: 10_000 }) {
+  async function cleanedIncident(
+    alert: Alert,
+    d: ReturnType<typeof deps>,
+    sizes = { log: 200_000, cache: 100_000, data: 10_000 },
+  ) {
     rmSync(sandbox, { recursive: true, force: true })
     for (const dir of ['logs', 'temp', 'cache', 'data']) mkdirSync(path.join(sandbox, dir), { recursive: true })
     writeFileSync(path.join(sandbox, 'logs/app.log'), randomBytes(sizes.log))
@@ -285,14 +337,32 @@ describe('verifyIncident with the metric (real Redis, real clean_sandbox)', () =
 
   /** Opens an incident for `alert` and runs clean_sandbox on the sandbox as it is. */
   async function cleanWithIncident(alert: Alert, d: ReturnType<typeof deps>): Promise<string> {
-    const { incident } = await d.store.open({ ...alert, fingerprint: `${alert.fingerprint}:${randomBytes(4).toString('hex')}` }, { title: 'disk', actor: 'test' })
+    const { incident } = await d.store.open(
+      { ...alert, fingerprint: `${alert.fingerprint}:${randomBytes(4).toString('hex')}` },
+      { title: 'disk', actor: 'test' },
+    )
     const action = getAction('clean_sandbox')!
     const result = await action.execute({}, { incidentId: incident.id, actor: 'test' })
     const now = new Date().toISOString()
     await d.store.update(incident.id, (i) => {
       i.status = 'verifying'
-      i.decision = { route: 'approval', risk: 'medium', actionId: 'clean_sandbox', params: {}, reasons: [], rule: 'test', decidedAt: now }
-      i.actions.push({ actionId: 'clean_sandbox', params: {}, status: 'succeeded', startedAt: now, finishedAt: now, result })
+      i.decision = {
+        route: 'approval',
+        risk: 'medium',
+        actionId: 'clean_sandbox',
+        params: {},
+        reasons: [],
+        rule: 'test',
+        decidedAt: now,
+      }
+      i.actions.push({
+        actionId: 'clean_sandbox',
+        params: {},
+        status: 'succeeded',
+        startedAt: now,
+        finishedAt: now,
+        result,
+      })
     })
     return incident.id
   }
@@ -344,7 +414,10 @@ describe('verifyIncident with the metric (real Redis, real clean_sandbox)', () =
     const escalated = await rollbackAndEscalate(id, d, 'the fix did not hold')
     assert.equal(escalated.status, 'escalated')
     assert.ok(escalated.timeline.some((t) => t.stage === 'rolled_back'))
-    assert.match(escalationSummary(escalated)!, /the fix did not hold: .*disk_used_percent [\d.]+ still over .*; clean_sandbox rolled back/)
+    assert.match(
+      escalationSummary(escalated)!,
+      /the fix did not hold: .*disk_used_percent [\d.]+ still over .*; clean_sandbox rolled back/,
+    )
     assert.deepEqual(tree(sandbox), before, 'every file back, byte for byte')
   })
 
@@ -367,7 +440,10 @@ describe('verifyIncident with the metric (real Redis, real clean_sandbox)', () =
     writeFileSync(path.join(sandbox, 'data/keep.db'), randomBytes(100_000))
     const keep = sha(path.join(sandbox, 'data/keep.db'))
     const threshold = 50
-    assert.ok(usedPercent(mountDir) > threshold + 10, `precondition: the tmpfs is ${usedPercent(mountDir).toFixed(1)} % used`)
+    assert.ok(
+      usedPercent(mountDir) > threshold + 10,
+      `precondition: the tmpfs is ${usedPercent(mountDir).toFixed(1)} % used`,
+    )
     const id = await cleanWithIncident({ ...alert, threshold }, d)
     assert.ok(usedPercent(mountDir) > threshold, 'moved within the tmpfs, the files still take its space')
 
@@ -375,7 +451,10 @@ describe('verifyIncident with the metric (real Redis, real clean_sandbox)', () =
     const stages = r.incident.timeline.map((e) => `${e.stage}: ${e.summary}`)
     assert.equal(r.ok, true, stages.join('\n'))
     const note = r.incident.timeline.find((e) => e.stage === 'note')!
-    assert.match(note.summary, /quarantine deleted \(2 entries, 3000000 bytes\) to free .*still over 50 .*same filesystem.*can no longer be undone/)
+    assert.match(
+      note.summary,
+      /quarantine deleted \(2 entries, 3000000 bytes\) to free .*still over 50 .*same filesystem.*can no longer be undone/,
+    )
     assert.equal(note.data!.rollbackPossible, false)
     const verified = r.incident.timeline.at(-1)!
     assert.equal(verified.stage, 'verified')
@@ -396,8 +475,14 @@ describe('verifyIncident with the metric (real Redis, real clean_sandbox)', () =
     assert.equal(audit.data!.bytes, 3_000_000)
     assert.equal(audit.data!.mountpoint, mountDir)
     // The undo is gone: a manual rollback is refused with the reason, the action's stays refused too.
-    await assert.rejects(manualRollback(id, 'user:admin', d), (err: any) => err.status === 409 && /deleted to free the disk/.test(err.message))
-    await assert.rejects(getAction('clean_sandbox')!.rollback!({}, { incidentId: id, actor: 'test' }, {}), /nothing can be restored/)
+    await assert.rejects(
+      manualRollback(id, 'user:admin', d),
+      (err: any) => err.status === 409 && /deleted to free the disk/.test(err.message),
+    )
+    await assert.rejects(
+      getAction('clean_sandbox')!.rollback!({}, { incidentId: id, actor: 'test' }, {}),
+      /nothing can be restored/,
+    )
   })
 
   it('a disk still over after the purge escalates, saying nothing is left to roll back', async (t) => {
@@ -422,7 +507,10 @@ describe('verifyIncident with the metric (real Redis, real clean_sandbox)', () =
     const escalated = await rollbackAndEscalate(id, d, 'the fix did not hold')
     assert.equal(escalated.status, 'escalated')
     assert.ok(!escalated.timeline.some((e) => e.stage === 'rolled_back'), 'nothing to roll back')
-    assert.match(escalationSummary(escalated)!, /deleted to free the disk: nothing is left to roll back: .*still over 50/)
+    assert.match(
+      escalationSummary(escalated)!,
+      /deleted to free the disk: nothing is left to roll back: .*still over 50/,
+    )
     assert.equal(escalated.timeline.at(-1)!.data!.actionLeftInPlace, true)
   })
 

@@ -17,7 +17,12 @@
  */
 import os from 'node:os'
 import path from 'node:path'
-import { containerCpuPercent, containerMemoryBytes, oneShotStats, type ContainerStats } from '../observe/collectors/docker'
+import {
+  containerCpuPercent,
+  containerMemoryBytes,
+  oneShotStats,
+  type ContainerStats,
+} from '../observe/collectors/docker'
 import { collectHost, type HostCollectorOptions } from '../observe/collectors/host'
 import { HttpProber, MemoryProbeWindow } from '../observe/collectors/probe'
 import { publicUrl } from '../platform/config/observe'
@@ -90,7 +95,8 @@ function sameSeries(sample: Record<string, string>, alert: Alert): boolean {
 }
 
 /** A rule's series carries the rule's labels too: the sample's labels need only be among the alert's. */
-const withinAlert = (sample: Record<string, string>, alert: Alert) => Object.entries(sample).every(([k, v]) => k === '__name__' || alert.labels[k] === v)
+const withinAlert = (sample: Record<string, string>, alert: Alert) =>
+  Object.entries(sample).every(([k, v]) => k === '__name__' || alert.labels[k] === v)
 
 /** The PromQL of the rule behind an Alertmanager alert, from Prometheus's generator URL. */
 export function ruleExpression(alert: Alert): string | undefined {
@@ -110,7 +116,12 @@ type Base = Pick<Remeasurement, 'metric' | 'threshold' | 'expected' | 'source' |
 /** The range an anomaly alert's detector expected (details.expectedLow / expectedHigh). */
 function expectedRange(alert: Alert): [number, number] | undefined {
   const d = (alert.details ?? {}) as { expectedLow?: unknown; expectedHigh?: unknown }
-  return alert.type === 'anomaly' && typeof d.expectedLow === 'number' && typeof d.expectedHigh === 'number' && d.expectedLow <= d.expectedHigh ? [d.expectedLow, d.expectedHigh] : undefined
+  return alert.type === 'anomaly' &&
+    typeof d.expectedLow === 'number' &&
+    typeof d.expectedHigh === 'number' &&
+    d.expectedLow <= d.expectedHigh
+    ? [d.expectedLow, d.expectedHigh]
+    : undefined
 }
 
 function compared(base: Base, value: number): Remeasurement {
@@ -126,7 +137,14 @@ function compared(base: Base, value: number): Remeasurement {
       detail: `${base.metric} ${fmt(value)} ${inside ? 'back inside' : 'still outside'} its expected range ${fmt(low)}–${fmt(high)} on ${base.resource} (${base.source}: ${base.query})`,
     }
   }
-  if (base.threshold === null) return { ...base, status: 'unavailable', value, at, detail: `${base.metric} is ${fmt(value)} on ${base.resource} but the alert has no threshold to compare with` }
+  if (base.threshold === null)
+    return {
+      ...base,
+      status: 'unavailable',
+      value,
+      at,
+      detail: `${base.metric} is ${fmt(value)} on ${base.resource} but the alert has no threshold to compare with`,
+    }
   // Checks alert when the value is strictly above the threshold: at the threshold is fine.
   const over = value > base.threshold
   return {
@@ -156,9 +174,18 @@ function originOf(alert: Alert): Origin | undefined {
   return undefined
 }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 }
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+  y: 31_536_000_000,
+}
 const DURATION = '(?:\\d+(?:ms|s|m|h|d|w|y))+'
-const durationMs = (d: string) => [...d.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)].reduce((t, [, n, u]) => t + Number(n) * UNIT_MS[u], 0)
+const durationMs = (d: string) =>
+  [...d.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)].reduce((t, [, n, u]) => t + Number(n) * UNIT_MS[u], 0)
 
 /**
  * How far into the past the PromQL the re-measure runs looks: its longest range (`rate(x[1m])`,
@@ -170,14 +197,24 @@ export function lookbackMs(alert: Alert): number {
   const query = origin === 'prometheus' ? alert.source : origin === 'rule' ? ruleExpression(alert) : undefined
   if (!query) return 0
   const longest = (re: RegExp) => Math.max(0, ...[...query.matchAll(re)].map((m) => durationMs(m[1])))
-  return longest(new RegExp(`\\[\\s*(${DURATION})\\s*(?::[^\\]]*)?\\]`, 'g')) + longest(new RegExp(`\\boffset\\s+-?(${DURATION})`, 'gi'))
+  return (
+    longest(new RegExp(`\\[\\s*(${DURATION})\\s*(?::[^\\]]*)?\\]`, 'g')) +
+    longest(new RegExp(`\\boffset\\s+-?(${DURATION})`, 'gi'))
+  )
 }
 
 /** Re-reads the alert's metric. Never throws: a source that cannot answer is `unavailable`. */
 export async function remeasure(alert: Alert, opts: RemeasureOptions = {}): Promise<Remeasurement> {
   const origin = originOf(alert)
   const expected = expectedRange(alert)
-  const base: Base = { metric: alert.metric, threshold: alert.threshold, ...(expected ? { expected } : {}), source: 'collector', query: '', resource: alert.resource.name }
+  const base: Base = {
+    metric: alert.metric,
+    threshold: alert.threshold,
+    ...(expected ? { expected } : {}),
+    source: 'collector',
+    query: '',
+    resource: alert.resource.name,
+  }
   try {
     switch (origin) {
       case 'prometheus':
@@ -187,7 +224,8 @@ export async function remeasure(alert: Alert, opts: RemeasureOptions = {}): Prom
       case 'probe':
         return await fromProbe(alert, base, opts, alert.resource.id)
       case 'test': {
-        const target = alert.type === 'latency' ? opts.probeTargets?.find((t) => publicUrl(t) === alert.resource.id) : undefined
+        const target =
+          alert.type === 'latency' ? opts.probeTargets?.find((t) => publicUrl(t) === alert.resource.id) : undefined
         return target ? await fromProbe(alert, base, opts, target) : await fromCollectors(alert, base, opts)
       }
       case 'collector':
@@ -201,14 +239,17 @@ export async function remeasure(alert: Alert, opts: RemeasureOptions = {}): Prom
 }
 
 function prometheus(opts: RemeasureOptions): PrometheusClient | undefined {
-  return opts.prometheusUrl ? new PrometheusClient({ url: opts.prometheusUrl, timeoutMs: opts.prometheusTimeoutMs ?? 3000 }) : undefined
+  return opts.prometheusUrl
+    ? new PrometheusClient({ url: opts.prometheusUrl, timeoutMs: opts.prometheusTimeoutMs ?? 3000 })
+    : undefined
 }
 
 async function fromPrometheus(alert: Alert, base: Base, opts: RemeasureOptions): Promise<Remeasurement> {
   const client = prometheus(opts)
   if (!client) return unavailable(base, 'the alert came from Prometheus and PROMETHEUS_URL is not set')
   const sample = (await client.query(alert.source)).find((s) => Number.isFinite(s.value) && sameSeries(s.labels, alert))
-  if (!sample) return unavailable(base, `Prometheus at ${client.url} has no sample of the series ${JSON.stringify(alert.labels)}`)
+  if (!sample)
+    return unavailable(base, `Prometheus at ${client.url} has no sample of the series ${JSON.stringify(alert.labels)}`)
   return compared(base, sample.value)
 }
 
@@ -219,15 +260,38 @@ async function fromRule(alert: Alert, base: Base, opts: RemeasureOptions): Promi
   const sample = (await client.query(base.query)).find((s) => withinAlert(s.labels, alert))
   const at = new Date().toISOString()
   if (sample) {
-    return { ...base, status: 'over', value: sample.value, at, detail: `the rule ${base.query} still returns the alert's series (${fmt(sample.value)}) for ${base.resource}: it would still fire` }
+    return {
+      ...base,
+      status: 'over',
+      value: sample.value,
+      at,
+      detail: `the rule ${base.query} still returns the alert's series (${fmt(sample.value)}) for ${base.resource}: it would still fire`,
+    }
   }
-  return { ...base, status: 'under', value: null, at, detail: `the rule ${base.query} no longer returns the alert's series for ${base.resource}: the condition has cleared` }
+  return {
+    ...base,
+    status: 'under',
+    value: null,
+    at,
+    detail: `the rule ${base.query} no longer returns the alert's series for ${base.resource}: the condition has cleared`,
+  }
 }
 
-async function fromProbe(alert: Alert, base: Base, opts: RemeasureOptions, fallbackTarget: string): Promise<Remeasurement> {
+async function fromProbe(
+  alert: Alert,
+  base: Base,
+  opts: RemeasureOptions,
+  fallbackTarget: string,
+): Promise<Remeasurement> {
   const target = opts.probeTargets?.find((t) => publicUrl(t) === alert.resource.id) ?? fallbackTarget
   const pct = Number(/^p(\d+(?:\.\d+)?)$/.exec(alert.labels.percentile ?? '')?.[1] ?? 95)
-  const prober = new HttpProber({ targets: [target], requestsPerTick: opts.probeRequests ?? 3, timeoutMs: opts.probeTimeoutMs ?? 5000, percentile: pct, window: new MemoryProbeWindow() })
+  const prober = new HttpProber({
+    targets: [target],
+    requestsPerTick: opts.probeRequests ?? 3,
+    timeoutMs: opts.probeTimeoutMs ?? 5000,
+    percentile: pct,
+    window: new MemoryProbeWindow(),
+  })
   const [reading] = await prober.probe()
   const shown = publicUrl(target)
   const b = { ...base, source: 'probe' as const, query: `probe:GET ${shown} p${pct}` }
@@ -249,7 +313,9 @@ async function fromCollectors(alert: Alert, base: Base, opts: RemeasureOptions):
     case 'memory_used_percent':
     case 'cpu_busy_percent':
     case 'latency_ms': {
-      const reading = (await collectHost({ ...opts.host, sampleMs: opts.sampleMs ?? 500 })).find((r) => r.metric === alert.metric)
+      const reading = (await collectHost({ ...opts.host, sampleMs: opts.sampleMs ?? 500 })).find(
+        (r) => r.metric === alert.metric,
+      )
       if (!reading) return unavailable(base, 'the host collectors gave no such reading')
       return compared({ ...base, query: reading.query, resource: reading.resource.name }, reading.value)
     }

@@ -13,10 +13,24 @@ import { getConfig } from '../platform/config/index'
 import { findWatchedContainer } from '../platform/docker/engine-api'
 import type { AuditLog } from '../platform/store/audit'
 import type { IncidentStore } from '../platform/store/incidents'
-import { escalate, isClosed, isTerminal, recordRollback, recordVerification, resolve } from '../platform/store/lifecycle'
+import {
+  escalate,
+  isClosed,
+  isTerminal,
+  recordRollback,
+  recordVerification,
+  resolve,
+} from '../platform/store/lifecycle'
 import type { Alert, Incident } from '../platform/store/model'
 import { NOT_REVERSIBLE_AFTER_PURGE, purgeQuarantineForDisk } from './disk-purge'
-import { lookbackMs, remeasure, remeasureOptionsFromConfig, remeasures, type Remeasurement, type RemeasureOptions } from './remeasure'
+import {
+  lookbackMs,
+  remeasure,
+  remeasureOptionsFromConfig,
+  remeasures,
+  type Remeasurement,
+  type RemeasureOptions,
+} from './remeasure'
 
 /** The most a PromQL range may add to the verification deadline (the step itself times out at 600 s). */
 export const MAX_LOOKBACK_MS = 5 * 60_000
@@ -28,7 +42,10 @@ export interface VerifyOptions {
 }
 
 /** Polls `check` until it has been ok for `stableMs` without a break, or `timeoutMs` passes. */
-export async function verifyUntilStable(check: () => Promise<VerifyResult>, opts: VerifyOptions): Promise<VerifyResult & { checks: number }> {
+export async function verifyUntilStable(
+  check: () => Promise<VerifyResult>,
+  opts: VerifyOptions,
+): Promise<VerifyResult & { checks: number }> {
   const poll = opts.pollMs ?? 100
   const deadline = Date.now() + opts.timeoutMs
   let okSince: number | null = null
@@ -48,7 +65,8 @@ export async function verifyUntilStable(check: () => Promise<VerifyResult>, opts
     } else {
       okSince = null
     }
-    if (now >= deadline) return { ...last, ok: false, detail: `not stable within ${opts.timeoutMs} ms: ${last.detail}`, checks }
+    if (now >= deadline)
+      return { ...last, ok: false, detail: `not stable within ${opts.timeoutMs} ms: ${last.detail}`, checks }
     await new Promise((r) => setTimeout(r, poll))
   }
 }
@@ -87,12 +105,20 @@ export function metricVerifier(alert: Alert, own: () => Promise<VerifyResult>, o
     if (!result.ok || !remeasures(alert)) return result
     const m = await remeasure(alert, opts)
     if (m.status !== 'unavailable') state.metricReadings++
-    return { ok: m.status === 'under', detail: `${result.detail}; ${m.detail}`, data: { ...(result.data ?? {}), remeasure: m } }
+    return {
+      ok: m.status === 'under',
+      detail: `${result.detail}; ${m.detail}`,
+      data: { ...(result.data ?? {}), remeasure: m },
+    }
   }
   return { check, state }
 }
 
-export async function verifyIncident(incidentId: string, opts: VerifyOptions, deps: VerifyDeps): Promise<{ incident: Incident; ok: boolean; skipped?: string }> {
+export async function verifyIncident(
+  incidentId: string,
+  opts: VerifyOptions,
+  deps: VerifyDeps,
+): Promise<{ incident: Incident; ok: boolean; skipped?: string }> {
   const incident = await deps.store.get(incidentId)
   if (!incident) throw new Error(`incident ${incidentId} not found`)
   if (isTerminal(incident)) {
@@ -102,7 +128,13 @@ export async function verifyIncident(incidentId: string, opts: VerifyOptions, de
   if (!verifier) {
     // No fix ran (none was proposed) and nothing checks this kind of resource without one.
     const detail = `nothing checks a ${incident.resource.kind} alert without a fix`
-    const updated = await deps.store.update(incidentId, (i) => recordVerification(i, { actor: deps.actor, summary: `nothing to verify against: ${detail}`, data: { ok: false, detail } }))
+    const updated = await deps.store.update(incidentId, (i) =>
+      recordVerification(i, {
+        actor: deps.actor,
+        summary: `nothing to verify against: ${detail}`,
+        data: { ok: false, detail },
+      }),
+    )
     return { incident: updated, ok: false }
   }
   // A container check inspects the container again and again: only one carrying the watch label
@@ -110,13 +142,30 @@ export async function verifyIncident(incidentId: string, opts: VerifyOptions, de
   const target = typeof verifier.params.containerId === 'string' ? verifier.params.containerId : undefined
   if (target && (await findWatchedContainer(target).catch(() => undefined)) === null) {
     const detail = `no container carrying the watch label answers to "${target}" (removed, or not watched): nothing was checked`
-    const updated = await deps.store.update(incidentId, (i) => recordVerification(i, { actor: deps.actor, summary: `verification failed: ${detail}`, data: { ok: false, detail } }))
-    await deps.audit.append({ kind: 'incident.verified', actor: deps.actor, incidentId, resource: incident.resource.name, outcome: 'failed', data: { detail } })
+    const updated = await deps.store.update(incidentId, (i) =>
+      recordVerification(i, {
+        actor: deps.actor,
+        summary: `verification failed: ${detail}`,
+        data: { ok: false, detail },
+      }),
+    )
+    await deps.audit.append({
+      kind: 'incident.verified',
+      actor: deps.actor,
+      incidentId,
+      resource: incident.resource.name,
+      outcome: 'failed',
+      data: { detail },
+    })
     return { incident: updated, ok: false }
   }
   const ctx = { incidentId, actor: deps.actor, since: incident.alert.at }
   const byMetric = remeasures(incident.alert)
-  const { check, state } = metricVerifier(incident.alert, () => verifier.action.verify(verifier.params, ctx), deps.remeasure ?? remeasureOptionsFromConfig(getConfig()))
+  const { check, state } = metricVerifier(
+    incident.alert,
+    () => verifier.action.verify(verifier.params, ctx),
+    deps.remeasure ?? remeasureOptionsFromConfig(getConfig()),
+  )
   const lookback = byMetric ? Math.min(lookbackMs(incident.alert), MAX_LOOKBACK_MS) : 0
   // A metric changes per scrape or sample, not per 100 ms.
   const window = { ...opts, timeoutMs: opts.timeoutMs + lookback, pollMs: opts.pollMs ?? (byMetric ? 500 : undefined) }
@@ -144,7 +193,12 @@ export async function verifyIncident(incidentId: string, opts: VerifyOptions, de
         ...(byMetric ? { metricReadings: state.metricReadings } : {}),
         ...(lookback ? { lookbackMs: lookback, timeoutMs: window.timeoutMs } : {}),
         ...(purged ? { quarantinePurged: purged } : {}),
-        ...(unreadable ? { rollback: false, rollbackSkipped: 'the metric that raised the alert could not be re-measured; the action is left in place' } : {}),
+        ...(unreadable
+          ? {
+              rollback: false,
+              rollbackSkipped: 'the metric that raised the alert could not be re-measured; the action is left in place',
+            }
+          : {}),
         ...(purged && !result.ok ? { rollback: false, rollbackSkipped: NOT_REVERSIBLE_AFTER_PURGE } : {}),
       },
     }),
@@ -163,9 +217,18 @@ export async function verifyIncident(incidentId: string, opts: VerifyOptions, de
 export async function resolveIncident(incidentId: string, deps: VerifyDeps, summary = 'resolved'): Promise<Incident> {
   // Resolved already (a replayed event), or closed otherwise meanwhile (suppressed): nothing to do.
   let resolved = false
-  const incident = await deps.store.update(incidentId, (i) => (resolved = !isClosed(i) && resolve(i, { actor: deps.actor, summary })))
+  const incident = await deps.store.update(
+    incidentId,
+    (i) => (resolved = !isClosed(i) && resolve(i, { actor: deps.actor, summary })),
+  )
   if (!resolved) return incident
-  await deps.audit.append({ kind: 'incident.resolved', actor: deps.actor, incidentId, resource: incident.resource.name, outcome: 'resolved' })
+  await deps.audit.append({
+    kind: 'incident.resolved',
+    actor: deps.actor,
+    incidentId,
+    resource: incident.resource.name,
+    outcome: 'resolved',
+  })
   return incident
 }
 
@@ -178,7 +241,9 @@ export function noFixReason(incident: Incident): string {
   if (!d) return 'nothing was decided'
   if (d.rule === 'no-fix') {
     const found = (incident.analysis as { root_cause?: unknown } | undefined)?.root_cause
-    return typeof found === 'string' && found ? `the analysis proposed none: ${found.replace(/\.$/, '')}` : 'the analysis proposed none'
+    return typeof found === 'string' && found
+      ? `the analysis proposed none: ${found.replace(/\.$/, '')}`
+      : 'the analysis proposed none'
   }
   return d.reasons.at(0) ?? d.rule
 }
@@ -198,7 +263,10 @@ export async function rollbackAndEscalate(incidentId: string, deps: VerifyDeps, 
   const action = executed ? getAction(executed.actionId) : undefined
   const lastVerification = [...incident.timeline].reverse().find((t) => t.stage === 'verified')
   // "Left in place" speaks of a fix: with none, the verification's detail is the reason.
-  const skip = fixRan && lastVerification?.data?.rollback === false ? String(lastVerification.data.rollbackSkipped ?? 'verification asked not to roll back') : undefined
+  const skip =
+    fixRan && lastVerification?.data?.rollback === false
+      ? String(lastVerification.data.rollbackSkipped ?? 'verification asked not to roll back')
+      : undefined
   const detail = lastVerification?.data?.detail
   if (skip) why = `${skip}: ${detail ?? why}`
   else if (detail) why = `${why}: ${detail}`
@@ -206,22 +274,73 @@ export async function rollbackAndEscalate(incidentId: string, deps: VerifyDeps, 
   if (executed && action?.rollback && !skip) {
     undo = `; ${action.id} rolled back`
     try {
-      const result = await action.rollback(executed.params, { incidentId, actor: deps.actor, since: incident.alert.at }, executed.result ?? {})
-      await deps.store.update(incidentId, (i) => recordRollback(i, { actionId: executed.actionId, ok: true, actor: deps.actor, summary: `${action.id} rolled back`, data: result }))
-      await deps.audit.append({ kind: 'action.rolled_back', actor: deps.actor, incidentId, resource: incident.resource.name, outcome: 'succeeded', data: { actionId: action.id, result } })
+      const result = await action.rollback(
+        executed.params,
+        { incidentId, actor: deps.actor, since: incident.alert.at },
+        executed.result ?? {},
+      )
+      await deps.store.update(incidentId, (i) =>
+        recordRollback(i, {
+          actionId: executed.actionId,
+          ok: true,
+          actor: deps.actor,
+          summary: `${action.id} rolled back`,
+          data: result,
+        }),
+      )
+      await deps.audit.append({
+        kind: 'action.rolled_back',
+        actor: deps.actor,
+        incidentId,
+        resource: incident.resource.name,
+        outcome: 'succeeded',
+        data: { actionId: action.id, result },
+      })
     } catch (err) {
       undo = `; the rollback of ${action.id} failed: ${(err as Error).message}`
-      await deps.store.update(incidentId, (i) => recordRollback(i, { actionId: executed.actionId, ok: false, actor: deps.actor, summary: `rollback of ${action.id} failed: ${(err as Error).message}`, data: { ok: false } }))
-      await deps.audit.append({ kind: 'action.rolled_back', actor: deps.actor, incidentId, resource: incident.resource.name, outcome: 'failed', data: { actionId: action.id, error: (err as Error).message } })
+      await deps.store.update(incidentId, (i) =>
+        recordRollback(i, {
+          actionId: executed.actionId,
+          ok: false,
+          actor: deps.actor,
+          summary: `rollback of ${action.id} failed: ${(err as Error).message}`,
+          data: { ok: false },
+        }),
+      )
+      await deps.audit.append({
+        kind: 'action.rolled_back',
+        actor: deps.actor,
+        incidentId,
+        resource: incident.resource.name,
+        outcome: 'failed',
+        data: { actionId: action.id, error: (err as Error).message },
+      })
     }
   }
   // Ended meanwhile (the alert cleared, a person closed it): it stays as it is.
   const escalated = await deps.store.update(
     incidentId,
-    (i) => !isTerminal(i) && escalate(i, { actor: deps.actor, summary: `escalated to an admin: ${why}${undo}`, data: { approverRole: 'admin', ...(skip ? { actionLeftInPlace: true } : {}), ...(fixRan ? {} : { fixRan: false }) } }),
+    (i) =>
+      !isTerminal(i) &&
+      escalate(i, {
+        actor: deps.actor,
+        summary: `escalated to an admin: ${why}${undo}`,
+        data: {
+          approverRole: 'admin',
+          ...(skip ? { actionLeftInPlace: true } : {}),
+          ...(fixRan ? {} : { fixRan: false }),
+        },
+      }),
   )
   if (escalated.status !== 'escalated') return escalated
-  await deps.audit.append({ kind: 'incident.escalated', actor: deps.actor, incidentId, resource: incident.resource.name, outcome: 'escalated', data: { why } })
+  await deps.audit.append({
+    kind: 'incident.escalated',
+    actor: deps.actor,
+    incidentId,
+    resource: incident.resource.name,
+    outcome: 'escalated',
+    data: { why },
+  })
   return escalated
 }
 

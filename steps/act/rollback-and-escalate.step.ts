@@ -20,9 +20,16 @@ export const handler: EventStep<typeof config> = async (input, ctx) =>
   traceStep('RollbackAndEscalate', input.incidentId, () => run(input, ctx))
 
 const run: EventStep<typeof config> = async (input, { logger }) => {
-  const incident = await rollbackAndEscalate(input.incidentId, stepDeps('step:RollbackAndEscalate'), 'the fix did not hold')
+  const incident = await rollbackAndEscalate(
+    input.incidentId,
+    stepDeps('step:RollbackAndEscalate'),
+    'the fix did not hold',
+  )
   await endTrace(incident, 'escalated')
   // The real reason (metric still over, unreadable, quarantine deleted...), as the timeline says it.
-  await notifyOutcome(incident, { status: 'escalated', summary: escalationSummary(incident) ?? 'the fix did not hold; escalated to an admin' })
+  await notifyOutcome(incident, {
+    status: 'escalated',
+    summary: escalationSummary(incident) ?? 'the fix did not hold; escalated to an admin',
+  })
   logger.warn('incident escalated', { incidentId: incident.id, resource: incident.resource.name })
 }

@@ -13,7 +13,10 @@ export const config = {
   emits: [TOPICS.verified, TOPICS.verificationFailed],
   input: incidentRef,
   flows: ['sentinel'],
-  infrastructure: { handler: { timeout: 600 }, queue: { type: 'standard', maxRetries: 3, visibilityTimeout: 700, delaySeconds: 0 } },
+  infrastructure: {
+    handler: { timeout: 600 },
+    queue: { type: 'standard', maxRetries: 3, visibilityTimeout: 700, delaySeconds: 0 },
+  },
 } satisfies EventConfig
 
 export const handler: EventStep<typeof config> = async (input, ctx) =>
@@ -21,7 +24,10 @@ export const handler: EventStep<typeof config> = async (input, ctx) =>
 
 const run: EventStep<typeof config> = async (input, { emit, logger }) => {
   const deps = stepDeps('step:VerifyRemediation')
-  const opts = { timeoutMs: deps.config.VERIFY_TIMEOUT_SECONDS * 1000, stableMs: deps.config.VERIFY_STABLE_SECONDS * 1000 }
+  const opts = {
+    timeoutMs: deps.config.VERIFY_TIMEOUT_SECONDS * 1000,
+    stableMs: deps.config.VERIFY_STABLE_SECONDS * 1000,
+  }
   const result = await verifyIncident(input.incidentId, opts, deps)
   if (result.skipped) {
     logger.info('verification skipped', { incidentId: input.incidentId, why: result.skipped })

@@ -11,7 +11,8 @@ import { IncidentStore } from '../../src/platform/store/incidents'
 export const config = {
   type: 'api',
   name: 'ApproveIncident',
-  description: 'Approve the pending fix (operator: medium risk; admin: any), with an optional comment kept with the decision. Deciding twice: 409',
+  description:
+    'Approve the pending fix (operator: medium risk; admin: any), with an optional comment kept with the decision. Deciding twice: 409',
   path: '/api/incidents/:id/approve',
   method: 'POST',
   emits: [TOPICS.remediationApproved],
@@ -25,7 +26,11 @@ export const handler: ApiStep<typeof config> = async (req, { emit }) => {
   const { id } = parseOr400(incidentIdPath, req.pathParams, 'path')
   const { comment } = parseBody(config, req)
   const who = caller(req.headers)
-  const incident = await decideFromApi(id, { decision: 'approve', ...who, comment }, { store: new IncidentStore(), audit: new AuditLog() })
+  const incident = await decideFromApi(
+    id,
+    { decision: 'approve', ...who, comment },
+    { store: new IncidentStore(), audit: new AuditLog() },
+  )
   await emit({ topic: TOPICS.remediationApproved, data: { incidentId: id } })
   return { status: 200, body: { incidentId: id, status: incident.status, approval: incident.approval } }
 }

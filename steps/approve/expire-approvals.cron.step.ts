@@ -16,6 +16,10 @@ export const config = {
 
 export const handler: CronStep<typeof config> = async ({ logger }) => {
   const redis = getRedis()
-  const changed = await new Approvals(new IncidentStore(redis), redis).expireDue(Date.now(), getConfig().APPROVAL_TIMEOUT_SECONDS * 1000, 'step:ExpireApprovals')
+  const changed = await new Approvals(new IncidentStore(redis), redis).expireDue(
+    Date.now(),
+    getConfig().APPROVAL_TIMEOUT_SECONDS * 1000,
+    'step:ExpireApprovals',
+  )
   if (changed.length) logger.info('approvals expired', { incidents: changed.map((i) => i.id) })
 }

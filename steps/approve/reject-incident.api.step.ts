@@ -25,6 +25,10 @@ export const handler: ApiStep<typeof config> = async (req) => {
   const { id } = parseOr400(incidentIdPath, req.pathParams, 'path')
   const { reason } = parseBody(config, req)
   const who = caller(req.headers)
-  const incident = await decideFromApi(id, { decision: 'reject', ...who, reason }, { store: new IncidentStore(), audit: new AuditLog() })
+  const incident = await decideFromApi(
+    id,
+    { decision: 'reject', ...who, reason },
+    { store: new IncidentStore(), audit: new AuditLog() },
+  )
   return { status: 200, body: { incidentId: id, status: incident.status, approval: incident.approval } }
 }

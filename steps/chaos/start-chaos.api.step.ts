@@ -24,6 +24,11 @@ export const config = {
 export const handler: ApiStep<typeof config> = async (req) => {
   const plan = parseBody(config, req)
   const { keyId } = caller(req.headers)
-  const body = await startChaos(plan, `key:${keyId}`, { redis: getRedis(), audit: new AuditLog(), store: new IncidentStore(), config: getConfig() })
+  const body = await startChaos(plan, `key:${keyId}`, {
+    redis: getRedis(),
+    audit: new AuditLog(),
+    store: new IncidentStore(),
+    config: getConfig(),
+  })
   return { status: 202, body }
 }

@@ -7,7 +7,8 @@ import { decideStage } from '../../src/decide/stage'
 export const config = {
   type: 'event',
   name: 'DecideRemediation',
-  description: 'Risk policy with guardrails: low → fix automatically; medium → operator approval; high → admin approval',
+  description:
+    'Risk policy with guardrails: low → fix automatically; medium → operator approval; high → admin approval',
   subscribes: [TOPICS.analyzed],
   emits: [
     { topic: TOPICS.remediationApproved, label: 'low risk: automatic', conditional: true },
@@ -28,9 +29,16 @@ const run: EventStep<typeof config> = async (input, { emit, logger }) => {
     logger.info('not decided: the incident ended first', { incidentId: input.incidentId, status: incident.status })
     return
   }
-  logger.info('policy decided', { incidentId: input.incidentId, route: decision.route, risk: decision.risk, rule: decision.rule })
-  if (decision.route === 'auto') await emit({ topic: TOPICS.remediationApproved, data: { incidentId: input.incidentId } })
-  else if (decision.route === 'approval') await emit({ topic: TOPICS.approvalRequested, data: { incidentId: input.incidentId } })
+  logger.info('policy decided', {
+    incidentId: input.incidentId,
+    route: decision.route,
+    risk: decision.risk,
+    rule: decision.rule,
+  })
+  if (decision.route === 'auto')
+    await emit({ topic: TOPICS.remediationApproved, data: { incidentId: input.incidentId } })
+  else if (decision.route === 'approval')
+    await emit({ topic: TOPICS.approvalRequested, data: { incidentId: input.incidentId } })
   else if (decision.route === 'defer') await emit({ topic: TOPICS.acted, data: { incidentId: input.incidentId } })
   // escalate: recorded as escalated; shadow: recorded, nothing runs.
 }

@@ -6,7 +6,8 @@ import { TOPICS } from '../../src/platform/events/topics'
 export const config = {
   type: 'noop',
   name: 'AlertmanagerIntake',
-  description: "Main process: Alertmanager's webhook (v4); firing alerts open or update incidents, resolved ones resolve them",
+  description:
+    "Main process: Alertmanager's webhook (v4); firing alerts open or update incidents, resolved ones resolve them",
   virtualSubscribes: [],
   virtualEmits: [TOPICS.opened],
   flows: ['sentinel'],

@@ -11,4 +11,3 @@ export const config = {
   virtualEmits: [TOPICS.acted, TOPICS.approvalRequested, TOPICS.opened],
   flows: ['sentinel'],
 } satisfies NoopConfig
-

@@ -9,7 +9,8 @@ import { IncidentStore } from '../../src/platform/store/incidents'
 export const config = {
   type: 'api',
   name: 'InfrastructureStatus',
-  description: 'The latest reading of every check, its source (Prometheus or the collectors, and why), its state, and health scores',
+  description:
+    'The latest reading of every check, its source (Prometheus or the collectors, and why), its state, and health scores',
   path: '/api/infrastructure-status',
   method: 'GET',
   emits: [],
@@ -20,6 +21,10 @@ export const config = {
 export const handler: ApiStep<typeof config> = async () => {
   const monitor = monitorFromConfig()
   const [status, source] = await Promise.all([monitor.latestStatus(), monitor.sourceStatus()])
-  const health = await computeHealth({ config: getConfig(), store: new IncidentStore(), checks: async () => status.checks })
+  const health = await computeHealth({
+    config: getConfig(),
+    store: new IncidentStore(),
+    checks: async () => status.checks,
+  })
   return { status: 200, body: { ...status, sourceStatus: source, health } }
 }

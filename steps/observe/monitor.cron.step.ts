@@ -12,7 +12,8 @@ import { RecentReadings } from '../../src/observe/recent-readings'
 export const config = {
   type: 'cron',
   name: 'MonitorInfrastructure',
-  description: 'Reads CPU, memory, disk and latency (Prometheus, or the own collectors), scores every series for anomalies, and opens an incident per alert that holds for its `for` time',
+  description:
+    'Reads CPU, memory, disk and latency (Prometheus, or the own collectors), scores every series for anomalies, and opens an incident per alert that holds for its `for` time',
   // MONITOR_CRON from the configuration (the environment or .env), validated at start; read when Motia loads the step.
   cron: getConfig().MONITOR_CRON,
   emits: [TOPICS.opened],
@@ -22,12 +23,24 @@ export const config = {
 export const handler: CronStep<typeof config> = async ({ emit, logger }) => {
   const monitor = monitorFromConfig()
   const tick = await monitor.tick()
-  if (tick.switched) logger.warn('monitoring source changed', { source: tick.source.source, reason: tick.source.reason })
+  if (tick.switched)
+    logger.warn('monitoring source changed', { source: tick.source.source, reason: tick.source.reason })
   await publishToStream(getRedis(), 'metrics', { readings: tick.readings, source: tick.source.source, at: tick.at })
   // The last hour, for the dashboard's charts on load (GET /api/readings/recent); never holds up the alerts.
-  await new RecentReadings(getRedis()).record(tick.readings).catch((err) => logger.warn('recent readings not recorded', { error: (err as Error).message }))
-  const out = await applyAlerts({ open: tick.toOpen, resolve: tick.toResolve, flapping: tick.flapping, actor: 'step:MonitorInfrastructure' }, { store: new IncidentStore(), audit: new AuditLog() })
+  await new RecentReadings(getRedis())
+    .record(tick.readings)
+    .catch((err) => logger.warn('recent readings not recorded', { error: (err as Error).message }))
+  const out = await applyAlerts(
+    { open: tick.toOpen, resolve: tick.toResolve, flapping: tick.flapping, actor: 'step:MonitorInfrastructure' },
+    { store: new IncidentStore(), audit: new AuditLog() },
+  )
   for (const incidentId of out.opened) await emit({ topic: TOPICS.opened, data: { incidentId } })
   if (tick.anomaly?.skipped) logger.warn('anomaly scoring skipped', { why: tick.anomaly.skipped })
-  logger.info('monitor tick', { source: tick.source.source, readings: tick.readings.length, pending: tick.pending.length, anomalous: tick.anomaly?.alerts.map((a) => a.details?.series) ?? [], ...out })
+  logger.info('monitor tick', {
+    source: tick.source.source,
+    readings: tick.readings.length,
+    pending: tick.pending.length,
+    anomalous: tick.anomaly?.alerts.map((a) => a.details?.series) ?? [],
+    ...out,
+  })
 }

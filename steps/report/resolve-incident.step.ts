@@ -20,7 +20,11 @@ export const handler: EventStep<typeof config> = async (input, ctx) =>
   traceStep('ResolveIncident', input.incidentId, () => run(input, ctx))
 
 const run: EventStep<typeof config> = async (input, { logger }) => {
-  const incident = await resolveIncident(input.incidentId, stepDeps('step:ResolveIncident'), 'fix verified; incident resolved')
+  const incident = await resolveIncident(
+    input.incidentId,
+    stepDeps('step:ResolveIncident'),
+    'fix verified; incident resolved',
+  )
   await endTrace(incident, 'resolved')
   await notifyOutcome(incident, { status: 'resolved', summary: 'fix verified; incident resolved' })
   logger.info('incident resolved', { incidentId: incident.id, resource: incident.resource.name })

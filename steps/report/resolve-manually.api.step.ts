@@ -10,7 +10,8 @@ import { isClosed, resolve } from '../../src/platform/store/lifecycle'
 export const config = {
   type: 'api',
   name: 'ResolveManually',
-  description: 'A person closes an incident (an escalated one, typically), with a reason; 409 when it is already closed',
+  description:
+    'A person closes an incident (an escalated one, typically), with a reason; 409 when it is already closed',
   path: '/api/incidents/:id/resolve',
   method: 'POST',
   emits: [],
@@ -34,6 +35,13 @@ export const handler: ApiStep<typeof config> = async (req) => {
     if (isClosed(i)) throw closed(i)
     return resolve(i, { actor: by, summary: `closed by ${by}: ${reason}`, data: { role, manual: true } })
   })
-  await new AuditLog().append({ kind: 'incident.resolved', actor: by, incidentId: id, resource: incident.resource.name, outcome: 'closed by a person', data: { reason, role } })
+  await new AuditLog().append({
+    kind: 'incident.resolved',
+    actor: by,
+    incidentId: id,
+    resource: incident.resource.name,
+    outcome: 'closed by a person',
+    data: { reason, role },
+  })
   return { status: 200, body: { incidentId: id, status: incident.status } }
 }

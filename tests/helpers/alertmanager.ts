@@ -4,7 +4,13 @@
  * One webhook call carrying `count` firing alerts over `count` fingerprints: `order(i)` picks which
  * fingerprint goes at position i (so calls can differ in order), `value(k)` an optional annotation.
  */
-export function stormPayload(opts: { batch: number; startsAt: string; count?: number; order?: (i: number) => number; value?: (k: number) => string }) {
+export function stormPayload(opts: {
+  batch: number
+  startsAt: string
+  count?: number
+  order?: (i: number) => number
+  value?: (k: number) => string
+}) {
   const count = opts.count ?? 100
   return {
     version: '4',

@@ -14,7 +14,10 @@ export async function docker(...args: string[]): Promise<string> {
 }
 
 /** Starts a long-running container; the shell ignores SIGTERM like many real services' PID 1. */
-export async function runContainer(name: string, opts: { labels?: Record<string, string>; args?: string[]; cmd?: string[] } = {}): Promise<string> {
+export async function runContainer(
+  name: string,
+  opts: { labels?: Record<string, string>; args?: string[]; cmd?: string[] } = {},
+): Promise<string> {
   const labelArgs = Object.entries(opts.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`])
   const cmd = opts.cmd ?? ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done']
   return docker('run', '-d', '--name', name, ...labelArgs, ...(opts.args ?? []), TEST_IMAGE, ...cmd)

@@ -31,12 +31,31 @@ export async function startPrivateDockerd(): Promise<PrivateDockerd> {
   const socket = path.join(dir, 'docker.sock')
   const host = `unix://${socket}`
   let proc: ChildProcess | null = null
-  const docker = async (...args: string[]) => (await run('docker', ['-H', host, ...args], { maxBuffer: 16 * 1024 * 1024 })).stdout.trim()
+  const docker = async (...args: string[]) =>
+    (await run('docker', ['-H', host, ...args], { maxBuffer: 16 * 1024 * 1024 })).stdout.trim()
   const start = async () => {
     // unshare execs dockerd in the new namespace: the child is dockerd itself
     proc = spawn(
       'unshare',
-      ['--net', '--', 'dockerd', '--host', host, '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'), '--pidfile', path.join(dir, 'docker.pid'), '--iptables=false', '--ip6tables=false', '--storage-driver', 'vfs', '--shutdown-timeout', '2'],
+      [
+        '--net',
+        '--',
+        'dockerd',
+        '--host',
+        host,
+        '--data-root',
+        path.join(dir, 'data'),
+        '--exec-root',
+        path.join(dir, 'exec'),
+        '--pidfile',
+        path.join(dir, 'docker.pid'),
+        '--iptables=false',
+        '--ip6tables=false',
+        '--storage-driver',
+        'vfs',
+        '--shutdown-timeout',
+        '2',
+      ],
       { stdio: 'ignore', detached: true },
     )
     const started = proc
@@ -57,7 +76,9 @@ export async function startPrivateDockerd(): Promise<PrivateDockerd> {
   }
   await start()
   // The busybox test image, built into this engine the same way as into the shared one.
-  await run('bash', [path.join(PROJECT_ROOT, 'scripts', 'build-test-image.sh')], { env: { ...process.env, DOCKER_HOST: host } })
+  await run('bash', [path.join(PROJECT_ROOT, 'scripts', 'build-test-image.sh')], {
+    env: { ...process.env, DOCKER_HOST: host },
+  })
   return {
     socket,
     docker,

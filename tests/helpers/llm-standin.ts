@@ -70,7 +70,9 @@ export function reply(content: string, opts: ReplyOptions = {}): Responder {
     for (const piece of split(opts.reasoning ?? '', 40)) res.write(chunk({ content: '', reasoning: piece }))
     for (const piece of split(content, 25)) res.write(chunk({ content: piece }))
     res.write(chunk({}, 'stop'))
-    res.write(`data: ${JSON.stringify({ id: 'gen-test', object: 'chat.completion.chunk', created, model, choices: [], usage: usageBody })}\n\n`)
+    res.write(
+      `data: ${JSON.stringify({ id: 'gen-test', object: 'chat.completion.chunk', created, model, choices: [], usage: usageBody })}\n\n`,
+    )
     res.end('data: [DONE]\n\n')
   }
 }

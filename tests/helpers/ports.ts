@@ -24,7 +24,10 @@ export async function freePort(): Promise<number> {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Polls `fn` until it returns a truthy value or the deadline passes. */
-export async function waitFor<T>(fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, opts: { timeoutMs: number; intervalMs?: number; what: string }): Promise<T> {
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  opts: { timeoutMs: number; intervalMs?: number; what: string },
+): Promise<T> {
   const deadline = Date.now() + opts.timeoutMs
   let lastError: unknown
   for (;;) {
@@ -34,7 +37,10 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | null | false>
     } catch (err) {
       lastError = err
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${opts.what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`)
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${opts.timeoutMs} ms waiting for ${opts.what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`,
+      )
     await sleep(opts.intervalMs ?? 100)
   }
 }

@@ -31,7 +31,13 @@ process.once('exit', () => {
   }
 })
 
-async function manage(what: string, bin: string, args: (port: number, dir: string) => string[], readyPath: string, setup?: (dir: string, port: number) => void): Promise<ManagedProcess> {
+async function manage(
+  what: string,
+  bin: string,
+  args: (port: number, dir: string) => string[],
+  readyPath: string,
+  setup?: (dir: string, port: number) => void,
+): Promise<ManagedProcess> {
   const port = await freePort()
   const dir = mkdtempSync(path.join(os.tmpdir(), `sentinel-test-${what}-`))
   setup?.(dir, port)
@@ -131,14 +137,23 @@ export function startPrometheus(setup: PrometheusSetup): Promise<ManagedProcess>
         `      - targets: [${setup.scrapeTargets.map((t) => JSON.stringify(t)).join(', ')}]`,
       ]
       for (const job of setup.jobs ?? []) {
-        lines.push(`  - job_name: ${JSON.stringify(job.name)}`, '    static_configs:', `      - targets: [${job.targets.map((t) => JSON.stringify(t)).join(', ')}]`)
+        lines.push(
+          `  - job_name: ${JSON.stringify(job.name)}`,
+          '    static_configs:',
+          `      - targets: [${job.targets.map((t) => JSON.stringify(t)).join(', ')}]`,
+        )
       }
       if (setup.rules !== undefined) {
         writeFileSync(path.join(dir, 'rules.yml'), setup.rules)
         lines.push('rule_files:', `  - ${JSON.stringify(path.join(dir, 'rules.yml'))}`)
       }
       if (setup.alertmanager) {
-        lines.push('alerting:', '  alertmanagers:', '    - static_configs:', `        - targets: [${JSON.stringify(setup.alertmanager)}]`)
+        lines.push(
+          'alerting:',
+          '  alertmanagers:',
+          '    - static_configs:',
+          `        - targets: [${JSON.stringify(setup.alertmanager)}]`,
+        )
       }
       writeFileSync(path.join(dir, 'prometheus.yml'), lines.join('\n') + '\n')
     },

@@ -21,10 +21,44 @@ export async function startRedis(): Promise<TestRedis> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-test-redis-'))
   let proc: ChildProcess
   const launch = async () => {
-    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''], { stdio: 'ignore' })
-    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    proc = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'everysec',
+        '--save',
+        '',
+      ],
+      { stdio: 'ignore' },
+    )
+    const probe = new Redis({
+      port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    })
     probe.on('error', () => {})
-    await waitFor(async () => { try { await probe.connect(); return (await probe.ping()) === 'PONG' } catch { probe.disconnect(); return false } }, { timeoutMs: 10_000, what: `redis on ${port}` })
+    await waitFor(
+      async () => {
+        try {
+          await probe.connect()
+          return (await probe.ping()) === 'PONG'
+        } catch {
+          probe.disconnect()
+          return false
+        }
+      },
+      { timeoutMs: 10_000, what: `redis on ${port}` },
+    )
     probe.disconnect()
   }
   await launch()

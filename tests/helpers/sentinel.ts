@@ -33,8 +33,17 @@ export interface SentinelInstance {
   /** Starts again with the same port, Redis and data directory. */
   restart(): Promise<void>
   /** GET as `as` (default admin; null: no key). */
-  get(pathname: string, as?: TestRole | null, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>
-  post(pathname: string, body: unknown, as?: TestRole | null, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>
+  get(
+    pathname: string,
+    as?: TestRole | null,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Headers }>
+  post(
+    pathname: string,
+    body: unknown,
+    as?: TestRole | null,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Headers }>
   cleanup(): Promise<void>
 }
 
@@ -86,7 +95,12 @@ export async function startSentinel(opts: {
     // Likewise anomaly incidents on the host's own series, for tests that run the monitor for its thresholds.
     ANOMALY_ENABLED: 'false',
     WATCH_LABEL: WATCH_ARG,
-    SENTINEL_API_KEYS: opts.keysIn === 'file' ? '' : Object.entries(keys).map(([role, key]) => `${role}:${key}`).join(','),
+    SENTINEL_API_KEYS:
+      opts.keysIn === 'file'
+        ? ''
+        : Object.entries(keys)
+            .map(([role, key]) => `${role}:${key}`)
+            .join(','),
     ...(opts.env ?? {}),
   }
   let proc: ChildProcess
@@ -144,11 +158,21 @@ export async function startSentinel(opts: {
     throw err
   }
   const url = `http://127.0.0.1:${port}`
-  const call = async (method: string, pathname: string, body: unknown, as: TestRole | null = 'admin', headers: Record<string, string> = {}) => {
+  const call = async (
+    method: string,
+    pathname: string,
+    body: unknown,
+    as: TestRole | null = 'admin',
+    headers: Record<string, string> = {},
+  ) => {
     const h: Record<string, string> = { ...headers }
     if (as) h.authorization = `Bearer ${keys[as]}`
     if (body !== undefined) h['content-type'] ??= 'application/json'
-    const res = await fetch(url + pathname, { method, headers: h, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) })
+    const res = await fetch(url + pathname, {
+      method,
+      headers: h,
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    })
     const text = await res.text()
     let parsed: any = text
     try {
@@ -184,7 +208,11 @@ export async function incidentsFor(sentinel: SentinelInstance, resource: string)
 }
 
 /** Waits until the newest incident of a resource is resolved, and returns it. */
-export async function resolvedIncidentFor(sentinel: SentinelInstance, resource: string, opts: { timeoutMs: number; what: string }): Promise<any> {
+export async function resolvedIncidentFor(
+  sentinel: SentinelInstance,
+  resource: string,
+  opts: { timeoutMs: number; what: string },
+): Promise<any> {
   return waitFor(async () => {
     const [inc] = await incidentsFor(sentinel, resource)
     return inc?.status === 'resolved' ? inc : null

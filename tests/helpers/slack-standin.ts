@@ -63,13 +63,33 @@ export async function startSlackStandIn(opts: StandInOptions): Promise<SlackStan
   const answer = (method: string, args: Record<string, any>): Record<string, unknown> => {
     switch (method) {
       case 'auth.test':
-        return { ok: true, url: 'https://sentinel-test.slack.com/', team: 'sentinel-test', user: 'sentinel', team_id: teamId, user_id: botUserId, bot_id: 'B0SENTINEL', is_enterprise_install: false }
+        return {
+          ok: true,
+          url: 'https://sentinel-test.slack.com/',
+          team: 'sentinel-test',
+          user: 'sentinel',
+          team_id: teamId,
+          user_id: botUserId,
+          bot_id: 'B0SENTINEL',
+          is_enterprise_install: false,
+        }
       case 'chat.postMessage':
         if (!args.channel) return { ok: false, error: 'channel_not_found' }
-        return { ok: true, channel: args.channel, ts: nextTs(), message: { type: 'message', text: args.text, blocks: args.blocks, user: botUserId, bot_id: 'B0SENTINEL' } }
+        return {
+          ok: true,
+          channel: args.channel,
+          ts: nextTs(),
+          message: { type: 'message', text: args.text, blocks: args.blocks, user: botUserId, bot_id: 'B0SENTINEL' },
+        }
       case 'chat.update':
         if (!args.channel || !args.ts) return { ok: false, error: 'message_not_found' }
-        return { ok: true, channel: args.channel, ts: args.ts, text: args.text, message: { text: args.text, blocks: args.blocks } }
+        return {
+          ok: true,
+          channel: args.channel,
+          ts: args.ts,
+          text: args.text,
+          message: { text: args.text, blocks: args.blocks },
+        }
       case 'chat.postEphemeral':
         if (!args.channel || !args.user) return { ok: false, error: 'user_not_in_channel' }
         return { ok: true, message_ts: nextTs() }
@@ -156,7 +176,12 @@ export function blockActionPayload(o: BlockActionOptions): Record<string, unknow
   const actionTs = (Date.now() / 1000).toFixed(6)
   return {
     type: 'block_actions',
-    user: { id: o.userId, username: o.userName ?? o.userId.toLowerCase(), name: o.userName ?? o.userId.toLowerCase(), team_id: teamId },
+    user: {
+      id: o.userId,
+      username: o.userName ?? o.userId.toLowerCase(),
+      name: o.userName ?? o.userId.toLowerCase(),
+      team_id: teamId,
+    },
     api_app_id: 'A0SENTINEL',
     token: 'legacy-verification-token',
     container: { type: 'message', message_ts: o.messageTs, channel_id: o.channel, is_ephemeral: false },
@@ -195,7 +220,9 @@ export interface SignedRequestOptions {
 }
 
 /** POSTs a real signed interactivity request, form-encoded with `payload=<json>`, as Slack does. */
-export async function sendSignedInteraction(o: SignedRequestOptions): Promise<{ status: number; body: string; headers: Headers }> {
+export async function sendSignedInteraction(
+  o: SignedRequestOptions,
+): Promise<{ status: number; body: string; headers: Headers }> {
   const body = new URLSearchParams({ payload: JSON.stringify(o.payload) }).toString()
   const timestamp = o.timestamp ?? Math.floor(Date.now() / 1000)
   const signature = o.signature ?? slackSignature(o.signingSecret, timestamp, o.signedBody ?? body)

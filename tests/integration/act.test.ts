@@ -8,7 +8,16 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -53,7 +62,10 @@ describe('act: clean_sandbox through the flow', () => {
     writeFileSync(path.join(sandbox, 'data/keep.db'), randomBytes(50_000))
     symlinkSync(outside, path.join(sandbox, 'temp/link-outside'))
     redis = await startRedis()
-    sentinel = await startSentinel({ redisPort: redis.port, env: { SANDBOX_DIR: sandbox, VERIFY_STABLE_SECONDS: '0.5', VERIFY_TIMEOUT_SECONDS: '4' } })
+    sentinel = await startSentinel({
+      redisPort: redis.port,
+      env: { SANDBOX_DIR: sandbox, VERIFY_STABLE_SECONDS: '0.5', VERIFY_TIMEOUT_SECONDS: '4' },
+    })
   })
   after(async () => {
     writer?.kill('SIGKILL')
@@ -70,7 +82,9 @@ describe('act: clean_sandbox through the flow', () => {
       async () => (await sentinel.get('/api/approvals/pending')).body.approvals.find((a: any) => a.incidentId === id),
       { timeoutMs: 30_000, what: 'the clean_sandbox approval' },
     ).catch(async (err) => {
-      throw new Error(`${(err as Error).message}: ${JSON.stringify((await sentinel.get(`/api/incidents/${id}`)).body.timeline)}`)
+      throw new Error(
+        `${(err as Error).message}: ${JSON.stringify((await sentinel.get(`/api/incidents/${id}`)).body.timeline)}`,
+      )
     })
     assert.equal(pending.proposedAction, 'clean_sandbox')
     assert.equal(pending.risk, 'medium')
@@ -94,19 +108,28 @@ describe('act: clean_sandbox through the flow', () => {
     assert.match(JSON.stringify(snapshot.before), /blob\.bin/)
     const afterClean = tree(sandbox)
     assert.equal(afterClean['data/keep.db'], before['data/keep.db'])
-    for (const gone of ['logs/app.log', 'temp/nested/deep/blob.bin', 'cache/c.dat', 'temp/link-outside']) assert.ok(!(gone in afterClean), `${gone} was cleaned`)
+    for (const gone of ['logs/app.log', 'temp/nested/deep/blob.bin', 'cache/c.dat', 'temp/link-outside'])
+      assert.ok(!(gone in afterClean), `${gone} was cleaned`)
     assert.equal(readFileSync(outside, 'utf8'), 'must survive')
 
     const rb = await sentinel.post(`/api/incidents/${id}/rollback`, {}, 'admin')
     assert.equal(rb.status, 200, JSON.stringify(rb.body))
     assert.deepEqual(tree(sandbox), before, 'every file is back, byte for byte')
-    assert.equal((await sentinel.post(`/api/incidents/${id}/rollback`, {}, 'admin')).status, 409, 'a second rollback changes nothing')
+    assert.equal(
+      (await sentinel.post(`/api/incidents/${id}/rollback`, {}, 'admin')).status,
+      409,
+      'a second rollback changes nothing',
+    )
   })
 
   it('rolls back by itself and escalates when verification fails', async () => {
     const before = tree(sandbox)
     // Something keeps writing into temp/: the cleaned state never holds, so verification fails.
-    writer = spawn('sh', ['-c', `while true; do date > "${path.join(sandbox, 'temp')}/writer-$$-$(date +%s%N)"; sleep 0.05; done`], { stdio: 'ignore' })
+    writer = spawn(
+      'sh',
+      ['-c', `while true; do date > "${path.join(sandbox, 'temp')}/writer-$$-$(date +%s%N)"; sleep 0.05; done`],
+      { stdio: 'ignore' },
+    )
     const id = await approvedDiskIncident()
     const done = await waitFor(
       async () => {
@@ -122,7 +145,9 @@ describe('act: clean_sandbox through the flow', () => {
     assert.ok(stages.includes('rolled_back'), `timeline: ${stages.join(', ')}`)
     const now = tree(sandbox)
     for (const [file, hash] of Object.entries(before)) assert.equal(now[file], hash, `${file} restored exactly`)
-    const audit = (await sentinel.get(`/api/audit?incident=${id}`)).body.events.map((e: any) => `${e.kind}:${e.outcome}`)
+    const audit = (await sentinel.get(`/api/audit?incident=${id}`)).body.events.map(
+      (e: any) => `${e.kind}:${e.outcome}`,
+    )
     assert.ok(audit.includes('action.rolled_back:succeeded'), audit.join(' '))
     assert.ok(existsSync(path.join(sandbox, 'data/keep.db')))
   })

@@ -24,7 +24,8 @@ describe('alert storm', () => {
   it('opens exactly one incident per fingerprint', async () => {
     const startsAt = new Date().toISOString()
     // Each call carries all 100 fingerprints, in a different order.
-    const payload = (batch: number, value?: (k: number) => string) => stormPayload({ batch, startsAt, order: (i) => (i * 37 + batch) % 100, value })
+    const payload = (batch: number, value?: (k: number) => string) =>
+      stormPayload({ batch, startsAt, order: (i) => (i * 37 + batch) % 100, value })
     let next = 0
     const statuses: number[] = []
     const opened: string[] = []
@@ -56,7 +57,8 @@ describe('alert storm', () => {
       byFingerprint.set(doc.fingerprint, doc)
     }
     const first = changed.alerts[0].fingerprint
-    for (const a of changed.alerts.slice(1, 100)) assert.equal(byFingerprint.get(`am:${a.fingerprint}`).alert.value, Number(a.annotations.value))
+    for (const a of changed.alerts.slice(1, 100))
+      assert.equal(byFingerprint.get(`am:${a.fingerprint}`).alert.value, Number(a.annotations.value))
     assert.equal(byFingerprint.get(`am:${first}`).alert.value, -1)
   })
 })

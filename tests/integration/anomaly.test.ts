@@ -71,7 +71,11 @@ describe('anomaly detection', () => {
   }
 
   it('learns the baseline, keeps it across a restart, and opens an anomaly incident with its evidence for a shift no threshold catches', async () => {
-    await waitFor(async () => (await learned()) >= 20, { timeoutMs: 180_000, intervalMs: 500, what: 'the latency series to learn 20 points' })
+    await waitFor(async () => (await learned()) >= 20, {
+      timeoutMs: 180_000,
+      intervalMs: 500,
+      what: 'the latency series to learn 20 points',
+    })
 
     // A restart does not relearn from nothing: the state in Redis goes on from where it was.
     await sentinel.stop()
@@ -79,16 +83,23 @@ describe('anomaly detection', () => {
     // Stopped mid-tick, Motia leaves its cron lock (5 minutes' TTL) behind; let it expire now.
     await redis.client.del('motia:cron:lock:MonitorInfrastructure')
     await sentinel.restart()
-    await waitFor(async () => (await learned()) > before, { timeoutMs: 60_000, intervalMs: 300, what: 'a tick after the restart' })
+    await waitFor(async () => (await learned()) > before, {
+      timeoutMs: 60_000,
+      intervalMs: 300,
+      what: 'a tick after the restart',
+    })
     assert.ok((await learned()) > before, 'the detector continued from its stored state')
 
     assert.deepEqual(await endpointAnomalies(), [], 'no anomaly on the endpoint before the shift')
     delayMs = 400
     const shiftedAt = Date.now()
-    const [incident] = await waitFor(async () => {
-      const found = await endpointAnomalies()
-      return found.length ? found : null
-    }, { timeoutMs: 90_000, intervalMs: 500, what: 'an anomaly incident for the endpoint' })
+    const [incident] = await waitFor(
+      async () => {
+        const found = await endpointAnomalies()
+        return found.length ? found : null
+      },
+      { timeoutMs: 90_000, intervalMs: 500, what: 'an anomaly incident for the endpoint' },
+    )
 
     const alert = incident.alert
     const d = alert.details
@@ -98,10 +109,16 @@ describe('anomaly detection', () => {
     assert.ok(Date.parse(alert.at) >= shiftedAt - 1000, 'observed after the shift')
     assert.equal(d.series, series())
     assert.equal(d.observed, alert.value)
-    assert.ok(alert.value >= 380 && alert.value < 2000, `observed ${alert.value} ms: shifted, and under the fixed threshold`)
+    assert.ok(
+      alert.value >= 380 && alert.value < 2000,
+      `observed ${alert.value} ms: shifted, and under the fixed threshold`,
+    )
     // The baseline's range (its width depends on how noisy the machine's probes were), which the
     // shifted reading lies above.
-    assert.ok(d.expectedLow >= 0 && d.expectedLow < d.expectedHigh && d.expectedHigh < alert.value, `expected range ${d.expectedLow}..${d.expectedHigh} lies under the observed ${alert.value}`)
+    assert.ok(
+      d.expectedLow >= 0 && d.expectedLow < d.expectedHigh && d.expectedHigh < alert.value,
+      `expected range ${d.expectedLow}..${d.expectedHigh} lies under the observed ${alert.value}`,
+    )
     assert.ok(d.score > 0.5 && d.score <= 1, `score ${d.score} over the threshold`)
     assert.equal(d.scoreThreshold, 0.5)
     assert.ok(d.samples >= 15, `${d.samples} samples behind the expected range`)
@@ -111,10 +128,13 @@ describe('anomaly detection', () => {
     assert.deepEqual(fixed, [], 'the fixed latency threshold saw nothing')
 
     // No fix applies to a bare endpoint: a person decides, nothing is executed.
-    const done = await waitFor(async () => {
-      const i = (await sentinel.get(`/api/incidents/${incident.id}`)).body
-      return i.status === 'escalated' || i.status === 'awaiting_approval' ? i : null
-    }, { timeoutMs: 60_000, intervalMs: 500, what: 'the anomaly incident to wait for a person' })
+    const done = await waitFor(
+      async () => {
+        const i = (await sentinel.get(`/api/incidents/${incident.id}`)).body
+        return i.status === 'escalated' || i.status === 'awaiting_approval' ? i : null
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what: 'the anomaly incident to wait for a person' },
+    )
     assert.equal(done.status, 'escalated')
     assert.equal(done.decision.rule, 'anomaly-no-fix')
     assert.deepEqual(done.actions, [])

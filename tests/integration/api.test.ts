@@ -18,7 +18,10 @@ describe('API', () => {
   before(async () => {
     redis = await startRedis()
     // Every analysis is less sure than 1.0, so even a restart needs an operator: the approval path.
-    sentinel = await startSentinel({ redisPort: redis.port, env: { CONFIDENCE_THRESHOLD: '1', VERIFY_STABLE_SECONDS: '0.5', AUTH_MAX_FAILURES: '5' } })
+    sentinel = await startSentinel({
+      redisPort: redis.port,
+      env: { CONFIDENCE_THRESHOLD: '1', VERIFY_STABLE_SECONDS: '0.5', AUTH_MAX_FAILURES: '5' },
+    })
   })
   after(async () => {
     await removeContainers(...containers)
@@ -44,7 +47,8 @@ describe('API', () => {
 
   it('protects every endpoint: no key 401, a role too low 403, enough 2xx/4xx past auth', async () => {
     for (const ep of endpoints) {
-      const call = (as: TestRole | null) => (ep.method === 'GET' ? sentinel.get(ep.path, as) : sentinel.post(ep.path, ep.body, as))
+      const call = (as: TestRole | null) =>
+        ep.method === 'GET' ? sentinel.get(ep.path, as) : sentinel.post(ep.path, ep.body, as)
       const none = await call(null)
       assert.equal(none.status, 401, `${ep.method} ${ep.path} without a key`)
       for (const role of ['viewer', 'operator', 'admin'] as TestRole[]) {
@@ -64,7 +68,10 @@ describe('API', () => {
 
   it('answers repeated failed keys from one client with 429 and Retry-After', async () => {
     let last
-    for (let i = 0; i < 7; i++) last = await sentinel.get('/api/incidents', null, { authorization: `Bearer wrong-key-${i}-xxxxxxxxxxxxxxxxxxxxxx` })
+    for (let i = 0; i < 7; i++)
+      last = await sentinel.get('/api/incidents', null, {
+        authorization: `Bearer wrong-key-${i}-xxxxxxxxxxxxxxxxxxxxxx`,
+      })
     assert.equal(last!.status, 429)
     assert.ok(Number(last!.headers.get('retry-after')) > 0)
     // A good key still gets in from the blocked address (tests/security/lockout.test.ts says more).
@@ -95,7 +102,17 @@ describe('API', () => {
     const name = uniqueName('api-approval')
     containers.push(name)
     // Created, never started: down without a death event, so only the flow can bring it up.
-    await docker('create', '--name', name, '--label', WATCH_ARG, TEST_IMAGE, 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done')
+    await docker(
+      'create',
+      '--name',
+      name,
+      '--label',
+      WATCH_ARG,
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      'trap "exit 0" TERM; while true; do sleep 0.2; done',
+    )
     const startedBefore = (await state(name)).StartedAt
     const trig = await sentinel.post('/api/trigger-alert', { type: 'container_down', resource: name })
     assert.equal(trig.status, 202)
@@ -109,7 +126,9 @@ describe('API', () => {
       { timeoutMs: 30_000, what: 'the approval request' },
     ).catch(async (err) => {
       const inc = (await sentinel.get(`/api/incidents/${id}`)).body
-      throw new Error(`${(err as Error).message}; incident: ${JSON.stringify({ status: inc.status, timeline: inc.timeline, analysis: inc.analysis?.proposed_fix })}`)
+      throw new Error(
+        `${(err as Error).message}; incident: ${JSON.stringify({ status: inc.status, timeline: inc.timeline, analysis: inc.analysis?.proposed_fix })}`,
+      )
     })
     assert.equal(pending.approverRole, 'operator')
     assert.equal(pending.proposedAction, 'restart_container')
@@ -131,31 +150,65 @@ describe('API', () => {
     assert.equal(resolved.approval.status, 'approved')
     assert.match(resolved.approval.decidedBy, /^key:/)
     const stages = resolved.timeline.map((t: any) => t.stage)
-    for (const s of ['detected', 'analyzed', 'decided', 'approval_requested', 'approved', 'acted', 'verified', 'resolved']) assert.ok(stages.includes(s), `timeline has ${s}`)
+    for (const s of [
+      'detected',
+      'analyzed',
+      'decided',
+      'approval_requested',
+      'approved',
+      'acted',
+      'verified',
+      'resolved',
+    ])
+      assert.ok(stages.includes(s), `timeline has ${s}`)
     assert.notEqual((await state(name)).StartedAt, startedBefore, 'the approved restart ran')
     assert.equal((await state(name)).Running, true)
 
     const audit = await sentinel.get(`/api/audit?incident=${id}`, 'admin')
     assert.equal(audit.status, 200)
     const kinds = audit.body.events.map((e: any) => e.kind)
-    for (const k of ['incident.opened', 'incident.analyzed', 'policy.decided', 'approval.requested', 'approval.approved', 'action.executed', 'incident.resolved']) assert.ok(kinds.includes(k), `audit has ${k}`)
+    for (const k of [
+      'incident.opened',
+      'incident.analyzed',
+      'policy.decided',
+      'approval.requested',
+      'approval.approved',
+      'action.executed',
+      'incident.resolved',
+    ])
+      assert.ok(kinds.includes(k), `audit has ${k}`)
 
     const rollback = await sentinel.post(`/api/incidents/${id}/rollback`, {}, 'admin')
     assert.equal(rollback.status, 409, 'a restart cannot be rolled back')
-    assert.equal((await sentinel.post(`/api/incidents/${id}/resolve`, { reason: 'again' }, 'operator')).status, 409, 'already resolved')
+    assert.equal(
+      (await sentinel.post(`/api/incidents/${id}/resolve`, { reason: 'again' }, 'operator')).status,
+      409,
+      'already resolved',
+    )
   })
 
   it('lets a person close an escalated incident, which frees its problem for a new incident', async () => {
     const trig = await sentinel.post('/api/trigger-alert', { type: 'cpu', resource: 'escalation-host' })
     const id = trig.body.incidentId as string
-    await waitFor(async () => (await sentinel.get(`/api/incidents/${id}`)).body.approval?.status === 'pending' || (await sentinel.get(`/api/incidents/${id}`)).body.status === 'escalated', { timeoutMs: 30_000, what: 'a decision' })
+    await waitFor(
+      async () =>
+        (await sentinel.get(`/api/incidents/${id}`)).body.approval?.status === 'pending' ||
+        (await sentinel.get(`/api/incidents/${id}`)).body.status === 'escalated',
+      { timeoutMs: 30_000, what: 'a decision' },
+    )
     if ((await sentinel.get(`/api/incidents/${id}`)).body.approval?.status === 'pending') {
-      assert.equal((await sentinel.post(`/api/incidents/${id}/reject`, { reason: 'not this way' }, 'admin')).status, 200)
+      assert.equal(
+        (await sentinel.post(`/api/incidents/${id}/reject`, { reason: 'not this way' }, 'admin')).status,
+        200,
+      )
     }
     assert.equal((await sentinel.get(`/api/incidents/${id}`)).body.status, 'escalated')
     // Still escalated: the same problem does not open a second incident.
     assert.equal((await sentinel.post('/api/trigger-alert', { type: 'cpu', resource: 'escalation-host' })).status, 409)
-    assert.equal((await sentinel.post(`/api/incidents/${id}/resolve`, { reason: 'fixed by hand' }, 'viewer')).status, 403)
+    assert.equal(
+      (await sentinel.post(`/api/incidents/${id}/resolve`, { reason: 'fixed by hand' }, 'viewer')).status,
+      403,
+    )
     const closed = await sentinel.post(`/api/incidents/${id}/resolve`, { reason: 'fixed by hand' }, 'operator')
     assert.equal(closed.status, 200)
     assert.equal((await sentinel.post('/api/trigger-alert', { type: 'cpu', resource: 'escalation-host' })).status, 202)
@@ -164,11 +217,25 @@ describe('API', () => {
   it("keeps an approval's comment: in the approval, its timeline entry and the audit log, as the OpenAPI document says", async () => {
     const name = uniqueName('api-comment')
     containers.push(name)
-    await docker('create', '--name', name, '--label', WATCH_ARG, TEST_IMAGE, 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done')
+    await docker(
+      'create',
+      '--name',
+      name,
+      '--label',
+      WATCH_ARG,
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      'trap "exit 0" TERM; while true; do sleep 0.2; done',
+    )
     const trig = await sentinel.post('/api/trigger-alert', { type: 'container_down', resource: name })
     assert.equal(trig.status, 202)
     const id = trig.body.incidentId as string
-    await waitFor(async () => (await sentinel.get('/api/approvals/pending', 'viewer')).body.approvals.some((a: any) => a.incidentId === id), { timeoutMs: 30_000, what: 'the approval request' })
+    await waitFor(
+      async () =>
+        (await sentinel.get('/api/approvals/pending', 'viewer')).body.approvals.some((a: any) => a.incidentId === id),
+      { timeoutMs: 30_000, what: 'the approval request' },
+    )
 
     // The body is parsed with the step's own schema: a bad one is a 400 naming the field, and decides nothing.
     const tooLong = await sentinel.post(`/api/incidents/${id}/approve`, { comment: 'x'.repeat(501) }, 'operator')

@@ -28,7 +28,12 @@ describe('chaos through a real Sentinel', () => {
   let fsDir: string
   let mounted = false
   let webPort: number
-  const names = { target: uniqueName('chaos-target'), web: uniqueName('chaos-web'), watched: uniqueName('chaos-watched'), bare: uniqueName('chaos-bare') }
+  const names = {
+    target: uniqueName('chaos-target'),
+    web: uniqueName('chaos-web'),
+    watched: uniqueName('chaos-watched'),
+    bare: uniqueName('chaos-bare'),
+  }
   const ids: Record<string, string> = {}
   let since = 0
 
@@ -42,7 +47,11 @@ describe('chaos through a real Sentinel', () => {
     for (const d of ['logs', 'temp', 'cache', 'data']) mkdirSync(path.join(sandbox, d), { recursive: true })
     webPort = await freePort()
     ids.target = await runContainer(names.target, { labels: CHAOS })
-    ids.web = await runContainer(names.web, { labels: CHAOS, args: ['-p', `127.0.0.1:${webPort}:8080`], cmd: ['httpd', '-f', '-p', '8080', '-h', '/tmp'] })
+    ids.web = await runContainer(names.web, {
+      labels: CHAOS,
+      args: ['-p', `127.0.0.1:${webPort}:8080`],
+      cmd: ['httpd', '-f', '-p', '8080', '-h', '/tmp'],
+    })
     ids.watched = await runContainer(names.watched, { labels: WATCHED })
     ids.bare = await runContainer(names.bare)
     since = Date.now()
@@ -97,9 +106,13 @@ describe('chaos through a real Sentinel', () => {
     const res = await sentinel.post('/api/chaos/stop', {})
     assert.equal(res.status, 200)
     assert.equal(res.body.runId, runId)
-    await waitFor(async () => (await chaos()).state?.status === 'idle', { timeoutMs: 30_000, what: 'the engine to end the run' })
+    await waitFor(async () => (await chaos()).state?.status === 'idle', {
+      timeoutMs: 30_000,
+      what: 'the engine to end the run',
+    })
   }
-  const faultsOf = async (runId: string) => ((await chaos()).history as any[]).filter((f) => f.runId === runId && f.outcome === 'injected')
+  const faultsOf = async (runId: string) =>
+    ((await chaos()).history as any[]).filter((f) => f.runId === runId && f.outcome === 'injected')
   /** Runs one fault kind until its first fault has an incident, stops, and waits for that incident to resolve. */
   const oneFault = async (body: unknown, what: string) => {
     const { runId } = await startRun(body)
@@ -126,7 +139,9 @@ describe('chaos through a real Sentinel', () => {
     assert.equal((await sentinel.post('/api/chaos/start', plan, 'operator')).status, 403)
     assert.equal((await sentinel.post('/api/chaos/start', plan, null)).status, 401)
     assert.equal((await sentinel.get('/api/chaos', 'viewer')).status, 403)
-    const big = await sentinel.post('/api/chaos/start', { faults: { fillTemp: { minIntervalSec: 5, maxIntervalSec: 5, bytes: 10 * 1024 ** 4 } } })
+    const big = await sentinel.post('/api/chaos/start', {
+      faults: { fillTemp: { minIntervalSec: 5, maxIntervalSec: 5, bytes: 10 * 1024 ** 4 } },
+    })
     assert.equal(big.status, 400)
     assert.match(big.body.message, /body\.faults\.fillTemp\.bytes/)
     const fast = await sentinel.post('/api/chaos/start', { faults: { kill: { minIntervalSec: 0, maxIntervalSec: 1 } } })
@@ -139,10 +154,20 @@ describe('chaos through a real Sentinel', () => {
   })
 
   it('kills only the labelled container; each kill is healed and its incident resolved', async () => {
-    const body = await startRun({ faults: { kill: { minIntervalSec: 4, maxIntervalSec: 4 } }, targets: [names.target, names.watched, names.bare], durationSec: 300 })
+    const body = await startRun({
+      faults: { kill: { minIntervalSec: 4, maxIntervalSec: 4 } },
+      targets: [names.target, names.watched, names.bare],
+      durationSec: 300,
+    })
     assert.deepEqual(body.eligible, [names.target])
-    assert.equal((await sentinel.post('/api/chaos/start', { faults: { kill: { minIntervalSec: 4, maxIntervalSec: 4 } } })).status, 409)
-    await waitFor(async () => (await faultsOf(body.runId)).filter((f) => f.incident?.status === 'resolved').length >= 2, { timeoutMs: 120_000, intervalMs: 500, what: 'two kills healed' })
+    assert.equal(
+      (await sentinel.post('/api/chaos/start', { faults: { kill: { minIntervalSec: 4, maxIntervalSec: 4 } } })).status,
+      409,
+    )
+    await waitFor(
+      async () => (await faultsOf(body.runId)).filter((f) => f.incident?.status === 'resolved').length >= 2,
+      { timeoutMs: 120_000, intervalMs: 500, what: 'two kills healed' },
+    )
     await stopRun(body.runId)
     // A kill may have struck just before the stop: it too gets its resolved incident.
     const faults = await waitFor(
@@ -164,7 +189,14 @@ describe('chaos through a real Sentinel', () => {
   })
 
   it('a paused probe target raises a latency incident that resolves once the run is stopped', async () => {
-    const { fault } = await oneFault({ faults: { slowProbe: { minIntervalSec: 1, maxIntervalSec: 1, pauseSec: 120 } }, targets: [names.web], durationSec: 300 }, 'paused probe target')
+    const { fault } = await oneFault(
+      {
+        faults: { slowProbe: { minIntervalSec: 1, maxIntervalSec: 1, pauseSec: 120 } },
+        targets: [names.web],
+        durationSec: 300,
+      },
+      'paused probe target',
+    )
     assert.equal(fault.container.id, ids.web)
     assert.ok(fault.container.endpoints.includes(`127.0.0.1:${webPort}`), `endpoints ${fault.container.endpoints}`)
     assert.equal(fault.incident.type, 'latency')
@@ -173,13 +205,26 @@ describe('chaos through a real Sentinel', () => {
   })
 
   it('a busy loop raises a container CPU incident that resolves once the run is stopped', async () => {
-    const { fault } = await oneFault({ faults: { cpu: { minIntervalSec: 1, maxIntervalSec: 1, durationSec: 120 } }, targets: [names.target], durationSec: 300 }, 'busy loop')
+    const { fault } = await oneFault(
+      {
+        faults: { cpu: { minIntervalSec: 1, maxIntervalSec: 1, durationSec: 120 } },
+        targets: [names.target],
+        durationSec: 300,
+      },
+      'busy loop',
+    )
     assert.equal(fault.container.id, ids.target)
     assert.equal(fault.incident.type, 'cpu')
   })
 
   it("filling the sandbox's temp/ raises a disk incident that resolves once the fill is removed", async () => {
-    const { fault } = await oneFault({ faults: { fillTemp: { minIntervalSec: 1, maxIntervalSec: 1, bytes: 14 * 1024 * 1024, holdSec: 300 } }, durationSec: 300 }, 'temp/ fill')
+    const { fault } = await oneFault(
+      {
+        faults: { fillTemp: { minIntervalSec: 1, maxIntervalSec: 1, bytes: 14 * 1024 * 1024, holdSec: 300 } },
+        durationSec: 300,
+      },
+      'temp/ fill',
+    )
     assert.equal(fault.filesystem, fsDir)
     assert.equal(fault.incident.type, 'disk')
   })
@@ -187,9 +232,23 @@ describe('chaos through a real Sentinel', () => {
   it('every fault of every run has a resolved incident, and the unlabelled containers saw nothing', async () => {
     const all = await chaos()
     assert.ok(all.summary.injected >= 5, JSON.stringify(all.summary))
-    assert.equal(all.summary.resolved, all.summary.injected, JSON.stringify(all.history.filter((f: any) => f.outcome === 'injected' && f.incident?.status !== 'resolved')))
+    assert.equal(
+      all.summary.resolved,
+      all.summary.injected,
+      JSON.stringify(all.history.filter((f: any) => f.outcome === 'injected' && f.incident?.status !== 'resolved')),
+    )
     for (const n of ['watched', 'bare'] as const) {
-      const events = await docker('events', '--since', (since / 1000).toFixed(3), '--until', (Date.now() / 1000).toFixed(3), '--filter', `container=${ids[n]}`, '--format', '{{.Action}}')
+      const events = await docker(
+        'events',
+        '--since',
+        (since / 1000).toFixed(3),
+        '--until',
+        (Date.now() / 1000).toFixed(3),
+        '--filter',
+        `container=${ids[n]}`,
+        '--format',
+        '{{.Action}}',
+      )
       assert.equal(events, '', `${names[n]} saw no Docker event`)
     }
   })
@@ -203,6 +262,9 @@ describe('chaos through a real Sentinel', () => {
     assert.ok(target && target.score >= 0 && target.score <= 1 && target.restarts >= 2, JSON.stringify(target))
     const metrics = await (await fetch(`${sentinel.url}/metrics`)).text()
     assert.match(metrics, /^sentinel_health_score\{scope="system"\} [0-9.]+$/m)
-    assert.match(metrics, new RegExp(`^sentinel_health_score\\{scope="container",container="${names.target}"\\} [0-9.]+$`, 'm'))
+    assert.match(
+      metrics,
+      new RegExp(`^sentinel_health_score\\{scope="container",container="${names.target}"\\} [0-9.]+$`, 'm'),
+    )
   })
 })

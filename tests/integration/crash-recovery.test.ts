@@ -86,9 +86,15 @@ describe('crash recovery', () => {
     await waitFor(async () => !(await state(name)).Running, { timeoutMs: 5000, what: 'the container to die' })
 
     await sentinel.restart()
-    await waitFor(async () => (await state(name)).Running, { timeoutMs: 20_000, what: 'the container to be restarted after start-up' })
+    await waitFor(async () => (await state(name)).Running, {
+      timeoutMs: 20_000,
+      what: 'the container to be restarted after start-up',
+    })
     const id = await waitFor(() => incidentIdFor(name), { timeoutMs: 10_000, what: 'an incident for the missed death' })
-    await waitFor(async () => (await stored(id)).status === 'resolved', { timeoutMs: 60_000, what: 'the incident to resolve' })
+    await waitFor(async () => (await stored(id)).status === 'resolved', {
+      timeoutMs: 60_000,
+      what: 'the incident to resolve',
+    })
   })
 
   it('on a first start, heals a watched container found crashed and leaves one stopped cleanly alone', async () => {
@@ -106,12 +112,21 @@ describe('crash recovery', () => {
     const stoppedBefore = await state(stopped)
 
     await sentinel.restart()
-    await waitFor(async () => (await state(crashed)).Running, { timeoutMs: 20_000, what: 'the crashed container to be restarted after start-up' })
-    const id = await waitFor(() => incidentIdFor(crashed), { timeoutMs: 10_000, what: 'an incident for the death found at start-up' })
+    await waitFor(async () => (await state(crashed)).Running, {
+      timeoutMs: 20_000,
+      what: 'the crashed container to be restarted after start-up',
+    })
+    const id = await waitFor(() => incidentIdFor(crashed), {
+      timeoutMs: 10_000,
+      what: 'an incident for the death found at start-up',
+    })
     const inc = await stored(id)
     assert.equal(inc.alert.source, 'docker inspect (found dead at start-up)')
     assert.equal(inc.alert.details.exitCode, 137)
-    await waitFor(async () => (await stored(id)).status === 'resolved', { timeoutMs: 60_000, what: 'the incident to resolve' })
+    await waitFor(async () => (await stored(id)).status === 'resolved', {
+      timeoutMs: 60_000,
+      what: 'the incident to resolve',
+    })
 
     assert.equal(await incidentIdFor(stopped), null, 'no incident for a container stopped on purpose')
     const stoppedAfter = await state(stopped)

@@ -15,7 +15,15 @@ import { after, before, describe, it } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
 import { RecentReadings } from '../../src/observe/recent-readings'
 import type { Reading } from '../../src/observe/types'
-import { docker, killMainProcess, removeContainers, runContainer, state, TEST_IMAGE, uniqueName } from '../helpers/docker'
+import {
+  docker,
+  killMainProcess,
+  removeContainers,
+  runContainer,
+  state,
+  TEST_IMAGE,
+  uniqueName,
+} from '../helpers/docker'
 import { waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { PROJECT_ROOT, type SentinelInstance, startSentinel, WATCH_ARG, WATCHED } from '../helpers/sentinel'
@@ -52,7 +60,10 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
       },
     })
     const { chromium } = await import('playwright-core')
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    })
   })
   after(async () => {
     await browser?.close()
@@ -92,8 +103,21 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
       const card = page.locator(`[data-testid="container-card"][data-name="${name}"]`)
       // Listed from GET /api/containers when the page loads, with its health score.
       await card.and(page.locator('[data-state="running"]')).waitFor({ timeout: 15_000 })
-      await page.waitForFunction(() => /^(0|1)\.\d\d$/.test((globalThis as any).document.getElementById('sum-health').textContent), null, { timeout: 15_000 })
-      await page.waitForFunction((n) => /score (0|1)\.\d\d/.test((globalThis as any).document.querySelector(`[data-testid="container-card"][data-name="${n}"] [data-testid="card-health"]`)?.textContent ?? ''), name, { timeout: 15_000 })
+      await page.waitForFunction(
+        () => /^(0|1)\.\d\d$/.test((globalThis as any).document.getElementById('sum-health').textContent),
+        null,
+        { timeout: 15_000 },
+      )
+      await page.waitForFunction(
+        (n) =>
+          /score (0|1)\.\d\d/.test(
+            (globalThis as any).document.querySelector(
+              `[data-testid="container-card"][data-name="${n}"] [data-testid="card-health"]`,
+            )?.textContent ?? '',
+          ),
+        name,
+        { timeout: 15_000 },
+      )
       // The red phase lasts as long as the restart takes (a fraction of a second): record every
       // state the card shows rather than hope to sample it.
       await page.evaluate((n) => {
@@ -107,14 +131,27 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
           const s = el && `${el.getAttribute('data-state')}/${el.getAttribute('data-healed')}`
           if (s && seen[seen.length - 1] !== s) seen.push(s)
           const t = el && `card:${el.getAttribute('data-tone')}`
-          if (t && !both.filter((x) => x.startsWith('card:')).slice(-1).includes(t)) both.push(t)
+          if (
+            t &&
+            !both
+              .filter((x) => x.startsWith('card:'))
+              .slice(-1)
+              .includes(t)
+          )
+            both.push(t)
         }).observe(box, { childList: true, subtree: true, attributes: true })
         const list = doc.getElementById('incident-list')
         new (globalThis as any).MutationObserver(() => {
           for (const row of list.querySelectorAll('[data-testid="incident-row"]')) {
             if (!row.querySelector('.incident-sub')?.textContent?.includes(n)) continue
             const t = `incident:${row.getAttribute('data-status')}`
-            if (!both.filter((x) => x.startsWith('incident:')).slice(-1).includes(t)) both.push(t)
+            if (
+              !both
+                .filter((x) => x.startsWith('incident:'))
+                .slice(-1)
+                .includes(t)
+            )
+              both.push(t)
           }
         }).observe(list, { childList: true, subtree: true, attributes: true })
       }, name)
@@ -128,15 +165,30 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
       const down = seen.indexOf('down/false')
       assert.ok(down >= 0, `the card showed the container down; states seen: ${seen.join(' → ')}`)
       assert.ok(seen.indexOf('running/true', down) > down, `then healed; states seen: ${seen.join(' → ')}`)
-      assert.deepEqual(seen.slice(seen.indexOf('running/true', down)), ['running/true'], `once running it stays green, whatever its incident does; states seen: ${seen.join(' → ')}`)
+      assert.deepEqual(
+        seen.slice(seen.indexOf('running/true', down)),
+        ['running/true'],
+        `once running it stays green, whatever its incident does; states seen: ${seen.join(' → ')}`,
+      )
       assert.notEqual((await state(name)).Pid, before.Pid, 'the container really was restarted')
       // The border colour eases in (a CSS transition): wait for it to settle on green.
       const green = await page
-        .waitForFunction((n) => (globalThis as any).getComputedStyle((globalThis as any).document.querySelector(`[data-testid="container-card"][data-name="${n}"]`)).borderTopColor === 'rgb(47, 191, 113)', name, { timeout: 5000 })
-        .then(() => true, () => false)
+        .waitForFunction(
+          (n) =>
+            (globalThis as any).getComputedStyle(
+              (globalThis as any).document.querySelector(`[data-testid="container-card"][data-name="${n}"]`),
+            ).borderTopColor === 'rgb(47, 191, 113)',
+          name,
+          { timeout: 5000 },
+        )
+        .then(
+          () => true,
+          () => false,
+        )
       assert.ok(green, 'a healed card is green')
 
-      const [incident] = (await sentinel.get(`/api/incidents?view=full&resource=${encodeURIComponent(name)}&limit=1`)).body.incidents
+      const [incident] = (await sentinel.get(`/api/incidents?view=full&resource=${encodeURIComponent(name)}&limit=1`))
+        .body.incidents
       assert.ok(incident, 'the incident exists')
       const row = page.locator(`[data-testid="incident-row"][data-incident-id="${incident.id}"]`)
       await row.and(page.locator('[data-status="resolved"]')).waitFor({ timeout: 30_000 })
@@ -146,7 +198,10 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
       const lastRed = timeline.lastIndexOf('card:bad')
       const greenAt = timeline.indexOf('card:ok', lastRed)
       assert.ok(lastRed >= 0 && greenAt > lastRed, `red, then green: ${timeline.join(' → ')}`)
-      assert.ok(greenAt < timeline.indexOf('incident:resolved'), `green before the incident resolved: ${timeline.join(' → ')}`)
+      assert.ok(
+        greenAt < timeline.indexOf('incident:resolved'),
+        `green before the incident resolved: ${timeline.join(' → ')}`,
+      )
       await row.click()
       await page.getByTestId('timeline').waitFor()
       assert.ok((await page.getByTestId('timeline-entry').count()) >= 4, 'the timeline shows the stages')
@@ -200,14 +255,21 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
     assert.match(bad.body.message, /query\.minutes/)
     assert.equal((await sentinel.get('/api/readings/recent', null)).status, 401)
     const routes = (await sentinel.get('/api/routes', 'admin')).body.routes
-    assert.ok(routes.some((r: any) => r.method === 'GET' && r.path === '/api/readings/recent' && r.zone === 'api'), 'listed in /api/routes')
-    assert.ok((await sentinel.get('/api/openapi.json', 'viewer')).body.paths['/api/readings/recent']?.get, 'in the OpenAPI document')
+    assert.ok(
+      routes.some((r: any) => r.method === 'GET' && r.path === '/api/readings/recent' && r.zone === 'api'),
+      'listed in /api/routes',
+    )
+    assert.ok(
+      (await sentinel.get('/api/openapi.json', 'viewer')).body.paths['/api/readings/recent']?.get,
+      'in the OpenAPI document',
+    )
 
     const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } })
     const errors: string[] = []
     page.on('pageerror', (e) => errors.push(e.message))
     page.on('console', (m) => {
-      if (m.type() === 'error' && /Content Security Policy|Refused to|Failed to load module/i.test(m.text())) errors.push(m.text())
+      if (m.type() === 'error' && /Content Security Policy|Refused to|Failed to load module/i.test(m.text()))
+        errors.push(m.text())
     })
     try {
       await signIn(page, sentinel.keys.viewer)
@@ -232,7 +294,17 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
     const name = uniqueName('dash-approve')
     containers.push(name)
     // Created, never started: down without a death event, so only the approved fix brings it up.
-    await docker('create', '--name', name, '--label', WATCH_ARG, TEST_IMAGE, 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done')
+    await docker(
+      'create',
+      '--name',
+      name,
+      '--label',
+      WATCH_ARG,
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      'trap "exit 0" TERM; while true; do sleep 0.2; done',
+    )
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } })
     const errors: string[] = []
     page.on('pageerror', (e) => errors.push(e.message))
@@ -258,7 +330,9 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
       assert.equal(done.approval.status, 'approved')
       assert.match(done.approval.decidedBy, /^key:/)
       assert.equal((await state(name)).Running, true, 'the approved restart ran')
-      await page.locator(`[data-testid="incident-row"][data-incident-id="${id}"][data-status="resolved"]`).waitFor({ timeout: 15_000 })
+      await page
+        .locator(`[data-testid="incident-row"][data-incident-id="${id}"][data-status="resolved"]`)
+        .waitFor({ timeout: 15_000 })
       assert.deepEqual(errors, [])
     } finally {
       await page.close()

@@ -9,7 +9,13 @@ import { docker, killMainProcess, removeContainers, runContainer, state, uniqueN
 import { stormPayload } from '../helpers/alertmanager'
 import { sleep, waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
-import { incidentsFor as incidentsOf, resolvedIncidentFor, type SentinelInstance, startSentinel, WATCHED } from '../helpers/sentinel'
+import {
+  incidentsFor as incidentsOf,
+  resolvedIncidentFor,
+  type SentinelInstance,
+  startSentinel,
+  WATCHED,
+} from '../helpers/sentinel'
 
 describe('healing loop', () => {
   let redis: TestRedis
@@ -45,7 +51,10 @@ describe('healing loop', () => {
     )
     assert.notEqual(restarted.Pid, before.Pid)
 
-    const incident = await resolvedIncidentFor(sentinel, name, { timeoutMs: 30_000, what: 'the incident to be resolved' })
+    const incident = await resolvedIncidentFor(sentinel, name, {
+      timeoutMs: 30_000,
+      what: 'the incident to be resolved',
+    })
     assert.equal(incident.type, 'container_down')
     assert.equal(incident.alert.details.exitCode, 137)
     const stages = incident.timeline.map((t: any) => t.stage)
@@ -142,7 +151,11 @@ describe('healing loop', () => {
       assert.ok(down.body.components.redis.reason)
       // Requests that need the store say so with a 503 and Retry-After (Alertmanager retries a 5xx),
       // never a bare 500.
-      const webhook = await sentinel.post('/api/alerts/alertmanager', stormPayload({ batch: 1, startsAt: new Date().toISOString(), count: 1 }), 'operator')
+      const webhook = await sentinel.post(
+        '/api/alerts/alertmanager',
+        stormPayload({ batch: 1, startsAt: new Date().toISOString(), count: 1 }),
+        'operator',
+      )
       assert.equal(webhook.status, 503, JSON.stringify(webhook.body))
       assert.equal(webhook.body.error, 'store_unavailable')
       assert.ok(Number(webhook.headers.get('retry-after')) > 0)
@@ -152,7 +165,10 @@ describe('healing loop', () => {
     } finally {
       await redis.restart()
     }
-    await waitFor(async () => (await sentinel.get('/healthz')).status === 200, { timeoutMs: 15_000, what: '/healthz to recover' })
+    await waitFor(async () => (await sentinel.get('/healthz')).status === 200, {
+      timeoutMs: 15_000,
+      what: '/healthz to recover',
+    })
 
     // And it still heals once Redis is back: the flow's queues reconnected.
     const name = uniqueName('after-outage')
@@ -190,7 +206,10 @@ describe('healing loop', () => {
     } finally {
       await redis.restart()
     }
-    const incident = await resolvedIncidentFor(sentinel, name, { timeoutMs: 60_000, what: 'the death during the outage to be healed and resolved' })
+    const incident = await resolvedIncidentFor(sentinel, name, {
+      timeoutMs: 60_000,
+      what: 'the death during the outage to be healed and resolved',
+    })
     assert.equal(incident.alert.details.exitCode, 137)
     assert.equal((await state(name)).Running, true)
     assert.equal((await incidentsFor(stopped)).length, 0, 'no incident for the deliberate stop')

@@ -11,8 +11,24 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
-import { hang, reply, startFakeOpenRouter, status, type FakeOpenRouter, type ReceivedRequest, type Responder } from '../helpers/llm-standin'
-import { docker, killMainProcess, removeContainers, runContainer, state, TEST_IMAGE, uniqueName } from '../helpers/docker'
+import {
+  hang,
+  reply,
+  startFakeOpenRouter,
+  status,
+  type FakeOpenRouter,
+  type ReceivedRequest,
+  type Responder,
+} from '../helpers/llm-standin'
+import {
+  docker,
+  killMainProcess,
+  removeContainers,
+  runContainer,
+  state,
+  TEST_IMAGE,
+  uniqueName,
+} from '../helpers/docker'
 import { waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel, WATCH_ARG, WATCHED } from '../helpers/sentinel'
@@ -49,7 +65,12 @@ const CASES: Case[] = [
   { name: 'wellformed', responders: () => [good()], analyser: 'llm', replies: 1, requests: 1 },
   {
     name: 'reasoning',
-    responders: () => [reply(`<think>The cache looks full. ${DECOY}</think>\n${JSON.stringify(GOOD)}`, { reasoning: `First the probe times. ${DECOY}`, usage: USAGE })],
+    responders: () => [
+      reply(`<think>The cache looks full. ${DECOY}</think>\n${JSON.stringify(GOOD)}`, {
+        reasoning: `First the probe times. ${DECOY}`,
+        usage: USAGE,
+      }),
+    ],
     analyser: 'llm',
     replies: 1,
     requests: 1,
@@ -62,7 +83,11 @@ const CASES: Case[] = [
   },
   {
     name: 'fenced',
-    responders: () => [reply(`Sure! My analysis:\n\n\`\`\`json\n${JSON.stringify(GOOD, null, 2)}\n\`\`\`\n\nAnything else?`, { usage: USAGE })],
+    responders: () => [
+      reply(`Sure! My analysis:\n\n\`\`\`json\n${JSON.stringify(GOOD, null, 2)}\n\`\`\`\n\nAnything else?`, {
+        usage: USAGE,
+      }),
+    ],
     analyser: 'llm',
     replies: 1,
     requests: 1,
@@ -74,13 +99,18 @@ const CASES: Case[] = [
     replies: 2,
     requests: 2,
     check: (i) => {
-      assert.deepEqual(i.analysis.attempts.map((a: any) => a.ok), [false, true])
+      assert.deepEqual(
+        i.analysis.attempts.map((a: any) => a.ok),
+        [false, true],
+      )
       assert.match(i.analysis.attempts[0].error, /unusable reply/)
     },
   },
   {
     name: 'unknownaction',
-    responders: () => [reply(JSON.stringify({ ...GOOD, proposed_fix: { action: 'delete_everything', params: {} } }), { usage: USAGE })],
+    responders: () => [
+      reply(JSON.stringify({ ...GOOD, proposed_fix: { action: 'delete_everything', params: {} } }), { usage: USAGE }),
+    ],
     analyser: 'rules',
     fallbackReason: /LLM failed after 3 attempt\(s\): unusable reply: .*delete_everything.*not in the catalog/,
     replies: 3,
@@ -109,7 +139,14 @@ const CASES: Case[] = [
       assert.match(i.analysis.attempts[1].error, /HTTP 502/)
     },
   },
-  { name: 'errors', responders: () => [status(500)], analyser: 'rules', fallbackReason: /LLM failed after 3 attempt\(s\): HTTP 500/, replies: 0, requests: 3 },
+  {
+    name: 'errors',
+    responders: () => [status(500)],
+    analyser: 'rules',
+    fallbackReason: /LLM failed after 3 attempt\(s\): HTTP 500/,
+    replies: 0,
+    requests: 3,
+  },
   {
     name: 'hang',
     responders: () => [hang()],
@@ -200,7 +237,11 @@ for (const stream of [false, true]) {
         assert.equal(a.attempts.length, c.requests)
         assert.equal(a.model, 'deepseek/deepseek-r1')
         // Tokens and cost of every reply that came back, used or not.
-        assert.deepEqual(a.tokens, { prompt: c.replies * USAGE.prompt_tokens, completion: c.replies * USAGE.completion_tokens, total: c.replies * TOKENS_PER_REPLY })
+        assert.deepEqual(a.tokens, {
+          prompt: c.replies * USAGE.prompt_tokens,
+          completion: c.replies * USAGE.completion_tokens,
+          total: c.replies * TOKENS_PER_REPLY,
+        })
         if (c.replies > 0) assert.ok(a.costUsd > 0)
         else assert.equal(a.costUsd, 0)
         if (c.name !== 'reasoning') assert.equal(a.reasoning, undefined)
@@ -227,15 +268,34 @@ for (const stream of [false, true]) {
     it("acts on the LLM's proposed fix and keeps its reasoning apart", async () => {
       const name = uniqueName('llm-fix')
       containers.push(name)
-      await docker('create', '--name', name, '--label', WATCH_ARG, TEST_IMAGE, 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done')
+      await docker(
+        'create',
+        '--name',
+        name,
+        '--label',
+        WATCH_ARG,
+        TEST_IMAGE,
+        'sh',
+        '-c',
+        'trap "exit 0" TERM; while true; do sleep 0.2; done',
+      )
       const { Id } = JSON.parse(await docker('inspect', '--format', '{{json .}}', name)) as { Id: string }
       llm.scriptFor(
         name,
         reply(
           'Here is my analysis:\n```json\n' +
-            JSON.stringify({ root_cause: 'the service container is stopped', evidence: ['state is created, not running'], proposed_fix: { action: 'restart_container', params: { containerId: Id } }, risk_level: 'low', confidence: 0.92 }) +
+            JSON.stringify({
+              root_cause: 'the service container is stopped',
+              evidence: ['state is created, not running'],
+              proposed_fix: { action: 'restart_container', params: { containerId: Id } },
+              risk_level: 'low',
+              confidence: 0.92,
+            }) +
             '\n```',
-          { reasoning: 'The container is not running; starting it is the safe fix.', usage: { prompt_tokens: 2000, completion_tokens: 500 } },
+          {
+            reasoning: 'The container is not running; starting it is the safe fix.',
+            usage: { prompt_tokens: 2000, completion_tokens: 500 },
+          },
         ),
       )
       const trig = await sentinel.post('/api/trigger-alert', { type: 'container_down', resource: name })
@@ -263,7 +323,11 @@ for (const stream of [false, true]) {
       llm.scriptFor(name, status(500))
       await runContainer(name, {
         labels: WATCHED,
-        cmd: ['sh', '-c', 'echo "connecting with password=hunter2-very-secret to postgres://app:s3cr3tpw@db:5432/x"; trap "exit 0" TERM; while true; do sleep 0.2; done'],
+        cmd: [
+          'sh',
+          '-c',
+          'echo "connecting with password=hunter2-very-secret to postgres://app:s3cr3tpw@db:5432/x"; trap "exit 0" TERM; while true; do sleep 0.2; done',
+        ],
       })
       await new Promise((r) => setTimeout(r, 300))
       await killMainProcess(name)
@@ -283,7 +347,10 @@ for (const stream of [false, true]) {
         assert.ok(!r.raw.includes('hunter2-very-secret'), 'the password was redacted')
         assert.ok(!r.raw.includes('s3cr3tpw'), 'the connection string credentials were redacted')
       }
-      assert.ok(sent.some((r) => r.raw.includes('connecting with')), 'the log tail itself was sent')
+      assert.ok(
+        sent.some((r) => r.raw.includes('connecting with')),
+        'the log tail itself was sent',
+      )
       // The fast path did not wait for any of this.
       const stages = analysed.timeline.map((t: any) => t.stage)
       assert.ok(stages.indexOf('acted') < stages.indexOf('analyzed'))

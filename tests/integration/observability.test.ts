@@ -25,10 +25,24 @@ interface Span {
   attributes?: { key: string; value: Record<string, unknown> }[]
 }
 
-const STEPS = ['AnalyzeIncident', 'DecideRemediation', 'RequestApproval', 'ExecuteRemediation', 'VerifyRemediation', 'ResolveIncident', 'RollbackAndEscalate']
+const STEPS = [
+  'AnalyzeIncident',
+  'DecideRemediation',
+  'RequestApproval',
+  'ExecuteRemediation',
+  'VerifyRemediation',
+  'ResolveIncident',
+  'RollbackAndEscalate',
+]
 // The analysis proposes no fix: the container incident is already fixed by the fast path, and the
 // memory incident is then verified instead of acted on.
-const ANALYSIS = JSON.stringify({ root_cause: 'the process was killed', evidence: ['exit code 137'], proposed_fix: null, risk_level: 'low', confidence: 0.9 })
+const ANALYSIS = JSON.stringify({
+  root_cause: 'the process was killed',
+  evidence: ['exit code 137'],
+  proposed_fix: null,
+  risk_level: 'low',
+  confidence: 0.9,
+})
 
 // Other test Sentinels on this Docker engine watch `sentinel.watch=true`: this one watches its own
 // value, so no other Sentinel restarts its container first.
@@ -56,7 +70,8 @@ describe('observability', () => {
       req.on('end', () => {
         if (req.url === '/v1/traces' && req.headers['content-type']?.includes('json')) {
           const msg = JSON.parse(body) as { resourceSpans: { scopeSpans: { spans: Span[] }[] }[] }
-          for (const rs of msg.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans.push(...(ss.spans ?? []))
+          for (const rs of msg.resourceSpans ?? [])
+            for (const ss of rs.scopeSpans ?? []) spans.push(...(ss.spans ?? []))
         }
         res.writeHead(200, { 'content-type': 'application/json' })
         res.end('{}')
@@ -116,7 +131,17 @@ describe('observability', () => {
       { timeoutMs: 60_000, what: 'the incident to resolve and be analysed' },
     )
     assert.equal(incident.analysis.analyser, 'llm')
-    const expected = ['incident', 'container.detected', 'ContainerFastPath', 'action.execute', 'docker.start', 'AnalyzeIncident', 'llm.chat', 'VerifyRemediation', 'ResolveIncident']
+    const expected = [
+      'incident',
+      'container.detected',
+      'ContainerFastPath',
+      'action.execute',
+      'docker.start',
+      'AnalyzeIncident',
+      'llm.chat',
+      'VerifyRemediation',
+      'ResolveIncident',
+    ]
     const mine = await waitFor(
       () => {
         const names = new Set(spansOf(incident.id).map((s) => s.name))
@@ -134,13 +159,17 @@ describe('observability', () => {
       return found[0]
     }
     // A step may run more than once (its queue retries); the first run is enough here.
-    const first = (n: string) => mine.filter((s) => s.name === n).sort((a, b) => (BigInt(a.startTimeUnixNano) < BigInt(b.startTimeUnixNano) ? -1 : 1))[0]
+    const first = (n: string) =>
+      mine
+        .filter((s) => s.name === n)
+        .sort((a, b) => (BigInt(a.startTimeUnixNano) < BigInt(b.startTimeUnixNano) ? -1 : 1))[0]
     const root = one('incident')
     assert.ok(!root.parentSpanId, 'the incident span is the root')
     assert.equal(attr(root, 'outcome'), 'resolved')
     assert.equal(attr(root, 'alert.type'), 'container_down')
     // Every other span hangs off a span of the same trace: the trace is one tree.
-    for (const s of mine.filter((x) => x !== root)) assert.ok(s.parentSpanId && byId.has(s.parentSpanId), `${s.name}'s parent is in the trace`)
+    for (const s of mine.filter((x) => x !== root))
+      assert.ok(s.parentSpanId && byId.has(s.parentSpanId), `${s.name}'s parent is in the trace`)
 
     // The main process: detection, then the fast path with the restart under it.
     const detected = one('container.detected')
@@ -163,16 +192,26 @@ describe('observability', () => {
 
     // The steps hang off the incident and start after the restart that triggered them.
     const stepSpans = mine.filter((s) => STEPS.includes(s.name))
-    assert.deepEqual([...new Set(stepSpans.map((s) => s.name))].sort(), ['AnalyzeIncident', 'ResolveIncident', 'VerifyRemediation'])
+    assert.deepEqual([...new Set(stepSpans.map((s) => s.name))].sort(), [
+      'AnalyzeIncident',
+      'ResolveIncident',
+      'VerifyRemediation',
+    ])
     for (const s of stepSpans) assert.equal(s.parentSpanId, root.spanId, `${s.name} hangs off the incident`)
-    assert.ok(BigInt(first('VerifyRemediation').startTimeUnixNano) > BigInt(start.startTimeUnixNano), 'verification follows the restart')
+    assert.ok(
+      BigInt(first('VerifyRemediation').startTimeUnixNano) > BigInt(start.startTimeUnixNano),
+      'verification follows the restart',
+    )
     const analyze = first('AnalyzeIncident')
     const chat = mine.find((s) => s.name === 'llm.chat' && s.parentSpanId === analyze.spanId)!
     assert.ok(chat, 'the LLM call is a child of the analysis')
     assert.equal(attr(chat, 'llm.attempt'), 1)
     assert.equal(attr(chat, 'outcome'), 'ok')
     assert.equal(attr(chat, 'gen_ai.usage.input_tokens'), 800)
-    assert.ok(mine.some((s) => s.name === 'docker.inspect' && s.parentSpanId === first('VerifyRemediation').spanId), 'verification inspects the container')
+    assert.ok(
+      mine.some((s) => s.name === 'docker.inspect' && s.parentSpanId === first('VerifyRemediation').spanId),
+      'verification inspects the container',
+    )
 
     const metrics = await fetch(`${sentinel.url}/metrics`)
     assert.equal(metrics.status, 200)
@@ -197,7 +236,9 @@ describe('observability', () => {
     const [analyze, query, chat] = await waitFor(
       () => {
         const mine = spansOf(incident.id)
-        const found = ['AnalyzeIncident', 'prometheus.query_range', 'llm.chat'].map((n) => mine.find((s) => s.name === n))
+        const found = ['AnalyzeIncident', 'prometheus.query_range', 'llm.chat'].map((n) =>
+          mine.find((s) => s.name === n),
+        )
         return found.every(Boolean) ? (found as Span[]) : null
       },
       { timeoutMs: 20_000, what: 'the analysis spans of the memory incident' },
@@ -215,12 +256,18 @@ describe('observability', () => {
   it('a real Prometheus scraping /metrics answers PromQL with the incident counters', async () => {
     const trig = await sentinel.post('/api/trigger-alert', { type: 'disk', resource: uniqueName('fs'), value: 99 })
     assert.equal(trig.status, 202, JSON.stringify(trig.body))
-    scraper = await startPrometheus({ scrapeTargets: [], jobs: [{ name: 'sentinel', targets: [`127.0.0.1:${sentinel.port}`] }] })
+    scraper = await startPrometheus({
+      scrapeTargets: [],
+      jobs: [{ name: 'sentinel', targets: [`127.0.0.1:${sentinel.port}`] }],
+    })
     const promql = 'sentinel_incidents_opened_total{job="sentinel",type="disk"}'
     const sample = await waitFor(
       async () => {
         const res = await fetch(`${scraper!.url}/api/v1/query?query=${encodeURIComponent(promql)}`)
-        const body = (await res.json()) as { status: string; data: { result: { metric: Record<string, string>; value: [number, string] }[] } }
+        const body = (await res.json()) as {
+          status: string
+          data: { result: { metric: Record<string, string>; value: [number, string] }[] }
+        }
         return body.status === 'success' && body.data.result[0]?.value[1] === '1' ? body.data.result : null
       },
       { timeoutMs: 30_000, intervalMs: 500, what: `${promql} to return 1` },

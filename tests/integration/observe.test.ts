@@ -74,7 +74,12 @@ describe('observe', () => {
   it('takes Alertmanager webhooks: firing opens, resolved resolves, bad payloads change nothing', async () => {
     const alert = (status: 'firing' | 'resolved') => ({
       status,
-      labels: { alertname: 'HighDiskUsage', instance: 'db-1:9100', mountpoint: '/var/lib/postgresql', severity: 'critical' },
+      labels: {
+        alertname: 'HighDiskUsage',
+        instance: 'db-1:9100',
+        mountpoint: '/var/lib/postgresql',
+        severity: 'critical',
+      },
       annotations: { summary: 'disk almost full' },
       startsAt: new Date(Date.now() - 60_000).toISOString(),
       endsAt: status === 'resolved' ? new Date().toISOString() : '0001-01-01T00:00:00Z',
@@ -106,10 +111,18 @@ describe('observe', () => {
     assert.equal(inc.type, 'disk')
 
     const before = (await sentinel.get('/api/incidents?view=full&limit=200')).body.incidents.length
-    const malformed = await sentinel.post('/api/alerts/alertmanager', { version: '4', alerts: [{ status: 'sometimes' }] }, 'operator')
+    const malformed = await sentinel.post(
+      '/api/alerts/alertmanager',
+      { version: '4', alerts: [{ status: 'sometimes' }] },
+      'operator',
+    )
     assert.equal(malformed.status, 400)
     assert.ok(malformed.body.details.fields.length > 0)
-    const huge = await sentinel.post('/api/alerts/alertmanager', { ...payload('firing'), padding: 'x'.repeat(2 * 1024 * 1024) }, 'operator')
+    const huge = await sentinel.post(
+      '/api/alerts/alertmanager',
+      { ...payload('firing'), padding: 'x'.repeat(2 * 1024 * 1024) },
+      'operator',
+    )
     assert.equal(huge.status, 413)
     assert.equal((await sentinel.get('/api/incidents?view=full&limit=200')).body.incidents.length, before)
 

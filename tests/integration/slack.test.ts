@@ -10,7 +10,12 @@ import { docker, removeContainers, TEST_IMAGE, uniqueName } from '../helpers/doc
 import { sleep, waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel, WATCH_ARG } from '../helpers/sentinel'
-import { blockActionPayload, sendSignedInteraction, type SlackStandIn, startSlackStandIn } from '../helpers/slack-standin'
+import {
+  blockActionPayload,
+  sendSignedInteraction,
+  type SlackStandIn,
+  startSlackStandIn,
+} from '../helpers/slack-standin'
 
 describe('Slack approvals', () => {
   let redis: TestRedis
@@ -46,34 +51,66 @@ describe('Slack approvals', () => {
   it('posts the approval with buttons, refuses forged and stale clicks, and acts on a signed one', async () => {
     const name = uniqueName('slack')
     containers.push(name)
-    await docker('create', '--name', name, '--label', WATCH_ARG, TEST_IMAGE, 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done')
+    await docker(
+      'create',
+      '--name',
+      name,
+      '--label',
+      WATCH_ARG,
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      'trap "exit 0" TERM; while true; do sleep 0.2; done',
+    )
     const trig = await sentinel.post('/api/trigger-alert', { type: 'container_down', resource: name })
     assert.equal(trig.status, 202)
     const id = trig.body.incidentId as string
 
-    const posted = await waitFor(() => slack.callsTo('chat.postMessage').find((c) => JSON.stringify(c.args.blocks ?? []).includes(id)), {
-      timeoutMs: 30_000,
-      what: 'the approval message in Slack',
-    })
+    const posted = await waitFor(
+      () => slack.callsTo('chat.postMessage').find((c) => JSON.stringify(c.args.blocks ?? []).includes(id)),
+      {
+        timeoutMs: 30_000,
+        what: 'the approval message in Slack',
+      },
+    )
     assert.equal(posted.token, token)
     assert.equal(posted.args.channel, 'C0SENTINEL')
     const actionIds = JSON.stringify(posted.args.blocks)
     assert.match(actionIds, /sentinel_approve/)
     assert.match(actionIds, /sentinel_reject/)
-    const stored = await waitFor(async () => (await sentinel.get(`/api/incidents/${id}`)).body.approval?.slack, { timeoutMs: 10_000, what: 'the message reference' })
+    const stored = await waitFor(async () => (await sentinel.get(`/api/incidents/${id}`)).body.approval?.slack, {
+      timeoutMs: 10_000,
+      what: 'the message reference',
+    })
 
     const url = `${sentinel.url}/slack/actions`
     const click = (userId: string) =>
-      blockActionPayload({ userId, actionId: 'sentinel_approve', value: id, channel: stored.channel, messageTs: stored.ts, responseUrl: slack.responseUrl(userId) })
+      blockActionPayload({
+        userId,
+        actionId: 'sentinel_approve',
+        value: id,
+        channel: stored.channel,
+        messageTs: stored.ts,
+        responseUrl: slack.responseUrl(userId),
+      })
 
     const forged = await sendSignedInteraction({ url, signingSecret: 'not-the-secret', payload: click('U0ADMIN') })
     assert.equal(forged.status, 401)
-    const stale = await sendSignedInteraction({ url, signingSecret, payload: click('U0ADMIN'), timestamp: Math.floor(Date.now() / 1000) - 600 })
+    const stale = await sendSignedInteraction({
+      url,
+      signingSecret,
+      payload: click('U0ADMIN'),
+      timestamp: Math.floor(Date.now() / 1000) - 600,
+    })
     assert.equal(stale.status, 401)
     const viewer = await sendSignedInteraction({ url, signingSecret, payload: click('U0VIEW') })
     assert.equal(viewer.status, 200)
     await sleep(1500)
-    assert.equal((await sentinel.get(`/api/incidents/${id}`)).body.approval.status, 'pending', 'forged, stale and viewer clicks changed nothing')
+    assert.equal(
+      (await sentinel.get(`/api/incidents/${id}`)).body.approval.status,
+      'pending',
+      'forged, stale and viewer clicks changed nothing',
+    )
 
     const ok = await sendSignedInteraction({ url, signingSecret, payload: click('U0OPS') })
     assert.equal(ok.status, 200)
@@ -85,9 +122,13 @@ describe('Slack approvals', () => {
       { timeoutMs: 45_000, what: 'the incident approved in Slack to resolve' },
     )
     assert.equal(resolved.approval.decidedBy, 'slack:U0OPS')
-    await waitFor(() => slack.callsTo('chat.update').some((c) => c.args.ts === stored.ts && /resolved/i.test(JSON.stringify(c.args))), {
-      timeoutMs: 15_000,
-      what: 'the Slack message to show the outcome',
-    })
+    await waitFor(
+      () =>
+        slack.callsTo('chat.update').some((c) => c.args.ts === stored.ts && /resolved/i.test(JSON.stringify(c.args))),
+      {
+        timeoutMs: 15_000,
+        what: 'the Slack message to show the outcome',
+      },
+    )
   })
 })

@@ -53,9 +53,13 @@ describe('live stream against a real Sentinel', () => {
     assert.ok(t.body.expiresAt * 1000 > Date.now())
     const noToken = await connectSse(`${sentinel.url}/api/stream`)
     assert.equal(noToken.status, 401)
-    const apiKeyAsToken = await connectSse(`${sentinel.url}/api/stream?token=${encodeURIComponent(sentinel.keys.admin)}`)
+    const apiKeyAsToken = await connectSse(
+      `${sentinel.url}/api/stream?token=${encodeURIComponent(sentinel.keys.admin)}`,
+    )
     assert.equal(apiKeyAsToken.status, 401)
-    const tampered = await connectSse(`${sentinel.url}/api/stream?token=${encodeURIComponent(t.body.token.slice(0, -2) + 'xx')}`)
+    const tampered = await connectSse(
+      `${sentinel.url}/api/stream?token=${encodeURIComponent(t.body.token.slice(0, -2) + 'xx')}`,
+    )
     assert.equal(tampered.status, 401)
     const ok = await connectSse(`${sentinel.url}/api/stream?token=${encodeURIComponent(t.body.token)}`)
     open.push(ok)
@@ -84,16 +88,29 @@ describe('live stream against a real Sentinel', () => {
     await trigger(`${run}-4`)
     await back.waitFor(openedFor(`${run}-4`), 30_000, 'the fourth incident after reconnecting')
     await reference.waitFor(openedFor(`${run}-4`), 30_000, 'the fourth incident on the reference')
-    const marker = idOf(back.events.find((e) => e.event === 'incident.opened' && JSON.parse(e.data).resource?.name === `${run}-4`)!)
+    const marker = idOf(
+      back.events.find((e) => e.event === 'incident.opened' && JSON.parse(e.data).resource?.name === `${run}-4`)!,
+    )
 
     const got = back.events.filter((e) => e.id !== null && idOf(e) <= marker).map(idOf)
-    const want = reference.events.filter((e) => e.id !== null && e.event !== 'ready' && idOf(e) > lastSeen && idOf(e) <= marker).map(idOf)
+    const want = reference.events
+      .filter((e) => e.id !== null && e.event !== 'ready' && idOf(e) > lastSeen && idOf(e) <= marker)
+      .map(idOf)
     assert.ok(want.length >= 3, `the reference saw the missed events (${want.length})`)
-    assert.equal(back.events.filter((e) => e.event === 'reset' || e.event === 'ready').length, 0, 'a resume is neither a reset nor a fresh start')
+    assert.equal(
+      back.events.filter((e) => e.event === 'reset' || e.event === 'ready').length,
+      0,
+      'a resume is neither a reset nor a fresh start',
+    )
     assert.deepEqual(got, want, 'exactly the missed events, in order, no more, no fewer')
     assert.equal(new Set(got).size, got.length, 'no duplicates')
-    const gotMissed = back.events.filter((e) => e.event === 'incident.opened').map((e) => JSON.parse(e.data).resource.name)
-    assert.deepEqual(gotMissed.filter((n: string) => n.startsWith(run)), [`${run}-2`, `${run}-3`, `${run}-4`])
+    const gotMissed = back.events
+      .filter((e) => e.event === 'incident.opened')
+      .map((e) => JSON.parse(e.data).resource.name)
+    assert.deepEqual(
+      gotMissed.filter((n: string) => n.startsWith(run)),
+      [`${run}-2`, `${run}-3`, `${run}-4`],
+    )
 
     // A position the buffer no longer holds (or never held) earns a reset, not a wrong replay.
     const stale = await connect('viewer', { 'Last-Event-ID': '1' })
@@ -111,14 +128,26 @@ describe('live stream against a real Sentinel', () => {
     assert.equal((await sentinel.get('/api/containers', null)).status, 401)
     await killMainProcess(name)
     const states = (c: SseConnection) =>
-      c.events.filter((e) => e.event === 'container' && JSON.parse(e.data).name === name).map((e) => JSON.parse(e.data).state)
-    await viewer.waitFor((c) => states(c).includes('down') && states(c).lastIndexOf('running') > states(c).indexOf('down'), 30_000, 'down then running')
+      c.events
+        .filter((e) => e.event === 'container' && JSON.parse(e.data).name === name)
+        .map((e) => JSON.parse(e.data).state)
+    await viewer.waitFor(
+      (c) => states(c).includes('down') && states(c).lastIndexOf('running') > states(c).indexOf('down'),
+      30_000,
+      'down then running',
+    )
     const last = viewer.events.filter((e) => e.event === 'container' && JSON.parse(e.data).name === name).at(-1)!
     assert.equal(JSON.parse(last.data).restarts, 1)
-    const now = (await sentinel.get('/api/containers', 'viewer')).body.containers.find((c: { name: string }) => c.name === name)
+    const now = (await sentinel.get('/api/containers', 'viewer')).body.containers.find(
+      (c: { name: string }) => c.name === name,
+    )
     assert.equal(now?.state, 'running')
     await admin.waitFor((c) => c.events.some((e) => e.event === 'audit'), 30_000, 'audit events for the admin')
-    await admin.waitFor((c) => c.events.some((e) => e.event === 'incident.resolved' && JSON.parse(e.data).resource?.name === name), 30_000, 'the incident resolved')
+    await admin.waitFor(
+      (c) => c.events.some((e) => e.event === 'incident.resolved' && JSON.parse(e.data).resource?.name === name),
+      30_000,
+      'the incident resolved',
+    )
     assert.equal(viewer.events.filter((e) => e.event === 'audit').length, 0, 'a viewer never receives audit events')
   })
 })

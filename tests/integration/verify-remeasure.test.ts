@@ -58,7 +58,8 @@ describe('verification re-measures the metric that raised the alert', () => {
     writeFileSync(path.join(sandbox, 'temp/nested/blob.bin'), randomBytes(3_500_000))
     writeFileSync(path.join(sandbox, 'data/keep.db'), randomBytes(300_000))
     writeFileSync(path.join(otherFs, 'fill.bin'), randomBytes(7_300_000))
-    for (const fs of [sandboxFs, otherFs]) assert.ok(usedPercent(fs) > THRESHOLD + 3, `precondition: ${fs} is ${usedPercent(fs).toFixed(1)} % used`)
+    for (const fs of [sandboxFs, otherFs])
+      assert.ok(usedPercent(fs) > THRESHOLD + 3, `precondition: ${fs} is ${usedPercent(fs).toFixed(1)} % used`)
     redis = await startRedis()
     sentinel = await startSentinel({
       redisPort: redis.port,
@@ -98,10 +99,13 @@ describe('verification re-measures the metric that raised the alert', () => {
       { timeoutMs: 60_000, what },
     )
   const approve = async (id: string) => {
-    const pending = await waitFor(async () => (await sentinel.get('/api/approvals/pending')).body.approvals.find((a: any) => a.incidentId === id), {
-      timeoutMs: 30_000,
-      what: 'the clean_sandbox approval',
-    }).catch(async (err) => {
+    const pending = await waitFor(
+      async () => (await sentinel.get('/api/approvals/pending')).body.approvals.find((a: any) => a.incidentId === id),
+      {
+        timeoutMs: 30_000,
+        what: 'the clean_sandbox approval',
+      },
+    ).catch(async (err) => {
       throw new Error(`${(err as Error).message}: ${JSON.stringify((await incident(id)).timeline)}`)
     })
     assert.equal(pending.proposedAction, 'clean_sandbox')
@@ -109,13 +113,19 @@ describe('verification re-measures the metric that raised the alert', () => {
     assert.equal((await sentinel.post(`/api/incidents/${id}/approve`, {}, 'operator')).status, 200)
   }
   const diskIncident = (mount: string) =>
-    waitFor(async () => (await sentinel.get('/api/incidents?view=full&type=disk')).body.incidents.find((i: any) => i.resource.name === mount && !i.test), {
-      timeoutMs: 60_000,
-      what: `the monitor's disk incident for ${mount}`,
-    })
+    waitFor(
+      async () =>
+        (await sentinel.get('/api/incidents?view=full&type=disk')).body.incidents.find(
+          (i: any) => i.resource.name === mount && !i.test,
+        ),
+      {
+        timeoutMs: 60_000,
+        what: `the monitor's disk incident for ${mount}`,
+      },
+    )
   const summaries = (done: any) => done.timeline.map((t: any) => `${t.stage}: ${t.summary}`).join('\n')
 
-  it("a disk still over whose filesystem the quarantine does not share: nothing purged, the files come back, an admin gets it", async () => {
+  it('a disk still over whose filesystem the quarantine does not share: nothing purged, the files come back, an admin gets it', async () => {
     const before = tree(sandbox)
     const opened = await diskIncident(otherFs)
     assert.equal(opened.alert.threshold, THRESHOLD)
@@ -164,7 +174,10 @@ describe('verification re-measures the metric that raised the alert', () => {
 
     const note = done.timeline.find((t: any) => t.stage === 'note')
     assert.ok(note, summaries(done))
-    assert.match(note.summary, /quarantine deleted \(2 entries, 7000000 bytes\) to free .*still over 80 .*same filesystem.*can no longer be undone/)
+    assert.match(
+      note.summary,
+      /quarantine deleted \(2 entries, 7000000 bytes\) to free .*still over 80 .*same filesystem.*can no longer be undone/,
+    )
     const verified = done.timeline.find((t: any) => t.stage === 'verified')
     assert.ok(done.timeline.indexOf(verified) > done.timeline.indexOf(note))
     assert.equal(verified.data.ok, true)
@@ -177,7 +190,10 @@ describe('verification re-measures the metric that raised the alert', () => {
 
     assert.equal(sha(path.join(sandbox, 'data/keep.db')), keep, 'data/ is intact')
     assert.deepEqual(Object.keys(tree(sandbox)), ['data/keep.db'])
-    assert.ok(!existsSync(path.join(sandbox, '.quarantine', opened.id, 'moved')), "the incident's quarantined files are gone")
+    assert.ok(
+      !existsSync(path.join(sandbox, '.quarantine', opened.id, 'moved')),
+      "the incident's quarantined files are gone",
+    )
 
     const audit = (await sentinel.get(`/api/audit?incident=${opened.id}`)).body.events
     const purged = audit.find((e: any) => e.kind === 'action.quarantine_purged')
@@ -211,6 +227,9 @@ describe('verification re-measures the metric that raised the alert', () => {
     assert.ok(verified.data.metricReadings >= 1)
     assert.ok(!('logs/app.log' in tree(sandbox)), 'the cleaning stays')
     assert.ok(!done.timeline.some((t: any) => t.stage === 'rolled_back' || t.stage === 'note'))
-    assert.ok(existsSync(path.join(sandbox, '.quarantine', id, 'moved/logs/app.log')), 'kept in quarantine for rollback')
+    assert.ok(
+      existsSync(path.join(sandbox, '.quarantine', id, 'moved/logs/app.log')),
+      'kept in quarantine for rollback',
+    )
   })
 })

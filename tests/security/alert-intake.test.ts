@@ -80,7 +80,10 @@ describe('security: alert intake respects the event path rules', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-test-alert-intake-'))
     recorder = await recordingDockerSocket(path.join(dir, 'docker.sock'))
     redis = await startRedis()
-    sentinel = await startSentinel({ redisPort: redis.port, env: { DOCKER_SOCKET: path.join(dir, 'docker.sock'), VERIFY_STABLE_SECONDS: '0.5' } })
+    sentinel = await startSentinel({
+      redisPort: redis.port,
+      env: { DOCKER_SOCKET: path.join(dir, 'docker.sock'), VERIFY_STABLE_SECONDS: '0.5' },
+    })
   })
   after(async () => {
     await removeContainers(...containers)
@@ -95,8 +98,15 @@ describe('security: alert intake respects the event path rules', () => {
     assert.equal(res.status, 200, JSON.stringify(res.body))
     return res.body as { opened: string[]; updated: string[]; suppressed: string[] }
   }
-  const fire = (alerts: Array<{ alertname: string; labels: Record<string, string> }>) => send(alertmanagerPayload(alerts))
-  const audit = async () => (await sentinel.get('/api/audit?limit=1000')).body.events as Array<{ kind: string; resource?: string; outcome?: string; incidentId?: string }>
+  const fire = (alerts: Array<{ alertname: string; labels: Record<string, string> }>) =>
+    send(alertmanagerPayload(alerts))
+  const audit = async () =>
+    (await sentinel.get('/api/audit?limit=1000')).body.events as Array<{
+      kind: string
+      resource?: string
+      outcome?: string
+      incidentId?: string
+    }>
   const incident = async (id: string) => (await sentinel.get(`/api/incidents/${id}`)).body
 
   /** Fails as soon as the container runs again within `ms` (a restart would take a few seconds through the flow). */
@@ -118,7 +128,10 @@ describe('security: alert intake respects the event path rules', () => {
     await docker('stop', '-t', '1', name)
     const stopped = await state(name)
     assert.equal(stopped.ExitCode, 137)
-    await waitFor(async () => (await audit()).some((e) => e.kind === 'container.stopped' && e.resource === name), { timeoutMs: 10_000, what: 'Sentinel to see the stop' })
+    await waitFor(async () => (await audit()).some((e) => e.kind === 'container.stopped' && e.resource === name), {
+      timeoutMs: 10_000,
+      what: 'Sentinel to see the stop',
+    })
 
     const payload = alertmanagerPayload([{ alertname: 'ContainerDown', labels: { name } }])
     const out = await send(payload)
@@ -143,10 +156,13 @@ describe('security: alert intake respects the event path rules', () => {
     containers.push(name)
     const secret = `unwatched-secret-${randomBytes(6).toString('hex')}`
     const id = await runContainer(name, { cmd: ['sh', '-c', `echo "${secret}"; echo "ERROR: ${secret}" >&2; exit 3`] })
-    const exited = await waitFor(async () => {
-      const s = await state(name)
-      return s.Running ? null : s
-    }, { timeoutMs: 10_000, what: 'the unwatched container to exit' })
+    const exited = await waitFor(
+      async () => {
+        const s = await state(name)
+        return s.Running ? null : s
+      },
+      { timeoutMs: 10_000, what: 'the unwatched container to exit' },
+    )
     const seen = recorder.paths.length
 
     const out = await fire([
@@ -157,7 +173,10 @@ describe('security: alert intake respects the event path rules', () => {
     // Long enough for the flow (analysis, decision, action) to have asked Docker about it.
     await staysDown(name, exited.StartedAt, 8000)
     const asked = recorder.paths.slice(seen)
-    assert.ok(asked.some((p) => /^(\/v[\d.]+)?\/containers\/json\?/.test(p)), `the watched containers were listed: ${asked.join(' ')}`)
+    assert.ok(
+      asked.some((p) => /^(\/v[\d.]+)?\/containers\/json\?/.test(p)),
+      `the watched containers were listed: ${asked.join(' ')}`,
+    )
     const aboutIt = asked.filter((p) => p.includes(name) || p.includes(id.slice(0, 12)))
     assert.deepEqual(aboutIt, [], 'no Engine API request names the unwatched container')
     assert.deepEqual(out.opened, [])
@@ -181,11 +200,21 @@ describe('security: alert intake respects the event path rules', () => {
     // The fast path would open an incident within a second, and fail to restart and escalate within a few.
     for (const deadline = Date.now() + 6000; Date.now() < deadline; await sleep(250)) {
       const incidents = await incidentsFor(sentinel, name)
-      assert.deepEqual(incidents.map((i) => `${i.status}: ${i.timeline.at(-1)?.summary}`), [], 'no incident: a removal is not a crash')
+      assert.deepEqual(
+        incidents.map((i) => `${i.status}: ${i.timeline.at(-1)?.summary}`),
+        [],
+        'no incident: a removal is not a crash',
+      )
     }
     const events = (await audit()).filter((e) => e.resource === name)
-    assert.ok(!events.some((e) => ['incident.opened', 'action.executed', 'incident.escalated'].includes(e.kind)), JSON.stringify(events))
-    assert.ok(events.some((e) => e.kind === 'container.removed'), `the removal is audited: ${JSON.stringify(events)}`)
+    assert.ok(
+      !events.some((e) => ['incident.opened', 'action.executed', 'incident.escalated'].includes(e.kind)),
+      JSON.stringify(events),
+    )
+    assert.ok(
+      events.some((e) => e.kind === 'container.removed'),
+      `the removal is audited: ${JSON.stringify(events)}`,
+    )
 
     // An alert about it afterwards is left alone too.
     const out = await fire([{ alertname: 'ContainerDown', labels: { name } }])

@@ -48,7 +48,10 @@ describe('security: the executor trusts no event', () => {
     writeFileSync(path.join(sandbox, 'temp/upload.tmp'), randomBytes(200_000))
     writeFileSync(path.join(sandbox, 'data/keep.db'), randomBytes(50_000))
     redis = await startRedis()
-    sentinel = await startSentinel({ redisPort: redis.port, env: { SANDBOX_DIR: sandbox, VERIFY_STABLE_SECONDS: '0.5', VERIFY_TIMEOUT_SECONDS: '4' } })
+    sentinel = await startSentinel({
+      redisPort: redis.port,
+      env: { SANDBOX_DIR: sandbox, VERIFY_STABLE_SECONDS: '0.5', VERIFY_TIMEOUT_SECONDS: '4' },
+    })
     queue = new Queue(EXECUTE_QUEUE, { connection: { host: '127.0.0.1', port: redis.port }, prefix: 'motia' })
   })
   after(async () => {
@@ -60,7 +63,11 @@ describe('security: the executor trusts no event', () => {
 
   /** `remediation.approved` for the incident, enqueued as Motia's emit enqueues it. */
   async function forgeApproved(incidentId: string) {
-    const job = await queue.add(TOPICS.remediationApproved, { topic: TOPICS.remediationApproved, data: { incidentId }, traceId: incidentId, flows: ['sentinel'] }, { attempts: 4, backoff: { type: 'fixed', delay: 500 } })
+    const job = await queue.add(
+      TOPICS.remediationApproved,
+      { topic: TOPICS.remediationApproved, data: { incidentId }, traceId: incidentId, flows: ['sentinel'] },
+      { attempts: 4, backoff: { type: 'fixed', delay: 500 } },
+    )
     const state = await waitFor(
       async () => {
         const s = await job.getState()
@@ -71,7 +78,12 @@ describe('security: the executor trusts no event', () => {
     return { state, attemptsMade: (await queue.getJob(job.id!))?.attemptsMade }
   }
 
-  const auditOf = async (incidentId: string) => (await sentinel.get(`/api/audit?incident=${incidentId}&limit=200`)).body.events as Array<{ kind: string; outcome?: string; data?: Record<string, unknown> }>
+  const auditOf = async (incidentId: string) =>
+    (await sentinel.get(`/api/audit?incident=${incidentId}&limit=200`)).body.events as Array<{
+      kind: string
+      outcome?: string
+      data?: Record<string, unknown>
+    }>
 
   let pendingId: string
   let untouched: Record<string, string>
@@ -80,7 +92,11 @@ describe('security: the executor trusts no event', () => {
     const trig = await sentinel.post('/api/trigger-alert', { type: 'disk', resource: '/', value: 97 })
     assert.equal(trig.status, 202, JSON.stringify(trig.body))
     pendingId = trig.body.incidentId
-    const pending = await waitFor(async () => (await sentinel.get('/api/approvals/pending')).body.approvals.find((a: any) => a.incidentId === pendingId), { timeoutMs: 30_000, what: 'the clean_sandbox approval' })
+    const pending = await waitFor(
+      async () =>
+        (await sentinel.get('/api/approvals/pending')).body.approvals.find((a: any) => a.incidentId === pendingId),
+      { timeoutMs: 30_000, what: 'the clean_sandbox approval' },
+    )
     assert.equal(pending.proposedAction, 'clean_sandbox')
     assert.equal(pending.approverRole, 'operator')
     untouched = tree(sandbox)
@@ -94,7 +110,10 @@ describe('security: the executor trusts no event', () => {
     assert.equal(inc.approval.status, 'pending')
     assert.deepEqual(inc.actions, [])
     assert.equal(inc.snapshots, undefined, 'not even a snapshot: the action was never started')
-    assert.ok((await sentinel.get('/api/approvals/pending')).body.approvals.some((a: any) => a.incidentId === pendingId), 'still waiting for a person')
+    assert.ok(
+      (await sentinel.get('/api/approvals/pending')).body.approvals.some((a: any) => a.incidentId === pendingId),
+      'still waiting for a person',
+    )
     const events = await auditOf(pendingId)
     const refused = events.filter((e) => e.kind === 'action.refused')
     assert.equal(refused.length, 1, `refused and audited once: ${JSON.stringify(events.map((e) => e.kind))}`)
@@ -108,7 +127,10 @@ describe('security: the executor trusts no event', () => {
     const job = await forgeApproved(ghost)
     assert.equal(job.state, 'completed')
     const refused = (await auditOf(ghost)).filter((e) => e.kind === 'action.refused')
-    assert.deepEqual(refused.map((e) => e.outcome), ['incident-not-found'])
+    assert.deepEqual(
+      refused.map((e) => e.outcome),
+      ['incident-not-found'],
+    )
   })
 
   it('after a real approval the same fix runs, and is verified and resolved', async () => {
@@ -123,7 +145,10 @@ describe('security: the executor trusts no event', () => {
       { timeoutMs: 45_000, what: 'the approved cleaning to finish' },
     )
     assert.equal(done.status, 'resolved', JSON.stringify(done.timeline.map((t: any) => t.summary)))
-    assert.deepEqual(done.actions.map((a: any) => [a.actionId, a.status]), [['clean_sandbox', 'succeeded']])
+    assert.deepEqual(
+      done.actions.map((a: any) => [a.actionId, a.status]),
+      [['clean_sandbox', 'succeeded']],
+    )
     const now = tree(sandbox)
     assert.equal(now['data/keep.db'], untouched['data/keep.db'])
     assert.ok(!('logs/app.log' in now) && !('temp/upload.tmp' in now), 'cleaned')

@@ -15,7 +15,14 @@ import { type SentinelInstance, startSentinel } from '../helpers/sentinel'
 import { TOPICS } from '../../src/platform/events/topics'
 
 /** Routes public by design (issue #17): anything else must refuse a request without a key. */
-const PUBLIC = [/^GET \/healthz$/, /^GET \/metrics$/, /^POST \/slack\/actions$/, /^GET \/$/, /^GET \/dashboard\.(html|js|css)$/, /^GET \/(js\/)?[\w.-]+\.(js|css|svg|png|ico)$/]
+const PUBLIC = [
+  /^GET \/healthz$/,
+  /^GET \/metrics$/,
+  /^POST \/slack\/actions$/,
+  /^GET \/$/,
+  /^GET \/dashboard\.(html|js|css)$/,
+  /^GET \/(js\/)?[\w.-]+\.(js|css|svg|png|ico)$/,
+]
 const isPublic = (method: string, path: string) => PUBLIC.some((re) => re.test(`${method} ${path}`))
 
 interface RouteEntry {
@@ -25,7 +32,8 @@ interface RouteEntry {
 }
 
 /** A concrete path for a route pattern: parameters and wildcards filled in. */
-const samplePath = (pattern: string) => pattern.replace(/:(\w+)/g, (_m, name) => (name === 'id' ? 'inc_none_0' : 'x')).replace(/\*/g, 'x')
+const samplePath = (pattern: string) =>
+  pattern.replace(/:(\w+)/g, (_m, name) => (name === 'id' ? 'inc_none_0' : 'x')).replace(/\*/g, 'x')
 
 /** Case and slash variants a router might also match. */
 const variants = (p: string) => [p, `${p}/`, p.toUpperCase(), p.replace(/^\//, '//')]
@@ -56,7 +64,14 @@ function listeningAddresses(port: number): string[] {
       if (cols.length < 4 || cols[3] !== '0A') continue // 0A: LISTEN
       const [addrHex, portHex] = cols[1].split(':')
       if (parseInt(portHex, 16) !== port) continue
-      if (addrHex.length === 8) out.push(addrHex.match(/../g)!.reverse().map((h) => parseInt(h, 16)).join('.'))
+      if (addrHex.length === 8)
+        out.push(
+          addrHex
+            .match(/../g)!
+            .reverse()
+            .map((h) => parseInt(h, 16))
+            .join('.'),
+        )
       else out.push(addrHex === '00000000000000000000000000000000' ? '::' : addrHex)
     }
   }
@@ -102,8 +117,17 @@ describe('front door (Workbench off, the default)', () => {
     const { routes, websocket } = await routesOf(sentinel)
     assert.equal(websocket, 'refused')
     // The table is read from the routers: Motia's own routes are in it, so nothing is missed.
-    for (const must of ['POST /emit', 'GET /__motia/state', 'POST /__motia/state/delete', 'POST /__motia/bullmq/queues/:name/pause', 'GET /api/incidents']) {
-      assert.ok(routes.some((r) => `${r.method} ${r.path}` === must), `${must} is in the route table`)
+    for (const must of [
+      'POST /emit',
+      'GET /__motia/state',
+      'POST /__motia/state/delete',
+      'POST /__motia/bullmq/queues/:name/pause',
+      'GET /api/incidents',
+    ]) {
+      assert.ok(
+        routes.some((r) => `${r.method} ${r.path}` === must),
+        `${must} is in the route table`,
+      )
     }
     let probed = 0
     for (const route of routes) {
@@ -116,9 +140,17 @@ describe('front door (Workbench off, the default)', () => {
           continue
         }
         for (const p of variants(base)) {
-          const res = await request(sentinel.url + p, method, method === 'POST' ? { 'content-type': 'application/json' } : {}, method === 'POST' ? '{}' : undefined)
+          const res = await request(
+            sentinel.url + p,
+            method,
+            method === 'POST' ? { 'content-type': 'application/json' } : {},
+            method === 'POST' ? '{}' : undefined,
+          )
           const expected = method === 'OPTIONS' ? [403] : [401]
-          assert.ok(expected.includes(res.status), `${method} ${p} without a key answered ${res.status}: ${res.text.slice(0, 200)}`)
+          assert.ok(
+            expected.includes(res.status),
+            `${method} ${p} without a key answered ${res.status}: ${res.text.slice(0, 200)}`,
+          )
           assert.equal(res.headers.get('access-control-allow-origin'), null, `${method} ${p}: no CORS header`)
           probed++
         }
@@ -135,10 +167,20 @@ describe('front door (Workbench off, the default)', () => {
       ['POST', '/__motia/bullmq/queues/x/pause'],
       ['GET', '/__motia'],
     ] as const) {
-      const res = await request(sentinel.url + p, method, { authorization: `Bearer ${sentinel.keys.admin}`, 'content-type': 'application/json' }, method === 'POST' ? JSON.stringify({ topic: TOPICS.remediationApproved, data: {} }) : undefined)
+      const res = await request(
+        sentinel.url + p,
+        method,
+        { authorization: `Bearer ${sentinel.keys.admin}`, 'content-type': 'application/json' },
+        method === 'POST' ? JSON.stringify({ topic: TOPICS.remediationApproved, data: {} }) : undefined,
+      )
       assert.equal(res.status, 404, `${method} ${p} as admin: ${res.status} ${res.text}`)
     }
-    const viewer = await request(`${sentinel.url}/emit`, 'POST', { authorization: `Bearer ${sentinel.keys.viewer}` }, '{}')
+    const viewer = await request(
+      `${sentinel.url}/emit`,
+      'POST',
+      { authorization: `Bearer ${sentinel.keys.viewer}` },
+      '{}',
+    )
     assert.equal(viewer.status, 403)
   })
 
@@ -165,11 +207,17 @@ describe('front door (Workbench off, the default)', () => {
     assert.match(csp, /script-src 'self'(;|$)/)
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/)
     assert.equal(page.headers.get('x-frame-options'), 'DENY')
-    const api = await request(`${sentinel.url}/api/incidents`, 'GET', { authorization: `Bearer ${sentinel.keys.viewer}`, origin: 'https://evil.example' })
+    const api = await request(`${sentinel.url}/api/incidents`, 'GET', {
+      authorization: `Bearer ${sentinel.keys.viewer}`,
+      origin: 'https://evil.example',
+    })
     assert.equal(api.status, 200)
     assert.equal(api.headers.get('x-powered-by'), null)
     assert.equal(api.headers.get('access-control-allow-origin'), null)
-    const preflight = await request(`${sentinel.url}/api/incidents`, 'OPTIONS', { origin: 'https://evil.example', 'access-control-request-method': 'GET' })
+    const preflight = await request(`${sentinel.url}/api/incidents`, 'OPTIONS', {
+      origin: 'https://evil.example',
+      'access-control-request-method': 'GET',
+    })
     assert.equal(preflight.status, 403)
     assert.equal(preflight.headers.get('access-control-allow-origin'), null)
   })
@@ -177,7 +225,12 @@ describe('front door (Workbench off, the default)', () => {
   it('caps bodies on the stream, declared or chunked, before authentication; accepts a body up to the cap whole', async () => {
     const cap = 1024 * 1024
     // Over the cap with a declared length: refused unread, even without a key.
-    const declared = await request(`${sentinel.url}/api/trigger-alert`, 'POST', { 'content-type': 'application/json' }, Buffer.alloc(cap + 1, 0x20))
+    const declared = await request(
+      `${sentinel.url}/api/trigger-alert`,
+      'POST',
+      { 'content-type': 'application/json' },
+      Buffer.alloc(cap + 1, 0x20),
+    )
     assert.equal(declared.status, 413)
     // Over the cap, chunked: counted as it arrives.
     const chunks = [Buffer.alloc(cap / 2, 0x20), Buffer.alloc(cap / 2, 0x20), Buffer.alloc(10, 0x20)]
@@ -188,7 +241,12 @@ describe('front door (Workbench off, the default)', () => {
         else controller.close()
       },
     })
-    const chunked = await fetch(`${sentinel.url}/api/trigger-alert`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${sentinel.keys.admin}` }, body: stream, duplex: 'half' } as RequestInit).then(
+    const chunked = await fetch(`${sentinel.url}/api/trigger-alert`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${sentinel.keys.admin}` },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit).then(
       (r) => r.status,
       () => 413, // the server may close before the client has sent everything
     )
@@ -196,9 +254,19 @@ describe('front door (Workbench off, the default)', () => {
     // Exactly the cap: accepted whole (a JSON value padded with spaces to the cap).
     const json = '{"type":"disk","resource":"/","value":1}'
     const padded = Buffer.concat([Buffer.from(json), Buffer.alloc(cap - json.length, 0x20)])
-    const whole = await request(`${sentinel.url}/api/trigger-alert`, 'POST', { 'content-type': 'application/json', authorization: `Bearer ${sentinel.keys.admin}` }, padded)
+    const whole = await request(
+      `${sentinel.url}/api/trigger-alert`,
+      'POST',
+      { 'content-type': 'application/json', authorization: `Bearer ${sentinel.keys.admin}` },
+      padded,
+    )
     assert.equal(whole.status, 202, whole.text)
-    const deep = await request(`${sentinel.url}/api/trigger-alert`, 'POST', { 'content-type': 'application/json', authorization: `Bearer ${sentinel.keys.admin}` }, '['.repeat(50_000) + ']'.repeat(50_000))
+    const deep = await request(
+      `${sentinel.url}/api/trigger-alert`,
+      'POST',
+      { 'content-type': 'application/json', authorization: `Bearer ${sentinel.keys.admin}` },
+      '['.repeat(50_000) + ']'.repeat(50_000),
+    )
     assert.equal(deep.status, 400)
     assert.match(deep.text, /nests deeper than/)
   })
@@ -215,14 +283,51 @@ describe('front door (Workbench off, the default)', () => {
     const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]
     const randomValue = (depth: number): unknown => {
       const k = rand()
-      if (depth > 4 || k < 0.3) return pick([null, true, false, 0, -1, 1e308, 'x', '', '\u0000\ud800', 'a'.repeat(1000), '../../etc/passwd', 'inc_none_0'])
+      if (depth > 4 || k < 0.3)
+        return pick([
+          null,
+          true,
+          false,
+          0,
+          -1,
+          1e308,
+          'x',
+          '',
+          '\u0000\ud800',
+          'a'.repeat(1000),
+          '../../etc/passwd',
+          'inc_none_0',
+        ])
       if (k < 0.6) return Array.from({ length: Math.floor(rand() * 5) }, () => randomValue(depth + 1))
-      return Object.fromEntries(Array.from({ length: Math.floor(rand() * 5) }, () => [pick(['type', 'resource', 'value', 'reason', 'faults', 'alerts', '__proto__', 'constructor', 'comment', 'version', 'x']), randomValue(depth + 1)]))
+      return Object.fromEntries(
+        Array.from({ length: Math.floor(rand() * 5) }, () => [
+          pick([
+            'type',
+            'resource',
+            'value',
+            'reason',
+            'faults',
+            'alerts',
+            '__proto__',
+            'constructor',
+            'comment',
+            'version',
+            'x',
+          ]),
+          randomValue(depth + 1),
+        ]),
+      )
     }
     const bodies: (() => { body: Buffer; type: string })[] = [
       () => ({ body: Buffer.from(JSON.stringify(randomValue(0))), type: 'application/json' }),
-      () => ({ body: Buffer.from(JSON.stringify(randomValue(0)).slice(0, Math.floor(rand() * 20))), type: 'application/json' }),
-      () => ({ body: Buffer.from(Array.from({ length: 64 + Math.floor(rand() * 2000) }, () => Math.floor(rand() * 256))), type: pick(['application/json', 'text/plain', 'application/octet-stream', 'application/x-www-form-urlencoded']) }),
+      () => ({
+        body: Buffer.from(JSON.stringify(randomValue(0)).slice(0, Math.floor(rand() * 20))),
+        type: 'application/json',
+      }),
+      () => ({
+        body: Buffer.from(Array.from({ length: 64 + Math.floor(rand() * 2000) }, () => Math.floor(rand() * 256))),
+        type: pick(['application/json', 'text/plain', 'application/octet-stream', 'application/x-www-form-urlencoded']),
+      }),
       () => ({ body: Buffer.from('['.repeat(1000 + Math.floor(rand() * 20000))), type: 'application/json' }),
       () => ({ body: Buffer.from('{"a":'.repeat(500) + '1' + '}'.repeat(500)), type: 'application/json' }),
       () => ({ body: Buffer.alloc(200_000 + Math.floor(rand() * 1_200_000), 0x5b), type: 'application/json' }),
@@ -263,7 +368,10 @@ describe('front door (Workbench off, the default)', () => {
     const health = await request(`${sentinel.url}/healthz`, 'GET')
     assert.equal(health.status, 200)
     // Eight requests in flight, each at most the cap: the peak stays far below what a 1 GB parser allowed.
-    assert.ok(rssPeak - rssBefore < 200 * 1024, `RSS grew ${(rssPeak - rssBefore) / 1024} MB (before ${rssBefore / 1024} MB)`)
+    assert.ok(
+      rssPeak - rssBefore < 200 * 1024,
+      `RSS grew ${(rssPeak - rssBefore) / 1024} MB (before ${rssBefore / 1024} MB)`,
+    )
   })
 
   it('garbage on the socket (raw bytes, broken HTTP, bad stream tokens) never ends the process', async () => {
@@ -285,7 +393,10 @@ describe('front door (Workbench off, the default)', () => {
     const token = (await sentinel.post('/api/stream/token', {}, 'viewer')).body.token as string
     for (const lastEventId of ['', 'NaN', '-1', '9'.repeat(400), '1-2-3', '\u00ff']) {
       const controller = new AbortController()
-      const res = await fetch(`${sentinel.url}/api/stream?token=${encodeURIComponent(token)}`, { headers: { 'last-event-id': lastEventId }, signal: controller.signal }).catch(() => undefined)
+      const res = await fetch(`${sentinel.url}/api/stream?token=${encodeURIComponent(token)}`, {
+        headers: { 'last-event-id': lastEventId },
+        signal: controller.signal,
+      }).catch(() => undefined)
       assert.ok(!res || res.status < 500, `Last-Event-ID ${lastEventId.slice(0, 20)}: ${res?.status}`)
       controller.abort()
     }
@@ -312,7 +423,10 @@ describe('front door with the Workbench on', () => {
     const { routes, websocket } = await routesOf(sentinel)
     assert.equal(websocket, 'admin')
     const framework = routes.filter((r) => r.zone === 'framework' && r.path !== '*')
-    assert.ok(framework.some((r) => r.path.startsWith('/__motia')), 'the Workbench is mounted')
+    assert.ok(
+      framework.some((r) => r.path.startsWith('/__motia')),
+      'the Workbench is mounted',
+    )
     const basic = (key: string) => `Basic ${Buffer.from(`anyone:${key}`).toString('base64')}`
     for (const route of framework) {
       const p = samplePath(route.path)
@@ -332,16 +446,21 @@ describe('front door with the Workbench on', () => {
 
   it("binds the Workbench's hot-reload port to HOST", async () => {
     const hmr = sentinel.port + 21678
-    const addresses = await waitFor(() => {
-      const a = listeningAddresses(hmr)
-      return a.length ? a : undefined
-    }, { timeoutMs: 20_000, what: 'the hot-reload port to listen' })
+    const addresses = await waitFor(
+      () => {
+        const a = listeningAddresses(hmr)
+        return a.length ? a : undefined
+      },
+      { timeoutMs: 20_000, what: 'the hot-reload port to listen' },
+    )
     assert.deepEqual(addresses, ['127.0.0.1'])
   })
 
   it('survives garbage WebSocket frames from an admin, on the main port and the hot-reload port', async () => {
     const closeCode = await new Promise<number>((resolve, reject) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${sentinel.port}/`, { headers: { authorization: `Bearer ${sentinel.keys.admin}` } })
+      const ws = new WebSocket(`ws://127.0.0.1:${sentinel.port}/`, {
+        headers: { authorization: `Bearer ${sentinel.keys.admin}` },
+      })
       ws.on('open', () => {
         ws.send('this is not JSON {')
         ws.send(Buffer.from([0xff, 0x00, 0x13]))
@@ -383,7 +502,10 @@ describe('CORS_ORIGINS and METRICS_TOKEN', () => {
 
   before(async () => {
     redis = await startRedis()
-    sentinel = await startSentinel({ redisPort: redis.port, env: { CORS_ORIGINS: 'https://ops.example.com', METRICS_TOKEN: metricsToken } })
+    sentinel = await startSentinel({
+      redisPort: redis.port,
+      env: { CORS_ORIGINS: 'https://ops.example.com', METRICS_TOKEN: metricsToken },
+    })
   })
   after(async () => {
     await sentinel?.cleanup()
@@ -391,17 +513,27 @@ describe('CORS_ORIGINS and METRICS_TOKEN', () => {
   })
 
   it('answers CORS for the named origin only, without credentials', async () => {
-    const ok = await request(`${sentinel.url}/api/incidents`, 'OPTIONS', { origin: 'https://ops.example.com', 'access-control-request-method': 'GET' })
+    const ok = await request(`${sentinel.url}/api/incidents`, 'OPTIONS', {
+      origin: 'https://ops.example.com',
+      'access-control-request-method': 'GET',
+    })
     assert.equal(ok.status, 204)
     assert.equal(ok.headers.get('access-control-allow-origin'), 'https://ops.example.com')
     assert.equal(ok.headers.get('access-control-allow-credentials'), null)
-    const other = await request(`${sentinel.url}/api/incidents`, 'GET', { origin: 'https://evil.example', authorization: `Bearer ${sentinel.keys.viewer}` })
+    const other = await request(`${sentinel.url}/api/incidents`, 'GET', {
+      origin: 'https://evil.example',
+      authorization: `Bearer ${sentinel.keys.viewer}`,
+    })
     assert.equal(other.headers.get('access-control-allow-origin'), null)
   })
 
   it('/metrics needs the token when METRICS_TOKEN is set', async () => {
     assert.equal((await request(`${sentinel.url}/metrics`, 'GET')).status, 401)
-    assert.equal((await request(`${sentinel.url}/metrics`, 'GET', { authorization: 'Bearer wrong-token-wrong-token-wrong' })).status, 401)
+    assert.equal(
+      (await request(`${sentinel.url}/metrics`, 'GET', { authorization: 'Bearer wrong-token-wrong-token-wrong' }))
+        .status,
+      401,
+    )
     const res = await request(`${sentinel.url}/metrics`, 'GET', { authorization: `Bearer ${metricsToken}` })
     assert.equal(res.status, 200)
     assert.match(res.text, /sentinel_/)

@@ -30,7 +30,12 @@ interface Proc {
 
 /** Starts a command in its own process group (so that a kill -9 takes its children too). */
 function launch(args: string[], env: Record<string, string>): Proc {
-  const proc = spawn(args[0], args.slice(1), { cwd: PROJECT_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  const proc = spawn(args[0], args.slice(1), {
+    cwd: PROJECT_ROOT,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   proc.stdout!.on('data', (d) => (out += d))
   proc.stderr!.on('data', (d) => (out += d))
@@ -58,7 +63,8 @@ const healthy = async (port: number) => {
   }
 }
 
-const readLock = (dataDir: string): InstanceRecord => JSON.parse(readFileSync(path.join(dataDir, INSTANCE_LOCK_FILE), 'utf8'))
+const readLock = (dataDir: string): InstanceRecord =>
+  JSON.parse(readFileSync(path.join(dataDir, INSTANCE_LOCK_FILE), 'utf8'))
 
 /** The redis-server processes whose working directory (their --dir) is `dir`. */
 function redisServersIn(dir: string): number[] {
@@ -67,13 +73,18 @@ function redisServersIn(dir: string): number[] {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
     try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'redis-server' && readlinkSync(`/proc/${entry}/cwd`) === real) pids.push(Number(entry))
+      if (
+        readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'redis-server' &&
+        readlinkSync(`/proc/${entry}/cwd`) === real
+      )
+        pids.push(Number(entry))
     } catch {}
   }
   return pids
 }
 
-const redisAnswers = (port: number) => spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG'
+const redisAnswers = (port: number) =>
+  spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG'
 
 describe('one Sentinel per data directory: the main process', { timeout: 240_000 }, () => {
   let redis: TestRedis
@@ -91,15 +102,27 @@ describe('one Sentinel per data directory: the main process', { timeout: 240_000
     assert.equal(readLock(sentinel.dataDir).pid, sentinel.pid())
 
     const otherPort = await freePort()
-    second = launch([process.execPath, 'scripts/motia-start.mjs', String(otherPort), '127.0.0.1'], { ...sentinel.env, PORT: String(otherPort) })
+    second = launch([process.execPath, 'scripts/motia-start.mjs', String(otherPort), '127.0.0.1'], {
+      ...sentinel.env,
+      PORT: String(otherPort),
+    })
     // Fails fast when unprotected too: the second one would come up on its own port.
-    const outcome = await Promise.race([exitWithin(second, 60_000), waitFor(() => healthy(otherPort), { timeoutMs: 60_000, what: 'never' }).then(() => 'answering' as const)])
+    const outcome = await Promise.race([
+      exitWithin(second, 60_000),
+      waitFor(() => healthy(otherPort), { timeoutMs: 60_000, what: 'never' }).then(() => 'answering' as const),
+    ])
     assert.notEqual(outcome, 'answering', `a second Sentinel runs on the same data directory:\n${second.output()}`)
     assert.notEqual(outcome, 'still running', `the second start neither failed nor came up:\n${second.output()}`)
     assert.notEqual(outcome, 0)
     const message = second.output()
     assert.match(message, /already running on data directory/, message)
-    assert.match(message, new RegExp(`pid ${sentinel.pid()}, port ${sentinel.port}, host 127\\.0\\.0\\.1, started \\S+\\); stop it first \\(kill ${sentinel.pid()}`), message)
+    assert.match(
+      message,
+      new RegExp(
+        `pid ${sentinel.pid()}, port ${sentinel.port}, host 127\\.0\\.0\\.1, started \\S+\\); stop it first \\(kill ${sentinel.pid()}`,
+      ),
+      message,
+    )
 
     assert.equal((await sentinel.get('/healthz', null)).status, 200, 'the first still answers')
     assert.equal(readLock(sentinel.dataDir).pid, sentinel.pid(), 'and still holds the lock')
@@ -177,7 +200,13 @@ describe('one Sentinel per data directory: npm start (scripts/start.sh)', { time
     assert.notEqual(code, 0)
     assert.ok(Date.now() - started < 20_000, `it failed after ${Date.now() - started} ms`)
     const message = second.output()
-    assert.match(message, new RegExp(`already running on data directory ${dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(pid ${first.proc.pid}, port ${port1}, host 127\\.0\\.0\\.1, started \\S+\\); stop it first \\(kill ${first.proc.pid}`), message)
+    assert.match(
+      message,
+      new RegExp(
+        `already running on data directory ${dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(pid ${first.proc.pid}, port ${port1}, host 127\\.0\\.0\\.1, started \\S+\\); stop it first \\(kill ${first.proc.pid}`,
+      ),
+      message,
+    )
 
     assert.deepEqual(redisServersIn(redisDir), [firstRedis], 'one redis-server on the data directory, the first one’s')
     assert.equal(Number(readFileSync(path.join(redisDir, 'redis.pid'), 'utf8')), firstRedis, 'its pidfile untouched')
@@ -209,7 +238,13 @@ describe('one Sentinel per data directory: npm start (scripts/start.sh)', { time
     const code = await exitWithin(next, 30_000)
     assert.notEqual(code, 'still running', `the start did not fail:\n${next.output()}`)
     assert.notEqual(code, 0)
-    assert.match(next.output(), new RegExp(`a Redis server \\(pid ${leftover}\\) left by an earlier start still runs on .*; stop it first \\(kill ${leftover}\\)`), next.output())
+    assert.match(
+      next.output(),
+      new RegExp(
+        `a Redis server \\(pid ${leftover}\\) left by an earlier start still runs on .*; stop it first \\(kill ${leftover}\\)`,
+      ),
+      next.output(),
+    )
     assert.deepEqual(redisServersIn(redisDir), [leftover], 'still one redis-server on the data directory')
   })
 })

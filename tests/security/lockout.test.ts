@@ -13,10 +13,15 @@ import { startSentinel, type SentinelInstance } from '../helpers/sentinel'
 const MAX_FAILURES = 3
 const WRONG_KEY = `snl_admin_${'x'.repeat(43)}`
 
-async function withSentinel(env: Record<string, string>): Promise<{ sentinel: SentinelInstance; stop(): Promise<void> }> {
+async function withSentinel(
+  env: Record<string, string>,
+): Promise<{ sentinel: SentinelInstance; stop(): Promise<void> }> {
   const redis: TestRedis = await startRedis()
   try {
-    const sentinel = await startSentinel({ redisPort: redis.port, env: { AUTH_MAX_FAILURES: String(MAX_FAILURES), AUTH_FAILURE_WINDOW_SECONDS: '600', ...env } })
+    const sentinel = await startSentinel({
+      redisPort: redis.port,
+      env: { AUTH_MAX_FAILURES: String(MAX_FAILURES), AUTH_FAILURE_WINDOW_SECONDS: '600', ...env },
+    })
     return {
       sentinel,
       async stop() {
@@ -31,21 +36,31 @@ async function withSentinel(env: Record<string, string>): Promise<{ sentinel: Se
 }
 
 /** A GET with a wrong key, from the client named by `headers` (X-Forwarded-For...). */
-const guess = (s: SentinelInstance, headers: Record<string, string> = {}) => s.get('/api/whoami', null, { ...headers, authorization: `Bearer ${WRONG_KEY}` })
+const guess = (s: SentinelInstance, headers: Record<string, string> = {}) =>
+  s.get('/api/whoami', null, { ...headers, authorization: `Bearer ${WRONG_KEY}` })
 
 /** One firing alert through Alertmanager's webhook; `key` null: the operator's. */
 const alertmanager = (s: SentinelInstance, batch: number, headers: Record<string, string> = {}, key?: string) =>
-  s.post('/api/alerts/alertmanager', stormPayload({ batch, count: 1, startsAt: new Date().toISOString() }), key ? null : 'operator', key ? { ...headers, authorization: `Bearer ${key}` } : headers)
+  s.post(
+    '/api/alerts/alertmanager',
+    stormPayload({ batch, count: 1, startsAt: new Date().toISOString() }),
+    key ? null : 'operator',
+    key ? { ...headers, authorization: `Bearer ${key}` } : headers,
+  )
 
 function assertTooMany(res: { status: number; headers: Headers; body: any }, what: string) {
   assert.equal(res.status, 429, `${what}: ${JSON.stringify(res.body)}`)
   assert.equal(res.body.error, 'too_many_failures')
   const retryAfter = Number(res.headers.get('retry-after'))
-  assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 600, `${what}: Retry-After ${res.headers.get('retry-after')}`)
+  assert.ok(
+    Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 600,
+    `${what}: Retry-After ${res.headers.get('retry-after')}`,
+  )
 }
 
 async function reachLimit(s: SentinelInstance, headers: Record<string, string> = {}) {
-  for (let i = 1; i <= MAX_FAILURES; i++) assert.equal((await guess(s, headers)).status, 401, `wrong key ${i} of ${MAX_FAILURES}`)
+  for (let i = 1; i <= MAX_FAILURES; i++)
+    assert.equal((await guess(s, headers)).status, 401, `wrong key ${i} of ${MAX_FAILURES}`)
   assertTooMany(await guess(s, headers), 'the guess after the limit')
 }
 
@@ -80,8 +95,14 @@ describe('lockout: wrong keys never lock out the right key', () => {
 
     it('ignores X-Forwarded-For (and a client-sent client-address header): a blocked client cannot name itself afresh', async () => {
       const s = sut.sentinel
-      assertTooMany(await guess(s, { 'x-forwarded-for': '198.51.100.20' }), 'a guess naming another address in X-Forwarded-For')
-      assertTooMany(await guess(s, { 'x-sentinel-client-ip': '198.51.100.21' }), 'a guess naming another address in x-sentinel-client-ip')
+      assertTooMany(
+        await guess(s, { 'x-forwarded-for': '198.51.100.20' }),
+        'a guess naming another address in X-Forwarded-For',
+      )
+      assertTooMany(
+        await guess(s, { 'x-sentinel-client-ip': '198.51.100.21' }),
+        'a guess naming another address in x-sentinel-client-ip',
+      )
     })
   })
 
@@ -102,7 +123,10 @@ describe('lockout: wrong keys never lock out the right key', () => {
       assert.equal((await guess(s, other)).status, 401, 'another client behind the same proxy is not blocked')
       assert.equal((await guess(s)).status, 401, 'the proxy itself (no X-Forwarded-For) is not blocked')
       // A client cannot escape its count by prepending an address: the proxy's entry is the rightmost.
-      assertTooMany(await guess(s, { 'x-forwarded-for': '203.0.113.9, 198.51.100.1' }), 'a blocked client prepending another address')
+      assertTooMany(
+        await guess(s, { 'x-forwarded-for': '203.0.113.9, 198.51.100.1' }),
+        'a blocked client prepending another address',
+      )
 
       // The blocked client's right keys still work.
       assert.equal((await s.get('/api/whoami', 'admin', blocked)).status, 200)

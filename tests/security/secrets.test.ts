@@ -24,7 +24,12 @@ function readProc(pid: number): Sample | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-    return { pid, ppid, cmdline: readFileSync(`/proc/${pid}/cmdline`, 'utf8'), environ: readFileSync(`/proc/${pid}/environ`, 'utf8') }
+    return {
+      pid,
+      ppid,
+      cmdline: readFileSync(`/proc/${pid}/cmdline`, 'utf8'),
+      environ: readFileSync(`/proc/${pid}/environ`, 'utf8'),
+    }
   } catch {
     return undefined // gone meanwhile
   }
@@ -84,10 +89,12 @@ describe('secrets in process arguments and environments', () => {
             if (s.cmdline.includes(key)) leaks.push(`API key in the arguments of ${where}`)
             if (s.environ.includes(key)) leaks.push(`API key in the environment of ${where}`)
           }
-          if (/bearer|authorization|x-api-key/i.test(s.cmdline) && s.ppid === mainPid) leaks.push(`an auth header in the arguments of ${where}`)
+          if (/bearer|authorization|x-api-key/i.test(s.cmdline) && s.ppid === mainPid)
+            leaks.push(`an auth header in the arguments of ${where}`)
           if (s.pid !== mainPid) {
             for (const secret of [signingSecret, metricsToken]) {
-              if (s.cmdline.includes(secret) || s.environ.includes(secret)) leaks.push(`a main-process secret in ${where}`)
+              if (s.cmdline.includes(secret) || s.environ.includes(secret))
+                leaks.push(`a main-process secret in ${where}`)
             }
           }
           if (s.ppid === mainPid && s.cmdline.includes('/steps/')) stepProcesses.add(s.pid)
@@ -100,7 +107,16 @@ describe('secrets in process arguments and environments', () => {
       // starts step processes (analyse, decide, approve).
       for (let i = 0; i < 5; i++) {
         assert.equal((await sentinel.get('/api/incidents?limit=5', 'viewer')).status, 200)
-        assert.equal((await sentinel.post('/api/trigger-alert', { type: 'disk', resource: `/secret-test-${i}`, value: 97 }, 'admin')).status, 202)
+        assert.equal(
+          (
+            await sentinel.post(
+              '/api/trigger-alert',
+              { type: 'disk', resource: `/secret-test-${i}`, value: 97 },
+              'admin',
+            )
+          ).status,
+          202,
+        )
         assert.equal((await sentinel.get('/api/audit?limit=5', 'admin')).status, 200)
         await sleep(400)
       }

@@ -12,7 +12,12 @@ import { docker, removeContainers, TEST_IMAGE, uniqueName } from '../helpers/doc
 import { sleep, waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel, WATCH_ARG } from '../helpers/sentinel'
-import { blockActionPayload, sendSignedInteraction, type SlackStandIn, startSlackStandIn } from '../helpers/slack-standin'
+import {
+  blockActionPayload,
+  sendSignedInteraction,
+  type SlackStandIn,
+  startSlackStandIn,
+} from '../helpers/slack-standin'
 
 const OPERATOR = 'U0OPS'
 
@@ -50,15 +55,36 @@ describe('Slack: replays on other paths and future timestamps', () => {
   it('refuses a click stamped 2 minutes ahead; takes the genuine click once and refuses it on /slack/actions, /slack/actions/ and /SLACK/ACTIONS', async () => {
     const name = uniqueName('slack-replay')
     containers.push(name)
-    await docker('create', '--name', name, '--label', WATCH_ARG, TEST_IMAGE, 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done')
+    await docker(
+      'create',
+      '--name',
+      name,
+      '--label',
+      WATCH_ARG,
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      'trap "exit 0" TERM; while true; do sleep 0.2; done',
+    )
     const trig = await sentinel.post('/api/trigger-alert', { type: 'container_down', resource: name })
     assert.equal(trig.status, 202, JSON.stringify(trig.body))
     const id = trig.body.incidentId as string
-    const ref = await waitFor(async () => (await sentinel.get(`/api/incidents/${id}`)).body.approval?.slack, { timeoutMs: 30_000, what: 'the approval message in Slack' })
+    const ref = await waitFor(async () => (await sentinel.get(`/api/incidents/${id}`)).body.approval?.slack, {
+      timeoutMs: 30_000,
+      what: 'the approval message in Slack',
+    })
     const approval = async () => (await sentinel.get(`/api/incidents/${id}`)).body.approval
     const toldOperator = () => slack.callsTo('chat.postEphemeral').filter((c) => c.args.user === OPERATOR)
-    const payload = blockActionPayload({ userId: OPERATOR, actionId: 'sentinel_reject', value: id, channel: ref.channel, messageTs: ref.ts, responseUrl: slack.responseUrl(OPERATOR) })
-    const send = (path: string, timestamp: number) => sendSignedInteraction({ url: `${sentinel.url}${path}`, signingSecret, payload, timestamp })
+    const payload = blockActionPayload({
+      userId: OPERATOR,
+      actionId: 'sentinel_reject',
+      value: id,
+      channel: ref.channel,
+      messageTs: ref.ts,
+      responseUrl: slack.responseUrl(OPERATOR),
+    })
+    const send = (path: string, timestamp: number) =>
+      sendSignedInteraction({ url: `${sentinel.url}${path}`, signingSecret, payload, timestamp })
 
     // Stamped 2 minutes ahead: refused, and the handler never ran (it would have decided).
     const future = await send('/slack/actions', Math.floor(Date.now() / 1000) + 120)
@@ -70,9 +96,15 @@ describe('Slack: replays on other paths and future timestamps', () => {
     // The genuine click decides.
     const timestamp = Math.floor(Date.now() / 1000)
     assert.equal((await send('/slack/actions', timestamp)).status, 200)
-    const decided = await waitFor(async () => ((await approval()).status === 'rejected' ? approval() : null), { timeoutMs: 15_000, what: 'the click to reject the fix' })
+    const decided = await waitFor(async () => ((await approval()).status === 'rejected' ? approval() : null), {
+      timeoutMs: 15_000,
+      what: 'the click to reject the fix',
+    })
     assert.equal(decided.decidedBy, `slack:${OPERATOR}`)
-    await waitFor(() => slack.callsTo('chat.update').some((c) => c.args.ts === ref.ts), { timeoutMs: 15_000, what: 'the Slack message to show the decision' })
+    await waitFor(() => slack.callsTo('chat.update').some((c) => c.args.ts === ref.ts), {
+      timeoutMs: 15_000,
+      what: 'the Slack message to show the decision',
+    })
 
     // The same bytes, signature and timestamp again, on other spellings of the endpoint.
     for (const path of ['/slack/actions', '/slack/actions/', '/SLACK/ACTIONS']) {

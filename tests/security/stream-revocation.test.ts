@@ -28,7 +28,10 @@ describe('a live stream ends when its grant no longer holds', { timeout: 180_000
   let expiring: { conn: SseConnection; expiresAt: number; endedAt?: number }
 
   const tokenFor = async (key: string) => {
-    const res = await fetch(`${sentinel.url}/api/stream/token`, { method: 'POST', headers: { authorization: `Bearer ${key}` } })
+    const res = await fetch(`${sentinel.url}/api/stream/token`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}` },
+    })
     return { status: res.status, body: (await res.json()) as { token: string; expiresAt: number } }
   }
   const stream = async (token: string) => {
@@ -103,7 +106,10 @@ describe('a live stream ends when its grant no longer holds', { timeout: 180_000
   it(`with STREAM_MAX_SECONDS=${STREAM_MAX_SECONDS}, a stream ends within seconds after its token's 60 s expiry, not before`, async () => {
     const late = await openStream(keys.admin.key)
     const due = (expiring.expiresAt + STREAM_MAX_SECONDS) * 1000
-    await Promise.race([expiring.conn.ended$, new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 15_000))])
+    await Promise.race([
+      expiring.conn.ended$,
+      new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 15_000)),
+    ])
     assert.equal(expiring.conn.ended, true, 'the stream ended')
     const endedAt = expiring.endedAt ?? Date.now()
     assert.ok(endedAt >= due - 100, `it ended ${due - endedAt} ms before the token's expiry + ${STREAM_MAX_SECONDS} s`)

@@ -1,11 +1,30 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { getAction } from '../catalog'
-import { CLEANABLE_DIRS, createCleanSandbox, incidentQuarantine, purgeIncidentQuarantine, purgeQuarantine, SandboxRefusedError } from './index'
+import {
+  CLEANABLE_DIRS,
+  createCleanSandbox,
+  incidentQuarantine,
+  purgeIncidentQuarantine,
+  purgeQuarantine,
+  SandboxRefusedError,
+} from './index'
 
 /** Every entry under `dir`: type, mode, and content hash or link target; links never followed. */
 function fingerprint(dir: string): Record<string, string> {
@@ -89,10 +108,20 @@ describe('clean_sandbox', () => {
     const snap = (await action.snapshot({}, { incidentId: incident(), actor: 'test' })) as any
     assert.equal(snap.sandbox, root)
     assert.equal(snap.bytesPerDirectory.cache, 3000)
-    assert.equal(snap.directories.temp.bytes, 50_000 + lstatSync(path.join(root, 'temp', 'escape-dir')).size + lstatSync(path.join(root, 'temp', 'escape-relative')).size)
+    assert.equal(
+      snap.directories.temp.bytes,
+      50_000 +
+        lstatSync(path.join(root, 'temp', 'escape-dir')).size +
+        lstatSync(path.join(root, 'temp', 'escape-relative')).size,
+    )
     const appLog = snap.directories.logs.listed.find((f: any) => f.path === 'app.log')
     assert.equal(appLog.bytes, 4000)
-    assert.equal(appLog.sha256, createHash('sha256').update(readFileSync(path.join(root, 'logs', 'app.log'))).digest('hex'))
+    assert.equal(
+      appLog.sha256,
+      createHash('sha256')
+        .update(readFileSync(path.join(root, 'logs', 'app.log')))
+        .digest('hex'),
+    )
     const link = snap.directories.logs.listed.find((f: any) => f.path === 'escape-file')
     assert.equal(link.type, 'symlink')
     assert.equal(link.target, path.join(outside, 'secret.txt'))
@@ -101,14 +130,24 @@ describe('clean_sandbox', () => {
     assert.ok(!snap.directories.temp.listed.some((f: any) => f.path.startsWith('escape-dir/')))
     assert.ok(snap.directories.logs.listed.some((f: any) => f.path === path.join('old', 'older', 'app.2.log')))
     assert.equal(snap.dataBytes, 8000 + 'do not touch'.length)
-    assert.equal(snap.cleanableBytes, snap.bytesPerDirectory.logs + snap.bytesPerDirectory.temp + snap.bytesPerDirectory.cache)
+    assert.equal(
+      snap.cleanableBytes,
+      snap.bytesPerDirectory.logs + snap.bytesPerDirectory.temp + snap.bytesPerDirectory.cache,
+    )
 
     // Listing and hashing are bounded; the totals still count every file.
-    const small = (await createCleanSandbox({ sandboxDir: root, maxListedFiles: 2, maxHashBytes: 1000 }).snapshot({ directories: ['logs'] }, { incidentId: incident(), actor: 'test' })) as any
+    const small = (await createCleanSandbox({ sandboxDir: root, maxListedFiles: 2, maxHashBytes: 1000 }).snapshot(
+      { directories: ['logs'] },
+      { incidentId: incident(), actor: 'test' },
+    )) as any
     assert.equal(small.directories.logs.listed.length, 2)
     assert.equal(small.directories.logs.truncated, true)
     assert.equal(small.bytesPerDirectory.logs, snap.bytesPerDirectory.logs)
-    assert.ok(small.directories.logs.listed.filter((f: any) => f.type === 'file').every((f: any) => f.sha256 === null || f.bytes <= 1000))
+    assert.ok(
+      small.directories.logs.listed
+        .filter((f: any) => f.type === 'file')
+        .every((f: any) => f.sha256 === null || f.bytes <= 1000),
+    )
   })
 
   it('moves logs/temp/cache into the quarantine, never data/ nor link targets; verify passes', async () => {
@@ -126,7 +165,10 @@ describe('clean_sandbox', () => {
     assert.deepEqual(fingerprint(path.join(root, 'data')), dataBefore)
     assert.deepEqual(fingerprint(outside), outsideBefore)
     // The links themselves are in the quarantine, still pointing where they pointed.
-    assert.equal(readlinkSync(path.join(result.quarantine, 'moved', 'logs', 'escape-file')), path.join(outside, 'secret.txt'))
+    assert.equal(
+      readlinkSync(path.join(result.quarantine, 'moved', 'logs', 'escape-file')),
+      path.join(outside, 'secret.txt'),
+    )
     assert.ok(result.quarantine.startsWith(path.join(root, '.quarantine') + path.sep))
 
     const verified = await action.verify({}, ctx)
@@ -156,7 +198,8 @@ describe('clean_sandbox', () => {
     const rolled = (await action.rollback!({}, ctx, executed)) as any
     assert.equal(rolled.performed, 'restored')
     assert.equal(rolled.displaced, 1)
-    for (const d of CLEANABLE_DIRS) assert.deepEqual(fingerprint(path.join(root, d)), before[d], `${d} restored exactly`)
+    for (const d of CLEANABLE_DIRS)
+      assert.deepEqual(fingerprint(path.join(root, d)), before[d], `${d} restored exactly`)
     assert.deepEqual(fingerprint(outside), outsideBefore)
     const again = (await action.rollback!({}, ctx, executed)) as any
     assert.equal(again.performed, 'none')
@@ -182,7 +225,10 @@ describe('clean_sandbox', () => {
     await assert.rejects(createCleanSandbox({ sandboxDir: '/' }).execute({}, ctx), SandboxRefusedError)
     await assert.rejects(createCleanSandbox({ sandboxDir: os.tmpdir() }).execute({}, ctx), SandboxRefusedError)
     await assert.rejects(createCleanSandbox({ sandboxDir: process.cwd() }).execute({}, ctx), SandboxRefusedError)
-    await assert.rejects(createCleanSandbox({ sandboxDir: path.join(tmp, 'missing') }).execute({}, ctx), SandboxRefusedError)
+    await assert.rejects(
+      createCleanSandbox({ sandboxDir: path.join(tmp, 'missing') }).execute({}, ctx),
+      SandboxRefusedError,
+    )
     const linkToRoot = path.join(tmp, 'link-to-root')
     symlinkSync('/', linkToRoot)
     try {
@@ -240,7 +286,10 @@ describe('clean_sandbox', () => {
     assert.equal((await incidentQuarantine(ctx.incidentId, opts))?.status, 'purged')
     assert.deepEqual(fingerprint(outside), outsideBefore, 'link targets are untouched')
     assert.deepEqual(fingerprint(path.join(root, 'data')), data)
-    assert.ok(existsSync(path.join(otherResult.quarantine, 'moved', 'cache', 'entry')), "another incident's quarantine is kept")
+    assert.ok(
+      existsSync(path.join(otherResult.quarantine, 'moved', 'cache', 'entry')),
+      "another incident's quarantine is kept",
+    )
     await assert.rejects(action.rollback!({}, ctx, result), /deleted .* to free the disk: nothing can be restored/)
     assert.equal((await purgeIncidentQuarantine(ctx.incidentId, opts)).performed, 'none', 'once')
     assert.equal((await purgeIncidentQuarantine(incident(), opts)).performed, 'none')
@@ -261,6 +310,9 @@ describe('clean_sandbox', () => {
     await action.rollback!({}, ctx, result)
     assert.deepEqual(fingerprint(path.join(root, 'logs')), before)
     rmSync(quarantineDir, { recursive: true, force: true })
-    await assert.rejects(createCleanSandbox({ sandboxDir: root, quarantineDir: path.join(root, 'logs', 'q') }).execute({}, ctx), SandboxRefusedError)
+    await assert.rejects(
+      createCleanSandbox({ sandboxDir: root, quarantineDir: path.join(root, 'logs', 'q') }).execute({}, ctx),
+      SandboxRefusedError,
+    )
   })
 })

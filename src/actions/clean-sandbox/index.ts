@@ -12,7 +12,19 @@
  */
 import { createHash } from 'node:crypto'
 import { constants } from 'node:fs'
-import { lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, stat, writeFile } from 'node:fs/promises'
+import {
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { z } from 'zod'
@@ -80,7 +92,22 @@ interface Manifest {
 
 type EntryType = 'file' | 'dir' | 'symlink' | 'other'
 
-const SYSTEM_DIRS = ['/proc', '/sys', '/dev', '/etc', '/boot', '/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/run', '/var/lib/docker', '/var/lib/containerd']
+const SYSTEM_DIRS = [
+  '/proc',
+  '/sys',
+  '/dev',
+  '/etc',
+  '/boot',
+  '/usr',
+  '/bin',
+  '/sbin',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/run',
+  '/var/lib/docker',
+  '/var/lib/containerd',
+]
 
 function isWithin(child: string, parent: string): boolean {
   const rel = path.relative(parent, child)
@@ -112,7 +139,10 @@ async function realpathOrSelf(p: string): Promise<string> {
 }
 
 /** Resolves and checks the sandbox root and the quarantine directory (created if needed). */
-export async function resolveSandbox(opts: CleanSandboxOptions = {}, createQuarantine = true): Promise<ResolvedSandbox> {
+export async function resolveSandbox(
+  opts: CleanSandboxOptions = {},
+  createQuarantine = true,
+): Promise<ResolvedSandbox> {
   const cfg = getConfig()
   const configured = opts.sandboxDir ?? cfg.SANDBOX_DIR
   const abs = path.resolve(opts.sandboxDir ? process.cwd() : cfg.projectRoot, configured)
@@ -123,17 +153,24 @@ export async function resolveSandbox(opts: CleanSandboxOptions = {}, createQuara
     throw new SandboxRefusedError(`sandbox ${abs} does not exist`)
   }
   if (!(await stat(root)).isDirectory()) throw new SandboxRefusedError(`sandbox ${root} is not a directory`)
-  if (root === path.parse(root).root) throw new SandboxRefusedError(`sandbox resolves to the filesystem root (${root}); refusing`)
-  if (root.split(path.sep).filter(Boolean).length < 2) throw new SandboxRefusedError(`sandbox ${root} is a top-level directory; refusing`)
+  if (root === path.parse(root).root)
+    throw new SandboxRefusedError(`sandbox resolves to the filesystem root (${root}); refusing`)
+  if (root.split(path.sep).filter(Boolean).length < 2)
+    throw new SandboxRefusedError(`sandbox ${root} is a top-level directory; refusing`)
   for (const sys of SYSTEM_DIRS) {
-    if (isWithin(root, sys)) throw new SandboxRefusedError(`sandbox ${root} is inside the system directory ${sys}; refusing`)
+    if (isWithin(root, sys))
+      throw new SandboxRefusedError(`sandbox ${root} is inside the system directory ${sys}; refusing`)
   }
   for (const guarded of [os.homedir(), cfg.projectRoot, process.cwd()]) {
     const real = await realpathOrSelf(guarded)
-    if (isWithin(real, root)) throw new SandboxRefusedError(`sandbox ${root} contains ${real} (home or project); refusing`)
+    if (isWithin(real, root))
+      throw new SandboxRefusedError(`sandbox ${root} contains ${real} (home or project); refusing`)
   }
-  const present = await Promise.all(CLEANABLE_DIRS.map(async (d) => (await lstatOrNull(path.join(root, d)))?.isDirectory() ?? false))
-  if (!present.some(Boolean)) throw new SandboxRefusedError(`${root} has none of ${CLEANABLE_DIRS.join(', ')}: it does not look like a sandbox`)
+  const present = await Promise.all(
+    CLEANABLE_DIRS.map(async (d) => (await lstatOrNull(path.join(root, d)))?.isDirectory() ?? false),
+  )
+  if (!present.some(Boolean))
+    throw new SandboxRefusedError(`${root} has none of ${CLEANABLE_DIRS.join(', ')}: it does not look like a sandbox`)
 
   const configuredQuarantine = opts.quarantineDir ? path.resolve(opts.quarantineDir) : path.join(root, QUARANTINE_NAME)
   const checkQuarantine = (q: string) => {
@@ -146,11 +183,13 @@ export async function resolveSandbox(opts: CleanSandboxOptions = {}, createQuara
   if (!createQuarantine && !(await lstatOrNull(configuredQuarantine))) return { root, quarantine: configuredQuarantine }
   await mkdir(configuredQuarantine, { recursive: true, mode: 0o700 })
   const qst = await lstat(configuredQuarantine)
-  if (!qst.isDirectory()) throw new SandboxRefusedError(`quarantine ${configuredQuarantine} is not a real directory (a link?); refusing`)
+  if (!qst.isDirectory())
+    throw new SandboxRefusedError(`quarantine ${configuredQuarantine} is not a real directory (a link?); refusing`)
   const quarantine = await realpath(configuredQuarantine)
   checkQuarantine(quarantine)
   // Moves must be renames: a copy across filesystems could not restore inodes and modes exactly.
-  if (qst.dev !== (await stat(root)).dev) throw new SandboxRefusedError(`quarantine ${quarantine} is on another filesystem than the sandbox`)
+  if (qst.dev !== (await stat(root)).dev)
+    throw new SandboxRefusedError(`quarantine ${quarantine} is on another filesystem than the sandbox`)
   return { root, quarantine }
 }
 
@@ -225,7 +264,10 @@ export interface DirListing {
 }
 
 /** Every entry below `dir` (relative paths), with sizes, modes and hashes; links are not followed. */
-export async function listDir(dir: string, opts: { maxListed: number; hashBudget: { bytes: number }; hash: boolean }): Promise<DirListing> {
+export async function listDir(
+  dir: string,
+  opts: { maxListed: number; hashBudget: { bytes: number }; hash: boolean },
+): Promise<DirListing> {
   const top = await lstatOrNull(dir)
   const out: DirListing = { exists: !!top?.isDirectory(), bytes: 0, files: 0, listed: [], truncated: false }
   if (!top?.isDirectory()) return out
@@ -328,7 +370,13 @@ async function plan(root: string, directories: CleanableDir[]): Promise<Pick<Man
         skipped.push({ path: `${dir}/${name}`, reason: 'mount point' })
         continue
       }
-      entries.push({ dir, name, type, bytes: type === 'dir' ? await treeBytes(path.join(d.path, name), d.dev) : st.size, state: 'planned' })
+      entries.push({
+        dir,
+        name,
+        type,
+        bytes: type === 'dir' ? await treeBytes(path.join(d.path, name), d.dev) : st.size,
+        state: 'planned',
+      })
     }
   }
   return { entries, skipped }
@@ -371,7 +419,7 @@ export function createCleanSandbox(opts: CleanSandboxOptions = {}): ActionDefini
     id: 'clean_sandbox',
     risk: 'medium',
     description:
-      'Empty the sandbox logs/, temp/ and cache/ directories (never data/) by moving their contents to a quarantine, kept for rollback until it is purged after SANDBOX_QUARANTINE_RETENTION_SECONDS; unless the disk stays full after the cleaning: when a disk alert is still over its threshold and the quarantine is on that filesystem, this incident\'s quarantine is deleted to free the space and the cleaning can no longer be undone. Params: optional directories (subset of logs, temp, cache), optional maxBytes the cleaned directories may still hold for verification to pass (default: empty).',
+      "Empty the sandbox logs/, temp/ and cache/ directories (never data/) by moving their contents to a quarantine, kept for rollback until it is purged after SANDBOX_QUARANTINE_RETENTION_SECONDS; unless the disk stays full after the cleaning: when a disk alert is still over its threshold and the quarantine is on that filesystem, this incident's quarantine is deleted to free the space and the cleaning can no longer be undone. Params: optional directories (subset of logs, temp, cache), optional maxBytes the cleaned directories may still hold for verification to pass (default: empty).",
     params,
 
     async snapshot(p) {
@@ -402,11 +450,25 @@ export function createCleanSandbox(opts: CleanSandboxOptions = {}): ActionDefini
       const incDir = incidentDir(quarantine, ctx.incidentId)
       let manifest = await readManifest(incDir)
       if (manifest && manifest.status !== 'moving') {
-        return { performed: 'none', reason: `already cleaned for this incident (${manifest.status})`, sandbox: root, quarantine: incDir, ...summarize(manifest) }
+        return {
+          performed: 'none',
+          reason: `already cleaned for this incident (${manifest.status})`,
+          sandbox: root,
+          quarantine: incDir,
+          ...summarize(manifest),
+        }
       }
       if (!manifest) {
         await mkdir(incDir, { recursive: true, mode: 0o700 })
-        manifest = { version: 1, incidentId: ctx.incidentId, sandbox: root, status: 'moving', directories, createdAt: new Date().toISOString(), ...(await plan(root, directories)) }
+        manifest = {
+          version: 1,
+          incidentId: ctx.incidentId,
+          sandbox: root,
+          status: 'moving',
+          directories,
+          createdAt: new Date().toISOString(),
+          ...(await plan(root, directories)),
+        }
         // The plan is recorded before anything moves: a retry finishes this plan, never a new one.
         await writeManifest(incDir, manifest)
       }
@@ -418,7 +480,14 @@ export function createCleanSandbox(opts: CleanSandboxOptions = {}): ActionDefini
       manifest.status = 'done'
       manifest.finishedAt = new Date().toISOString()
       await writeManifest(incDir, manifest)
-      return { performed: 'cleaned', sandbox: root, quarantine: incDir, directories, skipped: manifest.skipped, ...summarize(manifest) }
+      return {
+        performed: 'cleaned',
+        sandbox: root,
+        quarantine: incDir,
+        directories,
+        skipped: manifest.skipped,
+        ...summarize(manifest),
+      }
     },
 
     async verify(p) {
@@ -451,9 +520,14 @@ export function createCleanSandbox(opts: CleanSandboxOptions = {}): ActionDefini
       const incDir = incidentDir(quarantine, ctx.incidentId)
       const manifest = await readManifest(incDir)
       if (!manifest) return { performed: 'none', reason: 'nothing was cleaned for this incident' }
-      if (manifest.status === 'rolled_back') return { performed: 'none', reason: 'already restored', ...summarize(manifest) }
-      if (manifest.status === 'purged') throw new SandboxRefusedError(`the quarantined files were deleted at ${manifest.purgedAt} to free the disk: nothing can be restored`)
-      if (manifest.sandbox !== root) throw new SandboxRefusedError(`the quarantine was made for ${manifest.sandbox}, not ${root}`)
+      if (manifest.status === 'rolled_back')
+        return { performed: 'none', reason: 'already restored', ...summarize(manifest) }
+      if (manifest.status === 'purged')
+        throw new SandboxRefusedError(
+          `the quarantined files were deleted at ${manifest.purgedAt} to free the disk: nothing can be restored`,
+        )
+      if (manifest.sandbox !== root)
+        throw new SandboxRefusedError(`the quarantine was made for ${manifest.sandbox}, not ${root}`)
       let restored = 0
       let displaced = 0
       let missing = 0
@@ -506,7 +580,11 @@ export function quarantineRetentionMs(): number {
  * Deletes the quarantine of every cleaning that finished (or was rolled back) more than
  * `retentionMs` before `now`. Links in the quarantine are removed as links, never followed.
  */
-export async function purgeQuarantine(now: number | Date = Date.now(), retentionMs = quarantineRetentionMs(), opts: CleanSandboxOptions = {}): Promise<{ purged: string[]; kept: number }> {
+export async function purgeQuarantine(
+  now: number | Date = Date.now(),
+  retentionMs = quarantineRetentionMs(),
+  opts: CleanSandboxOptions = {},
+): Promise<{ purged: string[]; kept: number }> {
   const nowMs = typeof now === 'number' ? now : now.getTime()
   const { quarantine } = await resolveSandbox(opts, false)
   const qst = await lstatOrNull(quarantine)
@@ -534,7 +612,10 @@ export async function purgeQuarantine(now: number | Date = Date.now(), retention
 }
 
 /** This incident's quarantine and the device of its filesystem; null when nothing was quarantined. */
-export async function incidentQuarantine(incidentId: string, opts: CleanSandboxOptions = {}): Promise<{ dir: string; dev: number; status: Manifest['status'] } | null> {
+export async function incidentQuarantine(
+  incidentId: string,
+  opts: CleanSandboxOptions = {},
+): Promise<{ dir: string; dev: number; status: Manifest['status'] } | null> {
   const { quarantine } = await resolveSandbox(opts, false)
   const dir = incidentDir(quarantine, incidentId)
   const st = await lstatOrNull(dir)
@@ -559,7 +640,10 @@ export interface IncidentPurge {
  * this incident's files; the manifest stays (status purged) so a rollback says why nothing comes
  * back. The cleaning cannot be undone afterwards.
  */
-export async function purgeIncidentQuarantine(incidentId: string, opts: CleanSandboxOptions = {}): Promise<IncidentPurge> {
+export async function purgeIncidentQuarantine(
+  incidentId: string,
+  opts: CleanSandboxOptions = {},
+): Promise<IncidentPurge> {
   const { root, quarantine } = await resolveSandbox(opts, false)
   const dir = incidentDir(quarantine, incidentId)
   const none = (reason: string): IncidentPurge => ({ performed: 'none', reason, quarantine: dir, entries: 0, bytes: 0 })
@@ -568,7 +652,8 @@ export async function purgeIncidentQuarantine(incidentId: string, opts: CleanSan
   const manifest = await readManifest(dir)
   if (!manifest) return none('the quarantine has no manifest')
   if (manifest.status !== 'done') return none(`the cleaning is ${manifest.status.replace('_', ' ')}`)
-  if (manifest.sandbox !== root) throw new SandboxRefusedError(`the quarantine was made for ${manifest.sandbox}, not ${root}`)
+  if (manifest.sandbox !== root)
+    throw new SandboxRefusedError(`the quarantine was made for ${manifest.sandbox}, not ${root}`)
   const moved = path.join(dir, 'moved')
   const bytes = await treeBytes(moved, st.dev)
   const entries = manifest.entries.filter((e) => e.state === 'moved').length
@@ -579,5 +664,11 @@ export async function purgeIncidentQuarantine(incidentId: string, opts: CleanSan
   await writeManifest(dir, manifest)
   await rm(moved, { recursive: true, force: true })
   const after = await filesystemUsage(dir)
-  return { performed: 'purged', quarantine: dir, entries, bytes, filesystemFreedBytes: Math.max(0, after.freeBytes - before.freeBytes) }
+  return {
+    performed: 'purged',
+    quarantine: dir,
+    entries,
+    bytes,
+    filesystemFreedBytes: Math.max(0, after.freeBytes - before.freeBytes),
+  }
 }

@@ -26,9 +26,14 @@ const children: ChildProcess[] = []
 async function spawnTracked(cmd: string, args: string[], marker: string): Promise<Spawned> {
   const child = spawn(cmd, args, { stdio: 'ignore' })
   children.push(child)
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  )
   // Wait until the process runs its own command line (not yet Node's pre-exec copy).
-  await waitFor(async () => (await readArgv(child.pid!)).join(' ').includes(marker), { timeoutMs: 10_000, what: `${marker} to start` })
+  await waitFor(async () => (await readArgv(child.pid!)).join(' ').includes(marker), {
+    timeoutMs: 10_000,
+    what: `${marker} to start`,
+  })
   return { child, pid: child.pid!, exit }
 }
 
@@ -135,14 +140,25 @@ describe('kill_process', () => {
 
   it('never kills redis-server or a node process running motia, whatever the allow-list says', async () => {
     const port = await freePort()
-    const redis = await spawnTracked('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], 'redis-server')
-    const motia = await spawnTracked(process.execPath, ['-e', 'setInterval(() => {}, 1000)', `motia-${RUNAWAY}`], `motia-${RUNAWAY}`)
+    const redis = await spawnTracked(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      'redis-server',
+    )
+    const motia = await spawnTracked(
+      process.execPath,
+      ['-e', 'setInterval(() => {}, 1000)', `motia-${RUNAWAY}`],
+      `motia-${RUNAWAY}`,
+    )
     const everything = make({ allowlist: ['.'] })
     await assert.rejects(everything.execute({ pid: redis.pid }, ctx()), /protected command redis-server/)
     await assert.rejects(everything.execute({ pid: motia.pid }, ctx()), /Motia/)
     assert.ok(running(redis))
     assert.ok(running(motia))
-    assert.match(protectionReason({ pid: 1234, comm: 'dockerd', argv: ['/usr/bin/dockerd', '-H', 'fd://'] }) ?? '', /dockerd/)
+    assert.match(
+      protectionReason({ pid: 1234, comm: 'dockerd', argv: ['/usr/bin/dockerd', '-H', 'fd://'] }) ?? '',
+      /dockerd/,
+    )
     assert.match(protectionReason({ pid: 1234, comm: 'containerd', argv: ['/usr/bin/containerd'] }) ?? '', /containerd/)
     redis.child.kill('SIGKILL')
     motia.child.kill('SIGKILL')

@@ -40,10 +40,14 @@ export class KillRefusedError extends Error {
   }
 }
 
-const PROTECTED_COMMANDS = /^(redis-server|redis-sentinel|dockerd|containerd|containerd-shim.*|docker-proxy|runc|systemd|init)$/
+const PROTECTED_COMMANDS =
+  /^(redis-server|redis-sentinel|dockerd|containerd|containerd-shim.*|docker-proxy|runc|systemd|init)$/
 
 /** Why a process must never be killed, or null when it may be (if allow-listed). */
-export function protectionReason(p: { pid: number; comm: string; argv: string[] }, self = { pid: process.pid, ppid: process.ppid }): string | null {
+export function protectionReason(
+  p: { pid: number; comm: string; argv: string[] },
+  self = { pid: process.pid, ppid: process.ppid },
+): string | null {
   if (p.pid <= 1) return 'PID 1'
   if (p.pid === self.pid) return 'Sentinel itself'
   if (p.pid === self.ppid) return "Sentinel's parent"
@@ -116,11 +120,15 @@ async function waitGone(target: KillTarget, ms: number, procRoot: string): Promi
  * SIGTERM, then SIGKILL after `graceMs`. Before each signal the pid must still name the selected
  * process (start time) with a still allow-listed command line (it may have exec'd something else).
  */
-export async function terminate(target: KillTarget, o: { graceMs: number; allowlist: RegExp[]; procRoot?: string }): Promise<'terminated' | 'killed' | 'already-gone'> {
+export async function terminate(
+  target: KillTarget,
+  o: { graceMs: number; allowlist: RegExp[]; procRoot?: string },
+): Promise<'terminated' | 'killed' | 'already-gone'> {
   const procRoot = o.procRoot ?? '/proc'
   const send = async (signal: NodeJS.Signals): Promise<boolean> => {
     if (!(await isAlive(target, procRoot))) return false
-    if (!allowed(o.allowlist, await readArgv(target.pid, procRoot))) throw new KillRefusedError(`process ${target.pid} no longer runs an allow-listed command`)
+    if (!allowed(o.allowlist, await readArgv(target.pid, procRoot)))
+      throw new KillRefusedError(`process ${target.pid} no longer runs an allow-listed command`)
     try {
       process.kill(target.pid, signal)
       return true
@@ -144,7 +152,12 @@ interface Considered {
   reason?: string
 }
 
-async function consider(pid: number, startTime: number, cpuPercent: number | null, r: ReturnType<typeof resolved>): Promise<{ c: Considered; target?: KillTarget }> {
+async function consider(
+  pid: number,
+  startTime: number,
+  cpuPercent: number | null,
+  r: ReturnType<typeof resolved>,
+): Promise<{ c: Considered; target?: KillTarget }> {
   const stat = await readProcStat(pid, r.procRoot)
   const argv = await readArgv(pid, r.procRoot)
   const c: Considered = { pid, command: shown(argv), cpuPercent, eligible: false }
@@ -158,10 +171,14 @@ async function consider(pid: number, startTime: number, cpuPercent: number | nul
 }
 
 /** The process to end: the given pid if it qualifies, else the busiest qualifying one. */
-async function select(p: KillProcessParams, r: ReturnType<typeof resolved>): Promise<{ target?: KillTarget; considered: Considered[] }> {
+async function select(
+  p: KillProcessParams,
+  r: ReturnType<typeof resolved>,
+): Promise<{ target?: KillTarget; considered: Considered[] }> {
   if (p.pid !== undefined) {
     const stat = await readProcStat(p.pid, r.procRoot)
-    if (!stat) return { considered: [{ pid: p.pid, command: '', cpuPercent: null, eligible: false, reason: 'no such process' }] }
+    if (!stat)
+      return { considered: [{ pid: p.pid, command: '', cpuPercent: null, eligible: false, reason: 'no such process' }] }
     const { c, target } = await consider(p.pid, stat.startTime, null, r)
     return { target, considered: [c] }
   }
@@ -181,7 +198,7 @@ export function createKillProcess(opts: KillProcessOptions = {}): ActionDefiniti
     id: 'kill_process',
     risk: 'high',
     description:
-      'End a runaway host process (SIGTERM, then SIGKILL after a grace period): the busiest by CPU, or the given pid, and only when its command line is on the operator\'s allow-list. Never PID 1, Sentinel, Redis, Docker or containerd. Not reversible. Params: optional pid.',
+      "End a runaway host process (SIGTERM, then SIGKILL after a grace period): the busiest by CPU, or the given pid, and only when its command line is on the operator's allow-list. Never PID 1, Sentinel, Redis, Docker or containerd. Not reversible. Params: optional pid.",
     params,
 
     async snapshot(p) {
@@ -201,11 +218,20 @@ export function createKillProcess(opts: KillProcessOptions = {}): ActionDefiniti
       const store = records()
       let record = await store.read(ctx.incidentId)
       if (record && !(await isAlive(record, r.procRoot))) {
-        return { performed: 'none', reason: 'already done for this incident', pid: record.pid, command: record.command, outcome: record.outcome ?? 'gone' }
+        return {
+          performed: 'none',
+          reason: 'already done for this incident',
+          pid: record.pid,
+          command: record.command,
+          outcome: record.outcome ?? 'gone',
+        }
       }
       let considered: Considered[] = []
       if (!record) {
-        if (r.allowlist.length === 0) throw new KillRefusedError('KILL_PROCESS_ALLOWLIST is empty: kill_process kills nothing until an operator allow-lists commands')
+        if (r.allowlist.length === 0)
+          throw new KillRefusedError(
+            'KILL_PROCESS_ALLOWLIST is empty: kill_process kills nothing until an operator allow-lists commands',
+          )
         const selection = await select(p, r)
         considered = selection.considered
         if (!selection.target) {
@@ -233,7 +259,8 @@ export function createKillProcess(opts: KillProcessOptions = {}): ActionDefiniti
       const record = await records().read(ctx.incidentId)
       if (!record) return { ok: false, detail: 'no process was selected for this incident', data: {} }
       const data = { pid: record.pid, command: record.command, outcome: record.outcome ?? null }
-      if (await isAlive(record, opts.procRoot)) return { ok: false, detail: `process ${record.pid} is still running`, data }
+      if (await isAlive(record, opts.procRoot))
+        return { ok: false, detail: `process ${record.pid} is still running`, data }
       return { ok: true, detail: `process ${record.pid} is gone`, data }
     },
   }

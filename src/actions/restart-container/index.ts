@@ -9,7 +9,11 @@ import { assertWatched, containerHealth, containerName, getDocker, withTimeout }
 import type { ActionDefinition } from '../types'
 
 const params = z.object({
-  containerId: z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a container id or name'),
+  containerId: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a container id or name'),
 })
 export type RestartContainerParams = z.infer<typeof params>
 
@@ -42,7 +46,11 @@ export const restartContainer: ActionDefinition<RestartContainerParams> = {
     const startedMs = Date.parse(info.State.StartedAt)
     const unhealthy = info.State.Health?.Status === 'unhealthy'
     if (info.State.Running && !unhealthy && startedMs >= sinceMs && sinceMs > 0) {
-      return { performed: 'none', reason: 'already running since the problem was seen', startedAt: info.State.StartedAt }
+      return {
+        performed: 'none',
+        reason: 'already running since the problem was seen',
+        startedAt: info.State.StartedAt,
+      }
     }
     const container = (await getDocker()).getContainer(info.Id)
     if (info.State.Running) {
@@ -62,7 +70,12 @@ export const restartContainer: ActionDefinition<RestartContainerParams> = {
   async verify({ containerId }) {
     const { health, info } = await containerHealth(containerId)
     const data = info
-      ? { state: info.State.Status, health: info.State.Health?.Status ?? null, startedAt: info.State.StartedAt, restartCount: info.RestartCount }
+      ? {
+          state: info.State.Status,
+          health: info.State.Health?.Status ?? null,
+          startedAt: info.State.StartedAt,
+          restartCount: info.RestartCount,
+        }
       : {}
     if (health === 'running' || health === 'healthy') return { ok: true, detail: `container is ${health}`, data }
     return { ok: false, detail: `container is ${health}`, data }

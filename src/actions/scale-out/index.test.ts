@@ -32,7 +32,9 @@ describe('scale_out', () => {
     await runContainer(unwatched, { args: ['--memory', '48m'] })
   })
   after(async () => {
-    const replicas = (await docker('ps', '-aq', '--filter', `label=${REPLICA_OF_LABEL}=${serviceId}`)).split('\n').filter(Boolean)
+    const replicas = (await docker('ps', '-aq', '--filter', `label=${REPLICA_OF_LABEL}=${serviceId}`))
+      .split('\n')
+      .filter(Boolean)
     await removeContainers(...replicas, service, unwatched)
   })
 
@@ -95,9 +97,14 @@ describe('scale_out', () => {
   it('never passes the maximum when incidents scale one service at the same time, even on a fixed host port', async () => {
     const published = uniqueName('scale-port')
     const port = await freePort()
-    const publishedId = await runContainer(published, { labels: { [WATCH_KEY]: 'true' }, args: ['-p', `127.0.0.1:${port}:8080`] })
+    const publishedId = await runContainer(published, {
+      labels: { [WATCH_KEY]: 'true' },
+      args: ['-p', `127.0.0.1:${port}:8080`],
+    })
     try {
-      const results = await Promise.allSettled(Array.from({ length: 5 }, () => action.execute({ containerId: published }, ctx())))
+      const results = await Promise.allSettled(
+        Array.from({ length: 5 }, () => action.execute({ containerId: published }, ctx())),
+      )
       const created = results.filter((r) => r.status === 'fulfilled')
       const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
       assert.equal(created.length, 2, `two replicas made: ${refused.map((r) => String(r.reason)).join('; ')}`)
@@ -111,7 +118,9 @@ describe('scale_out', () => {
         assert.ok(hostPort && hostPort !== String(port), `replica host port ${hostPort}`)
       }
     } finally {
-      const replicas = (await docker('ps', '-aq', '--filter', `label=${REPLICA_OF_LABEL}=${publishedId}`)).split('\n').filter(Boolean)
+      const replicas = (await docker('ps', '-aq', '--filter', `label=${REPLICA_OF_LABEL}=${publishedId}`))
+        .split('\n')
+        .filter(Boolean)
       await removeContainers(...replicas, published)
     }
   })

@@ -10,7 +10,14 @@
 import type Docker from 'dockerode'
 import { z } from 'zod'
 import { getConfig } from '../../platform/config/index'
-import { assertWatched, containerHealth, containerName, getDocker, withTimeout, type ContainerInfo } from '../../platform/docker/client'
+import {
+  assertWatched,
+  containerHealth,
+  containerName,
+  getDocker,
+  withTimeout,
+  type ContainerInfo,
+} from '../../platform/docker/client'
 import { numberSetting, type ActionDefinition } from '../types'
 
 export const REPLICA_OF_LABEL = 'sentinel.replica-of'
@@ -19,7 +26,11 @@ export const REPLICA_INDEX_LABEL = 'sentinel.replica-index'
 const HARD_MAX_REPLICAS = 20
 
 const params = z.strictObject({
-  containerId: z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a container id or name'),
+  containerId: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a container id or name'),
   /** Lowers the configured maximum for this service; it can never raise it. */
   maxReplicas: z.number().int().min(1).max(HARD_MAX_REPLICAS).optional(),
 })
@@ -41,7 +52,11 @@ export async function listReplicas(originalId: string | null, incidentId?: strin
   if (incidentId !== undefined) label.push(`${INCIDENT_LABEL}=${incidentId}`)
   const found = await (await getDocker()).listContainers({ all: true, filters: { label } })
   // The engine filters already; checking again keeps a filter quirk from widening what we touch.
-  return found.filter((c) => (!originalId || c.Labels?.[REPLICA_OF_LABEL] === originalId) && (incidentId === undefined || c.Labels?.[INCIDENT_LABEL] === incidentId))
+  return found.filter(
+    (c) =>
+      (!originalId || c.Labels?.[REPLICA_OF_LABEL] === originalId) &&
+      (incidentId === undefined || c.Labels?.[INCIDENT_LABEL] === incidentId),
+  )
 }
 
 /** A replica asked to scale again scales its original: replicas of replicas are not made. */
@@ -53,14 +68,22 @@ async function resolveOriginal(containerId: string): Promise<ContainerInfo> {
 }
 
 /** Host ports cannot be shared: published ports of the replica get ephemeral host ports. */
-function ephemeralPortBindings(bindings: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | undefined) {
+function ephemeralPortBindings(
+  bindings: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | undefined,
+) {
   if (!bindings) return undefined
   const out: Record<string, Array<{ HostIp: string; HostPort: string }>> = {}
-  for (const [port, list] of Object.entries(bindings)) out[port] = (list ?? []).map((b) => ({ HostIp: b.HostIp ?? '', HostPort: '' }))
+  for (const [port, list] of Object.entries(bindings))
+    out[port] = (list ?? []).map((b) => ({ HostIp: b.HostIp ?? '', HostPort: '' }))
   return out
 }
 
-function replicaCreateOptions(info: ContainerInfo, name: string, index: number, incidentId: string): Docker.ContainerCreateOptions {
+function replicaCreateOptions(
+  info: ContainerInfo,
+  name: string,
+  index: number,
+  incidentId: string,
+): Docker.ContainerCreateOptions {
   const c = info.Config
   const h = info.HostConfig
   return {
@@ -151,14 +174,23 @@ export function createScaleOut(opts: ScaleOutOptions = {}): ActionDefinition<Sca
       if (mine.length > 0) {
         // Made by an earlier attempt for this incident; make sure it runs, never make a second one.
         await startIfStopped(mine[0].Id)
-        return { performed: 'none', reason: 'a replica was already started for this incident', original, replicaId: mine[0].Id, replicaName: (mine[0].Names?.[0] ?? '').replace(/^\//, '') }
+        return {
+          performed: 'none',
+          reason: 'a replica was already started for this incident',
+          original,
+          replicaId: mine[0].Id,
+          replicaName: (mine[0].Names?.[0] ?? '').replace(/^\//, ''),
+        }
       }
       const max = maxReplicasFor(p, opts)
       const existing = await listReplicas(info.Id)
-      if (existing.length >= max) throw new Error(`${original} already has ${existing.length} replicas (maximum ${max})`)
+      if (existing.length >= max)
+        throw new Error(`${original} already has ${existing.length} replicas (maximum ${max})`)
 
       const docker = await getDocker()
-      const taken = new Set((await docker.listContainers({ all: true })).flatMap((c) => (c.Names ?? []).map((n) => n.replace(/^\//, ''))))
+      const taken = new Set(
+        (await docker.listContainers({ all: true })).flatMap((c) => (c.Names ?? []).map((n) => n.replace(/^\//, ''))),
+      )
       // Replica names are slots 1..max and Docker refuses a second container of the same name, so
       // two incidents scaling the same service at once can never make more than `max` replicas:
       // the engine's name check is the lock.
@@ -167,7 +199,11 @@ export function createScaleOut(opts: ScaleOutOptions = {}): ActionDefinition<Sca
         if (taken.has(name)) continue
         let created: Docker.Container
         try {
-          created = await withTimeout(docker.createContainer(replicaCreateOptions(info, name, index, ctx.incidentId)), 30_000, 'docker create')
+          created = await withTimeout(
+            docker.createContainer(replicaCreateOptions(info, name, index, ctx.incidentId)),
+            30_000,
+            'docker create',
+          )
         } catch (err) {
           // 409: the slot was taken between the listing and the create; try the next one.
           if ((err as { statusCode?: number }).statusCode === 409) continue
@@ -179,9 +215,20 @@ export function createScaleOut(opts: ScaleOutOptions = {}): ActionDefinition<Sca
           await created.remove({ force: true }).catch(() => {})
           throw err
         }
-        return { performed: 'created', original, originalId: info.Id, replicaId: created.id, replicaName: name, index, replicas: existing.length + 1, maxReplicas: max }
+        return {
+          performed: 'created',
+          original,
+          originalId: info.Id,
+          replicaId: created.id,
+          replicaName: name,
+          index,
+          replicas: existing.length + 1,
+          maxReplicas: max,
+        }
       }
-      throw new Error(`${original} has no free replica slot: ${original}-replica-1..${max} are all taken (maximum ${max})`)
+      throw new Error(
+        `${original} has no free replica slot: ${original}-replica-1..${max} are all taken (maximum ${max})`,
+      )
     },
 
     async verify(_p, ctx) {
@@ -189,7 +236,8 @@ export function createScaleOut(opts: ScaleOutOptions = {}): ActionDefinition<Sca
       if (mine.length === 0) return { ok: false, detail: 'no replica exists for this incident', data: {} }
       const { health, info } = await containerHealth(mine[0].Id)
       const data = { replicaId: mine[0].Id, replicaName: info ? containerName(info) : null, health }
-      if (health === 'running' || health === 'healthy') return { ok: true, detail: `replica ${data.replicaName} is ${health}`, data }
+      if (health === 'running' || health === 'healthy')
+        return { ok: true, detail: `replica ${data.replicaName} is ${health}`, data }
       return { ok: false, detail: `replica ${data.replicaName ?? mine[0].Id} is ${health}`, data }
     },
 

@@ -17,7 +17,11 @@ import { createUpdateMemoryLimit, swapFor } from './index'
 const MiB = 1024 * 1024
 
 async function limitsOf(name: string): Promise<{ memory: number; swap: number }> {
-  const [memory, swap] = (await docker('inspect', '--format', '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}', name)).split(' ').map(Number)
+  const [memory, swap] = (
+    await docker('inspect', '--format', '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}', name)
+  )
+    .split(' ')
+    .map(Number)
   return { memory, swap }
 }
 
@@ -46,7 +50,10 @@ describe('update_memory_limit', () => {
 
   it('is registered with medium risk', () => {
     assert.equal(getAction('update_memory_limit')?.risk, 'medium')
-    assert.equal(getAction('update_memory_limit')?.params.safeParse({ containerId: 'x', memoryBytes: 1024 }).success, false)
+    assert.equal(
+      getAction('update_memory_limit')?.params.safeParse({ containerId: 'x', memoryBytes: 1024 }).success,
+      false,
+    )
   })
 
   it('keeps the swap allowance when computing the new swap limit', () => {
@@ -88,7 +95,10 @@ describe('update_memory_limit', () => {
   })
 
   it('refuses lowering, values above the ceiling, and containers without a limit', async () => {
-    await assert.rejects(action.execute({ containerId: watched, memoryBytes: 32 * MiB }, ctx()), /not above the current limit/)
+    await assert.rejects(
+      action.execute({ containerId: watched, memoryBytes: 32 * MiB }, ctx()),
+      /not above the current limit/,
+    )
     await assert.rejects(action.execute({ containerId: watched, memoryBytes: 1024 * MiB }, ctx()), /ceiling/)
     await assert.rejects(action.execute({ containerId: unlimited, memoryBytes: 128 * MiB }, ctx()), /no memory limit/)
     assert.equal((await limitsOf(watched)).memory, 64 * MiB)

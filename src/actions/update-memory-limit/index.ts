@@ -5,7 +5,14 @@
  * rollback restores the exact previous values even when the retry's result carries none.
  */
 import { z } from 'zod'
-import { assertWatched, containerName, getDocker, inspectContainer, withTimeout, type ContainerInfo } from '../../platform/docker/client'
+import {
+  assertWatched,
+  containerName,
+  getDocker,
+  inspectContainer,
+  withTimeout,
+  type ContainerInfo,
+} from '../../platform/docker/client'
 import { IncidentRecords, numberSetting, type ActionDefinition } from '../types'
 
 const MiB = 1024 * 1024
@@ -13,7 +20,11 @@ const MiB = 1024 * 1024
 const DOCKER_MIN_MEMORY = 6 * MiB
 
 const params = z.strictObject({
-  containerId: z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a container id or name'),
+  containerId: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a container id or name'),
   memoryBytes: z.number().int().min(DOCKER_MIN_MEMORY).max(Number.MAX_SAFE_INTEGER),
 })
 export type UpdateMemoryLimitParams = z.infer<typeof params>
@@ -60,7 +71,11 @@ function limits(info: ContainerInfo) {
 async function memoryUsage(id: string): Promise<number | null> {
   try {
     const container = (await getDocker()).getContainer(id)
-    const stats = (await withTimeout(container.stats({ stream: false, 'one-shot': true } as { stream: false }), 5000, 'docker stats')) as {
+    const stats = (await withTimeout(
+      container.stats({ stream: false, 'one-shot': true } as { stream: false }),
+      5000,
+      'docker stats',
+    )) as {
       memory_stats?: { usage?: number }
     }
     return stats.memory_stats?.usage ?? null
@@ -69,14 +84,16 @@ async function memoryUsage(id: string): Promise<number | null> {
   }
 }
 
-export function createUpdateMemoryLimit(opts: UpdateMemoryLimitOptions = {}): ActionDefinition<UpdateMemoryLimitParams> {
+export function createUpdateMemoryLimit(
+  opts: UpdateMemoryLimitOptions = {},
+): ActionDefinition<UpdateMemoryLimitParams> {
   const records = () => IncidentRecords.forAction<LimitRecord>('update_memory_limit', opts.stateDir)
 
   return {
     id: 'update_memory_limit',
     risk: 'medium',
     description:
-      'Raise a watched container\'s memory limit in place (docker update), e.g. after it was OOM-killed. Params: containerId, memoryBytes (must be above the current limit and at most the configured ceiling, 4 GiB by default). Reversible.',
+      "Raise a watched container's memory limit in place (docker update), e.g. after it was OOM-killed. Params: containerId, memoryBytes (must be above the current limit and at most the configured ceiling, 4 GiB by default). Reversible.",
     params,
 
     async snapshot({ containerId }) {
@@ -102,14 +119,29 @@ export function createUpdateMemoryLimit(opts: UpdateMemoryLimitOptions = {}): Ac
       const key = recordKey(ctx.incidentId, info)
       const existing = await store.read(key)
       if (existing) {
-        const reason = existing.rolledBackAt ? 'raised and rolled back already for this incident' : 'already raised for this incident'
-        return { performed: 'none', reason, container: containerName(info), previousMemory: existing.previousMemory, memory }
+        const reason = existing.rolledBackAt
+          ? 'raised and rolled back already for this incident'
+          : 'already raised for this incident'
+        return {
+          performed: 'none',
+          reason,
+          container: containerName(info),
+          previousMemory: existing.previousMemory,
+          memory,
+        }
       }
       const ceiling = memoryCeilingBytes(opts)
       if (memoryBytes > ceiling) throw new Error(`memoryBytes ${memoryBytes} is above the ceiling of ${ceiling} bytes`)
       if (memory === 0) throw new Error(`${containerName(info)} has no memory limit; setting one would lower it`)
-      if (memoryBytes === memory) return { performed: 'none', reason: 'the limit is already at the requested value', container: containerName(info), memory }
-      if (memoryBytes < memory) throw new Error(`memoryBytes ${memoryBytes} is not above the current limit of ${memory} bytes`)
+      if (memoryBytes === memory)
+        return {
+          performed: 'none',
+          reason: 'the limit is already at the requested value',
+          container: containerName(info),
+          memory,
+        }
+      if (memoryBytes < memory)
+        throw new Error(`memoryBytes ${memoryBytes} is not above the current limit of ${memory} bytes`)
 
       const record: LimitRecord = {
         incidentId: ctx.incidentId,
@@ -124,7 +156,11 @@ export function createUpdateMemoryLimit(opts: UpdateMemoryLimitOptions = {}): Ac
       // Recorded first: if Sentinel dies mid-update, the retry and the rollback still know the old limit.
       await store.write(key, record)
       const container = (await getDocker()).getContainer(info.Id)
-      await withTimeout(container.update({ Memory: record.newMemory, MemorySwap: record.newMemorySwap }), 15_000, 'docker update')
+      await withTimeout(
+        container.update({ Memory: record.newMemory, MemorySwap: record.newMemorySwap }),
+        15_000,
+        'docker update',
+      )
       return {
         performed: 'raised',
         container: record.container,
@@ -140,7 +176,8 @@ export function createUpdateMemoryLimit(opts: UpdateMemoryLimitOptions = {}): Ac
       const { memory, memorySwap } = limits(info)
       const data = { memoryLimit: memory, memorySwap, state: info.State.Status, oomKilled: info.State.OOMKilled }
       if (memory !== memoryBytes) return { ok: false, detail: `limit is ${memory} bytes, not ${memoryBytes}`, data }
-      if (!info.State.Running || info.State.Restarting) return { ok: false, detail: `limit is ${memory} bytes but the container is ${info.State.Status}`, data }
+      if (!info.State.Running || info.State.Restarting)
+        return { ok: false, detail: `limit is ${memory} bytes but the container is ${info.State.Status}`, data }
       return { ok: true, detail: `limit is ${memory} bytes and the container is running`, data }
     },
 
@@ -149,7 +186,12 @@ export function createUpdateMemoryLimit(opts: UpdateMemoryLimitOptions = {}): Ac
       const store = records()
       const key = recordKey(ctx.incidentId, info)
       let record = await store.read(key)
-      if (!record && typeof executed.previousMemory === 'number' && typeof executed.memory === 'number' && executed.performed === 'raised') {
+      if (
+        !record &&
+        typeof executed.previousMemory === 'number' &&
+        typeof executed.memory === 'number' &&
+        executed.performed === 'raised'
+      ) {
         record = {
           incidentId: ctx.incidentId,
           containerId: info.Id,
@@ -168,12 +210,23 @@ export function createUpdateMemoryLimit(opts: UpdateMemoryLimitOptions = {}): Ac
       }
       // Someone else changed the limit since: putting ours back would undo their change, not ours.
       if (memory !== record.newMemory) {
-        throw new Error(`the limit is now ${memory} bytes, not the ${record.newMemory} this incident set; not restoring over someone else's change`)
+        throw new Error(
+          `the limit is now ${memory} bytes, not the ${record.newMemory} this incident set; not restoring over someone else's change`,
+        )
       }
       const container = (await getDocker()).getContainer(info.Id)
-      await withTimeout(container.update({ Memory: record.previousMemory, MemorySwap: record.previousMemorySwap }), 15_000, 'docker update')
+      await withTimeout(
+        container.update({ Memory: record.previousMemory, MemorySwap: record.previousMemorySwap }),
+        15_000,
+        'docker update',
+      )
       await store.write(key, { ...record, rolledBackAt: new Date().toISOString() })
-      return { performed: 'restored', container: record.container, memory: record.previousMemory, memorySwap: record.previousMemorySwap }
+      return {
+        performed: 'restored',
+        container: record.container,
+        memory: record.previousMemory,
+        memorySwap: record.previousMemorySwap,
+      }
     },
   }
 }

@@ -17,18 +17,40 @@ import { analyseWithLlm } from './analyser'
 import { catalogFromActions } from './catalog'
 import { hang, reply, startFakeOpenRouter, status, type FakeOpenRouter } from '../../../tests/helpers/llm-standin'
 
-const containerId = z.object({ containerId: z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/) })
+const containerId = z.object({
+  containerId: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/),
+})
 const CATALOG = catalogFromActions([
   restartContainer,
-  { id: 'clean_sandbox', risk: 'medium', description: 'Delete sandbox logs, temp and cache.', params: z.object({}).strict() },
+  {
+    id: 'clean_sandbox',
+    risk: 'medium',
+    description: 'Delete sandbox logs, temp and cache.',
+    params: z.object({}).strict(),
+  },
   { id: 'scale_out', risk: 'medium', description: 'Start another replica.', params: containerId },
   {
     id: 'update_memory_limit',
     risk: 'medium',
     description: 'Change the memory limit.',
-    params: z.object({ containerId: containerId.shape.containerId, memoryBytes: z.number().int().min(4 * 1024 * 1024) }),
+    params: z.object({
+      containerId: containerId.shape.containerId,
+      memoryBytes: z
+        .number()
+        .int()
+        .min(4 * 1024 * 1024),
+    }),
   },
-  { id: 'kill_process', risk: 'high', description: 'Kill an allow-listed process.', params: z.object({ pid: z.number().int().min(2) }) },
+  {
+    id: 'kill_process',
+    risk: 'high',
+    description: 'Kill an allow-listed process.',
+    params: z.object({ pid: z.number().int().min(2) }),
+  },
 ])
 
 // Secrets planted in what the analyser reads; none of them may reach the server.
@@ -69,7 +91,10 @@ function alert(): Alert {
     labels: { owner: SECRETS.email, db_password: SECRETS.labelPassword, team: 'payments' },
     source: 'blackbox probe',
     at: new Date().toISOString(),
-    details: { probes: [{ url: 'https://pay.internal/health', status: 200, ms: 4200 }], note: `contact ${SECRETS.email}` },
+    details: {
+      probes: [{ url: 'https://pay.internal/health', status: 200, ms: 4200 }],
+      note: `contact ${SECRETS.email}`,
+    },
   }
 }
 
@@ -81,7 +106,10 @@ const GOOD = {
   confidence: 0.72,
 }
 
-const HISTORY: Array<[number, number]> = Array.from({ length: 300 }, (_, i) => [Date.now() - (300 - i) * 10_000, i < 280 ? 0.2 : 4.2])
+const HISTORY: Array<[number, number]> = Array.from({ length: 300 }, (_, i) => [
+  Date.now() - (300 - i) * 10_000,
+  i < 280 ? 0.2 : 4.2,
+])
 
 let server: FakeOpenRouter
 let redis: TestRedis
@@ -90,7 +118,13 @@ let sandbox: string
 function deps(extra: Partial<AnalyzeDeps['llm']> = {}, more: Partial<AnalyzeDeps> = {}): AnalyzeDeps {
   return {
     catalog: CATALOG,
-    llm: { apiKey: 'sk-or-' + 'v1-test-key-for-the-local-server-only', baseURL: server.baseURL, deadlineMs: 10_000, backoffBaseMs: 20, ...extra },
+    llm: {
+      apiKey: 'sk-or-' + 'v1-test-key-for-the-local-server-only',
+      baseURL: server.baseURL,
+      deadlineMs: 10_000,
+      backoffBaseMs: 20,
+      ...extra,
+    },
     history: HISTORY,
     logs: LOGS,
     rules: { sandboxDir: sandbox },
@@ -154,8 +188,13 @@ for (const stream of [false, true]) {
 
     test('R1 reasoning (reasoning field and <think> block) is kept apart, never parsed', async () => {
       // The reasoning holds a decoy JSON object naming an unknown action: parsing it would fail.
-      const decoy = '{"root_cause":"decoy","evidence":[],"proposed_fix":{"action":"rm_rf","params":{}},"risk_level":"high","confidence":1}'
-      server.script(reply(`<think>Looking at the logs... maybe ${decoy}</think>\n${JSON.stringify(GOOD)}`, { reasoning: `First I check the probe. ${decoy}` }))
+      const decoy =
+        '{"root_cause":"decoy","evidence":[],"proposed_fix":{"action":"rm_rf","params":{}},"risk_level":"high","confidence":1}'
+      server.script(
+        reply(`<think>Looking at the logs... maybe ${decoy}</think>\n${JSON.stringify(GOOD)}`, {
+          reasoning: `First I check the probe. ${decoy}`,
+        }),
+      )
       const r = await analyzeIncident(alert(), deps({ stream }))
       assert.equal(r.analyser, 'llm')
       assert.equal(r.root_cause, GOOD.root_cause)
@@ -165,14 +204,21 @@ for (const stream of [false, true]) {
     })
 
     test('fenced JSON inside chatty text is extracted', async () => {
-      server.script(reply(`Sure! Here is my analysis:\n\n\`\`\`json\n${JSON.stringify(GOOD, null, 2)}\n\`\`\`\n\nLet me know if you need more.`))
+      server.script(
+        reply(
+          `Sure! Here is my analysis:\n\n\`\`\`json\n${JSON.stringify(GOOD, null, 2)}\n\`\`\`\n\nLet me know if you need more.`,
+        ),
+      )
       const r = await analyzeIncident(alert(), deps({ stream }))
       assert.equal(r.analyser, 'llm')
       assert.deepEqual(r.proposed_fix, GOOD.proposed_fix)
     })
 
     test('broken JSON is a failed attempt, retried; the next good reply wins', async () => {
-      server.script(reply('{"root_cause": "oops", "evidence": [tru'), reply(`The answer: ${JSON.stringify(GOOD)} -- hope it helps`))
+      server.script(
+        reply('{"root_cause": "oops", "evidence": [tru'),
+        reply(`The answer: ${JSON.stringify(GOOD)} -- hope it helps`),
+      )
       const r = await analyzeIncident(alert(), deps({ stream }))
       assert.equal(r.analyser, 'llm')
       assert.equal(r.attempts.length, 2)
@@ -198,7 +244,12 @@ describe('LLM failures and resilience', () => {
 
   test('params that fail the action schema are a failed attempt', async () => {
     server.script(
-      reply(JSON.stringify({ ...GOOD, proposed_fix: { action: 'update_memory_limit', params: { containerId: 'pay-api', memoryBytes: 'lots' } } })),
+      reply(
+        JSON.stringify({
+          ...GOOD,
+          proposed_fix: { action: 'update_memory_limit', params: { containerId: 'pay-api', memoryBytes: 'lots' } },
+        }),
+      ),
       reply(JSON.stringify({ ...GOOD, proposed_fix: { action: 'clean_sandbox', params: {} } })),
     )
     const r = await analyzeIncident(alert(), deps())
@@ -300,7 +351,10 @@ describe('hourly token budget (real Redis)', () => {
   test('calls are counted per hour; past the budget the LLM is not called', async () => {
     const prefix = `sentinel-test-budget-${Math.random().toString(36).slice(2)}`
     server.script(reply(JSON.stringify(GOOD), { usage: { prompt_tokens: 400, completion_tokens: 200 } }))
-    const d = deps({ pricing: { inputPerMillion: 1, outputPerMillion: 4 } }, { redis: redis.client, hourlyTokenBudget: 1000, budgetKeyPrefix: prefix })
+    const d = deps(
+      { pricing: { inputPerMillion: 1, outputPerMillion: 4 } },
+      { redis: redis.client, hourlyTokenBudget: 1000, budgetKeyPrefix: prefix },
+    )
     const first = await analyzeIncident(alert(), d)
     assert.equal(first.analyser, 'llm')
     assert.equal(first.costUsd, 0.0012)
@@ -322,7 +376,14 @@ describe('hourly token budget (real Redis)', () => {
 
   test('an unreachable budget counter stops the LLM (fail closed)', async () => {
     const { Redis } = await import('ioredis')
-    const dead = new Redis({ port: 1, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false })
+    const dead = new Redis({
+      port: 1,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      enableOfflineQueue: false,
+    })
     dead.on('error', () => {})
     server.script(reply(JSON.stringify(GOOD)))
     try {

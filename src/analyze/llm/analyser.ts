@@ -86,7 +86,10 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Seconds (or an HTTP date) from Retry-After, or milliseconds from retry-after-ms. */
-export function retryAfterMs(headers: { get(name: string): string | null } | undefined | null, now = Date.now()): number | undefined {
+export function retryAfterMs(
+  headers: { get(name: string): string | null } | undefined | null,
+  now = Date.now(),
+): number | undefined {
   if (!headers || typeof headers.get !== 'function') return undefined
   const ms = Number.parseFloat(headers.get('retry-after-ms') ?? '')
   if (Number.isFinite(ms) && ms >= 0) return ms
@@ -135,7 +138,10 @@ async function callOnce(
     const message = completion.choices?.[0]?.message
     return { content: message?.content ?? '', reasoning: messageReasoning(message), usage: completion.usage }
   }
-  const stream = await client.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } }, { signal })
+  const stream = await client.chat.completions.create(
+    { ...body, stream: true, stream_options: { include_usage: true } },
+    { signal },
+  )
   let content = ''
   let reasoning = ''
   let usage: Reply['usage']
@@ -162,8 +168,10 @@ export async function analyseWithLlm(input: LlmInput, opts: LlmOptions): Promise
   const attempts: LlmAttempt[] = []
   const tokens = emptyUsage()
   let spent = 0
-  const done = (rest: { ok: true; analysis: Analysis; reasoning?: string } | { ok: false; error: string; budgetExhausted?: boolean }): LlmOutcome =>
-    ({ ...rest, attempts, tokens, costUsd: Math.round(spent * 1e8) / 1e8, model }) as LlmOutcome
+  const done = (
+    rest:
+      { ok: true; analysis: Analysis; reasoning?: string } | { ok: false; error: string; budgetExhausted?: boolean },
+  ): LlmOutcome => ({ ...rest, attempts, tokens, costUsd: Math.round(spent * 1e8) / 1e8, model }) as LlmOutcome
 
   const checkBudget = async (): Promise<string | undefined> => {
     if (!opts.budget) return undefined
@@ -179,7 +187,10 @@ export async function analyseWithLlm(input: LlmInput, opts: LlmOptions): Promise
   if (budgetProblem) return done({ ok: false, error: budgetProblem, budgetExhausted: true })
 
   const deadline = new AbortController()
-  const deadlineTimer = setTimeout(() => deadline.abort(new DeadlineReached(`deadline of ${deadlineMs} ms reached`)), deadlineMs)
+  const deadlineTimer = setTimeout(
+    () => deadline.abort(new DeadlineReached(`deadline of ${deadlineMs} ms reached`)),
+    deadlineMs,
+  )
   const outer = opts.signal ? AbortSignal.any([deadline.signal, opts.signal]) : deadline.signal
 
   let mod: OpenAIModule
@@ -204,11 +215,18 @@ export async function analyseWithLlm(input: LlmInput, opts: LlmOptions): Promise
       const attemptCtl = new AbortController()
       // An attempt allowed all the time left ends with the deadline, and is reported as such.
       const attemptTimer =
-        attemptMs < left ? setTimeout(() => attemptCtl.abort(new AttemptTimeout(`attempt timed out after ${attemptMs} ms`)), attemptMs) : undefined
+        attemptMs < left
+          ? setTimeout(() => attemptCtl.abort(new AttemptTimeout(`attempt timed out after ${attemptMs} ms`)), attemptMs)
+          : undefined
       const signal = AbortSignal.any([outer, attemptCtl.signal])
       let retryDelay: number | undefined
       let retryable = true
-      const spanAttrs = { 'gen_ai.system': 'openrouter', 'gen_ai.request.model': model, 'llm.attempt': n, 'llm.stream': Boolean(opts.stream) }
+      const spanAttrs = {
+        'gen_ai.system': 'openrouter',
+        'gen_ai.request.model': model,
+        'llm.attempt': n,
+        'llm.stream': Boolean(opts.stream),
+      }
       const parsed = await withChildSpan('llm.chat', spanAttrs, async (span) => {
         try {
           const reply = await callOnce(mod, opts, messages, signal, attemptMs + 1000)
@@ -223,7 +241,10 @@ export async function analyseWithLlm(input: LlmInput, opts: LlmOptions): Promise
             tokens.totalTokens += total
             const cost = costUsd(used, pricing)
             spent += cost
-            span.setAttributes({ 'gen_ai.usage.input_tokens': used.promptTokens, 'gen_ai.usage.output_tokens': used.completionTokens })
+            span.setAttributes({
+              'gen_ai.usage.input_tokens': used.promptTokens,
+              'gen_ai.usage.output_tokens': used.completionTokens,
+            })
             await opts.budget?.record(total, cost).catch(() => {})
           }
           const result = parseReply(reply.content, reply.reasoning, input.catalog)
@@ -236,21 +257,32 @@ export async function analyseWithLlm(input: LlmInput, opts: LlmOptions): Promise
           retryable = retry
           retryDelay = after
           attempts.push({ ok: false, error: message, ms: Date.now() - t0, ...(status ? { status } : {}) })
-          span.setAttributes({ outcome: err instanceof AnalysisParseError ? 'unusable_reply' : 'error', 'http.response.status_code': status, 'llm.retryable': retry })
+          span.setAttributes({
+            outcome: err instanceof AnalysisParseError ? 'unusable_reply' : 'error',
+            'http.response.status_code': status,
+            'llm.retryable': retry,
+          })
           span.recordError(new Error(message))
           return undefined
         } finally {
           clearTimeout(attemptTimer)
         }
       })
-      if (parsed) return done({ ok: true, analysis: parsed.analysis, ...(parsed.reasoning ? { reasoning: parsed.reasoning } : {}) })
+      if (parsed)
+        return done({
+          ok: true,
+          analysis: parsed.analysis,
+          ...(parsed.reasoning ? { reasoning: parsed.reasoning } : {}),
+        })
       if (!retryable || n === maxAttempts) break
       const remaining = deadlineMs - (Date.now() - started)
       const backoff = Math.min(backoffMax, base * 2 ** (n - 1)) + random() * base
       const wait = retryDelay !== undefined ? retryDelay : backoff
       if (wait >= remaining) {
         lastError +=
-          retryDelay !== undefined ? ` (Retry-After ${Math.round(retryDelay / 1000)} s is past the deadline)` : `; no time left for a retry before the deadline of ${deadlineMs} ms`
+          retryDelay !== undefined
+            ? ` (Retry-After ${Math.round(retryDelay / 1000)} s is past the deadline)`
+            : `; no time left for a retry before the deadline of ${deadlineMs} ms`
         break
       }
       await sleep(wait, outer)
@@ -278,7 +310,10 @@ function classify(
   if (err instanceof AnalysisParseError) return { message: `unusable reply: ${err.message}`, retry: true }
   if (outer.aborted) {
     const reason = outer.reason as Error | undefined
-    return { message: reason instanceof DeadlineReached ? reason.message : `cancelled: ${reason?.message ?? 'aborted'}`, retry: false }
+    return {
+      message: reason instanceof DeadlineReached ? reason.message : `cancelled: ${reason?.message ?? 'aborted'}`,
+      retry: false,
+    }
   }
   if (attemptSignal.aborted || err instanceof mod.APIConnectionTimeoutError) {
     const reason = attemptSignal.reason as Error | undefined

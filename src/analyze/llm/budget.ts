@@ -24,7 +24,8 @@ export interface Pricing {
 }
 
 export function costUsd(usage: Pick<Usage, 'promptTokens' | 'completionTokens'>, pricing: Pricing): number {
-  const cost = (usage.promptTokens * pricing.inputPerMillion + usage.completionTokens * pricing.outputPerMillion) / 1_000_000
+  const cost =
+    (usage.promptTokens * pricing.inputPerMillion + usage.completionTokens * pricing.outputPerMillion) / 1_000_000
   return Math.round(cost * 1e8) / 1e8
 }
 
@@ -59,7 +60,10 @@ export class TokenBudget {
 
   /** Adds a call's tokens (and cost) to this hour; returns the hour's total tokens. */
   async record(tokens: number, usd = 0): Promise<number> {
-    const tx = this.redis.multi().incrby(this.key(), Math.max(0, Math.round(tokens))).expire(this.key(), 7200)
+    const tx = this.redis
+      .multi()
+      .incrby(this.key(), Math.max(0, Math.round(tokens)))
+      .expire(this.key(), 7200)
     if (usd > 0) tx.incrbyfloat(this.key('usd'), usd).expire(this.key('usd'), 7200)
     const res = await tx.exec()
     const [err, total] = res?.[0] ?? [new Error('redis transaction aborted'), 0]

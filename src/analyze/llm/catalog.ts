@@ -28,7 +28,10 @@ export function catalogEntryFromAction(action: ZodAction): CatalogEntry {
 }
 
 export function catalogFromActions(actions: Iterable<ZodAction> | Record<string, ZodAction>): CatalogEntry[] {
-  const list = Symbol.iterator in Object(actions) ? [...(actions as Iterable<ZodAction>)] : Object.values(actions as Record<string, ZodAction>)
+  const list =
+    Symbol.iterator in Object(actions)
+      ? [...(actions as Iterable<ZodAction>)]
+      : Object.values(actions as Record<string, ZodAction>)
   return list.map(catalogEntryFromAction)
 }
 

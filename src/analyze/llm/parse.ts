@@ -119,7 +119,11 @@ export function validateAnalysis(value: unknown, catalog: CatalogEntry[]): Analy
 }
 
 /** The whole path from a reply's content (and reasoning field) to a valid analysis. */
-export function parseReply(content: string, reasoningField: string | undefined, catalog: CatalogEntry[]): { analysis: Analysis; reasoning: string } {
+export function parseReply(
+  content: string,
+  reasoningField: string | undefined,
+  catalog: CatalogEntry[],
+): { analysis: Analysis; reasoning: string } {
   const { answer, reasoning } = splitReasoning(content)
   const allReasoning = [reasoningField?.trim(), reasoning].filter(Boolean).join('\n\n')
   const analysis = validateAnalysis(extractJsonObject(answer), catalog)

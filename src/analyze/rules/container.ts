@@ -55,7 +55,11 @@ interface InspectJson {
 
 interface StatsJson {
   memory_stats?: { usage?: number; limit?: number; stats?: Record<string, number> }
-  cpu_stats?: { cpu_usage?: { total_usage?: number; percpu_usage?: number[] }; system_cpu_usage?: number; online_cpus?: number }
+  cpu_stats?: {
+    cpu_usage?: { total_usage?: number; percpu_usage?: number[] }
+    system_cpu_usage?: number
+    online_cpus?: number
+  }
   precpu_stats?: { cpu_usage?: { total_usage?: number }; system_cpu_usage?: number }
 }
 
@@ -65,7 +69,11 @@ export function usageFromStats(s: StatsJson): ContainerUsage | undefined {
   if (!mem?.usage || !mem.limit) return undefined
   const cache = mem.stats?.inactive_file ?? mem.stats?.total_inactive_file ?? 0
   const used = Math.max(0, mem.usage - cache)
-  const usage: ContainerUsage = { memoryBytes: used, memoryLimitBytes: mem.limit, memoryPercent: Math.round((used / mem.limit) * 1000) / 10 }
+  const usage: ContainerUsage = {
+    memoryBytes: used,
+    memoryLimitBytes: mem.limit,
+    memoryPercent: Math.round((used / mem.limit) * 1000) / 10,
+  }
   const cpu = s.cpu_stats
   const pre = s.precpu_stats
   const cpuDelta = (cpu?.cpu_usage?.total_usage ?? 0) - (pre?.cpu_usage?.total_usage ?? 0)
@@ -77,19 +85,28 @@ export function usageFromStats(s: StatsJson): ContainerUsage | undefined {
   return usage
 }
 
-export async function containerStats(container: WatchedContainer, opts: { withCpu?: boolean } = {}): Promise<ContainerUsage | undefined> {
+export async function containerStats(
+  container: WatchedContainer,
+  opts: { withCpu?: boolean } = {},
+): Promise<ContainerUsage | undefined> {
   // one-shot skips Docker's second sample, which CPU percent needs (it waits about a second).
   const query = opts.withCpu ? 'stream=false' : 'stream=false&one-shot=true'
-  return usageFromStats(await engineGet<StatsJson>(`/containers/${encodeURIComponent(container.id)}/stats?${query}`, { timeoutMs: 8000 }))
+  return usageFromStats(
+    await engineGet<StatsJson>(`/containers/${encodeURIComponent(container.id)}/stats?${query}`, { timeoutMs: 8000 }),
+  )
 }
 
-export async function containerFacts(container: WatchedContainer, opts: { logLines?: number; stats?: boolean; withCpu?: boolean } = {}): Promise<ContainerFacts> {
+export async function containerFacts(
+  container: WatchedContainer,
+  opts: { logLines?: number; stats?: boolean; withCpu?: boolean } = {},
+): Promise<ContainerFacts> {
   let info: InspectJson
   try {
     info = await inspectWatched<InspectJson>(container)
   } catch (err) {
     // Removed between the listing and the inspect.
-    if (err instanceof EngineApiError && err.statusCode === 404) return { id: container.id, name: container.name, image: '', exists: false }
+    if (err instanceof EngineApiError && err.statusCode === 404)
+      return { id: container.id, name: container.name, image: '', exists: false }
     throw err
   }
   const facts: ContainerFacts = {
@@ -111,12 +128,16 @@ export async function containerFacts(container: WatchedContainer, opts: { logLin
     facts.health = {
       status: info.State.Health.Status,
       failingStreak: info.State.Health.FailingStreak,
-      log: (info.State.Health.Log ?? []).slice(-3).map((l) => ({ exitCode: l.ExitCode, output: l.Output.trim().slice(0, 300), end: l.End })),
+      log: (info.State.Health.Log ?? [])
+        .slice(-3)
+        .map((l) => ({ exitCode: l.ExitCode, output: l.Output.trim().slice(0, 300), end: l.End })),
     }
   }
   const [logs, usage] = await Promise.all([
     containerLogs(container, { tail: opts.logLines ?? 200, tty: !!info.Config.Tty }).catch(() => undefined),
-    opts.stats && info.State.Running ? containerStats(container, { withCpu: opts.withCpu }).catch(() => undefined) : Promise.resolve(undefined),
+    opts.stats && info.State.Running
+      ? containerStats(container, { withCpu: opts.withCpu }).catch(() => undefined)
+      : Promise.resolve(undefined),
   ])
   if (logs !== undefined) facts.logs = logs
   if (usage) facts.usage = usage

@@ -53,28 +53,44 @@ function alertOf(input: Incident | Alert): Alert {
   return 'alert' in input && input.alert ? input.alert : (input as Alert)
 }
 
-const ERROR_LINE = /\b(error|fatal|panic|exception|traceback|out of memory|oom|killed|segmentation fault|refused|timed? ?out|cannot|failed)\b/i
+const ERROR_LINE =
+  /\b(error|fatal|panic|exception|traceback|out of memory|oom|killed|segmentation fault|refused|timed? ?out|cannot|failed)\b/i
 
 /** The last lines of a log, and the error-looking ones among the last 200, redacted. */
 export function logEvidence(logs: string | undefined, last = 5, errors = 3): string[] {
   if (!logs) return []
-  const lines = logs.split('\n').map((l) => l.trimEnd()).filter(Boolean)
+  const lines = logs
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter(Boolean)
   const out: string[] = []
-  const errorLines = lines.slice(-200).filter((l) => ERROR_LINE.test(l)).slice(-errors)
+  const errorLines = lines
+    .slice(-200)
+    .filter((l) => ERROR_LINE.test(l))
+    .slice(-errors)
   for (const l of errorLines) out.push(`log (error): ${redact(l).slice(0, 240)}`)
   const tail = lines.slice(-last).filter((l) => !errorLines.includes(l))
   if (tail.length) out.push(`last log lines: ${tail.map((l) => redact(l).slice(0, 160)).join(' | ')}`)
   return out
 }
 
-const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 6: 'SIGABRT', 9: 'SIGKILL', 11: 'SIGSEGV', 13: 'SIGPIPE', 15: 'SIGTERM' }
+const SIGNALS: Record<number, string> = {
+  1: 'SIGHUP',
+  2: 'SIGINT',
+  6: 'SIGABRT',
+  9: 'SIGKILL',
+  11: 'SIGSEGV',
+  13: 'SIGPIPE',
+  15: 'SIGTERM',
+}
 
 function exitMeaning(code: number): string {
   if (code === 0) return 'exited normally (code 0)'
   if (code === 125) return 'docker could not run the container (code 125)'
   if (code === 126) return 'its command could not be executed (code 126)'
   if (code === 127) return 'its command was not found (code 127)'
-  if (code > 128 && code < 160) return `was killed by signal ${code - 128}${SIGNALS[code - 128] ? ` (${SIGNALS[code - 128]})` : ''} (code ${code})`
+  if (code > 128 && code < 160)
+    return `was killed by signal ${code - 128}${SIGNALS[code - 128] ? ` (${SIGNALS[code - 128]})` : ''} (code ${code})`
   return `exited with an error (code ${code})`
 }
 
@@ -92,7 +108,12 @@ function result(a: Omit<RuleAnalysis, 'confidence'> & { confidence: number }): R
   return { ...a, confidence: Math.round(Math.min(1, Math.max(0, a.confidence)) * 100) / 100 }
 }
 
-async function facts(container: WatchedContainer, opts: RuleOptions, stats: boolean, withCpu = false): Promise<{ f?: ContainerFacts; problem?: string }> {
+async function facts(
+  container: WatchedContainer,
+  opts: RuleOptions,
+  stats: boolean,
+  withCpu = false,
+): Promise<{ f?: ContainerFacts; problem?: string }> {
   try {
     return { f: await containerFacts(container, { logLines: opts.logLines ?? 200, stats, withCpu }) }
   } catch (err) {
@@ -101,12 +122,17 @@ async function facts(container: WatchedContainer, opts: RuleOptions, stats: bool
 }
 
 function containerEvidence(f: ContainerFacts): string[] {
-  const ev: string[] = [`container ${f.name} (${f.image}) is ${f.status}${f.running ? '' : `, exit code ${f.exitCode}`}`]
+  const ev: string[] = [
+    `container ${f.name} (${f.image}) is ${f.status}${f.running ? '' : `, exit code ${f.exitCode}`}`,
+  ]
   if (f.oomKilled) ev.push('Docker reports OOMKilled=true: the kernel killed it for exceeding its memory limit')
   if (f.memoryLimitBytes) ev.push(`memory limit ${formatBytes(f.memoryLimitBytes)}`)
   if (f.restartCount) ev.push(`restart count ${f.restartCount}`)
   if (f.error) ev.push(`docker error: ${redact(f.error)}`)
-  if (f.usage) ev.push(`memory in use ${formatBytes(f.usage.memoryBytes)} of ${formatBytes(f.usage.memoryLimitBytes)} (${f.usage.memoryPercent}%)${f.usage.cpuPercent !== undefined ? `, CPU ${f.usage.cpuPercent}%` : ''}`)
+  if (f.usage)
+    ev.push(
+      `memory in use ${formatBytes(f.usage.memoryBytes)} of ${formatBytes(f.usage.memoryLimitBytes)} (${f.usage.memoryPercent}%)${f.usage.cpuPercent !== undefined ? `, CPU ${f.usage.cpuPercent}%` : ''}`,
+    )
   return ev
 }
 
@@ -144,7 +170,11 @@ async function containerDown(alert: Alert, opts: RuleOptions, container?: Watche
   }
   const exitCode = f.running ? (alertExit ?? f.exitCode ?? 0) : (f.exitCode ?? alertExit ?? 0)
   const oom = !!f.oomKilled || d.oomKilled === true
-  const evidence = [...containerEvidence(f), ...(alertExit !== undefined && f.running ? [`exit code from the event: ${alertExit}`] : []), ...logEvidence(f.logs)]
+  const evidence = [
+    ...containerEvidence(f),
+    ...(alertExit !== undefined && f.running ? [`exit code from the event: ${alertExit}`] : []),
+    ...logEvidence(f.logs),
+  ]
   const base = { evidence, facts: factsRecord(f), logs: f.logs }
 
   if (oom) {
@@ -153,7 +183,10 @@ async function containerDown(alert: Alert, opts: RuleOptions, container?: Watche
       return result({
         ...base,
         root_cause: `Container ${f.name} was OOM-killed: it needed more than its ${formatBytes(limit)} memory limit.`,
-        proposed_fix: { action: 'update_memory_limit', params: { containerId: f.id, memoryBytes: raisedMemoryLimit(limit) } },
+        proposed_fix: {
+          action: 'update_memory_limit',
+          params: { containerId: f.id, memoryBytes: raisedMemoryLimit(limit) },
+        },
         risk_level: 'medium',
         confidence: 0.8,
       })
@@ -197,7 +230,11 @@ async function containerDown(alert: Alert, opts: RuleOptions, container?: Watche
   })
 }
 
-async function containerUnhealthy(alert: Alert, opts: RuleOptions, container?: WatchedContainer): Promise<RuleAnalysis> {
+async function containerUnhealthy(
+  alert: Alert,
+  opts: RuleOptions,
+  container?: WatchedContainer,
+): Promise<RuleAnalysis> {
   if (!container) return noTarget(alert, 'the alert names no container')
   const { f, problem } = await facts(container, opts, true)
   if (!f || !f.exists) {
@@ -223,7 +260,10 @@ async function containerUnhealthy(alert: Alert, opts: RuleOptions, container?: W
     return result({
       ...base,
       root_cause: `Container ${f.name} is unhealthy while using ${f.usage.memoryPercent}% of its ${formatBytes(f.memoryLimitBytes)} memory limit: memory pressure stalls it.`,
-      proposed_fix: { action: 'update_memory_limit', params: { containerId: f.id, memoryBytes: raisedMemoryLimit(f.memoryLimitBytes) } },
+      proposed_fix: {
+        action: 'update_memory_limit',
+        params: { containerId: f.id, memoryBytes: raisedMemoryLimit(f.memoryLimitBytes) },
+      },
       risk_level: 'medium',
       confidence: 0.6,
     })
@@ -246,7 +286,10 @@ function processLine(p: ProcessInfo, extra: string): string {
 async function restartIfWatched(containerId: string): Promise<{ fix: ProposedFix | null; note?: string }> {
   const watched = await findWatchedContainer(containerId).catch(() => null)
   if (watched) return { fix: { action: 'restart_container', params: { containerId: watched.id } } }
-  return { fix: null, note: `container ${containerId.slice(0, 12)} does not carry the watch label (or Docker could not say): Sentinel does not act on it` }
+  return {
+    fix: null,
+    note: `container ${containerId.slice(0, 12)} does not carry the watch label (or Docker could not say): Sentinel does not act on it`,
+  }
 }
 
 function killable(p: ProcessInfo, opts: RuleOptions): boolean {
@@ -264,9 +307,22 @@ async function blameTopProcess<P extends ProcessInfo>(
   evidence: string[],
   factsOut: Record<string, unknown>,
   opts: RuleOptions,
-  words: { none: string; inContainer: (hog: P) => string; onHost: (hog: P) => string; hostConfidence: (hog: P) => number },
+  words: {
+    none: string
+    inContainer: (hog: P) => string
+    onHost: (hog: P) => string
+    hostConfidence: (hog: P) => number
+  },
 ): Promise<RuleAnalysis> {
-  if (!hog) return result({ evidence, facts: factsOut, root_cause: words.none, proposed_fix: null, risk_level: 'low', confidence: 0.2 })
+  if (!hog)
+    return result({
+      evidence,
+      facts: factsOut,
+      root_cause: words.none,
+      proposed_fix: null,
+      risk_level: 'low',
+      confidence: 0.2,
+    })
   if (hog.containerId) {
     const { fix, note } = await restartIfWatched(hog.containerId)
     return result({
@@ -292,7 +348,9 @@ async function memory(alert: Alert, opts: RuleOptions, container?: WatchedContai
   const n = opts.topN ?? 5
   const [top, cf] = await Promise.all([
     topByRss(n, opts.procRoot).catch(() => [] as ProcessInfo[]),
-    container ? facts(container, opts, true) : Promise.resolve({ f: undefined, problem: undefined } as { f?: ContainerFacts; problem?: string }),
+    container
+      ? facts(container, opts, true)
+      : Promise.resolve({ f: undefined, problem: undefined } as { f?: ContainerFacts; problem?: string }),
   ])
   const evidence: string[] = []
   const factsOut: Record<string, unknown> = { topByRss: top.map(({ cpuTicks: _c, ...p }) => p) }
@@ -311,7 +369,10 @@ async function memory(alert: Alert, opts: RuleOptions, container?: WatchedContai
         facts: factsOut,
         logs: f.logs,
         root_cause: `Container ${f.name} ${f.oomKilled ? 'was OOM-killed' : `uses ${f.usage!.memoryPercent}% of its memory limit`} (${formatBytes(limit)})${inside[0] ? `, mostly ${inside[0].name} (pid ${inside[0].pid})` : ''}: the limit is too small for its working set.`,
-        proposed_fix: { action: 'update_memory_limit', params: { containerId: f.id, memoryBytes: raisedMemoryLimit(limit) } },
+        proposed_fix: {
+          action: 'update_memory_limit',
+          params: { containerId: f.id, memoryBytes: raisedMemoryLimit(limit) },
+        },
         risk_level: 'medium',
         confidence: 0.7,
       })
@@ -338,10 +399,15 @@ async function cpu(alert: Alert, opts: RuleOptions, container?: WatchedContainer
   const n = opts.topN ?? 5
   const [top, cf] = await Promise.all([
     topByCpu(opts.cpuSampleMs ?? 500, n, opts.procRoot).catch(() => [] as CpuSample[]),
-    container ? facts(container, opts, true, true) : Promise.resolve({ f: undefined, problem: undefined } as { f?: ContainerFacts; problem?: string }),
+    container
+      ? facts(container, opts, true, true)
+      : Promise.resolve({ f: undefined, problem: undefined } as { f?: ContainerFacts; problem?: string }),
   ])
   const evidence: string[] = []
-  const factsOut: Record<string, unknown> = { topByCpu: top.map(({ cpuTicks: _c, ...p }) => p), cpuSampleMs: opts.cpuSampleMs ?? 500 }
+  const factsOut: Record<string, unknown> = {
+    topByCpu: top.map(({ cpuTicks: _c, ...p }) => p),
+    cpuSampleMs: opts.cpuSampleMs ?? 500,
+  }
   if (alert.value !== null) evidence.push(readingOf(alert))
   for (const p of top) evidence.push(processLine(p, `${p.cpuPercent}% CPU over the sample`))
   const f = cf.f
@@ -376,12 +442,24 @@ async function disk(alert: Alert, opts: RuleOptions): Promise<RuleAnalysis> {
   try {
     usage = await sandboxUsage(dir)
   } catch (err) {
-    return result({ evidence: [...evidence, `could not measure ${dir}: ${(err as Error).message}`], facts: {}, root_cause: 'The disk is filling; the sandbox could not be measured.', proposed_fix: null, risk_level: 'medium', confidence: 0.2 })
+    return result({
+      evidence: [...evidence, `could not measure ${dir}: ${(err as Error).message}`],
+      facts: {},
+      root_cause: 'The disk is filling; the sandbox could not be measured.',
+      proposed_fix: null,
+      risk_level: 'medium',
+      confidence: 0.2,
+    })
   }
   for (const [name, u] of Object.entries(usage.subdirs)) {
-    evidence.push(`${name}/ holds ${formatBytes(u.bytes)} in ${u.files} files${u.largest[0] ? `, largest ${u.largest[0].path} (${formatBytes(u.largest[0].bytes)})` : ''}`)
+    evidence.push(
+      `${name}/ holds ${formatBytes(u.bytes)} in ${u.files} files${u.largest[0] ? `, largest ${u.largest[0].path} (${formatBytes(u.largest[0].bytes)})` : ''}`,
+    )
   }
-  if (usage.filesystem) evidence.push(`filesystem of the sandbox: ${usage.filesystem.usedPercent.toFixed(1)}% used, ${formatBytes(usage.filesystem.freeBytes)} free`)
+  if (usage.filesystem)
+    evidence.push(
+      `filesystem of the sandbox: ${usage.filesystem.usedPercent.toFixed(1)}% used, ${formatBytes(usage.filesystem.freeBytes)} free`,
+    )
   const factsOut = { sandbox: usage }
   const share = usage.totalBytes > 0 ? usage.cleanableBytes / usage.totalBytes : 0
   const biggest = Object.entries(usage.subdirs).sort((a, b) => b[1].bytes - a[1].bytes)[0]
@@ -389,7 +467,10 @@ async function disk(alert: Alert, opts: RuleOptions): Promise<RuleAnalysis> {
     return result({
       evidence,
       facts: factsOut,
-      root_cause: usage.totalBytes > 0 ? `The sandbox's data/ holds ${formatBytes(usage.subdirs.data.bytes)} and nothing cleanable; the space is taken by data that must be kept, or outside the sandbox.` : 'The sandbox is empty: the space is taken outside it.',
+      root_cause:
+        usage.totalBytes > 0
+          ? `The sandbox's data/ holds ${formatBytes(usage.subdirs.data.bytes)} and nothing cleanable; the space is taken by data that must be kept, or outside the sandbox.`
+          : 'The sandbox is empty: the space is taken outside it.',
       proposed_fix: null,
       risk_level: 'medium',
       confidence: 0.5,
@@ -431,14 +512,21 @@ async function latency(alert: Alert, opts: RuleOptions, container?: WatchedConta
   if (alert.value !== null) evidence.push(readingOf(alert))
   for (const p of probes.slice(-10)) {
     const ms = p.ms ?? p.latencyMs
-    evidence.push(`probe ${redact(String(p.url ?? p.target ?? alert.resource.name))}: ${p.error ? `failed (${redact(p.error).slice(0, 120)})` : `HTTP ${p.status ?? '?'}`}${ms !== undefined ? ` in ${ms} ms` : ''}`)
+    evidence.push(
+      `probe ${redact(String(p.url ?? p.target ?? alert.resource.name))}: ${p.error ? `failed (${redact(p.error).slice(0, 120)})` : `HTTP ${p.status ?? '?'}`}${ms !== undefined ? ` in ${ms} ms` : ''}`,
+    )
   }
   if (probes.length === 0) {
-    for (const [k, v] of Object.entries(d).slice(0, 8)) evidence.push(`${k}: ${redact(JSON.stringify(v)).slice(0, 120)}`)
+    for (const [k, v] of Object.entries(d).slice(0, 8))
+      evidence.push(`${k}: ${redact(JSON.stringify(v)).slice(0, 120)}`)
   }
   const failed = probes.filter((p) => p.error || p.ok === false || (p.status !== undefined && p.status >= 500))
   const times = probes.map((p) => p.ms ?? p.latencyMs).filter((x): x is number => typeof x === 'number')
-  const factsOut: Record<string, unknown> = { probes: probes.length, failedProbes: failed.length, ...(times.length ? { maxMs: Math.max(...times), minMs: Math.min(...times) } : {}) }
+  const factsOut: Record<string, unknown> = {
+    probes: probes.length,
+    failedProbes: failed.length,
+    ...(times.length ? { maxMs: Math.max(...times), minMs: Math.min(...times) } : {}),
+  }
   if (!container) {
     return result({
       evidence,
@@ -459,7 +547,9 @@ async function latency(alert: Alert, opts: RuleOptions, container?: WatchedConta
   if (f && (!f.exists || !f.running)) {
     return result({
       ...base,
-      root_cause: f.exists ? `The container behind ${alert.resource.name} is not running (${f.status}).` : `The container behind ${alert.resource.name} no longer exists.`,
+      root_cause: f.exists
+        ? `The container behind ${alert.resource.name} is not running (${f.status}).`
+        : `The container behind ${alert.resource.name} no longer exists.`,
       proposed_fix: f.exists ? { action: 'restart_container', params: { containerId: f.id } } : null,
       risk_level: 'low',
       confidence: 0.7,
@@ -532,14 +622,28 @@ async function anomaly(alert: Alert, opts: RuleOptions, container?: WatchedConta
 }
 
 function noTarget(alert: Alert, why: string): RuleAnalysis {
-  return result({ evidence: [why], facts: {}, root_cause: `${alert.type} alert on ${alert.resource.name}, but ${why}.`, proposed_fix: null, risk_level: 'low', confidence: 0.1 })
+  return result({
+    evidence: [why],
+    facts: {},
+    root_cause: `${alert.type} alert on ${alert.resource.name}, but ${why}.`,
+    proposed_fix: null,
+    risk_level: 'low',
+    confidence: 0.1,
+  })
 }
 
 function notWatched(alert: Alert, ref: string): RuleAnalysis {
   const { key, value } = getConfig().WATCH_LABEL
   const why = `no container carrying the watch label ${key}=${value} answers to "${ref}": it was removed, or Sentinel does not watch it`
   return {
-    ...result({ evidence: [why], facts: {}, root_cause: `${alert.type} alert on ${alert.resource.name}, but ${why}; nothing about it is read and nothing is done to it.`, proposed_fix: null, risk_level: 'low', confidence: 0.1 }),
+    ...result({
+      evidence: [why],
+      facts: {},
+      root_cause: `${alert.type} alert on ${alert.resource.name}, but ${why}; nothing about it is read and nothing is done to it.`,
+      proposed_fix: null,
+      risk_level: 'low',
+      confidence: 0.1,
+    }),
     unwatchedContainer: ref,
   }
 }

@@ -8,7 +8,12 @@ process.env.WATCH_LABEL = `${LABEL_KEY}=true`
 
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
-import { findWatchedContainer, listWatchedContainers, matchWatchedContainer, type WatchedContainer } from '../../platform/docker/engine-api'
+import {
+  findWatchedContainer,
+  listWatchedContainers,
+  matchWatchedContainer,
+  type WatchedContainer,
+} from '../../platform/docker/engine-api'
 import { containerLogs, demuxDockerStream, looksMultiplexed, tailBytes } from '../../platform/docker/logs'
 import { removeContainers, runContainer, state, uniqueName } from '../../../tests/helpers/docker'
 import { waitFor } from '../../../tests/helpers/ports'
@@ -29,7 +34,13 @@ test('demuxDockerStream splits frames and keeps an incomplete tail', () => {
   const buf = Buffer.concat([frame(1, 'out line\n'), frame(2, 'err line\n'), frame(1, 'partial')])
   const cut = buf.subarray(0, buf.length - 3)
   const { frames, rest } = demuxDockerStream(cut)
-  assert.deepEqual(frames.map((f) => [f.stream, f.data.toString()]), [['stdout', 'out line\n'], ['stderr', 'err line\n']])
+  assert.deepEqual(
+    frames.map((f) => [f.stream, f.data.toString()]),
+    [
+      ['stdout', 'out line\n'],
+      ['stderr', 'err line\n'],
+    ],
+  )
   assert.equal(rest.length, 8 + 'partial'.length - 3)
   assert.ok(looksMultiplexed(buf))
   assert.ok(!looksMultiplexed(Buffer.from('plain tty output\n')))
@@ -60,22 +71,40 @@ test('findWatchedContainer answers from the label-filtered listing: by id, name 
   const otherId = await runContainer(otherName, { labels: { [LABEL_KEY]: 'false' } })
   for (const ref of [id, watchedName, `/${watchedName}`, id.slice(0, 12)]) {
     const found = await findWatchedContainer(ref)
-    assert.deepEqual(found && { id: found.id, name: found.name, state: found.state }, { id, name: watchedName, state: 'running' }, ref)
+    assert.deepEqual(
+      found && { id: found.id, name: found.name, state: found.state },
+      { id, name: watchedName, state: 'running' },
+      ref,
+    )
   }
-  for (const ref of [otherName, otherId, otherId.slice(0, 12), '', 'no-such-container']) assert.equal(await findWatchedContainer(ref), null, `"${ref}"`)
+  for (const ref of [otherName, otherId, otherId.slice(0, 12), '', 'no-such-container'])
+    assert.equal(await findWatchedContainer(ref), null, `"${ref}"`)
   assert.ok(!(await listWatchedContainers()).some((c) => c.id === otherId))
   // An id prefix two watched containers share is no answer, as Docker would not resolve it either.
-  const twins = [{ id: 'abcdef0123456789', name: 'a', state: 'running' }, { id: 'abcdef0123456fff', name: 'b', state: 'running' }] as unknown as WatchedContainer[]
+  const twins = [
+    { id: 'abcdef0123456789', name: 'a', state: 'running' },
+    { id: 'abcdef0123456fff', name: 'b', state: 'running' },
+  ] as unknown as WatchedContainer[]
   assert.equal(matchWatchedContainer(twins, 'abcdef012345'), null)
   assert.equal(matchWatchedContainer(twins, 'abcdef0123456f')?.name, 'b')
   // Shorter than a short id: no prefix match (an alert naming "cafe" is not about container cafe0123...).
   assert.equal(matchWatchedContainer(twins, 'abcdef0123456'.slice(0, 11)), null)
   // A name wins over another container's id prefix.
-  assert.equal(matchWatchedContainer([...twins, { id: 'fff', name: 'abcdef012345', state: 'exited' } as unknown as WatchedContainer], 'abcdef012345')?.id, 'fff')
+  assert.equal(
+    matchWatchedContainer(
+      [...twins, { id: 'fff', name: 'abcdef012345', state: 'exited' } as unknown as WatchedContainer],
+      'abcdef012345',
+    )?.id,
+    'fff',
+  )
 })
 
 test('logs of a container without a TTY: stdout and stderr demultiplexed, tail and size limits', async () => {
-  const c = await exited(['sh', '-c', 'i=1; while [ $i -le 300 ]; do echo "line $i"; i=$((i+1)); done; sleep 0.3; echo "to stderr" >&2; sleep 0.3; echo last'])
+  const c = await exited([
+    'sh',
+    '-c',
+    'i=1; while [ $i -le 300 ]; do echo "line $i"; i=$((i+1)); done; sleep 0.3; echo "to stderr" >&2; sleep 0.3; echo last',
+  ])
   const all = await containerLogs(c, { tail: 1000, maxBytes: 1_000_000 })
   const lines = all.trim().split('\n')
   assert.equal(lines.length, 302)
@@ -108,6 +137,11 @@ test('usageFromStats computes memory (without inactive files) and CPU percent as
     cpu_stats: { cpu_usage: { total_usage: 3_000_000_000 }, system_cpu_usage: 20_000_000_000, online_cpus: 2 },
     precpu_stats: { cpu_usage: { total_usage: 2_000_000_000 }, system_cpu_usage: 18_000_000_000 },
   })
-  assert.deepEqual(u, { memoryBytes: 100 * 1024 * 1024, memoryLimitBytes: 200 * 1024 * 1024, memoryPercent: 50, cpuPercent: 100 })
+  assert.deepEqual(u, {
+    memoryBytes: 100 * 1024 * 1024,
+    memoryLimitBytes: 200 * 1024 * 1024,
+    memoryPercent: 50,
+    cpuPercent: 100,
+  })
   assert.equal(usageFromStats({}), undefined)
 })

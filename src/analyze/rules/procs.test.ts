@@ -32,14 +32,24 @@ test('topByCpu names a busy process with its command line and its share of a CPU
     const top = await topByCpu(500, 20)
     const after = await ticks()
     const found = top.find((p) => p.pid === busy.pid)
-    assert.ok(found, `the busy loop is among the busiest: ${JSON.stringify(top.map((p) => [p.pid, p.name, p.cpuPercent]))}`)
+    assert.ok(
+      found,
+      `the busy loop is among the busiest: ${JSON.stringify(top.map((p) => [p.pid, p.name, p.cpuPercent]))}`,
+    )
     assert.match(found.command, new RegExp(marker))
     assert.equal(found.name, 'node')
     // The share is what the loop used over the sample: no more than the CPU time it used over the whole call
     // (however loaded this host is), 100 ticks a second.
     const sampled = (found.cpuPercent / 100) * 0.5 * 100
-    assert.ok(found.cpuPercent > 0 && sampled <= after - before + 1, `${found.cpuPercent}% over 0.5 s vs ${after - before} ticks in ${Date.now() - t0} ms`)
-    assert.deepEqual([...top].sort((a, b) => b.cpuPercent - a.cpuPercent), top, 'busiest first')
+    assert.ok(
+      found.cpuPercent > 0 && sampled <= after - before + 1,
+      `${found.cpuPercent}% over 0.5 s vs ${after - before} ticks in ${Date.now() - t0} ms`,
+    )
+    assert.deepEqual(
+      [...top].sort((a, b) => b.cpuPercent - a.cpuPercent),
+      top,
+      'busiest first',
+    )
   } finally {
     busy.kill('SIGKILL')
   }

@@ -41,7 +41,14 @@ async function readProcess(procRoot: string, pid: number): Promise<ProcessInfo |
       readArgv(pid, procRoot),
       readFile(path.join(dir, 'cgroup'), 'utf8').catch(() => ''),
     ])
-    return { pid, name: stat.comm, command: argv.join(' ').slice(0, 300), rssBytes: parseRssBytes(status), cpuTicks: stat.cpuTicks, containerId: containerIdFromCgroup(cgroup) }
+    return {
+      pid,
+      name: stat.comm,
+      command: argv.join(' ').slice(0, 300),
+      rssBytes: parseRssBytes(status),
+      cpuTicks: stat.cpuTicks,
+      containerId: containerIdFromCgroup(cgroup),
+    }
   } catch {
     // The process exited between the directory listing and the read.
     return undefined

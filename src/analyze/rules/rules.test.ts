@@ -41,7 +41,12 @@ function alert(type: AlertType, over: Partial<Alert> = {}): Alert {
   }
 }
 
-async function container(prefix: string, cmd: string[], args: string[] = [], watched = true): Promise<{ id: string; name: string }> {
+async function container(
+  prefix: string,
+  cmd: string[],
+  args: string[] = [],
+  watched = true,
+): Promise<{ id: string; name: string }> {
   const name = uniqueName(prefix)
   names.push(name)
   const id = await runContainer(name, { cmd, args, ...(watched ? { labels: { [LABEL_KEY]: 'true' } } : {}) })
@@ -67,14 +72,26 @@ after(async () => {
 
 describe('container_down', () => {
   test('exit code 3 after logging an error: restart, with exit code and redacted log lines as evidence', async () => {
-    const c = await container('exit3', ['sh', '-c', 'echo "worker starting"; echo "ERROR: cannot reach db password=hunter2" >&2; echo "shutting down"; exit 3'])
+    const c = await container('exit3', [
+      'sh',
+      '-c',
+      'echo "worker starting"; echo "ERROR: cannot reach db password=hunter2" >&2; echo "shutting down"; exit 3',
+    ])
     await waitFor(async () => !(await state(c.name)).Running, { timeoutMs: 20_000, what: 'container to exit' })
-    const r = await analyseWithRules(alert('container_down', { resource: containerResource(c), details: { exitCode: 3 } }))
+    const r = await analyseWithRules(
+      alert('container_down', { resource: containerResource(c), details: { exitCode: 3 } }),
+    )
     assert.deepEqual(r.proposed_fix, { action: 'restart_container', params: { containerId: c.id } })
     assert.equal(r.risk_level, 'low')
     assert.match(r.root_cause, /exited with an error \(code 3\)/)
-    assert.ok(r.evidence.some((e) => e.includes('exit code 3')), r.evidence.join('\n'))
-    assert.ok(r.evidence.some((e) => e.startsWith('log (error)') && e.includes('cannot reach db')), r.evidence.join('\n'))
+    assert.ok(
+      r.evidence.some((e) => e.includes('exit code 3')),
+      r.evidence.join('\n'),
+    )
+    assert.ok(
+      r.evidence.some((e) => e.startsWith('log (error)') && e.includes('cannot reach db')),
+      r.evidence.join('\n'),
+    )
     assert.ok(!JSON.stringify(r.evidence).includes('hunter2'))
     assert.ok(r.confidence > 0 && r.confidence <= 1)
     assert.equal((r.facts.container as { exitCode: number }).exitCode, 3)
@@ -85,14 +102,26 @@ describe('container_down', () => {
   })
 
   test('OOM-killed under --memory 8m: raise the memory limit', async (t) => {
-    const c = await container('oom', ['sh', '-c', 'echo filling; x=$(head -c 20000000 /dev/zero | tr "\\0" a); echo survived'], ['--memory', '8m', '--memory-swap', '8m'])
-    const s = await waitFor(async () => { const st = await state(c.name); return st.Running ? undefined : st }, { timeoutMs: 30_000, what: 'container to be killed' })
+    const c = await container(
+      'oom',
+      ['sh', '-c', 'echo filling; x=$(head -c 20000000 /dev/zero | tr "\\0" a); echo survived'],
+      ['--memory', '8m', '--memory-swap', '8m'],
+    )
+    const s = await waitFor(
+      async () => {
+        const st = await state(c.name)
+        return st.Running ? undefined : st
+      },
+      { timeoutMs: 30_000, what: 'container to be killed' },
+    )
     const oom = (await docker('inspect', '--format', '{{.State.OOMKilled}}', c.name)) === 'true'
     if (!oom) {
       t.skip(`the kernel did not OOM-kill the container here (exit ${s.ExitCode}), so there is no OOM to analyse`)
       return
     }
-    const r = await analyseWithRules(alert('container_down', { resource: containerResource(c), details: { exitCode: s.ExitCode } }))
+    const r = await analyseWithRules(
+      alert('container_down', { resource: containerResource(c), details: { exitCode: s.ExitCode } }),
+    )
     assert.equal(r.proposed_fix?.action, 'update_memory_limit')
     assert.equal(r.proposed_fix?.params.containerId, c.id)
     assert.equal(r.proposed_fix?.params.memoryBytes, raisedMemoryLimit(8 * MiB))
@@ -106,13 +135,20 @@ describe('container_down', () => {
   test('command not found (127): no restart proposed', async () => {
     const c = await container('exit127', ['sh', '-c', 'no-such-binary-here'])
     await waitFor(async () => !(await state(c.name)).Running, { timeoutMs: 20_000, what: 'container to exit' })
-    const r = await analyseWithRules(alert('container_down', { resource: containerResource(c), details: { exitCode: 127 } }))
+    const r = await analyseWithRules(
+      alert('container_down', { resource: containerResource(c), details: { exitCode: 127 } }),
+    )
     assert.equal(r.proposed_fix, null)
     assert.match(r.root_cause, /not found \(code 127\)/)
   })
 
   test('a removed container: nothing to restart', async () => {
-    const r = await analyseWithRules(alert('container_down', { resource: { kind: 'container', id: 'sentinel-test-gone-' + Date.now(), name: 'gone' }, details: { exitCode: 1 } }))
+    const r = await analyseWithRules(
+      alert('container_down', {
+        resource: { kind: 'container', id: 'sentinel-test-gone-' + Date.now(), name: 'gone' },
+        details: { exitCode: 1 },
+      }),
+    )
     assert.equal(r.proposed_fix, null)
     assert.match(r.root_cause, /it was removed, or Sentinel does not watch it/)
   })
@@ -122,10 +158,18 @@ describe('a container without the watch label', () => {
   const LOG_LINE = `unwatched-log-line-${randomBytes(4).toString('hex')}`
 
   test('is never looked into: no facts, no logs, no fix, whatever the alert type', async () => {
-    const c = await container('unwatched', ['sh', '-c', `echo "${LOG_LINE}"; echo "ERROR: ${LOG_LINE}" >&2; exit 3`], [], false)
+    const c = await container(
+      'unwatched',
+      ['sh', '-c', `echo "${LOG_LINE}"; echo "ERROR: ${LOG_LINE}" >&2; exit 3`],
+      [],
+      false,
+    )
     await waitFor(async () => !(await state(c.name)).Running, { timeoutMs: 20_000, what: 'container to exit' })
     const byResource = { resource: containerResource(c) }
-    const byLabel = { resource: { kind: 'endpoint' as const, id: 'http://svc', name: 'svc' }, labels: { container: c.name } }
+    const byLabel = {
+      resource: { kind: 'endpoint' as const, id: 'http://svc', name: 'svc' },
+      labels: { container: c.name },
+    }
     for (const [type, over] of [
       ['container_down', byResource],
       ['container_unhealthy', byResource],
@@ -150,7 +194,10 @@ describe('a container without the watch label', () => {
     const c = await container('unwatched-llm', ['sh', '-c', 'exit 1'], [], false)
     await waitFor(async () => !(await state(c.name)).Running, { timeoutMs: 20_000, what: 'container to exit' })
     // The base URL is a closed port: asking it would fail and say so in the fallback reason.
-    const r = await analyzeIncident(alert('container_down', { resource: containerResource(c) }), { catalog: [], llm: { apiKey: 'k', baseURL: 'http://127.0.0.1:9/api/v1' } })
+    const r = await analyzeIncident(alert('container_down', { resource: containerResource(c) }), {
+      catalog: [],
+      llm: { apiKey: 'k', baseURL: 'http://127.0.0.1:9/api/v1' },
+    })
     assert.equal(r.analyser, 'rules')
     assert.match(r.fallbackReason ?? '', /^the alert names a container Sentinel does not watch/)
     assert.deepEqual(r.attempts, [])
@@ -160,14 +207,34 @@ describe('a container without the watch label', () => {
 
 describe('container_unhealthy', () => {
   test('a failing health check: restart, with the health log as evidence', async () => {
-    const c = await container('unhealthy', ['sh', '-c', 'echo serving; while true; do sleep 1; done; true'], [
-      '--health-cmd', 'echo "probe: connection refused"; exit 1', '--health-interval', '1s', '--health-retries', '1', '--health-timeout', '2s',
-    ])
-    await waitFor(async () => (await docker('inspect', '--format', '{{.State.Health.Status}}', c.name)) === 'unhealthy', { timeoutMs: 30_000, what: 'container to turn unhealthy' })
+    const c = await container(
+      'unhealthy',
+      ['sh', '-c', 'echo serving; while true; do sleep 1; done; true'],
+      [
+        '--health-cmd',
+        'echo "probe: connection refused"; exit 1',
+        '--health-interval',
+        '1s',
+        '--health-retries',
+        '1',
+        '--health-timeout',
+        '2s',
+      ],
+    )
+    await waitFor(
+      async () => (await docker('inspect', '--format', '{{.State.Health.Status}}', c.name)) === 'unhealthy',
+      { timeoutMs: 30_000, what: 'container to turn unhealthy' },
+    )
     const r = await analyseWithRules(alert('container_unhealthy', { resource: containerResource(c) }))
     assert.deepEqual(r.proposed_fix, { action: 'restart_container', params: { containerId: c.id } })
-    assert.ok(r.evidence.some((e) => /^health unhealthy, failing streak \d+/.test(e)), r.evidence.join('\n'))
-    assert.ok(r.evidence.some((e) => e.includes('health check exit 1: probe: connection refused')), r.evidence.join('\n'))
+    assert.ok(
+      r.evidence.some((e) => /^health unhealthy, failing streak \d+/.test(e)),
+      r.evidence.join('\n'),
+    )
+    assert.ok(
+      r.evidence.some((e) => e.includes('health check exit 1: probe: connection refused')),
+      r.evidence.join('\n'),
+    )
     assert.match(r.root_cause, /fails its health check/)
   })
 })
@@ -175,20 +242,44 @@ describe('container_unhealthy', () => {
 describe('memory', () => {
   test('a container near its memory limit: raise the limit', async () => {
     // Files in /dev/shm (tmpfs) are charged to the container's memory cgroup.
-    const c = await container('memfull', ['sh', '-c', 'head -c 14000000 /dev/zero > /dev/shm/fill; echo held; while true; do sleep 1; done; true'], ['--memory', '16m', '--memory-swap', '16m'])
-    await waitFor(async () => (await docker('logs', c.name)).includes('held'), { timeoutMs: 20_000, what: 'memory to be filled' })
-    const r = await analyseWithRules(alert('memory', { resource: containerResource(c), metric: 'container_memory_usage_ratio', value: 0.86, threshold: 0.8 }))
+    const c = await container(
+      'memfull',
+      ['sh', '-c', 'head -c 14000000 /dev/zero > /dev/shm/fill; echo held; while true; do sleep 1; done; true'],
+      ['--memory', '16m', '--memory-swap', '16m'],
+    )
+    await waitFor(async () => (await docker('logs', c.name)).includes('held'), {
+      timeoutMs: 20_000,
+      what: 'memory to be filled',
+    })
+    const r = await analyseWithRules(
+      alert('memory', {
+        resource: containerResource(c),
+        metric: 'container_memory_usage_ratio',
+        value: 0.86,
+        threshold: 0.8,
+      }),
+    )
     assert.equal(r.proposed_fix?.action, 'update_memory_limit', r.root_cause)
     assert.deepEqual(r.proposed_fix?.params, { containerId: c.id, memoryBytes: raisedMemoryLimit(16 * MiB) })
-    assert.ok(r.evidence.some((e) => /memory in use .* of 16\.0 MiB/.test(e)), r.evidence.join('\n'))
+    assert.ok(
+      r.evidence.some((e) => /memory in use .* of 16\.0 MiB/.test(e)),
+      r.evidence.join('\n'),
+    )
     assert.ok(Array.isArray(r.facts.topByRss))
   })
 
   test('host memory: the process holding it is listed by RSS', async () => {
-    const holder = spawn(process.execPath, ['-e', 'const b = Buffer.alloc(400 * 1024 * 1024, 1); setInterval(() => b[0]++, 1000)'], { stdio: 'ignore' })
+    const holder = spawn(
+      process.execPath,
+      ['-e', 'const b = Buffer.alloc(400 * 1024 * 1024, 1); setInterval(() => b[0]++, 1000)'],
+      { stdio: 'ignore' },
+    )
     children.push(holder)
     await waitFor(() => rss(holder.pid!) > 350 * MiB, { timeoutMs: 20_000, what: 'the holder to allocate' })
-    const r = await analyseWithRules(alert('memory', { metric: 'node_memory_used_ratio', value: 0.93, threshold: 0.9 }), { topN: 15 })
+    const r = await analyseWithRules(
+      alert('memory', { metric: 'node_memory_used_ratio', value: 0.93, threshold: 0.9 }),
+      { topN: 15 },
+    )
     const top = r.facts.topByRss as Array<{ pid: number; rssBytes: number; containerId?: string }>
     const mine = top.find((p) => p.pid === holder.pid)
     assert.ok(mine, `pid ${holder.pid} among the top processes by RSS: ${top.map((p) => p.pid).join(',')}`)
@@ -198,7 +289,8 @@ describe('memory', () => {
     const biggest = top[0]
     // No container on this host carries this test's watch label but its own: a containerised hog is not acted on.
     if (biggest.containerId) assert.equal(r.proposed_fix, null)
-    else if (biggest.pid === holder.pid) assert.deepEqual(r.proposed_fix, { action: 'kill_process', params: { pid: holder.pid } })
+    else if (biggest.pid === holder.pid)
+      assert.deepEqual(r.proposed_fix, { action: 'kill_process', params: { pid: holder.pid } })
     holder.kill('SIGKILL')
   })
 })
@@ -208,10 +300,15 @@ describe('cpu', () => {
     const busy = spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' })
     children.push(busy)
     try {
-      const r = await analyseWithRules(alert('cpu', { metric: 'node_cpu_busy_ratio', value: 0.97, threshold: 0.9 }), { cpuSampleMs: 800 })
+      const r = await analyseWithRules(alert('cpu', { metric: 'node_cpu_busy_ratio', value: 0.97, threshold: 0.9 }), {
+        cpuSampleMs: 800,
+      })
       const top = r.facts.topByCpu as Array<{ pid: number; cpuPercent: number; command: string }>
       const mine = top.find((p) => p.pid === busy.pid)
-      assert.ok(mine, `pid ${busy.pid} among the top CPU consumers: ${JSON.stringify(top.map((p) => [p.pid, p.cpuPercent]))}`)
+      assert.ok(
+        mine,
+        `pid ${busy.pid} among the top CPU consumers: ${JSON.stringify(top.map((p) => [p.pid, p.cpuPercent]))}`,
+      )
       assert.ok(mine.cpuPercent > 20, `busy loop at ${mine.cpuPercent}%`)
       assert.match(mine.command, /while :; do :; done/)
       if (top[0].pid === busy.pid) {
@@ -226,14 +323,20 @@ describe('cpu', () => {
 
   test('a CPU-bound container: scale out', async () => {
     const c = await container('cpubusy', ['sh', '-c', 'while :; do :; done'])
-    const r = await analyseWithRules(alert('cpu', { resource: containerResource(c), metric: 'container_cpu_ratio', value: 1, threshold: 0.8 }), { cpuSampleMs: 600 })
+    const r = await analyseWithRules(
+      alert('cpu', { resource: containerResource(c), metric: 'container_cpu_ratio', value: 1, threshold: 0.8 }),
+      { cpuSampleMs: 600 },
+    )
     assert.deepEqual(r.proposed_fix, { action: 'scale_out', params: { containerId: c.id } })
     assert.equal(r.risk_level, 'medium')
     const usage = (r.facts.container as { usage?: { cpuPercent?: number } }).usage
     assert.ok(usage?.cpuPercent !== undefined && usage.cpuPercent > 20, `container CPU ${usage?.cpuPercent}`)
     // Its process is seen in /proc and mapped to the container through its cgroup.
     const top = r.facts.topByCpu as Array<{ containerId?: string }>
-    assert.ok(top.some((p) => p.containerId === c.id), 'the busy process is attributed to its container')
+    assert.ok(
+      top.some((p) => p.containerId === c.id),
+      'the busy process is attributed to its container',
+    )
   })
 })
 
@@ -250,23 +353,42 @@ describe('disk', () => {
   }
 
   test('logs and temp fill it: clean_sandbox; symlinks are not followed', async () => {
-    const dir = sandboxTree({ 'logs/app.log': 3 * MiB, 'logs/old/app.1.log': 1 * MiB, 'temp/upload.tmp': 512 * 1024, 'data/db.sqlite': 100 * 1024 })
+    const dir = sandboxTree({
+      'logs/app.log': 3 * MiB,
+      'logs/old/app.1.log': 1 * MiB,
+      'temp/upload.tmp': 512 * 1024,
+      'data/db.sqlite': 100 * 1024,
+    })
     // A link to a big tree outside the sandbox must count as the link only.
     const outside = mkdtempSync(path.join(os.tmpdir(), 'sentinel-test-outside-'))
     dirs.push(outside)
     writeFileSync(path.join(outside, 'huge.bin'), Buffer.alloc(8 * MiB))
     symlinkSync(outside, path.join(dir, 'cache', 'link-out'))
     symlinkSync(path.join(outside, 'huge.bin'), path.join(dir, 'cache', 'huge-link'))
-    const r = await analyseWithRules(alert('disk', { metric: 'node_filesystem_used_ratio', value: 0.95, threshold: 0.9, resource: { kind: 'filesystem', id: '/', name: '/' } }), { sandboxDir: dir })
+    const r = await analyseWithRules(
+      alert('disk', {
+        metric: 'node_filesystem_used_ratio',
+        value: 0.95,
+        threshold: 0.9,
+        resource: { kind: 'filesystem', id: '/', name: '/' },
+      }),
+      { sandboxDir: dir },
+    )
     assert.deepEqual(r.proposed_fix, { action: 'clean_sandbox', params: {} })
     assert.equal(r.risk_level, 'medium')
     assert.match(r.root_cause, /logs\/ is filling the disk/)
-    const sandbox = r.facts.sandbox as { subdirs: Record<string, { bytes: number; files: number; largest: Array<{ path: string }> }>; cleanableBytes: number }
+    const sandbox = r.facts.sandbox as {
+      subdirs: Record<string, { bytes: number; files: number; largest: Array<{ path: string }> }>
+      cleanableBytes: number
+    }
     assert.equal(sandbox.subdirs.logs.bytes, 4 * MiB)
     assert.equal(sandbox.subdirs.logs.files, 2)
     assert.equal(sandbox.subdirs.logs.largest[0].path, 'app.log')
     assert.ok(sandbox.subdirs.cache.bytes < 4096, `cache counted ${sandbox.subdirs.cache.bytes} bytes`)
-    assert.ok(r.evidence.some((e) => e.startsWith('logs/ holds 4.0 MiB in 2 files')), r.evidence.join('\n'))
+    assert.ok(
+      r.evidence.some((e) => e.startsWith('logs/ holds 4.0 MiB in 2 files')),
+      r.evidence.join('\n'),
+    )
   })
 
   test('data/ holds nearly everything: no clean proposed', async () => {
@@ -280,8 +402,21 @@ describe('disk', () => {
 describe('latency', () => {
   test('slow probes of a running container: scale out, probes as evidence', async () => {
     const c = await container('slow', ['sh', '-c', 'while true; do sleep 1; done; true'])
-    const details = { probes: [{ url: 'http://127.0.0.1:9/health', status: 200, ms: 2300 }, { url: 'http://127.0.0.1:9/health', status: 200, ms: 2900 }] }
-    const r = await analyseWithRules(alert('latency', { resource: containerResource(c), metric: 'probe_latency_ms', value: 2900, threshold: 1000, details }))
+    const details = {
+      probes: [
+        { url: 'http://127.0.0.1:9/health', status: 200, ms: 2300 },
+        { url: 'http://127.0.0.1:9/health', status: 200, ms: 2900 },
+      ],
+    }
+    const r = await analyseWithRules(
+      alert('latency', {
+        resource: containerResource(c),
+        metric: 'probe_latency_ms',
+        value: 2900,
+        threshold: 1000,
+        details,
+      }),
+    )
     assert.deepEqual(r.proposed_fix, { action: 'scale_out', params: { containerId: c.id } })
     assert.ok(r.evidence.includes('probe http://127.0.0.1:9/health: HTTP 200 in 2900 ms'), r.evidence.join('\n'))
     assert.equal(r.facts.maxMs, 2900)
@@ -289,14 +424,24 @@ describe('latency', () => {
 
   test('every probe failing against a running container: restart', async () => {
     const c = await container('stuck', ['sh', '-c', 'while true; do sleep 1; done; true'])
-    const details = { probes: [{ url: 'http://svc/health', error: 'ECONNREFUSED', ms: 3 }, { url: 'http://svc/health', ok: false, status: 503, ms: 10 }] }
+    const details = {
+      probes: [
+        { url: 'http://svc/health', error: 'ECONNREFUSED', ms: 3 },
+        { url: 'http://svc/health', ok: false, status: 503, ms: 10 },
+      ],
+    }
     const r = await analyseWithRules(alert('latency', { resource: containerResource(c), details }))
     assert.deepEqual(r.proposed_fix, { action: 'restart_container', params: { containerId: c.id } })
     assert.ok(r.evidence.some((e) => e.includes('failed (ECONNREFUSED)')))
   })
 
   test('no container known: nothing to propose', async () => {
-    const r = await analyseWithRules(alert('latency', { resource: { kind: 'endpoint', id: 'https://x', name: 'x' }, details: { probes: [{ url: 'https://x', status: 200, ms: 5000 }] } }))
+    const r = await analyseWithRules(
+      alert('latency', {
+        resource: { kind: 'endpoint', id: 'https://x', name: 'x' },
+        details: { probes: [{ url: 'https://x', status: 200, ms: 5000 }] },
+      }),
+    )
     assert.equal(r.proposed_fix, null)
   })
 })
@@ -316,7 +461,10 @@ describe('anomaly', () => {
     mkdirSync(path.join(dir, 'logs'))
     writeFileSync(path.join(dir, 'logs', 'x.log'), Buffer.alloc(MiB))
     const plain = await analyseWithRules(alert('disk'), { sandboxDir: dir })
-    const r = await analyseWithRules(alert('anomaly', { metric: 'node_filesystem_used_bytes', value: 1e9, details: { zScore: 6.1, baseline: 2e8 } }), { sandboxDir: dir })
+    const r = await analyseWithRules(
+      alert('anomaly', { metric: 'node_filesystem_used_bytes', value: 1e9, details: { zScore: 6.1, baseline: 2e8 } }),
+      { sandboxDir: dir },
+    )
     assert.deepEqual(r.proposed_fix, { action: 'clean_sandbox', params: {} })
     assert.match(r.root_cause, /^Anomalous node_filesystem_used_bytes/)
     assert.ok(r.evidence[0].includes('zScore=6.1'))
@@ -333,7 +481,10 @@ describe('anomaly', () => {
 test('analyzeIncident without a key answers with the rules and says why', async () => {
   const c = await container('nokey', ['sh', '-c', 'echo bye; exit 2'])
   await waitFor(async () => !(await state(c.name)).Running, { timeoutMs: 20_000, what: 'container to exit' })
-  const r = await analyzeIncident(alert('container_down', { resource: containerResource(c), details: { exitCode: 2 } }), { catalog: [], llm: {} })
+  const r = await analyzeIncident(
+    alert('container_down', { resource: containerResource(c), details: { exitCode: 2 } }),
+    { catalog: [], llm: {} },
+  )
   assert.equal(r.analyser, 'rules')
   assert.equal(r.fallbackReason, 'no OPENROUTER_API_KEY')
   assert.deepEqual(r.proposed_fix, { action: 'restart_container', params: { containerId: c.id } })

@@ -19,10 +19,7 @@ export const ALERTMANAGER_PATH = '/api/alerts/alertmanager'
 
 const log = logTo('alertmanager')
 
-export function mountAlertmanager(
-  app: Router,
-  deps: { store: IncidentStore; audit: AuditLog; emit: FlowEmit },
-): void {
+export function mountAlertmanager(app: Router, deps: { store: IncidentStore; audit: AuditLog; emit: FlowEmit }): void {
   app.post(ALERTMANAGER_PATH, async (req: Request, res: Response) => {
     try {
       const auth = await checkApiRequest(req.headers, 'decide:low')
@@ -35,19 +32,30 @@ export function mountAlertmanager(
       const raw = rawBodyOf(req)
       let mapped
       try {
-        mapped = mapAlertmanagerWebhook(parseAlertmanagerWebhook(parseJsonBody(raw, req.headers['content-type']), { maxBytes: raw.length + 1 }))
+        mapped = mapAlertmanagerWebhook(
+          parseAlertmanagerWebhook(parseJsonBody(raw, req.headers['content-type']), { maxBytes: raw.length + 1 }),
+        )
       } catch (err) {
         if (err instanceof BodyError) {
           res.status(err.status).json({ error: err.code, message: err.message })
           return
         }
         if (err instanceof AlertmanagerPayloadError) {
-          res.status(err.status).json({ error: err.status === 413 ? 'payload_too_large' : 'invalid_payload', message: err.message, details: { fields: err.issues } })
+          res
+            .status(err.status)
+            .json({
+              error: err.status === 413 ? 'payload_too_large' : 'invalid_payload',
+              message: err.message,
+              details: { fields: err.issues },
+            })
           return
         }
         throw err
       }
-      const out = await applyAlerts({ open: mapped.firing, resolve: mapped.resolved, flapping: [], actor: 'alertmanager' }, deps)
+      const out = await applyAlerts(
+        { open: mapped.firing, resolve: mapped.resolved, flapping: [], actor: 'alertmanager' },
+        deps,
+      )
       for (const incidentId of out.opened) await deps.emit(TOPICS.opened, { incidentId }, incidentId)
       res.status(200).json({ ...out, truncatedAlerts: mapped.truncatedAlerts })
     } catch (err) {

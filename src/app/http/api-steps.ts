@@ -55,18 +55,29 @@ export function checkApiSteps(steps: LoadedApiStep[]): void {
   for (const s of steps) {
     if (!s.config || s.config.type !== 'api') problems.push(`${s.filePath}: not an API step config`)
     else if (typeof s.handler !== 'function') problems.push(`${s.filePath}: exports no handler`)
-    else if (!(METHODS as readonly string[]).includes(s.config.method)) problems.push(`${s.filePath}: method ${s.config.method} is not served`)
-    else if (!requiredPermission(s.config.middleware)) problems.push(`${s.filePath}: its middleware declares no permission (use protect(...) from middlewares/api.middleware.ts)`)
+    else if (!(METHODS as readonly string[]).includes(s.config.method))
+      problems.push(`${s.filePath}: method ${s.config.method} is not served`)
+    else if (!requiredPermission(s.config.middleware))
+      problems.push(
+        `${s.filePath}: its middleware declares no permission (use protect(...) from middlewares/api.middleware.ts)`,
+      )
   }
-  if (problems.length) throw new Error(`API steps that cannot be served safely:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+  if (problems.length)
+    throw new Error(`API steps that cannot be served safely:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
 }
 
 const topicsOf = (config: ApiRouteConfig): Set<string> =>
   new Set((config.emits ?? []).map((e) => (typeof e === 'string' ? e : (e as { topic: string }).topic)))
 
 /** Runs Motia middlewares in order, the handler last. */
-function runChain(chain: NonNullable<ApiRouteConfig['middleware']>, req: ApiRequest, ctx: ApiStepContext, handler: () => Promise<ApiResponse>): Promise<ApiResponse> {
-  const at = (i: number): Promise<ApiResponse> => (i < chain.length ? chain[i](req, ctx as never, () => at(i + 1)) : handler())
+function runChain(
+  chain: NonNullable<ApiRouteConfig['middleware']>,
+  req: ApiRequest,
+  ctx: ApiStepContext,
+  handler: () => Promise<ApiResponse>,
+): Promise<ApiResponse> {
+  const at = (i: number): Promise<ApiResponse> =>
+    i < chain.length ? chain[i](req, ctx as never, () => at(i + 1)) : handler()
   return at(0)
 }
 
@@ -125,7 +136,8 @@ export function apiStepsRouter(steps: LoadedApiStep[], emit: FlowEmit): Router {
           return
         }
         log('error', 'request failed', { error: (err as Error).message })
-        if (!res.headersSent) res.status(500).json({ error: 'internal_error', message: 'the request failed inside Sentinel; see its logs' })
+        if (!res.headersSent)
+          res.status(500).json({ error: 'internal_error', message: 'the request failed inside Sentinel; see its logs' })
       }
     }
     const method = config.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete'

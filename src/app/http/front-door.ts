@@ -40,7 +40,8 @@ const log = logTo('front-door')
 const RAW_BODY = Symbol.for('sentinel.rawBody')
 
 /** The body the front door read (empty when there was none). */
-export const rawBodyOf = (req: IncomingMessage): Buffer => (req as unknown as Record<symbol, Buffer | undefined>)[RAW_BODY] ?? EMPTY
+export const rawBodyOf = (req: IncomingMessage): Buffer =>
+  (req as unknown as Record<symbol, Buffer | undefined>)[RAW_BODY] ?? EMPTY
 
 /** Headers only Sentinel sets; a client's copy of them is dropped at the door. */
 const INTERNAL_HEADERS = [CLIENT_IP_HEADER, 'x-sentinel-role', 'x-sentinel-key-id']
@@ -57,13 +58,25 @@ const SECURITY_HEADERS: Record<string, string> = {
 
 const CORS_ALLOW_HEADERS = 'Authorization, X-API-Key, Content-Type, Last-Event-ID'
 
-function refuse(res: Response, status: number, error: string, message: string, headers: Record<string, string> = {}): void {
+function refuse(
+  res: Response,
+  status: number,
+  error: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v)
   res.status(status).json({ error, message })
 }
 
 function refuseAuth(res: Response, auth: CheckResult, extra: Record<string, string> = {}): void {
-  refuse(res, auth.status, auth.error ?? 'unauthorized', auth.message ?? 'not allowed', auth.retryAfter ? { ...extra, 'Retry-After': String(auth.retryAfter) } : extra)
+  refuse(
+    res,
+    auth.status,
+    auth.error ?? 'unauthorized',
+    auth.message ?? 'not allowed',
+    auth.retryAfter ? { ...extra, 'Retry-After': String(auth.retryAfter) } : extra,
+  )
 }
 
 /** Runs an Express router; resolves true when a route answered, false when none matched. */
@@ -101,7 +114,15 @@ export function frontDoor(opts: FrontDoorOptions): RequestHandler {
       res.setHeader('Vary', 'Origin')
     }
     if (req.method === 'OPTIONS') {
-      if (!corsAllowed) return refuse(res, 403, 'cors_refused', origin ? `the origin ${origin.slice(0, 200)} is not in CORS_ORIGINS` : 'no cross-origin access is configured (CORS_ORIGINS)')
+      if (!corsAllowed)
+        return refuse(
+          res,
+          403,
+          'cors_refused',
+          origin
+            ? `the origin ${origin.slice(0, 200)} is not in CORS_ORIGINS`
+            : 'no cross-origin access is configured (CORS_ORIGINS)',
+        )
       res.setHeader('Access-Control-Allow-Methods', 'GET, POST')
       res.setHeader('Access-Control-Allow-Headers', CORS_ALLOW_HEADERS)
       res.setHeader('Access-Control-Max-Age', '600')
@@ -110,7 +131,9 @@ export function frontDoor(opts: FrontDoorOptions): RequestHandler {
     }
 
     try {
-      ;(req as unknown as Record<symbol, Buffer>)[RAW_BODY] = hasBody(req) ? await readCappedBody(req, opts.maxBodyBytes) : EMPTY
+      ;(req as unknown as Record<symbol, Buffer>)[RAW_BODY] = hasBody(req)
+        ? await readCappedBody(req, opts.maxBodyBytes)
+        : EMPTY
     } catch (err) {
       if (err instanceof BodyError) return refuseBody(req, res, err)
       throw err
@@ -130,23 +153,37 @@ export function frontDoor(opts: FrontDoorOptions): RequestHandler {
 
   /** Motia's routes: absent by default; with WORKBENCH=true, admins only. */
   const frameworkRoute = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const challenge: Record<string, string> = opts.workbench ? { 'WWW-Authenticate': 'Basic realm="Sentinel Workbench (admin key as the password)", charset="UTF-8"' } : {}
+    const challenge: Record<string, string> = opts.workbench
+      ? { 'WWW-Authenticate': 'Basic realm="Sentinel Workbench (admin key as the password)", charset="UTF-8"' }
+      : {}
     const auth = await opts.authenticate(keyHeaders(req.headers))
     if (auth.status !== 200) return refuseAuth(res, auth, auth.status === 401 ? challenge : {})
-    if (auth.role !== 'admin') return refuse(res, 403, 'forbidden', "Motia's routes and the Workbench need an admin key")
-    if (!opts.workbench) return refuse(res, 404, 'not_found', `no route ${req.method} ${req.path.slice(0, 200)} (Motia's routes and the Workbench are served only with WORKBENCH=true)`)
+    if (auth.role !== 'admin')
+      return refuse(res, 403, 'forbidden', "Motia's routes and the Workbench need an admin key")
+    if (!opts.workbench)
+      return refuse(
+        res,
+        404,
+        'not_found',
+        `no route ${req.method} ${req.path.slice(0, 200)} (Motia's routes and the Workbench are served only with WORKBENCH=true)`,
+      )
     // Motia hands some requests to a step process on its command line: never with the key.
     delete req.headers.authorization
     delete req.headers['x-api-key']
     // Motia adds "Access-Control-Allow-Origin: *" (with credentials) to everything it serves.
     const setHeader = res.setHeader.bind(res)
-    res.setHeader = ((name: string, value: unknown) => (/^access-control-/i.test(name) ? res : setHeader(name, value as string))) as typeof res.setHeader
+    res.setHeader = ((name: string, value: unknown) =>
+      /^access-control-/i.test(name) ? res : setHeader(name, value as string)) as typeof res.setHeader
     next()
   }
 
   return (req, res, next) => {
     handle(req, res, next).catch((err) => {
-      log('error', 'request failed', { method: req.method, path: req.path.slice(0, 200), error: (err as Error)?.message })
+      log('error', 'request failed', {
+        method: req.method,
+        path: req.path.slice(0, 200),
+        error: (err as Error)?.message,
+      })
       if (res.headersSent) {
         res.destroy()
         return

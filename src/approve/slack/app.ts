@@ -57,7 +57,10 @@ const INCIDENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/
 function boltLogger(log: SlackLog | undefined): Logger {
   // Type-only: Bolt is loaded lazily, so its LogLevel enum is named by its value here ('info' is LogLevel.INFO).
   let level = 'info' as LogLevel
-  const emit = (lvl: 'info' | 'warn' | 'error') => (...msg: unknown[]) => log?.(lvl, `slack: ${msg.map(String).join(' ')}`)
+  const emit =
+    (lvl: 'info' | 'warn' | 'error') =>
+    (...msg: unknown[]) =>
+      log?.(lvl, `slack: ${msg.map(String).join(' ')}`)
   return {
     debug: () => {},
     info: emit('info'),
@@ -70,7 +73,11 @@ function boltLogger(log: SlackLog | undefined): Logger {
 }
 
 export async function createSlackApprovals(opts: SlackApprovalsOptions): Promise<SlackApprovals> {
-  for (const [name, v] of [['botToken (SLACK_BOT_TOKEN)', opts.botToken], ['signingSecret (SLACK_SIGNING_SECRET)', opts.signingSecret], ['channel (SLACK_CHANNEL)', opts.channel]] as const) {
+  for (const [name, v] of [
+    ['botToken (SLACK_BOT_TOKEN)', opts.botToken],
+    ['signingSecret (SLACK_SIGNING_SECRET)', opts.signingSecret],
+    ['channel (SLACK_CHANNEL)', opts.channel],
+  ] as const) {
     if (!v) throw new Error(`Slack approvals: ${name} is required`)
   }
   const userRoles = typeof opts.userRoles === 'string' ? parseSlackUserRoles(opts.userRoles) : opts.userRoles
@@ -115,7 +122,10 @@ export async function createSlackApprovals(opts: SlackApprovalsOptions): Promise
         try {
           await respond({ response_type: 'ephemeral', replace_original: false, text })
         } catch (err2) {
-          log?.('warn', 'slack: could not tell the user', { error: (err as Error).message, fallback: (err2 as Error).message })
+          log?.('warn', 'slack: could not tell the user', {
+            error: (err as Error).message,
+            fallback: (err2 as Error).message,
+          })
         }
       }
     }
@@ -123,7 +133,9 @@ export async function createSlackApprovals(opts: SlackApprovalsOptions): Promise
     const role = userRoles[user]
     if (!isRole(role)) {
       log?.('warn', 'slack: decision by a user without a role refused', { user, incidentId })
-      return tell(`You have no Sentinel role, so you cannot ${decision} incident \`${incidentId}\`. Nothing was changed.`)
+      return tell(
+        `You have no Sentinel role, so you cannot ${decision} incident \`${incidentId}\`. Nothing was changed.`,
+      )
     }
     let incident: Awaited<ReturnType<typeof opts.getIncident>>
     try {
@@ -131,14 +143,18 @@ export async function createSlackApprovals(opts: SlackApprovalsOptions): Promise
     } catch (err) {
       // Redis unreachable, typically: the clicker hears it instead of a silent button.
       log?.('error', 'slack: reading the incident failed', { incidentId, error: (err as Error).message })
-      return tell(`Sentinel could not read incident \`${incidentId}\` just now; nothing was changed. Please try again in a moment or use the dashboard.`)
+      return tell(
+        `Sentinel could not read incident \`${incidentId}\` just now; nothing was changed. Please try again in a moment or use the dashboard.`,
+      )
     }
     if (!incident) return tell(`Incident \`${incidentId}\` was not found; nothing was changed.`)
     const risk = incident.decision?.risk ?? 'high'
     const needed = decidePermission(risk, incident.decision?.approverRole)
     if (!authorize(role, needed)) {
       log?.('info', 'slack: decision refused for the role', { user, role, incidentId, risk })
-      return tell(`Incident \`${incidentId}\` is *${risk}* risk: only ${whoMay(needed)} may ${decision} it, and you are ${role === 'viewer' ? 'a viewer' : `an ${role}`}. Nothing was changed.`)
+      return tell(
+        `Incident \`${incidentId}\` is *${risk}* risk: only ${whoMay(needed)} may ${decision} it, and you are ${role === 'viewer' ? 'a viewer' : `an ${role}`}. Nothing was changed.`,
+      )
     }
     const by = `slack:${user}`
     let result: DecisionResult
@@ -146,7 +162,9 @@ export async function createSlackApprovals(opts: SlackApprovalsOptions): Promise
       result = await opts.onDecision({ incidentId, decision, by, role })
     } catch (err) {
       log?.('error', 'slack: applying a decision failed', { incidentId, error: (err as Error).message })
-      return tell(`Sentinel could not record your decision on \`${incidentId}\`: please try again or use the dashboard.`)
+      return tell(
+        `Sentinel could not record your decision on \`${incidentId}\`: please try again or use the dashboard.`,
+      )
     }
     if ('conflict' in result) return tell(`Incident \`${incidentId}\`: ${result.conflict}. Nothing was changed.`)
     log?.('info', 'slack: decision recorded', { incidentId, decision, by, role })
@@ -169,7 +187,8 @@ export async function createSlackApprovals(opts: SlackApprovalsOptions): Promise
     endpoint,
     handler: receiver.router,
     now: opts.now,
-    onReject: (reason: GuardFailure) => log?.(reason === 'body_consumed' ? 'error' : 'warn', 'slack: request refused', { reason }),
+    onReject: (reason: GuardFailure) =>
+      log?.(reason === 'body_consumed' ? 'error' : 'warn', 'slack: request refused', { reason }),
   })
   const verify = async () => {
     const res = await (await messenger.client()).auth.test()

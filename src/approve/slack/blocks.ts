@@ -77,11 +77,17 @@ const OUTCOME_HEAD: Record<OutcomeInfo['status'], string> = {
 }
 
 /** The whole approval message: with buttons until decided, then the decision and later the outcome. */
-export function approvalMessage(incident: Incident, state: { decision?: DecisionInfo; outcome?: OutcomeInfo } = {}): { text: string; blocks: Block[] } {
+export function approvalMessage(
+  incident: Incident,
+  state: { decision?: DecisionInfo; outcome?: OutcomeInfo } = {},
+): { text: string; blocks: Block[] } {
   const risk = incident.decision?.risk ?? 'high'
   const needed = decidePermission(risk, incident.decision?.approverRole)
   const blocks: Block[] = [
-    { type: 'header', text: { type: 'plain_text', text: clip(`Approval needed: ${incident.title}`, 150), emoji: true } },
+    {
+      type: 'header',
+      text: { type: 'plain_text', text: clip(`Approval needed: ${incident.title}`, 150), emoji: true },
+    },
     {
       type: 'section',
       fields: [
@@ -98,14 +104,34 @@ export function approvalMessage(incident: Incident, state: { decision?: Decision
   blocks.push(mrkdwn(proposedFix(incident)))
   blocks.push({
     type: 'context',
-    elements: [{ type: 'mrkdwn', text: clip(`Risk *${risk}*: ${whoMay(needed)} may approve or reject${incident.decision ? ` (rule ${escapeText(incident.decision.rule)})` : ''}.`, 3000) }],
+    elements: [
+      {
+        type: 'mrkdwn',
+        text: clip(
+          `Risk *${risk}*: ${whoMay(needed)} may approve or reject${incident.decision ? ` (rule ${escapeText(incident.decision.rule)})` : ''}.`,
+          3000,
+        ),
+      },
+    ],
   })
   if (!state.decision) {
-    const approve: Button = { type: 'button', action_id: APPROVE_ACTION, text: { type: 'plain_text', text: 'Approve', emoji: true }, style: 'primary', value: incident.id }
+    const approve: Button = {
+      type: 'button',
+      action_id: APPROVE_ACTION,
+      text: { type: 'plain_text', text: 'Approve', emoji: true },
+      style: 'primary',
+      value: incident.id,
+    }
     if (risk === 'high') {
       approve.confirm = {
         title: { type: 'plain_text', text: 'Approve a high-risk fix?' },
-        text: { type: 'mrkdwn', text: clip(`Sentinel will run ${code(incident.decision?.actionId ?? 'the fix')} on ${escapeText(incident.resource.name)}.`, 300) },
+        text: {
+          type: 'mrkdwn',
+          text: clip(
+            `Sentinel will run ${code(incident.decision?.actionId ?? 'the fix')} on ${escapeText(incident.resource.name)}.`,
+            300,
+          ),
+        },
         confirm: { type: 'plain_text', text: 'Approve' },
         deny: { type: 'plain_text', text: 'Cancel' },
       }
@@ -113,25 +139,48 @@ export function approvalMessage(incident: Incident, state: { decision?: Decision
     blocks.push({
       type: 'actions',
       block_id: DECISION_BLOCK,
-      elements: [approve, { type: 'button', action_id: REJECT_ACTION, text: { type: 'plain_text', text: 'Reject', emoji: true }, style: 'danger', value: incident.id }],
+      elements: [
+        approve,
+        {
+          type: 'button',
+          action_id: REJECT_ACTION,
+          text: { type: 'plain_text', text: 'Reject', emoji: true },
+          style: 'danger',
+          value: incident.id,
+        },
+      ],
     })
   } else {
     blocks.push(mrkdwn(decisionText(state.decision)))
   }
   if (state.outcome) {
-    blocks.push(mrkdwn(`${OUTCOME_HEAD[state.outcome.status]}${state.outcome.at ? ` at ${escapeText(state.outcome.at)}` : ''}\n${escapeText(state.outcome.summary)}`))
+    blocks.push(
+      mrkdwn(
+        `${OUTCOME_HEAD[state.outcome.status]}${state.outcome.at ? ` at ${escapeText(state.outcome.at)}` : ''}\n${escapeText(state.outcome.summary)}`,
+      ),
+    )
   }
-  const status = state.outcome ? ` - ${state.outcome.status}` : state.decision ? ` - ${state.decision.decision === 'approve' ? 'approved' : 'rejected'}` : ''
+  const status = state.outcome
+    ? ` - ${state.outcome.status}`
+    : state.decision
+      ? ` - ${state.decision.decision === 'approve' ? 'approved' : 'rejected'}`
+      : ''
   // The fallback text shows in notifications, where Slack reads mentions too.
   return { text: clip(escapeText(`Approval needed (${risk} risk): ${incident.title}${status}`), 3000), blocks }
 }
 
 /** A compact message for an update made without the incident at hand. */
-export function statusOnlyMessage(incidentId: string | undefined, state: { decision?: DecisionInfo; outcome?: OutcomeInfo }): { text: string; blocks: Block[] } {
+export function statusOnlyMessage(
+  incidentId: string | undefined,
+  state: { decision?: DecisionInfo; outcome?: OutcomeInfo },
+): { text: string; blocks: Block[] } {
   const blocks: Block[] = [mrkdwn(incidentId ? `*Incident* ${code(incidentId)}` : '*Sentinel incident*')]
   if (state.decision) blocks.push(mrkdwn(decisionText(state.decision)))
   if (state.outcome) blocks.push(mrkdwn(`${OUTCOME_HEAD[state.outcome.status]}\n${escapeText(state.outcome.summary)}`))
-  return { text: `Incident${incidentId ? ` ${incidentId}` : ''}: ${state.outcome?.status ?? state.decision?.decision ?? 'update'}`, blocks }
+  return {
+    text: `Incident${incidentId ? ` ${incidentId}` : ''}: ${state.outcome?.status ?? state.decision?.decision ?? 'update'}`,
+    blocks,
+  }
 }
 
 /** The decision recorded in an incident's timeline, if any (to redraw a message from the incident alone). */

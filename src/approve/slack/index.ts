@@ -4,6 +4,17 @@
  */
 export * from './config'
 export * from './blocks'
-export { createSlackMessenger, type SlackMessageRef, type SlackMessenger, type SlackMessengerOptions } from './messenger'
-export { createSlackApprovals, type SlackApprovals, type SlackApprovalsOptions, type SlackDecision, type DecisionResult } from './app'
+export {
+  createSlackMessenger,
+  type SlackMessageRef,
+  type SlackMessenger,
+  type SlackMessengerOptions,
+} from './messenger'
+export {
+  createSlackApprovals,
+  type SlackApprovals,
+  type SlackApprovalsOptions,
+  type SlackDecision,
+  type DecisionResult,
+} from './app'
 export { checkSlackSignature, createSignatureGuard, MAX_AGE_SECONDS, MAX_AHEAD_SECONDS } from './verify'

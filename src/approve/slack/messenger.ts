@@ -4,7 +4,14 @@
  */
 import type { WebClient } from '@slack/web-api'
 import type { Incident } from '../../platform/store/model'
-import { approvalMessage, decisionFromTimeline, statusOnlyMessage, type Block, type DecisionInfo, type OutcomeInfo } from './blocks'
+import {
+  approvalMessage,
+  decisionFromTimeline,
+  statusOnlyMessage,
+  type Block,
+  type DecisionInfo,
+  type OutcomeInfo,
+} from './blocks'
 import { normalizeApiUrl } from '../../platform/config/slack'
 import { withChildSpan } from '../../platform/telemetry/tracing'
 
@@ -40,36 +47,80 @@ export function createSlackMessenger(opts: SlackMessengerOptions): SlackMessenge
   const getClient = () => {
     client ??= import('@slack/web-api').then(
       // A step must not sit in Slack's default half-hour retry schedule; two quick retries, then fail.
-      ({ WebClient, LogLevel }) => new WebClient(opts.botToken, { slackApiUrl: apiUrl, retryConfig: { retries: 2, factor: 1.5, minTimeout: 200 }, logLevel: LogLevel.ERROR }),
+      ({ WebClient, LogLevel }) =>
+        new WebClient(opts.botToken, {
+          slackApiUrl: apiUrl,
+          retryConfig: { retries: 2, factor: 1.5, minTimeout: 200 },
+          logLevel: LogLevel.ERROR,
+        }),
     )
     return client
   }
   // Each Web API call is a child span of the step's span (a no-op when tracing is off).
-  const traced = <T>(method: string, incident: Incident | undefined, attrs: Record<string, string | undefined>, call: () => Promise<T>) =>
-    withChildSpan(`slack.${method}`, { 'incident.id': incident?.id, 'alert.type': incident?.type, 'slack.channel': opts.channel, ...attrs }, async (span) => {
-      const result = await call()
-      span.setAttribute('outcome', 'ok')
-      return result
-    })
-  const update = (ref: SlackMessageRef, msg: { text: string; blocks: Block[] }, incident: Incident | undefined, what: string) =>
+  const traced = <T>(
+    method: string,
+    incident: Incident | undefined,
+    attrs: Record<string, string | undefined>,
+    call: () => Promise<T>,
+  ) =>
+    withChildSpan(
+      `slack.${method}`,
+      { 'incident.id': incident?.id, 'alert.type': incident?.type, 'slack.channel': opts.channel, ...attrs },
+      async (span) => {
+        const result = await call()
+        span.setAttribute('outcome', 'ok')
+        return result
+      },
+    )
+  const update = (
+    ref: SlackMessageRef,
+    msg: { text: string; blocks: Block[] },
+    incident: Incident | undefined,
+    what: string,
+  ) =>
     traced('chat.update', incident, { 'slack.update': what, 'slack.channel': ref.channel }, async () => {
       await (await getClient()).chat.update({ channel: ref.channel, ts: ref.ts, text: msg.text, blocks: msg.blocks })
     })
   return {
     client: getClient,
     postApprovalRequest: (incident) =>
-      traced('chat.postMessage', incident, { action: incident.decision?.actionId ?? undefined, risk: incident.decision?.risk }, async () => {
-        const msg = approvalMessage(incident)
-        const res = await (await getClient()).chat.postMessage({ channel: opts.channel, text: msg.text, blocks: msg.blocks, unfurl_links: false, unfurl_media: false })
-        if (!res.ts || !res.channel) throw new Error('Slack: chat.postMessage answered without channel and ts')
-        return { channel: res.channel, ts: res.ts }
-      }),
+      traced(
+        'chat.postMessage',
+        incident,
+        { action: incident.decision?.actionId ?? undefined, risk: incident.decision?.risk },
+        async () => {
+          const msg = approvalMessage(incident)
+          const res = await (
+            await getClient()
+          ).chat.postMessage({
+            channel: opts.channel,
+            text: msg.text,
+            blocks: msg.blocks,
+            unfurl_links: false,
+            unfurl_media: false,
+          })
+          if (!res.ts || !res.channel) throw new Error('Slack: chat.postMessage answered without channel and ts')
+          return { channel: res.channel, ts: res.ts }
+        },
+      ),
     async updateDecision(ref, decision, incident) {
-      await update(ref, incident ? approvalMessage(incident, { decision }) : statusOnlyMessage(undefined, { decision }), incident, 'decision')
+      await update(
+        ref,
+        incident ? approvalMessage(incident, { decision }) : statusOnlyMessage(undefined, { decision }),
+        incident,
+        'decision',
+      )
     },
     async updateOutcome(ref, outcome, incident, decision) {
       const d = decision ?? (incident ? decisionFromTimeline(incident) : undefined)
-      await update(ref, incident ? approvalMessage(incident, { decision: d, outcome }) : statusOnlyMessage(undefined, { decision: d, outcome }), incident, 'outcome')
+      await update(
+        ref,
+        incident
+          ? approvalMessage(incident, { decision: d, outcome })
+          : statusOnlyMessage(undefined, { decision: d, outcome }),
+        incident,
+        'outcome',
+      )
     },
   }
 }

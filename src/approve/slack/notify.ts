@@ -22,11 +22,19 @@ let messenger: SlackMessenger | undefined
 function getMessenger(): SlackMessenger | undefined {
   if (!slackConfigured()) return undefined
   const c = getConfig()
-  messenger ??= createSlackMessenger({ botToken: c.SLACK_BOT_TOKEN!, channel: c.SLACK_CHANNEL!, apiUrl: c.SLACK_API_URL })
+  messenger ??= createSlackMessenger({
+    botToken: c.SLACK_BOT_TOKEN!,
+    channel: c.SLACK_CHANNEL!,
+    apiUrl: c.SLACK_API_URL,
+  })
   return messenger
 }
 
-export async function postApproval(incident: Incident, store: IncidentStore, log: (msg: string, data: Record<string, unknown>) => void): Promise<void> {
+export async function postApproval(
+  incident: Incident,
+  store: IncidentStore,
+  log: (msg: string, data: Record<string, unknown>) => void,
+): Promise<void> {
   const m = getMessenger()
   if (!m || incident.approval?.slack) return
   try {
@@ -35,18 +43,27 @@ export async function postApproval(incident: Incident, store: IncidentStore, log
       if (i.approval) i.approval.slack = ref
     })
   } catch (err) {
-    log('Slack approval message failed; decide through the API or the dashboard', { incidentId: incident.id, error: (err as Error).message })
+    log('Slack approval message failed; decide through the API or the dashboard', {
+      incidentId: incident.id,
+      error: (err as Error).message,
+    })
   }
 }
 
-export async function notifyDecision(incident: Incident, decision: { decision: 'approve' | 'reject'; by: string; reason?: string }): Promise<void> {
+export async function notifyDecision(
+  incident: Incident,
+  decision: { decision: 'approve' | 'reject'; by: string; reason?: string },
+): Promise<void> {
   const m = getMessenger()
   const ref = incident.approval?.slack
   if (!m || !ref) return
   await m.updateDecision(ref, decision, incident).catch(() => {})
 }
 
-export async function notifyOutcome(incident: Incident, outcome: { status: 'resolved' | 'failed' | 'rolled_back' | 'escalated'; summary: string }): Promise<void> {
+export async function notifyOutcome(
+  incident: Incident,
+  outcome: { status: 'resolved' | 'failed' | 'rolled_back' | 'escalated'; summary: string },
+): Promise<void> {
   const m = getMessenger()
   const ref = incident.approval?.slack
   if (!m || !ref) return

@@ -5,10 +5,23 @@ import type { AddressInfo } from 'node:net'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import express from 'express'
 import { sleep, waitFor } from '../../../tests/helpers/ports'
-import { blockActionPayload, sendSignedInteraction, slackSignature, startSlackStandIn, type SlackStandIn } from '../../../tests/helpers/slack-standin'
+import {
+  blockActionPayload,
+  sendSignedInteraction,
+  slackSignature,
+  startSlackStandIn,
+  type SlackStandIn,
+} from '../../../tests/helpers/slack-standin'
 import type { Incident, RiskLevel } from '../../platform/store/model'
 import { createSlackApprovals, type SlackApprovals, type SlackDecision } from './index'
-import { canonicalPath, checkSlackSignature, createReplayCache, MAX_AGE_SECONDS, MAX_AHEAD_SECONDS, replayKey } from './verify'
+import {
+  canonicalPath,
+  checkSlackSignature,
+  createReplayCache,
+  MAX_AGE_SECONDS,
+  MAX_AHEAD_SECONDS,
+  replayKey,
+} from './verify'
 
 const TOKEN = `xoxb-test-${randomBytes(8).toString('hex')}`
 const SECRET = randomBytes(16).toString('hex')
@@ -27,10 +40,35 @@ function incident(id: string, risk: RiskLevel, title = `container web-${id} keep
     status: 'awaiting_approval',
     title,
     resource: { kind: 'container', id: `cid-${id}`, name: `web-${id}` },
-    alert: { fingerprint: `fp-${id}`, type: 'container_down', severity: 'critical', metric: 'container_running', value: 0, threshold: 1, resource: { kind: 'container', id: `cid-${id}`, name: `web-${id}` }, labels: {}, source: 'docker-events', at: now, details: { exitCode: 137, oom: true } },
-    decision: { route: 'approval', risk, actionId: 'restart-container', params: { containerId: `cid-${id}` }, approverRole: risk === 'high' ? 'admin' : 'operator', reasons: ['exit code 137 after OOM', `${risk} risk needs approval`], rule: `risk:${risk}`, decidedAt: now },
+    alert: {
+      fingerprint: `fp-${id}`,
+      type: 'container_down',
+      severity: 'critical',
+      metric: 'container_running',
+      value: 0,
+      threshold: 1,
+      resource: { kind: 'container', id: `cid-${id}`, name: `web-${id}` },
+      labels: {},
+      source: 'docker-events',
+      at: now,
+      details: { exitCode: 137, oom: true },
+    },
+    decision: {
+      route: 'approval',
+      risk,
+      actionId: 'restart-container',
+      params: { containerId: `cid-${id}` },
+      approverRole: risk === 'high' ? 'admin' : 'operator',
+      reasons: ['exit code 137 after OOM', `${risk} risk needs approval`],
+      rule: `risk:${risk}`,
+      decidedAt: now,
+    },
     actions: [],
-    analysis: { summary: 'The process ran out of memory.', evidence: ['RSS reached the 64 MiB limit', 'OOMKilled=true'], confidence: 0.8 },
+    analysis: {
+      summary: 'The process ran out of memory.',
+      evidence: ['RSS reached the 64 MiB limit', 'OOMKilled=true'],
+      confidence: 0.8,
+    },
     timeline: [],
     openedAt: now,
     updatedAt: now,
@@ -96,11 +134,24 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
     const ref = await approvals.messenger.postApprovalRequest(inc)
     return { inc, ref }
   }
-  const click = (user: string, action: 'sentinel_approve' | 'sentinel_reject', id: string, ref: { channel: string; ts: string }, extra: Partial<Parameters<typeof sendSignedInteraction>[0]> = {}) =>
+  const click = (
+    user: string,
+    action: 'sentinel_approve' | 'sentinel_reject',
+    id: string,
+    ref: { channel: string; ts: string },
+    extra: Partial<Parameters<typeof sendSignedInteraction>[0]> = {},
+  ) =>
     sendSignedInteraction({
       url,
       signingSecret: SECRET,
-      payload: blockActionPayload({ userId: user, actionId: action, value: id, channel: ref.channel, messageTs: ref.ts, responseUrl: slack.responseUrl() }),
+      payload: blockActionPayload({
+        userId: user,
+        actionId: action,
+        value: id,
+        channel: ref.channel,
+        messageTs: ref.ts,
+        responseUrl: slack.responseUrl(),
+      }),
       ...extra,
     })
   const ephemeralsFor = (user: string) => slack.callsTo('chat.postEphemeral').filter((c) => c.args.user === user)
@@ -115,12 +166,24 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
     const blocks = call.args.blocks as any[]
     assert.equal(blocks[0].type, 'header')
     const text = allText(blocks)
-    for (const fact of ['What happened', 'Evidence', 'RSS reached the 64 MiB limit', 'Proposed fix', 'restart-container', 'exit code 137 after OOM', 'an operator or an admin may approve', '*Risk*\\nmedium']) {
+    for (const fact of [
+      'What happened',
+      'Evidence',
+      'RSS reached the 64 MiB limit',
+      'Proposed fix',
+      'restart-container',
+      'exit code 137 after OOM',
+      'an operator or an admin may approve',
+      '*Risk*\\nmedium',
+    ]) {
       assert.ok(text.includes(fact), `message lacks ${fact}`)
     }
     // mrkdwn (and the notification text) would turn <!channel> into a mention; plain_text shows it as typed.
     const mrkdwnTexts = JSON.stringify(blocks.filter((b) => b.type !== 'header'))
-    assert.ok(!mrkdwnTexts.includes('<!channel>') && mrkdwnTexts.includes('&lt;!channel&gt; &amp; friends'), 'untrusted text must be escaped')
+    assert.ok(
+      !mrkdwnTexts.includes('<!channel>') && mrkdwnTexts.includes('&lt;!channel&gt; &amp; friends'),
+      'untrusted text must be escaped',
+    )
     assert.ok(!call.args.text.includes('<!channel>'))
     assert.equal(blocks[0].text.type, 'plain_text')
     const actions = blocks.find((b) => b.type === 'actions')
@@ -140,12 +203,18 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
     const res = await click(OPERATOR, 'sentinel_approve', 'inc-med', ref)
     assert.equal(res.status, 200)
     await waitFor(() => slack.callsTo('chat.update').length > 0, { timeoutMs: 10_000, what: 'chat.update' })
-    assert.deepEqual(decisions.slice(before), [{ incidentId: 'inc-med', decision: 'approve', by: `slack:${OPERATOR}`, role: 'operator' }])
+    assert.deepEqual(decisions.slice(before), [
+      { incidentId: 'inc-med', decision: 'approve', by: `slack:${OPERATOR}`, role: 'operator' },
+    ])
     const [upd] = slack.callsTo('chat.update')
     assert.equal(upd.args.channel, ref.channel)
     assert.equal(upd.args.ts, ref.ts)
     const blocks = upd.args.blocks as any[]
-    assert.equal(blocks.find((b) => b.type === 'actions'), undefined, 'buttons must be gone after the decision')
+    assert.equal(
+      blocks.find((b) => b.type === 'actions'),
+      undefined,
+      'buttons must be gone after the decision',
+    )
     assert.ok(allText(blocks).includes(`*Approved* by <@${OPERATOR}>`))
     assert.ok(allText(blocks).includes('What happened'), 'the facts stay in the message')
 
@@ -168,7 +237,10 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
     await waitFor(() => ephemeralsFor(OPERATOR).length > 0, { timeoutMs: 10_000, what: 'refusal' })
     const refusal = ephemeralsFor(OPERATOR)[0]
     assert.equal(refusal.args.channel, ref.channel)
-    assert.match(refusal.args.text, /\*high\* risk: only an admin may approve it, and you are an operator\. Nothing was changed\./)
+    assert.match(
+      refusal.args.text,
+      /\*high\* risk: only an admin may approve it, and you are an operator\. Nothing was changed\./,
+    )
     // The operator may not reject it either.
     assert.equal((await click(OPERATOR, 'sentinel_reject', 'inc-high', ref)).status, 200)
     await waitFor(() => ephemeralsFor(OPERATOR).length > 1, { timeoutMs: 10_000, what: 'second refusal' })
@@ -178,7 +250,9 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
 
     assert.equal((await click(ADMIN, 'sentinel_reject', 'inc-high', ref)).status, 200)
     await waitFor(() => slack.callsTo('chat.update').length > 0, { timeoutMs: 10_000, what: 'chat.update' })
-    assert.deepEqual(decisions.slice(before), [{ incidentId: 'inc-high', decision: 'reject', by: `slack:${ADMIN}`, role: 'admin' }])
+    assert.deepEqual(decisions.slice(before), [
+      { incidentId: 'inc-high', decision: 'reject', by: `slack:${ADMIN}`, role: 'admin' },
+    ])
     assert.ok(allText(slack.callsTo('chat.update')[0].args.blocks).includes(`*Rejected* by <@${ADMIN}>`))
   })
 
@@ -188,8 +262,14 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
     await click(VIEWER, 'sentinel_approve', 'inc-view', ref)
     await click('U0STRANGER', 'sentinel_approve', 'inc-view', ref)
     await click(ADMIN, 'sentinel_approve', 'inc-missing', ref)
-    await waitFor(() => ephemeralsFor(VIEWER).length && ephemeralsFor('U0STRANGER').length && ephemeralsFor(ADMIN).length, { timeoutMs: 10_000, what: 'three refusals' })
-    assert.match(ephemeralsFor(VIEWER)[0].args.text, /only an operator or an admin may approve it, and you are a viewer/)
+    await waitFor(
+      () => ephemeralsFor(VIEWER).length && ephemeralsFor('U0STRANGER').length && ephemeralsFor(ADMIN).length,
+      { timeoutMs: 10_000, what: 'three refusals' },
+    )
+    assert.match(
+      ephemeralsFor(VIEWER)[0].args.text,
+      /only an operator or an admin may approve it, and you are a viewer/,
+    )
     assert.match(ephemeralsFor('U0STRANGER')[0].args.text, /no Sentinel role/)
     assert.match(ephemeralsFor(ADMIN)[0].args.text, /inc-missing` was not found/)
     assert.equal(decisions.length, before)
@@ -200,8 +280,14 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
     const before = decisions.length
     const seen = ephemeralsFor(OPERATOR).length
     await click(OPERATOR, 'sentinel_approve', 'inc-store-down', ref)
-    await waitFor(() => ephemeralsFor(OPERATOR).length > seen, { timeoutMs: 10_000, what: 'the message to the clicker' })
-    assert.match(ephemeralsFor(OPERATOR)[seen].args.text, /could not read incident `inc-store-down` just now; nothing was changed/)
+    await waitFor(() => ephemeralsFor(OPERATOR).length > seen, {
+      timeoutMs: 10_000,
+      what: 'the message to the clicker',
+    })
+    assert.match(
+      ephemeralsFor(OPERATOR)[seen].args.text,
+      /could not read incident `inc-store-down` just now; nothing was changed/,
+    )
     assert.equal(decisions.length, before)
     assert.ok(logs.some((l) => l.startsWith('error slack: reading the incident failed')))
   })
@@ -222,7 +308,14 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
     const { ref, inc } = await post('inc-forge', 'medium')
     slack.calls.length = 0
     const before = decisions.length
-    const payload = blockActionPayload({ userId: ADMIN, actionId: 'sentinel_approve', value: 'inc-forge', channel: ref.channel, messageTs: ref.ts, responseUrl: slack.responseUrl() })
+    const payload = blockActionPayload({
+      userId: ADMIN,
+      actionId: 'sentinel_approve',
+      value: 'inc-forge',
+      channel: ref.channel,
+      messageTs: ref.ts,
+      responseUrl: slack.responseUrl(),
+    })
     const now = Math.floor(Date.now() / 1000)
     const signedOther = new URLSearchParams({ payload: JSON.stringify({ ...payload, actions: [] }) }).toString()
 
@@ -235,27 +328,45 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
       ['timestamp 10 min ahead', { url, signingSecret: SECRET, payload, timestamp: now + 600 }],
       ['timestamp 2 min ahead', { url, signingSecret: SECRET, payload, timestamp: now + 120 }],
       ['timestamp 70 s ahead', { url, signingSecret: SECRET, payload, timestamp: now + 70 }],
-      ['v1 signature', { url, signingSecret: SECRET, payload, signature: slackSignature(SECRET, now, 'x').replace('v0=', 'v1=') }],
+      [
+        'v1 signature',
+        { url, signingSecret: SECRET, payload, signature: slackSignature(SECRET, now, 'x').replace('v0=', 'v1=') },
+      ],
     ]
     for (const [name, opts] of cases) {
       const res = await sendSignedInteraction(opts)
       assert.equal(res.status, 401, name)
     }
-    const unsigned = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ payload: JSON.stringify(payload) }) })
+    const unsigned = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ payload: JSON.stringify(payload) }),
+    })
     assert.equal(unsigned.status, 401, 'no signature headers')
 
     // A real request replayed: the first is taken, the exact copy is refused.
     const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString()
-    const headers = { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(now), 'x-slack-signature': slackSignature(SECRET, now, body) }
+    const headers = {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-slack-request-timestamp': String(now),
+      'x-slack-signature': slackSignature(SECRET, now, body),
+    }
     assert.equal((await fetch(url, { method: 'POST', headers, body })).status, 200)
-    await waitFor(() => slack.callsTo('chat.update').length > 0, { timeoutMs: 10_000, what: 'the genuine request to finish' })
+    await waitFor(() => slack.callsTo('chat.update').length > 0, {
+      timeoutMs: 10_000,
+      what: 'the genuine request to finish',
+    })
     inc.status = 'awaiting_approval' // so a replay that got through would be visible as a second decision
     assert.equal((await fetch(url, { method: 'POST', headers, body })).status, 401, 'replay')
 
     assert.equal(decisions.length, before + 1, 'only the genuine request decided')
     assert.equal(slack.callsTo('chat.update').length, 1)
     assert.equal(slack.callsTo('chat.postEphemeral').length, 0)
-    for (const reason of ['replayed', 'stale', 'future']) assert.ok(logs.some((l) => l.includes(`"reason":"${reason}"`)), reason)
+    for (const reason of ['replayed', 'stale', 'future'])
+      assert.ok(
+        logs.some((l) => l.includes(`"reason":"${reason}"`)),
+        reason,
+      )
     assert.ok(!logs.join('\n').includes(SECRET) && !logs.join('\n').includes(TOKEN), 'secrets in logs')
   })
 
@@ -263,40 +374,82 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
     const { ref, inc } = await post('inc-paths', 'medium')
     slack.calls.length = 0
     const before = decisions.length
-    const payload = blockActionPayload({ userId: OPERATOR, actionId: 'sentinel_reject', value: 'inc-paths', channel: ref.channel, messageTs: ref.ts, responseUrl: slack.responseUrl() })
+    const payload = blockActionPayload({
+      userId: OPERATOR,
+      actionId: 'sentinel_reject',
+      value: 'inc-paths',
+      channel: ref.channel,
+      messageTs: ref.ts,
+      responseUrl: slack.responseUrl(),
+    })
     const timestamp = Math.floor(Date.now() / 1000)
     const base = url.replace('/slack/actions', '')
     // The first spelling is not the canonical one: Bolt gets it all the same (the guard hands it on).
-    const first = await sendSignedInteraction({ url: `${base}/SLACK/Actions/`, signingSecret: SECRET, payload, timestamp })
+    const first = await sendSignedInteraction({
+      url: `${base}/SLACK/Actions/`,
+      signingSecret: SECRET,
+      payload,
+      timestamp,
+    })
     assert.equal(first.status, 200)
-    await waitFor(() => slack.callsTo('chat.update').length > 0, { timeoutMs: 10_000, what: 'the first click to be decided' })
+    await waitFor(() => slack.callsTo('chat.update').length > 0, {
+      timeoutMs: 10_000,
+      what: 'the first click to be decided',
+    })
     assert.equal(decisions.length, before + 1)
     inc.status = 'awaiting_approval' // a replay that got through would now decide a second time
-    for (const path of ['/slack/actions', '/slack/actions/', '/SLACK/ACTIONS', '/slack/actions?retry=1', '//slack//actions//', '/Slack/Actions']) {
+    for (const path of [
+      '/slack/actions',
+      '/slack/actions/',
+      '/SLACK/ACTIONS',
+      '/slack/actions?retry=1',
+      '//slack//actions//',
+      '/Slack/Actions',
+    ]) {
       const res = await sendSignedInteraction({ url: `${base}${path}`, signingSecret: SECRET, payload, timestamp })
       assert.equal(res.status, 401, `replay on ${path}`)
     }
     // Not a spelling of the endpoint: never handed to Bolt.
-    assert.equal((await sendSignedInteraction({ url: `${base}/slack/actions/x`, signingSecret: SECRET, payload, timestamp })).status, 404)
+    assert.equal(
+      (await sendSignedInteraction({ url: `${base}/slack/actions/x`, signingSecret: SECRET, payload, timestamp }))
+        .status,
+      404,
+    )
     await sleep(500)
     assert.equal(decisions.length, before + 1, 'a replay decided again')
     assert.equal(slack.callsTo('chat.postEphemeral').length, 0, 'a replay reached the action handler')
   })
 
   test('routes after the Slack router still get their body parsers', async () => {
-    const res = await fetch(url.replace('/slack/actions', '/other'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' })
+    const res = await fetch(url.replace('/slack/actions', '/other'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":1}',
+    })
     assert.deepEqual(await res.json(), { parsed: { a: 1 } })
   })
 
   test('updateOutcome redraws the message with the decision and the outcome', async () => {
     const { ref, inc } = await post('inc-out', 'medium')
-    inc.timeline.push({ stage: 'approved', at: new Date().toISOString(), actor: `slack:${OPERATOR}`, summary: 'approved' })
-    await approvals.messenger.updateOutcome(ref, { status: 'resolved', summary: 'web-inc-out restarted and healthy for 30 s' }, inc)
+    inc.timeline.push({
+      stage: 'approved',
+      at: new Date().toISOString(),
+      actor: `slack:${OPERATOR}`,
+      summary: 'approved',
+    })
+    await approvals.messenger.updateOutcome(
+      ref,
+      { status: 'resolved', summary: 'web-inc-out restarted and healthy for 30 s' },
+      inc,
+    )
     const [upd] = slack.callsTo('chat.update')
     const text = allText(upd.args.blocks)
     assert.ok(text.includes(`*Approved* by <@${OPERATOR}>`))
     assert.ok(text.includes('*Fixed*') && text.includes('healthy for 30 s'))
-    assert.equal((upd.args.blocks as any[]).find((b) => b.type === 'actions'), undefined)
+    assert.equal(
+      (upd.args.blocks as any[]).find((b) => b.type === 'actions'),
+      undefined,
+    )
     await approvals.messenger.updateDecision(ref, { decision: 'reject', by: 'api:key_1', reason: 'not now' })
     assert.match(allText(slack.callsTo('chat.update')[1].args.blocks), /\*Rejected\* by api:key_1: not now/)
   })
@@ -304,7 +457,15 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
   test('verify() checks the bot token with auth.test', async () => {
     assert.deepEqual(await approvals.verify(), { team: 'sentinel-test', user: 'sentinel', botUserId: 'U0SENTINELBOT' })
     assert.equal(slack.callsTo('auth.test')[0].token, TOKEN)
-    const wrong = await createSlackApprovals({ botToken: 'xoxb-wrong', signingSecret: SECRET, channel: CHANNEL, apiUrl: slack.apiUrl, userRoles: {}, getIncident: async () => null, onDecision: async () => ({ ok: true }) })
+    const wrong = await createSlackApprovals({
+      botToken: 'xoxb-wrong',
+      signingSecret: SECRET,
+      channel: CHANNEL,
+      apiUrl: slack.apiUrl,
+      userRoles: {},
+      getIncident: async () => null,
+      onDecision: async () => ({ ok: true }),
+    })
     await assert.rejects(wrong.verify(), /invalid_auth/)
   })
 
@@ -333,15 +494,43 @@ describe("Bolt's own signature check (what the guard sits in front of)", () => {
     await new Promise((r) => server.once('listening', r))
     try {
       const u = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/actions`
-      const payload = blockActionPayload({ userId: ADMIN, actionId: 'sentinel_approve', value: 'x', channel: CHANNEL, messageTs: '1.000001', responseUrl: slack.responseUrl() })
+      const payload = blockActionPayload({
+        userId: ADMIN,
+        actionId: 'sentinel_approve',
+        value: 'x',
+        channel: CHANNEL,
+        messageTs: '1.000001',
+        responseUrl: slack.responseUrl(),
+      })
       assert.equal((await sendSignedInteraction({ url: u, signingSecret: 'wrong', payload })).status, 401)
-      assert.equal((await sendSignedInteraction({ url: u, signingSecret: SECRET, payload, timestamp: Math.floor(Date.now() / 1000) - 301 })).status, 401)
+      assert.equal(
+        (
+          await sendSignedInteraction({
+            url: u,
+            signingSecret: SECRET,
+            payload,
+            timestamp: Math.floor(Date.now() / 1000) - 301,
+          })
+        ).status,
+        401,
+      )
       assert.equal((await sendSignedInteraction({ url: u, signingSecret: SECRET, payload })).status, 200)
       // What Bolt lets through on its own, and the guard must not: a click stamped 2 minutes ahead,
       // and the same signed click again on other spellings of the path (Express's routing).
       const timestamp = Math.floor(Date.now() / 1000) + 120
       for (const path of ['/slack/actions', '/slack/actions/', '/SLACK/ACTIONS']) {
-        assert.equal((await sendSignedInteraction({ url: u.replace('/slack/actions', path), signingSecret: SECRET, payload, timestamp })).status, 200, path)
+        assert.equal(
+          (
+            await sendSignedInteraction({
+              url: u.replace('/slack/actions', path),
+              signingSecret: SECRET,
+              payload,
+              timestamp,
+            })
+          ).status,
+          200,
+          path,
+        )
       }
       assert.equal(called, 0)
     } finally {
@@ -352,7 +541,15 @@ describe("Bolt's own signature check (what the guard sits in front of)", () => {
   })
 
   test('a body parser mounted in front of the Slack router is detected, not silently trusted', async () => {
-    const approvals = await createSlackApprovals({ botToken: TOKEN, signingSecret: SECRET, channel: CHANNEL, apiUrl: 'http://127.0.0.1:9/api/', userRoles: {}, getIncident: async () => null, onDecision: async () => ({ ok: true }) })
+    const approvals = await createSlackApprovals({
+      botToken: TOKEN,
+      signingSecret: SECRET,
+      channel: CHANNEL,
+      apiUrl: 'http://127.0.0.1:9/api/',
+      userRoles: {},
+      getIncident: async () => null,
+      onDecision: async () => ({ ok: true }),
+    })
     const app = express()
     app.use(express.urlencoded({ extended: false }))
     app.use(approvals.router)
@@ -360,7 +557,14 @@ describe("Bolt's own signature check (what the guard sits in front of)", () => {
     await new Promise((r) => server.once('listening', r))
     try {
       const u = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/actions`
-      const payload = blockActionPayload({ userId: ADMIN, actionId: 'sentinel_approve', value: 'x', channel: CHANNEL, messageTs: '1.000001', responseUrl: 'http://127.0.0.1:9/' })
+      const payload = blockActionPayload({
+        userId: ADMIN,
+        actionId: 'sentinel_approve',
+        value: 'x',
+        channel: CHANNEL,
+        messageTs: '1.000001',
+        responseUrl: 'http://127.0.0.1:9/',
+      })
       assert.equal((await sendSignedInteraction({ url: u, signingSecret: SECRET, payload })).status, 500)
     } finally {
       server.closeAllConnections()
@@ -402,12 +606,22 @@ describe("a raw body read in front of the Slack router (as the main process's fr
     await new Promise((r) => server.once('listening', r))
     try {
       const u = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/actions`
-      const payload = blockActionPayload({ userId: OPERATOR, actionId: 'sentinel_approve', value: inc.id, channel: CHANNEL, messageTs: '1.000001', responseUrl: slack.responseUrl() })
+      const payload = blockActionPayload({
+        userId: OPERATOR,
+        actionId: 'sentinel_approve',
+        value: inc.id,
+        channel: CHANNEL,
+        messageTs: '1.000001',
+        responseUrl: slack.responseUrl(),
+      })
       const timestamp = Math.floor(Date.now() / 1000)
       assert.equal((await sendSignedInteraction({ url: u, signingSecret: 'wrong', payload })).status, 401)
       assert.equal((await sendSignedInteraction({ url: u, signingSecret: SECRET, payload, timestamp })).status, 200)
       await waitFor(() => decided.length > 0, { timeoutMs: 10_000, what: 'the decision' })
-      assert.equal((await sendSignedInteraction({ url: `${u}/`, signingSecret: SECRET, payload, timestamp })).status, 401)
+      assert.equal(
+        (await sendSignedInteraction({ url: `${u}/`, signingSecret: SECRET, payload, timestamp })).status,
+        401,
+      )
       await sleep(300)
       assert.equal(decided.length, 1)
     } finally {
@@ -419,7 +633,10 @@ describe("a raw body read in front of the Slack router (as the main process's fr
 })
 
 describe('the signature guard, piece by piece', () => {
-  const signed = (ts: number, body = 'payload=%7B%7D') => ({ 'x-slack-request-timestamp': String(ts), 'x-slack-signature': slackSignature(SECRET, ts, body) })
+  const signed = (ts: number, body = 'payload=%7B%7D') => ({
+    'x-slack-request-timestamp': String(ts),
+    'x-slack-signature': slackSignature(SECRET, ts, body),
+  })
   test('a timestamp may be up to 5 minutes old and up to a minute ahead', () => {
     const now = Date.parse('2025-06-01T12:00:00Z')
     const t = now / 1000
@@ -433,10 +650,20 @@ describe('the signature guard, piece by piece', () => {
     assert.equal(MAX_AHEAD_SECONDS, 60)
   })
   test('every spelling of a path a router would take for the endpoint is the endpoint', () => {
-    for (const p of ['/slack/actions', '/slack/actions/', '/SLACK/ACTIONS', '/Slack/Actions//', '//slack//actions', '/slack/actions?a=1', '/slack/actions/?a=/b/', '/slack/actions#f']) {
+    for (const p of [
+      '/slack/actions',
+      '/slack/actions/',
+      '/SLACK/ACTIONS',
+      '/Slack/Actions//',
+      '//slack//actions',
+      '/slack/actions?a=1',
+      '/slack/actions/?a=/b/',
+      '/slack/actions#f',
+    ]) {
       assert.equal(canonicalPath(p), '/slack/actions', p)
     }
-    for (const p of ['/slack/actions/x', '/slack/action', '/slackactions', '/slack/%61ctions']) assert.notEqual(canonicalPath(p), '/slack/actions', p)
+    for (const p of ['/slack/actions/x', '/slack/action', '/slackactions', '/slack/%61ctions'])
+      assert.notEqual(canonicalPath(p), '/slack/actions', p)
     assert.equal(canonicalPath('/'), '/')
   })
   test('the replay key is what the signature covers: timestamp and body, nothing else', () => {

@@ -18,7 +18,15 @@ export const MAX_AGE_SECONDS = 300
 export const MAX_AHEAD_SECONDS = 60
 const MAX_BODY_BYTES = 1024 * 1024
 
-export type GuardFailure = 'missing_headers' | 'bad_timestamp' | 'stale' | 'future' | 'bad_signature' | 'replayed' | 'too_large' | 'body_consumed'
+export type GuardFailure =
+  | 'missing_headers'
+  | 'bad_timestamp'
+  | 'stale'
+  | 'future'
+  | 'bad_signature'
+  | 'replayed'
+  | 'too_large'
+  | 'body_consumed'
 
 export interface SignatureCheck {
   ok: boolean
@@ -26,7 +34,12 @@ export interface SignatureCheck {
 }
 
 /** Checks one request's headers and raw body. Does not record it (see createReplayCache). */
-export function checkSlackSignature(signingSecret: string, headers: IncomingMessage['headers'], rawBody: Buffer | string, nowMs = Date.now()): SignatureCheck {
+export function checkSlackSignature(
+  signingSecret: string,
+  headers: IncomingMessage['headers'],
+  rawBody: Buffer | string,
+  nowMs = Date.now(),
+): SignatureCheck {
   const ts = headers['x-slack-request-timestamp']
   const sig = headers['x-slack-signature']
   if (typeof ts !== 'string' || typeof sig !== 'string') return { ok: false, reason: 'missing_headers' }
@@ -81,7 +94,10 @@ export function createReplayCache(max = 10_000) {
  * guard lets through, so a spelling this does not match goes elsewhere, never to Bolt unchecked.
  */
 export function canonicalPath(url: string): string {
-  const path = url.split(/[?#]/, 1)[0].toLowerCase().replace(/\/{2,}/g, '/')
+  const path = url
+    .split(/[?#]/, 1)[0]
+    .toLowerCase()
+    .replace(/\/{2,}/g, '/')
   return path.length > 1 ? path.replace(/\/$/, '') : path
 }
 
@@ -120,7 +136,8 @@ export function createSignatureGuard(opts: GuardOptions) {
       const t = now()
       const check = checkSlackSignature(opts.signingSecret, req.headers, body, t)
       if (!check.ok) return refuse(401, check.reason!)
-      if (!replay.firstUse(replayKey(String(req.headers['x-slack-request-timestamp']), body), t)) return refuse(401, 'replayed')
+      if (!replay.firstUse(replayKey(String(req.headers['x-slack-request-timestamp']), body), t))
+        return refuse(401, 'replayed')
       ;(req as { rawBody?: Buffer }).rawBody = body
       const sentTo = req.url
       req.url = opts.endpoint

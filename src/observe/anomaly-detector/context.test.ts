@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { contextClone, contextCreate, contextFromJson, contextToJson, contextUpdate, type ContextShape } from './context'
+import {
+  contextClone,
+  contextCreate,
+  contextFromJson,
+  contextToJson,
+  contextUpdate,
+  type ContextShape,
+} from './context'
 
 const popcount = (bytes: Uint8Array) => [...bytes].reduce((n, b) => n + b.toString(2).replaceAll('0', '').length, 0)
 
@@ -46,7 +53,11 @@ describe('contextual novelty model', () => {
     const before = contextClone(c)
     const x = noise()
     const novelty = contextUpdate(before, x, 0, 8, shape, false)
-    assert.equal(contextUpdate(probe, x, 0, 8, shape), novelty, 'same answer from the previous generation as from the current one')
+    assert.equal(
+      contextUpdate(probe, x, 0, 8, shape),
+      novelty,
+      'same answer from the previous generation as from the current one',
+    )
     assert.ok(probe.fill > 0 || novelty === 1)
   })
 
@@ -62,6 +73,13 @@ describe('contextual novelty model', () => {
     assert.equal(legacy.old, null)
     assert.equal(legacy.fill, popcount(c.seen))
     assert.throws(() => contextFromJson({ recent: [], seen: Buffer.alloc(8).toString('base64') }, shape), /table size/)
-    assert.throws(() => contextFromJson({ recent: [], seen: Buffer.from(c.seen).toString('base64'), old: Buffer.alloc(8).toString('base64') }, shape), /table size/)
+    assert.throws(
+      () =>
+        contextFromJson(
+          { recent: [], seen: Buffer.from(c.seen).toString('base64'), old: Buffer.alloc(8).toString('base64') },
+          shape,
+        ),
+      /table size/,
+    )
   })
 })

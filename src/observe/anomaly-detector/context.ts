@@ -55,7 +55,11 @@ export interface ContextJson {
 }
 
 export function contextToJson(c: ContextModel): ContextJson {
-  return { recent: c.recent.slice(), seen: Buffer.from(c.seen).toString('base64'), ...(c.old ? { old: Buffer.from(c.old).toString('base64') } : {}) }
+  return {
+    recent: c.recent.slice(),
+    seen: Buffer.from(c.seen).toString('base64'),
+    ...(c.old ? { old: Buffer.from(c.old).toString('base64') } : {}),
+  }
 }
 
 function popcount(bytes: Uint8Array): number {
@@ -70,13 +74,20 @@ function popcount(bytes: Uint8Array): number {
 }
 
 export function contextFromJson(j: ContextJson, shape: ContextShape): ContextModel {
-  if (typeof j !== 'object' || j === null || typeof j.seen !== 'string' || !Array.isArray(j.recent) || (j.old !== undefined && typeof j.old !== 'string')) {
+  if (
+    typeof j !== 'object' ||
+    j === null ||
+    typeof j.seen !== 'string' ||
+    !Array.isArray(j.recent) ||
+    (j.old !== undefined && typeof j.old !== 'string')
+  ) {
     throw new Error('anomaly: bad context model in state')
   }
   const bytes = Buffer.from(j.seen, 'base64')
   const old = j.old !== undefined ? Buffer.from(j.old, 'base64') : null
   const expected = tableBytes(shape)
-  if (bytes.length !== expected || (old && old.length !== expected)) throw new Error('anomaly: context table size does not match the options')
+  if (bytes.length !== expected || (old && old.length !== expected))
+    throw new Error('anomaly: context table size does not match the options')
   if (j.recent.length > shape.order || !j.recent.every((v) => Number.isInteger(v) && v >= 0 && v < shape.levels + 2)) {
     throw new Error('anomaly: bad context levels in state')
   }
@@ -90,11 +101,19 @@ function mix(h: number, x: number): number {
 }
 
 /** Learn one value (or with `learn` false only judge it); returns its novelty in [0, 1]. */
-export function contextUpdate(c: ContextModel, x: number, lo: number, hi: number, shape: ContextShape, learn = true): number {
+export function contextUpdate(
+  c: ContextModel,
+  x: number,
+  lo: number,
+  hi: number,
+  shape: ContextShape,
+  learn = true,
+): number {
   const { levels, order } = shape
   const span = hi - lo
   // bins 1..levels inside [lo, hi], 0 below, levels + 1 above
-  const level = span > 0 ? clamp(Math.floor(((x - lo) / span) * levels), -1, levels) + 1 : x < lo ? 0 : x > hi ? levels + 1 : 1
+  const level =
+    span > 0 ? clamp(Math.floor(((x - lo) / span) * levels), -1, levels) + 1 : x < lo ? 0 : x > hi ? levels + 1 : 1
   const mask = (1 << shape.tableBits) - 1
   const r = c.recent
   let firstUnseen = 0

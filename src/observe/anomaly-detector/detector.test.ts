@@ -42,9 +42,15 @@ describe('AnomalyDetector', () => {
     assert.equal(wild.length, 15)
     assert.deepEqual(runAll(det, wild), new Array(15).fill(0))
     const det2 = new AnomalyDetector({ baseline: 40 })
-    const s2 = runAll(det2, series(60, 1, (i, x) => (i % 7 === 0 ? x * 100 : x)))
+    const s2 = runAll(
+      det2,
+      series(60, 1, (i, x) => (i % 7 === 0 ? x * 100 : x)),
+    )
     assert.deepEqual(s2.slice(0, 40), new Array(40).fill(0))
-    assert.ok(s2.slice(40).some((s) => s > 0), 'scores after the baseline are not all zero')
+    assert.ok(
+      s2.slice(40).some((s) => s > 0),
+      'scores after the baseline are not all zero',
+    )
   })
 
   it('returns finite scores in [0, 1]', () => {
@@ -59,7 +65,10 @@ describe('AnomalyDetector', () => {
   it('detects a level shift on synthetic data', () => {
     const det = new AnomalyDetector()
     const shiftAt = 2000
-    const scores = runAll(det, series(2600, 3, (i, x) => (i >= shiftAt ? x + 40 : x)))
+    const scores = runAll(
+      det,
+      series(2600, 3, (i, x) => (i >= shiftAt ? x + 40 : x)),
+    )
     const before = Math.max(...scores.slice(300, shiftAt))
     const after = Math.max(...scores.slice(shiftAt, shiftAt + 20))
     assert.ok(after >= 0.5, `shift score ${after} should be >= 0.5`)
@@ -69,7 +78,10 @@ describe('AnomalyDetector', () => {
   it('detects an isolated spike', () => {
     const det = new AnomalyDetector()
     const at = 1500
-    const scores = runAll(det, series(1700, 4, (i, x) => (i === at ? x + 60 : x)))
+    const scores = runAll(
+      det,
+      series(1700, 4, (i, x) => (i === at ? x + 60 : x)),
+    )
     const before = Math.max(...scores.slice(300, at))
     assert.ok(scores[at] > before, `spike score ${scores[at]} vs before ${before}`)
     assert.ok(scores[at] >= 0.5)
@@ -110,14 +122,20 @@ describe('AnomalyDetector', () => {
     const sc = runAll(c, rest, 1700)
     assert.deepEqual(sb, sa)
     assert.deepEqual(sc, sa)
-    assert.ok(sa.some((s) => s > 0.5), 'the continuation contains anomalies')
+    assert.ok(
+      sa.some((s) => s > 0.5),
+      'the continuation contains anomalies',
+    )
     assert.equal(JSON.stringify(b), JSON.stringify(a))
   })
 
   it('peek gives the score update would give, without learning', () => {
     const values = series(3000, 21, (i, x) => (i === 2100 ? x + 60 : i > 2500 && i < 2600 ? 50 : x))
     // damping (decaying maximum and rest periods) is the only difference; peek applies neither
-    for (const opts of [{ dampDecay: 0, restPoints: 0 }, { dampDecay: 0, restPoints: 0, contextWeight: 0 }]) {
+    for (const opts of [
+      { dampDecay: 0, restPoints: 0 },
+      { dampDecay: 0, restPoints: 0, contextWeight: 0 },
+    ]) {
       const det = new AnomalyDetector(opts)
       let high = 0
       values.forEach((v, i) => {
@@ -207,7 +225,10 @@ describe('AnomalyDetector', () => {
     const b = AnomalyDetector.fromJSON(old as never)
     assert.equal(b.options.scoreLikelihoodLong, new AnomalyDetector().options.scoreLikelihoodLong)
     const scores = runAll(b, values.slice(400), 400)
-    assert.ok(scores.every((s) => s >= 0 && s <= 1), 'scores in [0, 1]')
+    assert.ok(
+      scores.every((s) => s >= 0 && s <= 1),
+      'scores in [0, 1]',
+    )
     assert.ok(AnomalyDetector.fromJSON(JSON.stringify(b)).toJSON().rsCount === 200, 'calibration history starts afresh')
   })
 
@@ -226,7 +247,10 @@ describe('AnomalyDetector', () => {
 
   it('round-trips with non-default model shapes, and with the novelty model off', () => {
     const values = series(2000, 14, (i, x) => (i === 1500 ? x + 70 : i > 1700 && i < 1800 ? 50 : x))
-    for (const opts of [{ valueWindow: 500, valueBlocks: 5, contextLevels: 4, contextOrder: 3, contextTableBits: 10 }, { contextWeight: 0 }]) {
+    for (const opts of [
+      { valueWindow: 500, valueBlocks: 5, contextLevels: 4, contextOrder: 3, contextTableBits: 10 },
+      { contextWeight: 0 },
+    ]) {
       const a = new AnomalyDetector(opts)
       runAll(a, values.slice(0, 900))
       const b = AnomalyDetector.fromJSON(JSON.stringify(a))
@@ -250,7 +274,10 @@ describe('AnomalyDetector', () => {
     const during = Math.max(...scores.slice(flatAt, flatAt + period))
     assert.ok(during >= 0.5 && during > before, `flat stretch ${during} vs before ${before}`)
     const valueOnly = runAll(new AnomalyDetector({ contextWeight: 0 }), values)
-    assert.ok(Math.max(...valueOnly.slice(flatAt, flatAt + period)) < during, 'the novelty model adds evidence the value model lacks')
+    assert.ok(
+      Math.max(...valueOnly.slice(flatAt, flatAt + period)) < during,
+      'the novelty model adds evidence the value model lacks',
+    )
   })
 
   it('rejects a state whose context table does not match its options', () => {
@@ -280,17 +307,20 @@ describe('AnomalyDetector', () => {
     runAll(det, v.slice(5000), 5000)
     const size60k = JSON.stringify(det).length
     // at most one more generation of the contextual model's table (8 KB, base64) over the early state
-    const table = Math.ceil((2 ** det.options.contextTableBits) / 8 / 3) * 4
+    const table = Math.ceil(2 ** det.options.contextTableBits / 8 / 3) * 4
     assert.ok(size60k <= size5k + table + 2000, `state grew from ${size5k} to ${size60k} chars`)
     assert.ok(size60k < 2 * table + 10_000, `state is ${size60k} chars`)
     const st = det.toJSON()
     const countNumbers = (x: unknown): number =>
-      typeof x === 'number' ? 1 : x !== null && typeof x === 'object' ? Object.values(x).reduce((a: number, v) => a + countNumbers(v), 0) : 0
+      typeof x === 'number'
+        ? 1
+        : x !== null && typeof x === 'object'
+          ? Object.values(x).reduce((a: number, v) => a + countNumbers(v), 0)
+          : 0
     const numbers = countNumbers(st)
     assert.ok(numbers < 1000, `state holds ${numbers} numbers`)
     assert.ok(st.valueTail.hiBlocks.length <= det.options.valueBlocks)
   })
-
 
   it('explains an alert with an expected range and the observed value', () => {
     const det = new AnomalyDetector()

@@ -1,6 +1,34 @@
-import { contextClone, contextCreate, contextFromJson, contextToJson, contextUpdate, type ContextJson, type ContextModel, type ContextShape } from './context'
-import { clamp, isRing, normalTail, ringClone, ringCreate, ringPush, ringValues, quantileInPlace, type Ring } from './stats'
-import { isValueTail, valueTailAdd, valueTailClone, valueTailCreate, valueTailLog10, valueTailRefresh, type ValueTailShape, type ValueTailState } from './tail'
+import {
+  contextClone,
+  contextCreate,
+  contextFromJson,
+  contextToJson,
+  contextUpdate,
+  type ContextJson,
+  type ContextModel,
+  type ContextShape,
+} from './context'
+import {
+  clamp,
+  isRing,
+  normalTail,
+  ringClone,
+  ringCreate,
+  ringPush,
+  ringValues,
+  quantileInPlace,
+  type Ring,
+} from './stats'
+import {
+  isValueTail,
+  valueTailAdd,
+  valueTailClone,
+  valueTailCreate,
+  valueTailLog10,
+  valueTailRefresh,
+  type ValueTailShape,
+  type ValueTailState,
+} from './tail'
 
 /**
  * Streaming anomaly detector for one metric series.
@@ -252,7 +280,13 @@ function tailShape(o: DetectorOptions): ValueTailShape {
 }
 
 function contextShape(o: DetectorOptions): ContextShape {
-  return { levels: o.contextLevels, order: o.contextOrder, tableBits: o.contextTableBits, maxFill: o.contextMaxFill, seed: o.contextSeed }
+  return {
+    levels: o.contextLevels,
+    order: o.contextOrder,
+    tableBits: o.contextTableBits,
+    maxFill: o.contextMaxFill,
+    seed: o.contextSeed,
+  }
 }
 
 /** -log10(p) / 10 clipped to [0, 1] (+ 0 turns -0 into 0 so that scores survive JSON unchanged). */
@@ -325,9 +359,13 @@ export class AnomalyDetector {
     const vt = s.valueTail
     const lv = vt.fitted >= Math.max(2, Math.min(o.minFit, o.baseline)) ? valueTailLog10(vt, value) : 0
     // pattern novelty, quantised on the same history's robust range
-    const novelty = o.contextWeight > 0 ? contextUpdate(s.context, value, vt.fitted > 0 ? vt.uLo : value, vt.fitted > 0 ? vt.uHi : value, this.ctx) : 0
+    const novelty =
+      o.contextWeight > 0
+        ? contextUpdate(s.context, value, vt.fitted > 0 ? vt.uLo : value, vt.fitted > 0 ? vt.uHi : value, this.ctx)
+        : 0
     valueTailAdd(vt, value, this.tail)
-    if (vt.sinceRefresh >= o.tailRefresh || vt.fitted < o.minFit) valueTailRefresh(vt, o.valueQuantile, o.valueMinBeta, this.tail)
+    if (vt.sinceRefresh >= o.tailRefresh || vt.fitted < o.minFit)
+      valueTailRefresh(vt, o.valueQuantile, o.valueMinBeta, this.tail)
 
     // anomaly likelihood of the novelty stream
     // (not during the baseline, when every pattern is new)
@@ -391,7 +429,14 @@ export class AnomalyDetector {
     const lv = vt.fitted >= Math.max(2, Math.min(o.minFit, o.baseline)) ? valueTailLog10(vt, value) : 0
     let ln = 0
     if (o.contextWeight > 0) {
-      const novelty = contextUpdate(s.context, value, vt.fitted > 0 ? vt.uLo : value, vt.fitted > 0 ? vt.uHi : value, this.ctx, false)
+      const novelty = contextUpdate(
+        s.context,
+        value,
+        vt.fitted > 0 ? vt.uLo : value,
+        vt.fitted > 0 ? vt.uHi : value,
+        this.ctx,
+        false,
+      )
       ln = this.noveltyLog10(s.nvShort + o.likelihoodShort * (novelty - s.nvShort) - s.nvMean)
     }
     return this.calibrate(combine(lv, ln, o), false)
@@ -408,7 +453,14 @@ export class AnomalyDetector {
     if (o.scoreLikelihoodLong <= 0) return raw
     const short = s.rsShort + o.scoreLikelihoodShort * (raw - s.rsShort)
     const d = short - s.rsMean
-    const l = s.rsCount >= o.baseline && d > 0 ? scoreOfLog10(Math.log10(Math.max(normalTail(d / Math.sqrt(s.rsVar + o.scoreLikelihoodMinSd * o.scoreLikelihoodMinSd)), 1e-300))) : 0
+    const l =
+      s.rsCount >= o.baseline && d > 0
+        ? scoreOfLog10(
+            Math.log10(
+              Math.max(normalTail(d / Math.sqrt(s.rsVar + o.scoreLikelihoodMinSd * o.scoreLikelihoodMinSd)), 1e-300),
+            ),
+          )
+        : 0
     if (learn) {
       s.rsShort = short
       s.rsCount++
@@ -474,7 +526,13 @@ function combine(lv: number, ln: number, o: DetectorOptions): number {
 }
 
 function validateState(st: DetectorState): void {
-  if (typeof st !== 'object' || st === null || st.version !== 3 || typeof st.options !== 'object' || st.options === null) {
+  if (
+    typeof st !== 'object' ||
+    st === null ||
+    st.version !== 3 ||
+    typeof st.options !== 'object' ||
+    st.options === null
+  ) {
     throw new Error('anomaly: unsupported detector state')
   }
   const nums: (keyof DetectorState)[] = ['n', 'lastScore', 'nvShort', 'nvMean', 'nvVar', 'nvCount', 'recentMax']
@@ -483,7 +541,8 @@ function validateState(st: DetectorState): void {
   }
   // absent from states saved before rest periods / score calibration existed
   for (const k of ['restLeft', 'restScore', 'rsShort', 'rsMean', 'rsVar', 'rsCount'] as const) {
-    if (st[k] !== undefined && (typeof st[k] !== 'number' || !Number.isFinite(st[k]) || st[k] < 0)) throw new Error(`anomaly: bad state field ${k}`)
+    if (st[k] !== undefined && (typeof st[k] !== 'number' || !Number.isFinite(st[k]) || st[k] < 0))
+      throw new Error(`anomaly: bad state field ${k}`)
   }
   const o = normaliseOptions(st.options)
   if (!isRing(st.values) || st.values.cap !== o.window) throw new Error('anomaly: bad ring buffer in state')

@@ -14,12 +14,18 @@ function fitted(values: number[], minBeta: number) {
 describe('value tails', () => {
   it('fits the q-quantile and the mean excess beyond it', () => {
     // 0..999: the 0.995 quantile is 995, and 4 values lie above it, by 1..4 (mean 2.5)
-    const t = fitted(Array.from({ length: 1000 }, (_, i) => i), 0)
+    const t = fitted(
+      Array.from({ length: 1000 }, (_, i) => i),
+      0,
+    )
     assert.equal(t.uHi, 995)
     assert.equal(t.betaHi, 2.5)
     assert.equal(t.fracHi, 4 / 1000)
     assert.equal(valueTailLog10(t, 500), 0, 'inside the bulk')
-    assert.ok(Math.abs(valueTailLog10(t, 995 + 2.5) - (Math.log10(4 / 1000) - Math.LOG10E)) < 1e-12, 'one mean excess beyond: e^-1 of the tail')
+    assert.ok(
+      Math.abs(valueTailLog10(t, 995 + 2.5) - (Math.log10(4 / 1000) - Math.LOG10E)) < 1e-12,
+      'one mean excess beyond: e^-1 of the tail',
+    )
   })
 
   it('fits each side on its own values (they share a scratch buffer)', () => {

@@ -40,7 +40,21 @@ export interface ValueTailShape {
 }
 
 export function valueTailCreate(): ValueTailState {
-  return { hiBlocks: [], loBlocks: [], curHi: [], curLo: [], curCount: 0, sinceRefresh: 0, fitted: 0, uHi: 0, uLo: 0, betaHi: 1, betaLo: 1, fracHi: 1, fracLo: 1 }
+  return {
+    hiBlocks: [],
+    loBlocks: [],
+    curHi: [],
+    curLo: [],
+    curCount: 0,
+    sinceRefresh: 0,
+    fitted: 0,
+    uHi: 0,
+    uLo: 0,
+    betaHi: 1,
+    betaLo: 1,
+    fracHi: 1,
+    fracLo: 1,
+  }
 }
 
 export function valueTailClone(t: ValueTailState): ValueTailState {
@@ -164,7 +178,9 @@ export function isValueTail(x: unknown, shape: ValueTailShape): x is ValueTailSt
     Number.isInteger(t.curCount) &&
     t.curCount >= 0 &&
     t.curCount < shape.blockSize &&
-    [t.sinceRefresh, t.fitted, t.uHi, t.uLo, t.betaHi, t.betaLo, t.fracHi, t.fracLo].every((v) => typeof v === 'number' && Number.isFinite(v)) &&
+    [t.sinceRefresh, t.fitted, t.uHi, t.uLo, t.betaHi, t.betaLo, t.fracHi, t.fracLo].every(
+      (v) => typeof v === 'number' && Number.isFinite(v),
+    ) &&
     t.betaHi > 0 &&
     t.betaLo > 0
   )

@@ -32,7 +32,9 @@ describe('parsers', () => {
     assert.deepEqual(a, { idle: 800, total: 1000 })
     // 250 jiffies passed, 50 of them idle: 80 % busy.
     assert.equal(cpuBusyPercent(a, b), 80)
-    const mem = parseMeminfo('MemTotal:       1000 kB\nMemFree:         100 kB\nMemAvailable:    250 kB\nHugePages_Total:       0\n')
+    const mem = parseMeminfo(
+      'MemTotal:       1000 kB\nMemFree:         100 kB\nMemAvailable:    250 kB\nHugePages_Total:       0\n',
+    )
     assert.equal(mem.MemTotal, 1024_000)
     assert.equal(mem.HugePages_Total, 0)
     assert.equal(memoryUsedPercent(mem), 75)
@@ -57,8 +59,20 @@ describe('parsers', () => {
 
   it('percentile is nearest-rank', () => {
     assert.equal(percentile([5], 95), 5)
-    assert.equal(percentile(Array.from({ length: 20 }, (_, i) => i + 1), 95), 19)
-    assert.equal(percentile(Array.from({ length: 100 }, (_, i) => 100 - i), 95), 95)
+    assert.equal(
+      percentile(
+        Array.from({ length: 20 }, (_, i) => i + 1),
+        95,
+      ),
+      19,
+    )
+    assert.equal(
+      percentile(
+        Array.from({ length: 100 }, (_, i) => 100 - i),
+        95,
+      ),
+      95,
+    )
   })
 })
 
@@ -118,7 +132,10 @@ describe('collectors (this machine)', () => {
     assert.equal((await history.get(mem.series)).length, 2)
     const rh = new RedisReadingHistory(redis.client, 2, `sentinel:test:${randomBytes(3).toString('hex')}:`)
     for (let i = 0; i < 3; i++) await rh.record([{ ...mem, value: i }])
-    assert.deepEqual((await rh.get(mem.series)).map((p) => p.value), [1, 2])
+    assert.deepEqual(
+      (await rh.get(mem.series)).map((p) => p.value),
+      [1, 2],
+    )
   })
 
   it('reads container memory and CPU from the Docker Engine API, and the Monitor alerts on them', async () => {
@@ -144,9 +161,17 @@ describe('collectors (this machine)', () => {
     assert.ok(cpu && cpu.value > 30, `cpu % ${cpu?.value}`)
     assert.match(mine[0].resource.id, /^[0-9a-f]{64}$/)
 
-    const monitor = new Monitor({ host: { sampleMs: 100 }, docker, checks: { container_cpu: { threshold: 30 } }, history: false })
+    const monitor = new Monitor({
+      host: { sampleMs: 100 },
+      docker,
+      checks: { container_cpu: { threshold: 30 } },
+      history: false,
+    })
     const { alerts } = monitor.evaluate(readings)
-    const types = alerts.filter((a) => a.resource.kind === 'container').map((a) => `${a.type}:${a.labels.check}`).sort()
+    const types = alerts
+      .filter((a) => a.resource.kind === 'container')
+      .map((a) => `${a.type}:${a.labels.check}`)
+      .sort()
     assert.deepEqual(types, ['cpu:container_cpu', 'memory:container_memory'])
     assert.equal(alerts.find((a) => a.type === 'memory')?.resource.name, name)
   })
@@ -160,8 +185,16 @@ describe('collectors (this machine)', () => {
     servers.push(server)
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-    const window = new RedisProbeWindow(redis.client, { size: 10, prefix: `sentinel:test:${randomBytes(3).toString('hex')}:` })
-    const prober = new HttpProber({ targets: [`${base}/slow`, `${base}/fast`, 'http://127.0.0.1:1/closed'], requestsPerTick: 2, timeoutMs: 1500, window })
+    const window = new RedisProbeWindow(redis.client, {
+      size: 10,
+      prefix: `sentinel:test:${randomBytes(3).toString('hex')}:`,
+    })
+    const prober = new HttpProber({
+      targets: [`${base}/slow`, `${base}/fast`, 'http://127.0.0.1:1/closed'],
+      requestsPerTick: 2,
+      timeoutMs: 1500,
+      window,
+    })
     const first = await prober.probe()
     const slow = first.find((r) => r.resource.id === `${base}/slow`)!
     const fast = first.find((r) => r.resource.id === `${base}/fast`)!

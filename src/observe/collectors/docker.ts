@@ -20,7 +20,10 @@ export interface DockerCollectorOptions {
 }
 
 /** Where and how long the Engine API is asked, from the collector's options. */
-const engineOpts = (opts: DockerCollectorOptions) => ({ socketPath: opts.socketPath ?? '/var/run/docker.sock', timeoutMs: opts.timeoutMs })
+const engineOpts = (opts: DockerCollectorOptions) => ({
+  socketPath: opts.socketPath ?? '/var/run/docker.sock',
+  timeoutMs: opts.timeoutMs,
+})
 
 export interface ContainerSummary {
   Id: string
@@ -32,18 +35,28 @@ export interface ContainerSummary {
 
 export interface ContainerStats {
   read: string
-  cpu_stats: { cpu_usage: { total_usage: number; percpu_usage?: number[] }; system_cpu_usage?: number; online_cpus?: number }
+  cpu_stats: {
+    cpu_usage: { total_usage: number; percpu_usage?: number[] }
+    system_cpu_usage?: number
+    online_cpus?: number
+  }
   memory_stats: { usage?: number; limit?: number; stats?: Record<string, number> }
 }
 
 export async function listRunningContainers(opts: DockerCollectorOptions = {}): Promise<ContainerSummary[]> {
   const filters: Record<string, string[]> = { status: ['running'] }
   if (opts.label) filters.label = [opts.label]
-  return engineGet<ContainerSummary[]>(`/containers/json?filters=${encodeURIComponent(JSON.stringify(filters))}`, engineOpts(opts))
+  return engineGet<ContainerSummary[]>(
+    `/containers/json?filters=${encodeURIComponent(JSON.stringify(filters))}`,
+    engineOpts(opts),
+  )
 }
 
 export function oneShotStats(id: string, opts: DockerCollectorOptions = {}): Promise<ContainerStats> {
-  return engineGet<ContainerStats>(`/containers/${encodeURIComponent(id)}/stats?stream=false&one-shot=true`, engineOpts(opts))
+  return engineGet<ContainerStats>(
+    `/containers/${encodeURIComponent(id)}/stats?stream=false&one-shot=true`,
+    engineOpts(opts),
+  )
 }
 
 /** Memory in use as `docker stats` counts it: usage less the inactive file cache. */
@@ -67,8 +80,25 @@ export function containerCpuPercent(a: ContainerStats, b: ContainerStats): numbe
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-function mk(metric: ReadingMetric, unit: ReadingUnit, value: number, resource: ResourceRef, labels: Record<string, string>, at: string): Reading {
-  return { series: readingSeries(metric, resource), metric, value, unit, resource, labels, source: 'collector', query: 'collector:docker /containers/{id}/stats', at }
+function mk(
+  metric: ReadingMetric,
+  unit: ReadingUnit,
+  value: number,
+  resource: ResourceRef,
+  labels: Record<string, string>,
+  at: string,
+): Reading {
+  return {
+    series: readingSeries(metric, resource),
+    metric,
+    value,
+    unit,
+    resource,
+    labels,
+    source: 'collector',
+    query: 'collector:docker /containers/{id}/stats',
+    at,
+  }
 }
 
 /** Memory and CPU readings of each running container. Containers that stop mid-way are skipped. */
@@ -94,7 +124,8 @@ export async function collectContainers(opts: DockerCollectorOptions = {}): Prom
       out.push(mk('container_memory_bytes', 'bytes', mem, resource, labels, at))
       const limit = b.memory_stats.limit
       // Docker reports the host's memory as the limit of an unlimited container: no percentage then.
-      if (limit && limit > 0 && limit < hostTotal) out.push(mk('container_memory_percent', 'percent', (100 * mem) / limit, resource, labels, at))
+      if (limit && limit > 0 && limit < hostTotal)
+        out.push(mk('container_memory_percent', 'percent', (100 * mem) / limit, resource, labels, at))
     }
     const cpu = a ? containerCpuPercent(a, b) : undefined
     if (cpu !== undefined) out.push(mk('container_cpu_percent', 'percent', cpu, resource, labels, at))

@@ -125,7 +125,17 @@ export async function diskReadings(opts: HostCollectorOptions, instance: string,
         const fs = await filesystemUsage(m.mountpoint)
         if (!fs.sizeBytes) return
         const resource: ResourceRef = { kind: 'filesystem', id: `${instance}:${m.mountpoint}`, name: m.mountpoint }
-        out.push(mk('disk_used_percent', 'percent', fs.usedPercent, resource, { instance, device: m.device, fstype: m.fstype, mountpoint: m.mountpoint }, 'collector:statfs', at))
+        out.push(
+          mk(
+            'disk_used_percent',
+            'percent',
+            fs.usedPercent,
+            resource,
+            { instance, device: m.device, fstype: m.fstype, mountpoint: m.mountpoint },
+            'collector:statfs',
+            at,
+          ),
+        )
       } catch {
         // A mount that vanished or that we may not stat is not a reading.
       }
@@ -134,8 +144,26 @@ export async function diskReadings(opts: HostCollectorOptions, instance: string,
   return out.sort((a, b) => a.resource.name.localeCompare(b.resource.name))
 }
 
-function mk(metric: ReadingMetric, unit: ReadingUnit, value: number, resource: ResourceRef, labels: Record<string, string>, query: string, at: string): Reading {
-  return { series: readingSeries(metric, resource), metric, value, unit, resource, labels, source: 'collector', query, at }
+function mk(
+  metric: ReadingMetric,
+  unit: ReadingUnit,
+  value: number,
+  resource: ResourceRef,
+  labels: Record<string, string>,
+  query: string,
+  at: string,
+): Reading {
+  return {
+    series: readingSeries(metric, resource),
+    metric,
+    value,
+    unit,
+    resource,
+    labels,
+    source: 'collector',
+    query,
+    at,
+  }
 }
 
 /** All host readings from this machine: memory, CPU, disk per mount, network and computed latency. */
@@ -156,18 +184,52 @@ export async function collectHost(opts: HostCollectorOptions = {}): Promise<Read
   const labels = { instance }
 
   const out: Reading[] = []
-  out.push(mk('memory_used_percent', 'percent', memoryUsedPercent(parseMeminfo(meminfo)), host, labels, 'collector:/proc/meminfo', at))
-  out.push(mk('cpu_busy_percent', 'percent', cpuBusyPercent(parseProcStat(stat0), parseProcStat(stat1)), host, labels, 'collector:/proc/stat', at))
+  out.push(
+    mk(
+      'memory_used_percent',
+      'percent',
+      memoryUsedPercent(parseMeminfo(meminfo)),
+      host,
+      labels,
+      'collector:/proc/meminfo',
+      at,
+    ),
+  )
+  out.push(
+    mk(
+      'cpu_busy_percent',
+      'percent',
+      cpuBusyPercent(parseProcStat(stat0), parseProcStat(stat1)),
+      host,
+      labels,
+      'collector:/proc/stat',
+      at,
+    ),
+  )
   out.push(...(await diskReadings(opts, instance, at)))
   const a = parseNetDev(net0, devices)
   const b = parseNetDev(net1, devices)
   // Counters reset when an interface goes away; a negative delta is not traffic.
   const bytesPerSecond = Math.max(0, b.bytes - a.bytes) / seconds
   const errorsPerSecond = Math.max(0, b.errors - a.errors) / seconds
-  out.push(mk('network_bytes_per_second', 'bytes_per_second', bytesPerSecond, host, labels, 'collector:/proc/net/dev', at))
-  out.push(mk('network_errors_per_second', 'errors_per_second', errorsPerSecond, host, labels, 'collector:/proc/net/dev', at))
+  out.push(
+    mk('network_bytes_per_second', 'bytes_per_second', bytesPerSecond, host, labels, 'collector:/proc/net/dev', at),
+  )
+  out.push(
+    mk('network_errors_per_second', 'errors_per_second', errorsPerSecond, host, labels, 'collector:/proc/net/dev', at),
+  )
   if (opts.withLatency !== false) {
-    out.push(mk('latency_ms', 'ms', computedLatencyMs(bytesPerSecond, errorsPerSecond), host, labels, 'collector:/proc/net/dev (25ms + 2ms per MB/s + 100ms per error/s)', at))
+    out.push(
+      mk(
+        'latency_ms',
+        'ms',
+        computedLatencyMs(bytesPerSecond, errorsPerSecond),
+        host,
+        labels,
+        'collector:/proc/net/dev (25ms + 2ms per MB/s + 100ms per error/s)',
+        at,
+      ),
+    )
   }
   return out
 }

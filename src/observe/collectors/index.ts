@@ -28,7 +28,9 @@ export async function collectLocal(opts: LocalCollectorOptions = {}): Promise<Lo
 }
 
 /** Container readings from Docker, or none with the reason. Never throws. */
-export async function collectDockerContainers(opts: DockerCollectorOptions | false | undefined): Promise<{ containers: Reading[]; containerError?: string }> {
+export async function collectDockerContainers(
+  opts: DockerCollectorOptions | false | undefined,
+): Promise<{ containers: Reading[]; containerError?: string }> {
   if (opts === false) return { containers: [], containerError: 'docker collector disabled' }
   const socketPath = opts?.socketPath ?? '/var/run/docker.sock'
   if (!existsSync(socketPath)) return { containers: [], containerError: `no Docker socket at ${socketPath}` }

@@ -101,8 +101,16 @@ export async function probeOnce(target: string, timeoutMs: number): Promise<Prob
     // A fresh connection each time (agent: false): a pooled socket would hide connect latency.
     const req = mod.get(u, { agent: false, headers: { 'user-agent': 'sentinel-probe/1', accept: '*/*' } }, (res) => {
       res.on('data', () => {})
-      res.on('end', () => finish({ ok: (res.statusCode ?? 500) < 500, status: res.statusCode, ...((res.statusCode ?? 500) >= 500 ? { error: `HTTP ${res.statusCode}` } : {}) }))
-      res.on('error', (err) => finish({ ok: false, status: res.statusCode, error: (err as NodeJS.ErrnoException).code ?? err.message }))
+      res.on('end', () =>
+        finish({
+          ok: (res.statusCode ?? 500) < 500,
+          status: res.statusCode,
+          ...((res.statusCode ?? 500) >= 500 ? { error: `HTTP ${res.statusCode}` } : {}),
+        }),
+      )
+      res.on('error', (err) =>
+        finish({ ok: false, status: res.statusCode, error: (err as NodeJS.ErrnoException).code ?? err.message }),
+      )
     })
     // A request that fails or times out counts as the full timeout: the endpoint was that slow for a user.
     const timer = setTimeout(() => {
@@ -156,7 +164,10 @@ export class HttpProber {
         const reading: Reading = {
           series: readingSeries('latency_ms', resource),
           metric: 'latency_ms',
-          value: percentile(samples.map((s) => s.ms), this.pct),
+          value: percentile(
+            samples.map((s) => s.ms),
+            this.pct,
+          ),
           unit: 'ms',
           resource,
           labels: {

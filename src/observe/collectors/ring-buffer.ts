@@ -11,7 +11,8 @@ export class RingBuffer<T> {
   private count = 0
 
   constructor(readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`RingBuffer capacity must be a whole number >= 1, got ${capacity}`)
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new Error(`RingBuffer capacity must be a whole number >= 1, got ${capacity}`)
     this.items = new Array(capacity)
   }
 

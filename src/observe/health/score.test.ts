@@ -54,7 +54,11 @@ describe('health score', () => {
     assert.equal(sys.score, 0.75) // ½·1 + ½·mean(1, 0)
     assert.equal(sys.availability, 0.5)
     assert.ok(systemScore({ openIncidents: 2, thresholdRatios: [0.99] }, [up]).score < systemScore(host, [up]).score)
-    assert.equal(systemScore({ openIncidents: 1, thresholdRatios: [] }, [healthScore({ ...healthy, openIncidents: 2 })]).openIncidents, 3)
+    assert.equal(
+      systemScore({ openIncidents: 1, thresholdRatios: [] }, [healthScore({ ...healthy, openIncidents: 2 })])
+        .openIncidents,
+      3,
+    )
   })
 
   it('derives the availability from the container state Docker reports', () => {

@@ -72,7 +72,10 @@ export function headroomTerm(ratios: number[]): number {
 export function healthScore(input: HealthInput): HealthScore {
   const availability = clamp01(input.availability)
   const finite = input.thresholdRatios.filter((r) => Number.isFinite(r))
-  const rest = WEIGHTS.restarts * restartTerm(input.restarts) + WEIGHTS.incidents * incidentTerm(input.openIncidents) + WEIGHTS.headroom * headroomTerm(finite)
+  const rest =
+    WEIGHTS.restarts * restartTerm(input.restarts) +
+    WEIGHTS.incidents * incidentTerm(input.openIncidents) +
+    WEIGHTS.headroom * headroomTerm(finite)
   return {
     score: round(clamp01(availability * rest)),
     availability,
@@ -82,11 +85,16 @@ export function healthScore(input: HealthInput): HealthScore {
   }
 }
 
-export function systemScore(host: Omit<HealthInput, 'availability' | 'restarts'>, containers: HealthScore[]): HealthScore {
+export function systemScore(
+  host: Omit<HealthInput, 'availability' | 'restarts'>,
+  containers: HealthScore[],
+): HealthScore {
   const h = healthScore({ ...host, availability: 1, restarts: 0 })
   if (containers.length === 0) return h
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
-  const distances = [h.thresholdDistance, ...containers.map((c) => c.thresholdDistance)].filter((d): d is number => d !== null)
+  const distances = [h.thresholdDistance, ...containers.map((c) => c.thresholdDistance)].filter(
+    (d): d is number => d !== null,
+  )
   return {
     score: round(0.5 * h.score + 0.5 * mean(containers.map((c) => c.score))),
     availability: round(mean(containers.map((c) => c.availability))),

@@ -15,10 +15,22 @@ const WATCH = { key: 'sentinel.watch', value: `unit-${randomBytes(4).toString('h
 const config = { DOCKER_SOCKET: '/var/run/docker.sock', WATCH_LABEL: WATCH }
 
 function alert(type: Alert['type'], resource: ResourceRef): Alert {
-  return { fingerprint: `${type}:${resource.id}:${Math.random()}`, type, severity: 'critical', metric: type, value: 1, threshold: 0, resource, labels: {}, source: 'test', at: new Date().toISOString() }
+  return {
+    fingerprint: `${type}:${resource.id}:${Math.random()}`,
+    type,
+    severity: 'critical',
+    metric: type,
+    value: 1,
+    threshold: 0,
+    resource,
+    labels: {},
+    source: 'test',
+    at: new Date().toISOString(),
+  }
 }
 
-const check = (resource: ResourceRef, value: number, threshold: number) => ({ resource, value, threshold }) as unknown as CheckStatus
+const check = (resource: ResourceRef, value: number, threshold: number) =>
+  ({ resource, value, threshold }) as unknown as CheckStatus
 
 describe('computeHealth', () => {
   let redis: TestRedis
@@ -64,7 +76,12 @@ describe('computeHealth', () => {
     assert.equal(d.condition, 'down')
     assert.deepEqual(
       { score: u.score, restarts: u.restarts, openIncidents: u.openIncidents, thresholdDistance: u.thresholdDistance },
-      { score: healthScore({ availability: 1, restarts: 2, openIncidents: 0, thresholdRatios: [0.9] }).score, restarts: 2, openIncidents: 0, thresholdDistance: 0.1 },
+      {
+        score: healthScore({ availability: 1, restarts: 2, openIncidents: 0, thresholdRatios: [0.9] }).score,
+        restarts: 2,
+        openIncidents: 0,
+        thresholdDistance: 0.1,
+      },
     )
     assert.equal(d.score, 0)
     assert.equal(d.openIncidents, 1)
@@ -79,7 +96,11 @@ describe('computeHealth', () => {
   })
 
   it('still scores the system when Docker cannot be reached, saying why', async () => {
-    const view = await computeHealth({ config: { ...config, DOCKER_SOCKET: '/nonexistent/docker.sock' }, store, checks: async () => [] })
+    const view = await computeHealth({
+      config: { ...config, DOCKER_SOCKET: '/nonexistent/docker.sock' },
+      store,
+      checks: async () => [],
+    })
     assert.deepEqual(view.containers, [])
     assert.match(view.containersError ?? '', /docker unreachable/)
     assert.ok(view.system.score > 0 && view.system.score < 1, 'the open disk incident lowers it')

@@ -58,14 +58,18 @@ export function conditionOf(c: Pick<ContainerSummary, 'State' | 'Status'>): Cont
 }
 
 const isOpen = (i: Incident) => !i.test && i.status !== 'resolved' && i.status !== 'suppressed'
-const ratio = (c: Pick<CheckStatus, 'value' | 'threshold'>) => (c.threshold > 0 && Number.isFinite(c.value) ? c.value / c.threshold : NaN)
+const ratio = (c: Pick<CheckStatus, 'value' | 'threshold'>) =>
+  c.threshold > 0 && Number.isFinite(c.value) ? c.value / c.threshold : NaN
 
 export async function computeHealth(deps: HealthDeps): Promise<HealthView> {
   const now = deps.now?.() ?? Date.now()
   const label = `${deps.config.WATCH_LABEL.key}=${deps.config.WATCH_LABEL.value}`
   let containers: ContainerSummary[] = []
   let containersError: string | undefined
-  const listing = engineGet<ContainerSummary[]>(`/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ label: [label] }))}`, { socketPath: deps.config.DOCKER_SOCKET, timeoutMs: 3000 }).catch((err) => {
+  const listing = engineGet<ContainerSummary[]>(
+    `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ label: [label] }))}`,
+    { socketPath: deps.config.DOCKER_SOCKET, timeoutMs: 3000 },
+  ).catch((err) => {
     containersError = (err as Error).message
     return [] as ContainerSummary[]
   })
@@ -77,23 +81,39 @@ export async function computeHealth(deps: HealthDeps): Promise<HealthView> {
   ])
   containers = listed
   const known = new Set(recent.map((i) => i.id))
-  const older = (await Promise.all(openIds.filter((id) => !known.has(id)).slice(0, MAX_OPEN_FETCHED).map((id) => deps.store.get(id)))).filter((i): i is Incident => !!i)
+  const older = (
+    await Promise.all(
+      openIds
+        .filter((id) => !known.has(id))
+        .slice(0, MAX_OPEN_FETCHED)
+        .map((id) => deps.store.get(id)),
+    )
+  ).filter((i): i is Incident => !!i)
   const open = [...recent, ...older].filter(isOpen)
 
   const views: ContainerHealth[] = containers.map((c) => {
     const name = (c.Names[0] ?? c.Id).replace(/^\//, '')
-    const mine = (i: { resource: { kind: string; id: string; name: string } }) => i.resource.kind === 'container' && (i.resource.id === c.Id || i.resource.name === name)
+    const mine = (i: { resource: { kind: string; id: string; name: string } }) =>
+      i.resource.kind === 'container' && (i.resource.id === c.Id || i.resource.name === name)
     const condition = conditionOf(c)
     const score = healthScore({
       availability: availabilityOf(condition),
-      restarts: recent.filter((i) => !i.test && i.type === 'container_down' && mine(i) && Date.parse(i.openedAt) >= now - RESTART_WINDOW_MS).length,
+      restarts: recent.filter(
+        (i) => !i.test && i.type === 'container_down' && mine(i) && Date.parse(i.openedAt) >= now - RESTART_WINDOW_MS,
+      ).length,
       openIncidents: open.filter(mine).length,
       thresholdRatios: checks.filter(mine).map(ratio),
     })
     return { name, id: c.Id, condition, ...score }
   })
   const hostChecks = checks.filter((c) => c.resource.kind !== 'container')
-  const system = systemScore({ openIncidents: open.filter((i) => i.resource.kind !== 'container').length, thresholdRatios: hostChecks.map(ratio) }, views)
+  const system = systemScore(
+    {
+      openIncidents: open.filter((i) => i.resource.kind !== 'container').length,
+      thresholdRatios: hostChecks.map(ratio),
+    },
+    views,
+  )
   return {
     system,
     containers: views.sort((a, b) => a.name.localeCompare(b.name)),
@@ -104,7 +124,9 @@ export async function computeHealth(deps: HealthDeps): Promise<HealthView> {
 }
 
 /** The scores as /metrics exposes them (sentinel_health_score{scope,container}). */
-export async function healthScoresForMetrics(deps: HealthDeps): Promise<{ system: number; containers: Record<string, number> }> {
+export async function healthScoresForMetrics(
+  deps: HealthDeps,
+): Promise<{ system: number; containers: Record<string, number> }> {
   const view = await computeHealth(deps)
   return { system: view.system.score, containers: Object.fromEntries(view.containers.map((c) => [c.name, c.score])) }
 }

@@ -43,9 +43,36 @@ const envValue = `admin:${ADMIN}, operator:${OPERATOR},viewer:${VIEWER}`
 describe('permission table', () => {
   // Written out in full, independently of MINIMUM_ROLE, so a change to the table has to change this too.
   const expected: Record<Role, Record<Permission, boolean>> = {
-    viewer: { read: true, 'decide:low': false, 'decide:medium': false, 'decide:high': false, rollback: false, 'alert:test': false, chaos: false, audit: false },
-    operator: { read: true, 'decide:low': true, 'decide:medium': true, 'decide:high': false, rollback: false, 'alert:test': false, chaos: false, audit: false },
-    admin: { read: true, 'decide:low': true, 'decide:medium': true, 'decide:high': true, rollback: true, 'alert:test': true, chaos: true, audit: true },
+    viewer: {
+      read: true,
+      'decide:low': false,
+      'decide:medium': false,
+      'decide:high': false,
+      rollback: false,
+      'alert:test': false,
+      chaos: false,
+      audit: false,
+    },
+    operator: {
+      read: true,
+      'decide:low': true,
+      'decide:medium': true,
+      'decide:high': false,
+      rollback: false,
+      'alert:test': false,
+      chaos: false,
+      audit: false,
+    },
+    admin: {
+      read: true,
+      'decide:low': true,
+      'decide:medium': true,
+      'decide:high': true,
+      rollback: true,
+      'alert:test': true,
+      chaos: true,
+      audit: true,
+    },
   }
   for (const role of ROLES) {
     for (const perm of PERMISSIONS) {
@@ -77,7 +104,10 @@ describe('permission table', () => {
 describe('SENTINEL_API_KEYS', () => {
   test('parses role:key pairs', () => {
     const entries = parseApiKeysEnv(envValue)
-    assert.deepEqual(entries.map((e) => e.role), ['admin', 'operator', 'viewer'])
+    assert.deepEqual(
+      entries.map((e) => e.role),
+      ['admin', 'operator', 'viewer'],
+    )
     assert.ok(entries.every((e) => e.digest.length === 32 && e.id.startsWith('env-')))
     assert.deepEqual(parseApiKeysEnv(''), [])
     assert.deepEqual(parseApiKeysEnv(undefined), [])
@@ -92,13 +122,16 @@ describe('SENTINEL_API_KEYS', () => {
   ]
   for (const [value, message] of bad) {
     test(`rejects ${message.source}`, () => {
-      assert.throws(() => parseApiKeysEnv(value), (err: Error) => {
-        assert.match(err.message, /^SENTINEL_API_KEYS: /)
-        assert.match(err.message, message)
-        // The error names the entry, never the secret.
-        assert.ok(!err.message.includes(ADMIN) && !err.message.includes('tooshort-secret'))
-        return true
-      })
+      assert.throws(
+        () => parseApiKeysEnv(value),
+        (err: Error) => {
+          assert.match(err.message, /^SENTINEL_API_KEYS: /)
+          assert.match(err.message, message)
+          // The error names the entry, never the secret.
+          assert.ok(!err.message.includes(ADMIN) && !err.message.includes('tooshort-secret'))
+          return true
+        },
+      )
     })
   }
 })
@@ -106,16 +139,30 @@ describe('SENTINEL_API_KEYS', () => {
 describe('authenticate', () => {
   const store = loadKeyStore({ envValue })
   test('accepts Bearer and X-API-Key, any header case', () => {
-    assert.deepEqual(authenticate({ authorization: `Bearer ${ADMIN}` }, store), { ok: true, role: 'admin', keyId: store.entries[0].id })
+    assert.deepEqual(authenticate({ authorization: `Bearer ${ADMIN}` }, store), {
+      ok: true,
+      role: 'admin',
+      keyId: store.entries[0].id,
+    })
     assert.equal((authenticate({ 'x-api-key': OPERATOR }, store) as { role: string }).role, 'operator')
     assert.equal((authenticate({ 'X-Api-Key': VIEWER }, store) as { role: string }).role, 'viewer')
-    assert.equal((authenticate(new Headers({ Authorization: `bearer ${VIEWER}` }), store) as { role: string }).role, 'viewer')
+    assert.equal(
+      (authenticate(new Headers({ Authorization: `bearer ${VIEWER}` }), store) as { role: string }).role,
+      'viewer',
+    )
   })
   test('refuses missing, malformed and wrong keys', () => {
     assert.equal((authenticate({}, store) as { reason: string }).reason, 'missing')
-    assert.equal((authenticate({ authorization: `Basic ${Buffer.from('a:b').toString('base64')}` }, store) as { reason: string }).reason, 'malformed')
+    assert.equal(
+      (authenticate({ authorization: `Basic ${Buffer.from('a:b').toString('base64')}` }, store) as { reason: string })
+        .reason,
+      'malformed',
+    )
     assert.equal((authenticate({ authorization: `Bearer ${ADMIN}x` }, store) as { reason: string }).reason, 'invalid')
-    assert.equal((authenticate({ authorization: `Bearer ${ADMIN.slice(0, -1)}` }, store) as { reason: string }).reason, 'invalid')
+    assert.equal(
+      (authenticate({ authorization: `Bearer ${ADMIN.slice(0, -1)}` }, store) as { reason: string }).reason,
+      'invalid',
+    )
     assert.equal((authenticate({ 'x-api-key': 'a'.repeat(600) }, store) as { reason: string }).reason, 'malformed')
   })
   test('an empty store accepts nothing and says so', () => {
@@ -142,7 +189,12 @@ describe('key file and npm run keys', () => {
     for (const k of issued) assert.ok(!text.includes(k.key), 'plain key written to disk')
     const store = loadKeyStore({ file })
     assert.deepEqual(store.warnings, [])
-    for (const k of issued) assert.deepEqual(authenticate({ authorization: `Bearer ${k.key}` }, store), { ok: true, role: k.role, keyId: k.id })
+    for (const k of issued)
+      assert.deepEqual(authenticate({ authorization: `Bearer ${k.key}` }, store), {
+        ok: true,
+        role: k.role,
+        keyId: k.id,
+      })
 
     assert.throws(() => issueKeys({ file }), /already holds 3 key\(s\); use --rotate/)
     const added = issueKeys({ file, roles: ['operator'] })
@@ -158,8 +210,18 @@ describe('key file and npm run keys', () => {
 
   test('a malformed key file is refused with its path', () => {
     const file = path.join(dir, 'bad.json')
-    writeFileSync(file, JSON.stringify({ version: 1, keys: [{ id: 'a', role: 'admin', sha256: 'zz', createdAt: new Date().toISOString() }] }), { mode: 0o600 })
-    assert.throws(() => loadKeyStore({ file }), (e: Error) => e.message.includes(file) && /keys\[0\]\.sha256/.test(e.message))
+    writeFileSync(
+      file,
+      JSON.stringify({
+        version: 1,
+        keys: [{ id: 'a', role: 'admin', sha256: 'zz', createdAt: new Date().toISOString() }],
+      }),
+      { mode: 0o600 },
+    )
+    assert.throws(
+      () => loadKeyStore({ file }),
+      (e: Error) => e.message.includes(file) && /keys\[0\]\.sha256/.test(e.message),
+    )
     writeFileSync(file, '{not json')
     assert.throws(() => loadKeyStore({ file }), /not valid JSON/)
   })
@@ -196,10 +258,16 @@ describe('key file and npm run keys', () => {
     const again = await exec(tsx, ['scripts/keys.ts', '--file', file], { cwd: ROOT, timeout: 60_000 }).catch((e) => e)
     assert.equal(again.code, 1)
     assert.match(again.stderr, /use --rotate/)
-    const bad = await exec(tsx, ['scripts/keys.ts', '--file', file, '--role', 'root'], { cwd: ROOT, timeout: 60_000 }).catch((e) => e)
+    const bad = await exec(tsx, ['scripts/keys.ts', '--file', file, '--role', 'root'], {
+      cwd: ROOT,
+      timeout: 60_000,
+    }).catch((e) => e)
     assert.equal(bad.code, 2)
     assert.match(bad.stderr, /"root" is not a role/)
-    const rot = await exec(tsx, ['scripts/keys.ts', '--file', file, '--rotate', '--role', 'viewer'], { cwd: ROOT, timeout: 60_000 })
+    const rot = await exec(tsx, ['scripts/keys.ts', '--file', file, '--rotate', '--role', 'viewer'], {
+      cwd: ROOT,
+      timeout: 60_000,
+    })
     assert.match(rot.stdout, /Revoked 1 old key/)
     assert.equal(loadKeyStore({ file }).entries.length, 3)
   })
@@ -211,7 +279,12 @@ describe('stream tokens', () => {
     const now = Date.parse('2025-01-01T00:00:00Z')
     const { token, expiresAt } = issueStreamToken('operator', 'key_abc', 60, now)
     assert.equal(expiresAt, now / 1000 + 60)
-    assert.deepEqual(verifyStreamToken(token, now + 59_000), { ok: true, role: 'operator', keyId: 'key_abc', expiresAt })
+    assert.deepEqual(verifyStreamToken(token, now + 59_000), {
+      ok: true,
+      role: 'operator',
+      keyId: 'key_abc',
+      expiresAt,
+    })
     assert.deepEqual(verifyStreamToken(token, now + 60_000), { ok: false, reason: 'expired' })
     const [payload, sig] = token.split('.')
     const forged = Buffer.from(JSON.stringify({ r: 'admin', k: 'key_abc', e: expiresAt, n: 'x' })).toString('base64url')
@@ -219,7 +292,11 @@ describe('stream tokens', () => {
     assert.deepEqual(verifyStreamToken(`${payload}.${sig.slice(0, -2)}`, now), { ok: false, reason: 'bad_signature' })
     assert.deepEqual(verifyStreamToken('nope', now), { ok: false, reason: 'malformed' })
     setStreamTokenSecret('t'.repeat(40))
-    assert.deepEqual(verifyStreamToken(token, now), { ok: false, reason: 'bad_signature' }, 'another secret accepted it')
+    assert.deepEqual(
+      verifyStreamToken(token, now),
+      { ok: false, reason: 'bad_signature' },
+      'another secret accepted it',
+    )
     assert.throws(() => setStreamTokenSecret('short'), /at least 32/)
   })
 })
@@ -233,7 +310,8 @@ describe('clientAddress: who the client is, behind TRUST_PROXY or not', () => {
     assert.equal(normalizeAddress('::FFFF:c000:0207'), '192.0.2.7')
     assert.equal(normalizeAddress(' 2001:DB8:0:0::1 '), '2001:db8::1')
     assert.equal(normalizeAddress('fe80::1%eth0'), 'fe80::1')
-    for (const bad of ['', 'unknown', '1.2.3.4:80', '[::1]', '01.2.3.4', '1.2.3', '_hidden', undefined]) assert.equal(normalizeAddress(bad), undefined, String(bad))
+    for (const bad of ['', 'unknown', '1.2.3.4:80', '[::1]', '01.2.3.4', '1.2.3', '_hidden', undefined])
+      assert.equal(normalizeAddress(bad), undefined, String(bad))
   })
 
   test('without TRUST_PROXY, or from a peer not named in it, X-Forwarded-For is ignored', () => {
@@ -287,7 +365,11 @@ describe('checkRequest and the failure limiter (real Redis)', () => {
     const limiter = createFailureLimiter(redis.client, { prefix: 'test:a:' })
     const deps = { keys, limiter }
     const ip = '10.0.0.1'
-    assert.deepEqual(await checkRequest({ headers: { authorization: `Bearer ${VIEWER}` }, ip }, 'read', deps), { status: 200, role: 'viewer', keyId: keys.entries[2].id })
+    assert.deepEqual(await checkRequest({ headers: { authorization: `Bearer ${VIEWER}` }, ip }, 'read', deps), {
+      status: 200,
+      role: 'viewer',
+      keyId: keys.entries[2].id,
+    })
     const forbidden = await checkRequest({ headers: { 'x-api-key': OPERATOR }, ip }, 'decide:high', deps)
     assert.equal(forbidden.status, 403)
     assert.equal(forbidden.role, 'operator')
@@ -320,15 +402,47 @@ describe('checkRequest and the failure limiter (real Redis)', () => {
     assert.equal(blocked.error, 'too_many_failures')
     // The first failure was at +1 s; it leaves the 60 s window at +61 s; now is +11 s.
     assert.equal(blocked.retryAfter, 50)
-    assert.equal((await checkRequest({ headers: { authorization: 'Basic eDp5' }, ip }, 'read', { keys, limiter: b })).status, 429, 'a malformed key')
-    assert.equal((await checkRequest({ headers: {}, streamToken: 'forged.token', ip }, 'read', { keys, limiter: b })).status, 429, 'a bad stream token')
-    assert.equal((await checkRequest({ headers: {}, ip }, 'read', { keys, limiter: b })).status, 429, 'no key: not counted, but refused while blocked')
+    assert.equal(
+      (await checkRequest({ headers: { authorization: 'Basic eDp5' }, ip }, 'read', { keys, limiter: b })).status,
+      429,
+      'a malformed key',
+    )
+    assert.equal(
+      (await checkRequest({ headers: {}, streamToken: 'forged.token', ip }, 'read', { keys, limiter: b })).status,
+      429,
+      'a bad stream token',
+    )
+    assert.equal(
+      (await checkRequest({ headers: {}, ip }, 'read', { keys, limiter: b })).status,
+      429,
+      'no key: not counted, but refused while blocked',
+    )
     // ...but a valid key is answered on its merits, as if nothing had happened.
-    assert.deepEqual(await checkRequest({ headers: { 'x-api-key': ADMIN }, ip }, 'read', { keys, limiter: a }), { status: 200, role: 'admin', keyId: keys.entries[0].id })
-    assert.equal((await checkRequest({ headers: { authorization: `Bearer ${OPERATOR}` }, ip: '192.0.2.7' }, 'decide:low', { keys, limiter: b })).status, 200)
-    assert.equal((await checkRequest({ headers: { 'x-api-key': VIEWER }, ip }, 'audit', { keys, limiter: a })).status, 403, 'a valid key too low is 403, not 429')
+    assert.deepEqual(await checkRequest({ headers: { 'x-api-key': ADMIN }, ip }, 'read', { keys, limiter: a }), {
+      status: 200,
+      role: 'admin',
+      keyId: keys.entries[0].id,
+    })
+    assert.equal(
+      (
+        await checkRequest({ headers: { authorization: `Bearer ${OPERATOR}` }, ip: '192.0.2.7' }, 'decide:low', {
+          keys,
+          limiter: b,
+        })
+      ).status,
+      200,
+    )
+    assert.equal(
+      (await checkRequest({ headers: { 'x-api-key': VIEWER }, ip }, 'audit', { keys, limiter: a })).status,
+      403,
+      'a valid key too low is 403, not 429',
+    )
     const { token } = issueStreamToken('viewer', 'key_v', 60)
-    assert.equal((await checkRequest({ headers: {}, streamToken: token, ip }, 'read', { keys, limiter: a })).status, 200, 'a valid stream token')
+    assert.equal(
+      (await checkRequest({ headers: {}, streamToken: token, ip }, 'read', { keys, limiter: a })).status,
+      200,
+      'a valid stream token',
+    )
     // Another client is not affected.
     assert.equal((await checkRequest({ headers: wrong, ip: '192.0.2.8' }, 'read', { keys, limiter: b })).status, 401)
     // Refused guesses were not counted (a blocked client cannot extend its own block): once the
@@ -341,7 +455,9 @@ describe('checkRequest and the failure limiter (real Redis)', () => {
   test('concurrent guesses cannot slip under the limit together', async () => {
     const limiter = createFailureLimiter(redis.client, { prefix: 'test:d:', maxFailures: 5 })
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => checkRequest({ headers: { 'x-api-key': 'g'.repeat(30) }, ip: '198.51.100.3' }, 'read', { keys, limiter })),
+      Array.from({ length: 20 }, () =>
+        checkRequest({ headers: { 'x-api-key': 'g'.repeat(30) }, ip: '198.51.100.3' }, 'read', { keys, limiter }),
+      ),
     )
     assert.equal(results.filter((r) => r.status === 401).length, 5)
     assert.equal(results.filter((r) => r.status === 429).length, 15)
@@ -350,22 +466,45 @@ describe('checkRequest and the failure limiter (real Redis)', () => {
 
   test('a missing key never counts as a failure; an invalid stream token does', async () => {
     const limiter = createFailureLimiter(redis.client, { prefix: 'test:c:', maxFailures: 2 })
-    for (let i = 0; i < 5; i++) assert.equal((await checkRequest({ headers: {}, ip: '1.2.3.4' }, 'read', { keys, limiter })).status, 401)
-    assert.equal((await checkRequest({ headers: { 'x-api-key': VIEWER }, ip: '1.2.3.4' }, 'read', { keys, limiter })).status, 200)
-    for (let i = 0; i < 2; i++) assert.equal((await checkRequest({ headers: {}, streamToken: 'forged.token', ip: '1.2.3.4' }, 'read', { keys, limiter })).error, 'invalid_token')
+    for (let i = 0; i < 5; i++)
+      assert.equal((await checkRequest({ headers: {}, ip: '1.2.3.4' }, 'read', { keys, limiter })).status, 401)
+    assert.equal(
+      (await checkRequest({ headers: { 'x-api-key': VIEWER }, ip: '1.2.3.4' }, 'read', { keys, limiter })).status,
+      200,
+    )
+    for (let i = 0; i < 2; i++)
+      assert.equal(
+        (await checkRequest({ headers: {}, streamToken: 'forged.token', ip: '1.2.3.4' }, 'read', { keys, limiter }))
+          .error,
+        'invalid_token',
+      )
     assert.equal((await checkRequest({ headers: {}, ip: '1.2.3.4' }, 'read', { keys, limiter })).status, 429)
   })
 
   test('stream tokens stand in for a key, with their role', async () => {
     setStreamTokenSecret('u'.repeat(40))
     const { token } = issueStreamToken('viewer', 'key_v', 60)
-    assert.deepEqual(await checkRequest({ headers: {}, streamToken: token }, 'read', { keys }), { status: 200, role: 'viewer', keyId: 'key_v' })
+    assert.deepEqual(await checkRequest({ headers: {}, streamToken: token }, 'read', { keys }), {
+      status: 200,
+      role: 'viewer',
+      keyId: 'key_v',
+    })
     assert.equal((await checkRequest({ headers: {}, streamToken: token }, 'audit', { keys })).status, 403)
-    assert.equal((await checkRequest({ headers: {}, streamToken: `${token}x` }, 'read', { keys })).error, 'invalid_token')
+    assert.equal(
+      (await checkRequest({ headers: {}, streamToken: `${token}x` }, 'read', { keys })).error,
+      'invalid_token',
+    )
   })
 
   test('a Redis outage does not lock everyone out, and a valid key never asks the limiter', async () => {
-    const dead = new Redis({ port: 1, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false })
+    const dead = new Redis({
+      port: 1,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      enableOfflineQueue: false,
+    })
     dead.on('error', () => {})
     const warnings: string[] = []
     const deps = { keys, limiter: createFailureLimiter(dead), log: (_l: string, msg: string) => warnings.push(msg) }

@@ -35,7 +35,10 @@ export function presentedKey(headers: HeaderBag): { key: string } | { error: Aut
     if (!apiKey) return { error: 'malformed', message: 'the Authorization header must be "Bearer <API key>"' }
   }
   if (apiKey) return check(apiKey)
-  return { error: 'missing', message: 'an API key is required: send "Authorization: Bearer <key>" or "X-API-Key: <key>"' }
+  return {
+    error: 'missing',
+    message: 'an API key is required: send "Authorization: Bearer <key>" or "X-API-Key: <key>"',
+  }
 }
 
 function check(key: string): { key: string } | { error: AuthFailure; message: string } {

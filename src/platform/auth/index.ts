@@ -12,7 +12,17 @@ import { verifyStreamToken } from './stream-token'
 
 export * from './roles'
 export { authenticate, presentedKey, type AuthResult, type HeaderBag } from './authenticate'
-export { loadKeyStore, keyStoreLoader, parseApiKeysEnv, defaultKeyFile, issueKeys, KeyConfigError, MIN_KEY_LENGTH, type KeyStore, type KeyEntry } from './keys'
+export {
+  loadKeyStore,
+  keyStoreLoader,
+  parseApiKeysEnv,
+  defaultKeyFile,
+  issueKeys,
+  KeyConfigError,
+  MIN_KEY_LENGTH,
+  type KeyStore,
+  type KeyEntry,
+} from './keys'
 export { createFailureLimiter, clientKey, type FailureLimiter, type LimitState } from './limiter'
 export { clientAddress, normalizeAddress } from './client-address'
 export { issueStreamToken, verifyStreamToken, setStreamTokenSecret, type StreamTokenClaims } from './stream-token'
@@ -52,7 +62,11 @@ export interface CheckResult {
  * missing key counts for nothing (it is not a guess) but is refused with 429 while the client is
  * blocked, like any other request without valid credentials.
  */
-export async function checkRequest(req: CheckRequestInput, needed: Permission, deps: CheckRequestDeps): Promise<CheckResult> {
+export async function checkRequest(
+  req: CheckRequestInput,
+  needed: Permission,
+  deps: CheckRequestDeps,
+): Promise<CheckResult> {
   const client = req.ip ?? 'unknown'
   const limiter = deps.limiter
 
@@ -64,7 +78,11 @@ export async function checkRequest(req: CheckRequestInput, needed: Permission, d
     keyId = auth.keyId
   } else if (auth.reason === 'missing' && req.streamToken) {
     const t = verifyStreamToken(req.streamToken)
-    if (!t.ok) return refuseGuess(`the stream token is ${t.reason === 'expired' ? 'expired' : 'not valid'}; ask for a new one`, 'invalid_token')
+    if (!t.ok)
+      return refuseGuess(
+        `the stream token is ${t.reason === 'expired' ? 'expired' : 'not valid'}; ask for a new one`,
+        'invalid_token',
+      )
     role = t.role
     keyId = t.keyId
   } else if (auth.reason === 'missing') {
@@ -76,7 +94,13 @@ export async function checkRequest(req: CheckRequestInput, needed: Permission, d
   }
 
   if (!authorize(role, needed)) {
-    return { status: 403, role, keyId, error: 'forbidden', message: `this needs ${whoMay(needed)} (permission ${needed}); your key is ${role}` }
+    return {
+      status: 403,
+      role,
+      keyId,
+      error: 'forbidden',
+      message: `this needs ${whoMay(needed)} (permission ${needed}); your key is ${role}`,
+    }
   }
   return { status: 200, role, keyId }
 

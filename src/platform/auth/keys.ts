@@ -69,9 +69,16 @@ export function parseApiKeysEnv(value: string | undefined, varName = ENV_VAR): K
     const role = part.slice(0, colon).trim()
     const key = part.slice(colon + 1).trim()
     // Never echo the key itself in an error: it may be a real secret with a typo.
-    if (!isRole(role)) throw new KeyConfigError(`${where} has role "${role.slice(0, 20)}"; expected one of ${ROLES.join(', ')}`)
-    if (key.length < MIN_KEY_LENGTH) throw new KeyConfigError(`${where} (${role}) has a key of ${key.length} characters; keys must be at least ${MIN_KEY_LENGTH} (generate them with npm run keys)`)
-    if (!KEY_CHARS.test(key)) throw new KeyConfigError(`${where} (${role}) has a key with characters other than letters, digits and - _ . ~ + / =`)
+    if (!isRole(role))
+      throw new KeyConfigError(`${where} has role "${role.slice(0, 20)}"; expected one of ${ROLES.join(', ')}`)
+    if (key.length < MIN_KEY_LENGTH)
+      throw new KeyConfigError(
+        `${where} (${role}) has a key of ${key.length} characters; keys must be at least ${MIN_KEY_LENGTH} (generate them with npm run keys)`,
+      )
+    if (!KEY_CHARS.test(key))
+      throw new KeyConfigError(
+        `${where} (${role}) has a key with characters other than letters, digits and - _ . ~ + / =`,
+      )
     const digest = sha256(key)
     const hex = digest.toString('hex')
     if (seen.has(hex)) throw new KeyConfigError(`${where} (${role}) repeats a key given earlier`)
@@ -98,20 +105,25 @@ export function readKeyFile(file: string): KeyFile | null {
     throw new KeyConfigError(`API key file ${file} is not valid JSON: ${(err as Error).message}`)
   }
   const bad = (what: string) => new KeyConfigError(`API key file ${file}: ${what}`)
-  if (!data || typeof data !== 'object' || Array.isArray(data)) throw bad('expected an object with "version" and "keys"')
+  if (!data || typeof data !== 'object' || Array.isArray(data))
+    throw bad('expected an object with "version" and "keys"')
   const obj = data as Record<string, unknown>
-  if (obj.version !== KEY_FILE_VERSION) throw bad(`unsupported version ${JSON.stringify(obj.version)} (expected ${KEY_FILE_VERSION})`)
+  if (obj.version !== KEY_FILE_VERSION)
+    throw bad(`unsupported version ${JSON.stringify(obj.version)} (expected ${KEY_FILE_VERSION})`)
   if (!Array.isArray(obj.keys)) throw bad('"keys" must be an array')
   const ids = new Set<string>()
   const keys = obj.keys.map((k, i): KeyFileRecord => {
     const r = k as Record<string, unknown>
     if (!r || typeof r !== 'object') throw bad(`keys[${i}] is not an object`)
-    if (typeof r.id !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(r.id)) throw bad(`keys[${i}].id must be 1-64 letters, digits, - or _`)
+    if (typeof r.id !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(r.id))
+      throw bad(`keys[${i}].id must be 1-64 letters, digits, - or _`)
     if (ids.has(r.id)) throw bad(`keys[${i}].id "${r.id}" is repeated`)
     ids.add(r.id)
     if (!isRole(r.role)) throw bad(`keys[${i}].role must be one of ${ROLES.join(', ')}`)
-    if (typeof r.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(r.sha256)) throw bad(`keys[${i}].sha256 must be 64 lowercase hex digits`)
-    if (typeof r.createdAt !== 'string' || Number.isNaN(Date.parse(r.createdAt))) throw bad(`keys[${i}].createdAt must be an ISO time`)
+    if (typeof r.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(r.sha256))
+      throw bad(`keys[${i}].sha256 must be 64 lowercase hex digits`)
+    if (typeof r.createdAt !== 'string' || Number.isNaN(Date.parse(r.createdAt)))
+      throw bad(`keys[${i}].createdAt must be an ISO time`)
     return { id: r.id, role: r.role, sha256: r.sha256, createdAt: r.createdAt }
   })
   return { version: KEY_FILE_VERSION, keys }
@@ -146,7 +158,14 @@ export function loadKeyStore(opts: LoadKeysOptions): KeyStore {
     if (kf) {
       const mode = statSync(opts.file).mode & 0o777
       if (mode & 0o077) warnings.push(`API key file ${opts.file} has mode ${mode.toString(8)}; run chmod 600 on it`)
-      for (const k of kf.keys) entries.push({ id: k.id, role: k.role, digest: Buffer.from(k.sha256, 'hex'), source: 'file', createdAt: k.createdAt })
+      for (const k of kf.keys)
+        entries.push({
+          id: k.id,
+          role: k.role,
+          digest: Buffer.from(k.sha256, 'hex'),
+          source: 'file',
+          createdAt: k.createdAt,
+        })
     }
   }
   if (entries.length === 0) {
@@ -190,7 +209,10 @@ export function issueKeys(opts: IssueKeysOptions): { issued: IssuedKey[]; remove
   const removed: KeyFileRecord[] = []
   for (const k of existing?.keys ?? []) (opts.rotate && roles.includes(k.role) ? removed : kept).push(k)
   const issued: IssuedKey[] = roles.map((role) => ({ id: newKeyId(), role, key: generateKey(role), createdAt }))
-  const records = [...kept, ...issued.map((k) => ({ id: k.id, role: k.role, sha256: sha256(k.key).toString('hex'), createdAt }))]
+  const records = [
+    ...kept,
+    ...issued.map((k) => ({ id: k.id, role: k.role, sha256: sha256(k.key).toString('hex'), createdAt })),
+  ]
   writeKeyFile(opts.file, { version: KEY_FILE_VERSION, keys: records })
   return { issued, removed, file: opts.file }
 }

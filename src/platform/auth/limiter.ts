@@ -69,12 +69,21 @@ export function clientKey(client: string | undefined): string {
 export function createFailureLimiter(redis: Redis, opts: FailureLimiterOptions = {}): FailureLimiter {
   const maxFailures = opts.maxFailures ?? 10
   const windowSeconds = opts.windowSeconds ?? 60
-  if (!Number.isInteger(maxFailures) || maxFailures < 1) throw new Error('maxFailures must be a whole number of at least 1')
+  if (!Number.isInteger(maxFailures) || maxFailures < 1)
+    throw new Error('maxFailures must be a whole number of at least 1')
   if (!(windowSeconds > 0)) throw new Error('windowSeconds must be positive')
   const prefix = opts.prefix ?? 'sentinel:auth:failures:'
   const now = opts.now ?? Date.now
   const run = async (client: string, member: string): Promise<LimitState> => {
-    const [failures, waitMs] = (await redis.eval(LUA, 1, prefix + clientKey(client), String(now()), String(windowSeconds * 1000), member, String(maxFailures))) as [number, number]
+    const [failures, waitMs] = (await redis.eval(
+      LUA,
+      1,
+      prefix + clientKey(client),
+      String(now()),
+      String(windowSeconds * 1000),
+      member,
+      String(maxFailures),
+    )) as [number, number]
     return { blocked: waitMs > 0, retryAfter: waitMs > 0 ? Math.ceil(waitMs / 1000) : 0, failures }
   }
   return {

@@ -35,7 +35,8 @@ export const MINIMUM_ROLE: Readonly<Record<Permission, Role>> = Object.freeze({
 const rank = (r: Role) => ROLES.indexOf(r)
 
 export const isRole = (v: unknown): v is Role => typeof v === 'string' && (ROLES as readonly string[]).includes(v)
-export const isPermission = (v: unknown): v is Permission => typeof v === 'string' && (PERMISSIONS as readonly string[]).includes(v)
+export const isPermission = (v: unknown): v is Permission =>
+  typeof v === 'string' && (PERMISSIONS as readonly string[]).includes(v)
 
 /** True when `role` holds the permission `needed`. Unknown roles or permissions hold nothing. */
 export function authorize(role: Role | undefined | null, needed: Permission): boolean {

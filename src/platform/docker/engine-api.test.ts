@@ -14,7 +14,14 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { removeContainers, runContainer, uniqueName } from '../../../tests/helpers/docker'
-import { dockerSpan, EngineApiError, engineGet, engineRequest, inspectWatched, listWatchedContainers } from './engine-api'
+import {
+  dockerSpan,
+  EngineApiError,
+  engineGet,
+  engineRequest,
+  inspectWatched,
+  listWatchedContainers,
+} from './engine-api'
 
 describe('dockerSpan', () => {
   it('names each Engine API call by its operation, with the container it names', () => {
@@ -48,7 +55,10 @@ describe('the Engine API client, against the real engine', () => {
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-test-engine-api-'))
-    ;[watchedId, unwatchedId] = await Promise.all([runContainer(watched, { labels: { [LABEL_KEY]: 'true' } }), runContainer(unwatched, { labels: { [LABEL_KEY]: 'false' } })])
+    ;[watchedId, unwatchedId] = await Promise.all([
+      runContainer(watched, { labels: { [LABEL_KEY]: 'true' } }),
+      runContainer(unwatched, { labels: { [LABEL_KEY]: 'false' } }),
+    ])
   })
 
   after(async () => {
@@ -58,16 +68,24 @@ describe('the Engine API client, against the real engine', () => {
 
   it('reads JSON: a filtered listing and an inspect', async () => {
     const filters = encodeURIComponent(JSON.stringify({ label: [LABEL_KEY] }))
-    const listed = await engineGet<Array<{ Id: string; Names: string[]; Labels: Record<string, string> }>>(`/containers/json?filters=${filters}`)
+    const listed = await engineGet<Array<{ Id: string; Names: string[]; Labels: Record<string, string> }>>(
+      `/containers/json?filters=${filters}`,
+    )
     assert.deepEqual(listed.map((c) => c.Id).sort(), [watchedId, unwatchedId].sort())
-    const info = await engineGet<{ Id: string; Name: string; State: { Running: boolean } }>(`/containers/${watchedId}/json`, { socketPath: '/var/run/docker.sock' })
+    const info = await engineGet<{ Id: string; Name: string; State: { Running: boolean } }>(
+      `/containers/${watchedId}/json`,
+      { socketPath: '/var/run/docker.sock' },
+    )
     assert.equal(info.Name, `/${watched}`)
     assert.equal(info.State.Running, true)
   })
 
   it('lists only the containers carrying the watch label, and inspects them by their id', async () => {
     const list = await listWatchedContainers()
-    assert.deepEqual(list.map((c) => [c.id, c.name, c.state]), [[watchedId, watched, 'running']])
+    assert.deepEqual(
+      list.map((c) => [c.id, c.name, c.state]),
+      [[watchedId, watched, 'running']],
+    )
     assert.equal((await inspectWatched<{ Id: string }>(list[0])).Id, watchedId)
   })
 
@@ -88,12 +106,25 @@ describe('the Engine API client, against the real engine', () => {
   })
 
   it('a body that is not JSON is an error, not a crash', async () => {
-    await assert.rejects(engineGet('/_ping'), (e: unknown) => e instanceof EngineApiError && e.code === 'EBADJSON' && e.statusCode === undefined && /invalid JSON/.test(e.message))
+    await assert.rejects(
+      engineGet('/_ping'),
+      (e: unknown) =>
+        e instanceof EngineApiError &&
+        e.code === 'EBADJSON' &&
+        e.statusCode === undefined &&
+        /invalid JSON/.test(e.message),
+    )
   })
 
   it('no engine at the socket: unreachable, with the system code', async () => {
     const socketPath = path.join(dir, 'no-such.sock')
-    await assert.rejects(engineGet('/containers/json', { socketPath }), (e: unknown) => e instanceof EngineApiError && e.code === 'ENOENT' && e.message === `docker unreachable at ${socketPath}: ENOENT`)
+    await assert.rejects(
+      engineGet('/containers/json', { socketPath }),
+      (e: unknown) =>
+        e instanceof EngineApiError &&
+        e.code === 'ENOENT' &&
+        e.message === `docker unreachable at ${socketPath}: ENOENT`,
+    )
   })
 
   it('an engine that never answers times out', async () => {
@@ -103,7 +134,11 @@ describe('the Engine API client, against the real engine', () => {
     await new Promise<void>((resolve) => server.listen(socketPath, resolve))
     try {
       const t0 = Date.now()
-      await assert.rejects(engineRequest('/_ping', { socketPath, timeoutMs: 300 }), (e: unknown) => e instanceof EngineApiError && e.code === 'ETIMEDOUT' && /timed out after 300 ms/.test(e.message))
+      await assert.rejects(
+        engineRequest('/_ping', { socketPath, timeoutMs: 300 }),
+        (e: unknown) =>
+          e instanceof EngineApiError && e.code === 'ETIMEDOUT' && /timed out after 300 ms/.test(e.message),
+      )
       const ms = Date.now() - t0
       assert.ok(ms >= 250 && ms < 3000, `gave up after ${ms} ms`)
     } finally {

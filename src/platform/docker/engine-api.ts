@@ -49,7 +49,8 @@ export function dockerSpan(method: string, apiPath: string): { name: string; att
   const attrs: SpanAttrs = { 'http.request.method': method.toUpperCase() }
   const [kind, id, verb] = pathname.split('/').filter(Boolean)
   if (kind !== 'containers' || !id) return { name: `docker.${kind ?? 'call'}`, attrs }
-  if (!verb && (id === 'create' || id === 'json' || id === 'prune')) return { name: `docker.${id === 'json' ? 'list' : id}`, attrs }
+  if (!verb && (id === 'create' || id === 'json' || id === 'prune'))
+    return { name: `docker.${id === 'json' ? 'list' : id}`, attrs }
   attrs['docker.container'] = decodeURIComponent(id)
   if (!verb) return { name: method.toUpperCase() === 'DELETE' ? 'docker.remove' : 'docker.container', attrs }
   return { name: `docker.${verb === 'json' ? 'inspect' : verb}`, attrs }
@@ -112,7 +113,9 @@ export async function listWatchedContainers(): Promise<WatchedContainer[]> {
   const { key, value } = getConfig().WATCH_LABEL
   const filters = encodeURIComponent(JSON.stringify({ label: [`${key}=${value}`] }))
   const listed = await engineGet<ListedContainer[]>(`/containers/json?all=1&filters=${filters}`)
-  return listed.map((c) => ({ id: c.Id, name: (c.Names?.[0] ?? '').replace(/^\//, ''), state: c.State ?? '' }) as WatchedContainer)
+  return listed.map(
+    (c) => ({ id: c.Id, name: (c.Names?.[0] ?? '').replace(/^\//, ''), state: c.State ?? '' }) as WatchedContainer,
+  )
 }
 
 /** The length of the short id `docker ps` prints; a shorter prefix is not taken for an id. */
@@ -152,7 +155,9 @@ function get(apiPath: string, opts: EngineCallOptions): Promise<Buffer> {
     const req = http.request({ socketPath, path: apiPath, method: 'GET', timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('error', (err: NodeJS.ErrnoException) => reject(new EngineApiError(undefined, `docker GET ${apiPath}: ${err.message}`, err.code)))
+      res.on('error', (err: NodeJS.ErrnoException) =>
+        reject(new EngineApiError(undefined, `docker GET ${apiPath}: ${err.message}`, err.code)),
+      )
       res.on('end', () => {
         const body = Buffer.concat(chunks)
         const status = res.statusCode ?? 500
@@ -165,9 +170,15 @@ function get(apiPath: string, opts: EngineCallOptions): Promise<Buffer> {
         reject(new EngineApiError(status, `docker GET ${apiPath}: ${status} ${message}`))
       })
     })
-    req.on('timeout', () => req.destroy(new EngineApiError(undefined, `docker GET ${apiPath} timed out after ${timeoutMs} ms`, 'ETIMEDOUT')))
+    req.on('timeout', () =>
+      req.destroy(new EngineApiError(undefined, `docker GET ${apiPath} timed out after ${timeoutMs} ms`, 'ETIMEDOUT')),
+    )
     req.on('error', (err: NodeJS.ErrnoException) =>
-      reject(err instanceof EngineApiError ? err : new EngineApiError(undefined, `docker unreachable at ${socketPath}: ${err.code ?? err.message}`, err.code)),
+      reject(
+        err instanceof EngineApiError
+          ? err
+          : new EngineApiError(undefined, `docker unreachable at ${socketPath}: ${err.code ?? err.message}`, err.code),
+      ),
     )
     req.end()
   })

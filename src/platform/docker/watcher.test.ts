@@ -52,6 +52,9 @@ describe('Docker event watcher', () => {
     const die = seen.find((e) => e.Action === 'die')!
     assert.ok(die.timeNano > start.timeNano, 'later events were handled')
     assert.ok(saved.length > 0)
-    assert.ok(saved.at(-1)! < start.timeNano, `position ${saved.at(-1)} stays before the failed event ${start.timeNano}`)
+    assert.ok(
+      saved.at(-1)! < start.timeNano,
+      `position ${saved.at(-1)} stays before the failed event ${start.timeNano}`,
+    )
   })
 })

@@ -78,7 +78,10 @@ export class DockerEventWatcher {
       this.opts.log('info', 'watching Docker events', { since: options.since ?? 'now' })
       if (!this.connectedOnce) {
         this.connectedOnce = true
-        this.opts.onFirstConnect?.({ fromMs: saved ? Math.floor(saved / 1e6) : null, toMs: sinceNano ? Math.floor(sinceNano / 1e6) : connectedAt })
+        this.opts.onFirstConnect?.({
+          fromMs: saved ? Math.floor(saved / 1e6) : null,
+          toMs: sinceNano ? Math.floor(sinceNano / 1e6) : connectedAt,
+        })
       }
       let buffer = ''
       stream.on('data', (chunk: Buffer) => {

@@ -39,7 +39,10 @@ type Emitting = { emits: readonly DeclaredEmit[] }
 export type StepInput<C extends { input: z.ZodType }> = z.output<C['input']>
 
 /** An event step's handler, typed from its config. */
-export type EventStep<C extends EventConfig & Emitting & { input: z.ZodType }> = (input: StepInput<C>, ctx: StepContext<C>) => Promise<void>
+export type EventStep<C extends EventConfig & Emitting & { input: z.ZodType }> = (
+  input: StepInput<C>,
+  ctx: StepContext<C>,
+) => Promise<void>
 
 /** A cron step's handler, typed from its config. */
 export type CronStep<C extends CronConfig & Emitting> = (ctx: StepContext<C>) => Promise<void>
@@ -48,4 +51,7 @@ export type CronStep<C extends CronConfig & Emitting> = (ctx: StepContext<C>) =>
  * An API step's handler, typed from its config. The body is `unknown`: nothing has validated it
  * yet (parse it with `parseBody(config, req)`). Response bodies are sent as JSON.
  */
-export type ApiStep<C extends ApiRouteConfig & Emitting> = (req: ApiRequest<unknown>, ctx: StepContext<C>) => Promise<ApiResponse<number, unknown>>
+export type ApiStep<C extends ApiRouteConfig & Emitting> = (
+  req: ApiRequest<unknown>,
+  ctx: StepContext<C>,
+) => Promise<ApiResponse<number, unknown>>

@@ -8,12 +8,23 @@ import { after, before, describe, it } from 'node:test'
 import { waitFor } from '../../../tests/helpers/ports'
 import { listPids, parseProcStat, readArgv, readProcStat, sampleCpu } from './procfs'
 
-const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())))
+const exited = (child: ChildProcess) =>
+  new Promise<void>((resolve) =>
+    child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve()),
+  )
 
 describe('parseProcStat', () => {
   it('reads the fields after a command name holding spaces and parentheses', () => {
-    const stat = '4242 (my (odd) proc) R 1 4242 4242 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 1 0 12345 1000000 200 18446744073709551615'
-    assert.deepEqual(parseProcStat(4242, stat), { pid: 4242, comm: 'my (odd) proc', state: 'R', ppid: 1, cpuTicks: 300, startTime: 12345 })
+    const stat =
+      '4242 (my (odd) proc) R 1 4242 4242 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 1 0 12345 1000000 200 18446744073709551615'
+    assert.deepEqual(parseProcStat(4242, stat), {
+      pid: 4242,
+      comm: 'my (odd) proc',
+      state: 'R',
+      ppid: 1,
+      cpuTicks: 300,
+      startTime: 12345,
+    })
     assert.equal(parseProcStat(1, 'garbage'), undefined)
     assert.equal(parseProcStat(1, '1 (cut short) S 0 1'), undefined, 'missing fields are not read as numbers')
   })
@@ -76,11 +87,17 @@ describe('the real /proc', () => {
     assert.ok(loop.cpuPercent > 0 && loop.cpuPercent <= 110, `${loop.cpuPercent}% of a core`)
     const sampled = (loop.cpuPercent / 100) * 0.5 * 100
     const used = after - before
-    assert.ok(sampled <= used + 1 && sampled >= used - (elapsedS - 0.5) * 100 - 2, `${loop.cpuPercent}% over 0.5 s vs ${used} ticks in ${elapsedS} s`)
+    assert.ok(
+      sampled <= used + 1 && sampled >= used - (elapsedS - 0.5) * 100 - 2,
+      `${loop.cpuPercent}% over 0.5 s vs ${used} ticks in ${elapsedS} s`,
+    )
     assert.equal(loop.startTime, (await readProcStat(busy.pid!))!.startTime)
     assert.equal(loop.ppid, process.pid)
     assert.ok(!use.some((u) => u.pid === odd.pid), 'a sleeping process used no CPU')
-    assert.deepEqual([...use].sort((a, b) => b.cpuPercent - a.cpuPercent), use)
+    assert.deepEqual(
+      [...use].sort((a, b) => b.cpuPercent - a.cpuPercent),
+      use,
+    )
   })
 
   it('a process that is gone reads as nothing', async () => {

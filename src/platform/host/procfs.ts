@@ -93,7 +93,13 @@ export async function sampleCpu(sampleMs: number, procRoot = '/proc'): Promise<C
     if (!b || b.startTime !== s.startTime) continue
     const delta = s.cpuTicks - b.cpuTicks
     if (delta <= 0) continue
-    out.push({ pid: s.pid, startTime: s.startTime, comm: s.comm, ppid: s.ppid, cpuPercent: Math.round((delta / CLOCK_TICKS_PER_SECOND / seconds) * 1000) / 10 })
+    out.push({
+      pid: s.pid,
+      startTime: s.startTime,
+      comm: s.comm,
+      ppid: s.ppid,
+      cpuPercent: Math.round((delta / CLOCK_TICKS_PER_SECOND / seconds) * 1000) / 10,
+    })
   }
   return out.sort((a, b) => b.cpuPercent - a.cpuPercent)
 }

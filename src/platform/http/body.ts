@@ -23,26 +23,43 @@ export class BodyError extends Error {
 export function declaredLength(req: IncomingMessage): number | undefined {
   const raw = req.headers['content-length']
   if (raw === undefined) return undefined
-  if (!/^\d+$/.test(raw)) throw new BodyError(400, 'invalid_content_length', `Content-Length must be a whole number of bytes, got "${raw.slice(0, 40)}"`)
+  if (!/^\d+$/.test(raw))
+    throw new BodyError(
+      400,
+      'invalid_content_length',
+      `Content-Length must be a whole number of bytes, got "${raw.slice(0, 40)}"`,
+    )
   return Number(raw)
 }
 
 /** True when the request carries (or may carry) a body. */
 export function hasBody(req: IncomingMessage): boolean {
-  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0')
+  return (
+    req.headers['transfer-encoding'] !== undefined ||
+    (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0')
+  )
 }
 
 /** Reads the whole body up to `limit` bytes; over it, a 413 (the rest is not read). */
 export function readCappedBody(req: IncomingMessage, limit: number, idleMs = 30_000): Promise<Buffer> {
   const length = declaredLength(req)
   if (length !== undefined && length > limit) {
-    return Promise.reject(new BodyError(413, 'payload_too_large', `request bodies are limited to ${limit} bytes; this one declares ${length}`))
+    return Promise.reject(
+      new BodyError(
+        413,
+        'payload_too_large',
+        `request bodies are limited to ${limit} bytes; this one declares ${length}`,
+      ),
+    )
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
     let settled = false
-    const timer = setTimeout(() => finish(new BodyError(408, 'body_timeout', `the request body did not arrive within ${idleMs / 1000} s`)), idleMs)
+    const timer = setTimeout(
+      () => finish(new BodyError(408, 'body_timeout', `the request body did not arrive within ${idleMs / 1000} s`)),
+      idleMs,
+    )
     const finish = (err?: Error) => {
       if (settled) return
       settled = true
@@ -58,12 +75,14 @@ export function readCappedBody(req: IncomingMessage, limit: number, idleMs = 30_
     }
     const onData = (chunk: Buffer) => {
       size += chunk.length
-      if (size > limit) return finish(new BodyError(413, 'payload_too_large', `request bodies are limited to ${limit} bytes`))
+      if (size > limit)
+        return finish(new BodyError(413, 'payload_too_large', `request bodies are limited to ${limit} bytes`))
       chunks.push(chunk)
       timer.refresh()
     }
     const onEnd = () => finish()
-    const onError = (err: Error) => finish(new BodyError(400, 'body_unreadable', `the request body could not be read: ${err.message}`))
+    const onError = (err: Error) =>
+      finish(new BodyError(400, 'body_unreadable', `the request body could not be read: ${err.message}`))
     req.on('data', onData)
     req.on('end', onEnd)
     req.on('error', onError)
@@ -78,7 +97,8 @@ export function jsonDepth(text: string, stopAt = MAX_JSON_DEPTH + 1): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
     if (inString) {
-      if (c === 0x5c) i++ // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++ // backslash: skip the escaped character
       else if (c === 0x22) inString = false
       continue
     }
@@ -107,7 +127,11 @@ const isJsonType = (contentType: string | undefined) => {
 export function parseJsonBody(raw: Buffer, contentType: string | undefined): unknown {
   if (raw.length === 0) return undefined
   if (!isJsonType(contentType)) {
-    throw new BodyError(415, 'unsupported_media_type', `request bodies must be JSON (Content-Type: application/json), got ${contentType ? `"${contentType.slice(0, 80)}"` : 'no Content-Type'}`)
+    throw new BodyError(
+      415,
+      'unsupported_media_type',
+      `request bodies must be JSON (Content-Type: application/json), got ${contentType ? `"${contentType.slice(0, 80)}"` : 'no Content-Type'}`,
+    )
   }
   let text: string
   try {
@@ -115,10 +139,15 @@ export function parseJsonBody(raw: Buffer, contentType: string | undefined): unk
   } catch {
     throw new BodyError(400, 'invalid_json', 'the request body is not valid UTF-8')
   }
-  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new BodyError(400, 'invalid_json', `the request body nests deeper than ${MAX_JSON_DEPTH} levels`)
+  if (jsonDepth(text) > MAX_JSON_DEPTH)
+    throw new BodyError(400, 'invalid_json', `the request body nests deeper than ${MAX_JSON_DEPTH} levels`)
   try {
     return JSON.parse(text)
   } catch (err) {
-    throw new BodyError(400, 'invalid_json', `the request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`)
+    throw new BodyError(
+      400,
+      'invalid_json',
+      `the request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`,
+    )
   }
 }

@@ -14,5 +14,7 @@ export function declarePermission<T extends object>(chain: T, permission: Permis
 
 /** The permission a chain declares, if any. */
 export function requiredPermission(chain: unknown): Permission | undefined {
-  return chain && typeof chain === 'object' ? (chain as Record<symbol, Permission | undefined>)[REQUIRED_PERMISSION] : undefined
+  return chain && typeof chain === 'object'
+    ? (chain as Record<symbol, Permission | undefined>)[REQUIRED_PERMISSION]
+    : undefined
 }

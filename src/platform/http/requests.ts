@@ -3,13 +3,16 @@ import { z } from 'zod'
 import type { Role } from '../auth/roles'
 import { HttpError, parseOr400 } from './errors'
 
-export const incidentIdPath = z.object({ id: z.string().regex(/^inc_[a-z0-9_]+$/, 'an incident id such as inc_lx2k3_ab12cd34ef') })
+export const incidentIdPath = z.object({
+  id: z.string().regex(/^inc_[a-z0-9_]+$/, 'an incident id such as inc_lx2k3_ab12cd34ef'),
+})
 
 /** The caller's role and key id, set by the API middleware after authentication. */
 export function caller(headers: Record<string, string | string[] | undefined>): { role: Role; keyId: string } {
   const role = headers['x-sentinel-role']
   const keyId = headers['x-sentinel-key-id']
-  if (typeof role !== 'string' || typeof keyId !== 'string') throw new HttpError(401, 'missing_key', 'authentication required')
+  if (typeof role !== 'string' || typeof keyId !== 'string')
+    throw new HttpError(401, 'missing_key', 'authentication required')
   return { role: role as Role, keyId }
 }
 
@@ -28,10 +31,21 @@ export function parseBody<T>(config: { bodySchema: z.ZodType<T> }, req: { body: 
 }
 
 /** A person's reason: rejecting a fix, closing an incident by hand. */
-export const reasonBody = z.object({ reason: z.string().trim().min(1, 'say why').max(500).describe('why; kept in the timeline and the audit log') }).strict()
+export const reasonBody = z
+  .object({
+    reason: z.string().trim().min(1, 'say why').max(500).describe('why; kept in the timeline and the audit log'),
+  })
+  .strict()
 
 export const approveBody = z
-  .object({ comment: z.string().trim().max(500).optional().describe("the approver's note; kept with the decision (approval.comment), in the timeline and the audit log") })
+  .object({
+    comment: z
+      .string()
+      .trim()
+      .max(500)
+      .optional()
+      .describe("the approver's note; kept with the decision (approval.comment), in the timeline and the audit log"),
+  })
   .strict()
 
 export const triggerAlertBody = z

@@ -26,7 +26,10 @@ function mountPath(layer: Layer): string {
   if (!layer.regexp || layer.regexp.fast_slash) return ''
   // Express 4 compiles `use('/a/b')` to ^\/a\/b\/?(?=\/|$) and `use('/a/*')` to ^\/a\/(.*)\/?(?=\/|$).
   const src = layer.regexp.source.replace(/\\\/\?\(\?=\\\/\|\$\)$/, '')
-  return src.replace(/^\^/, '').replace(/\(\.\*\)/g, '*').replace(/\\\//g, '/')
+  return src
+    .replace(/^\^/, '')
+    .replace(/\(\.\*\)/g, '*')
+    .replace(/\\\//g, '/')
 }
 
 function walk(stack: Layer[] | undefined, prefix: string, zone: RouteEntry['zone'], out: RouteEntry[]): void {
@@ -36,7 +39,9 @@ function walk(stack: Layer[] | undefined, prefix: string, zone: RouteEntry['zone
       out.push({ method: 'ALL', path: prefix + layer.route, zone })
     } else if (layer.route) {
       const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path]
-      for (const p of paths) for (const m of Object.keys(layer.route.methods)) if (m !== '_all') out.push({ method: m.toUpperCase(), path: prefix + p, zone })
+      for (const p of paths)
+        for (const m of Object.keys(layer.route.methods))
+          if (m !== '_all') out.push({ method: m.toUpperCase(), path: prefix + p, zone })
     } else if (layer.handle?.stack) {
       walk(layer.handle.stack, prefix + mountPath(layer), zone, out)
     } else {
@@ -47,7 +52,9 @@ function walk(stack: Layer[] | undefined, prefix: string, zone: RouteEntry['zone
   }
 }
 
-export function routeTable(routers: { zone: RouteEntry['zone']; router: Router | { stack?: unknown[] } | undefined }[]): RouteEntry[] {
+export function routeTable(
+  routers: { zone: RouteEntry['zone']; router: Router | { stack?: unknown[] } | undefined }[],
+): RouteEntry[] {
   const out: RouteEntry[] = []
   for (const { zone, router } of routers) walk((router as { stack?: Layer[] } | undefined)?.stack, '', zone, out)
   const seen = new Set<string>()

@@ -41,15 +41,16 @@ export function mountPublic(app: Router, publicDir: string): void {
   } catch {
     return
   }
-  const send = (name: string) => (_req: unknown, res: { setHeader(k: string, v: string): void; end(b: Buffer): void }) => {
-    // Read per request: small files, and an edited dashboard shows without a restart.
-    res.setHeader('Content-Type', TYPES[path.extname(name)])
-    res.setHeader('Cache-Control', 'no-cache')
-    res.setHeader('X-Content-Type-Options', 'nosniff')
-    // The page loads only its own files and talks only to this origin; no frame may embed it.
-    if (name.endsWith('.html')) res.setHeader('Content-Security-Policy', DASHBOARD_CSP)
-    res.end(readFileSync(path.join(publicDir, name)))
-  }
+  const send =
+    (name: string) => (_req: unknown, res: { setHeader(k: string, v: string): void; end(b: Buffer): void }) => {
+      // Read per request: small files, and an edited dashboard shows without a restart.
+      res.setHeader('Content-Type', TYPES[path.extname(name)])
+      res.setHeader('Cache-Control', 'no-cache')
+      res.setHeader('X-Content-Type-Options', 'nosniff')
+      // The page loads only its own files and talks only to this origin; no frame may embed it.
+      if (name.endsWith('.html')) res.setHeader('Content-Security-Policy', DASHBOARD_CSP)
+      res.end(readFileSync(path.join(publicDir, name)))
+    }
   for (const name of names) app.get(`/${name}`, send(name))
   if (names.includes('dashboard.html')) app.get('/', send('dashboard.html'))
 }

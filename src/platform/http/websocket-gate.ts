@@ -43,38 +43,64 @@ export interface SocketServerLike {
 const MAX_FRAME_BYTES = 64 * 1024
 
 function answer(socket: Duplex, status: number, reason: string, headers: Record<string, string> = {}): void {
-  const body = JSON.stringify({ error: status === 401 ? 'unauthorized' : status === 403 ? 'forbidden' : 'not_found', message: reason })
-  const lines = [`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 429 ? 'Too Many Requests' : 'Not Found'}`, 'Connection: close', 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`]
+  const body = JSON.stringify({
+    error: status === 401 ? 'unauthorized' : status === 403 ? 'forbidden' : 'not_found',
+    message: reason,
+  })
+  const lines = [
+    `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 429 ? 'Too Many Requests' : 'Not Found'}`,
+    'Connection: close',
+    'Content-Type: application/json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+  ]
   for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`)
   socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`)
 }
 
 /** A frame Motia's stream server can take: a JSON object with a string `type`, of sane size. */
 export function isAcceptableFrame(payload: unknown): boolean {
-  const buf = Buffer.isBuffer(payload) ? payload : Array.isArray(payload) ? Buffer.concat(payload as Buffer[]) : payload instanceof ArrayBuffer ? Buffer.from(payload) : undefined
+  const buf = Buffer.isBuffer(payload)
+    ? payload
+    : Array.isArray(payload)
+      ? Buffer.concat(payload as Buffer[])
+      : payload instanceof ArrayBuffer
+        ? Buffer.from(payload)
+        : undefined
   if (!buf || buf.length > MAX_FRAME_BYTES) return false
   try {
     const msg = JSON.parse(buf.toString('utf8'))
-    return !!msg && typeof msg === 'object' && typeof msg.type === 'string' && (msg.data === undefined || (typeof msg.data === 'object' && msg.data !== null))
+    return (
+      !!msg &&
+      typeof msg === 'object' &&
+      typeof msg.type === 'string' &&
+      (msg.data === undefined || (typeof msg.data === 'object' && msg.data !== null))
+    )
   } catch {
     return false
   }
 }
 
-export function guardWebSockets(server: Server, socketServer: SocketServerLike | undefined, opts: WebSocketGateOptions): void {
+export function guardWebSockets(
+  server: Server,
+  socketServer: SocketServerLike | undefined,
+  opts: WebSocketGateOptions,
+): void {
   const trusted = addressMatcher(opts.trustProxy)
   const downstream = server.listeners('upgrade') as ((req: IncomingMessage, socket: Duplex, head: Buffer) => void)[]
   server.removeAllListeners('upgrade')
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy())
     void (async () => {
-      if (!opts.workbench) return answer(socket, 404, 'no WebSocket is served here (the Workbench is off: WORKBENCH=false)')
+      if (!opts.workbench)
+        return answer(socket, 404, 'no WebSocket is served here (the Workbench is off: WORKBENCH=false)')
       delete req.headers[CLIENT_IP_HEADER]
       req.headers[CLIENT_IP_HEADER] = clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trusted)
       const auth = await opts.authenticate(keyHeaders(req.headers))
       if (auth.status !== 200) {
         return answer(socket, auth.status, auth.message ?? 'an admin key is needed', {
-          ...(auth.status === 401 ? { 'WWW-Authenticate': 'Basic realm="Sentinel Workbench (admin key as the password)"' } : {}),
+          ...(auth.status === 401
+            ? { 'WWW-Authenticate': 'Basic realm="Sentinel Workbench (admin key as the password)"' }
+            : {}),
           ...(auth.retryAfter ? { 'Retry-After': String(auth.retryAfter) } : {}),
         })
       }
@@ -111,7 +137,10 @@ export function guardWebSockets(server: Server, socketServer: SocketServerLike |
  * WebSocket on PORT + 21678 with no host (every interface), inside code Sentinel cannot configure.
  */
 export function bindPortToHost(port: number, host: string): void {
-  const proto = net.Server.prototype as unknown as { listen: (...args: unknown[]) => unknown; __sentinelBound?: Map<number, string> }
+  const proto = net.Server.prototype as unknown as {
+    listen: (...args: unknown[]) => unknown
+    __sentinelBound?: Map<number, string>
+  }
   if (!proto.__sentinelBound) {
     const bound = new Map<number, string>()
     proto.__sentinelBound = bound
@@ -122,8 +151,17 @@ export function bindPortToHost(port: number, host: string): void {
         const rest = args.slice(1).filter((a) => typeof a !== 'string')
         return listen.call(this, first, bound.get(first), ...rest)
       }
-      if (first && typeof first === 'object' && typeof (first as net.ListenOptions).port === 'number' && bound.has((first as net.ListenOptions).port!)) {
-        return listen.call(this, { ...(first as net.ListenOptions), host: bound.get((first as net.ListenOptions).port!) }, ...args.slice(1))
+      if (
+        first &&
+        typeof first === 'object' &&
+        typeof (first as net.ListenOptions).port === 'number' &&
+        bound.has((first as net.ListenOptions).port!)
+      ) {
+        return listen.call(
+          this,
+          { ...(first as net.ListenOptions), host: bound.get((first as net.ListenOptions).port!) },
+          ...args.slice(1),
+        )
       }
       return listen.apply(this, args)
     }

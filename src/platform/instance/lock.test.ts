@@ -4,7 +4,15 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, test } from 'node:test'
-import { acquireInstanceLock, claimFileFor, INSTANCE_LOCK_FILE, InstanceLockError, type InstanceRecord, ownRecord, processStartTime } from './lock'
+import {
+  acquireInstanceLock,
+  claimFileFor,
+  INSTANCE_LOCK_FILE,
+  InstanceLockError,
+  type InstanceRecord,
+  ownRecord,
+  processStartTime,
+} from './lock'
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..', '..')
 const CHILD = path.join(import.meta.dirname, 'lock-child.ts')
@@ -24,7 +32,11 @@ interface Child {
 }
 
 function child(dir: string, mode: string): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD], { cwd: ROOT, env: { ...process.env, LOCK_DIR: dir, MODE: mode }, stdio: ['pipe', 'pipe', 'inherit'] })
+  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+    cwd: ROOT,
+    env: { ...process.env, LOCK_DIR: dir, MODE: mode },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
   const lines: any[] = []
   const waiters: ((v: any) => void)[] = []
   let buf = ''
@@ -39,20 +51,32 @@ function child(dir: string, mode: string): Child {
       else lines.push(line)
     }
   })
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.once('exit', (code, signal) => r({ code, signal })))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    proc.once('exit', (code, signal) => r({ code, signal })),
+  )
   return {
     proc,
     exited,
-    next: () => (lines.length ? Promise.resolve(lines.shift()) : Promise.race([new Promise((r) => waiters.push(r)), exited.then(() => Promise.reject(new Error('the child exited first')))])),
+    next: () =>
+      lines.length
+        ? Promise.resolve(lines.shift())
+        : Promise.race([
+            new Promise((r) => waiters.push(r)),
+            exited.then(() => Promise.reject(new Error('the child exited first'))),
+          ]),
   }
 }
 
 const lockFile = (dir: string) => path.join(dir, INSTANCE_LOCK_FILE)
 const readLock = (dir: string): InstanceRecord => JSON.parse(readFileSync(lockFile(dir), 'utf8'))
-const writeLock = (dir: string, r: Partial<InstanceRecord> | string) => writeFileSync(lockFile(dir), typeof r === 'string' ? r : JSON.stringify(r))
+const writeLock = (dir: string, r: Partial<InstanceRecord> | string) =>
+  writeFileSync(lockFile(dir), typeof r === 'string' ? r : JSON.stringify(r))
 /** A pid that was just used and is gone now. */
 const deadPid = () => spawnSync('true').pid!
-const staleRecord = (over: Partial<InstanceRecord> = {}): InstanceRecord => ({ ...ownRecord({ port: 3999, host: '127.0.0.1' }, deadPid()), ...over })
+const staleRecord = (over: Partial<InstanceRecord> = {}): InstanceRecord => ({
+  ...ownRecord({ port: 3999, host: '127.0.0.1' }, deadPid()),
+  ...over,
+})
 
 describe('instance lock', { timeout: 120_000 }, () => {
   let dir: string
@@ -63,7 +87,8 @@ describe('instance lock', { timeout: 120_000 }, () => {
   })
   afterEach(() => {
     for (const l of held.splice(0)) l.release()
-    for (const c of children.splice(0)) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL')
+    for (const c of children.splice(0))
+      if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })
   })
   const spawnChild = (mode: string) => {
@@ -91,9 +116,17 @@ describe('instance lock', { timeout: 120_000 }, () => {
     const out: Outcome = await other.next()
     assert.equal(out.won, false)
     assert.equal(out.holderPid, process.pid)
-    assert.match(out.message!, new RegExp(`already running on data directory ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(pid ${process.pid}, port 3000, host 127\\.0\\.0\\.1, started ${lock.record.startedAt.replace(/\./g, '\\.')}\\); stop it first \\(kill ${process.pid}`))
+    assert.match(
+      out.message!,
+      new RegExp(
+        `already running on data directory ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(pid ${process.pid}, port 3000, host 127\\.0\\.0\\.1, started ${lock.record.startedAt.replace(/\./g, '\\.')}\\); stop it first \\(kill ${process.pid}`,
+      ),
+    )
     // This process too: the lock is not re-entrant.
-    assert.throws(() => acquireInstanceLock(dir, { port: 3001, host: '127.0.0.1' }), (err) => err instanceof InstanceLockError && err.holder?.pid === process.pid)
+    assert.throws(
+      () => acquireInstanceLock(dir, { port: 3001, host: '127.0.0.1' }),
+      (err) => err instanceof InstanceLockError && err.holder?.pid === process.pid,
+    )
     assert.equal(readLock(dir).nonce, lock.record.nonce, 'the refused takers left the lock as it was')
   })
 
@@ -149,7 +182,10 @@ describe('instance lock', { timeout: 120_000 }, () => {
 
   test('a lock made on another machine is refused (its pid means nothing here), naming that machine', () => {
     writeLock(dir, staleRecord({ hostname: 'elsewhere-1' }))
-    assert.throws(() => acquireInstanceLock(dir, { port: 3000, host: '127.0.0.1' }), /a Sentinel on machine elsewhere-1 .* if it no longer runs, delete .*instance\.lock/)
+    assert.throws(
+      () => acquireInstanceLock(dir, { port: 3000, host: '127.0.0.1' }),
+      /a Sentinel on machine elsewhere-1 .* if it no longer runs, delete .*instance\.lock/,
+    )
   })
 
   test('a claim left by a start killed in the middle of a takeover is taken over in turn, and swept', async () => {

@@ -188,7 +188,8 @@ class HeldBy {
 }
 
 /** The claim that entitles its creator to replace the content `seen` of `name` (see above). */
-export const claimFileFor = (name: string, seen: string) => `${name}.claim-${createHash('sha256').update(seen).digest('hex').slice(0, 16)}`
+export const claimFileFor = (name: string, seen: string) =>
+  `${name}.claim-${createHash('sha256').update(seen).digest('hex').slice(0, 16)}`
 
 function readText(file: string): string | null {
   try {
@@ -264,7 +265,8 @@ function sweep(dir: string, file: string): void {
   for (const entry of readdirSync(dir)) {
     if (!entry.startsWith(`${base}.`)) continue
     const temp = /\.(\d+)\.[0-9a-f]+\.tmp$/.exec(entry)
-    if (temp ? processStartTime(Number(temp[1])) === undefined : entry.includes('.claim-')) unlinkQuietly(path.join(dir, entry))
+    if (temp ? processStartTime(Number(temp[1])) === undefined : entry.includes('.claim-'))
+      unlinkQuietly(path.join(dir, entry))
   }
 }
 
@@ -283,7 +285,8 @@ export function acquireInstanceLock(dataDir: string, info: { port: number; host:
   } catch (err) {
     if (!(err instanceof HeldBy)) throw err
     // A holder of the lock itself, or of a claim on it that outlasted the wait.
-    if (!err.holder) throw new InstanceLockError(`the instance lock ${file} could not be taken; see that file`, file, null)
+    if (!err.holder)
+      throw new InstanceLockError(`the instance lock ${file} could not be taken; see that file`, file, null)
     if (err.holder.nonce === parseRecord(readText(file) ?? '')?.nonce) throw lockHeldError(dir, file, err.holder)
     throw new InstanceLockError(
       `another Sentinel start (${describeRecord(err.holder)}) is taking over the stale instance lock of data directory ${dir} right now; try again`,

@@ -36,7 +36,10 @@ function held(lockFile: string): number {
   // lock and outlived it (the shell was killed -9).
   const holder = starter && holderState(starter) !== 'gone' ? starter : runningInstance(dataDir)
   if (holder) console.error(lockHeldError(dataDir, lockFile, holder).message)
-  else console.error(`Sentinel is already running on data directory ${dataDir}: a process holds ${lockFile} (fuser -v ${lockFile} shows which); stop it first`)
+  else
+    console.error(
+      `Sentinel is already running on data directory ${dataDir}: a process holds ${lockFile} (fuser -v ${lockFile} shows which); stop it first`,
+    )
   return 0
 }
 

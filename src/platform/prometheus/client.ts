@@ -83,7 +83,8 @@ export class PrometheusClient {
     } catch {
       throw new PrometheusError('invalid_response', `invalid Prometheus URL "${opts.url}"`)
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new PrometheusError('invalid_response', `Prometheus URL must be http(s), got "${opts.url}"`)
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      throw new PrometheusError('invalid_response', `Prometheus URL must be http(s), got "${opts.url}"`)
     this.url = opts.url.replace(/\/+$/, '')
     this.timeoutMs = opts.timeoutMs ?? 5000
     this.fetchImpl = opts.fetch ?? fetch
@@ -106,18 +107,33 @@ export class PrometheusClient {
       const [t, v] = data.result as [number, string]
       return [{ labels: {}, value: Number(v), at: Math.round(t * 1000) }]
     }
-    throw new PrometheusError('invalid_response', `query returned ${data.resultType}, expected a vector or scalar: ${promql}`)
+    throw new PrometheusError(
+      'invalid_response',
+      `query returned ${data.resultType}, expected a vector or scalar: ${promql}`,
+    )
   }
 
   /** Range query from `start` to `end` every `stepSeconds`. */
-  async queryRange(promql: string, opts: { start: Date | number; end: Date | number; stepSeconds: number }): Promise<PromSeries[]> {
+  async queryRange(
+    promql: string,
+    opts: { start: Date | number; end: Date | number; stepSeconds: number },
+  ): Promise<PromSeries[]> {
     if (!(opts.stepSeconds > 0)) throw new PrometheusError('query', 'queryRange: stepSeconds must be > 0')
     const data = await this.call(
       '/api/v1/query_range',
-      { query: promql, start: String(toSeconds(opts.start)), end: String(toSeconds(opts.end)), step: String(opts.stepSeconds) },
+      {
+        query: promql,
+        start: String(toSeconds(opts.start)),
+        end: String(toSeconds(opts.end)),
+        step: String(opts.stepSeconds),
+      },
       promql,
     )
-    if (data.resultType !== 'matrix') throw new PrometheusError('invalid_response', `query_range returned ${data.resultType}, expected a matrix: ${promql}`)
+    if (data.resultType !== 'matrix')
+      throw new PrometheusError(
+        'invalid_response',
+        `query_range returned ${data.resultType}, expected a matrix: ${promql}`,
+      )
     return (data.result as Array<{ metric: Record<string, string>; values: Array<[number, string]> }>).map((s) => ({
       labels: s.metric ?? {},
       points: s.values.map(([t, v]) => [Math.round(t * 1000), Number(v)] as [number, number]),
@@ -133,36 +149,62 @@ export class PrometheusClient {
 
   private async request(url: string, init: RequestInit): Promise<Response> {
     try {
-      return await this.fetchImpl(url, { ...init, headers: { ...this.headers, ...(init.headers as Record<string, string>) }, signal: AbortSignal.timeout(this.timeoutMs) })
+      return await this.fetchImpl(url, {
+        ...init,
+        headers: { ...this.headers, ...(init.headers as Record<string, string>) },
+        signal: AbortSignal.timeout(this.timeoutMs),
+      })
     } catch (err) {
       const name = (err as Error)?.name
       if (name === 'TimeoutError' || name === 'AbortError') {
-        throw new PrometheusError('timeout', `prometheus at ${this.url} did not answer within ${this.timeoutMs} ms`, 'ETIMEDOUT')
+        throw new PrometheusError(
+          'timeout',
+          `prometheus at ${this.url} did not answer within ${this.timeoutMs} ms`,
+          'ETIMEDOUT',
+        )
       }
       const code = systemCode(err)
       // undici refuses some ports and schemes itself ("bad port"): its cause says so.
-      const why = code ?? ((err as Error)?.cause as Error | undefined)?.message ?? (err as Error)?.message ?? 'unknown error'
+      const why =
+        code ?? ((err as Error)?.cause as Error | undefined)?.message ?? (err as Error)?.message ?? 'unknown error'
       throw new PrometheusError('unreachable', `prometheus unreachable at ${this.url}: ${why}`, code)
     }
   }
 
   /** One API call in its `prometheus.query` / `prometheus.query_range` span (a no-op without an active span). */
-  private call(apiPath: string, params: Record<string, string>, promql: string): Promise<{ resultType: string; result: unknown }> {
+  private call(
+    apiPath: string,
+    params: Record<string, string>,
+    promql: string,
+  ): Promise<{ resultType: string; result: unknown }> {
     if (!childSpanActive()) return this.send(apiPath, params, promql)
     const name = apiPath.endsWith('query_range') ? 'prometheus.query_range' : 'prometheus.query'
-    return withChildSpan(name, { 'db.system': 'prometheus', 'db.query.text': promql.slice(0, 500), 'server.address': this.url }, async (span) => {
-      try {
-        const data = await this.send(apiPath, params, promql)
-        span.setAttributes({ outcome: 'ok', 'prometheus.result_type': data.resultType, 'prometheus.series': Array.isArray(data.result) && data.resultType !== 'scalar' ? data.result.length : 1 })
-        return data
-      } catch (err) {
-        if (err instanceof PrometheusError) span.setAttributes({ outcome: err.kind, 'error.type': err.errorType ?? err.code ?? err.kind })
-        throw err
-      }
-    })
+    return withChildSpan(
+      name,
+      { 'db.system': 'prometheus', 'db.query.text': promql.slice(0, 500), 'server.address': this.url },
+      async (span) => {
+        try {
+          const data = await this.send(apiPath, params, promql)
+          span.setAttributes({
+            outcome: 'ok',
+            'prometheus.result_type': data.resultType,
+            'prometheus.series': Array.isArray(data.result) && data.resultType !== 'scalar' ? data.result.length : 1,
+          })
+          return data
+        } catch (err) {
+          if (err instanceof PrometheusError)
+            span.setAttributes({ outcome: err.kind, 'error.type': err.errorType ?? err.code ?? err.kind })
+          throw err
+        }
+      },
+    )
   }
 
-  private async send(apiPath: string, params: Record<string, string>, promql: string): Promise<{ resultType: string; result: unknown }> {
+  private async send(
+    apiPath: string,
+    params: Record<string, string>,
+    promql: string,
+  ): Promise<{ resultType: string; result: unknown }> {
     // POST with a form body: long PromQL does not hit URL length limits.
     const res = await this.request(this.url + apiPath, {
       method: 'POST',
@@ -173,7 +215,11 @@ export class PrometheusClient {
     try {
       text = await res.text()
     } catch (err) {
-      throw new PrometheusError('unreachable', `prometheus at ${this.url} dropped the response: ${(err as Error).message}`, systemCode(err))
+      throw new PrometheusError(
+        'unreachable',
+        `prometheus at ${this.url} dropped the response: ${(err as Error).message}`,
+        systemCode(err),
+      )
     }
     let body: ApiEnvelope | undefined
     try {
@@ -182,14 +228,33 @@ export class PrometheusClient {
       body = undefined
     }
     if (!body || typeof body !== 'object' || (body.status !== 'success' && body.status !== 'error')) {
-      if (!res.ok) throw new PrometheusError('http', `prometheus ${apiPath} answered HTTP ${res.status}: ${text.slice(0, 200)}`, undefined, res.status)
-      throw new PrometheusError('invalid_response', `prometheus ${apiPath} answered something that is not the API's JSON: ${text.slice(0, 200)}`, undefined, res.status)
+      if (!res.ok)
+        throw new PrometheusError(
+          'http',
+          `prometheus ${apiPath} answered HTTP ${res.status}: ${text.slice(0, 200)}`,
+          undefined,
+          res.status,
+        )
+      throw new PrometheusError(
+        'invalid_response',
+        `prometheus ${apiPath} answered something that is not the API's JSON: ${text.slice(0, 200)}`,
+        undefined,
+        res.status,
+      )
     }
     if (body.status === 'error') {
-      const kind: PrometheusErrorKind = res.status >= 500 && body.errorType !== 'execution' && body.errorType !== 'bad_data' ? 'http' : 'query'
-      throw new PrometheusError(kind, `prometheus rejected the query (${body.errorType ?? 'error'}: ${body.error ?? 'no reason given'}): ${promql}`, undefined, res.status, body.errorType)
+      const kind: PrometheusErrorKind =
+        res.status >= 500 && body.errorType !== 'execution' && body.errorType !== 'bad_data' ? 'http' : 'query'
+      throw new PrometheusError(
+        kind,
+        `prometheus rejected the query (${body.errorType ?? 'error'}: ${body.error ?? 'no reason given'}): ${promql}`,
+        undefined,
+        res.status,
+        body.errorType,
+      )
     }
-    if (!body.data || typeof body.data.resultType !== 'string') throw new PrometheusError('invalid_response', `prometheus ${apiPath} answered success without data`)
+    if (!body.data || typeof body.data.resultType !== 'string')
+      throw new PrometheusError('invalid_response', `prometheus ${apiPath} answered success without data`)
     return body.data
   }
 }

@@ -46,8 +46,10 @@ export class AuditLog {
       await this.redis.xadd(STREAM, 'MAXLEN', '~', String(STREAM_MAXLEN), '*', 'event', line)
       await publishToStream(this.redis, 'audit', full)
       const actionId = typeof full.data?.actionId === 'string' ? full.data.actionId : undefined
-      if (actionId && full.kind === 'action.executed') await metricsRecorder(this.redis).action({ action: actionId, result: full.outcome ?? 'unknown' })
-      if (actionId && full.kind === 'action.rolled_back') await metricsRecorder(this.redis).rollback({ action: actionId, result: full.outcome ?? 'unknown' })
+      if (actionId && full.kind === 'action.executed')
+        await metricsRecorder(this.redis).action({ action: actionId, result: full.outcome ?? 'unknown' })
+      if (actionId && full.kind === 'action.rolled_back')
+        await metricsRecorder(this.redis).rollback({ action: actionId, result: full.outcome ?? 'unknown' })
     } catch {
       // The file copy is the durable one; Redis being briefly away must not stop the action.
     }

@@ -27,7 +27,13 @@ export class ExecutionStore {
 
   /** Claims the execution. Returns null when claimed now, or the existing record. */
   async claim(incidentId: string, actionId: string, owner: string): Promise<ExecutionRecord | null> {
-    const record: ExecutionRecord = { incidentId, actionId, status: 'started', owner, startedAt: new Date().toISOString() }
+    const record: ExecutionRecord = {
+      incidentId,
+      actionId,
+      status: 'started',
+      owner,
+      startedAt: new Date().toISOString(),
+    }
     const ok = await this.redis.set(key(incidentId, actionId), JSON.stringify(record), 'EX', TTL_SECONDS, 'NX')
     if (ok === 'OK') return null
     return this.get(incidentId, actionId)

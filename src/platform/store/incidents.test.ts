@@ -65,7 +65,9 @@ describe('incident store (real Redis)', () => {
     const other = new IncidentStore(second)
     try {
       await Promise.all(
-        Array.from({ length: 60 }, (_, n) => (n % 2 ? store : other).update(incident.id, (i) => note(i, { actor: 'test', summary: `note ${n}` }))),
+        Array.from({ length: 60 }, (_, n) =>
+          (n % 2 ? store : other).update(incident.id, (i) => note(i, { actor: 'test', summary: `note ${n}` })),
+        ),
       )
     } finally {
       second.disconnect()
@@ -89,7 +91,10 @@ describe('incident store (real Redis)', () => {
       { incident: held.get('fp-batch-b')!, mutate: () => false },
     ])
     assert.equal(newA.alert.value, 7)
-    assert.ok(newA.timeline.some((t) => t.summary === 'written in between'), 'the write in between is kept')
+    assert.ok(
+      newA.timeline.some((t) => t.summary === 'written in between'),
+      'the write in between is kept',
+    )
     assert.equal(newA.version, 3)
     assert.equal(newB.version, b.version, 'declined: no write')
     const stored = (await store.get(a.id))!
@@ -104,9 +109,15 @@ describe('incident store (real Redis)', () => {
       await new Promise((r) => setTimeout(r, 3))
     }
     const page1 = await store.list({ limit: 2 })
-    assert.deepEqual(page1.map((i) => i.id), [ids[4], ids[3]])
+    assert.deepEqual(
+      page1.map((i) => i.id),
+      [ids[4], ids[3]],
+    )
     const page2 = await store.list({ limit: 2, beforeMs: Date.parse(page1[1].openedAt) })
-    assert.deepEqual(page2.map((i) => i.id), [ids[2], ids[1]])
+    assert.deepEqual(
+      page2.map((i) => i.id),
+      [ids[2], ids[1]],
+    )
   })
 
   it('claims an execution once', async () => {
@@ -129,8 +140,14 @@ describe('incident store (real Redis)', () => {
       assert.deepEqual((await audit.read(10)).map((e) => e.kind).slice(0, 2), ['incident.resolved', 'action.executed'])
       await redis.client.flushall()
       const fromFile = await new AuditLog(redis.client, file).read(10)
-      assert.deepEqual(fromFile.map((e) => e.kind), ['incident.resolved', 'action.executed'])
-      assert.deepEqual((await audit.read(10, 'inc_a')).map((e) => e.incidentId), ['inc_a'])
+      assert.deepEqual(
+        fromFile.map((e) => e.kind),
+        ['incident.resolved', 'action.executed'],
+      )
+      assert.deepEqual(
+        (await audit.read(10, 'inc_a')).map((e) => e.incidentId),
+        ['inc_a'],
+      )
     } finally {
       rmSync(dir, { recursive: true })
     }
@@ -145,10 +162,25 @@ describe('incident store (real Redis)', () => {
     }
     await store.update(ids[4], (i) => {
       i.analysis = { analyser: 'rules', root_cause: 'x'.repeat(1000), confidence: 0.9 }
-      return recordDecision(i, { route: 'auto', risk: 'low', actionId: 'restart_container', params: {}, reasons: ['r'], rule: 'x', decidedAt: new Date().toISOString() }, 'test')
+      return recordDecision(
+        i,
+        {
+          route: 'auto',
+          risk: 'low',
+          actionId: 'restart_container',
+          params: {},
+          reasons: ['r'],
+          rule: 'x',
+          decidedAt: new Date().toISOString(),
+        },
+        'test',
+      )
     })
     const summaries: any[] = (await store.listStored({ limit: 3, view: 'summary' })).map((s) => JSON.parse(s.json))
-    assert.deepEqual(summaries.map((s) => s.id), [ids[4], ids[3], ids[2]])
+    assert.deepEqual(
+      summaries.map((s) => s.id),
+      [ids[4], ids[3], ids[2]],
+    )
     const newest = await store.get(ids[4])
     assert.deepEqual(summaries[0], JSON.parse(JSON.stringify(incidentSummary(newest!))))
     assert.equal(summaries[0].status, 'remediating')

@@ -93,7 +93,13 @@ export class IncidentStore {
    */
   async open(alert: Alert, init: { title: string; actor: string; test?: boolean; id?: string }): Promise<OpenResult> {
     const nowIso = new Date().toISOString()
-    const incident = openedIncident(alert, { id: init.id ?? newIncidentId(), title: init.title, actor: init.actor, test: init.test, now: nowIso })
+    const incident = openedIncident(alert, {
+      id: init.id ?? newIncidentId(),
+      title: init.title,
+      actor: init.actor,
+      test: init.test,
+      now: nowIso,
+    })
     const id = incident.id
     const [created, holder] = (await this.redis.eval(
       CREATE_LUA,
@@ -111,7 +117,11 @@ export class IncidentStore {
     if (created === 1) {
       await this.redis.set(lastKey(alert.fingerprint), id, 'EX', 30 * 86400)
       await publishToStream(this.redis, 'incident.opened', incident)
-      await metricsRecorder(this.redis).incidentOpened({ type: incident.type, severity: incident.severity, detectSeconds: Math.max(0, (Date.parse(nowIso) - Date.parse(alert.at)) / 1000) })
+      await metricsRecorder(this.redis).incidentOpened({
+        type: incident.type,
+        severity: incident.severity,
+        detectSeconds: Math.max(0, (Date.parse(nowIso) - Date.parse(alert.at)) / 1000),
+      })
       return { incident, created: true }
     }
     const existing = await this.get(holder)
@@ -153,7 +163,9 @@ export class IncidentStore {
    * read already (a stale one is safe: its compare-and-set fails and that incident goes through
    * update() alone). Incidents `mutate` leaves unchanged cost no write.
    */
-  async updateMany(items: Array<{ incident: Incident; mutate: (incident: Incident) => void | boolean }>): Promise<Incident[]> {
+  async updateMany(
+    items: Array<{ incident: Incident; mutate: (incident: Incident) => void | boolean }>,
+  ): Promise<Incident[]> {
     const writes: Array<{ current: Incident; next: Incident; mutate: (incident: Incident) => void | boolean }> = []
     const results = new Map<string, Incident>()
     for (const { incident, mutate } of items) {
@@ -209,15 +221,25 @@ export class IncidentStore {
 
   private async afterWrite(current: Incident, next: Incident): Promise<void> {
     // The dashboard follows every change live; approvals get their own events for its queue.
-    await publishToStream(this.redis, next.status === 'resolved' && current.status !== 'resolved' ? 'incident.resolved' : 'incident.updated', next)
+    await publishToStream(
+      this.redis,
+      next.status === 'resolved' && current.status !== 'resolved' ? 'incident.resolved' : 'incident.updated',
+      next,
+    )
     if (next.status !== current.status && (next.status === 'resolved' || next.status === 'escalated')) {
       const m = metricsRecorder(this.redis)
       const labels = { type: next.type, severity: next.severity }
-      if (next.status === 'resolved') await m.incidentResolved({ ...labels, resolveSeconds: Math.max(0, (Date.parse(next.updatedAt) - Date.parse(next.openedAt)) / 1000) })
+      if (next.status === 'resolved')
+        await m.incidentResolved({
+          ...labels,
+          resolveSeconds: Math.max(0, (Date.parse(next.updatedAt) - Date.parse(next.openedAt)) / 1000),
+        })
       else await m.incidentEscalated(labels)
     }
-    if (next.approval?.status === 'pending' && current.approval?.status !== 'pending') await publishToStream(this.redis, 'approval.requested', next)
-    if (current.approval?.status === 'pending' && next.approval?.status !== 'pending') await publishToStream(this.redis, 'approval.decided', next)
+    if (next.approval?.status === 'pending' && current.approval?.status !== 'pending')
+      await publishToStream(this.redis, 'approval.requested', next)
+    if (current.approval?.status === 'pending' && next.approval?.status !== 'pending')
+      await publishToStream(this.redis, 'approval.decided', next)
   }
 
   async openIds(): Promise<string[]> {
@@ -239,11 +261,24 @@ export class IncidentStore {
    * summaries (src/platform/store/summary.ts). An API page is these texts joined, with no parse and no
    * stringify of every incident. An incident stored before summaries existed gets one made here.
    */
-  async listStored(opts: { limit: number; beforeMs?: number; afterMs?: number; view: 'full' | 'summary' }): Promise<{ json: string; openedMs: number }[]> {
+  async listStored(opts: {
+    limit: number
+    beforeMs?: number
+    afterMs?: number
+    view: 'full' | 'summary'
+  }): Promise<{ json: string; openedMs: number }[]> {
     const max = opts.beforeMs !== undefined ? `(${opts.beforeMs}` : '+inf'
     const min = opts.afterMs !== undefined ? String(opts.afterMs) : '-inf'
     // One round trip: the page's ids from the time index and their texts.
-    const flat = (await this.redis.eval(PAGE_LUA, 1, BY_TIME, max, min, String(opts.limit), opts.view === 'full' ? incidentKey('') : summaryKey(''))) as (string | false)[]
+    const flat = (await this.redis.eval(
+      PAGE_LUA,
+      1,
+      BY_TIME,
+      max,
+      min,
+      String(opts.limit),
+      opts.view === 'full' ? incidentKey('') : summaryKey(''),
+    )) as (string | false)[]
     const ids: string[] = []
     const scores: number[] = []
     const texts: (string | null)[] = []
@@ -283,7 +318,9 @@ export class IncidentStore {
     const out = new Map<string, Incident>()
     if (fingerprints.length === 0) return out
     const ids = await this.redis.mget(fingerprints.map(fingerprintKey))
-    const held = fingerprints.map((fp, n) => [fp, ids[n]] as const).filter((e): e is readonly [string, string] => !!e[1])
+    const held = fingerprints
+      .map((fp, n) => [fp, ids[n]] as const)
+      .filter((e): e is readonly [string, string] => !!e[1])
     if (held.length === 0) return out
     const raws = await this.redis.mget(held.map(([, id]) => incidentKey(id)))
     held.forEach(([fp], n) => {

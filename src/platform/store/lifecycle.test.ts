@@ -96,7 +96,8 @@ function incidentIn(status: IncidentStatus): Incident {
     i.decision = decision('approval')
     i.approval = approval()
   }
-  if (status === 'remediating') i.actions.push({ actionId: 'clean_sandbox', params: {}, status: 'started', startedAt: new Date().toISOString() })
+  if (status === 'remediating')
+    i.actions.push({ actionId: 'clean_sandbox', params: {}, status: 'started', startedAt: new Date().toISOString() })
   return i
 }
 
@@ -106,12 +107,22 @@ const entry = { actor: 'test', summary: 'x' }
 const MOVES: Record<string, (i: Incident) => boolean> = {
   'open>analyzing': (i) => startAnalysis(i),
   'analyzing>open': (i) => recordDecision(i, decision('shadow'), 'test'),
-  'awaiting_approval>remediating': (i) => recordApprovalDecision(i, { decision: 'approve', by: 'user:ops', role: 'operator' }),
-  'remediating>verifying': (i) => recordActionResult(i, { actionId: 'clean_sandbox', params: {}, actor: 'test', ok: true, result: { performed: 'cleaned' } }),
-  'remediating>escalated': (i) => recordActionResult(i, { actionId: 'clean_sandbox', params: {}, actor: 'test', ok: false, error: 'boom' }),
+  'awaiting_approval>remediating': (i) =>
+    recordApprovalDecision(i, { decision: 'approve', by: 'user:ops', role: 'operator' }),
+  'remediating>verifying': (i) =>
+    recordActionResult(i, {
+      actionId: 'clean_sandbox',
+      params: {},
+      actor: 'test',
+      ok: true,
+      result: { performed: 'cleaned' },
+    }),
+  'remediating>escalated': (i) =>
+    recordActionResult(i, { actionId: 'clean_sandbox', params: {}, actor: 'test', ok: false, error: 'boom' }),
 }
 for (const from of ['open', 'analyzing'] as const) {
-  for (const route of ['auto', 'approval', 'escalate', 'defer'] as const) MOVES[`${from}>${statusAfterDecision(route)}`] = (i) => recordDecision(i, decision(route), 'test')
+  for (const route of ['auto', 'approval', 'escalate', 'defer'] as const)
+    MOVES[`${from}>${statusAfterDecision(route)}`] = (i) => recordDecision(i, decision(route), 'test')
 }
 for (const from of INCIDENT_STATUSES) {
   MOVES[`${from}>resolved`] ??= (i) => resolve(i, entry)
@@ -121,11 +132,24 @@ for (const from of INCIDENT_STATUSES) {
 
 describe('incident statuses', () => {
   it('are defined once, each in one group, with the terminal and closed ones derived', () => {
-    assert.deepEqual([...INCIDENT_STATUSES], ['open', 'analyzing', 'awaiting_approval', 'remediating', 'verifying', 'resolved', 'escalated', 'suppressed'])
+    assert.deepEqual(
+      [...INCIDENT_STATUSES],
+      ['open', 'analyzing', 'awaiting_approval', 'remediating', 'verifying', 'resolved', 'escalated', 'suppressed'],
+    )
     const d = lifecycleDescription()
-    assert.deepEqual(d.statuses.map((s) => s.id), [...INCIDENT_STATUSES])
-    assert.deepEqual(d.groups.map((g) => g.id), [...STATUS_GROUPS])
-    assert.deepEqual(d.groups.flatMap((g) => g.statuses).sort(), [...INCIDENT_STATUSES].sort(), 'every status in exactly one group')
+    assert.deepEqual(
+      d.statuses.map((s) => s.id),
+      [...INCIDENT_STATUSES],
+    )
+    assert.deepEqual(
+      d.groups.map((g) => g.id),
+      [...STATUS_GROUPS],
+    )
+    assert.deepEqual(
+      d.groups.flatMap((g) => g.statuses).sort(),
+      [...INCIDENT_STATUSES].sort(),
+      'every status in exactly one group',
+    )
     assert.deepEqual(d.groups.find((g) => g.id === 'needs_person')?.statuses, ['awaiting_approval', 'escalated'])
     assert.deepEqual([...CLOSED_STATUSES], ['resolved', 'suppressed'])
     assert.deepEqual([...TERMINAL_STATUSES], ['resolved', 'escalated', 'suppressed'])
@@ -168,12 +192,24 @@ describe('refused moves', () => {
       const i = incidentIn(status)
       const before = structuredClone(i)
       assert.throws(() => recordDecision(i, decision('auto'), 'test'), TransitionRefused)
-      assert.throws(() => startRemediation(i, { actionId: 'clean_sandbox', params: {}, snapshot: {}, startedAt: new Date().toISOString() }), TransitionRefused)
+      assert.throws(
+        () =>
+          startRemediation(i, {
+            actionId: 'clean_sandbox',
+            params: {},
+            snapshot: {},
+            startedAt: new Date().toISOString(),
+          }),
+        TransitionRefused,
+      )
       assert.throws(() => requestApproval(i, approval(), 'test'), TransitionRefused)
       assert.throws(() => escalate(i, entry), TransitionRefused)
       assert.deepEqual(i, before, `${status}: nothing changed`)
     }
-    assert.throws(() => resolve(incidentIn('suppressed'), entry), /incident inc_lc_\d+ is suppressed: resolve would make it resolved, which the lifecycle does not allow \(from suppressed: nothing \(it is closed\)\)/)
+    assert.throws(
+      () => resolve(incidentIn('suppressed'), entry),
+      /incident inc_lc_\d+ is suppressed: resolve would make it resolved, which the lifecycle does not allow \(from suppressed: nothing \(it is closed\)\)/,
+    )
     assert.throws(() => suppress(incidentIn('resolved'), entry), TransitionRefused)
   })
 
@@ -181,10 +217,17 @@ describe('refused moves', () => {
     assert.throws(() => recordDecision(incidentIn('escalated'), decision('auto'), 'test'), TransitionRefused)
     const ended = incidentIn('awaiting_approval')
     resolve(ended, { actor: 'alertmanager', summary: 'the alert cleared' })
-    assert.throws(() => recordApprovalDecision(ended, { decision: 'approve', by: 'user:ops', role: 'operator' }), TransitionRefused)
-    assert.throws(() => startRemediation(incidentIn('verifying'), { actionId: 'x', params: {}, snapshot: {}, startedAt: '' }), TransitionRefused)
+    assert.throws(
+      () => recordApprovalDecision(ended, { decision: 'approve', by: 'user:ops', role: 'operator' }),
+      TransitionRefused,
+    )
+    assert.throws(
+      () => startRemediation(incidentIn('verifying'), { actionId: 'x', params: {}, snapshot: {}, startedAt: '' }),
+      TransitionRefused,
+    )
     for (const from of INCIDENT_STATUSES) {
-      for (const to of INCIDENT_STATUSES) assert.equal(canTransition(from, to), from === to || TRANSITIONS[from].includes(to), `${from} → ${to}`)
+      for (const to of INCIDENT_STATUSES)
+        assert.equal(canTransition(from, to), from === to || TRANSITIONS[from].includes(to), `${from} → ${to}`)
     }
   })
 
@@ -208,7 +251,13 @@ describe('refused moves', () => {
   it('an action that finishes after its incident was closed is recorded, and the incident stays closed', () => {
     const i = incidentIn('remediating')
     resolve(i, { actor: 'alertmanager', summary: 'the alert cleared' })
-    recordActionResult(i, { actionId: 'clean_sandbox', params: {}, actor: 'test', ok: true, result: { performed: 'cleaned' } })
+    recordActionResult(i, {
+      actionId: 'clean_sandbox',
+      params: {},
+      actor: 'test',
+      ok: true,
+      result: { performed: 'cleaned' },
+    })
     assert.equal(i.status, 'resolved')
     assert.equal(i.actions[0].status, 'succeeded')
     assert.equal(i.timeline.at(-1)?.stage, 'acted')
@@ -229,7 +278,13 @@ describe('the lifecycle in the store (real Redis)', () => {
     sandbox = path.join(dir, 'sandbox')
     for (const s of ['logs', 'temp', 'cache', 'data']) mkdirSync(path.join(sandbox, s), { recursive: true })
     // The stages use the process's own Redis client and configuration.
-    Object.assign(process.env, { REDIS_PORT: String(redis.port), DATA_DIR: dir, SANDBOX_DIR: sandbox, ALLOWED_ACTIONS: 'clean_sandbox', WATCH_LABEL: `sentinel.unit-${randomBytes(3).toString('hex')}=true` })
+    Object.assign(process.env, {
+      REDIS_PORT: String(redis.port),
+      DATA_DIR: dir,
+      SANDBOX_DIR: sandbox,
+      ALLOWED_ACTIONS: 'clean_sandbox',
+      WATCH_LABEL: `sentinel.unit-${randomBytes(3).toString('hex')}=true`,
+    })
     delete process.env.OPENROUTER_API_KEY
     resetConfigCache()
   })
@@ -251,7 +306,11 @@ describe('the lifecycle in the store (real Redis)', () => {
         if (TRANSITIONS[from].includes(to)) {
           assert.equal((await write).status, to, `${from} → ${to} allowed`)
         } else {
-          await assert.rejects(write, (err) => err instanceof TransitionRefused && err.from === from && err.to === to, `${from} → ${to} refused`)
+          await assert.rejects(
+            write,
+            (err) => err instanceof TransitionRefused && err.from === from && err.to === to,
+            `${from} → ${to} refused`,
+          )
           assert.equal((await store.get(incident.id))?.version, at.version, `${from} → ${to}: nothing written`)
         }
       }
@@ -261,10 +320,18 @@ describe('the lifecycle in the store (real Redis)', () => {
   it('frees the problem when closed, keeps it while escalated', async () => {
     const first = (await store.open(alert({ fingerprint: 'lc:held' }), { title: 't', actor: 'test' })).incident
     await store.update(first.id, (i) => escalate(i, { actor: 'test', summary: 'for a person' }))
-    assert.equal((await store.open(alert({ fingerprint: 'lc:held' }), { title: 't', actor: 'test' })).created, false, 'escalated holds it')
+    assert.equal(
+      (await store.open(alert({ fingerprint: 'lc:held' }), { title: 't', actor: 'test' })).created,
+      false,
+      'escalated holds it',
+    )
     assert.ok(!(await store.openIds()).includes(first.id), 'no automatic work left')
     await store.update(first.id, (i) => resolve(i, { actor: 'user:ops', summary: 'fixed by hand' }))
-    assert.equal((await store.open(alert({ fingerprint: 'lc:held' }), { title: 't', actor: 'test' })).created, true, 'resolved frees it')
+    assert.equal(
+      (await store.open(alert({ fingerprint: 'lc:held' }), { title: 't', actor: 'test' })).created,
+      true,
+      'resolved frees it',
+    )
   })
 
   it('shows an incident as analysing from the start of its analysis to its decision', async () => {
@@ -291,15 +358,38 @@ describe('the lifecycle in the store (real Redis)', () => {
     const executions = new ExecutionStore(redis.client)
     const containerAlert = () => {
       const id = `lc-nope-${randomBytes(4).toString('hex')}`
-      return alert({ type: 'container_down', severity: 'critical', metric: 'container_running', value: 0, threshold: 1, resource: { kind: 'container', id, name: id } })
+      return alert({
+        type: 'container_down',
+        severity: 'critical',
+        metric: 'container_running',
+        value: 0,
+        threshold: 1,
+        resource: { kind: 'container', id, name: id },
+      })
     }
-    const handler = new ContainerEventHandler({ config: getConfig(), store, executions, audit, emit: async () => {}, log: () => {} })
+    const handler = new ContainerEventHandler({
+      config: getConfig(),
+      store,
+      executions,
+      audit,
+      emit: async () => {},
+      log: () => {},
+    })
 
     // The policy escalates restart_container (not in ALLOWED_ACTIONS) on both paths.
     const viaFlow = (await store.open(containerAlert(), { title: 'down', actor: 'test' })).incident
     await store.update(viaFlow.id, (i) => {
       startAnalysis(i)
-      return recordAnalysis(i, { analyser: 'rules', proposed_fix: { action: 'restart_container', params: { containerId: i.resource.id } }, risk_level: 'low', confidence: 0.9 }, { actor: 'test', summary: 'analysed' })
+      return recordAnalysis(
+        i,
+        {
+          analyser: 'rules',
+          proposed_fix: { action: 'restart_container', params: { containerId: i.resource.id } },
+          risk_level: 'low',
+          confidence: 0.9,
+        },
+        { actor: 'test', summary: 'analysed' },
+      )
     })
     await decideStage(viaFlow.id, 'step:DecideRemediation')
     const fast = (await store.open(containerAlert(), { title: 'down', actor: 'test' })).incident
@@ -307,13 +397,24 @@ describe('the lifecycle in the store (real Redis)', () => {
 
     const flowDone = (await store.get(viaFlow.id))!
     const fastDone = (await store.get(fast.id))!
-    const shape = (i: Incident) => i.timeline.filter((t) => t.stage === 'decided' || t.stage === 'escalated').map((t) => ({ stage: t.stage, summary: t.summary }))
+    const shape = (i: Incident) =>
+      i.timeline
+        .filter((t) => t.stage === 'decided' || t.stage === 'escalated')
+        .map((t) => ({ stage: t.stage, summary: t.summary }))
     assert.equal(flowDone.status, 'escalated')
     assert.equal(fastDone.status, 'escalated')
     assert.deepEqual(shape(fastDone), shape(flowDone))
-    assert.deepEqual(shape(flowDone).map((e) => e.stage), ['decided', 'escalated'], 'the escalation says why, on both paths')
-    assert.match(shape(fastDone)[1].summary, /escalated to an admin: action restart_container is not in ALLOWED_ACTIONS/)
-    const decidedEvents = async (id: string) => (await audit.read(100, id)).filter((e) => e.kind === 'policy.decided').length
+    assert.deepEqual(
+      shape(flowDone).map((e) => e.stage),
+      ['decided', 'escalated'],
+      'the escalation says why, on both paths',
+    )
+    assert.match(
+      shape(fastDone)[1].summary,
+      /escalated to an admin: action restart_container is not in ALLOWED_ACTIONS/,
+    )
+    const decidedEvents = async (id: string) =>
+      (await audit.read(100, id)).filter((e) => e.kind === 'policy.decided').length
     assert.equal(await decidedEvents(viaFlow.id), 1)
     assert.equal(await decidedEvents(fast.id), 1)
 
@@ -335,8 +436,28 @@ describe('the lifecycle in the store (real Redis)', () => {
     const retries: number[] = []
     for (const path of ['flow', 'fast'] as const) {
       const { incident } = await store.open(containerAlert(), { title: 'down', actor: 'test' })
-      await store.update(incident.id, (i) => recordDecision(i, { route: 'auto', risk: 'low', actionId: 'restart_container', params: { containerId: i.resource.id }, rule: 'risk:low', reasons: ['test'], decidedAt: new Date().toISOString() }, 'test'))
-      const claim = { incidentId: incident.id, actionId: 'restart_container', status: 'started', owner: 'another-worker', startedAt: new Date(Date.now() - ageMs).toISOString() }
+      await store.update(incident.id, (i) =>
+        recordDecision(
+          i,
+          {
+            route: 'auto',
+            risk: 'low',
+            actionId: 'restart_container',
+            params: { containerId: i.resource.id },
+            rule: 'risk:low',
+            reasons: ['test'],
+            decidedAt: new Date().toISOString(),
+          },
+          'test',
+        ),
+      )
+      const claim = {
+        incidentId: incident.id,
+        actionId: 'restart_container',
+        status: 'started',
+        owner: 'another-worker',
+        startedAt: new Date(Date.now() - ageMs).toISOString(),
+      }
       await redis.client.set(`sentinel:exec:${incident.id}:restart_container`, JSON.stringify(claim))
       if (path === 'flow') {
         const outcome = await executeStage(incident.id, 'step:ExecuteRemediation')
@@ -374,7 +495,12 @@ describe('the lifecycle is the only writer of statuses and timelines', () => {
           .forEach((line, k) => {
             // Other records' statuses (a watcher's, an action's manifest) are theirs.
             if (/\b(?:this|manifest|record)\.status\s*=/.test(line)) return
-            if (/\.status\s*=(?!=)|\.timeline\.push\(|\.timeline\s*=(?!=)|\bstage:\s*'(?:detected|analyzed|decided|approval_requested|approved|rejected|acted|verified|rolled_back|resolved|escalated|suppressed|note)'/.test(line)) bad.push(`${path.relative(root, file)}:${k + 1}: ${line.trim()}`)
+            if (
+              /\.status\s*=(?!=)|\.timeline\.push\(|\.timeline\s*=(?!=)|\bstage:\s*'(?:detected|analyzed|decided|approval_requested|approved|rejected|acted|verified|rolled_back|resolved|escalated|suppressed|note)'/.test(
+                line,
+              )
+            )
+              bad.push(`${path.relative(root, file)}:${k + 1}: ${line.trim()}`)
           })
       }
     }

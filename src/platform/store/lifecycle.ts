@@ -24,7 +24,16 @@ import type { Alert, Approval, Decision, Incident, TimelineEntry, TimelineStage 
 
 // ---- Statuses ---------------------------------------------------------------------------------
 
-export const INCIDENT_STATUSES = ['open', 'analyzing', 'awaiting_approval', 'remediating', 'verifying', 'resolved', 'escalated', 'suppressed'] as const
+export const INCIDENT_STATUSES = [
+  'open',
+  'analyzing',
+  'awaiting_approval',
+  'remediating',
+  'verifying',
+  'resolved',
+  'escalated',
+  'suppressed',
+] as const
 export type IncidentStatus = (typeof INCIDENT_STATUSES)[number]
 
 /** Who has the incident: Sentinel (active), a person (needs_person), nobody any more (closed). */
@@ -33,7 +42,10 @@ export type StatusGroup = (typeof STATUS_GROUPS)[number]
 
 const GROUP_LABELS: Record<StatusGroup, { label: string; description: string }> = {
   active: { label: 'Sentinel is on it', description: 'detected, being analysed, fixed or verified without a person' },
-  needs_person: { label: 'Needs a person', description: 'waiting for an approval, or escalated: nothing more runs by itself' },
+  needs_person: {
+    label: 'Needs a person',
+    description: 'waiting for an approval, or escalated: nothing more runs by itself',
+  },
   closed: { label: 'Closed', description: 'resolved or left alone on purpose; the problem may open a new incident' },
 }
 
@@ -46,20 +58,57 @@ interface StatusInfo {
 }
 
 const STATUS_INFO: Record<IncidentStatus, StatusInfo> = {
-  open: { group: 'active', label: 'Open', description: 'detected; waiting for its analysis or decision', terminal: false },
-  analyzing: { group: 'active', label: 'Analysing', description: 'its root cause is being analysed (LLM or rules)', terminal: false },
-  awaiting_approval: { group: 'needs_person', label: 'Awaiting approval', description: 'the fix waits for an operator or an admin', terminal: false },
+  open: {
+    group: 'active',
+    label: 'Open',
+    description: 'detected; waiting for its analysis or decision',
+    terminal: false,
+  },
+  analyzing: {
+    group: 'active',
+    label: 'Analysing',
+    description: 'its root cause is being analysed (LLM or rules)',
+    terminal: false,
+  },
+  awaiting_approval: {
+    group: 'needs_person',
+    label: 'Awaiting approval',
+    description: 'the fix waits for an operator or an admin',
+    terminal: false,
+  },
   remediating: { group: 'active', label: 'Remediating', description: 'the fix is running', terminal: false },
-  verifying: { group: 'active', label: 'Verifying', description: 'the fix ran (or none was needed); what raised the alert is checked again', terminal: false },
-  resolved: { group: 'closed', label: 'Resolved', description: 'the fix held, the alert cleared, or a person closed it', terminal: true },
-  escalated: { group: 'needs_person', label: 'Escalated', description: 'left for an admin; it holds its problem until a person closes it or the alert clears', terminal: true },
-  suppressed: { group: 'closed', label: 'Suppressed', description: 'left alone: a container stopped or removed on purpose, or not watched', terminal: true },
+  verifying: {
+    group: 'active',
+    label: 'Verifying',
+    description: 'the fix ran (or none was needed); what raised the alert is checked again',
+    terminal: false,
+  },
+  resolved: {
+    group: 'closed',
+    label: 'Resolved',
+    description: 'the fix held, the alert cleared, or a person closed it',
+    terminal: true,
+  },
+  escalated: {
+    group: 'needs_person',
+    label: 'Escalated',
+    description: 'left for an admin; it holds its problem until a person closes it or the alert clears',
+    terminal: true,
+  },
+  suppressed: {
+    group: 'closed',
+    label: 'Suppressed',
+    description: 'left alone: a container stopped or removed on purpose, or not watched',
+    terminal: true,
+  },
 }
 
 /** Statuses with no automatic work left. */
 export const TERMINAL_STATUSES: readonly IncidentStatus[] = INCIDENT_STATUSES.filter((s) => STATUS_INFO[s].terminal)
 /** Statuses after which nothing happens to the incident: its fingerprint is free for a new one. */
-export const CLOSED_STATUSES: readonly IncidentStatus[] = INCIDENT_STATUSES.filter((s) => STATUS_INFO[s].group === 'closed')
+export const CLOSED_STATUSES: readonly IncidentStatus[] = INCIDENT_STATUSES.filter(
+  (s) => STATUS_INFO[s].group === 'closed',
+)
 
 /**
  * The moves allowed, from each status. `analyzing → open` is a shadow-mode decision (recorded,
@@ -79,7 +128,8 @@ export const TRANSITIONS: Readonly<Record<IncidentStatus, readonly IncidentStatu
 export const groupOf = (status: IncidentStatus): StatusGroup => STATUS_INFO[status]?.group ?? 'active'
 export const isTerminal = (incident: Pick<Incident, 'status'>): boolean => TERMINAL_STATUSES.includes(incident.status)
 export const isClosed = (incident: Pick<Incident, 'status'>): boolean => CLOSED_STATUSES.includes(incident.status)
-export const canTransition = (from: IncidentStatus, to: IncidentStatus): boolean => from === to || (TRANSITIONS[from] ?? []).includes(to)
+export const canTransition = (from: IncidentStatus, to: IncidentStatus): boolean =>
+  from === to || (TRANSITIONS[from] ?? []).includes(to)
 
 /** A status change the lifecycle does not allow; nothing was written. */
 export class TransitionRefused extends Error {
@@ -91,13 +141,19 @@ export class TransitionRefused extends Error {
     readonly operation: string,
   ) {
     const allowed = TRANSITIONS[from]?.length ? TRANSITIONS[from].join(', ') : 'nothing (it is closed)'
-    super(`incident ${incidentId} is ${from}: ${operation} would make it ${to}, which the lifecycle does not allow (from ${from}: ${allowed})`)
+    super(
+      `incident ${incidentId} is ${from}: ${operation} would make it ${to}, which the lifecycle does not allow (from ${from}: ${allowed})`,
+    )
     this.name = 'TransitionRefused'
   }
 }
 
 /** Throws TransitionRefused unless the move is allowed (staying is always allowed). */
-export function assertTransition(incident: Pick<Incident, 'id' | 'status'>, to: IncidentStatus, operation = 'a status change'): void {
+export function assertTransition(
+  incident: Pick<Incident, 'id' | 'status'>,
+  to: IncidentStatus,
+  operation = 'a status change',
+): void {
   if (!canTransition(incident.status, to)) throw new TransitionRefused(incident.id, incident.status, to, operation)
 }
 
@@ -108,7 +164,21 @@ function moveTo(i: Incident, to: IncidentStatus, operation: string): void {
 
 // ---- Timeline -----------------------------------------------------------------------------------
 
-export const TIMELINE_STAGES = ['detected', 'analyzed', 'decided', 'approval_requested', 'approved', 'rejected', 'acted', 'verified', 'rolled_back', 'resolved', 'escalated', 'suppressed', 'note'] as const
+export const TIMELINE_STAGES = [
+  'detected',
+  'analyzed',
+  'decided',
+  'approval_requested',
+  'approved',
+  'rejected',
+  'acted',
+  'verified',
+  'rolled_back',
+  'resolved',
+  'escalated',
+  'suppressed',
+  'note',
+] as const
 
 /** What an operation records, besides its stage: who, what and when (default: now). */
 export interface EntryInput {
@@ -127,7 +197,10 @@ function push(i: Incident, stage: TimelineStage, e: EntryInput): void {
 // ---- Operations ---------------------------------------------------------------------------------
 
 /** A new incident for the alert: open, with its `detected` entry. */
-export function openedIncident(alert: Alert, init: { id: string; title: string; actor: string; test?: boolean; now?: string }): Incident {
+export function openedIncident(
+  alert: Alert,
+  init: { id: string; title: string; actor: string; test?: boolean; now?: string },
+): Incident {
   const now = init.now ?? new Date().toISOString()
   const incident: Incident = {
     id: init.id,
@@ -145,7 +218,12 @@ export function openedIncident(alert: Alert, init: { id: string; title: string; 
     ...(init.test ? { test: true } : {}),
     version: 1,
   }
-  push(incident, 'detected', { actor: init.actor, summary: init.title, at: alert.at, data: { metric: alert.metric, value: alert.value, threshold: alert.threshold, source: alert.source } })
+  push(incident, 'detected', {
+    actor: init.actor,
+    summary: init.title,
+    at: alert.at,
+    data: { metric: alert.metric, value: alert.value, threshold: alert.threshold, source: alert.source },
+  })
   return incident
 }
 
@@ -207,8 +285,19 @@ export function recordDecision(i: Incident, decision: Decision, actor: string): 
   moveTo(i, next, `recordDecision (${decision.route})`)
   i.decision = decision
   const at = decision.decidedAt
-  push(i, 'decided', { actor, at, summary: `${decision.route} (${decision.risk} risk, ${decision.rule})`, data: { ...decision } })
-  if (decision.route === 'escalate') push(i, 'escalated', { actor, at, summary: `escalated to an admin: ${decision.reasons.at(-1) ?? decision.rule}`, data: { approverRole: 'admin' } })
+  push(i, 'decided', {
+    actor,
+    at,
+    summary: `${decision.route} (${decision.risk} risk, ${decision.rule})`,
+    data: { ...decision },
+  })
+  if (decision.route === 'escalate')
+    push(i, 'escalated', {
+      actor,
+      at,
+      summary: `escalated to an admin: ${decision.reasons.at(-1) ?? decision.rule}`,
+      data: { approverRole: 'admin' },
+    })
   return true
 }
 
@@ -232,7 +321,12 @@ export function raiseApprovalToAdmins(i: Incident, input: { expiresAt: string; a
   assertTransition(i, 'awaiting_approval', 'raiseApprovalToAdmins')
   i.approval.approverRole = 'admin'
   i.approval.expiresAt = input.expiresAt
-  push(i, 'escalated', { actor: input.actor, at: input.at, summary: 'approval expired: escalated to the admins', data: { approverRole: 'admin', expiresAt: input.expiresAt } })
+  push(i, 'escalated', {
+    actor: input.actor,
+    at: input.at,
+    summary: 'approval expired: escalated to the admins',
+    data: { approverRole: 'admin', expiresAt: input.expiresAt },
+  })
   return true
 }
 
@@ -241,7 +335,12 @@ export function expireApproval(i: Incident, input: { actor: string; at?: string 
   if (i.approval?.status !== 'pending') return false
   moveTo(i, 'escalated', 'expireApproval')
   i.approval.status = 'expired'
-  push(i, 'escalated', { actor: input.actor, at: input.at, summary: 'approval expired with no admin decision; left for an admin', data: { approverRole: 'admin' } })
+  push(i, 'escalated', {
+    actor: input.actor,
+    at: input.at,
+    summary: 'approval expired with no admin decision; left for an admin',
+    data: { approverRole: 'admin' },
+  })
   return true
 }
 
@@ -252,11 +351,24 @@ export function expireApproval(i: Incident, input: { actor: string; at?: string 
  */
 export function recordApprovalDecision(
   i: Incident,
-  input: { decision: 'approve' | 'reject'; by: string; role: 'viewer' | 'operator' | 'admin'; reason?: string; comment?: string; at?: string },
+  input: {
+    decision: 'approve' | 'reject'
+    by: string
+    role: 'viewer' | 'operator' | 'admin'
+    reason?: string
+    comment?: string
+    at?: string
+  },
 ): boolean {
   const approve = input.decision === 'approve'
   const to: IncidentStatus = approve ? 'remediating' : 'escalated'
-  if (i.approval?.status !== 'pending' || i.status !== 'awaiting_approval') throw new TransitionRefused(i.id, i.status, to, `recordApprovalDecision (${input.decision}) with the approval ${i.approval?.status ?? 'missing'}`)
+  if (i.approval?.status !== 'pending' || i.status !== 'awaiting_approval')
+    throw new TransitionRefused(
+      i.id,
+      i.status,
+      to,
+      `recordApprovalDecision (${input.decision}) with the approval ${i.approval?.status ?? 'missing'}`,
+    )
   moveTo(i, to, `recordApprovalDecision (${input.decision})`)
   const at = input.at ?? new Date().toISOString()
   i.approval.status = approve ? 'approved' : 'rejected'
@@ -268,15 +380,29 @@ export function recordApprovalDecision(
   push(i, approve ? 'approved' : 'rejected', {
     actor: input.by,
     at,
-    summary: approve ? `approved by ${input.by}${input.comment ? `: ${input.comment}` : ''}` : `rejected by ${input.by}${input.reason ? `: ${input.reason}` : ''}`,
-    data: { role: input.role, ...(input.reason ? { reason: input.reason } : {}), ...(input.comment ? { comment: input.comment } : {}) },
+    summary: approve
+      ? `approved by ${input.by}${input.comment ? `: ${input.comment}` : ''}`
+      : `rejected by ${input.by}${input.reason ? `: ${input.reason}` : ''}`,
+    data: {
+      role: input.role,
+      ...(input.reason ? { reason: input.reason } : {}),
+      ...(input.comment ? { comment: input.comment } : {}),
+    },
   })
-  if (approve && i.decision) i.decision = { ...i.decision, route: 'auto', reasons: [...i.decision.reasons, `approved by ${input.by} (${input.role})`] }
+  if (approve && i.decision)
+    i.decision = {
+      ...i.decision,
+      route: 'auto',
+      reasons: [...i.decision.reasons, `approved by ${input.by} (${input.role})`],
+    }
   return true
 }
 
 /** The claimed action starts: remediating, with the snapshot taken before it and a `started` action record. */
-export function startRemediation(i: Incident, input: { actionId: string; params: Record<string, unknown>; snapshot: Record<string, unknown>; startedAt: string }): boolean {
+export function startRemediation(
+  i: Incident,
+  input: { actionId: string; params: Record<string, unknown>; snapshot: Record<string, unknown>; startedAt: string },
+): boolean {
   moveTo(i, 'remediating', `startRemediation (${input.actionId})`)
   i.snapshots = [...(i.snapshots ?? []), { actionId: input.actionId, at: input.startedAt, before: input.snapshot }]
   i.actions = i.actions.filter((a) => !(a.actionId === input.actionId && a.status === 'started'))
@@ -291,21 +417,38 @@ export function startRemediation(i: Incident, input: { actionId: string; params:
  */
 export function recordActionResult(
   i: Incident,
-  input: { actionId: string; params: Record<string, unknown>; actor: string; at?: string } & ({ ok: true; result: Record<string, unknown> } | { ok: false; error: string }),
+  input: { actionId: string; params: Record<string, unknown>; actor: string; at?: string } & (
+    { ok: true; result: Record<string, unknown> } | { ok: false; error: string }
+  ),
 ): boolean {
   const at = input.at ?? new Date().toISOString()
   const rec = i.actions.find((a) => a.actionId === input.actionId && a.status === 'started')
   if (input.ok) {
     if (rec) Object.assign(rec, { status: 'succeeded', finishedAt: at, result: input.result })
-    push(i, 'acted', { actor: input.actor, at, summary: `${input.actionId}: ${String(input.result.performed ?? 'done')}`, data: { actionId: input.actionId, params: input.params, result: input.result } })
+    push(i, 'acted', {
+      actor: input.actor,
+      at,
+      summary: `${input.actionId}: ${String(input.result.performed ?? 'done')}`,
+      data: { actionId: input.actionId, params: input.params, result: input.result },
+    })
     if (!isTerminal(i)) moveTo(i, 'verifying', `recordActionResult (${input.actionId} succeeded)`)
     return true
   }
   if (rec) Object.assign(rec, { status: 'failed', finishedAt: at, error: input.error })
-  push(i, 'acted', { actor: input.actor, at, summary: `${input.actionId} failed: ${input.error}`, data: { actionId: input.actionId, error: input.error } })
+  push(i, 'acted', {
+    actor: input.actor,
+    at,
+    summary: `${input.actionId} failed: ${input.error}`,
+    data: { actionId: input.actionId, error: input.error },
+  })
   if (!isTerminal(i)) {
     moveTo(i, 'escalated', `recordActionResult (${input.actionId} failed)`)
-    push(i, 'escalated', { actor: input.actor, at, summary: 'the fix failed; an admin must look', data: { approverRole: 'admin' } })
+    push(i, 'escalated', {
+      actor: input.actor,
+      at,
+      summary: 'the fix failed; an admin must look',
+      data: { approverRole: 'admin' },
+    })
   }
   return true
 }
@@ -348,7 +491,8 @@ export interface ActionMatch {
   startedAt?: string
 }
 
-const matches = (m: ActionMatch) => (a: Incident['actions'][number]) => a.actionId === m.actionId && (m.startedAt === undefined || a.startedAt === m.startedAt)
+const matches = (m: ActionMatch) => (a: Incident['actions'][number]) =>
+  a.actionId === m.actionId && (m.startedAt === undefined || a.startedAt === m.startedAt)
 
 /**
  * A rollback's outcome (`rolled_back` entry). When it worked, the action's record says
@@ -389,7 +533,14 @@ export function note(i: Incident, entry: EntryInput): boolean {
 // ---- Description --------------------------------------------------------------------------------
 
 export interface LifecycleDescription {
-  statuses: { id: IncidentStatus; label: string; description: string; group: StatusGroup; terminal: boolean; next: IncidentStatus[] }[]
+  statuses: {
+    id: IncidentStatus
+    label: string
+    description: string
+    group: StatusGroup
+    terminal: boolean
+    next: IncidentStatus[]
+  }[]
   groups: { id: StatusGroup; label: string; description: string; statuses: IncidentStatus[] }[]
   stages: TimelineStage[]
 }
@@ -397,8 +548,19 @@ export interface LifecycleDescription {
 /** The lifecycle as plain JSON (statuses, their groups, labels and moves), for the dashboard and the API. */
 export function lifecycleDescription(): LifecycleDescription {
   return {
-    statuses: INCIDENT_STATUSES.map((id) => ({ id, label: STATUS_INFO[id].label, description: STATUS_INFO[id].description, group: STATUS_INFO[id].group, terminal: STATUS_INFO[id].terminal, next: [...TRANSITIONS[id]] })),
-    groups: STATUS_GROUPS.map((id) => ({ id, ...GROUP_LABELS[id], statuses: INCIDENT_STATUSES.filter((s) => STATUS_INFO[s].group === id) })),
+    statuses: INCIDENT_STATUSES.map((id) => ({
+      id,
+      label: STATUS_INFO[id].label,
+      description: STATUS_INFO[id].description,
+      group: STATUS_INFO[id].group,
+      terminal: STATUS_INFO[id].terminal,
+      next: [...TRANSITIONS[id]],
+    })),
+    groups: STATUS_GROUPS.map((id) => ({
+      id,
+      ...GROUP_LABELS[id],
+      statuses: INCIDENT_STATUSES.filter((s) => STATUS_INFO[s].group === id),
+    })),
     stages: [...TIMELINE_STAGES],
   }
 }

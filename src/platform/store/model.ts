@@ -5,14 +5,7 @@ import type { IncidentStatus, TIMELINE_STAGES } from './lifecycle'
 export type { IncidentStatus }
 export type TimelineStage = (typeof TIMELINE_STAGES)[number]
 
-export type AlertType =
-  | 'container_down'
-  | 'container_unhealthy'
-  | 'memory'
-  | 'cpu'
-  | 'disk'
-  | 'latency'
-  | 'anomaly'
+export type AlertType = 'container_down' | 'container_unhealthy' | 'memory' | 'cpu' | 'disk' | 'latency' | 'anomaly'
 
 export type Severity = 'critical' | 'warning' | 'info'
 export type RiskLevel = 'low' | 'medium' | 'high'
@@ -127,7 +120,14 @@ export function containerRef(alert: Alert): string | undefined {
   if (alert.type === 'disk') return undefined
   if (alert.resource.kind === 'container' && alert.resource.id) return alert.resource.id
   const d = alert.details ?? {}
-  const candidates = [d.containerId, d.container, alert.labels.container_id, alert.labels.containerId, alert.labels.container, alert.labels.name]
+  const candidates = [
+    d.containerId,
+    d.container,
+    alert.labels.container_id,
+    alert.labels.containerId,
+    alert.labels.container,
+    alert.labels.name,
+  ]
   const found = candidates.find((c) => typeof c === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(c))
   return found as string | undefined
 }

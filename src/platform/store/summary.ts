@@ -9,13 +9,36 @@
 import { groupOf, type StatusGroup } from './lifecycle'
 import type { Incident } from './model'
 
-export type IncidentSummary = Pick<Incident, 'id' | 'fingerprint' | 'type' | 'severity' | 'status' | 'title' | 'resource' | 'openedAt' | 'updatedAt' | 'resolvedAt' | 'test' | 'version'> & {
+export type IncidentSummary = Pick<
+  Incident,
+  | 'id'
+  | 'fingerprint'
+  | 'type'
+  | 'severity'
+  | 'status'
+  | 'title'
+  | 'resource'
+  | 'openedAt'
+  | 'updatedAt'
+  | 'resolvedAt'
+  | 'test'
+  | 'version'
+> & {
   view: 'summary'
   /** Who has the incident now (./lifecycle STATUS_GROUPS): active, needs_person or closed. */
   statusGroup: StatusGroup
   alert: Pick<Incident['alert'], 'metric' | 'value' | 'threshold' | 'source' | 'at'>
   decision?: { route: string; risk: string; actionId: string | null; approverRole?: string }
-  approval?: { status: string; approverRole: string; risk: string; actionId: string | null; requestedAt: string; expiresAt: string; decidedBy?: string; decidedAt?: string }
+  approval?: {
+    status: string
+    approverRole: string
+    risk: string
+    actionId: string | null
+    requestedAt: string
+    expiresAt: string
+    decidedBy?: string
+    decidedAt?: string
+  }
   analysis?: { analyser?: unknown; rootCause?: string; confidence?: unknown }
   lastAction?: { actionId: string; status: string }
 }
@@ -40,8 +63,23 @@ export function incidentSummary(i: Incident): IncidentSummary {
     ...(i.resolvedAt ? { resolvedAt: i.resolvedAt } : {}),
     ...(i.test ? { test: true } : {}),
     version: i.version,
-    alert: { metric: i.alert.metric, value: i.alert.value, threshold: i.alert.threshold, source: i.alert.source, at: i.alert.at },
-    ...(i.decision ? { decision: { route: i.decision.route, risk: i.decision.risk, actionId: i.decision.actionId, ...(i.decision.approverRole ? { approverRole: i.decision.approverRole } : {}) } } : {}),
+    alert: {
+      metric: i.alert.metric,
+      value: i.alert.value,
+      threshold: i.alert.threshold,
+      source: i.alert.source,
+      at: i.alert.at,
+    },
+    ...(i.decision
+      ? {
+          decision: {
+            route: i.decision.route,
+            risk: i.decision.risk,
+            actionId: i.decision.actionId,
+            ...(i.decision.approverRole ? { approverRole: i.decision.approverRole } : {}),
+          },
+        }
+      : {}),
     ...(i.approval
       ? {
           approval: {
@@ -55,7 +93,15 @@ export function incidentSummary(i: Incident): IncidentSummary {
           },
         }
       : {}),
-    ...(a ? { analysis: { analyser: a.analyser, ...(typeof a.root_cause === 'string' ? { rootCause: a.root_cause.slice(0, ROOT_CAUSE_CHARS) } : {}), confidence: a.confidence } } : {}),
+    ...(a
+      ? {
+          analysis: {
+            analyser: a.analyser,
+            ...(typeof a.root_cause === 'string' ? { rootCause: a.root_cause.slice(0, ROOT_CAUSE_CHARS) } : {}),
+            confidence: a.confidence,
+          },
+        }
+      : {}),
     ...(last ? { lastAction: { actionId: last.actionId, status: last.status } } : {}),
   }
 }

@@ -33,7 +33,12 @@ describe('isStoreUnavailable', () => {
   it('recognises a connection lost under a client, and not a Redis reply error or a fault of ours', async () => {
     const redis = await startRedis()
     try {
-      const client = new Redis({ host: '127.0.0.1', port: redis.port, retryStrategy: () => null, maxRetriesPerRequest: 0 })
+      const client = new Redis({
+        host: '127.0.0.1',
+        port: redis.port,
+        retryStrategy: () => null,
+        maxRetriesPerRequest: 0,
+      })
       client.on('error', () => {})
       await client.set('sentinel:test:key', 'x')
       const wrongType = await client.hget('sentinel:test:key', 'f').catch((err: unknown) => err)

@@ -6,12 +6,27 @@
 /** Seconds a client is asked to wait before retrying while the store is unreachable. */
 export const STORE_RETRY_AFTER_SECONDS = 5
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTCONN', 'EHOSTUNREACH', 'ENETUNREACH'])
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTCONN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+])
 
 /** An error of the Redis client that means the server cannot be reached now. */
 export function isStoreUnavailable(err: unknown, depth = 0): boolean {
   if (!err || typeof err !== 'object' || depth > 4) return false
-  const e = err as { name?: unknown; message?: unknown; code?: unknown; cause?: unknown; errors?: unknown; lastNodeError?: unknown }
+  const e = err as {
+    name?: unknown
+    message?: unknown
+    code?: unknown
+    cause?: unknown
+    errors?: unknown
+    lastNodeError?: unknown
+  }
   if (e.name === 'MaxRetriesPerRequestError') return true
   if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return true
   const message = typeof e.message === 'string' ? e.message : ''

@@ -14,7 +14,11 @@ const ev = (action: string, sec: number, attrs: Record<string, string> = {}, id 
 
 function feed(nowSec = 1000) {
   const published: ContainerStatus[] = []
-  const f = new ContainerStatusFeed({ isWatched: (l) => l?.['sentinel.watch'] === 'true', publish: (s) => published.push(s), now: () => nowSec * 1000 })
+  const f = new ContainerStatusFeed({
+    isWatched: (l) => l?.['sentinel.watch'] === 'true',
+    publish: (s) => published.push(s),
+    now: () => nowSec * 1000,
+  })
   return { f, published }
 }
 
@@ -25,12 +29,18 @@ describe('container status feed', () => {
     f.onEvent(ev('die', 1002, { exitCode: '137' }))
     f.onEvent(ev('oom', 1002))
     f.onEvent(ev('start', 1003))
-    assert.deepEqual(published.map((s) => s.state), ['running', 'down', 'down', 'running'])
+    assert.deepEqual(
+      published.map((s) => s.state),
+      ['running', 'down', 'down', 'running'],
+    )
     assert.equal(published[1].exitCode, 137)
     assert.equal(published[2].oomKilled, true)
     assert.equal(published[3].restarts, 1)
     assert.equal(published[3].exitCode, undefined)
-    assert.deepEqual(f.list().map((s) => [s.name, s.state, s.restarts]), [['web', 'running', 1]])
+    assert.deepEqual(
+      f.list().map((s) => [s.name, s.state, s.restarts]),
+      [['web', 'running', 1]],
+    )
   })
 
   it('reports health checks, pauses and removal', () => {
@@ -58,6 +68,9 @@ describe('container status feed', () => {
     // A replayed death from before the listing must not paint a running container red.
     f.onEvent(ev('die', 1990))
     assert.equal(published.length, 0)
-    assert.deepEqual(f.list().map((s) => [s.name, s.state, s.health]), [['web', 'running', 'healthy']])
+    assert.deepEqual(
+      f.list().map((s) => [s.name, s.state, s.health]),
+      [['web', 'running', 'healthy']],
+    )
   })
 })

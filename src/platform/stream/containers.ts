@@ -122,7 +122,8 @@ export class ContainerStatusFeed {
       case 'die':
         next.state = 'down'
         next.health = undefined
-        next.exitCode = attrs.exitCode !== undefined && /^\d+$/.test(attrs.exitCode) ? Number(attrs.exitCode) : undefined
+        next.exitCode =
+          attrs.exitCode !== undefined && /^\d+$/.test(attrs.exitCode) ? Number(attrs.exitCode) : undefined
         break
       case 'oom':
         next.oomKilled = true

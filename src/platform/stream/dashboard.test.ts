@@ -45,9 +45,27 @@ function incident(over: Partial<Incident> & { id: string }): Incident {
     status: 'open',
     title: 'Container web-1 is down',
     resource,
-    alert: { fingerprint: `fp-${over.id}`, type: 'container_down', severity: 'critical', metric: 'container_running', value: 0, threshold: 1, resource, labels: {}, source: 'docker-events', at: iso(60_000) },
+    alert: {
+      fingerprint: `fp-${over.id}`,
+      type: 'container_down',
+      severity: 'critical',
+      metric: 'container_running',
+      value: 0,
+      threshold: 1,
+      resource,
+      labels: {},
+      source: 'docker-events',
+      at: iso(60_000),
+    },
     actions: [],
-    timeline: [{ stage: 'detected', at: iso(60_000), actor: 'sentinel:docker-watcher', summary: 'container exited with code 137' }],
+    timeline: [
+      {
+        stage: 'detected',
+        at: iso(60_000),
+        actor: 'sentinel:docker-watcher',
+        summary: 'container exited with code 137',
+      },
+    ],
     openedAt: iso(60_000),
     updatedAt: iso(60_000),
     version: 1,
@@ -73,10 +91,31 @@ function fixtures() {
       confidence: 0.86,
       reasoning: 'Exit 137 means SIGKILL; the memory curve reached the cgroup limit just before.',
     },
-    decision: { route: 'auto', risk: 'low', actionId: 'restart_container', params: { container: 'api-2' }, reasons: ['low risk', 'policy allows auto'], rule: 'auto-low', decidedAt: iso(3_590_000) },
-    actions: [{ actionId: 'restart_container', params: { container: 'api-2' }, status: 'succeeded', startedAt: iso(3_580_000), finishedAt: iso(3_570_000) }],
+    decision: {
+      route: 'auto',
+      risk: 'low',
+      actionId: 'restart_container',
+      params: { container: 'api-2' },
+      reasons: ['low risk', 'policy allows auto'],
+      rule: 'auto-low',
+      decidedAt: iso(3_590_000),
+    },
+    actions: [
+      {
+        actionId: 'restart_container',
+        params: { container: 'api-2' },
+        status: 'succeeded',
+        startedAt: iso(3_580_000),
+        finishedAt: iso(3_570_000),
+      },
+    ],
     timeline: [
-      { stage: 'detected', at: iso(3_600_000), actor: 'sentinel:docker-watcher', summary: 'container exited with code 137' },
+      {
+        stage: 'detected',
+        at: iso(3_600_000),
+        actor: 'sentinel:docker-watcher',
+        summary: 'container exited with code 137',
+      },
       { stage: 'analyzed', at: iso(3_595_000), actor: 'step:AnalyzeIncident', summary: 'OOM kill' },
       { stage: 'acted', at: iso(3_580_000), actor: 'step:Remediate', summary: 'restarted api-2' },
       { stage: 'resolved', at: iso(3_500_000), actor: 'step:VerifyRemediation', summary: 'running and healthy' },
@@ -90,7 +129,15 @@ function fixtures() {
     status: 'awaiting_approval',
     title: 'Memory of cache-1 at 97%',
     resource: { kind: 'container', id: 'cac4e', name: 'cache-1' },
-    approval: { status: 'pending', approverRole: 'operator', risk: 'medium', actionId: 'update_memory_limit', params: { container: 'cache-1', memoryBytes: 536870912 }, requestedAt: iso(30_000), expiresAt: new Date(Date.now() + 600_000).toISOString() },
+    approval: {
+      status: 'pending',
+      approverRole: 'operator',
+      risk: 'medium',
+      actionId: 'update_memory_limit',
+      params: { container: 'cache-1', memoryBytes: 536870912 },
+      requestedAt: iso(30_000),
+      expiresAt: new Date(Date.now() + 600_000).toISOString(),
+    },
     version: 3,
   })
   // Sentinel gave up on it: a person must act. Its restart failed, so there is nothing to roll back.
@@ -100,8 +147,27 @@ function fixtures() {
     status: 'escalated',
     title: 'Memory of node-1 at 97%',
     resource: { kind: 'host', id: 'node-1', name: 'node-1' },
-    alert: { fingerprint: 'fp-esc', type: 'memory', severity: 'critical', metric: 'memory_used_percent', value: 97.01234, threshold: 60, resource: { kind: 'host', id: 'node-1', name: 'node-1' }, labels: {}, source: 'collector:/proc/meminfo', at: iso(120_000) },
-    actions: [{ actionId: 'restart_container', params: { containerId: 'db' }, status: 'failed', startedAt: iso(100_000), error: 'no such container' }],
+    alert: {
+      fingerprint: 'fp-esc',
+      type: 'memory',
+      severity: 'critical',
+      metric: 'memory_used_percent',
+      value: 97.01234,
+      threshold: 60,
+      resource: { kind: 'host', id: 'node-1', name: 'node-1' },
+      labels: {},
+      source: 'collector:/proc/meminfo',
+      at: iso(120_000),
+    },
+    actions: [
+      {
+        actionId: 'restart_container',
+        params: { containerId: 'db' },
+        status: 'failed',
+        startedAt: iso(100_000),
+        error: 'no such container',
+      },
+    ],
     openedAt: iso(120_000),
     version: 5,
   })
@@ -113,7 +179,16 @@ function fixtures() {
     status: 'resolved',
     title: 'Memory of cache-2 at 95%',
     resource: { kind: 'container', id: 'cac42', name: 'cache-2' },
-    actions: [{ actionId: 'update_memory_limit', params: { containerId: 'cac42', memoryBytes: 1073741824 }, status: 'succeeded', startedAt: iso(200_000), finishedAt: iso(199_000), result: { previous: { memoryBytes: 536870912 } } }],
+    actions: [
+      {
+        actionId: 'update_memory_limit',
+        params: { containerId: 'cac42', memoryBytes: 1073741824 },
+        status: 'succeeded',
+        startedAt: iso(200_000),
+        finishedAt: iso(199_000),
+        result: { previous: { memoryBytes: 536870912 } },
+      },
+    ],
     openedAt: iso(240_000),
     resolvedAt: iso(150_000),
     version: 7,
@@ -126,7 +201,15 @@ function fixtures() {
     status: 'resolved',
     title: 'Disk / at 97%',
     resource: { kind: 'filesystem', id: '/', name: '/' },
-    actions: [{ actionId: 'clean_sandbox', params: {}, status: 'succeeded', startedAt: iso(300_000), result: { reversible: false, notReversibleWhy: 'its quarantine was deleted to free the disk' } }],
+    actions: [
+      {
+        actionId: 'clean_sandbox',
+        params: {},
+        status: 'succeeded',
+        startedAt: iso(300_000),
+        result: { reversible: false, notReversibleWhy: 'its quarantine was deleted to free the disk' },
+      },
+    ],
     openedAt: iso(320_000),
     resolvedAt: iso(250_000),
     version: 8,
@@ -139,7 +222,14 @@ function fixtures() {
     status: 'resolved',
     title: 'Memory of cache-3 at 91%',
     resource: { kind: 'container', id: 'cac43', name: 'cache-3' },
-    actions: [{ actionId: 'update_memory_limit', params: { containerId: 'cac43', memoryBytes: 1073741824 }, status: 'rolled_back', startedAt: iso(400_000) }],
+    actions: [
+      {
+        actionId: 'update_memory_limit',
+        params: { containerId: 'cac43', memoryBytes: 1073741824 },
+        status: 'rolled_back',
+        startedAt: iso(400_000),
+      },
+    ],
     openedAt: iso(420_000),
     resolvedAt: iso(350_000),
     version: 9,
@@ -152,8 +242,26 @@ function fixtures() {
     status: 'awaiting_approval',
     title: 'CPU of node-1 at 99%',
     resource: { kind: 'host', id: 'node-1', name: 'node-1' },
-    decision: { route: 'approval', risk: 'high', actionId: 'kill_process', params: { pid: 4242 }, approverRole: 'admin', reasons: ['high risk needs an admin'], rule: 'risk:high', decidedAt: iso(20_000) },
-    approval: { status: 'pending', approverRole: 'admin', risk: 'high', actionId: 'kill_process', params: { pid: 4242 }, command: 'python3 /opt/burn.py --forever', requestedAt: iso(20_000), expiresAt: new Date(Date.now() + 900_000).toISOString() },
+    decision: {
+      route: 'approval',
+      risk: 'high',
+      actionId: 'kill_process',
+      params: { pid: 4242 },
+      approverRole: 'admin',
+      reasons: ['high risk needs an admin'],
+      rule: 'risk:high',
+      decidedAt: iso(20_000),
+    },
+    approval: {
+      status: 'pending',
+      approverRole: 'admin',
+      risk: 'high',
+      actionId: 'kill_process',
+      params: { pid: 4242 },
+      command: 'python3 /opt/burn.py --forever',
+      requestedAt: iso(20_000),
+      expiresAt: new Date(Date.now() + 900_000).toISOString(),
+    },
     version: 2,
   })
   return { resolved, awaiting, escalated, memfix, purged, rolledBack, kill }
@@ -161,17 +269,48 @@ function fixtures() {
 
 /** An hour of readings at the default schedule (one every 2 minutes), as GET /api/readings/recent answers. */
 function recentHour(now: number) {
-  const points = (f: (i: number) => number) => Array.from({ length: 31 }, (_, i) => [now - (30 - i) * 120_000, f(i)] as [number, number])
+  const points = (f: (i: number) => number) =>
+    Array.from({ length: 31 }, (_, i) => [now - (30 - i) * 120_000, f(i)] as [number, number])
   const host = { kind: 'host', id: 'node-1', name: 'node-1' }
   return {
     from: new Date(now - 3_600_000).toISOString(),
     to: new Date(now).toISOString(),
     series: [
-      { series: 'cpu_busy_percent|host|node-1', metric: 'cpu_busy_percent', unit: 'percent', resource: host, points: points((i) => (i === 30 ? 37.4567 : 30 + 12 * Math.sin(i / 3) + 0.123456)) },
-      { series: 'container_cpu_percent|container|web-1', metric: 'container_cpu_percent', unit: 'percent', resource: { kind: 'container', id: 'c0ffee', name: 'web-1' }, points: points((i) => 15 + 8 * Math.cos(i / 4)) },
-      { series: 'memory_used_percent|host|node-1', metric: 'memory_used_percent', unit: 'percent', resource: host, points: points((i) => (i === 30 ? 61.04 : 58 + (i % 5))) },
-      { series: 'disk_used_percent|filesystem|host:/', metric: 'disk_used_percent', unit: 'percent', resource: { kind: 'filesystem', id: 'host:/', name: '/' }, points: points((i) => 47 + i * 0.05) },
-      { series: 'latency_ms|endpoint|http://web-1/health', metric: 'latency_ms', unit: 'ms', resource: { kind: 'endpoint', id: 'http://web-1/health', name: 'web-1 /health' }, points: points((i) => (i === 30 ? 141.77 : 120 + 30 * Math.sin(i / 2))) },
+      {
+        series: 'cpu_busy_percent|host|node-1',
+        metric: 'cpu_busy_percent',
+        unit: 'percent',
+        resource: host,
+        points: points((i) => (i === 30 ? 37.4567 : 30 + 12 * Math.sin(i / 3) + 0.123456)),
+      },
+      {
+        series: 'container_cpu_percent|container|web-1',
+        metric: 'container_cpu_percent',
+        unit: 'percent',
+        resource: { kind: 'container', id: 'c0ffee', name: 'web-1' },
+        points: points((i) => 15 + 8 * Math.cos(i / 4)),
+      },
+      {
+        series: 'memory_used_percent|host|node-1',
+        metric: 'memory_used_percent',
+        unit: 'percent',
+        resource: host,
+        points: points((i) => (i === 30 ? 61.04 : 58 + (i % 5))),
+      },
+      {
+        series: 'disk_used_percent|filesystem|host:/',
+        metric: 'disk_used_percent',
+        unit: 'percent',
+        resource: { kind: 'filesystem', id: 'host:/', name: '/' },
+        points: points((i) => 47 + i * 0.05),
+      },
+      {
+        series: 'latency_ms|endpoint|http://web-1/health',
+        metric: 'latency_ms',
+        unit: 'ms',
+        resource: { kind: 'endpoint', id: 'http://web-1/health', name: 'web-1 /health' },
+        points: points((i) => (i === 30 ? 141.77 : 120 + 30 * Math.sin(i / 2))),
+      },
     ],
   }
 }
@@ -224,7 +363,10 @@ async function startHarness(): Promise<Harness> {
   }
   // The page's files through Sentinel's own static handler: its content types and CSP apply.
   const files = new Map<string, (req: unknown, res: http.ServerResponse) => void>()
-  mountPublic({ get: (p: string, fn: (req: unknown, res: http.ServerResponse) => void) => files.set(p, fn) } as unknown as Router, path.join(root, 'public'))
+  mountPublic(
+    { get: (p: string, fn: (req: unknown, res: http.ServerResponse) => void) => files.set(p, fn) } as unknown as Router,
+    path.join(root, 'public'),
+  )
   const json = (res: http.ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'Content-Type': 'application/json' })
     res.end(JSON.stringify(body))
@@ -257,9 +399,14 @@ async function startHarness(): Promise<Harness> {
       h.lastTokenKeyId = `k-${role}-${h.tokenRequests}`
       return json(res, 200, issueStreamToken(role, h.lastTokenKeyId, 60))
     }
-    if (url.pathname === '/api/incidents') return json(res, 200, { incidents: [...h.incidents.values()].sort((a, b) => b.openedAt.localeCompare(a.openedAt)), nextCursor: null })
+    if (url.pathname === '/api/incidents')
+      return json(res, 200, {
+        incidents: [...h.incidents.values()].sort((a, b) => b.openedAt.localeCompare(a.openedAt)),
+        nextCursor: null,
+      })
     const one = /^\/api\/incidents\/([a-z0-9_]+)$/.exec(url.pathname)
-    if (one) return h.incidents.has(one[1]) ? json(res, 200, h.incidents.get(one[1])) : json(res, 404, { error: 'not_found' })
+    if (one)
+      return h.incidents.has(one[1]) ? json(res, 200, h.incidents.get(one[1])) : json(res, 404, { error: 'not_found' })
     const act = /^\/api\/incidents\/([a-z0-9_]+)\/(approve|reject|rollback)$/.exec(url.pathname)
     if (act && req.method === 'POST') {
       h.posts.push({ path: url.pathname, body, role })
@@ -268,7 +415,17 @@ async function startHarness(): Promise<Harness> {
     if (url.pathname === '/api/approvals/pending') {
       const approvals = [...h.incidents.values()]
         .filter((i) => i.status === 'awaiting_approval' && i.approval?.status === 'pending')
-        .map((i) => ({ incidentId: i.id, title: i.title, risk: i.approval!.risk, approverRole: i.approval!.approverRole, proposedAction: i.approval!.actionId, params: i.approval!.params, ...(i.approval!.command ? { command: i.approval!.command } : {}), requestedAt: i.approval!.requestedAt, expiresAt: i.approval!.expiresAt }))
+        .map((i) => ({
+          incidentId: i.id,
+          title: i.title,
+          risk: i.approval!.risk,
+          approverRole: i.approval!.approverRole,
+          proposedAction: i.approval!.actionId,
+          params: i.approval!.params,
+          ...(i.approval!.command ? { command: i.approval!.command } : {}),
+          requestedAt: i.approval!.requestedAt,
+          expiresAt: i.approval!.expiresAt,
+        }))
       return json(res, 200, { approvals })
     }
     if (url.pathname === '/api/readings/recent') {
@@ -276,11 +433,29 @@ async function startHarness(): Promise<Harness> {
       return json(res, 200, recentHour(Date.now()))
     }
     // No latest readings here: what the charts show on load comes from /api/readings/recent only.
-    if (url.pathname === '/api/infrastructure-status') return json(res, 200, { source: null, checkedAt: null, checks: [], metrics: [], health: { system: { score: 0.87 }, containers: [] } })
+    if (url.pathname === '/api/infrastructure-status')
+      return json(res, 200, {
+        source: null,
+        checkedAt: null,
+        checks: [],
+        metrics: [],
+        health: { system: { score: 0.87 }, containers: [] },
+      })
     if (url.pathname === '/api/containers') return json(res, 200, { containers: [] })
     if (url.pathname === '/api/audit') {
       if (role !== 'admin') return json(res, 403, { error: 'forbidden' })
-      return json(res, 200, { events: [{ at: iso(3_580_000), kind: 'action_executed', actor: 'step:Remediate', incidentId: 'inc_resolved_1', resource: { kind: 'container', id: 'a11ce', name: 'api-2' }, outcome: 'succeeded' }] })
+      return json(res, 200, {
+        events: [
+          {
+            at: iso(3_580_000),
+            kind: 'action_executed',
+            actor: 'step:Remediate',
+            incidentId: 'inc_resolved_1',
+            resource: { kind: 'container', id: 'a11ce', name: 'api-2' },
+            outcome: 'succeeded',
+          },
+        ],
+      })
     }
     json(res, 404, { error: 'not_found' })
   })
@@ -317,7 +492,8 @@ function watchErrors(page: Page): string[] {
   const errors: string[] = []
   page.on('pageerror', (e) => errors.push(e.message))
   page.on('console', (m) => {
-    if (m.type() === 'error' && /Content Security Policy|Refused to|Failed to load module/i.test(m.text())) errors.push(m.text())
+    if (m.type() === 'error' && /Content Security Policy|Refused to|Failed to load module/i.test(m.text()))
+      errors.push(m.text())
   })
   return errors
 }
@@ -325,16 +501,54 @@ function watchErrors(page: Page): string[] {
 function readings(at: number, step: number) {
   const wave = (base: number, amp: number) => base + amp * Math.sin(step / 4)
   return [
-    { series: 'host:cpu', metric: 'cpu', value: wave(38, 15), unit: 'percent', resource: { kind: 'host', id: 'node-1', name: 'node-1' }, at: new Date(at).toISOString() },
-    { series: 'web-1:cpu', metric: 'cpu', value: wave(22, 10), unit: 'percent', resource: { kind: 'container', id: 'c0ffee', name: 'web-1' }, at: new Date(at).toISOString() },
-    { series: 'host:mem', metric: 'memory', value: wave(61, 4), unit: 'percent', resource: { kind: 'host', id: 'node-1', name: 'node-1' }, at: new Date(at).toISOString() },
-    { series: 'host:disk', metric: 'disk', value: 47 + step * 0.05, unit: 'percent', resource: { kind: 'filesystem', id: '/', name: '/' }, at: new Date(at).toISOString() },
-    { series: 'web-1:latency', metric: 'latency', value: wave(120, 40), unit: 'ms', resource: { kind: 'endpoint', id: 'http://web-1/health', name: 'web-1 /health' }, at: new Date(at).toISOString() },
+    {
+      series: 'host:cpu',
+      metric: 'cpu',
+      value: wave(38, 15),
+      unit: 'percent',
+      resource: { kind: 'host', id: 'node-1', name: 'node-1' },
+      at: new Date(at).toISOString(),
+    },
+    {
+      series: 'web-1:cpu',
+      metric: 'cpu',
+      value: wave(22, 10),
+      unit: 'percent',
+      resource: { kind: 'container', id: 'c0ffee', name: 'web-1' },
+      at: new Date(at).toISOString(),
+    },
+    {
+      series: 'host:mem',
+      metric: 'memory',
+      value: wave(61, 4),
+      unit: 'percent',
+      resource: { kind: 'host', id: 'node-1', name: 'node-1' },
+      at: new Date(at).toISOString(),
+    },
+    {
+      series: 'host:disk',
+      metric: 'disk',
+      value: 47 + step * 0.05,
+      unit: 'percent',
+      resource: { kind: 'filesystem', id: '/', name: '/' },
+      at: new Date(at).toISOString(),
+    },
+    {
+      series: 'web-1:latency',
+      metric: 'latency',
+      value: wave(120, 40),
+      unit: 'ms',
+      resource: { kind: 'endpoint', id: 'http://web-1/health', name: 'web-1 /health' },
+      at: new Date(at).toISOString(),
+    },
   ]
 }
 
 /** What a chart drew: its counters, and the share of the plot's pixel columns a coloured line crosses. */
-async function chartDrawing(page: Page, metric: string): Promise<{ lines: number; dots: number; points: number; coverage: number }> {
+async function chartDrawing(
+  page: Page,
+  metric: string,
+): Promise<{ lines: number; dots: number; points: number; coverage: number }> {
   return page.evaluate((m) => {
     const fig = (globalThis as any).document.querySelector(`[data-testid="chart-${m}"]`)
     const canvas = fig.querySelector('canvas')
@@ -359,27 +573,42 @@ async function chartDrawing(page: Page, metric: string): Promise<{ lines: number
         }
       }
     }
-    return { lines: Number(fig.dataset.lines), dots: Number(fig.dataset.dots), points: Number(fig.dataset.points), coverage: covered / (x1 - x0) }
+    return {
+      lines: Number(fig.dataset.lines),
+      dots: Number(fig.dataset.dots),
+      points: Number(fig.dataset.points),
+      coverage: covered / (x1 - x0),
+    }
   }, metric)
 }
 
 /** Waits for an element's computed colour to settle on `colour` (cards ease their colours in). */
 async function waitColour(page: Page, selector: string, property: string, colour: string) {
   await page
-    .waitForFunction(([sel, prop, want]) => {
-      const n = (globalThis as any).document.querySelector(sel)
-      return !!n && (globalThis as any).getComputedStyle(n)[prop] === want
-    }, [selector, property, colour] as const, { timeout: 5000 })
-    .catch(async () => {
-      const got = await page.evaluate(([sel, prop]) => {
+    .waitForFunction(
+      ([sel, prop, want]) => {
         const n = (globalThis as any).document.querySelector(sel)
-        return n ? (globalThis as any).getComputedStyle(n)[prop] : 'no such element'
-      }, [selector, property] as const)
+        return !!n && (globalThis as any).getComputedStyle(n)[prop] === want
+      },
+      [selector, property, colour] as const,
+      { timeout: 5000 },
+    )
+    .catch(async () => {
+      const got = await page.evaluate(
+        ([sel, prop]) => {
+          const n = (globalThis as any).document.querySelector(sel)
+          return n ? (globalThis as any).getComputedStyle(n)[prop] : 'no such element'
+        },
+        [selector, property] as const,
+      )
       assert.fail(`${selector} ${property}: ${got}, expected ${colour}`)
     })
 }
 
-const dotColour = (page: Page, id: string) => page.locator(`[data-testid="incident-row"][data-incident-id="${id}"] [data-testid="status-dot"]`).evaluate((n) => (globalThis as any).getComputedStyle(n).backgroundColor)
+const dotColour = (page: Page, id: string) =>
+  page
+    .locator(`[data-testid="incident-row"][data-incident-id="${id}"] [data-testid="status-dot"]`)
+    .evaluate((n) => (globalThis as any).getComputedStyle(n).backgroundColor)
 
 describe('dashboard in a real browser', { timeout: 120_000 }, () => {
   let browser: Browser
@@ -388,7 +617,10 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
   before(async () => {
     mkdirSync(artifacts, { recursive: true })
     const { chromium } = await import('playwright-core')
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    })
     h = await startHarness()
   })
   after(async () => {
@@ -411,7 +643,11 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
       assert.equal(res.headers.get('content-type'), 'text/javascript; charset=utf-8', m)
       const text = await res.text()
       assert.match(text, /^\/\*\n \* \S/, `${m} starts with a header comment saying why it exists`)
-      assert.doesNotMatch(text, /\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write/, `${m} never builds markup from strings`)
+      assert.doesNotMatch(
+        text,
+        /\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write/,
+        `${m} never builds markup from strings`,
+      )
     }
     assert.equal((await fetch(`${h.base}/js/nope.js`)).status, 401, 'an unknown file is not served')
   })
@@ -420,7 +656,10 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
     const rules = await import(pathToFileURL(path.join(root, 'public/js/rules.js')).href)
     const charts = await import(pathToFileURL(path.join(root, 'public/js/charts.js')).href)
     // The actions that have a rollback() in the catalog are exactly the ones the page offers to roll back.
-    const reversible = Object.values(ACTIONS).filter((a) => typeof a.rollback === 'function').map((a) => a.id).sort()
+    const reversible = Object.values(ACTIONS)
+      .filter((a) => typeof a.rollback === 'function')
+      .map((a) => a.id)
+      .sort()
     assert.deepEqual([...rules.REVERSIBLE_ACTIONS].sort(), reversible)
     assert.equal(rules.isOpen('escalated'), true, 'escalated needs a person: open')
     assert.equal(rules.isOpen('resolved'), false)
@@ -436,15 +675,27 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
     assert.match(rules.rollbackBlocker(f.escalated), /no action has been executed/)
     assert.match(rules.rollbackBlocker({ ...f.memfix, actions: undefined }), /not loaded/)
     // A newer failed retry does not hide the succeeded action the server would roll back.
-    assert.equal(rules.rollbackBlocker({ ...f.memfix, actions: [...f.memfix.actions, { actionId: 'scale_out', params: {}, status: 'failed', startedAt: iso(1000) }] }), null)
+    assert.equal(
+      rules.rollbackBlocker({
+        ...f.memfix,
+        actions: [...f.memfix.actions, { actionId: 'scale_out', params: {}, status: 'failed', startedAt: iso(1000) }],
+      }),
+      null,
+    )
     assert.equal(rules.containerTone({ state: 'running' }), 'ok')
     assert.equal(rules.containerTone({ state: 'running', health: 'unhealthy' }), 'bad')
     assert.equal(rules.containerTone({ state: 'down' }), 'bad')
     assert.equal(rules.containerTone({ state: 'restarting' }), 'warn')
-    assert.equal(rules.describeAction('kill_process', { pid: 4242 }, 'python3 /opt/burn.py'), 'kill_process: end pid 4242: python3 /opt/burn.py')
+    assert.equal(
+      rules.describeAction('kill_process', { pid: 4242 }, 'python3 /opt/burn.py'),
+      'kill_process: end pid 4242: python3 /opt/burn.py',
+    )
     // Two-minute readings are one line; twenty minutes without any break it.
     const pts = [0, 2, 4, 6, 26, 28].map((m) => ({ t: m * 60_000, v: 1 }))
-    assert.deepEqual(charts.segments(pts, 10 * 60_000).map((s: unknown[]) => s.length), [4, 2])
+    assert.deepEqual(
+      charts.segments(pts, 10 * 60_000).map((s: unknown[]) => s.length),
+      [4, 2],
+    )
   })
 
   test('a wrong key is refused and the login stays', async () => {
@@ -470,34 +721,60 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
       const t0 = Date.now()
       await signIn(page, h.base, ADMIN)
       // Charts: drawn from GET /api/readings/recent alone (nothing is published on the stream here).
-      await page.waitForFunction(() => Number((globalThis as any).document.querySelector('[data-testid="chart-cpu"]').dataset.lines) > 0, null, { timeout: 5000 })
+      await page.waitForFunction(
+        () => Number((globalThis as any).document.querySelector('[data-testid="chart-cpu"]').dataset.lines) > 0,
+        null,
+        { timeout: 5000 },
+      )
       const drawnAfterMs = Date.now() - t0
       assert.equal(h.recentCalls.length, callsBefore + 1, 'the recent readings were fetched once')
       assert.match(h.recentCalls.at(-1)!, /minutes=60/)
       for (const metric of ['cpu', 'memory', 'disk', 'latency']) {
         const d = await chartDrawing(page, metric)
-        assert.equal(await page.locator(`[data-testid="chart-${metric}"] .chart-empty`).isHidden(), true, `${metric}: not empty`)
+        assert.equal(
+          await page.locator(`[data-testid="chart-${metric}"] .chart-empty`).isHidden(),
+          true,
+          `${metric}: not empty`,
+        )
         assert.ok(d.lines >= 1, `${metric}: drawn as lines (${JSON.stringify(d)})`)
         assert.equal(d.dots, 0, `${metric}: no lone dots at a reading every 2 minutes`)
         assert.ok(d.points >= 31, `${metric}: the whole hour (${d.points} points)`)
-        assert.ok(d.coverage > 0.85, `${metric}: the line spans the hour (${Math.round(d.coverage * 100)}% of the plot's width)`)
+        assert.ok(
+          d.coverage > 0.85,
+          `${metric}: the line spans the hour (${Math.round(d.coverage * 100)}% of the plot's width)`,
+        )
       }
       // Rounded: 37.4567 % -> 37.5%, 141.77 ms -> 142 ms, 61.04 % -> 61.0%.
-      assert.equal(await page.locator('[data-testid="chart-cpu"] .legend li[data-series="cpu_busy_percent|host|node-1"] .lval').innerText(), '37.5%')
+      assert.equal(
+        await page
+          .locator('[data-testid="chart-cpu"] .legend li[data-series="cpu_busy_percent|host|node-1"] .lval')
+          .innerText(),
+        '37.5%',
+      )
       assert.equal(await page.locator('[data-testid="chart-latency"] .legend .lval').first().innerText(), '142 ms')
       assert.equal(await page.locator('[data-testid="chart-memory"] .legend .lval').first().innerText(), '61.0%')
 
       // Escalated incidents are open: they need a person.
       await page.locator('[data-testid="incident-row"][data-incident-id="inc_escalated_1"]').waitFor()
-      const open = [...h.incidents.values()].filter((i) => ['open', 'analyzing', 'awaiting_approval', 'remediating', 'verifying', 'escalated'].includes(i.status)).length
+      const open = [...h.incidents.values()].filter((i) =>
+        ['open', 'analyzing', 'awaiting_approval', 'remediating', 'verifying', 'escalated'].includes(i.status),
+      ).length
       assert.equal(open, 3, 'fixtures: two awaiting approval, one escalated')
       assert.equal(await page.getByTestId('sum-active').innerText(), '3')
       assert.match(await page.getByTestId('sum-active-sub').innerText(), /1 escalated/)
       await page.locator('[data-ifilter="active"]').click()
-      assert.equal(await page.locator('[data-testid="incident-row"][data-incident-id="inc_escalated_1"]').count(), 1, 'escalated is listed as open')
+      assert.equal(
+        await page.locator('[data-testid="incident-row"][data-incident-id="inc_escalated_1"]').count(),
+        1,
+        'escalated is listed as open',
+      )
       assert.equal(await page.locator('[data-testid="incident-row"][data-status="resolved"]').count(), 0)
       await page.locator('[data-ifilter="closed"]').click()
-      assert.equal(await page.locator('[data-testid="incident-row"][data-incident-id="inc_escalated_1"]').count(), 0, 'escalated is not closed')
+      assert.equal(
+        await page.locator('[data-testid="incident-row"][data-incident-id="inc_escalated_1"]').count(),
+        0,
+        'escalated is not closed',
+      )
       assert.ok((await page.locator('[data-testid="incident-row"][data-status="resolved"]').count()) >= 4)
       await page.locator('[data-ifilter="all"]').click()
 
@@ -508,9 +785,17 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
 
       // kill_process: the command line, not only the pid.
       const killCard = page.locator('[data-testid="approval"][data-incident-id="inc_kill_1"]')
-      assert.match(await killCard.getByTestId('approval-action').innerText(), /pid 4242: python3 \/opt\/burn\.py --forever/)
+      assert.match(
+        await killCard.getByTestId('approval-action').innerText(),
+        /pid 4242: python3 \/opt\/burn\.py --forever/,
+      )
       // The memory limit in MiB, not bytes.
-      assert.match(await page.locator('[data-testid="approval"][data-incident-id="inc_awaiting_1"] [data-testid="approval-action"]').innerText(), /memoryBytes 512 MiB/)
+      assert.match(
+        await page
+          .locator('[data-testid="approval"][data-incident-id="inc_awaiting_1"] [data-testid="approval-action"]')
+          .innerText(),
+        /memoryBytes 512 MiB/,
+      )
       // What a red card means is said on the page.
       assert.match(await page.getByTestId('card-legend').innerText(), /Red: down/)
       await page.screenshot({ path: path.join(artifacts, 'dashboard-after-load.png'), fullPage: true })
@@ -520,11 +805,19 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
       const detail = page.getByTestId('incident-detail')
       await detail.getByTestId('timeline').waitFor()
       assert.match(await detail.innerText(), /memory_used_percent = 97\.0% \(threshold 60\.0%\)/)
-      assert.equal(await detail.getByTestId('detail-status-dot').evaluate((n) => (globalThis as any).getComputedStyle(n).backgroundColor), RED)
+      assert.equal(
+        await detail
+          .getByTestId('detail-status-dot')
+          .evaluate((n) => (globalThis as any).getComputedStyle(n).backgroundColor),
+        RED,
+      )
       await page.getByTestId('detail-close').click()
       await page.locator('[data-testid="incident-row"][data-incident-id="inc_kill_1"]').click()
       await detail.getByTestId('timeline').waitFor()
-      assert.match(await detail.getByTestId('decision-action').innerText(), /pid 4242: python3 \/opt\/burn\.py --forever/)
+      assert.match(
+        await detail.getByTestId('decision-action').innerText(),
+        /pid 4242: python3 \/opt\/burn\.py --forever/,
+      )
       await page.getByTestId('detail-close').click()
       assert.deepEqual(errors, [])
       assert.ok(drawnAfterMs < 10_000)
@@ -561,7 +854,11 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
       assert.equal(await detail.getByTestId('rollback-unavailable').count(), 0)
       await detail.getByTestId('rollback-button').click()
       await waitUntil(() => h.posts.some((p) => p.path === '/api/incidents/inc_memfix_1/rollback'), 'the rollback POST')
-      assert.equal(h.posts.filter((p) => /\/rollback$/.test(p.path) && p.path !== '/api/incidents/inc_memfix_1/rollback').length, 0, 'no rollback was posted for the others')
+      assert.equal(
+        h.posts.filter((p) => /\/rollback$/.test(p.path) && p.path !== '/api/incidents/inc_memfix_1/rollback').length,
+        0,
+        'no rollback was posted for the others',
+      )
       await page.screenshot({ path: path.join(artifacts, 'dashboard-rollback.png') })
       assert.deepEqual(errors, [])
     } finally {
@@ -582,18 +879,34 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
       await card.and(page.locator('[data-tone="bad"][data-state="down"]')).waitFor()
       await waitColour(page, '[data-testid="container-card"][data-name="live-1"]', 'borderLeftColor', RED)
       assert.match((await card.getAttribute('title'))!, /Red: live-1 is down \(exit code 137\)/)
-      const opened = incident({ id: 'inc_live_card_1', title: 'Container live-1 is down', resource: { kind: 'container', id: 'f00d', name: 'live-1' }, openedAt: iso(0), updatedAt: iso(0), version: 1 })
+      const opened = incident({
+        id: 'inc_live_card_1',
+        title: 'Container live-1 is down',
+        resource: { kind: 'container', id: 'f00d', name: 'live-1' },
+        openedAt: iso(0),
+        updatedAt: iso(0),
+        version: 1,
+      })
       h.incidents.set(opened.id, opened)
       h.hub.publish('incident.opened', opened)
       h.hub.publish('incident.updated', { ...opened, status: 'remediating', updatedAt: iso(0), version: 2 })
-      await page.locator('[data-testid="incident-row"][data-incident-id="inc_live_card_1"][data-status="remediating"]').waitFor()
+      await page
+        .locator('[data-testid="incident-row"][data-incident-id="inc_live_card_1"][data-status="remediating"]')
+        .waitFor()
 
       // Docker says it runs again: green at once, while the incident is still being verified.
       h.hub.publish('container', { id: 'f00d', name: 'live-1', state: 'running', restarts: 1 })
       await card.and(page.locator('[data-tone="ok"][data-state="running"]')).waitFor({ timeout: 3000 })
       // Incident updates after that (verifying) do not turn it red again.
-      h.hub.publish('incident.updated', { ...opened, status: 'verifying', updatedAt: new Date(Date.now() + 1000).toISOString(), version: 3 })
-      await page.locator('[data-testid="incident-row"][data-incident-id="inc_live_card_1"][data-status="verifying"]').waitFor()
+      h.hub.publish('incident.updated', {
+        ...opened,
+        status: 'verifying',
+        updatedAt: new Date(Date.now() + 1000).toISOString(),
+        version: 3,
+      })
+      await page
+        .locator('[data-testid="incident-row"][data-incident-id="inc_live_card_1"][data-status="verifying"]')
+        .waitFor()
       assert.equal(await card.getAttribute('data-tone'), 'ok')
       await waitColour(page, '[data-testid="container-card"][data-name="live-1"]', 'borderLeftColor', GREEN)
       assert.match(await card.getByTestId('card-incident').innerText(), /incident verifying/)
@@ -607,7 +920,9 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
       const resolved = { ...opened, status: 'resolved' as const, resolvedAt: iso(0), updatedAt: iso(0), version: 4 }
       h.incidents.set(resolved.id, resolved)
       h.hub.publish('incident.resolved', resolved)
-      await page.locator('[data-testid="incident-row"][data-incident-id="inc_live_card_1"][data-status="resolved"]').waitFor()
+      await page
+        .locator('[data-testid="incident-row"][data-incident-id="inc_live_card_1"][data-status="resolved"]')
+        .waitFor()
       assert.equal(await card.getAttribute('data-tone'), 'ok')
       assert.deepEqual(errors, [])
     } finally {
@@ -626,17 +941,35 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
         id: 'inc_fresh_1',
         title: 'Memory of cache-9 at 93%',
         openedAt: iso(0),
-        approval: { ...fixtures().awaiting.approval!, requestedAt: iso(0), expiresAt: new Date(Date.now() + 600_000).toISOString() },
+        approval: {
+          ...fixtures().awaiting.approval!,
+          requestedAt: iso(0),
+          expiresAt: new Date(Date.now() + 600_000).toISOString(),
+        },
         version: 1,
       })
       h.incidents.set(fresh.id, fresh)
       h.hub.publish('incident.updated', fresh)
-      const requested = page.locator('[data-testid="approval"][data-incident-id="inc_fresh_1"] [data-testid="approval-requested"]')
+      const requested = page.locator(
+        '[data-testid="approval"][data-incident-id="inc_fresh_1"] [data-testid="approval-requested"]',
+      )
       await requested.waitFor()
       assert.equal(await requested.innerText(), 'requested just now')
       await page.clock.fastForward(20_000)
-      await page.waitForFunction(() => /^requested (19|20|21|22)s ago$/.test((globalThis as any).document.querySelector('[data-incident-id="inc_fresh_1"] [data-testid="approval-requested"]')?.textContent ?? ''), null, { timeout: 5000 })
-      assert.match(await page.locator('[data-testid="incident-row"][data-incident-id="inc_fresh_1"] .incident-sub').innerText(), /opened (19|20|21|22)s ago/)
+      await page.waitForFunction(
+        () =>
+          /^requested (19|20|21|22)s ago$/.test(
+            (globalThis as any).document.querySelector(
+              '[data-incident-id="inc_fresh_1"] [data-testid="approval-requested"]',
+            )?.textContent ?? '',
+          ),
+        null,
+        { timeout: 5000 },
+      )
+      assert.match(
+        await page.locator('[data-testid="incident-row"][data-incident-id="inc_fresh_1"] .incident-sub').innerText(),
+        /opened (19|20|21|22)s ago/,
+      )
       h.incidents.delete(fresh.id)
       assert.deepEqual(errors, [])
     } finally {
@@ -653,7 +986,9 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
       // The key is kept for the tab, never put in a URL.
       assert.equal(await page.evaluate(() => (globalThis as any).sessionStorage.getItem('sentinel.apiKey')), ADMIN)
       assert.equal(await page.getByTestId('role-badge').textContent(), 'admin')
-      await page.locator('[data-testid="incident-row"][data-incident-id="inc_resolved_1"][data-status="resolved"]').waitFor()
+      await page
+        .locator('[data-testid="incident-row"][data-incident-id="inc_resolved_1"][data-status="resolved"]')
+        .waitFor()
       await page.getByTestId('audit-panel').waitFor({ state: 'visible' })
 
       // Metrics: a few minutes of readings from the stream, added to the charts.
@@ -663,8 +998,23 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
       assert.equal(await page.locator('[data-testid="chart-cpu"] .chart-empty').isHidden(), true)
 
       // Containers: running → down (red) → running again (healed, green).
-      h.hub.publish('container', { id: 'c0ffee', name: 'web-1', state: 'running', health: 'healthy', cpuPercent: 12.5, memoryBytes: 73_400_320, restarts: 0 })
-      h.hub.publish('container', { id: 'b0b', name: 'worker-1', state: 'running', cpuPercent: 3.2, memoryBytes: 20_000_000, restarts: 1 })
+      h.hub.publish('container', {
+        id: 'c0ffee',
+        name: 'web-1',
+        state: 'running',
+        health: 'healthy',
+        cpuPercent: 12.5,
+        memoryBytes: 73_400_320,
+        restarts: 0,
+      })
+      h.hub.publish('container', {
+        id: 'b0b',
+        name: 'worker-1',
+        state: 'running',
+        cpuPercent: 3.2,
+        memoryBytes: 20_000_000,
+        restarts: 1,
+      })
       const web = page.locator('[data-testid="container-card"][data-name="web-1"]')
       await web.and(page.locator('[data-state="running"]')).waitFor()
       assert.equal(await web.getAttribute('data-healed'), 'false')
@@ -675,7 +1025,10 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
       assert.doesNotMatch(await web.innerText(), /healthy|12\.5%/, 'a down card shows no stale usage or health')
 
       // An incident appears without reload.
-      const opened = incident({ id: 'inc_live_1', title: 'Container web-1 is down <img src=x onerror="window.__xss=1">' })
+      const opened = incident({
+        id: 'inc_live_1',
+        title: 'Container web-1 is down <img src=x onerror="window.__xss=1">',
+      })
       h.incidents.set(opened.id, opened)
       h.hub.publish('incident.opened', opened)
       const row = page.locator('[data-testid="incident-row"][data-incident-id="inc_live_1"]')
@@ -686,9 +1039,23 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
       assert.equal(await page.evaluate(() => (globalThis as any).__xss), undefined)
       await page.screenshot({ path: path.join(artifacts, 'dashboard-down.png'), fullPage: true })
 
-      h.hub.publish('container', { id: 'c0ffee', name: 'web-1', state: 'running', health: 'healthy', cpuPercent: 9.1, memoryBytes: 70_000_000, restarts: 1 })
+      h.hub.publish('container', {
+        id: 'c0ffee',
+        name: 'web-1',
+        state: 'running',
+        health: 'healthy',
+        cpuPercent: 9.1,
+        memoryBytes: 70_000_000,
+        restarts: 1,
+      })
       await web.and(page.locator('[data-state="running"][data-healed="true"]')).waitFor()
-      const fixed = { ...opened, status: 'resolved' as const, resolvedAt: new Date().toISOString(), updatedAt: new Date().toISOString(), version: 4 }
+      const fixed = {
+        ...opened,
+        status: 'resolved' as const,
+        resolvedAt: new Date().toISOString(),
+        updatedAt: new Date().toISOString(),
+        version: 4,
+      }
       h.incidents.set(fixed.id, fixed)
       h.hub.publish('incident.resolved', fixed)
       await waitColour(page, '[data-testid="container-card"][data-name="web-1"]', 'borderTopColor', GREEN)
@@ -696,12 +1063,20 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
 
       // An older version arriving late does not undo the newer one.
       h.hub.publish('incident.updated', { ...opened, status: 'analyzing', version: 2 })
-      h.hub.publish('audit', { at: new Date().toISOString(), kind: 'approval_decided', actor: 'user:test', incidentId: 'inc_awaiting_1', outcome: 'approved' })
+      h.hub.publish('audit', {
+        at: new Date().toISOString(),
+        kind: 'approval_decided',
+        actor: 'user:test',
+        incidentId: 'inc_awaiting_1',
+        outcome: 'approved',
+      })
       await page.locator('[data-testid="audit-row"][data-kind="approval_decided"]').waitFor()
       assert.equal(await row.getAttribute('data-status'), 'resolved')
 
       // Approve sends the POST with an empty body.
-      const approve = page.locator('[data-testid="approval"][data-incident-id="inc_awaiting_1"] [data-testid="approve-button"]')
+      const approve = page.locator(
+        '[data-testid="approval"][data-incident-id="inc_awaiting_1"] [data-testid="approve-button"]',
+      )
       await approve.waitFor()
       await page.screenshot({ path: path.join(artifacts, 'dashboard-desktop.png'), fullPage: true })
       await approve.click()
@@ -724,7 +1099,12 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
       await page.getByTestId('detail-close').click()
 
       // Reject asks for a reason and sends it.
-      const awaiting2 = incident({ ...fixtures().awaiting, id: 'inc_awaiting_2', title: 'Disk of node-1 at 93%', version: 1 })
+      const awaiting2 = incident({
+        ...fixtures().awaiting,
+        id: 'inc_awaiting_2',
+        title: 'Disk of node-1 at 93%',
+        version: 1,
+      })
       h.incidents.set(awaiting2.id, awaiting2)
       h.hub.publish('incident.updated', awaiting2)
       const card = page.locator('[data-testid="approval"][data-incident-id="inc_awaiting_2"]')
@@ -732,7 +1112,9 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
       await card.getByTestId('reject-reason').fill('not during business hours')
       await card.getByTestId('reject-confirm').click()
       await waitUntil(() => h.posts.some((p) => p.path === '/api/incidents/inc_awaiting_2/reject'), 'the reject POST')
-      assert.deepEqual(h.posts.find((p) => p.path === '/api/incidents/inc_awaiting_2/reject')!.body, { reason: 'not during business hours' })
+      assert.deepEqual(h.posts.find((p) => p.path === '/api/incidents/inc_awaiting_2/reject')!.body, {
+        reason: 'not during business hours',
+      })
       assert.deepEqual(errors, [])
     } finally {
       await page.close()
@@ -824,12 +1206,27 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
     }
     const op = await browser.newPage()
     try {
-      const high = incident({ ...fixtures().awaiting, id: 'inc_high_1', title: 'High risk fix', approval: { ...fixtures().awaiting.approval!, risk: 'high', approverRole: 'admin' } })
+      const high = incident({
+        ...fixtures().awaiting,
+        id: 'inc_high_1',
+        title: 'High risk fix',
+        approval: { ...fixtures().awaiting.approval!, risk: 'high', approverRole: 'admin' },
+      })
       h.incidents.set(high.id, high)
       await signIn(op, h.base, OPERATOR)
       await op.locator('[data-testid="approval"][data-incident-id="inc_high_1"]').waitFor()
-      assert.equal(await op.locator('[data-testid="approval"][data-incident-id="inc_high_1"] [data-testid="approve-button"]').count(), 0)
-      assert.equal(await op.locator('[data-testid="approval"][data-incident-id="inc_awaiting_1"] [data-testid="approve-button"]').count(), 1)
+      assert.equal(
+        await op
+          .locator('[data-testid="approval"][data-incident-id="inc_high_1"] [data-testid="approve-button"]')
+          .count(),
+        0,
+      )
+      assert.equal(
+        await op
+          .locator('[data-testid="approval"][data-incident-id="inc_awaiting_1"] [data-testid="approve-button"]')
+          .count(),
+        1,
+      )
       h.incidents.delete(high.id)
     } finally {
       await op.close()
@@ -837,19 +1234,40 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
   })
 
   test('phone width: one column, nothing wider than the screen', async () => {
-    const page = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true })
+    const page = await browser.newPage({
+      viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+    })
     try {
       await signIn(page, h.base, ADMIN)
       const now = Date.now()
       for (let i = 0; i < 30; i++) h.hub.publish('metrics', { readings: readings(now - (30 - i) * 10_000, i) })
       h.hub.publish('container', { id: 'c0ffee', name: 'web-1', state: 'down', restarts: 2 })
-      h.hub.publish('container', { id: 'b0b', name: 'worker-1', state: 'running', cpuPercent: 3.2, memoryBytes: 20_000_000, restarts: 1 })
+      h.hub.publish('container', {
+        id: 'b0b',
+        name: 'worker-1',
+        state: 'running',
+        cpuPercent: 3.2,
+        memoryBytes: 20_000_000,
+        restarts: 1,
+      })
       await page.locator('[data-testid="container-card"][data-name="web-1"][data-state="down"]').waitFor()
       await page.locator('[data-testid="chart-cpu"] .legend li').first().waitFor()
-      const overflow = await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth - (globalThis as any).innerWidth)
+      const overflow = await page.evaluate(
+        () => (globalThis as any).document.documentElement.scrollWidth - (globalThis as any).innerWidth,
+      )
       assert.ok(overflow <= 0, `page is ${overflow}px wider than the phone`)
-      const widths = await page.evaluate(() => [...(globalThis as any).document.querySelectorAll('.panel')].map((p: any) => Math.round(p.getBoundingClientRect().width)))
-      assert.ok(widths.every((w) => w >= 360), `panels stack full width: ${widths}`)
+      const widths = await page.evaluate(() =>
+        [...(globalThis as any).document.querySelectorAll('.panel')].map((p: any) =>
+          Math.round(p.getBoundingClientRect().width),
+        ),
+      )
+      assert.ok(
+        widths.every((w) => w >= 360),
+        `panels stack full width: ${widths}`,
+      )
       await page.screenshot({ path: path.join(artifacts, 'dashboard-phone.png'), fullPage: true })
     } finally {
       await page.close()

@@ -4,19 +4,26 @@ import { streamGrantPolicy } from './grant-policy'
 
 describe('stream grant policy', () => {
   const keys = new Set(['k1'])
-  const policy = (maxSecondsAfterExpiry: number) => streamGrantPolicy({ keyExists: (id) => keys.has(id), maxSecondsAfterExpiry })
+  const policy = (maxSecondsAfterExpiry: number) =>
+    streamGrantPolicy({ keyExists: (id) => keys.has(id), maxSecondsAfterExpiry })
   const expiresAt = 1_000_000
 
   test('holds while the key exists and until maxSecondsAfterExpiry after the expiry', () => {
     const p = policy(900)
     assert.deepEqual(p({ ok: true, keyId: 'k1', expiresAt }, expiresAt * 1000 - 1), { ok: true })
     assert.deepEqual(p({ ok: true, keyId: 'k1', expiresAt }, (expiresAt + 900) * 1000 - 1), { ok: true })
-    assert.deepEqual(p({ ok: true, keyId: 'k1', expiresAt }, (expiresAt + 900) * 1000), { ok: false, reason: 'token_expired' })
+    assert.deepEqual(p({ ok: true, keyId: 'k1', expiresAt }, (expiresAt + 900) * 1000), {
+      ok: false,
+      reason: 'token_expired',
+    })
   })
 
   test('0: the stream ends at the expiry', () => {
     assert.deepEqual(policy(0)({ ok: true, keyId: 'k1', expiresAt }, expiresAt * 1000 - 1), { ok: true })
-    assert.deepEqual(policy(0)({ ok: true, keyId: 'k1', expiresAt }, expiresAt * 1000), { ok: false, reason: 'token_expired' })
+    assert.deepEqual(policy(0)({ ok: true, keyId: 'k1', expiresAt }, expiresAt * 1000), {
+      ok: false,
+      reason: 'token_expired',
+    })
   })
 
   test('a key that is no longer a key ends it at once, expiry or not', () => {

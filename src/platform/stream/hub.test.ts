@@ -53,7 +53,12 @@ const real = (c: SseConnection) => c.events.filter((e) => e.event !== 'ready')
 const waitClients = (s: Served, n: number) =>
   new Promise<void>((ok, fail) => {
     const started = Date.now()
-    const tick = () => (s.hub.clientCount() === n ? ok() : Date.now() - started > 10_000 ? fail(new Error(`clientCount stayed ${s.hub.clientCount()}, wanted ${n}`)) : setTimeout(tick, 10))
+    const tick = () =>
+      s.hub.clientCount() === n
+        ? ok()
+        : Date.now() - started > 10_000
+          ? fail(new Error(`clientCount stayed ${s.hub.clientCount()}, wanted ${n}`))
+          : setTimeout(tick, 10)
     tick()
   })
 
@@ -78,7 +83,14 @@ describe('stream hub: authentication', { timeout: 30_000 }, () => {
   }
 
   test('a verifier that throws or says ok:false → 401', async () => {
-    const t = await serve({ verifyToken: (tok) => (tok === 'boom' ? (() => { throw new Error('x') })() : { ok: false, role: 'admin' }) })
+    const t = await serve({
+      verifyToken: (tok) =>
+        tok === 'boom'
+          ? (() => {
+              throw new Error('x')
+            })()
+          : { ok: false, role: 'admin' },
+    })
     try {
       for (const q of ['token=boom', 'token=whatever']) {
         const c = await t.connect(q)
@@ -120,7 +132,9 @@ describe('stream hub: authentication', { timeout: 30_000 }, () => {
     })
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
     try {
-      const c = await connectSse(`http://127.0.0.1:${(server.address() as AddressInfo).port}/api/stream?token=tok-viewer`)
+      const c = await connectSse(
+        `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/stream?token=tok-viewer`,
+      )
       assert.equal(c.status, 200)
       await c.waitFor(() => hub.clientCount() === 1, 10_000, 'the client to be counted')
       await new Promise((r) => setTimeout(r, 100))
@@ -177,8 +191,14 @@ describe('stream hub: replay', { timeout: 30_000 }, () => {
       const live = s.hub.publish('container', { n: 9 })
       await b.waitFor((c) => c.events.some((e) => Number(e.id) === live), 10_000, 'live event')
       assert.deepEqual(ids(b), [...missed, live])
-      assert.deepEqual(b.events.map((e) => JSON.parse(e.data).n), [4, 5, 6, 7, 8, 9])
-      assert.deepEqual(b.events.map((e) => e.event), ['metrics', 'incident.updated', 'metrics', 'incident.updated', 'metrics', 'container'])
+      assert.deepEqual(
+        b.events.map((e) => JSON.parse(e.data).n),
+        [4, 5, 6, 7, 8, 9],
+      )
+      assert.deepEqual(
+        b.events.map((e) => e.event),
+        ['metrics', 'incident.updated', 'metrics', 'incident.updated', 'metrics', 'container'],
+      )
       assert.equal(s.hub.stats().replayed, 5)
     } finally {
       await s.stop()
@@ -215,14 +235,19 @@ describe('stream hub: replay', { timeout: 30_000 }, () => {
       const future = await s.connect('token=tok-viewer', { 'Last-Event-ID': String(latest + 1000) })
       await waitClients(s, 4)
       const live = s.hub.publish('container', { n: 'live' })
-      for (const c of [upToDate, edge, behind, future]) await c.waitFor((x) => x.events.some((e) => Number(e.id) === live))
+      for (const c of [upToDate, edge, behind, future])
+        await c.waitFor((x) => x.events.some((e) => Number(e.id) === live))
 
       assert.deepEqual(ids(upToDate), [live])
       assert.deepEqual(ids(edge), [...published.slice(7), live])
       for (const c of [behind, future]) {
         assert.equal(c.events.length, 2)
         assert.equal(c.events[0].event, 'reset')
-        assert.equal(Number(c.events[0].id), latest, 'the reset carries the latest id so the next reconnect resumes from it')
+        assert.equal(
+          Number(c.events[0].id),
+          latest,
+          'the reset carries the latest id so the next reconnect resumes from it',
+        )
         assert.equal(JSON.parse(c.events[0].data).latestId, latest)
         assert.equal(Number(c.events[1].id), live)
       }
@@ -475,7 +500,10 @@ describe('stream hub: a stream ends when its grant no longer holds', { timeout: 
       slow.res.socket.resume()
       slow.res.resume()
       await slow.waitFor((x) => x.ended, 5000, 'the stream to end')
-      assert.ok(!slow.events.some((e) => e.event === 'reauth'), 'cut off: the queued events and the reauth frame were never delivered')
+      assert.ok(
+        !slow.events.some((e) => e.event === 'reauth'),
+        'cut off: the queued events and the reauth frame were never delivered',
+      )
       assert.equal(s.hub.stats().endedForReauth, 1)
     } finally {
       await s.stop()
@@ -528,10 +556,13 @@ describe('stream hub: Redis pub/sub from step processes', { timeout: 30_000 }, (
         await stepRedis.publish(STREAM_CHANNEL, JSON.stringify({ type: 'reset', data: {} }))
         assert.equal(await publishToStream(stepRedis, 'audit', { kind: 'acted' }), 1)
         await c.waitFor((x) => real(x).length === 2, 10_000, 'two relayed events')
-        assert.deepEqual(real(c).map((e) => [e.event, JSON.parse(e.data)]), [
-          ['container', { id: 'abc', name: 'web', state: 'down' }],
-          ['audit', { kind: 'acted' }],
-        ])
+        assert.deepEqual(
+          real(c).map((e) => [e.event, JSON.parse(e.data)]),
+          [
+            ['container', { id: 'abc', name: 'web', state: 'down' }],
+            ['audit', { kind: 'acted' }],
+          ],
+        )
         // The caller's own connection is still usable: the hub subscribed on a duplicate.
         assert.equal(await redis.client.ping(), 'PONG')
         await unsubscribe()
@@ -545,7 +576,11 @@ describe('stream hub: Redis pub/sub from step processes', { timeout: 30_000 }, (
   })
 
   test('publishToStream never throws when Redis is unreachable', async () => {
-    const failing = { publish: async () => { throw new Error('ECONNREFUSED') } }
+    const failing = {
+      publish: async () => {
+        throw new Error('ECONNREFUSED')
+      },
+    }
     assert.equal(await publishToStream(failing, 'metrics', {}), 0)
     await assert.rejects(publishToStream(failing, 'nope' as never, {}), /unknown stream event type/)
   })

@@ -160,7 +160,11 @@ function parseLastEventId(raw: string | string[] | null | undefined): number | n
 
 function sendJson(res: ServerResponse, status: number, body: unknown) {
   const text = JSON.stringify(body)
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' })
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+  })
   res.end(text)
 }
 
@@ -317,13 +321,19 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
     }
     if (!check || check.ok !== true) {
       counters.rejected++
-      return sendJson(res, 401, { error: 'unauthorized', message: 'a valid stream token is required in ?token= (POST /api/stream/token)' })
+      return sendJson(res, 401, {
+        error: 'unauthorized',
+        message: 'a valid stream token is required in ?token= (POST /api/stream/token)',
+      })
     }
     // A token issued before its key was revoked is still signed and unexpired: not enough.
     const verdict = await recheck(check)
     if (!verdict.ok) {
       counters.rejected++
-      return sendJson(res, 401, { error: 'unauthorized', message: `this stream token no longer holds (${verdict.reason}); get a new one (POST /api/stream/token)` })
+      return sendJson(res, 401, {
+        error: 'unauthorized',
+        message: `this stream token no longer holds (${verdict.reason}); get a new one (POST /api/stream/token)`,
+      })
     }
     if (clients.size >= maxClients) {
       counters.rejected++
@@ -366,7 +376,11 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
       } else {
         // Too far behind (or an id from another run): the missed events are gone, reload.
         counters.resets++
-        head += frameOf(lastId, 'reset', { reason: resumeFrom > lastId ? 'unknown_id' : 'too_far_behind', lastEventId: resumeFrom, latestId: lastId })
+        head += frameOf(lastId, 'reset', {
+          reason: resumeFrom > lastId ? 'unknown_id' : 'too_far_behind',
+          lastEventId: resumeFrom,
+          latestId: lastId,
+        })
       }
     } else {
       // Tells a fresh client where the stream stands, so a later reconnect (even from a new

@@ -44,7 +44,11 @@ describe('metrics through Redis', () => {
   let metrics: Metrics
   before(async () => {
     await redis.client.flushall()
-    metrics = await createMetrics({ redis: redis.client, pendingApprovals: async () => 2, healthScores: async () => ({ system: 0.9, containers: { web: 0.25 } }) })
+    metrics = await createMetrics({
+      redis: redis.client,
+      pendingApprovals: async () => 2,
+      healthScores: async () => ({ system: 0.9, containers: { web: 0.25 } }),
+    })
   })
 
   it('renders what a separate step process published, with cumulative histogram buckets', async () => {
@@ -69,8 +73,20 @@ console.log(JSON.stringify({ loaded }))
 `,
     )
     const out = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, timeout: 60_000, env: { ...process.env, METRICS_MODULE: path.join(import.meta.dirname, 'metrics.ts'), IOREDIS_URL: import.meta.resolve('ioredis'), REDIS_PORT: String(redis.port) } }, (err, stdout, stderr) =>
-        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', script],
+        {
+          cwd: ROOT,
+          timeout: 60_000,
+          env: {
+            ...process.env,
+            METRICS_MODULE: path.join(import.meta.dirname, 'metrics.ts'),
+            IOREDIS_URL: import.meta.resolve('ioredis'),
+            REDIS_PORT: String(redis.port),
+          },
+        },
+        (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
       ),
     )
     assert.equal(JSON.parse(out.trim()).loaded, false, 'a step process does not load prom-client')
@@ -122,8 +138,14 @@ console.log(JSON.stringify({ loaded }))
 
   it('prefixes every metric name with sentinel_', async () => {
     const names = [...parseExposition(await metrics.render()).keys()].map((k) => k.replace(/\{.*$/, ''))
-    assert.ok(names.some((n) => n.startsWith('sentinel_process_')), 'process metrics are there')
-    assert.deepEqual(names.filter((n) => !n.startsWith('sentinel_')), [])
+    assert.ok(
+      names.some((n) => n.startsWith('sentinel_process_')),
+      'process metrics are there',
+    )
+    assert.deepEqual(
+      names.filter((n) => !n.startsWith('sentinel_')),
+      [],
+    )
   })
 
   it('serves GET /metrics with the Prometheus content type', async () => {
@@ -133,7 +155,10 @@ console.log(JSON.stringify({ loaded }))
       const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`)
       assert.equal(res.status, 200)
       assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/)
-      assert.match(await res.text(), /^sentinel_incidents_opened_total\{type="container_down",severity="critical"\} 2$/m)
+      assert.match(
+        await res.text(),
+        /^sentinel_incidents_opened_total\{type="container_down",severity="critical"\} 2$/m,
+      )
     } finally {
       server.closeAllConnections()
       await new Promise((r) => server.close(r))
@@ -142,7 +167,14 @@ console.log(JSON.stringify({ loaded }))
 
   it('still answers when Redis is down, saying the shared metrics are missing', async () => {
     const deadPort = await freePort()
-    const dead = new Redis({ host: '127.0.0.1', port: deadPort, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    const dead = new Redis({
+      host: '127.0.0.1',
+      port: deadPort,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    })
     dead.on('error', () => {})
     try {
       const m = await createMetrics({ redis: dead, defaultMetrics: false })
@@ -175,7 +207,13 @@ describe('scraped by a real Prometheus', () => {
     }
   })
 
-  async function query(expr: string): Promise<{ status: string; data: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] }; error?: string }> {
+  async function query(
+    expr: string,
+  ): Promise<{
+    status: string
+    data: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] }
+    error?: string
+  }> {
     const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`)
     return (await res.json()) as never
   }
@@ -188,7 +226,8 @@ describe('scraped by a real Prometheus', () => {
     await redis.client.flushall()
     const metrics = await createMetrics({ redis: redis.client, defaultMetrics: false })
     const step = metricsRecorder(redis.client)
-    for (let i = 0; i < 3; i++) await step.incidentOpened({ type: 'container_down', severity: 'critical', detectSeconds: 2 })
+    for (let i = 0; i < 3; i++)
+      await step.incidentOpened({ type: 'container_down', severity: 'critical', detectSeconds: 2 })
     await step.incidentOpened({ type: 'memory', severity: 'warning' })
     await step.incidentResolved({ type: 'container_down', severity: 'critical', resolveSeconds: 12 })
     await step.incidentResolved({ type: 'container_down', severity: 'critical', resolveSeconds: 40 })
@@ -208,15 +247,29 @@ describe('scraped by a real Prometheus', () => {
       `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: sentinel\n    scrape_interval: 1s\n    static_configs:\n      - targets: ['${target}']\n`,
     )
     let log = ''
-    prom = spawn('prometheus', [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: ['ignore', 'ignore', 'pipe'] })
+    prom = spawn(
+      'prometheus',
+      [
+        `--config.file=${path.join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${path.join(dir, 'tsdb')}`,
+        `--web.listen-address=127.0.0.1:${promPort}`,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    )
     prom.stderr!.on('data', (c) => (log = (log + c).slice(-4000)))
-    await waitFor(async () => (await fetch(`${promUrl}/-/ready`)).ok, { timeoutMs: 30_000, what: `prometheus ready (${log})` })
-
-    await waitFor(async () => (await scalarOf('sentinel_incidents_opened_total{type="container_down",severity="critical"}')) === 3, {
+    await waitFor(async () => (await fetch(`${promUrl}/-/ready`)).ok, {
       timeoutMs: 30_000,
-      intervalMs: 250,
-      what: 'the scraped incident counter',
+      what: `prometheus ready (${log})`,
     })
+
+    await waitFor(
+      async () => (await scalarOf('sentinel_incidents_opened_total{type="container_down",severity="critical"}')) === 3,
+      {
+        timeoutMs: 30_000,
+        intervalMs: 250,
+        what: 'the scraped incident counter',
+      },
+    )
     assert.equal(await scalarOf('sum(sentinel_incidents_opened_total)'), 4)
     assert.equal(await scalarOf('sum(sentinel_incidents_resolved_total)'), 2)
     assert.equal(await scalarOf('sentinel_incidents_escalated_total{type="memory"}'), 1)
@@ -228,27 +281,39 @@ describe('scraped by a real Prometheus', () => {
 
     // A later increment from another "process" shows up at the next scrapes.
     await metricsRecorder(redis.client).incidentOpened({ type: 'container_down', severity: 'critical' })
-    await waitFor(async () => (await scalarOf('sentinel_incidents_opened_total{type="container_down",severity="critical"}')) === 4, {
-      timeoutMs: 30_000,
-      intervalMs: 250,
-      what: 'the incremented counter',
-    })
+    await waitFor(
+      async () => (await scalarOf('sentinel_incidents_opened_total{type="container_down",severity="critical"}')) === 4,
+      {
+        timeoutMs: 30_000,
+        intervalMs: 250,
+        what: 'the incremented counter',
+      },
+    )
   })
 
   it('evaluates every query of the Grafana dashboard, naming only metrics that exist', async () => {
     assert.ok(promUrl, 'Prometheus runs (previous test)')
-    const dashboard = JSON.parse(readFileSync(path.join(ROOT, 'observability/grafana/dashboards/sentinel.json'), 'utf8')) as { panels: { title: string; targets?: { expr: string }[] }[] }
+    const dashboard = JSON.parse(
+      readFileSync(path.join(ROOT, 'observability/grafana/dashboards/sentinel.json'), 'utf8'),
+    ) as { panels: { title: string; targets?: { expr: string }[] }[] }
     const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })))
     assert.ok(exprs.length >= 15, `the dashboard has its queries (${exprs.length})`)
 
     const metrics = await createMetrics({ redis: redis.client })
     const known = new Set(
-      [...parseExposition(await metrics.render()).keys(), ...Object.values(SHARED_METRICS).map((d) => d.name), 'sentinel_approvals_pending', 'sentinel_health_score', 'sentinel_sse_clients'].map((k) =>
-        k.replace(/\{.*$/, '').replace(/_(bucket|sum|count)$/, ''),
-      ),
+      [
+        ...parseExposition(await metrics.render()).keys(),
+        ...Object.values(SHARED_METRICS).map((d) => d.name),
+        'sentinel_approvals_pending',
+        'sentinel_health_score',
+        'sentinel_sse_clients',
+      ].map((k) => k.replace(/\{.*$/, '').replace(/_(bucket|sum|count)$/, '')),
     )
     for (const { panel, expr } of exprs) {
-      const concrete = expr.replaceAll('$__rate_interval', '1m').replaceAll('$__range', '5m').replaceAll('$resource', '.*')
+      const concrete = expr
+        .replaceAll('$__rate_interval', '1m')
+        .replaceAll('$__range', '5m')
+        .replaceAll('$resource', '.*')
       const r = await query(concrete)
       assert.equal(r.status, 'success', `${panel}: ${expr}: ${r.error}`)
       for (const name of expr.match(/\bsentinel_[a-z0-9_]+/g) ?? []) {

@@ -46,23 +46,58 @@ interface HistogramDef {
 }
 type SharedDef = CounterDef | HistogramDef
 
-const counter = (name: string, help: string, labels: readonly string[]): CounterDef => ({ kind: 'counter', name, help, labels })
-const histogram = (name: string, help: string, labels: readonly string[], buckets: readonly number[]): HistogramDef => ({ kind: 'histogram', name, help, labels, buckets })
+const counter = (name: string, help: string, labels: readonly string[]): CounterDef => ({
+  kind: 'counter',
+  name,
+  help,
+  labels,
+})
+const histogram = (
+  name: string,
+  help: string,
+  labels: readonly string[],
+  buckets: readonly number[],
+): HistogramDef => ({ kind: 'histogram', name, help, labels, buckets })
 
 /** Metrics recorded from any process, aggregated through Redis. */
 export const SHARED_METRICS = {
   incidentsOpened: counter('sentinel_incidents_opened_total', 'Incidents opened', ['type', 'severity']),
   incidentsResolved: counter('sentinel_incidents_resolved_total', 'Incidents resolved', ['type', 'severity']),
-  incidentsEscalated: counter('sentinel_incidents_escalated_total', 'Incidents escalated to a human', ['type', 'severity']),
-  timeToDetect: histogram('sentinel_time_to_detect_seconds', 'From the first observation of a problem to its incident', ['type'], [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600]),
-  timeToResolve: histogram('sentinel_time_to_resolve_seconds', 'From incident opening to resolution', ['type'], [5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600, 14400]),
+  incidentsEscalated: counter('sentinel_incidents_escalated_total', 'Incidents escalated to a human', [
+    'type',
+    'severity',
+  ]),
+  timeToDetect: histogram(
+    'sentinel_time_to_detect_seconds',
+    'From the first observation of a problem to its incident',
+    ['type'],
+    [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600],
+  ),
+  timeToResolve: histogram(
+    'sentinel_time_to_resolve_seconds',
+    'From incident opening to resolution',
+    ['type'],
+    [5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600, 14400],
+  ),
   actions: counter('sentinel_actions_total', 'Remediation actions run, by action and result', ['action', 'result']),
   rollbacks: counter('sentinel_rollbacks_total', 'Rollbacks of remediation actions', ['action', 'result']),
   llmCalls: counter('sentinel_llm_calls_total', 'LLM calls, by model and outcome', ['model', 'outcome']),
-  llmLatency: histogram('sentinel_llm_call_duration_seconds', 'LLM call latency', ['model'], [0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120]),
-  llmTokens: counter('sentinel_llm_tokens_total', 'LLM tokens, by model and kind (prompt, completion)', ['model', 'kind']),
+  llmLatency: histogram(
+    'sentinel_llm_call_duration_seconds',
+    'LLM call latency',
+    ['model'],
+    [0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120],
+  ),
+  llmTokens: counter('sentinel_llm_tokens_total', 'LLM tokens, by model and kind (prompt, completion)', [
+    'model',
+    'kind',
+  ]),
   llmFailures: counter('sentinel_llm_failures_total', 'Failed LLM calls, by model and reason', ['model', 'reason']),
-  analyserFallbacks: counter('sentinel_analyser_fallbacks_total', 'Analyses that fell back to the rule analyser, by reason', ['reason']),
+  analyserFallbacks: counter(
+    'sentinel_analyser_fallbacks_total',
+    'Analyses that fell back to the rule analyser, by reason',
+    ['reason'],
+  ),
 } as const satisfies Record<string, SharedDef>
 
 export const METRICS_KEY_PREFIX = 'sentinel:metrics:'
@@ -81,7 +116,14 @@ export interface MetricsRecorder {
    * One LLM call. outcome 'ok' or 'error'; a failed call also counts in the failures by `reason`
    * (timeout, http_429, parse, budget...).
    */
-  llmCall(l: { model: string; outcome: 'ok' | 'error'; seconds?: number; promptTokens?: number; completionTokens?: number; reason?: string }): Promise<void>
+  llmCall(l: {
+    model: string
+    outcome: 'ok' | 'error'
+    seconds?: number
+    promptTokens?: number
+    completionTokens?: number
+    reason?: string
+  }): Promise<void>
   analyserFallback(l: { reason: string }): Promise<void>
 }
 
@@ -120,10 +162,21 @@ export function metricsRecorder(redis: MetricsRedis, opts: { keyPrefix?: string;
 
   return {
     incidentOpened: ({ type, severity, detectSeconds }) =>
-      write(some({ def: M.incidentsOpened, labels: { type, severity }, value: 1 }, detectSeconds !== undefined && { def: M.timeToDetect, labels: { type }, value: detectSeconds })),
+      write(
+        some(
+          { def: M.incidentsOpened, labels: { type, severity }, value: 1 },
+          detectSeconds !== undefined && { def: M.timeToDetect, labels: { type }, value: detectSeconds },
+        ),
+      ),
     incidentResolved: ({ type, severity, resolveSeconds }) =>
-      write(some({ def: M.incidentsResolved, labels: { type, severity }, value: 1 }, resolveSeconds !== undefined && { def: M.timeToResolve, labels: { type }, value: resolveSeconds })),
-    incidentEscalated: ({ type, severity }) => write([{ def: M.incidentsEscalated, labels: { type, severity }, value: 1 }]),
+      write(
+        some(
+          { def: M.incidentsResolved, labels: { type, severity }, value: 1 },
+          resolveSeconds !== undefined && { def: M.timeToResolve, labels: { type }, value: resolveSeconds },
+        ),
+      ),
+    incidentEscalated: ({ type, severity }) =>
+      write([{ def: M.incidentsEscalated, labels: { type, severity }, value: 1 }]),
     action: (l) => write([{ def: M.actions, labels: l, value: 1 }]),
     rollback: (l) => write([{ def: M.rollbacks, labels: l, value: 1 }]),
     llmCall: ({ model, outcome, seconds, promptTokens, completionTokens, reason }) =>
@@ -131,8 +184,16 @@ export function metricsRecorder(redis: MetricsRedis, opts: { keyPrefix?: string;
         some(
           { def: M.llmCalls, labels: { model, outcome }, value: 1 },
           seconds !== undefined && { def: M.llmLatency, labels: { model }, value: seconds },
-          Boolean(promptTokens) && { def: M.llmTokens, labels: { model, kind: 'prompt' }, value: Math.round(promptTokens!) },
-          Boolean(completionTokens) && { def: M.llmTokens, labels: { model, kind: 'completion' }, value: Math.round(completionTokens!) },
+          Boolean(promptTokens) && {
+            def: M.llmTokens,
+            labels: { model, kind: 'prompt' },
+            value: Math.round(promptTokens!),
+          },
+          Boolean(completionTokens) && {
+            def: M.llmTokens,
+            labels: { model, kind: 'completion' },
+            value: Math.round(completionTokens!),
+          },
           outcome === 'error' && { def: M.llmFailures, labels: { model, reason: reason ?? 'unknown' }, value: 1 },
         ),
       ),
@@ -161,7 +222,10 @@ export interface Metrics extends MetricsRecorder {
   /** The exposition text, as GET /metrics serves it. */
   render(): Promise<string>
   /** GET /metrics for express or node:http. */
-  handler(req: unknown, res: { statusCode: number; setHeader(name: string, value: string): unknown; end(body?: string): unknown }): Promise<void>
+  handler(
+    req: unknown,
+    res: { statusCode: number; setHeader(name: string, value: string): unknown; end(body?: string): unknown },
+  ): Promise<void>
   sseClientConnected(): void
   sseClientDisconnected(): void
   setSseClients(n: number): void
@@ -203,7 +267,8 @@ export function valuesFromHash(def: SharedDef, hash: Record<string, string>): Me
     const part = field.slice(0, bar)
     const values = parse(field.slice(bar + 1))
     if (!values) continue
-    if (part === 'bucket' && values.length === def.labels.length + 1) seriesOf(values.slice(0, -1)).buckets.set(values[values.length - 1], Number(v))
+    if (part === 'bucket' && values.length === def.labels.length + 1)
+      seriesOf(values.slice(0, -1)).buckets.set(values[values.length - 1], Number(v))
     else if (part === 'count' && values.length === def.labels.length) seriesOf(values).count = Number(v)
     else if (part === 'sum' && values.length === def.labels.length) seriesOf(values).sum = Number(v)
   }
@@ -248,7 +313,9 @@ export async function createMetrics(deps: MetricsDeps): Promise<Metrics> {
           })
           return out
         } catch (err) {
-          deps.log?.('warn', 'metrics store unreadable; shared metrics left out of this scrape', { error: (err as Error).message })
+          deps.log?.('warn', 'metrics store unreadable; shared metrics left out of this scrape', {
+            error: (err as Error).message,
+          })
           return undefined
         }
       })()
@@ -266,7 +333,13 @@ export async function createMetrics(deps: MetricsDeps): Promise<Metrics> {
       reset: () => {},
       get: async () => {
         const all = await readAll()
-        return { name: def.name, help: def.help, type: def.kind, aggregator: 'sum', values: all ? valuesFromHash(def, all.get(def.name) ?? {}) : [] }
+        return {
+          name: def.name,
+          help: def.help,
+          type: def.kind,
+          aggregator: 'sum',
+          values: all ? valuesFromHash(def, all.get(def.name) ?? {}) : [],
+        }
       },
     } as unknown as Metric)
   }
@@ -292,7 +365,11 @@ export async function createMetrics(deps: MetricsDeps): Promise<Metrics> {
       }
     },
   })
-  const sse = new prom.Gauge({ name: 'sentinel_sse_clients', help: 'Clients connected to the live incident stream (SSE)', registers: [registry] })
+  const sse = new prom.Gauge({
+    name: 'sentinel_sse_clients',
+    help: 'Clients connected to the live incident stream (SSE)',
+    registers: [registry],
+  })
   const health = new prom.Gauge({
     name: 'sentinel_health_score',
     help: 'Health score (0 to 1) of the whole system (scope="system") or of one watched container (scope="container")',
@@ -304,7 +381,8 @@ export async function createMetrics(deps: MetricsDeps): Promise<Metrics> {
         const scores = await deps.healthScores()
         this.reset()
         if (Number.isFinite(scores.system)) this.set({ scope: 'system' }, scores.system!)
-        for (const [container, score] of Object.entries(scores.containers ?? {})) if (Number.isFinite(score)) this.set({ scope: 'container', container }, score)
+        for (const [container, score] of Object.entries(scores.containers ?? {}))
+          if (Number.isFinite(score)) this.set({ scope: 'container', container }, score)
       } catch (err) {
         deps.log?.('warn', 'health scores unreadable', { error: (err as Error).message })
       }
@@ -335,6 +413,7 @@ export async function createMetrics(deps: MetricsDeps): Promise<Metrics> {
     sseClientConnected: () => sse.inc(),
     sseClientDisconnected: () => sse.dec(),
     setSseClients: (n) => sse.set(n),
-    setHealthScore: (scope, score, container) => health.set(scope === 'container' ? { scope, container: container ?? '' } : { scope }, score),
+    setHealthScore: (scope, score, container) =>
+      health.set(scope === 'container' ? { scope, container: container ?? '' } : { scope }, score),
   }
 }

@@ -16,7 +16,11 @@ import { freePort, waitFor } from '../../../tests/helpers/ports'
 const ROOT = path.resolve(import.meta.dirname, '../../..')
 const SCRIPT = path.join(ROOT, 'scripts/observability-local.sh')
 
-function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) =>
     execFile(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
@@ -39,13 +43,23 @@ describe('docker-compose.observability.yml', () => {
     const check = await run('docker-compose', ['-f', file, 'config', '-q'])
     assert.equal(check.code, 0, check.stderr)
     const services = await run('docker-compose', ['-f', file, 'config', '--services'])
-    assert.deepEqual(services.stdout.trim().split('\n').sort(), ['cadvisor', 'grafana', 'jaeger', 'node-exporter', 'prometheus'])
+    assert.deepEqual(services.stdout.trim().split('\n').sort(), [
+      'cadvisor',
+      'grafana',
+      'jaeger',
+      'node-exporter',
+      'prometheus',
+    ])
 
     const resolved = (await run('docker-compose', ['-f', file, 'config'])).stdout
     assert.match(resolved, /COLLECTOR_OTLP_ENABLED: "?true"?/)
     for (const port of ['16686', '4317', '4318']) assert.match(resolved, new RegExp(`127\\.0\\.0\\.1:${port}:${port}`))
     // Every bind mount of the repository's files points at something that exists.
-    for (const rel of ['observability/prometheus.yml', 'observability/grafana/provisioning', 'observability/grafana/dashboards']) {
+    for (const rel of [
+      'observability/prometheus.yml',
+      'observability/grafana/provisioning',
+      'observability/grafana/dashboards',
+    ]) {
       assert.ok(resolved.includes(path.join(ROOT, rel)), `${rel} is mounted`)
       assert.ok(existsSync(path.join(ROOT, rel)), `${rel} exists`)
     }
@@ -64,7 +78,9 @@ describe('docker-compose.observability.yml', () => {
     const ds = readFileSync(path.join(ROOT, 'observability/grafana/provisioning/datasources/prometheus.yml'), 'utf8')
     const uid = /uid:\s*(\S+)/.exec(ds)?.[1]
     assert.ok(uid)
-    const dashboard = JSON.parse(readFileSync(path.join(ROOT, 'observability/grafana/dashboards/sentinel.json'), 'utf8')) as { panels: { datasource?: { uid: string } }[] }
+    const dashboard = JSON.parse(
+      readFileSync(path.join(ROOT, 'observability/grafana/dashboards/sentinel.json'), 'utf8'),
+    ) as { panels: { datasource?: { uid: string } }[] }
     const uids = new Set(dashboard.panels.filter((p) => p.datasource).map((p) => p.datasource!.uid))
     assert.deepEqual([...uids], [uid])
   })
@@ -79,7 +95,11 @@ describe('scripts/observability-local.sh', () => {
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-test-obs-local-'))
     // Stands in for Sentinel's /metrics.
-    target = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end('# TYPE sentinel_test_up gauge\nsentinel_test_up 1\n'))
+    target = http.createServer((_req, res) =>
+      res
+        .writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
+        .end('# TYPE sentinel_test_up gauge\nsentinel_test_up 1\n'),
+    )
     await new Promise<void>((r) => target.listen(0, '127.0.0.1', r))
     promPort = await freePort()
     env = {
@@ -115,7 +135,11 @@ describe('scripts/observability-local.sh', () => {
     const promUrl = `http://127.0.0.1:${promPort}`
     await waitFor(
       async () => {
-        const r = (await (await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent('sentinel_test_up * on() group_left() max(up{job="node-exporter"})')}`)).json()) as { data: { result: { value: [number, string] }[] } }
+        const r = (await (
+          await fetch(
+            `${promUrl}/api/v1/query?query=${encodeURIComponent('sentinel_test_up * on() group_left() max(up{job="node-exporter"})')}`,
+          )
+        ).json()) as { data: { result: { value: [number, string] }[] } }
         return r.data.result[0]?.value[1] === '1'
       },
       { timeoutMs: 30_000, intervalMs: 250, what: 'prometheus scraping both targets' },
@@ -151,6 +175,9 @@ describe('scripts/observability-local.sh', () => {
     const bad = await run('bash', [SCRIPT, 'start'], { ...env, OBS_PROMETHEUS_PORT: '90; rm -rf /' })
     assert.equal(bad.code, 1)
     assert.match(bad.stderr, /OBS_PROMETHEUS_PORT must be a port number/)
-    assert.ok(!existsSync(path.join(dir, 'prometheus.pid')) || !alive(Number(readFileSync(path.join(dir, 'prometheus.pid'), 'utf8'))))
+    assert.ok(
+      !existsSync(path.join(dir, 'prometheus.pid')) ||
+        !alive(Number(readFileSync(path.join(dir, 'prometheus.pid'), 'utf8'))),
+    )
   })
 })

@@ -6,7 +6,11 @@ const leaks = (out: string, secret: string) => assert.ok(!out.includes(secret), 
 
 test('API keys of every kind are removed', () => {
   const cases = [
-    ['OpenRouter', 'using sk-or-' + 'v1-0123456789abcdef0123456789abcdef0123456789abcdef now', 'sk-or-' + 'v1-0123456789abcdef'],
+    [
+      'OpenRouter',
+      'using sk-or-' + 'v1-0123456789abcdef0123456789abcdef0123456789abcdef now',
+      'sk-or-' + 'v1-0123456789abcdef',
+    ],
     ['OpenAI project', 'key=sk-proj-AbCdEfGhIjKlMnOpQrStUvWx', 'AbCdEfGhIjKlMnOpQrStUvWx'],
     ['OpenAI legacy', 'sk-AbCdEfGhIjKlMnOpQrStUvWx1234567890abcd', 'AbCdEfGhIjKlMnOpQrStUvWx'],
     ['Slack bot', 'token xoxb-' + '1234567890-0987654321-AbCdEfGhIjKl', 'xoxb-' + '1234567890'],
@@ -24,7 +28,8 @@ test('API keys of every kind are removed', () => {
 })
 
 test('bearer tokens, authorization headers and JWTs are removed', () => {
-  const jwt = 'eyJhbGciOiJSUzI1NiIsImtpZCI6IjEyMyJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6OTk5OTk5OTk5OX0.c2lnbmF0dXJlLWJ5dGVzLWhlcmUtZm9yLXRlc3Q'
+  const jwt =
+    'eyJhbGciOiJSUzI1NiIsImtpZCI6IjEyMyJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6OTk5OTk5OTk5OX0.c2lnbmF0dXJlLWJ5dGVzLWhlcmUtZm9yLXRlc3Q'
   for (const [input, secret] of [
     ['curl -H "Authorization: Bearer abc123def456ghi789" https://api', 'abc123def456ghi789'],
     ['authorization=Basic dXNlcjpodW50ZXIy', 'dXNlcjpodW50ZXIy'],
@@ -68,7 +73,10 @@ test('passwords in assignments, JSON, YAML and env files are removed', () => {
 test('connection strings lose their credentials but keep scheme and host', () => {
   assert.equal(redact('postgres://admin:s3cr3t@db.internal:5432/app'), `postgres://${REDACTED}@db.internal:5432/app`)
   assert.equal(redact('redis://:onlypass@cache:6379/0'), `redis://${REDACTED}@cache:6379/0`)
-  assert.equal(redact('mongodb+srv://u:p%40ss@cluster0.example.net/db'), `mongodb+srv://${REDACTED}@cluster0.example.net/db`)
+  assert.equal(
+    redact('mongodb+srv://u:p%40ss@cluster0.example.net/db'),
+    `mongodb+srv://${REDACTED}@cluster0.example.net/db`,
+  )
   leaks(redact('amqp://guest:guestpw@rabbit:5672'), 'guestpw')
   // No credentials, nothing removed.
   assert.equal(redact('http://example.com:8080/path?q=1'), 'http://example.com:8080/path?q=1')
@@ -121,6 +129,16 @@ test('redactDeep redacts values, keys and secret-named fields at any depth', () 
 })
 
 test('isSecretKey', () => {
-  for (const k of ['password', 'DB_PASSWORD', 'apiKey', 'api_key', 'token', 'authorization', 'client_secret', 'AWS_ACCESS_KEY']) assert.ok(isSecretKey(k), k)
+  for (const k of [
+    'password',
+    'DB_PASSWORD',
+    'apiKey',
+    'api_key',
+    'token',
+    'authorization',
+    'client_secret',
+    'AWS_ACCESS_KEY',
+  ])
+    assert.ok(isSecretKey(k), k)
   for (const k of ['user', 'prompt_tokens', 'container', 'exitCode', 'passage']) assert.ok(!isSecretKey(k), k)
 })

@@ -61,7 +61,11 @@ const RULES: Rule[] = [
   { name: 'slack-token', pattern: /\bxox[abposr]-[A-Za-z0-9-]{8,}/g, replace: REDACTED },
   { name: 'slack-app-token', pattern: /\bxapp-[A-Za-z0-9-]{8,}/g, replace: REDACTED },
   { name: 'aws-access-key', pattern: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, replace: REDACTED },
-  { name: 'github-token', pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})/g, replace: REDACTED },
+  {
+    name: 'github-token',
+    pattern: /\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})/g,
+    replace: REDACTED,
+  },
   { name: 'google-api-key', pattern: /\bAIza[0-9A-Za-z_-]{35}\b/g, replace: REDACTED },
   {
     name: 'email',
@@ -75,7 +79,10 @@ export function redact(text: string): string {
   let out = text
   for (const rule of RULES) {
     // Two calls, one per overload of String.prototype.replace (a union matches neither).
-    out = typeof rule.replace === 'string' ? out.replace(rule.pattern, rule.replace) : out.replace(rule.pattern, rule.replace)
+    out =
+      typeof rule.replace === 'string'
+        ? out.replace(rule.pattern, rule.replace)
+        : out.replace(rule.pattern, rule.replace)
   }
   return out
 }
@@ -103,7 +110,8 @@ function walk(value: unknown, depth: number): unknown {
     const out: Record<string, unknown> = {}
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
       const key = redact(k)
-      out[key] = isSecretKey(k) && v !== null && v !== undefined && typeof v !== 'object' ? REDACTED : walk(v, depth + 1)
+      out[key] =
+        isSecretKey(k) && v !== null && v !== undefined && typeof v !== 'object' ? REDACTED : walk(v, depth + 1)
     }
     return out
   }

@@ -13,7 +13,13 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { freePort } from '../../../tests/helpers/ports'
 import { reply, startFakeOpenRouter, status, type FakeOpenRouter } from '../../../tests/helpers/llm-standin'
-import { formatTraceparent, incidentRootSpanId, incidentTraceId, incidentTraceparent, parseTraceparent } from './tracing'
+import {
+  formatTraceparent,
+  incidentRootSpanId,
+  incidentTraceId,
+  incidentTraceparent,
+  parseTraceparent,
+} from './tracing'
 
 const TRACING_MODULE = path.join(import.meta.dirname, 'tracing.ts')
 const SRC = path.resolve(import.meta.dirname, '..', '..')
@@ -44,7 +50,9 @@ class OtlpReceiver {
       }
       this.requests++
       assert.match(String(req.headers['content-type']), /application\/json/)
-      const payload = JSON.parse(body) as { resourceSpans: { resource: { attributes: OtlpSpan['attributes'] }; scopeSpans: { spans: OtlpSpan[] }[] }[] }
+      const payload = JSON.parse(body) as {
+        resourceSpans: { resource: { attributes: OtlpSpan['attributes'] }; scopeSpans: { spans: OtlpSpan[] }[] }[]
+      }
       for (const rs of payload.resourceSpans) {
         const serviceName = String(rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue)
         for (const ss of rs.scopeSpans) for (const s of ss.spans) this.spans.push({ ...s, serviceName })
@@ -81,7 +89,12 @@ let dir: string
 const receiver = new OtlpReceiver()
 
 /** Runs a script in a fresh node process (with tsx, as Motia runs steps); resolves with its stdout. */
-function runScript(name: string, source: string, env: Record<string, string>, args: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+function runScript(
+  name: string,
+  source: string,
+  env: Record<string, string>,
+  args: string[] = [],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const file = path.join(dir, `${name}.mts`)
   writeFileSync(file, source)
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_')))
@@ -89,7 +102,11 @@ function runScript(name: string, source: string, env: Record<string, string>, ar
     execFile(
       process.execPath,
       ['--import', 'tsx', file, ...args],
-      { env: { ...clean, TRACING_MODULE, SRC, ...env }, timeout: 60_000, cwd: path.resolve(import.meta.dirname, '../../..') },
+      {
+        env: { ...clean, TRACING_MODULE, SRC, ...env },
+        timeout: 60_000,
+        cwd: path.resolve(import.meta.dirname, '../../..'),
+      },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     )
   })
@@ -165,7 +182,13 @@ await t.withIncidentSpan('ContainerFastPath', incidentId, { 'alert.type': 'conta
 await t.shutdownTelemetry()
 `
 
-const GOOD_ANALYSIS = JSON.stringify({ root_cause: 'memory leak', evidence: ['rss grows'], proposed_fix: null, risk_level: 'low', confidence: 0.8 })
+const GOOD_ANALYSIS = JSON.stringify({
+  root_cause: 'memory leak',
+  evidence: ['rss grows'],
+  proposed_fix: null,
+  risk_level: 'low',
+  confidence: 0.8,
+})
 
 let llm: FakeOpenRouter
 
@@ -186,14 +209,26 @@ describe('trace context helpers', () => {
     assert.match(incidentRootSpanId('inc_a'), /^[0-9a-f]{16}$/)
     assert.equal(incidentTraceId('inc_a'), incidentTraceId('inc_a'))
     assert.notEqual(incidentTraceId('inc_a'), incidentTraceId('inc_b'))
-    assert.deepEqual(parseTraceparent(incidentTraceparent('inc_a')), { traceId: incidentTraceId('inc_a'), spanId: incidentRootSpanId('inc_a'), sampled: true })
+    assert.deepEqual(parseTraceparent(incidentTraceparent('inc_a')), {
+      traceId: incidentTraceId('inc_a'),
+      spanId: incidentRootSpanId('inc_a'),
+      sampled: true,
+    })
   })
 
   it('parses only valid W3C traceparents', () => {
     const tp = formatTraceparent('0af7651916cd43dd8448eb211c80319c', 'b7ad6b7169203331', false)
     assert.equal(tp, '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00')
     assert.equal(parseTraceparent(tp)?.sampled, false)
-    for (const bad of [undefined, 42, '', 'garbage', `00-${'0'.repeat(32)}-b7ad6b7169203331-01`, `00-0af7651916cd43dd8448eb211c80319c-${'0'.repeat(16)}-01`, '00-0af7651916cd43dd8448eb211c80319c-b7ad6b71692033-01']) {
+    for (const bad of [
+      undefined,
+      42,
+      '',
+      'garbage',
+      `00-${'0'.repeat(32)}-b7ad6b7169203331-01`,
+      `00-0af7651916cd43dd8448eb211c80319c-${'0'.repeat(16)}-01`,
+      '00-0af7651916cd43dd8448eb211c80319c-b7ad6b71692033-01',
+    ]) {
       assert.equal(parseTraceparent(bad), undefined, String(bad))
     }
   })
@@ -209,7 +244,12 @@ describe('one trace per incident across step processes', () => {
     const { next, loaded } = JSON.parse(detect.stdout.trim()) as { next: string; loaded: boolean }
     assert.equal(loaded, true, 'the OpenTelemetry SDK is loaded when tracing is on')
     // The traces-specific variable is used as given (no /v1/traces appended).
-    const resolve = await runScript('resolve', RESOLVE_STEP, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`, OTEL_SERVICE_NAME: 'sentinel-steps' }, [incidentId, next, openedAt])
+    const resolve = await runScript(
+      'resolve',
+      RESOLVE_STEP,
+      { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`, OTEL_SERVICE_NAME: 'sentinel-steps' },
+      [incidentId, next, openedAt],
+    )
     assert.equal(resolve.code, 0, resolve.stderr)
 
     // Each process flushed before exiting: everything is here without waiting.
@@ -226,7 +266,11 @@ describe('one trace per incident across step processes', () => {
 
     assert.equal(root.spanId, incidentRootSpanId(incidentId))
     assert.ok(!root.parentSpanId, 'the incident span is the root')
-    assert.equal(BigInt(root.startTimeUnixNano), BigInt(Date.parse(openedAt)) * 1_000_000n, 'the root starts when the incident opened')
+    assert.equal(
+      BigInt(root.startTimeUnixNano),
+      BigInt(Date.parse(openedAt)) * 1_000_000n,
+      'the root starts when the incident opened',
+    )
     assert.equal(detected.parentSpanId, root.spanId)
     assert.equal(detectStep.parentSpanId, root.spanId)
     assert.equal(inspect.parentSpanId, detectStep.spanId)
@@ -259,7 +303,11 @@ describe('one trace per incident across step processes', () => {
     const step = receiver.byName('ExecuteRemediation')
     const call = receiver.byName('docker.restart')
     assert.equal(step.traceId, incidentTraceId(incidentId))
-    assert.equal(step.parentSpanId, incidentRootSpanId(incidentId), 'without a traceparent the incident root is the parent')
+    assert.equal(
+      step.parentSpanId,
+      incidentRootSpanId(incidentId),
+      'without a traceparent the incident root is the parent',
+    )
     assert.equal(call.parentSpanId, step.spanId)
     for (const s of [step, call]) {
       assert.equal(s.status?.code, 2, `${s.name} has status ERROR`)
@@ -275,9 +323,18 @@ describe('child spans of the clients', () => {
     receiver.reset()
     llm.script(status(500), reply(GOOD_ANALYSIS, { usage: { prompt_tokens: 900, completion_tokens: 100 } }))
     const incidentId = `inc_calls_${Date.now().toString(36)}`
-    const run = await runScript('calls', CLIENTS_STEP, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }, [incidentId, llm.baseURL, String(await freePort())])
+    const run = await runScript('calls', CLIENTS_STEP, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }, [
+      incidentId,
+      llm.baseURL,
+      String(await freePort()),
+    ])
     assert.equal(run.code, 0, run.stderr)
-    const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as { errors: unknown[]; listed: boolean; llm: boolean; attempts: number }
+    const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as {
+      errors: unknown[]
+      listed: boolean
+      llm: boolean
+      attempts: number
+    }
     // The callers still get the clients' answers and errors.
     assert.deepEqual(out.errors, [404, 404, 'unreachable'])
     assert.equal(out.listed, true)
@@ -286,7 +343,14 @@ describe('child spans of the clients', () => {
 
     const step = receiver.byName('AnalyzeIncident')
     const children = receiver.spans.filter((s) => s.name !== 'AnalyzeIncident')
-    assert.deepEqual(children.map((s) => s.name).sort(), ['docker.inspect', 'docker.inspect', 'docker.list', 'llm.chat', 'llm.chat', 'prometheus.query'])
+    assert.deepEqual(children.map((s) => s.name).sort(), [
+      'docker.inspect',
+      'docker.inspect',
+      'docker.list',
+      'llm.chat',
+      'llm.chat',
+      'prometheus.query',
+    ])
     for (const s of children) {
       assert.equal(s.parentSpanId, step.spanId, `${s.name} is a child of the step`)
       assert.equal(s.traceId, incidentTraceId(incidentId))
@@ -302,7 +366,9 @@ describe('child spans of the clients', () => {
     const prom = receiver.byName('prometheus.query')
     assert.equal(attr(prom, 'db.query.text'), 'up')
     assert.equal(attr(prom, 'outcome'), 'unreachable')
-    const [first, second] = children.filter((s) => s.name === 'llm.chat').sort((a, b) => Number(attr(a, 'llm.attempt')) - Number(attr(b, 'llm.attempt')))
+    const [first, second] = children
+      .filter((s) => s.name === 'llm.chat')
+      .sort((a, b) => Number(attr(a, 'llm.attempt')) - Number(attr(b, 'llm.attempt')))
     assert.equal(attr(first, 'llm.attempt'), 1)
     assert.equal(attr(first, 'outcome'), 'error')
     assert.equal(attr(first, 'http.response.status_code'), 500)
@@ -317,7 +383,10 @@ describe('child spans of the clients', () => {
     receiver.reset()
     const incidentId = `inc_main_${Date.now().toString(36)}`
     const diedAt = new Date(Date.now() - 5000).toISOString()
-    const run = await runScript('main', MAIN_PROCESS, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }, [incidentId, diedAt])
+    const run = await runScript('main', MAIN_PROCESS, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }, [
+      incidentId,
+      diedAt,
+    ])
     assert.equal(run.code, 0, run.stderr)
     const detected = receiver.byName('container.detected')
     const fastPath = receiver.byName('ContainerFastPath')
@@ -327,7 +396,11 @@ describe('child spans of the clients', () => {
       assert.equal(s.parentSpanId, incidentRootSpanId(incidentId), `${s.name} hangs off the incident root`)
       assert.equal(attr(s, 'incident.id'), incidentId)
     }
-    assert.equal(BigInt(detected.startTimeUnixNano), BigInt(Date.parse(diedAt)) * 1_000_000n, 'detection starts when the container died')
+    assert.equal(
+      BigInt(detected.startTimeUnixNano),
+      BigInt(Date.parse(diedAt)) * 1_000_000n,
+      'detection starts when the container died',
+    )
     assert.equal(start.parentSpanId, fastPath.spanId)
     assert.equal(attr(start, 'incident.id'), incidentId)
     assert.equal(attr(fastPath, 'outcome'), 'executed')
@@ -349,7 +422,10 @@ await t.withStepSpan('LoggingStep', undefined, { 'incident.id': 'inc_log' }, asy
       { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url },
     )
     assert.equal(run.code, 0, run.stderr)
-    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>)
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, string>)
     const before = lines.find((l) => l.msg === 'before')!
     const inside = lines.find((l) => l.msg === 'inside')!
     assert.equal(before.trace_id, undefined)
@@ -384,7 +460,12 @@ describe('tracing off', () => {
 
   it('sends nothing when OTEL_SDK_DISABLED=true, even with an endpoint', async () => {
     receiver.reset()
-    const run = await runScript('disabled', DETECT_STEP, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SDK_DISABLED: 'true' }, ['inc_disabled'])
+    const run = await runScript(
+      'disabled',
+      DETECT_STEP,
+      { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SDK_DISABLED: 'true' },
+      ['inc_disabled'],
+    )
     assert.equal(run.code, 0, run.stderr)
     assert.equal(JSON.parse(run.stdout.trim()).loaded, false)
     assert.equal(receiver.requests, 0)
