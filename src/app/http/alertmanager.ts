@@ -41,13 +41,11 @@ export function mountAlertmanager(app: Router, deps: { store: IncidentStore; aud
           return
         }
         if (err instanceof AlertmanagerPayloadError) {
-          res
-            .status(err.status)
-            .json({
-              error: err.status === 413 ? 'payload_too_large' : 'invalid_payload',
-              message: err.message,
-              details: { fields: err.issues },
-            })
+          res.status(err.status).json({
+            error: err.status === 413 ? 'payload_too_large' : 'invalid_payload',
+            message: err.message,
+            details: { fields: err.issues },
+          })
           return
         }
         throw err

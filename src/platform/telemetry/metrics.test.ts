@@ -207,9 +207,7 @@ describe('scraped by a real Prometheus', () => {
     }
   })
 
-  async function query(
-    expr: string,
-  ): Promise<{
+  async function query(expr: string): Promise<{
     status: string
     data: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] }
     error?: string
