@@ -263,6 +263,8 @@ function drawChart(fig) {
   let lines = 0
   let dots = 0
   let drawn = 0
+  // Series with a single reading in view (a container seen once so far): a dot is all they can be.
+  let singles = 0
   const geom = []
   ctx.save()
   ctx.beginPath()
@@ -277,6 +279,7 @@ function drawChart(fig) {
     if (first > 0 && s.points[first].t - s.points[first - 1].t <= gapMs) first--
     const pts = first < 0 ? [] : s.points.slice(first)
     drawn += pts.length
+    if (pts.length === 1) singles++
     ctx.strokeStyle = color
     ctx.fillStyle = color
     ctx.lineWidth = 1.6
@@ -308,6 +311,7 @@ function drawChart(fig) {
   ctx.restore()
   fig.dataset.lines = String(lines)
   fig.dataset.dots = String(dots)
+  fig.dataset.singles = String(singles)
   fig.dataset.points = String(drawn)
   fig.chartGeom = { tMin, windowMs, list: geom, padL, pw }
 

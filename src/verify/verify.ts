@@ -127,7 +127,8 @@ export async function verifyIncident(
   const verifier = verifierFor(incident)
   if (!verifier) {
     // No fix ran (none was proposed) and nothing checks this kind of resource without one.
-    const detail = `nothing checks a ${incident.resource.kind} alert without a fix`
+    const kind = incident.resource.kind
+    const detail = `nothing checks ${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind} alert without a fix`
     const updated = await deps.store.update(incidentId, (i) =>
       recordVerification(i, {
         actor: deps.actor,
