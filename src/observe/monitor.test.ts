@@ -81,7 +81,7 @@ before(async () => {
   } catch {
     mounted = false
   }
-  slowServer = http.createServer((req, res) => setTimeout(() => res.end('slow'), req.url === '/fast' ? 0 : 300))
+  slowServer = http.createServer((req, res) => setTimeout(() => res.end('slow'), req.url === '/fast' ? 0 : 1500))
   await new Promise<void>((r) => slowServer.listen(0, '127.0.0.1', r))
   slowBase = `http://127.0.0.1:${(slowServer.address() as AddressInfo).port}`
 })
@@ -271,7 +271,12 @@ describe('Monitor with a real Prometheus and node-exporter', () => {
 
   it('uses the probes p95 as latency when targets are set', async () => {
     const monitor = new Monitor(
-      options({ probes: { targets: [`${slowBase}/slow`, `${slowBase}/fast`], requestsPerTick: 2, timeoutMs: 3000 } }),
+      // 1.5 s against a 1 s threshold: a loaded host's stalls (a few hundred ms) cannot make the
+      // fast endpoint cross it, nor the slow one fall under it.
+      options({
+        probes: { targets: [`${slowBase}/slow`, `${slowBase}/fast`], requestsPerTick: 2, timeoutMs: 5000 },
+        checks: { latency: { threshold: 1000 } },
+      }),
     )
     const t = await monitor.tick()
     const latency = t.readings.filter((r) => r.metric === 'latency_ms')
@@ -281,7 +286,7 @@ describe('Monitor with a real Prometheus and node-exporter', () => {
       'the formula reading is replaced',
     )
     const slow = latency.find((r) => r.resource.id === `${slowBase}/slow`)!
-    assert.ok(slow.value >= 300)
+    assert.ok(slow.value >= 1500)
     const alert = t.alerts.find((a) => a.type === 'latency')!
     assert.equal(alert.resource.kind, 'endpoint')
     assert.equal(alert.resource.id, `${slowBase}/slow`)

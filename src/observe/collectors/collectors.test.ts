@@ -149,7 +149,15 @@ describe('collectors (this machine)', () => {
     })
     const docker = { label: `${label}=true`, sampleMs: 400 }
     let readings = await collectContainers(docker)
-    for (let i = 0; i < 40 && !readings.some((r) => r.metric === 'container_memory_percent' && r.value > 60); i++) {
+    // A busy loop gets a whole core on a quiet host, but only a share of one while other test files
+    // load the same cores: 10 % of a core is far above an idle container (about 0) and always met.
+    const cpuThreshold = 10
+    const seen = (metric: string, over: number) => readings.some((r) => r.metric === metric && r.value > over)
+    for (
+      let i = 0;
+      i < 40 && !(seen('container_memory_percent', 60) && seen('container_cpu_percent', cpuThreshold));
+      i++
+    ) {
       await new Promise((r) => setTimeout(r, 250))
       readings = await collectContainers(docker)
     }
@@ -158,13 +166,13 @@ describe('collectors (this machine)', () => {
     const memPct = mine.find((r) => r.metric === 'container_memory_percent')
     const cpu = mine.find((r) => r.metric === 'container_cpu_percent')
     assert.ok(memPct && memPct.value > 60 && memPct.value <= 100, `memory % ${memPct?.value}`)
-    assert.ok(cpu && cpu.value > 30, `cpu % ${cpu?.value}`)
+    assert.ok(cpu && cpu.value > cpuThreshold, `cpu % ${cpu?.value}`)
     assert.match(mine[0].resource.id, /^[0-9a-f]{64}$/)
 
     const monitor = new Monitor({
       host: { sampleMs: 100 },
       docker,
-      checks: { container_cpu: { threshold: 30 } },
+      checks: { container_cpu: { threshold: cpuThreshold } },
       history: false,
     })
     const { alerts } = monitor.evaluate(readings)
