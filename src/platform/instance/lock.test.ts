@@ -164,19 +164,32 @@ describe('instance lock', { timeout: 120_000 }, () => {
   }
 
   test('takes over a stale lock: its holder was killed and is a zombie its parent has not reaped yet', async () => {
-    // `sleep 0` exits at once; the shell becomes `sleep 5`, which never reaps it.
-    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] })
+    // `sleep 0` exits at once; the shell becomes `sleep 5`, which never reaps it. The shell may
+    // still reap it first when `sleep 0` ends before the exec (a loaded host): then try again.
+    const stat = (pid: number) => {
+      try {
+        return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+      } catch {
+        return undefined // reaped: gone from /proc
+      }
+    }
+    const parents: ReturnType<typeof spawn>[] = []
     try {
-      const zombie = Number(await new Promise<string>((r) => parent.stdout!.once('data', (d) => r(String(d)))))
-      const stat = () => readFileSync(`/proc/${zombie}/stat`, 'utf8').split(') ')[1].split(' ')
-      for (let i = 0; i < 200 && stat()[0] !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10))
-      assert.equal(stat()[0], 'Z')
-      writeLock(dir, staleRecord({ pid: zombie, pidStartTime: stat()[19] }))
+      let zombie = 0
+      for (let attempt = 0; attempt < 10 && !zombie; attempt++) {
+        const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] })
+        parents.push(parent)
+        const pid = Number(await new Promise<string>((r) => parent.stdout!.once('data', (d) => r(String(d)))))
+        for (let i = 0; i < 200 && stat(pid) && stat(pid)![0] !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10))
+        if (stat(pid)?.[0] === 'Z') zombie = pid
+      }
+      assert.ok(zombie, 'a zombie was made')
+      writeLock(dir, staleRecord({ pid: zombie, pidStartTime: stat(zombie)![19] }))
       const lock = acquireInstanceLock(dir, { port: 3000, host: '127.0.0.1' })
       held.push(lock)
       assert.equal(readLock(dir).nonce, lock.record.nonce)
     } finally {
-      parent.kill('SIGKILL')
+      for (const parent of parents) parent.kill('SIGKILL')
     }
   })
 
