@@ -39,10 +39,15 @@ if [ ${#files[@]} -eq 0 ]; then
 fi
 # A file whose header says "@exclusive" measures the whole host (its CPU falling back under a
 # threshold): it runs alone, after the others, so no other test file's load decides its result.
-shared=(); exclusive=()
+# A file tagged "@long" (minutes, mostly waiting) starts first: started last, it would run alone
+# at the end while the other slots sit idle.
+long=(); shared=(); exclusive=()
 for f in "${files[@]}"; do
-  if head -n 5 "$f" | grep -q '@exclusive'; then exclusive+=("$f"); else shared+=("$f"); fi
+  if head -n 5 "$f" | grep -q '@exclusive'; then exclusive+=("$f")
+  elif head -n 5 "$f" | grep -q '@long'; then long+=("$f")
+  else shared+=("$f"); fi
 done
+shared=("${long[@]}" "${shared[@]}")
 mkdir -p test-artifacts
 # One TAP file per run and phase: two runs at once (a developer's and a helper's) must not mix counts.
 passed=0; failed=0; status=0

@@ -1,4 +1,6 @@
 /**
+ * @long (learns a baseline tick by tick): scripts/test.sh starts it first, so it does not end the run alone.
+ *
  * Anomaly detection in a real Sentinel: the monitor cron step (every second, on the host's own
  * collectors) probes a local HTTP endpoint whose response time shifts from ~5 ms to ~400 ms, well
  * under the 2 s latency threshold. The shift is far above what a loaded machine adds to a probe

@@ -1,4 +1,6 @@
 /**
+ * @long (chaos runs that wait for healing): scripts/test.sh starts it first, so it does not end the run alone.
+ *
  * Chaos through a real Sentinel (the engine in its main process), real dockerd and Redis: the
  * Admin API validates and starts runs, each fault kind is injected on containers labelled
  * sentinel.chaos=true only, and every fault leads to an incident that is resolved: kills are

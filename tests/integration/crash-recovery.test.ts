@@ -1,4 +1,6 @@
 /**
+ * @long (three Sentinel restarts): scripts/test.sh starts it first, so it does not end the run alone.
+ *
  * Nothing lost: kill -9 Sentinel (its whole process group) in the middle of a remediation and
  * start it again. The incident is still there and finishes, and the container is not restarted a
  * second time for the one death. A death that happens while Sentinel is down is healed on start,

@@ -1,4 +1,6 @@
 /**
+ * @long (two whole demos, over two minutes): scripts/test.sh starts it first, so it does not end the run alone.
+ *
  * `npm run demo` as a new user runs it (scripts/demo.sh, with --fast so faults come every few
  * seconds): Sentinel, three services under chaos, a dashboard in Chromium where cards go red and
  * back to green and incidents resolve, a medium-risk cleaning that waits for a click; the demo says

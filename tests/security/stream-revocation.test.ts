@@ -1,4 +1,6 @@
 /**
+ * @long (waits out a stream token's 60 s lifetime): scripts/test.sh starts it first, so it does not end the run alone.
+ *
  * A live stream (SSE) of a real Sentinel does not outlive what its token granted: it ends, with a
  * final `reauth` event, within seconds of its key being revoked (the key file rewritten, as
  * `npm run keys -- --rotate` does), and at most STREAM_MAX_SECONDS after its token's 60 s expiry.
