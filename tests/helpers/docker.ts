@@ -14,6 +14,17 @@ export async function docker(...args: string[]): Promise<string> {
 }
 
 /** Starts a long-running container; the shell ignores SIGTERM like many real services' PID 1. */
+/**
+ * Creates (never starts) a container with this label that idles until SIGTERM: down without a
+ * death event, so only a fix Sentinel runs brings it up.
+ */
+export async function createIdle(name: string, labelArg: string): Promise<void> {
+  await docker('create', '--name', name, '--label', labelArg, TEST_IMAGE, 'sh', '-c', IDLE_UNTIL_TERM)
+}
+
+/** A main process that idles and exits cleanly on SIGTERM. */
+export const IDLE_UNTIL_TERM = 'trap "exit 0" TERM; while true; do sleep 0.2; done'
+
 export async function runContainer(
   name: string,
   opts: { labels?: Record<string, string>; args?: string[]; cmd?: string[] } = {},

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { docker, removeContainers, runContainer, state, TEST_IMAGE, uniqueName } from '../helpers/docker'
+import { createIdle, removeContainers, runContainer, state, uniqueName } from '../helpers/docker'
 import { waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel, type TestRole, WATCH_ARG } from '../helpers/sentinel'
@@ -102,17 +102,7 @@ describe('API', () => {
     const name = uniqueName('api-approval')
     containers.push(name)
     // Created, never started: down without a death event, so only the flow can bring it up.
-    await docker(
-      'create',
-      '--name',
-      name,
-      '--label',
-      WATCH_ARG,
-      TEST_IMAGE,
-      'sh',
-      '-c',
-      'trap "exit 0" TERM; while true; do sleep 0.2; done',
-    )
+    await createIdle(name, WATCH_ARG)
     const startedBefore = (await state(name)).StartedAt
     const trig = await sentinel.post('/api/trigger-alert', { type: 'container_down', resource: name })
     assert.equal(trig.status, 202)
@@ -217,17 +207,7 @@ describe('API', () => {
   it("keeps an approval's comment: in the approval, its timeline entry and the audit log, as the OpenAPI document says", async () => {
     const name = uniqueName('api-comment')
     containers.push(name)
-    await docker(
-      'create',
-      '--name',
-      name,
-      '--label',
-      WATCH_ARG,
-      TEST_IMAGE,
-      'sh',
-      '-c',
-      'trap "exit 0" TERM; while true; do sleep 0.2; done',
-    )
+    await createIdle(name, WATCH_ARG)
     const trig = await sentinel.post('/api/trigger-alert', { type: 'container_down', resource: name })
     assert.equal(trig.status, 202)
     const id = trig.body.incidentId as string

@@ -15,15 +15,7 @@ import { after, before, describe, it } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
 import { RecentReadings } from '../../src/observe/recent-readings'
 import type { Reading } from '../../src/observe/types'
-import {
-  docker,
-  killMainProcess,
-  removeContainers,
-  runContainer,
-  state,
-  TEST_IMAGE,
-  uniqueName,
-} from '../helpers/docker'
+import { killMainProcess, removeContainers, runContainer, state, uniqueName, createIdle } from '../helpers/docker'
 import { waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { PROJECT_ROOT, type SentinelInstance, startSentinel, WATCH_ARG, WATCHED } from '../helpers/sentinel'
@@ -301,17 +293,7 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
     const name = uniqueName('dash-approve')
     containers.push(name)
     // Created, never started: down without a death event, so only the approved fix brings it up.
-    await docker(
-      'create',
-      '--name',
-      name,
-      '--label',
-      WATCH_ARG,
-      TEST_IMAGE,
-      'sh',
-      '-c',
-      'trap "exit 0" TERM; while true; do sleep 0.2; done',
-    )
+    await createIdle(name, WATCH_ARG)
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } })
     const errors: string[] = []
     page.on('pageerror', (e) => errors.push(e.message))

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
-import { docker, removeContainers, TEST_IMAGE, uniqueName } from '../helpers/docker'
+import { createIdle, removeContainers, uniqueName } from '../helpers/docker'
 import { sleep, waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel, WATCH_ARG } from '../helpers/sentinel'
@@ -51,17 +51,7 @@ describe('Slack approvals', () => {
   it('posts the approval with buttons, refuses forged and stale clicks, and acts on a signed one', async () => {
     const name = uniqueName('slack')
     containers.push(name)
-    await docker(
-      'create',
-      '--name',
-      name,
-      '--label',
-      WATCH_ARG,
-      TEST_IMAGE,
-      'sh',
-      '-c',
-      'trap "exit 0" TERM; while true; do sleep 0.2; done',
-    )
+    await createIdle(name, WATCH_ARG)
     const trig = await sentinel.post('/api/trigger-alert', { type: 'container_down', resource: name })
     assert.equal(trig.status, 202)
     const id = trig.body.incidentId as string

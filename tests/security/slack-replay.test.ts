@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
-import { docker, removeContainers, TEST_IMAGE, uniqueName } from '../helpers/docker'
+import { createIdle, removeContainers, uniqueName } from '../helpers/docker'
 import { sleep, waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel, WATCH_ARG } from '../helpers/sentinel'
@@ -55,17 +55,7 @@ describe('Slack: replays on other paths and future timestamps', () => {
   it('refuses a click stamped 2 minutes ahead; takes the genuine click once and refuses it on /slack/actions, /slack/actions/ and /SLACK/ACTIONS', async () => {
     const name = uniqueName('slack-replay')
     containers.push(name)
-    await docker(
-      'create',
-      '--name',
-      name,
-      '--label',
-      WATCH_ARG,
-      TEST_IMAGE,
-      'sh',
-      '-c',
-      'trap "exit 0" TERM; while true; do sleep 0.2; done',
-    )
+    await createIdle(name, WATCH_ARG)
     const trig = await sentinel.post('/api/trigger-alert', { type: 'container_down', resource: name })
     assert.equal(trig.status, 202, JSON.stringify(trig.body))
     const id = trig.body.incidentId as string
