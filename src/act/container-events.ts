@@ -2,7 +2,10 @@
  * The fast path for container failures, run in the main process on Docker's event stream: a
  * watched container dies → an incident opens → the policy decides → the restart runs at once →
  * `incident.acted` hands the incident to the Motia flow (verify, resolve). The LLM is never on
- * this path; analysis enriches the incident afterwards.
+ * this path; analysis enriches the incident afterwards. A container that dies again while its
+ * incident is open is merged into it when the incident's restart is still to run, and restarted
+ * again under it when the restart has run already (./died-again.ts): a death is never only noted
+ * on an incident whose fix is spent.
  */
 import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -26,6 +29,7 @@ import type { Alert, Incident } from '../platform/store/model'
 import { withIncidentSpan } from '../platform/telemetry/tracing'
 import { type RemediateOutcome, remediate, remediationLeaseMs } from './remediate'
 import { StoppedOnPurpose } from '../observe/stopped-on-purpose'
+import { type DiedAgainDeps, onDiedAgain } from './died-again'
 import type { DockerEvent } from '../platform/docker/events'
 import { type FlowEmit, TOPICS } from '../platform/events/topics'
 
@@ -367,12 +371,43 @@ export class ContainerEventHandler {
     }
   }
 
-  async openAndRemediate(alert: Alert, incidentId: string, title: string): Promise<Incident | null> {
+  private diedAgainDeps(): DiedAgainDeps {
+    const { config, store, executions, audit } = this.deps
+    return { config, store, executions, audit, actor: ACTOR, leaseMs: remediationLeaseMs(config) }
+  }
+
+  openAndRemediate(alert: Alert, incidentId: string, title: string): Promise<Incident | null> {
+    return this.openOrMerge(alert, incidentId, title, true)
+  }
+
+  private async openOrMerge(
+    alert: Alert,
+    incidentId: string,
+    title: string,
+    mayOpenAfterClose: boolean,
+  ): Promise<Incident | null> {
     const { store, audit } = this.deps
     const { incident, created } = await store.open(alert, { title, actor: ACTOR, id: incidentId })
     if (!created) {
       if (incident.id !== incidentId) {
-        // Another failure while its incident is still open: one incident per problem.
+        // Another failure while its incident is still open: one incident per problem. A death after
+        // that incident's restart ran is not only noted: it is restarted again (./died-again.ts).
+        if (alert.type === 'container_down') {
+          const outcome = await onDiedAgain(incident, { alert, deathId: incidentId, title }, this.diedAgainDeps())
+          this.deps.log(
+            outcome.kind === 'failed' ? 'warn' : 'info',
+            'watched container died again while its incident is open',
+            {
+              container: alert.resource.name,
+              incidentId: incident.id,
+              deathId: incidentId,
+              outcome: outcome.kind,
+            },
+          )
+          // Closed meanwhile: the fingerprint is free, and this death opens its own incident.
+          if (outcome.kind === 'closed' && mayOpenAfterClose) return this.openOrMerge(alert, incidentId, title, false)
+          return null
+        }
         await store.update(incident.id, (i) =>
           note(i, {
             actor: ACTOR,

@@ -86,20 +86,19 @@ export function matchFaultsToIncidents(faults: FaultRecord[], incidents: Inciden
     const from = Date.parse(f.at) - SKEW_MS
     const to = Date.parse(f.endedAt ?? f.at) + MATCH_WINDOW_MS
     const at = Date.parse(f.at)
-    let shared = false
+    // Struck while an incident for the same problem was already open (opened before the fault,
+    // beyond the clock skew, and not resolved by then): Sentinel notes it on that one. Checked
+    // first, so that a later fault's own incident is not credited to this one.
     let hit = byTime.find(
+      (i) =>
+        Date.parse(i.openedAt) < from && (!i.resolvedAt || Date.parse(i.resolvedAt) >= at - SKEW_MS) && provokes(f, i),
+    )
+    const shared = !!hit
+    hit ??= byTime.find(
       (i) => !taken.has(i.id) && Date.parse(i.openedAt) >= from && Date.parse(i.openedAt) <= to && provokes(f, i),
     )
-    if (!hit) {
-      // Struck while an incident for the same problem was open: Sentinel notes it on that one.
-      hit = byTime.find(
-        (i) =>
-          Date.parse(i.openedAt) <= at && (!i.resolvedAt || Date.parse(i.resolvedAt) >= at - SKEW_MS) && provokes(f, i),
-      )
-      shared = !!hit
-    }
     if (!hit) continue
-    taken.add(hit.id)
+    if (!shared) taken.add(hit.id)
     out.set(f.faultId, {
       id: hit.id,
       type: hit.type,
