@@ -141,7 +141,11 @@ export async function startSentinel(opts: {
       if (group) process.kill(-proc.pid!, signal)
       else proc.kill(signal)
     } catch {}
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))])
+    // The timer is cleared once the process exits: left pending, it would keep the test file's
+    // process alive for up to 10 s after its last test.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 10_000)))])
+    clearTimeout(timer)
     // Whatever is left of the group (step processes) goes too.
     try {
       process.kill(-proc.pid!, 'SIGKILL')

@@ -5,11 +5,14 @@
  * start it again. The incident is still there and finishes, and the container is not restarted a
  * second time for the one death. A death that happens while Sentinel is down is healed on start,
  * from the replayed events or, when no event can report it (a first start), by looking.
+ *
+ * The first kill -9 serves the first two tests: while that Sentinel is down, the second test's
+ * container dies too (a restart of Sentinel takes seconds; one does for both).
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { docker, killMainProcess, removeContainers, runContainer, state, uniqueName } from '../helpers/docker'
-import { sleep, waitFor } from '../helpers/ports'
+import { waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel, WATCHED } from '../helpers/sentinel'
 
@@ -39,9 +42,16 @@ describe('crash recovery', () => {
     return null
   }
 
+  /** Dies while the first test's Sentinel is down; the second test checks that it is healed. */
+  const whileDown = uniqueName('while-down')
+  let diedWhileDown = false
+
   it('finishes an incident interrupted by kill -9, without restarting the container twice', async () => {
     const name = uniqueName('crash')
-    containers.push(name)
+    containers.push(name, whileDown)
+    // Started before the remediation below: the event position Sentinel records is past its start
+    // by the time Sentinel is killed.
+    await runContainer(whileDown, { labels: WATCHED })
     await runContainer(name, { labels: WATCHED })
     await killMainProcess(name)
 
@@ -60,6 +70,10 @@ describe('crash recovery', () => {
     await sentinel.kill9()
     const interrupted = await stored(id)
     assert.equal(interrupted.status, 'verifying', 'killed in the middle: verification had not finished')
+    // The second test's death, while Sentinel is down.
+    await killMainProcess(whileDown)
+    await waitFor(async () => !(await state(whileDown)).Running, { timeoutMs: 5000, what: 'the container to die' })
+    diedWhileDown = true
 
     await sentinel.restart()
     const done = await waitFor(
@@ -79,15 +93,10 @@ describe('crash recovery', () => {
   })
 
   it('heals a container that died while Sentinel was down', async () => {
-    const name = uniqueName('while-down')
-    containers.push(name)
-    await runContainer(name, { labels: WATCHED })
-    await sleep(500) // let the running instance record its event position past the start
-    await sentinel.kill9()
-    await killMainProcess(name)
-    await waitFor(async () => !(await state(name)).Running, { timeoutMs: 5000, what: 'the container to die' })
-
-    await sentinel.restart()
+    // It died while the first test's Sentinel was down, after the event position that Sentinel
+    // recorded: the events replayed on the restart there report its death.
+    const name = whileDown
+    assert.ok(diedWhileDown, 'the first test killed it while Sentinel was down')
     await waitFor(async () => (await state(name)).Running, {
       timeoutMs: 20_000,
       what: 'the container to be restarted after start-up',

@@ -1,10 +1,15 @@
 /**
- * @long (waits out a stream token's 60 s lifetime): scripts/test.sh starts it first, so it does not end the run alone.
+ * @long (waits out a stream token's lifetime): scripts/test.sh starts it first, so it does not end the run alone.
  *
  * A live stream (SSE) of a real Sentinel does not outlive what its token granted: it ends, with a
  * final `reauth` event, within seconds of its key being revoked (the key file rewritten, as
- * `npm run keys -- --rotate` does), and at most STREAM_MAX_SECONDS after its token's 60 s expiry.
+ * `npm run keys -- --rotate` does), and at most STREAM_MAX_SECONDS after its token's expiry.
  * Keys come from a key file only (SENTINEL_API_KEYS empty).
+ *
+ * Tokens live STREAM_TOKEN_TTL_SECONDS (60 s by default), 20 s here: long enough for every token
+ * of the first test to stay unexpired through it (a revocation is given up to 10 s, then 4 s more),
+ * so what ends a stream or refuses a token there is the revocation, never an expiry; and the
+ * operator's stream, opened before it, outlives it and is the one that expires in the second.
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -18,6 +23,14 @@ import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel } from '../helpers/sentinel'
 
 const STREAM_MAX_SECONDS = 2
+const STREAM_TOKEN_TTL_SECONDS = 20
+
+/** Waits for `p`, or `ms` at most; the timer is cleared either way (left pending, it would keep the file's process alive). */
+async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))])
+  clearTimeout(timer)
+}
 
 describe('a live stream ends when its grant no longer holds', { timeout: 180_000 }, () => {
   let redis: TestRedis
@@ -34,7 +47,10 @@ describe('a live stream ends when its grant no longer holds', { timeout: 180_000
       method: 'POST',
       headers: { authorization: `Bearer ${key}` },
     })
-    return { status: res.status, body: (await res.json()) as { token: string; expiresAt: number } }
+    return {
+      status: res.status,
+      body: (await res.json()) as { token: string; expiresAt: number; ttlSeconds: number },
+    }
   }
   const stream = async (token: string) => {
     const c = await connectSse(`${sentinel.url}/api/stream?token=${encodeURIComponent(token)}`)
@@ -63,8 +79,21 @@ describe('a live stream ends when its grant no longer holds', { timeout: 180_000
     redis = await startRedis()
     sentinel = await startSentinel({
       redisPort: redis.port,
-      env: { SENTINEL_API_KEYS: '', API_KEYS_FILE: keyFile, STREAM_MAX_SECONDS: String(STREAM_MAX_SECONDS) },
+      env: {
+        SENTINEL_API_KEYS: '',
+        API_KEYS_FILE: keyFile,
+        STREAM_MAX_SECONDS: String(STREAM_MAX_SECONDS),
+        STREAM_TOKEN_TTL_SECONDS: String(STREAM_TOKEN_TTL_SECONDS),
+      },
     })
+    // The configured lifetime is the one tokens get.
+    const probe = await tokenFor(keys.operator.key)
+    assert.equal(probe.body.ttlSeconds, STREAM_TOKEN_TTL_SECONDS)
+    const lifetime = probe.body.expiresAt - Date.now() / 1000
+    assert.ok(
+      lifetime > STREAM_TOKEN_TTL_SECONDS - 5 && lifetime <= STREAM_TOKEN_TTL_SECONDS + 1,
+      `a token expires in ${lifetime} s`,
+    )
     expiring = await openStream(keys.operator.key)
     void expiring.conn.ended$.then(() => (expiring.endedAt = Date.now()))
   })
@@ -85,12 +114,14 @@ describe('a live stream ends when its grant no longer holds', { timeout: 180_000
     // What `npm run keys -- --rotate --role viewer` does: the viewer key is replaced in the file.
     const revokedAt = Date.now()
     const { issued } = issueKeys({ file: keyFile, roles: ['viewer'], rotate: true })
-    await Promise.race([viewer.conn.ended$, new Promise((r) => setTimeout(r, 15_000))])
+    await within(viewer.conn.ended$, 15_000)
     assert.equal(viewer.conn.ended, true, 'the revoked key’s stream ended')
     const took = Date.now() - revokedAt
     assert.ok(took < 10_000, `it ended ${took} ms after the revocation`)
     assert.deepEqual(reauth(viewer.conn), { reason: 'key_revoked' })
 
+    // Still unexpired: a 401 here can only come from the revocation.
+    assert.ok(Date.now() < spare.body.expiresAt * 1000, 'the spare token has not expired yet')
     const reopened = await stream(spare.body.token)
     await reopened.ended$
     assert.equal(reopened.status, 401, 'a token issued before the revocation opens nothing')
@@ -102,16 +133,17 @@ describe('a live stream ends when its grant no longer holds', { timeout: 180_000
     await new Promise((r) => setTimeout(r, 4000))
     assert.equal(admin.conn.ended, false, 'the admin key’s stream stays open')
     assert.equal(renewed.conn.ended, false, 'the new viewer key’s stream stays open')
+    assert.ok(
+      Date.now() < (expiring.expiresAt + STREAM_MAX_SECONDS) * 1000,
+      'this test ended before the operator’s token expired (+ STREAM_MAX_SECONDS): its stream must still be open',
+    )
     assert.equal(expiring.conn.ended, false, 'the operator’s stream stays open until its token’s expiry')
   })
 
-  it(`with STREAM_MAX_SECONDS=${STREAM_MAX_SECONDS}, a stream ends within seconds after its token's 60 s expiry, not before`, async () => {
+  it(`with STREAM_MAX_SECONDS=${STREAM_MAX_SECONDS}, a stream ends within seconds after its token's ${STREAM_TOKEN_TTL_SECONDS} s expiry, not before`, async () => {
     const late = await openStream(keys.admin.key)
     const due = (expiring.expiresAt + STREAM_MAX_SECONDS) * 1000
-    await Promise.race([
-      expiring.conn.ended$,
-      new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 15_000)),
-    ])
+    await within(expiring.conn.ended$, Math.max(0, due - Date.now()) + 15_000)
     assert.equal(expiring.conn.ended, true, 'the stream ended')
     const endedAt = expiring.endedAt ?? Date.now()
     assert.ok(endedAt >= due - 100, `it ended ${due - endedAt} ms before the token's expiry + ${STREAM_MAX_SECONDS} s`)
