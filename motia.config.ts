@@ -10,15 +10,20 @@ import { KeyConfigError } from './src/platform/auth/keys'
 import { ConfigError, getConfig } from './src/platform/config/index'
 import { MAIN_PROCESS_SECRETS, scrubMainProcessSecrets } from './src/platform/config/secrets'
 import { getRuntime, type MotiaRedisClient } from './src/app/runtime'
+import { NotifyConfigError } from './src/notify/index'
 
 // Misconfiguration stops the start here, naming the variable (Motia would otherwise swallow the
 // error and run with an empty configuration).
 let cfg: ReturnType<typeof getConfig>
+let pagingSecrets: string[]
 try {
   cfg = getConfig()
   for (const warning of keyStore().warnings) console.warn(`warning: ${warning}`)
+  // The routing file and its receivers' secrets (src/notify/): a bad one stops the start too.
+  pagingSecrets = getRuntime().prepareNotifications().secretVariables
 } catch (err) {
-  console.error(err instanceof ConfigError || err instanceof KeyConfigError ? err.message : err)
+  const known = err instanceof ConfigError || err instanceof KeyConfigError || err instanceof NotifyConfigError
+  console.error(known ? err.message : err)
   process.exit(1)
 }
 process.env.MOTIA_ANALYTICS_DISABLED = 'true'
@@ -30,6 +35,8 @@ scrubMainProcessSecrets(
   process.env,
   MAIN_PROCESS_SECRETS.filter((name) => cfg[name]),
 )
+// The paging services' keys the routing file names are read already; no step process needs them.
+for (const name of pagingSecrets) delete process.env[name]
 
 const sentinelPlugin = (motia: MotiaPluginContext) => {
   const runtime = getRuntime()

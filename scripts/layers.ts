@@ -15,6 +15,7 @@ export const LAYERS = [
   ['approve', 'approvals by operators and admins, from the API, the dashboard and Slack'],
   ['act', 'running the decided fix exactly once, and the fast path for dead containers'],
   ['verify', 'checking the fix held (the action and the metric re-measured), rolling back if not'],
+  ['notify', 'pages to people: receivers, routing, the outbox, acknowledgement, escalation, silences'],
   ['report', 'the incident views the API serves'],
   ['chaos', 'fault injection for game days, on watched containers only'],
   ['app', 'the running process: HTTP front door, routes, streams, wiring of every layer'],

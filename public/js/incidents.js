@@ -3,7 +3,10 @@
  * A row's dot takes the colour of the incident's status (resolved green, escalated red, waiting
  * amber...), not of its severity; escalated incidents count as open. Rollback is offered to admins
  * only where POST /rollback can work (see rules.js); elsewhere the drawer says why there is none.
+ * An open incident nobody has taken offers Acknowledge to operators; once taken, the drawer and the
+ * row say by whom (acknowledge.js).
  */
+import { ackBadge, ackButton, ackNote, canAcknowledge } from './acknowledge.js'
 import { api } from './api.js'
 import { decisionButtons, renderApprovals, syncApprovalFromIncident } from './approvals.js'
 import { containerFromIncident, renderContainers } from './containers.js'
@@ -119,6 +122,7 @@ export function renderIncidents(freshId) {
         el(
           'span',
           { class: 'incident-sub' },
+          ackBadge(inc),
           `${titleCase(inc.type)} · ${resource.name || resource.id || '—'} · ${inc.severity || '?'} · opened `,
           relTime(inc.openedAt),
           inc.test ? ' · test' : '',
@@ -203,6 +207,7 @@ export function renderDetail(inc, force) {
   clear(body)
 
   const buttons = el('div', { class: 'detail-buttons' })
+  if (canAcknowledge(inc)) buttons.append(ackButton(inc, (ack) => acknowledged(inc.id, ack)))
   const approval = inc.approval
   if (
     inc.status === 'awaiting_approval' &&
@@ -231,6 +236,8 @@ export function renderDetail(inc, force) {
       noRollback = el('p', { class: 'muted small', 'data-testid': 'rollback-unavailable' }, `No rollback: ${blocker}.`)
   }
   if (buttons.childElementCount) body.append(buttons)
+  const taken = ackNote(inc)
+  if (taken) body.append(taken)
   if (noRollback) body.append(noRollback)
 
   const opened = Date.parse(inc.openedAt)
@@ -433,6 +440,15 @@ export function renderDetail(inc, force) {
         : el('p', { class: 'muted' }, 'No timeline entries.'),
     ),
   )
+}
+
+/** After an Acknowledge: shown at once, then the incident read again (the stream brings it too). */
+function acknowledged(id, ack) {
+  const cur = state.incidents.get(id)
+  if (ack && cur && !cur.acknowledgement) cur.acknowledgement = ack
+  renderIncidents()
+  if (state.selected === id && cur) renderDetail(cur, true)
+  if (state.selected === id) refreshDetail(id)
 }
 
 async function rollback(incidentId, button) {

@@ -146,6 +146,7 @@ export const LIFECYCLE = {
     "resolved",
     "escalated",
     "suppressed",
+    "acknowledged",
     "note"
   ]
 }

@@ -12,6 +12,8 @@ import { loadContainers, onContainer, renderContainers } from './containers.js'
 import { $, toast } from './dom.js'
 import { fmtAgo, refreshRelativeTimes } from './format.js'
 import { closeDetail, loadIncidents, onIncident, renderIncidents } from './incidents.js'
+import { loadNotifications } from './notifications.js'
+import { initSilences, loadSilences } from './silences.js'
 import { KEY_STORAGE, isAdmin, isOperator, state } from './state.js'
 import { connect, disconnect, setConn, setStreamHandlers, updateOfflineText } from './stream.js'
 import { renderSummary } from './summary.js'
@@ -74,6 +76,9 @@ async function start(key) {
   $('audit-panel').hidden = !isAdmin()
   $('app').classList.toggle('no-audit', !isAdmin())
   $('approvals-note').textContent = isOperator() ? '' : 'read-only: your role cannot decide'
+  // Shown once GET /api/notifications answers (admins, on a Sentinel that has it).
+  $('notifications-panel').hidden = true
+  $('app').classList.add('no-notifications')
   connect()
 }
 
@@ -99,8 +104,8 @@ async function loadHealth() {
 
 async function reloadAll() {
   const gen = state.generation
-  const jobs = [loadRecent(), loadIncidents(), loadApprovals(), loadContainers().then(loadHealth)]
-  if (isAdmin()) jobs.push(loadAudit())
+  const jobs = [loadRecent(), loadIncidents(), loadApprovals(), loadContainers().then(loadHealth), loadSilences()]
+  if (isAdmin()) jobs.push(loadAudit(), loadNotifications())
   const results = await Promise.allSettled(jobs)
   if (gen !== state.generation) return
   for (const r of results)
@@ -117,7 +122,11 @@ setStreamHandlers(
     container: onContainer,
     'approval.requested': (data) => onApprovalEvent(data, onIncident),
     'approval.decided': (data) => onApprovalEvent(data, onIncident),
-    audit: onAudit,
+    audit: (ev) => {
+      onAudit(ev)
+      // Someone added or ended a silence: the panel follows (admins see audit events live).
+      if (ev && typeof ev.kind === 'string' && ev.kind.startsWith('silence.')) loadSilences().catch(() => {})
+    },
     reset: () => reloadAll(),
   },
   () => reloadAll(),
@@ -156,6 +165,10 @@ function init() {
     if (e.key === 'Escape' && !$('detail').hidden) closeDetail()
   })
   $('load-more').addEventListener('click', () => loadIncidents(true).catch((err) => toast(err.message, 'error')))
+  initSilences()
+  $('notifications-refresh').addEventListener('click', () =>
+    loadNotifications().catch((err) => err.status !== 401 && toast(`Could not load: ${err.message}`, 'error')),
+  )
   segmented('[data-filter]', (b) => {
     state.chartFilter = b.dataset.filter
     drawCharts()
@@ -199,6 +212,9 @@ function init() {
     renderContainers()
     scheduleCharts()
     loadHealth().catch(() => {})
+    // Silences start and end by the clock; the notification queue moves by itself.
+    loadSilences().catch(() => {})
+    if (isAdmin()) loadNotifications().catch(() => {})
   }, 30_000)
 
   const saved = sessionStorage.getItem(KEY_STORAGE)

@@ -24,6 +24,12 @@ export const needsPerson = (status) => NEEDS_PERSON.includes(status)
 export const statusLabel = (status) => LIFECYCLE.statuses.find((s) => s.id === status)?.label ?? status
 
 /**
+ * Whether a person can still take the incident (POST /api/incidents/:id/ack answers 409 otherwise):
+ * it is not closed and nobody has acknowledged it yet. The role is the caller's to check.
+ */
+export const acknowledgeable = (inc) => !!inc && isOpen(inc.status) && !inc.acknowledgement
+
+/**
  * The colour family of an incident status (its dot and badge): resolved green, escalated red,
  * waiting for approval amber, new or being analysed orange, being fixed or verified blue,
  * suppressed grey.

@@ -25,6 +25,10 @@ export const state = {
   containers: new Map(),
   approvals: [],
   audit: [],
+  /** GET /api/silences: active, pending, then recently ended. */
+  silences: [],
+  /** GET /api/notifications (admins), or null when there is none to show. */
+  notifications: null,
   series: new Map(),
   seriesColors: new Map(),
   chartFilter: 'all',

@@ -9,9 +9,11 @@ import { approveBody, incidentIdPath, reasonBody, triggerAlertBody } from '../pl
 import { chaosStartBody, chaosStatusQuery } from '../chaos/types'
 import { recentReadingsQuery } from '../observe/recent-readings'
 import { auditQuery } from '../report/audit'
+import { acknowledgeBody } from '../approve/acknowledge'
+import { silenceBody, silenceIdPath } from '../notify/silences'
 
 interface Endpoint {
-  method: 'get' | 'post'
+  method: 'get' | 'post' | 'delete'
   path: string
   summary: string
   role: 'none' | 'viewer' | 'operator' | 'admin'
@@ -20,6 +22,17 @@ interface Endpoint {
   body?: z.ZodType
   responses: Record<string, string>
 }
+
+// GET /api/notifications's query, as its step (steps/notify/notifications.api.step.ts) parses it.
+const notificationsQuery = z.object({
+  limit: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .optional()
+    .describe('how many dead letters and recent outcomes (default 100)'),
+})
 
 const streamQuery = z.object({
   token: z.string().describe('from POST /api/stream/token'),
@@ -89,6 +102,60 @@ export const ENDPOINTS: Endpoint[] = [
     pathParams: incidentIdPath,
     body: reasonBody,
     responses: { 200: 'closed', 409: 'already closed' },
+  },
+  {
+    method: 'post',
+    path: '/api/incidents/{id}/ack',
+    summary:
+      'Acknowledge: a person takes the incident (who and when are recorded); it stops re-paging and PagerDuty / Opsgenie are told',
+    role: 'operator',
+    pathParams: incidentIdPath,
+    body: acknowledgeBody,
+    responses: {
+      200: '{ incidentId, acknowledgement: { by, at }, status }',
+      404: 'no such incident',
+      409: 'acknowledged already (details.acknowledgement: who and when) or closed',
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/silences',
+    summary:
+      "A silence: Alertmanager matchers over the incident's labels (severity, type, status, node, container, resource, test and the alert's own) and a window; matching incidents still open and are fixed, but do not page",
+    role: 'operator',
+    body: silenceBody,
+    responses: {
+      201: 'the silence: { id, matchers, startsAt, endsAt, createdBy, comment, createdAt, status: pending | active }',
+      400: 'invalid body (the field is named): no narrowing matcher, an end not in the future or over 30 days ahead, a start not before the end',
+      409: 'too many silences pending or active',
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/silences',
+    summary: 'Silences: active, then pending, then those that ended in the last 24 hours, each with its status',
+    role: 'viewer',
+    responses: { 200: '{ silences }' },
+  },
+  {
+    method: 'delete',
+    path: '/api/silences/{id}',
+    summary: 'End a silence now (its endsAt becomes now): pages for what it matched resume',
+    role: 'operator',
+    pathParams: silenceIdPath,
+    responses: { 200: 'the expired silence (expiredBy: who ended it)', 404: 'no such silence', 409: 'ended already' },
+  },
+  {
+    method: 'get',
+    path: '/api/notifications',
+    summary:
+      'The notification path: whether it is on (and why not), its receivers, deliveries waiting, the dead-letter list and the latest outcomes',
+    role: 'admin',
+    query: notificationsQuery,
+    responses: {
+      200: '{ enabled, why?, receivers: [{ name, type }], pending, deadLetters: [{ key, receiver, incidentId, kind, attempts, lastError, failedAt }], recent: [{ key, receiver, incidentId, kind, result, attempts, at }] }',
+      400: 'invalid query',
+    },
   },
   {
     method: 'post',

@@ -27,6 +27,7 @@ import { checkApiRequest, keyStore } from '../platform/http/auth-context'
 import { streamGrantPolicy } from '../platform/stream/grant-policy'
 import { purgeQuarantine } from '../actions/clean-sandbox/index'
 import { Approvals } from '../approve/approvals'
+import { acknowledgeFromSlack } from '../approve/acknowledge'
 import { openApiDocument } from './openapi'
 import { createSlackApprovals, type SlackApprovals } from '../approve/slack/app'
 import { getConfig, type SentinelConfig } from '../platform/config/index'
@@ -42,6 +43,16 @@ import { TOPICS } from '../platform/events/topics'
 import { getRedis } from '../platform/store/redis'
 import { STORE_RETRY_AFTER_SECONDS, storeUnavailableBody } from '../platform/store/unavailable'
 import { logTo } from '../platform/telemetry/log'
+import { metricsRecorder } from '../platform/telemetry/metrics'
+import { readEnvironment } from '../platform/config/index'
+import {
+  notificationsStatus,
+  prepareNotifications,
+  startNotifications,
+  type PreparedNotifications,
+} from '../notify/index'
+import type { Notifier } from '../notify/notifier'
+import { SilenceStore } from '../notify/silences'
 
 /** What the runtime needs from Motia: a way to put events into the flow. */
 export interface FlowEmitter {
@@ -70,6 +81,27 @@ export class SentinelRuntime {
   containerEvents?: ContainerEventHandler
   private emitter?: FlowEmitter
   private started = false
+  private notifications?: PreparedNotifications
+  private notifier?: Notifier | null
+
+  /**
+   * The routing file read and every receiver's secrets checked (throws NotifyConfigError naming
+   * the lines): called at start, before the environment loses the secrets step processes must
+   * not inherit. Memoised: Motia loads motia.config.ts more than once.
+   */
+  prepareNotifications(): PreparedNotifications {
+    this.notifications ??= prepareNotifications(
+      this.config,
+      { redis: this.redis },
+      readEnvironment(process.env, this.config.projectRoot),
+    )
+    return this.notifications
+  }
+
+  /** What GET /api/notifications and /healthz say of the notifications. */
+  async notificationsStatus(limit?: number) {
+    return notificationsStatus(this.redis, this.prepareNotifications().config, limit)
+  }
   /** The live stream (SSE) every dashboard listens to; step processes reach it through Redis. */
   readonly hub = createStreamHub({
     verifyToken: (token) => {
@@ -178,6 +210,14 @@ export class SentinelRuntime {
       purgeQuarantine().catch((err) => this.log('warn', 'quarantine purge failed', { error: (err as Error).message }))
     }, 15 * 60_000)
     this.purgeTimer.unref()
+    this.notifier = startNotifications(this.prepareNotifications(), {
+      redis: this.redis,
+      getIncident: (id) => this.store.get(id),
+      silences: new SilenceStore(this.redis),
+      metrics: metricsRecorder(this.redis, { log: logTo('metrics') }),
+      log: logTo('notify'),
+      publicUrl: this.config.SENTINEL_PUBLIC_URL,
+    })
     void this.startSlack().catch((err) =>
       this.log('error', 'Slack approvals could not start', { error: (err as Error).message }),
     )
@@ -266,6 +306,7 @@ export class SentinelRuntime {
       apiUrl: c.SLACK_API_URL,
       userRoles: c.SLACK_USER_ROLES ?? '',
       getIncident: (id) => this.store.get(id),
+      onAcknowledge: acknowledgeFromSlack({ store: this.store, audit: this.audit }),
       onDecision: async (d) => {
         const r = await approvals.decide(d.incidentId, { decision: d.decision, by: d.by, role: d.role })
         if (r.kind === 'not_found') return { conflict: 'incident not found' }
@@ -300,6 +341,7 @@ export class SentinelRuntime {
     await this.chaos
       ?.stop()
       .catch((err) => this.log('warn', 'chaos engine stop failed', { error: (err as Error).message }))
+    await this.notifier?.stop()
     await this.hub.close()
     await shutdownTelemetry()
     this.containerEvents?.stop()
@@ -374,7 +416,12 @@ export class SentinelRuntime {
     const publicRoutes = safeRouter()
     publicRoutes.get('/healthz', async (_req, res) => {
       const report = await healthReport(this.config, this.redis, this.watcher?.status)
-      res.status(report.status === 'ok' ? 200 : 503).json(report)
+      const n = this.prepareNotifications().config
+      // Notifications being off is said, not failed: a single-host Sentinel may page nobody on purpose.
+      const notifications = n.route
+        ? { enabled: true, receivers: n.receivers.length }
+        : { enabled: false, why: n.off ?? 'no route' }
+      res.status(report.status === 'ok' ? 200 : 503).json({ ...report, notifications })
     })
     publicRoutes.get('/metrics', async (req, res) => {
       if (this.config.METRICS_TOKEN && !sameSecret(bearerToken(req.headers.authorization), this.config.METRICS_TOKEN)) {

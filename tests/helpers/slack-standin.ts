@@ -20,6 +20,27 @@ export interface ResponseUrlPost {
   body: any
 }
 
+/** A message the stand-in has seen posted, as it stands now (updates applied). */
+export interface StoredMessage {
+  channel: string
+  ts: string
+  text: string | undefined
+  blocks: any[] | undefined
+  /** Set on a thread reply: the parent's ts. */
+  thread_ts?: string
+  metadata?: any
+  /** How many times chat.update changed it. */
+  updates: number
+  deleted: boolean
+}
+
+export interface FailOptions {
+  /** The HTTP status of the failing answers (200 by default, as Slack answers platform errors). */
+  status?: number
+  /** Seconds, sent as Retry-After (Slack sends it with a 429 `ratelimited`). */
+  retryAfter?: number
+}
+
 export interface SlackStandIn {
   /** For WebClient's slackApiUrl: `http://127.0.0.1:<port>/api/`. */
   apiUrl: string
@@ -28,8 +49,15 @@ export interface SlackStandIn {
   calls: RecordedCall[]
   responseUrlPosts: ResponseUrlPost[]
   callsTo(method: string): RecordedCall[]
-  /** Makes the next calls to `method` answer `{ok:false, error}`. */
-  failNext(method: string, error: string, times?: number): void
+  /** Makes the next calls to `method` answer `{ok:false, error}` (with an HTTP status and Retry-After, if given). */
+  failNext(method: string, error: string, times?: number, opts?: FailOptions): void
+  /** Every message posted (thread replies included), in order, as they stand now. */
+  messages: StoredMessage[]
+  message(channel: string, ts: string): StoredMessage | undefined
+  /** The thread replies to a message, in order. */
+  replies(channel: string, ts: string): StoredMessage[]
+  /** Deletes a message as a person would: chat.update on it then answers `message_not_found`. */
+  deleteMessage(channel: string, ts: string): void
   close(): Promise<void>
 }
 
@@ -54,7 +82,10 @@ function parseBody(raw: string, contentType: string): Record<string, any> {
 export async function startSlackStandIn(opts: StandInOptions): Promise<SlackStandIn> {
   const calls: RecordedCall[] = []
   const responseUrlPosts: ResponseUrlPost[] = []
-  const failures = new Map<string, { error: string; times: number }>()
+  const failures = new Map<string, { error: string; times: number } & FailOptions>()
+  const messages: StoredMessage[] = []
+  const byKey = new Map<string, StoredMessage>()
+  const find = (channel: unknown, ts: unknown) => byKey.get(`${String(channel)}:${String(ts)}`)
   let tsCounter = 0
   const nextTs = () => `${Math.floor(Date.now() / 1000)}.${String(++tsCounter).padStart(6, '0')}`
   const teamId = opts.teamId ?? 'T0SENTINEL'
@@ -73,16 +104,37 @@ export async function startSlackStandIn(opts: StandInOptions): Promise<SlackStan
           bot_id: 'B0SENTINEL',
           is_enterprise_install: false,
         }
-      case 'chat.postMessage':
+      case 'chat.postMessage': {
         if (!args.channel) return { ok: false, error: 'channel_not_found' }
+        const stored: StoredMessage = {
+          channel: args.channel,
+          ts: nextTs(),
+          text: args.text,
+          blocks: args.blocks,
+          ...(args.thread_ts ? { thread_ts: String(args.thread_ts) } : {}),
+          ...(args.metadata ? { metadata: args.metadata } : {}),
+          updates: 0,
+          deleted: false,
+        }
+        messages.push(stored)
+        byKey.set(`${stored.channel}:${stored.ts}`, stored)
         return {
           ok: true,
           channel: args.channel,
-          ts: nextTs(),
+          ts: stored.ts,
           message: { type: 'message', text: args.text, blocks: args.blocks, user: botUserId, bot_id: 'B0SENTINEL' },
         }
-      case 'chat.update':
+      }
+      case 'chat.update': {
         if (!args.channel || !args.ts) return { ok: false, error: 'message_not_found' }
+        // A message this stand-in never saw is taken as it always was; one deleted is gone.
+        const stored = find(args.channel, args.ts)
+        if (stored?.deleted) return { ok: false, error: 'message_not_found' }
+        if (stored) {
+          stored.text = args.text
+          stored.blocks = args.blocks
+          stored.updates++
+        }
         return {
           ok: true,
           channel: args.channel,
@@ -90,6 +142,13 @@ export async function startSlackStandIn(opts: StandInOptions): Promise<SlackStan
           text: args.text,
           message: { text: args.text, blocks: args.blocks },
         }
+      }
+      case 'chat.delete': {
+        const stored = find(args.channel, args.ts)
+        if (!stored || stored.deleted) return { ok: false, error: 'message_not_found' }
+        stored.deleted = true
+        return { ok: true, channel: args.channel, ts: args.ts }
+      }
       case 'chat.postEphemeral':
         if (!args.channel || !args.user) return { ok: false, error: 'user_not_in_channel' }
         return { ok: true, message_ts: nextTs() }
@@ -131,7 +190,8 @@ export async function startSlackStandIn(opts: StandInOptions): Promise<SlackStan
       const fail = failures.get(method)
       if (fail && fail.times > 0) {
         fail.times--
-        return send(200, { ok: false, error: fail.error })
+        if (fail.retryAfter !== undefined) res.setHeader('retry-after', String(fail.retryAfter))
+        return send(fail.status ?? 200, { ok: false, error: fail.error })
       }
       send(200, answer(method, args))
     })
@@ -145,7 +205,14 @@ export async function startSlackStandIn(opts: StandInOptions): Promise<SlackStan
     calls,
     responseUrlPosts,
     callsTo: (method) => calls.filter((c) => c.method === method),
-    failNext: (method, error, times = 1) => void failures.set(method, { error, times }),
+    failNext: (method, error, times = 1, opts = {}) => void failures.set(method, { error, times, ...opts }),
+    messages,
+    message: (channel, ts) => find(channel, ts),
+    replies: (channel, ts) => messages.filter((m) => m.channel === channel && m.thread_ts === ts),
+    deleteMessage: (channel, ts) => {
+      const stored = find(channel, ts)
+      if (stored) stored.deleted = true
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()

@@ -1,11 +1,13 @@
 /**
- * Approvals in Slack: a Bolt app whose ExpressReceiver takes button clicks at /slack/actions.
+ * Approvals in Slack: a Bolt app whose ExpressReceiver takes button clicks at /slack/actions
+ * (Approve / Reject, and the on-call Acknowledge).
  * The main process mounts `router` on its Express app before any body parser (the signature is over
  * the raw body). Bolt is loaded here only, lazily, so nothing else pays for it.
  */
 import type { App, ExpressReceiver, Logger, LogLevel } from '@slack/bolt'
 import type { RequestHandler } from 'express'
 import { authorize, decidePermission, isRole, whoMay, type Role } from '../../platform/auth/roles'
+import { ACKNOWLEDGE_ACTION } from './blocks'
 import type { Incident } from '../../platform/store/model'
 import { normalizeApiUrl, parseSlackUserRoles } from '../../platform/config/slack'
 import { APPROVE_ACTION, REJECT_ACTION, SLACK_ACTIONS_ENDPOINT } from './config'
@@ -17,6 +19,13 @@ export type DecisionResult = { ok: true } | { conflict: string }
 export interface SlackDecision {
   incidentId: string
   decision: 'approve' | 'reject'
+  by: string
+  role: Role
+}
+
+/** An Acknowledge click by a Slack user whose role may acknowledge. */
+export interface SlackAcknowledgement {
+  incidentId: string
   by: string
   role: Role
 }
@@ -36,6 +45,12 @@ export interface SlackApprovalsOptions {
   getIncident(id: string): Promise<Incident | null>
   /** Applies the decision; answers {conflict} when the incident was already decided. */
   onDecision(d: SlackDecision): Promise<DecisionResult>
+  /**
+   * Records an acknowledgement (the Acknowledge button); answers {conflict} when the incident is
+   * acknowledged already, closed or unknown. Without it, a click is answered that Slack cannot
+   * acknowledge here.
+   */
+  onAcknowledge?(a: SlackAcknowledgement): Promise<DecisionResult>
   log?: SlackLog
   /** For tests of the timestamp window. */
   now?: () => number
@@ -175,6 +190,62 @@ export async function createSlackApprovals(opts: SlackApprovalsOptions): Promise
         log?.('warn', 'slack: could not update the approval message', { incidentId, error: (err as Error).message })
       }
     }
+  })
+  // Acknowledge: the clicking user's role comes from the same user → role map as approvals, and
+  // taking an incident needs an operator (any incident: it changes nothing Sentinel does). The
+  // message itself is redrawn by the notifier once the acknowledgement is stored; here the click
+  // is answered, and only a refusal or a conflict is said, to the clicker alone.
+  app.action(ACKNOWLEDGE_ACTION, async ({ ack, body, action, client, respond }) => {
+    await ack()
+    if (body.type !== 'block_actions' || action.type !== 'button') return
+    const user = body.user.id
+    const channel = body.channel?.id ?? body.container?.channel_id
+    const incidentId = action.value ?? ''
+    const tell = async (text: string) => {
+      try {
+        if (!channel) throw new Error('no channel in the payload')
+        await client.chat.postEphemeral({ channel, user, text })
+      } catch (err) {
+        try {
+          await respond({ response_type: 'ephemeral', replace_original: false, text })
+        } catch (err2) {
+          log?.('warn', 'slack: could not tell the user', {
+            error: (err as Error).message,
+            fallback: (err2 as Error).message,
+          })
+        }
+      }
+    }
+    if (!INCIDENT_ID.test(incidentId)) return tell('This button names no valid incident; nothing was changed.')
+    const role = userRoles[user]
+    if (!isRole(role)) {
+      log?.('warn', 'slack: acknowledgement by a user without a role refused', { user, incidentId })
+      return tell(
+        `You have no Sentinel role, so you cannot acknowledge incident \`${incidentId}\`. Nothing was changed.`,
+      )
+    }
+    if (!authorize(role, 'acknowledge')) {
+      log?.('info', 'slack: acknowledgement refused for the role', { user, role, incidentId })
+      return tell(
+        `Only ${whoMay('acknowledge')} may acknowledge incident \`${incidentId}\`, and you are ${role === 'viewer' ? 'a viewer' : `an ${role}`}. Nothing was changed.`,
+      )
+    }
+    if (!opts.onAcknowledge)
+      return tell(
+        `Sentinel cannot take acknowledgements from Slack here; use the dashboard or POST /api/incidents/${incidentId}/ack. Nothing was changed.`,
+      )
+    const by = `slack:${user}`
+    let result: DecisionResult
+    try {
+      result = await opts.onAcknowledge({ incidentId, by, role })
+    } catch (err) {
+      log?.('error', 'slack: recording an acknowledgement failed', { incidentId, error: (err as Error).message })
+      return tell(
+        `Sentinel could not record your acknowledgement of \`${incidentId}\`: please try again or use the dashboard.`,
+      )
+    }
+    if ('conflict' in result) return tell(`Incident \`${incidentId}\`: ${result.conflict}. Nothing was changed.`)
+    log?.('info', 'slack: acknowledgement recorded', { incidentId, by, role })
   })
   app.error(async (err) => {
     log?.('error', 'slack: handler error', { error: err.message })

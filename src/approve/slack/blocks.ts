@@ -76,10 +76,28 @@ const OUTCOME_HEAD: Record<OutcomeInfo['status'], string> = {
   escalated: ':sos: *Escalated*',
 }
 
-/** The whole approval message: with buttons until decided, then the decision and later the outcome. */
+/** The on-call Acknowledge button ("I take this incident"); its value is the incident id. */
+export const ACKNOWLEDGE_ACTION = 'sentinel_ack'
+/** The actions block that holds Acknowledge alone (when there are no approval buttons beside it). */
+export const ACKNOWLEDGE_BLOCK = 'sentinel_acknowledge'
+
+export function acknowledgeButton(incidentId: string): Button {
+  return {
+    type: 'button',
+    action_id: ACKNOWLEDGE_ACTION,
+    text: { type: 'plain_text', text: 'Acknowledge', emoji: true },
+    value: incidentId,
+  }
+}
+
+/**
+ * The whole approval message: with buttons until decided, then the decision and later the outcome.
+ * `acknowledge` adds the on-call Acknowledge button: beside Approve and Reject while they are
+ * shown, alone in its own actions block after the decision.
+ */
 export function approvalMessage(
   incident: Incident,
-  state: { decision?: DecisionInfo; outcome?: OutcomeInfo } = {},
+  state: { decision?: DecisionInfo; outcome?: OutcomeInfo; acknowledge?: boolean } = {},
 ): { text: string; blocks: Block[] } {
   const risk = incident.decision?.risk ?? 'high'
   const needed = decidePermission(risk, incident.decision?.approverRole)
@@ -148,10 +166,13 @@ export function approvalMessage(
           style: 'danger',
           value: incident.id,
         },
+        ...(state.acknowledge ? [acknowledgeButton(incident.id)] : []),
       ],
     })
   } else {
     blocks.push(mrkdwn(decisionText(state.decision)))
+    if (state.acknowledge)
+      blocks.push({ type: 'actions', block_id: ACKNOWLEDGE_BLOCK, elements: [acknowledgeButton(incident.id)] })
   }
   if (state.outcome) {
     blocks.push(

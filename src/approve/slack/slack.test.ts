@@ -14,6 +14,7 @@ import {
 } from '../../../tests/helpers/slack-standin'
 import type { Incident, RiskLevel } from '../../platform/store/model'
 import { createSlackApprovals, type SlackApprovals, type SlackDecision } from './index'
+import type { SlackAcknowledgement } from './app'
 import {
   canonicalPath,
   checkSlackSignature,
@@ -85,6 +86,7 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
   let url: string
   const incidents = new Map<string, Incident>()
   const decisions: SlackDecision[] = []
+  const acks: SlackAcknowledgement[] = []
   const logs: string[] = []
 
   before(async () => {
@@ -105,6 +107,13 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
         if (!inc || inc.status !== 'awaiting_approval') return { conflict: 'already decided' }
         inc.status = d.decision === 'approve' ? 'remediating' : 'escalated'
         decisions.push(d)
+        return { ok: true }
+      },
+      onAcknowledge: async (a) => {
+        if (a.incidentId === 'inc-ack-store-down') throw new Error('Connection is closed.')
+        const first = acks.find((x) => x.incidentId === a.incidentId)
+        if (first) return { conflict: `already acknowledged by <@${first.by.slice('slack:'.length)}>` }
+        acks.push(a)
         return { ok: true }
       },
       log: (level, msg, data) => logs.push(`${level} ${msg} ${JSON.stringify(data ?? {})}`),
@@ -155,6 +164,80 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
       ...extra,
     })
   const ephemeralsFor = (user: string) => slack.callsTo('chat.postEphemeral').filter((c) => c.args.user === user)
+  const ackClick = (user: string, id: string, ref: { channel: string; ts: string }) =>
+    sendSignedInteraction({
+      url,
+      signingSecret: SECRET,
+      payload: blockActionPayload({
+        userId: user,
+        actionId: 'sentinel_ack',
+        value: id,
+        channel: ref.channel,
+        messageTs: ref.ts,
+        responseUrl: slack.responseUrl(),
+      }),
+    })
+
+  test('Acknowledge: an operator takes the incident with a signed click; a second click is told who has it', async () => {
+    const { ref } = await post('inc-ack', 'medium')
+    slack.calls.length = 0
+    assert.equal((await ackClick(OPERATOR, 'inc-ack', ref)).status, 200)
+    await waitFor(() => acks.some((a) => a.incidentId === 'inc-ack'), {
+      timeoutMs: 10_000,
+      what: 'the acknowledgement',
+    })
+    assert.deepEqual(
+      acks.filter((a) => a.incidentId === 'inc-ack'),
+      [{ incidentId: 'inc-ack', by: `slack:${OPERATOR}`, role: 'operator' }],
+    )
+    await sleep(200)
+    // The notifier redraws the message from the stored incident: nothing here updates it or says anything.
+    assert.equal(slack.callsTo('chat.update').length, 0)
+    assert.equal(slack.callsTo('chat.postEphemeral').length, 0)
+    assert.ok(logs.some((l) => l.startsWith('info slack: acknowledgement recorded') && l.includes('inc-ack')))
+
+    assert.equal((await ackClick(ADMIN, 'inc-ack', ref)).status, 200)
+    await waitFor(() => ephemeralsFor(ADMIN).length > 0, { timeoutMs: 10_000, what: 'the conflict message' })
+    assert.equal(
+      ephemeralsFor(ADMIN)[0].args.text,
+      `Incident \`inc-ack\`: already acknowledged by <@${OPERATOR}>. Nothing was changed.`,
+    )
+    assert.equal(ephemeralsFor(ADMIN)[0].args.channel, ref.channel)
+    assert.equal(acks.filter((a) => a.incidentId === 'inc-ack').length, 1)
+    assert.equal(decisions.filter((d) => d.incidentId === 'inc-ack').length, 0, 'acknowledging decides nothing')
+  })
+
+  test('Acknowledge: viewers and users without a role are refused, each told why; nothing is recorded', async () => {
+    const { ref } = await post('inc-ack-view', 'high')
+    slack.calls.length = 0
+    const before = acks.length
+    await ackClick(VIEWER, 'inc-ack-view', ref)
+    await ackClick('U0STRANGER', 'inc-ack-view', ref)
+    await ackClick(OPERATOR, 'not a valid id!', ref)
+    await waitFor(
+      () => ephemeralsFor(VIEWER).length && ephemeralsFor('U0STRANGER').length && ephemeralsFor(OPERATOR).length,
+      { timeoutMs: 10_000, what: 'three refusals' },
+    )
+    assert.equal(
+      ephemeralsFor(VIEWER)[0].args.text,
+      'Only an operator or an admin may acknowledge incident `inc-ack-view`, and you are a viewer. Nothing was changed.',
+    )
+    assert.match(
+      ephemeralsFor('U0STRANGER')[0].args.text,
+      /no Sentinel role, so you cannot acknowledge incident `inc-ack-view`/,
+    )
+    assert.match(ephemeralsFor(OPERATOR)[0].args.text, /names no valid incident/)
+    assert.equal(acks.length, before)
+  })
+
+  test('Acknowledge: a failure to record it tells the clicker to try again', async () => {
+    const { ref } = await post('inc-ack-store-down', 'medium')
+    slack.calls.length = 0
+    await ackClick(ADMIN, 'inc-ack-store-down', ref)
+    await waitFor(() => ephemeralsFor(ADMIN).length > 0, { timeoutMs: 10_000, what: 'the message to the clicker' })
+    assert.match(ephemeralsFor(ADMIN)[0].args.text, /could not record your acknowledgement of `inc-ack-store-down`/)
+    assert.ok(logs.some((l) => l.startsWith('error slack: recording an acknowledgement failed')))
+  })
 
   test('postApprovalRequest posts one Block Kit message with the facts and both buttons', async () => {
     const { ref } = await post('inc-post', 'medium', 'web <!channel> & friends down')
@@ -472,6 +555,46 @@ describe('Slack approvals through Bolt, against a Slack stand-in', () => {
   test('Slack API errors surface as errors', async () => {
     slack.failNext('chat.postMessage', 'channel_not_found')
     await assert.rejects(approvals.messenger.postApprovalRequest(incident('inc-err', 'low')), /channel_not_found/)
+  })
+})
+
+describe('Acknowledge without an onAcknowledge callback', () => {
+  test('the click is answered, and the clicker told to use the dashboard or the API', async () => {
+    const slack = await startSlackStandIn({ token: TOKEN })
+    const approvals = await createSlackApprovals({
+      botToken: TOKEN,
+      signingSecret: SECRET,
+      channel: CHANNEL,
+      apiUrl: slack.apiUrl,
+      userRoles: `${OPERATOR}:operator`,
+      getIncident: async () => null,
+      onDecision: async () => ({ ok: true }),
+    })
+    const app = express()
+    app.use(approvals.router)
+    const server = app.listen(0, '127.0.0.1')
+    await new Promise((r) => server.once('listening', r))
+    try {
+      const u = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/actions`
+      const payload = blockActionPayload({
+        userId: OPERATOR,
+        actionId: 'sentinel_ack',
+        value: 'inc_x_1',
+        channel: CHANNEL,
+        messageTs: '1.000001',
+        responseUrl: slack.responseUrl(),
+      })
+      assert.equal((await sendSignedInteraction({ url: u, signingSecret: SECRET, payload })).status, 200)
+      await waitFor(() => slack.callsTo('chat.postEphemeral').length > 0, { timeoutMs: 10_000, what: 'the answer' })
+      assert.match(
+        slack.callsTo('chat.postEphemeral')[0].args.text,
+        /cannot take acknowledgements from Slack here; use the dashboard or POST \/api\/incidents\/inc_x_1\/ack/,
+      )
+    } finally {
+      server.closeAllConnections()
+      await new Promise((r) => server.close(r))
+      await slack.close()
+    }
   })
 })
 

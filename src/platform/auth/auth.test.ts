@@ -52,6 +52,8 @@ describe('permission table', () => {
       'alert:test': false,
       chaos: false,
       audit: false,
+      acknowledge: false,
+      silence: false,
     },
     operator: {
       read: true,
@@ -62,6 +64,8 @@ describe('permission table', () => {
       'alert:test': false,
       chaos: false,
       audit: false,
+      acknowledge: true,
+      silence: true,
     },
     admin: {
       read: true,
@@ -72,6 +76,8 @@ describe('permission table', () => {
       'alert:test': true,
       chaos: true,
       audit: true,
+      acknowledge: true,
+      silence: true,
     },
   }
   for (const role of ROLES) {

@@ -16,6 +16,8 @@ export const PERMISSIONS = [
   'alert:test',
   'chaos',
   'audit',
+  'acknowledge',
+  'silence',
 ] as const
 export type Permission = (typeof PERMISSIONS)[number]
 
@@ -30,6 +32,9 @@ export const MINIMUM_ROLE: Readonly<Record<Permission, Role>> = Object.freeze({
   'alert:test': 'admin',
   chaos: 'admin',
   audit: 'admin',
+  // On call: taking an incident (it stops re-paging) and muting pages with a silence.
+  acknowledge: 'operator',
+  silence: 'operator',
 })
 
 const rank = (r: Role) => ROLES.indexOf(r)

@@ -172,6 +172,23 @@ export const configSchema = z.object({
   LLM_PRICE_INPUT_PER_MTOK: num(0.55, 0, 10_000),
   LLM_PRICE_OUTPUT_PER_MTOK: num(2.19, 0, 10_000),
   APPROVAL_TIMEOUT_SECONDS: int(900, 10, 7 * 86400),
+  // On-call notifications (src/notify/config.ts): the routing file, checked at start.
+  NOTIFY_CONFIG: optionalString,
+  // Wins over the routing file's escalation.after; fractions allowed (0.1 = 6 s, for drills and tests).
+  ESCALATE_AFTER_MINUTES: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined
+      const n = Number(v)
+      if (!Number.isFinite(n) || n < 0.01 || n > 7 * 24 * 60) {
+        ctx.addIssue({ code: 'custom', message: `expected minutes from 0.01 to ${7 * 24 * 60}, got "${v}"` })
+        return z.NEVER
+      }
+      return n
+    }),
+  // The dashboard's address as people reach it, for the links in pages (else pages carry no link).
+  SENTINEL_PUBLIC_URL: optionalUrl,
   SLACK_BOT_TOKEN: optionalString,
   SLACK_SIGNING_SECRET: optionalString,
   SLACK_CHANNEL: optionalString,
@@ -193,6 +210,8 @@ export const configSchema = z.object({
   CORS_ORIGINS: originList,
   METRICS_TOKEN: optionalSecret(24, ' (it guards /metrics; make one with `openssl rand -hex 24`)'),
   MAX_BODY_BYTES: int(1024 * 1024, 1024, 16 * 1024 * 1024),
+  // At least 5 s: a page must be able to open its stream with a token it has just been given.
+  STREAM_TOKEN_TTL_SECONDS: int(60, 5, 3600),
   STREAM_MAX_SECONDS: int(900, 0, 86400),
   SANDBOX_DIR: text('./sandbox'),
   SANDBOX_QUARANTINE_RETENTION_SECONDS: int(86400, 60, 90 * 86400),

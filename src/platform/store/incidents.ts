@@ -13,6 +13,7 @@ import { getRedis, stateKey } from './redis'
 import { assertTransition, isClosed, isTerminal, openedIncident } from './lifecycle'
 import type { Alert, Incident } from './model'
 import { incidentSummary } from './summary'
+import { NOTIFY_OUTBOX, OUTBOX_MAX, outboxEntries } from './notify-outbox'
 
 export { isTerminal }
 
@@ -39,12 +40,16 @@ redis.call('SET', KEYS[2], ARGV[2])
 redis.call('SADD', KEYS[3], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
 redis.call('SET', KEYS[5], ARGV[4])
+for _, entry in ipairs(cjson.decode(ARGV[5])) do
+  redis.call('XADD', KEYS[6], 'MAXLEN', '~', '${OUTBOX_MAX}', '*', 'entry', entry)
+end
 return {1, ARGV[1]}
 `
 
 // Replaces the document (and its summary, KEYS[4] / ARGV[6]) when its stored version matches; keeps
 // the indexes in step. ARGV[4]: the incident is no longer being worked on; ARGV[5]: its fingerprint
-// is free for a new incident.
+// is free for a new incident; ARGV[7]: the notification outbox entries (./notify-outbox.ts) the
+// write makes, appended to KEYS[5] in the same script so a change and its page commit together.
 const CAS_LUA = `
 local cur = redis.call('GET', KEYS[1])
 if not cur then return -1 end
@@ -57,6 +62,9 @@ if ARGV[4] == '1' then
   if ARGV[5] == '1' and redis.call('GET', KEYS[3]) == ARGV[3] then redis.call('DEL', KEYS[3]) end
 else
   redis.call('SADD', KEYS[2], ARGV[3])
+end
+for _, entry in ipairs(cjson.decode(ARGV[7])) do
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', '${OUTBOX_MAX}', '*', 'entry', entry)
 end
 return 1
 `
@@ -103,16 +111,18 @@ export class IncidentStore {
     const id = incident.id
     const [created, holder] = (await this.redis.eval(
       CREATE_LUA,
-      5,
+      6,
       fingerprintKey(alert.fingerprint),
       incidentKey(id),
       OPEN_SET,
       BY_TIME,
       summaryKey(id),
+      NOTIFY_OUTBOX,
       id,
       JSON.stringify(incident),
       String(Date.parse(nowIso)),
       JSON.stringify(incidentSummary(incident)),
+      JSON.stringify(outboxEntries(null, incident)),
     )) as [number, string]
     if (created === 1) {
       await this.redis.set(lastKey(alert.fingerprint), id, 'EX', 30 * 86400)
@@ -147,7 +157,7 @@ export class IncidentStore {
       if (!current) throw new Error(`incident ${id} not found`)
       const next = this.mutated(current, mutate)
       if (!next) return current
-      const ok = (await this.redis.eval(CAS_LUA, 4, ...this.casArgs(current, next))) as number
+      const ok = (await this.redis.eval(CAS_LUA, 5, ...this.casArgs(current, next))) as number
       if (ok === 1) {
         await this.afterWrite(current, next)
         return next
@@ -175,7 +185,7 @@ export class IncidentStore {
     }
     if (writes.length) {
       const pipeline = this.redis.pipeline()
-      for (const w of writes) pipeline.eval(CAS_LUA, 4, ...this.casArgs(w.current, w.next))
+      for (const w of writes) pipeline.eval(CAS_LUA, 5, ...this.casArgs(w.current, w.next))
       const replies = (await pipeline.exec()) ?? []
       await Promise.all(
         writes.map(async (w, n) => {
@@ -208,6 +218,7 @@ export class IncidentStore {
       OPEN_SET,
       fingerprintKey(current.fingerprint),
       summaryKey(current.id),
+      NOTIFY_OUTBOX,
       String(current.version),
       JSON.stringify(next),
       current.id,
@@ -216,6 +227,7 @@ export class IncidentStore {
       // alert does not open another one; closed ones (resolved, suppressed) free it.
       isClosed(next) ? '1' : '0',
       JSON.stringify(incidentSummary(next)),
+      JSON.stringify(outboxEntries(current, next)),
     ]
   }
 

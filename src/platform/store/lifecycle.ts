@@ -177,6 +177,7 @@ export const TIMELINE_STAGES = [
   'resolved',
   'escalated',
   'suppressed',
+  'acknowledged',
   'note',
 ] as const
 
@@ -474,6 +475,20 @@ export function escalate(i: Incident, entry: EntryInput): boolean {
   if (i.status === 'escalated') return false
   moveTo(i, 'escalated', 'escalate')
   push(i, 'escalated', entry)
+  return true
+}
+
+/**
+ * A person takes the incident (POST /api/incidents/:id/ack, the Slack or dashboard button): it
+ * stops re-paging and the paging services are told. The status does not move: Sentinel's own work
+ * (a fix, its verification) goes on. False when it is acknowledged already (the first one owns
+ * it) or closed (nothing left to take).
+ */
+export function acknowledge(i: Incident, entry: EntryInput): boolean {
+  if (i.acknowledgement || isClosed(i)) return false
+  const at = entry.at ?? new Date().toISOString()
+  i.acknowledgement = { by: entry.actor, at }
+  push(i, 'acknowledged', { ...entry, at })
   return true
 }
 

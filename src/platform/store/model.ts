@@ -107,6 +107,8 @@ export interface Incident {
   openedAt: string
   updatedAt: string
   resolvedAt?: string
+  /** Who took the incident and when (the lifecycle's acknowledge): it stops re-paging. */
+  acknowledgement?: { by: string; at: string }
   test?: boolean
   /** Incremented on every write; the store's compare-and-set checks it. */
   version: number

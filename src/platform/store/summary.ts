@@ -21,6 +21,7 @@ export type IncidentSummary = Pick<
   | 'openedAt'
   | 'updatedAt'
   | 'resolvedAt'
+  | 'acknowledgement'
   | 'test'
   | 'version'
 > & {
@@ -61,6 +62,7 @@ export function incidentSummary(i: Incident): IncidentSummary {
     openedAt: i.openedAt,
     updatedAt: i.updatedAt,
     ...(i.resolvedAt ? { resolvedAt: i.resolvedAt } : {}),
+    ...(i.acknowledgement ? { acknowledgement: i.acknowledgement } : {}),
     ...(i.test ? { test: true } : {}),
     version: i.version,
     alert: {

@@ -98,6 +98,17 @@ export const SHARED_METRICS = {
     'Analyses that fell back to the rule analyser, by reason',
     ['reason'],
   ),
+  notifications: counter(
+    'sentinel_notifications_total',
+    'Notification attempts and outcomes, by receiver and result (delivered, failed, dead, skipped, muted)',
+    ['receiver', 'result'],
+  ),
+  notificationLatency: histogram(
+    'sentinel_notification_delivery_seconds',
+    'From the incident event to its notification accepted by the receiver',
+    ['receiver'],
+    [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600],
+  ),
 } as const satisfies Record<string, SharedDef>
 
 export const METRICS_KEY_PREFIX = 'sentinel:metrics:'
@@ -125,6 +136,8 @@ export interface MetricsRecorder {
     reason?: string
   }): Promise<void>
   analyserFallback(l: { reason: string }): Promise<void>
+  /** One notification attempt or outcome; `seconds` (event to acceptance) when it was delivered. */
+  notification(l: { receiver: string; result: string; seconds?: number }): Promise<void>
 }
 
 /**
@@ -198,6 +211,13 @@ export function metricsRecorder(redis: MetricsRedis, opts: { keyPrefix?: string;
         ),
       ),
     analyserFallback: (l) => write([{ def: M.analyserFallbacks, labels: l, value: 1 }]),
+    notification: ({ receiver, result, seconds }) =>
+      write(
+        some(
+          { def: M.notifications, labels: { receiver, result }, value: 1 },
+          seconds !== undefined && { def: M.notificationLatency, labels: { receiver }, value: seconds },
+        ),
+      ),
   }
 }
 
