@@ -91,7 +91,10 @@ export function matchFaultsToIncidents(faults: FaultRecord[], incidents: Inciden
     // first, so that a later fault's own incident is not credited to this one.
     let hit = byTime.find(
       (i) =>
-        Date.parse(i.openedAt) < from && (!i.resolvedAt || Date.parse(i.resolvedAt) >= at - SKEW_MS) && provokes(f, i),
+        // Opened before the fault: beyond the skew, or credited to an earlier fault already.
+        (Date.parse(i.openedAt) < from || (taken.has(i.id) && Date.parse(i.openedAt) <= at)) &&
+        (!i.resolvedAt || Date.parse(i.resolvedAt) >= at - SKEW_MS) &&
+        provokes(f, i),
     )
     const shared = !!hit
     hit ??= byTime.find(
