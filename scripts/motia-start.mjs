@@ -19,6 +19,7 @@ import { RedisCronAdapter } from '@motiadev/adapter-redis-cron'
 import { RedisStateAdapter } from '@motiadev/adapter-redis-state'
 import { RedisStreamAdapterManager } from '@motiadev/adapter-redis-streams'
 import { generateLockedData } from '../node_modules/motia/dist/generate-locked-data.mjs'
+import { lockedDataInProcess } from './step-configs.mjs'
 import { loadMotiaConfig } from '../node_modules/motia/dist/load-motia-config.mjs'
 import { processPlugins } from '../node_modules/motia/dist/plugins/process-plugins.mjs'
 import {
@@ -74,12 +75,14 @@ async function main() {
     cronAdapter: new RedisCronAdapter(redisClient),
     streamAdapter: new RedisStreamAdapterManager(redisClient),
   }
-  const lockedData = await generateLockedData({
+  // Step configs read in this process (scripts/step-configs.mjs), not one Node process per step.
+  const registry = {
     projectDir: baseDir,
     streamAdapter: adapters.streamAdapter,
     redisClient,
     streamAuth: appConfig.streamAuth,
-  })
+  }
+  const lockedData = (await lockedDataInProcess({ ...registry, jiti })) ?? (await generateLockedData(registry))
   // Every API step Motia knows is served by the main process (src/app/http/api-steps.ts); Motia's own
   // route for it stays registered but is never reached, since the front door answers all of /api.
   const apiSteps = []

@@ -7,7 +7,7 @@
 import type { App, ExpressReceiver, Logger, LogLevel } from '@slack/bolt'
 import type { RequestHandler } from 'express'
 import { authorize, decidePermission, isRole, whoMay, type Role } from '../../platform/auth/roles'
-import { ACKNOWLEDGE_ACTION } from './blocks'
+import { ACKNOWLEDGE_ACTION, OPEN_ACTION } from './blocks'
 import type { Incident } from '../../platform/store/model'
 import { normalizeApiUrl, parseSlackUserRoles } from '../../platform/config/slack'
 import { APPROVE_ACTION, REJECT_ACTION, SLACK_ACTIONS_ENDPOINT } from './config'
@@ -120,15 +120,18 @@ export async function createSlackApprovals(opts: SlackApprovalsOptions): Promise
   })
   const messenger = createSlackMessenger({ botToken: opts.botToken, channel: opts.channel, apiUrl })
 
-  app.action(new RegExp(`^(${APPROVE_ACTION}|${REJECT_ACTION})$`), async ({ ack, body, action, client, respond }) => {
-    await ack()
-    if (body.type !== 'block_actions' || action.type !== 'button') return
+  /**
+   * What every button click starts with: who clicked where, a way to answer the clicker alone
+   * (chat.postEphemeral, or the click's response_url when that fails), and the checks that need no
+   * incident (a valid incident id, a role). Null when the click was answered already.
+   */
+  type Click = Parameters<Parameters<typeof app.action>[1]>[0]
+  const clickFrom = async ({ body, action, client, respond }: Click, verb: string) => {
+    if (body.type !== 'block_actions' || action.type !== 'button') return null
     const user = body.user.id
     const channel = body.channel?.id ?? body.container?.channel_id
     const ts = body.message?.ts ?? body.container?.message_ts
     const incidentId = action.value ?? ''
-    const decision = (action as { action_id?: string }).action_id === APPROVE_ACTION ? 'approve' : 'reject'
-    // Only the clicking user sees these: chat.postEphemeral, or the click's response_url when that fails.
     const tell = async (text: string) => {
       try {
         if (!channel) throw new Error('no channel in the payload')
@@ -144,14 +147,26 @@ export async function createSlackApprovals(opts: SlackApprovalsOptions): Promise
         }
       }
     }
-    if (!INCIDENT_ID.test(incidentId)) return tell('This button names no valid incident; nothing was changed.')
+    if (!INCIDENT_ID.test(incidentId)) {
+      await tell('This button names no valid incident; nothing was changed.')
+      return null
+    }
     const role = userRoles[user]
     if (!isRole(role)) {
-      log?.('warn', 'slack: decision by a user without a role refused', { user, incidentId })
-      return tell(
-        `You have no Sentinel role, so you cannot ${decision} incident \`${incidentId}\`. Nothing was changed.`,
-      )
+      log?.('warn', `slack: ${verb} by a user without a role refused`, { user, incidentId })
+      await tell(`You have no Sentinel role, so you cannot ${verb} incident \`${incidentId}\`. Nothing was changed.`)
+      return null
     }
+    const roleName = role === 'viewer' ? 'a viewer' : `an ${role}`
+    return { user, channel, ts, incidentId, tell, role, roleName, by: `slack:${user}` }
+  }
+
+  app.action(new RegExp(`^(${APPROVE_ACTION}|${REJECT_ACTION})$`), async (args) => {
+    await args.ack()
+    const decision = (args.action as { action_id?: string }).action_id === APPROVE_ACTION ? 'approve' : 'reject'
+    const click = await clickFrom(args, decision)
+    if (!click) return
+    const { channel, ts, incidentId, tell, role, roleName, by, user } = click
     let incident: Awaited<ReturnType<typeof opts.getIncident>>
     try {
       incident = await opts.getIncident(incidentId)
@@ -168,10 +183,9 @@ export async function createSlackApprovals(opts: SlackApprovalsOptions): Promise
     if (!authorize(role, needed)) {
       log?.('info', 'slack: decision refused for the role', { user, role, incidentId, risk })
       return tell(
-        `Incident \`${incidentId}\` is *${risk}* risk: only ${whoMay(needed)} may ${decision} it, and you are ${role === 'viewer' ? 'a viewer' : `an ${role}`}. Nothing was changed.`,
+        `Incident \`${incidentId}\` is *${risk}* risk: only ${whoMay(needed)} may ${decision} it, and you are ${roleName}. Nothing was changed.`,
       )
     }
-    const by = `slack:${user}`
     let result: DecisionResult
     try {
       result = await opts.onDecision({ incidentId, decision, by, role })
@@ -195,46 +209,21 @@ export async function createSlackApprovals(opts: SlackApprovalsOptions): Promise
   // taking an incident needs an operator (any incident: it changes nothing Sentinel does). The
   // message itself is redrawn by the notifier once the acknowledgement is stored; here the click
   // is answered, and only a refusal or a conflict is said, to the clicker alone.
-  app.action(ACKNOWLEDGE_ACTION, async ({ ack, body, action, client, respond }) => {
-    await ack()
-    if (body.type !== 'block_actions' || action.type !== 'button') return
-    const user = body.user.id
-    const channel = body.channel?.id ?? body.container?.channel_id
-    const incidentId = action.value ?? ''
-    const tell = async (text: string) => {
-      try {
-        if (!channel) throw new Error('no channel in the payload')
-        await client.chat.postEphemeral({ channel, user, text })
-      } catch (err) {
-        try {
-          await respond({ response_type: 'ephemeral', replace_original: false, text })
-        } catch (err2) {
-          log?.('warn', 'slack: could not tell the user', {
-            error: (err as Error).message,
-            fallback: (err2 as Error).message,
-          })
-        }
-      }
-    }
-    if (!INCIDENT_ID.test(incidentId)) return tell('This button names no valid incident; nothing was changed.')
-    const role = userRoles[user]
-    if (!isRole(role)) {
-      log?.('warn', 'slack: acknowledgement by a user without a role refused', { user, incidentId })
-      return tell(
-        `You have no Sentinel role, so you cannot acknowledge incident \`${incidentId}\`. Nothing was changed.`,
-      )
-    }
+  app.action(ACKNOWLEDGE_ACTION, async (args) => {
+    await args.ack()
+    const click = await clickFrom(args, 'acknowledge')
+    if (!click) return
+    const { incidentId, tell, role, roleName, by, user } = click
     if (!authorize(role, 'acknowledge')) {
       log?.('info', 'slack: acknowledgement refused for the role', { user, role, incidentId })
       return tell(
-        `Only ${whoMay('acknowledge')} may acknowledge incident \`${incidentId}\`, and you are ${role === 'viewer' ? 'a viewer' : `an ${role}`}. Nothing was changed.`,
+        `Only ${whoMay('acknowledge')} may acknowledge incident \`${incidentId}\`, and you are ${roleName}. Nothing was changed.`,
       )
     }
     if (!opts.onAcknowledge)
       return tell(
         `Sentinel cannot take acknowledgements from Slack here; use the dashboard or POST /api/incidents/${incidentId}/ack. Nothing was changed.`,
       )
-    const by = `slack:${user}`
     let result: DecisionResult
     try {
       result = await opts.onAcknowledge({ incidentId, by, role })
@@ -246,6 +235,11 @@ export async function createSlackApprovals(opts: SlackApprovalsOptions): Promise
     }
     if ('conflict' in result) return tell(`Incident \`${incidentId}\`: ${result.conflict}. Nothing was changed.`)
     log?.('info', 'slack: acknowledgement recorded', { incidentId, by, role })
+  })
+  // The notification's "Open in Sentinel" link button: Slack sends a click for link buttons too,
+  // and shows the user an error unless it is acknowledged.
+  app.action(OPEN_ACTION, async ({ ack }) => {
+    await ack()
   })
   app.error(async (err) => {
     log?.('error', 'slack: handler error', { error: err.message })

@@ -78,6 +78,8 @@ const OUTCOME_HEAD: Record<OutcomeInfo['status'], string> = {
 
 /** The on-call Acknowledge button ("I take this incident"); its value is the incident id. */
 export const ACKNOWLEDGE_ACTION = 'sentinel_ack'
+/** The notification's "Open in Sentinel" link button (a click Slack still sends, to be acknowledged). */
+export const OPEN_ACTION = 'sentinel_open'
 /** The actions block that holds Acknowledge alone (when there are no approval buttons beside it). */
 export const ACKNOWLEDGE_BLOCK = 'sentinel_acknowledge'
 

@@ -34,6 +34,7 @@ import {
   escapeText,
   type Block,
   type OutcomeInfo,
+  OPEN_ACTION,
 } from '../../approve/slack/blocks'
 import { normalizeApiUrl } from '../../platform/config/slack'
 import { groupOf, isClosed, lifecycleDescription } from '../../platform/store/lifecycle'
@@ -175,7 +176,7 @@ export function slackIncidentMessage(n: Notification): { text: string; blocks: B
   if (n.url && /^https?:\/\//i.test(n.url))
     buttons.push({
       type: 'button',
-      action_id: 'sentinel_open',
+      action_id: OPEN_ACTION,
       text: { type: 'plain_text', text: 'Open in Sentinel', emoji: true },
       url: n.url,
     })

@@ -55,6 +55,27 @@ describe('configuration', () => {
     }
   })
 
+  it('bounds the stream-token lifetime and the escalation delay, naming both in one error', () => {
+    const dir = emptyDir()
+    try {
+      const ok = loadConfig({ STREAM_TOKEN_TTL_SECONDS: '20', ESCALATE_AFTER_MINUTES: '0.05' }, dir)
+      assert.equal(ok.STREAM_TOKEN_TTL_SECONDS, 20)
+      assert.equal(ok.ESCALATE_AFTER_MINUTES, 0.05)
+      assert.equal(loadConfig({}, dir).ESCALATE_AFTER_MINUTES, undefined, 'unset: the routing file decides')
+      assert.throws(
+        () => loadConfig({ STREAM_TOKEN_TTL_SECONDS: '4', ESCALATE_AFTER_MINUTES: 'soon' }, dir),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError)
+          assert.match(err.message, /STREAM_TOKEN_TTL_SECONDS: expected a whole number from 5 to 3600, got "4"/)
+          assert.match(err.message, /ESCALATE_AFTER_MINUTES: expected minutes from 0.01 to 10080, got "soon"/)
+          return true
+        },
+      )
+    } finally {
+      rmSync(dir, { recursive: true })
+    }
+  })
+
   it('refuses a port the Workbench cannot serve next to, unless the Workbench is off', () => {
     const dir = emptyDir()
     try {
