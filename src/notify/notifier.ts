@@ -32,8 +32,13 @@ import { DeliveryError, type Notification, type Receiver } from './types'
 const GROUP = 'notifier'
 const TRACKING = 'sentinel:notify:tracking'
 const trackKey = (id: string) => `sentinel:notify:track:${id}`
-/** A delivery worker that dies mid-call leaves its lane to others after this long. */
-const LEASE_MS = 60_000
+/**
+ * A delivery worker that dies mid-call leaves its lane to others after the delivery timeout and
+ * this margin (the Redis round trips around the call): short, so that a restarted Sentinel takes
+ * its own interrupted lanes back within seconds. A worker slower than its lease may deliver a head
+ * that another took too: the receiver drops that duplicate by its idempotency key.
+ */
+const LEASE_MARGIN_MS = 5_000
 /** An outbox entry another notifier took and never acknowledged is taken over after this long. */
 const STALE_ENTRY_MS = 60_000
 
@@ -292,7 +297,7 @@ export function startNotifier(deps: NotifierDeps): Notifier {
     claiming = true
     let due: Delivery[]
     try {
-      due = await queue.claim(now(), LEASE_MS, room)
+      due = await queue.claim(now(), config.delivery.timeoutMs + LEASE_MARGIN_MS, room)
     } finally {
       claiming = false
     }

@@ -249,6 +249,9 @@ describe('on-call notifications (real Sentinel; PagerDuty, Opsgenie, SMTP, Slack
       what: 'the PagerDuty incident resolved and the Opsgenie alert closed',
     })
     for (const s of [hook, level2, pd, og, smtp]) assert.equal(s.duplicates(), 0)
+    const metrics = await fetch(`${sentinel.url}/metrics`).then((r) => r.text())
+    assert.match(metrics, /sentinel_notifications_total\{receiver="pd",result="delivered"\} [1-9]/)
+    assert.match(metrics, /sentinel_notification_delivery_seconds_count\{receiver="hook"\} [1-9]/)
   })
 
   it('a receiver that fails three times, then recovers, gets the page once', async () => {
