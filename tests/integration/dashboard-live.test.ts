@@ -19,6 +19,7 @@ import { killMainProcess, removeContainers, runContainer, state, uniqueName, cre
 import { waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { PROJECT_ROOT, type SentinelInstance, startSentinel, WATCH_ARG, WATCHED } from '../helpers/sentinel'
+import { openPage, retryOnNetworkChange } from '../helpers/browser'
 
 const artifacts = path.join(PROJECT_ROOT, 'test-artifacts')
 
@@ -65,14 +66,17 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
     if (sandbox) rmSync(sandbox, { recursive: true, force: true })
   })
 
-  async function signIn(page: Page, key: string) {
+  // Loaded and signed in again when Chromium cut it off for a network change (tests/helpers/browser.ts).
+  const signIn = (page: Page, key: string) => retryOnNetworkChange(page, () => signInOnce(page, key))
+
+  async function signInOnce(page: Page, key: string) {
     // What the page loaded and any error, to say why when the sign-in form never shows.
     const log: string[] = []
     page.on('console', (m) => m.type() === 'error' && log.push(`console: ${m.text()}`))
     page.on('pageerror', (e) => log.push(`error: ${e.message}`))
     page.on('requestfailed', (r) => log.push(`failed: ${r.url()} ${r.failure()?.errorText}`))
     page.on('response', (r) => log.push(`${r.status()} ${r.url().slice(0, 100)}`))
-    await page.goto(`${sentinel.url}/`)
+    await openPage(page, `${sentinel.url}/`)
     await page
       .getByTestId('key-input')
       .fill(key)

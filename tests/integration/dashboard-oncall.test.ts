@@ -13,6 +13,7 @@ import type { Browser, Page } from 'playwright-core'
 import { IncidentStore } from '../../src/platform/store/incidents'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { PROJECT_ROOT, type SentinelInstance, startSentinel } from '../helpers/sentinel'
+import { openPage, retryOnNetworkChange } from '../helpers/browser'
 
 const artifacts = path.join(PROJECT_ROOT, 'test-artifacts')
 
@@ -50,13 +51,16 @@ describe('dashboard: acknowledge, silences, notifications (Chromium)', () => {
     return errors
   }
 
-  async function signIn(page: Page, key: string) {
+  // Loaded and signed in again when Chromium cut it off for a network change (tests/helpers/browser.ts).
+  const signIn = (page: Page, key: string) => retryOnNetworkChange(page, () => signInOnce(page, key))
+
+  async function signInOnce(page: Page, key: string) {
     // What the page loaded and any error, to say why when the sign-in form never shows.
     const log: string[] = []
     page.on('console', (m) => m.type() === 'error' && log.push(`console: ${m.text()}`))
     page.on('pageerror', (e) => log.push(`error: ${e.message}`))
     page.on('response', (r) => log.push(`${r.status()} ${r.url().slice(0, 100)}`))
-    await page.goto(`${sentinel.url}/`)
+    await openPage(page, `${sentinel.url}/`)
     await page
       .getByTestId('key-input')
       .fill(key, { timeout: 15_000 })

@@ -20,6 +20,7 @@ import { promisify } from 'node:util'
 import type { Browser } from 'playwright-core'
 import { freePort, sleep, waitFor } from '../helpers/ports'
 import { PROJECT_ROOT } from '../helpers/sentinel'
+import { openPage } from '../helpers/browser'
 
 const run = promisify(execFile)
 const artifacts = path.join(PROJECT_ROOT, 'test-artifacts')
@@ -142,7 +143,7 @@ describe('npm run demo', () => {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
     })
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
-    await page.goto(`${base}/`)
+    await openPage(page, `${base}/`)
     await page.getByTestId('key-input').fill(operatorKey!)
     await page.getByTestId('key-submit').click()
     await page.locator('#conn-status[data-state="live"]').waitFor({ timeout: 30_000 })

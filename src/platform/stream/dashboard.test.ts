@@ -18,6 +18,7 @@ import { issueStreamToken, verifyStreamToken } from '../auth/stream-token'
 import { DASHBOARD_CSP, mountPublic } from '../http/static'
 import type { Incident } from '../store/model'
 import { createStreamHub, type StreamHub } from './hub'
+import { openPage } from '../../../tests/helpers/browser'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
 const artifacts = path.join(root, 'test-artifacts')
@@ -477,7 +478,7 @@ async function signIn(page: Page, base: string, key: string) {
   page.on('pageerror', (e) => log.push(`error: ${e.message}`))
   page.on('requestfailed', (r) => log.push(`failed: ${r.url()} ${r.failure()?.errorText}`))
   page.on('response', (r) => log.push(`${r.status()} ${r.url().slice(0, 100)}`))
-  await page.goto(`${base}/`)
+  await openPage(page, `${base}/`)
   await page
     .getByTestId('key-input')
     .fill(key)
@@ -702,7 +703,7 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
   test('a wrong key is refused and the login stays', async () => {
     const page = await browser.newPage()
     try {
-      await page.goto(`${h.base}/dashboard.html`)
+      await openPage(page, `${h.base}/dashboard.html`)
       await page.getByTestId('key-input').fill('not-a-key')
       await page.getByTestId('key-submit').click()
       await page.getByTestId('login-error').waitFor()
