@@ -8,6 +8,7 @@
 // composes the same Motia parts (pinned 0.17.4-beta.185) and adds: the instance lock on DATA_DIR,
 // the in-process API (every API step served by the main process, never a process per request),
 // the WebSocket gate, the Workbench only when WORKBENCH=true, and a plain error on failure.
+import childProcess from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import { syncBuiltinESMExports } from 'node:module'
@@ -52,6 +53,28 @@ const fail = (message) => {
   process.exit(1)
 }
 
+// Motia spawns every step process with this process's environment. The LLM key and the Slack bot
+// token go only to the steps that use them (src/platform/config/step-secrets.ts): the spawn of a
+// compiled step file gets its own environment. Motia imports spawn by name, hence the builtin sync.
+async function giveStepsOnlyTheirSecrets(cfg) {
+  const { environmentForStep, STEP_SECRET_USERS } = await jiti.import(
+    path.join(baseDir, 'src/platform/config/step-secrets.ts'),
+  )
+  const configured = new Set(Object.keys(STEP_SECRET_USERS).filter((name) => cfg[name]))
+  const compiledSteps = path.join(baseDir, '.motia', 'compiled', 'steps') + path.sep
+  const spawn = childProcess.spawn
+  childProcess.spawn = function spawnWithStepEnvironment(command, args, options) {
+    const compiled = Array.isArray(args)
+      ? args.find((arg) => typeof arg === 'string' && arg.startsWith(compiledSteps))
+      : undefined
+    if (!compiled) return spawn.apply(this, arguments)
+    const source = path.join('steps', path.relative(compiledSteps, compiled)).replace(/\.js$/, '.ts')
+    const env = environmentForStep(options?.env ?? process.env, source, baseDir, configured)
+    return spawn.call(this, command, args, { ...options, env })
+  }
+  syncBuiltinESMExports()
+}
+
 async function main() {
   process.env.MOTIA_ANALYTICS_DISABLED = 'true'
   // motia.config.ts validates the configuration (exiting with every bad variable named) and
@@ -59,6 +82,7 @@ async function main() {
   const appConfig = await loadMotiaConfig(baseDir)
   const { getConfig } = await jiti.import(path.join(baseDir, 'src/platform/config/index.ts'))
   const cfg = getConfig()
+  await giveStepsOnlyTheirSecrets(cfg)
   const { acquireInstanceLock } = await jiti.import(path.join(baseDir, 'src/platform/instance/lock.ts'))
   let lock
   try {

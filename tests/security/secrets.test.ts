@@ -3,7 +3,9 @@
  * served and step processes run the flow, every /proc/<pid>/cmdline and /proc/<pid>/environ on the
  * machine is scanned for the API keys (issued into a key file: no process is given them at all),
  * and for the main-process-only secrets (Slack's signing secret, the metrics token), which the
- * main process was started with and must not hand on to the step processes it spawns.
+ * main process was started with and must not hand on to the step processes it spawns. The secrets
+ * a step does use are found only in the steps that use them: the LLM key in the analysis step's
+ * processes, the Slack bot token in the Slack steps' (src/platform/config/step-secrets.ts).
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -50,6 +52,10 @@ describe('secrets in process arguments and environments', () => {
   let sentinel: SentinelInstance
   const signingSecret = `slack-signing-${'s'.repeat(8)}-${Date.now()}`
   const metricsToken = `metrics-token-${'m'.repeat(8)}-${Date.now()}`
+  const llmKey = `llm-key-${randomBytes(8).toString('hex')}`
+  const botToken = `placeholder-bot-token-${randomBytes(6).toString('hex')}`
+  const SLACK_STEPS =
+    /\/steps\/(approve\/request-approval|act\/rollback-and-escalate|report\/resolve-incident)\.step\.js/
 
   before(async () => {
     redis = await startRedis()
@@ -59,7 +65,10 @@ describe('secrets in process arguments and environments', () => {
       env: {
         METRICS_TOKEN: metricsToken,
         // Slack configured (to a port nothing listens on: posting fails quietly, which is fine here).
-        SLACK_BOT_TOKEN: `placeholder-bot-token-${randomBytes(6).toString('hex')}`,
+        SLACK_BOT_TOKEN: botToken,
+        // An LLM configured (to a port nothing listens on: the rule analyser answers instead).
+        OPENROUTER_API_KEY: llmKey,
+        OPENROUTER_BASE_URL: 'http://127.0.0.1:9/api/v1',
         SLACK_SIGNING_SECRET: signingSecret,
         SLACK_CHANNEL: 'C000TEST',
         SLACK_API_URL: 'http://127.0.0.1:9/api/',
@@ -76,6 +85,7 @@ describe('secrets in process arguments and environments', () => {
     const keys = Object.values(sentinel.keys)
     const leaks: string[] = []
     const stepProcesses = new Set<number>()
+    const analysisWithKey = new Set<number>()
     const mainCmdline = readProc(mainPid)!.cmdline
     let sampling = true
     const sampler = (async () => {
@@ -97,7 +107,16 @@ describe('secrets in process arguments and environments', () => {
                 leaks.push(`a main-process secret in ${where}`)
             }
           }
-          if (s.ppid === mainPid && s.cmdline.includes('/steps/')) stepProcesses.add(s.pid)
+          if (s.ppid === mainPid && s.cmdline.includes('/steps/')) {
+            stepProcesses.add(s.pid)
+            const analysis = s.cmdline.includes('/steps/analyze/analyze-incident.step.js')
+            if (s.environ.includes(llmKey)) {
+              if (analysis) analysisWithKey.add(s.pid)
+              else leaks.push(`the LLM key in ${where}`)
+            }
+            if (s.environ.includes(botToken) && !SLACK_STEPS.test(s.cmdline))
+              leaks.push(`the Slack bot token in ${where}`)
+          }
         }
         await sleep(5)
       }
@@ -121,13 +140,15 @@ describe('secrets in process arguments and environments', () => {
         await sleep(400)
       }
       const deadline = Date.now() + 20_000
-      while (stepProcesses.size < 3 && Date.now() < deadline) await sleep(100)
+      while ((stepProcesses.size < 3 || analysisWithKey.size === 0) && Date.now() < deadline) await sleep(100)
     } finally {
       sampling = false
       await sampler
     }
     // The scan saw the flow's step processes, so it would have seen a secret in them.
     assert.ok(stepProcesses.size >= 3, `saw ${stepProcesses.size} step processes`)
+    // The analysis step was given the key it uses (and the scan would have seen it anywhere else).
+    assert.ok(analysisWithKey.size > 0, 'an analysis step process holds the LLM key')
     assert.deepEqual([...new Set(leaks)], [])
     // The main process was given the signing secret and the token (it needs them): the scan reads them.
     const main = readProc(mainPid)!

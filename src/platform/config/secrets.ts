@@ -5,7 +5,7 @@
  * token secret, Slack's signing secret and the metrics token are checked only in the main process
  * (the front door, the stream hub, the Slack receiver, /metrics), so they are removed from its
  * environment once the configuration has been read. Secrets a step does use (the LLM key, the
- * Slack bot token, the Redis password) stay.
+ * Slack bot token) go only to the steps that use them (step-secrets.ts); the Redis password stays.
  */
 export const MAIN_PROCESS_SECRETS = [
   'SENTINEL_API_KEYS',
@@ -15,7 +15,7 @@ export const MAIN_PROCESS_SECRETS = [
 ] as const
 
 /** Names (never values) of the secrets removed, so a step process's configuration knows they were set. */
-const SCRUBBED = 'SENTINEL_SCRUBBED_SECRETS'
+export const SCRUBBED_SECRETS_VARIABLE = 'SENTINEL_SCRUBBED_SECRETS'
 
 /**
  * Removes the main-process-only secrets from `env` (call after getConfig()). `alsoSet` names those
@@ -27,9 +27,9 @@ export function scrubMainProcessSecrets(env: NodeJS.ProcessEnv, alsoSet: Iterabl
     if (env[name]) removed.add(name)
     delete env[name]
   }
-  if (removed.size) env[SCRUBBED] = [...removed].join(',')
+  if (removed.size) env[SCRUBBED_SECRETS_VARIABLE] = [...removed].join(',')
 }
 
 export function scrubbedSecrets(env: NodeJS.ProcessEnv): Set<string> {
-  return new Set((env[SCRUBBED] ?? '').split(',').filter(Boolean))
+  return new Set((env[SCRUBBED_SECRETS_VARIABLE] ?? '').split(',').filter(Boolean))
 }
