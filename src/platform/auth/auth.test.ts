@@ -14,6 +14,7 @@ import {
   authenticate,
   authorize,
   checkRequest,
+  clientKey,
   createFailureLimiter,
   decidePermission,
   issueKeys,
@@ -386,6 +387,27 @@ describe('checkRequest and the failure limiter (real Redis)', () => {
       { status: 401, error: 'missing_key', message: undefined },
     )
     assert.equal((await checkRequest({ headers: { 'x-api-key': `${ADMIN}0` }, ip }, 'read', deps)).error, 'invalid_key')
+  })
+
+  test('an IPv6 client is counted by its /64: fresh addresses in it get no fresh budget', async () => {
+    assert.equal(clientKey('2001:DB8:0:2:0:0:0:1'), '2001:db8:0:2::/64')
+    assert.equal(clientKey('2001:db8::1'), '2001:db8:0:0::/64')
+    assert.equal(clientKey('::1'), '0:0:0:0::/64')
+    assert.equal(clientKey('fe80::1:2:3:4'), 'fe80:0:0:0::/64')
+    assert.equal(clientKey('::ffff:192.0.2.7'), '192.0.2.7')
+    const limiter = createFailureLimiter(redis.client, { prefix: `test:v6:${Date.now()}:`, maxFailures: 3 })
+    const wrong = { 'x-api-key': 'w'.repeat(30) }
+    for (let i = 1; i <= 3; i++)
+      assert.equal(
+        (await checkRequest({ headers: wrong, ip: `2001:db8:5:6::${i}` }, 'read', { keys, limiter })).status,
+        401,
+      )
+    // A fourth address of the same /64 is at the limit; another /64 is not.
+    assert.equal(
+      (await checkRequest({ headers: wrong, ip: '2001:db8:5:6:a:b:c:d' }, 'read', { keys, limiter })).status,
+      429,
+    )
+    assert.equal((await checkRequest({ headers: wrong, ip: '2001:db8:5:7::1' }, 'read', { keys, limiter })).status, 401)
   })
 
   test('10 wrong keys from one client → 429 with Retry-After, shared by every process, for that client only; the right key still passes', async () => {

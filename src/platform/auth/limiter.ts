@@ -5,6 +5,7 @@
  * a request that carries a valid key, so a blocked client with the right key still gets in.
  */
 import { randomBytes } from 'node:crypto'
+import { isIPv6 } from 'node:net'
 import type { Redis } from 'ioredis'
 import { normalizeAddress } from './client-address'
 
@@ -59,11 +60,28 @@ end
 return {count, 0}
 `
 
-/** A client address safe to use in a Redis key: canonical when it is an IP, length capped. */
+/**
+ * The bucket a client's failures are counted in, safe to use in a Redis key: an IPv4 address, the
+ * /64 prefix of an IPv6 address (one host is usually given a whole /64, so counting per address
+ * would give it 2^64 fresh budgets), or the text itself, length capped.
+ */
 export function clientKey(client: string | undefined): string {
-  const s = normalizeAddress(client) ?? (client ?? '').trim()
-  const clean = s.replace(/[^0-9A-Za-z:._%-]/g, '').slice(0, 64)
+  const address = normalizeAddress(client)
+  const s = address && isIPv6(address) ? ipv6Prefix64(address) : (address ?? (client ?? '').trim())
+  const clean = s.replace(/[^0-9A-Za-z:._%/-]/g, '').slice(0, 64)
   return clean || 'unknown'
+}
+
+/** "2001:db8:1:2:3:4:5:6" → "2001:db8:1:2::/64" (input canonical, as normalizeAddress gives it). */
+function ipv6Prefix64(address: string): string {
+  const [head, tail = ''] = address.split('::')
+  const left = head ? head.split(':') : []
+  const right = address.includes('::') && tail ? tail.split(':') : []
+  const groups = [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`
 }
 
 export function createFailureLimiter(redis: Redis, opts: FailureLimiterOptions = {}): FailureLimiter {
