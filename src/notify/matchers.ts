@@ -1,11 +1,13 @@
 /**
  * Label matchers in Alertmanager's syntax (`severity="critical"`, `type=~"container_.*"`,
  * `node!="db-1"`, `container!~"test-.*"`), used by the routing file's routes and by silences, and
- * the labels an incident offers them. Regular expressions are anchored, as in Alertmanager.
+ * the labels an incident offers them. Regular expressions are anchored, as in Alertmanager, and run
+ * in linear time (../platform/text/linear-regexp.ts): an operator's silence cannot stall the process.
  */
 import { hostname } from 'node:os'
 import { z } from 'zod'
 import type { Incident } from '../platform/store/model'
+import { linearRegExp } from '../platform/text/linear-regexp'
 
 export interface Matcher {
   name: string
@@ -31,7 +33,7 @@ function checked(m: Matcher): Matcher {
   if (!LABEL_NAME.test(m.name)) throw new Error(`matcher label ${JSON.stringify(m.name)} is not a label name`)
   if (m.isRegex) {
     try {
-      new RegExp(`^(?:${m.value})$`)
+      linearRegExp(`^(?:${m.value})$`)
     } catch (err) {
       throw new Error(
         `matcher ${m.name}: ${JSON.stringify(m.value)} is not a regular expression (${(err as Error).message})`,
@@ -67,7 +69,7 @@ const compiled = new Map<string, RegExp>()
 function regex(value: string): RegExp {
   let re = compiled.get(value)
   if (!re) {
-    re = new RegExp(`^(?:${value})$`)
+    re = linearRegExp(`^(?:${value})$`)
     if (compiled.size > 1000) compiled.clear()
     compiled.set(value, re)
   }

@@ -7,7 +7,7 @@ import { z } from 'zod'
 import { startRedis, type TestRedis } from '../../tests/helpers/redis'
 import { HttpError } from '../platform/http/errors'
 import { AuditLog } from '../platform/store/audit'
-import { parseMatcher } from './matchers'
+import { matches, parseMatcher } from './matchers'
 import {
   createSilence,
   expireSilence,
@@ -60,6 +60,15 @@ describe('silence rules', () => {
       'x="a\\"b"',
     ])
       assert.equal(matcherText(parseMatcher(t)), t)
+  })
+
+  it('refuses a regular expression that cannot run in linear time, and runs any other in linear time', () => {
+    assert.throws(() => parseMatcher('container=~"(?<=a)b"'), /not a regular expression .*linear time/)
+    assert.throws(() => parseMatcher('container=~"(?!db).*"'), /linear time/)
+    // Catastrophic for a backtracking engine against a long label; answered at once here.
+    const hog = parseMatcher('container=~"(a+)+"')
+    assert.equal(matches([hog], { container: `${'a'.repeat(5000)}!` }), false)
+    assert.equal(matches([hog], { container: 'aaaa' }), true)
   })
 
   it('needs one matcher that narrows the silence', () => {
