@@ -248,6 +248,22 @@ describe('refused moves', () => {
     assert.equal(decided.status, 'remediating')
   })
 
+  it('a pending approval is withdrawn when its incident closes, and only then', () => {
+    const escalated = incidentIn('open')
+    recordDecision(escalated, decision('approval'), 'test')
+    requestApproval(escalated, approval(), 'test')
+    escalate(escalated, entry)
+    assert.equal(escalated.approval?.status, 'pending', 'escalated is not closed: a person may still decide')
+    for (const close of [resolve, suppress]) {
+      const i = incidentIn('open')
+      recordDecision(i, decision('approval'), 'test')
+      requestApproval(i, approval(), 'test')
+      close(i, { actor: 'alertmanager', summary: 'the alert cleared' })
+      assert.equal(i.approval?.status, 'withdrawn', close.name)
+      assert.ok(i.approval?.withdrawnAt)
+    }
+  })
+
   it('an action that finishes after its incident was closed is recorded, and the incident stays closed', () => {
     const i = incidentIn('remediating')
     resolve(i, { actor: 'alertmanager', summary: 'the alert cleared' })

@@ -160,6 +160,12 @@ export function assertTransition(
 function moveTo(i: Incident, to: IncidentStatus, operation: string): void {
   assertTransition(i, to, operation)
   i.status = to
+  // Nobody is asked any more to decide a fix for a closed incident: its pending request says so,
+  // instead of staying pending in the record (the executor refuses anything but approved anyway).
+  if (groupOf(to) === 'closed' && i.approval?.status === 'pending') {
+    i.approval.status = 'withdrawn'
+    i.approval.withdrawnAt = new Date().toISOString()
+  }
 }
 
 // ---- Timeline -----------------------------------------------------------------------------------

@@ -68,7 +68,8 @@ export interface ActionRecord {
 }
 
 export interface Approval {
-  status: 'pending' | 'approved' | 'rejected' | 'expired'
+  /** withdrawn: the incident closed (resolved, left alone) while the request was pending. */
+  status: 'pending' | 'approved' | 'rejected' | 'expired' | 'withdrawn'
   /** The lowest role that may decide. */
   approverRole: 'operator' | 'admin'
   risk: RiskLevel
@@ -78,6 +79,8 @@ export interface Approval {
   expiresAt: string
   decidedBy?: string
   decidedAt?: string
+  /** When and why a pending request was withdrawn (status withdrawn). */
+  withdrawnAt?: string
   /** The decider's role when the decision was made: the executor checks it against the risk. */
   decidedByRole?: 'viewer' | 'operator' | 'admin'
   reason?: string
