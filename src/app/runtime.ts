@@ -30,6 +30,7 @@ import { Approvals } from '../approve/approvals'
 import { acknowledgeFromSlack } from '../approve/acknowledge'
 import { openApiDocument } from './openapi'
 import { createSlackApprovals, type SlackApprovals } from '../approve/slack/app'
+import { createRedisReplayStore } from '../approve/slack/verify'
 import { getConfig, type SentinelConfig } from '../platform/config/index'
 import { dockerSocketPresent, getDocker, isWatchedLabels } from '../platform/docker/client'
 import { DockerEventWatcher } from '../platform/docker/watcher'
@@ -306,6 +307,7 @@ export class SentinelRuntime {
       apiUrl: c.SLACK_API_URL,
       userRoles: c.SLACK_USER_ROLES ?? '',
       getIncident: (id) => this.store.get(id),
+      replay: createRedisReplayStore(this.redis),
       onAcknowledge: acknowledgeFromSlack({ store: this.store, audit: this.audit }),
       onDecision: async (d) => {
         const r = await approvals.decide(d.incidentId, { decision: d.decision, by: d.by, role: d.role })

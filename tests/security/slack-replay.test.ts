@@ -1,7 +1,8 @@
 /**
  * Issue #17, point 7, against a real Sentinel whose Slack is a local stand-in: one signed click
  * decides once, whatever spelling of `/slack/actions` it is replayed on, and a click stamped
- * 2 minutes in the future is refused. Bolt alone would take both (see src/approve/slack/slack.test.ts);
+ * 2 minutes in the future is refused. A restarted Sentinel refuses the replay too (the guard's
+ * memory is in Redis). Bolt alone would take both (see src/approve/slack/slack.test.ts);
  * the decision would then be refused as a conflict, so what shows a replay getting through is the
  * action handler running again: a 200 instead of a 401 and an "already rejected" message to the user.
  */
@@ -52,7 +53,7 @@ describe('Slack: replays on other paths and future timestamps', () => {
     await redis?.stop()
   })
 
-  it('refuses a click stamped 2 minutes ahead; takes the genuine click once and refuses it on /slack/actions, /slack/actions/ and /SLACK/ACTIONS', async () => {
+  it('refuses a click stamped 2 minutes ahead; takes the genuine click once and refuses it on /slack/actions, /slack/actions/ and /SLACK/ACTIONS, before and after a restart', async () => {
     const name = uniqueName('slack-replay')
     containers.push(name)
     await createIdle(name, WATCH_ARG)
@@ -100,6 +101,10 @@ describe('Slack: replays on other paths and future timestamps', () => {
     for (const path of ['/slack/actions', '/slack/actions/', '/SLACK/ACTIONS']) {
       assert.equal((await send(path, timestamp)).status, 401, `the click replayed on ${path}`)
     }
+    // And after a restart: accepted clicks are remembered in Redis, not in the process that took them.
+    await sentinel.stop()
+    await sentinel.restart()
+    assert.equal((await send('/slack/actions', timestamp)).status, 401, 'the click replayed after a restart')
     await sleep(1500)
     assert.deepEqual(
       toldOperator().map((c) => c.args.text),

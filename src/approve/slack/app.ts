@@ -12,7 +12,7 @@ import type { Incident } from '../../platform/store/model'
 import { normalizeApiUrl, parseSlackUserRoles } from '../../platform/config/slack'
 import { APPROVE_ACTION, REJECT_ACTION, SLACK_ACTIONS_ENDPOINT } from './config'
 import { createSlackMessenger, type SlackMessenger } from './messenger'
-import { createSignatureGuard, type GuardFailure } from './verify'
+import { createSignatureGuard, type GuardFailure, type ReplayStore } from './verify'
 
 export type DecisionResult = { ok: true } | { conflict: string }
 
@@ -54,6 +54,8 @@ export interface SlackApprovalsOptions {
   log?: SlackLog
   /** For tests of the timestamp window. */
   now?: () => number
+  /** Where accepted requests are remembered against replays (Redis in Sentinel). Default: memory. */
+  replay?: ReplayStore
 }
 
 export interface SlackApprovals {
@@ -252,6 +254,7 @@ export async function createSlackApprovals(opts: SlackApprovalsOptions): Promise
     endpoint,
     handler: receiver.router,
     now: opts.now,
+    replay: opts.replay,
     onReject: (reason: GuardFailure) =>
       log?.(reason === 'body_consumed' ? 'error' : 'warn', 'slack: request refused', { reason }),
   })

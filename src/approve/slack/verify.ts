@@ -25,6 +25,7 @@ export type GuardFailure =
   | 'future'
   | 'bad_signature'
   | 'replayed'
+  | 'replay_store_unavailable'
   | 'too_large'
   | 'body_consumed'
 
@@ -64,14 +65,39 @@ export function replayKey(timestamp: string, rawBody: Buffer | string): string {
   return `${timestamp}:${createHash('sha256').update(rawBody).digest('base64url')}`
 }
 
+/** Remembers accepted requests; firstUse is true only the first time a key is offered. */
+export interface ReplayStore {
+  firstUse(key: string, nowMs?: number): boolean | Promise<boolean>
+}
+
+/** How long an accepted request is remembered: until its timestamp can no longer pass the time check. */
+const REPLAY_KEEP_MS = (MAX_AGE_SECONDS + MAX_AHEAD_SECONDS) * 1000
+
 /**
- * Requests accepted recently. A request stays acceptable from MAX_AHEAD_SECONDS before its
- * timestamp until MAX_AGE_SECONDS after it, so it is remembered for the sum of both from the moment
- * it is accepted: by then its timestamp is stale and the time check refuses it on its own.
+ * Requests accepted recently, in Redis: shared by every Sentinel process on that Redis and kept
+ * across a restart, so a click captured before a restart (or sent to another controller) cannot be
+ * replayed. SET NX with the expiry is the check and the record in one step.
  */
-export function createReplayCache(max = 10_000) {
+export function createRedisReplayStore(
+  redis: { set(key: string, value: string, px: 'PX', ms: number, nx: 'NX'): Promise<string | null> },
+  prefix = 'sentinel:slack:replay:',
+): ReplayStore {
+  return {
+    async firstUse(key: string): Promise<boolean> {
+      return (await redis.set(`${prefix}${key}`, '1', 'PX', REPLAY_KEEP_MS, 'NX')) === 'OK'
+    },
+  }
+}
+
+/**
+ * Requests accepted recently, in this process's memory (tests, and Slack without a Redis). A
+ * request stays acceptable from MAX_AHEAD_SECONDS before its timestamp until MAX_AGE_SECONDS after
+ * it, so it is remembered for the sum of both from the moment it is accepted: by then its timestamp
+ * is stale and the time check refuses it on its own.
+ */
+export function createReplayCache(max = 10_000): ReplayStore & { firstUse(key: string, nowMs?: number): boolean } {
   const seen = new Map<string, number>()
-  const keepMs = (MAX_AGE_SECONDS + MAX_AHEAD_SECONDS) * 1000
+  const keepMs = REPLAY_KEEP_MS
   return {
     /** True the first time a request is offered; false after, until it could no longer pass the time check. */
     firstUse(key: string, nowMs = Date.now()): boolean {
@@ -108,6 +134,8 @@ export interface GuardOptions {
   handler: RequestHandler
   now?: () => number
   onReject?: (reason: GuardFailure) => void
+  /** Where accepted requests are remembered. Default: this process's memory. */
+  replay?: ReplayStore
 }
 
 type Next = (err?: unknown) => void
@@ -121,7 +149,7 @@ type Next = (err?: unknown) => void
  * sees a request the guard did not check. Anything refused gets an empty 401.
  */
 export function createSignatureGuard(opts: GuardOptions) {
-  const replay = createReplayCache()
+  const replay = opts.replay ?? createReplayCache()
   const now = opts.now ?? Date.now
   const endpoint = canonicalPath(opts.endpoint)
   return (req: Request & { _body?: boolean }, res: Response, next: Next) => {
@@ -131,13 +159,19 @@ export function createSignatureGuard(opts: GuardOptions) {
       res.statusCode = status
       res.end()
     }
-    const decide = (body: Buffer) => {
+    const decide = async (body: Buffer) => {
       if (body.length > MAX_BODY_BYTES) return refuse(413, 'too_large')
       const t = now()
       const check = checkSlackSignature(opts.signingSecret, req.headers, body, t)
       if (!check.ok) return refuse(401, check.reason!)
-      if (!replay.firstUse(replayKey(String(req.headers['x-slack-request-timestamp']), body), t))
-        return refuse(401, 'replayed')
+      let first: boolean
+      try {
+        first = await replay.firstUse(replayKey(String(req.headers['x-slack-request-timestamp']), body), t)
+      } catch {
+        // Unknown whether it was seen: refused, and Slack retries a failed delivery.
+        return refuse(503, 'replay_store_unavailable')
+      }
+      if (!first) return refuse(401, 'replayed')
       ;(req as { rawBody?: Buffer }).rawBody = body
       const sentTo = req.url
       req.url = opts.endpoint
@@ -149,7 +183,7 @@ export function createSignatureGuard(opts: GuardOptions) {
     // Whatever read the stream in front of us (the main process's front door) hands the exact
     // bytes on as req.rawBody, as Bolt expects; only server code can set that property.
     const given = (req as { rawBody?: unknown }).rawBody
-    if (Buffer.isBuffer(given)) return decide(given)
+    if (Buffer.isBuffer(given)) return void decide(given).catch(next)
     // A body parser mounted in front of us has eaten the stream; the signature cannot be checked.
     if (req._body || req.readableEnded) return refuse(500, 'body_consumed')
     const chunks: Buffer[] = []
@@ -174,7 +208,7 @@ export function createSignatureGuard(opts: GuardOptions) {
     req.on('end', () => {
       if (done) return
       done = true
-      decide(Buffer.concat(chunks))
+      decide(Buffer.concat(chunks)).catch(next)
     })
   }
 }
