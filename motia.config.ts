@@ -11,6 +11,7 @@ import { ConfigError, getConfig } from './src/platform/config/index'
 import { MAIN_PROCESS_SECRETS, scrubMainProcessSecrets } from './src/platform/config/secrets'
 import { getRuntime, type MotiaRedisClient } from './src/app/runtime'
 import { NotifyConfigError } from './src/notify/index'
+import { checkRunbooks, RunbookError, runbooksDirOf } from './src/analyze/runbooks/index'
 
 // Misconfiguration stops the start here, naming the variable (Motia would otherwise swallow the
 // error and run with an empty configuration).
@@ -21,8 +22,14 @@ try {
   for (const warning of keyStore().warnings) console.warn(`warning: ${warning}`)
   // The routing file and its receivers' secrets (src/notify/): a bad one stops the start too.
   pagingSecrets = getRuntime().prepareNotifications().secretVariables
+  // A runbook that does not parse stops the start too, named (one added later is skipped, named).
+  checkRunbooks(runbooksDirOf(cfg))
 } catch (err) {
-  const known = err instanceof ConfigError || err instanceof KeyConfigError || err instanceof NotifyConfigError
+  const known =
+    err instanceof ConfigError ||
+    err instanceof KeyConfigError ||
+    err instanceof NotifyConfigError ||
+    err instanceof RunbookError
   console.error(known ? err.message : err)
   process.exit(1)
 }

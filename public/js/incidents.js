@@ -11,6 +11,7 @@ import { api } from './api.js'
 import { decisionButtons, renderApprovals, syncApprovalFromIncident } from './approvals.js'
 import { containerFromIncident, renderContainers } from './containers.js'
 import { $, clear, el, toast } from './dom.js'
+import { evidenceRecordSection, runbookSection, similarSection } from './evidence.js'
 import {
   compactJson,
   fmtDateTime,
@@ -268,6 +269,7 @@ export function renderDetail(inc, force) {
         String(a.root_cause ?? a.rootCause ?? 'No root cause given'),
       ),
       kv([
+        ['Cause', a.cause ? el('span', { class: 'cause', 'data-testid': 'analysis-cause' }, String(a.cause)) : null],
         ['Analyser', a.analyser],
         ['Risk', a.risk_level ? el('span', { class: `risk risk-${a.risk_level}` }, a.risk_level) : null],
         [
@@ -313,6 +315,11 @@ export function renderDetail(inc, force) {
         ),
       )
     }
+    parts.push(
+      ...runbookSection(a.runbook),
+      ...similarSection(a.similar, (id) => openDetail(id)),
+      ...evidenceRecordSection(a.evidenceRecord),
+    )
     if (a.reasoning)
       parts.push(
         el('h3', { style: { marginTop: '12px' } }, 'Reasoning'),

@@ -12,8 +12,12 @@ import { stores } from '../platform/store/stores'
 import { metricsRecorder } from '../platform/telemetry/metrics'
 import { analysisSettings } from './analysis'
 import { analyzeIncident, UNWATCHED_FALLBACK } from './index'
+import { boundEvidence } from './evidence/bound'
+import { evidenceProviders } from './evidence/providers'
 import { catalogFromActions } from './llm/catalog'
+import { recallSimilar } from './memory'
 import { metricHistory } from './metric-history'
+import { runbooksDirOf } from './runbooks/index'
 
 const FACTS_LIMIT = 4000
 
@@ -36,14 +40,22 @@ export async function analyzeStage(
   if (incident.status === 'open' && !incident.decision)
     incident = await store.update(incidentId, (i) => startAnalysis(i))
   const analysed = incident
-  const settings = analysisSettings(getConfig())
+  const cfg = getConfig()
+  const settings = analysisSettings(cfg)
+  const nodeInstance = cfg.observe.NODE_INSTANCE
   const result = await analyzeIncident(analysed, {
     catalog: catalogFromActions(ACTIONS),
     llm: settings.llm,
     hourlyTokenBudget: settings.hourlyTokenBudget,
     redis,
-    rules: { sandboxDir: settings.sandboxDir },
-    history: () => metricHistory(analysed.alert, getConfig(), redis),
+    rules: {
+      sandboxDir: settings.sandboxDir,
+      ...(nodeInstance ? { nodeInstance } : {}),
+      ...evidenceProviders(redis, store, { nodeInstance }),
+    },
+    history: () => metricHistory(analysed.alert, cfg, redis),
+    runbooksDir: runbooksDirOf(cfg),
+    recall: (cause) => recallSimilar(store, analysed, { cause }),
   })
   const m = metricsRecorder(redis)
   for (const a of result.attempts ?? []) {
@@ -62,6 +74,8 @@ export async function analyzeStage(
   const analysis = {
     ...result,
     facts: facts.length > FACTS_LIMIT ? { truncated: true, preview: facts.slice(0, FACTS_LIMIT) } : result.facts,
+    // Bounded when gathered; bounded again here, as what is stored must hold whatever produced it.
+    evidenceRecord: boundEvidence(result.evidenceRecord),
   }
   const updated = await store.update(incidentId, (i) =>
     recordAnalysis(i, analysis as unknown as Record<string, unknown>, {
@@ -70,6 +84,7 @@ export async function analyzeStage(
       data: {
         analyser: result.analyser,
         ...(result.fallbackReason ? { fallbackReason: result.fallbackReason } : {}),
+        cause: result.cause,
         risk: result.risk_level,
         confidence: result.confidence,
         proposedFix: result.proposed_fix,
@@ -86,6 +101,7 @@ export async function analyzeStage(
     outcome: result.analyser,
     data: {
       fallbackReason: result.fallbackReason,
+      cause: result.cause,
       proposedFix: result.proposed_fix,
       risk: result.risk_level,
       confidence: result.confidence,

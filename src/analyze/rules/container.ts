@@ -19,6 +19,15 @@ export interface ContainerFacts {
   restartCount?: number
   startedAt?: string
   finishedAt?: string
+  /** When the container was created (its image and configuration cannot have changed since). */
+  createdAt?: string
+  /** The image's id (sha256:...), for its build time. */
+  imageId?: string
+  /** Environment variable names only: the values never leave inspect's answer. */
+  envNames?: string[]
+  restartPolicy?: string
+  /** CPUs it may use, from NanoCpus; absent when unlimited. */
+  cpuLimit?: number
   /** Configured memory limit in bytes; 0 when none. */
   memoryLimitBytes?: number
   health?: { status: string; failingStreak: number; log: Array<{ exitCode: number; output: string; end: string }> }
@@ -38,9 +47,11 @@ export interface ContainerUsage {
 interface InspectJson {
   Id: string
   Name: string
-  Config: { Image: string; Tty?: boolean }
+  Created?: string
+  Image?: string
+  Config: { Image: string; Tty?: boolean; Env?: string[] | null }
   RestartCount: number
-  HostConfig?: { Memory?: number }
+  HostConfig?: { Memory?: number; NanoCpus?: number; RestartPolicy?: { Name?: string } }
   State: {
     Status: string
     Running: boolean
@@ -96,6 +107,17 @@ export async function containerStats(
   )
 }
 
+/** The names of `NAME=value` entries; the values are dropped here, before anything else sees them. */
+export function envNames(env: string[] | null | undefined): string[] {
+  return (env ?? []).map((e) => e.split('=')[0]).filter((n) => /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(n))
+}
+
+/** When an image was built (Docker's `Created`), or undefined when Docker cannot say. */
+export async function imageCreatedAt(imageId: string): Promise<string | undefined> {
+  const info = await engineGet<{ Created?: string }>(`/images/${encodeURIComponent(imageId)}/json`)
+  return info.Created || undefined
+}
+
 export async function containerFacts(
   container: WatchedContainer,
   opts: { logLines?: number; stats?: boolean; withCpu?: boolean } = {},
@@ -123,6 +145,11 @@ export async function containerFacts(
     startedAt: info.State.StartedAt,
     finishedAt: info.State.FinishedAt,
     memoryLimitBytes: info.HostConfig?.Memory ?? 0,
+    ...(info.Created ? { createdAt: info.Created } : {}),
+    ...(info.Image ? { imageId: info.Image } : {}),
+    envNames: envNames(info.Config.Env),
+    ...(info.HostConfig?.RestartPolicy?.Name ? { restartPolicy: info.HostConfig.RestartPolicy.Name } : {}),
+    ...(info.HostConfig?.NanoCpus ? { cpuLimit: info.HostConfig.NanoCpus / 1e9 } : {}),
   }
   if (info.State.Health) {
     facts.health = {

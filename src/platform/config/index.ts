@@ -164,6 +164,7 @@ export const configSchema = z.object({
   OPENROUTER_API_KEY: optionalString,
   OPENROUTER_BASE_URL: text('https://openrouter.ai/api/v1'),
   OPENROUTER_MODEL: text('deepseek/deepseek-r1'),
+  RUNBOOKS_DIR: text('./runbooks'),
   LLM_STREAM: bool(false),
   LLM_DEADLINE_SECONDS: int(30, 1, 600),
   LLM_MAX_ATTEMPTS: int(3, 1, 10),

@@ -11,8 +11,8 @@ import { publishToStream } from '../stream/publish'
 import { metricsRecorder } from '../telemetry/metrics'
 import { getRedis, stateKey } from './redis'
 import { assertTransition, isClosed, isTerminal, openedIncident } from './lifecycle'
-import type { Alert, Incident } from './model'
-import { incidentSummary } from './summary'
+import type { Alert, Incident, ResourceRef } from './model'
+import { incidentSummary, type IncidentSummary } from './summary'
 import { NOTIFY_OUTBOX, OUTBOX_MAX, outboxEntries } from './notify-outbox'
 
 export { isTerminal }
@@ -24,6 +24,11 @@ const fingerprintKey = (fp: string) => `sentinel:incidents:fingerprint:${fp}`
 const incidentKey = (id: string) => stateKey(INCIDENT_GROUP, id)
 const lastKey = (fp: string) => `sentinel:incidents:last:${fp}`
 const summaryKey = (id: string) => `sentinel:incidents:summary:${id}`
+// The incidents of one resource (kind and name: a container's name outlives its id), newest last,
+// for the analysis's memory of what happened to it before. Test incidents are never added.
+const byResourceKey = (r: Pick<ResourceRef, 'kind' | 'name'>) => `sentinel:incidents:resource:${r.kind}:${r.name}`
+const BY_RESOURCE_KEEP = 50
+const BY_RESOURCE_DAYS = 90
 
 // Creates the incident unless it exists already (ids derived from one event repeat when the event
 // is replayed) or its fingerprint already has an open one; returns the id that holds it.
@@ -126,6 +131,15 @@ export class IncidentStore {
     )) as [number, string]
     if (created === 1) {
       await this.redis.set(lastKey(alert.fingerprint), id, 'EX', 30 * 86400)
+      if (!incident.test) {
+        const key = byResourceKey(incident.resource)
+        await this.redis
+          .multi()
+          .zadd(key, Date.parse(nowIso), id)
+          .zremrangebyrank(key, 0, -BY_RESOURCE_KEEP - 1)
+          .expire(key, BY_RESOURCE_DAYS * 86400)
+          .exec()
+      }
       await publishToStream(this.redis, 'incident.opened', incident)
       await metricsRecorder(this.redis).incidentOpened({
         type: incident.type,
@@ -312,6 +326,17 @@ export class IncidentStore {
       if (json !== null) out.push({ json, openedMs: scores[i] })
     })
     return out
+  }
+
+  /**
+   * The summaries of the newest incidents of a resource (test incidents excluded), newest first:
+   * at most `limit`, of the last 50 opened on it in the last 90 days.
+   */
+  async recentOfResource(resource: Pick<ResourceRef, 'kind' | 'name'>, limit: number): Promise<IncidentSummary[]> {
+    const ids = await this.redis.zrevrange(byResourceKey(resource), 0, Math.max(0, limit - 1))
+    if (ids.length === 0) return []
+    const texts = await this.redis.mget(ids.map(summaryKey))
+    return texts.filter((t): t is string => t !== null).map((t) => JSON.parse(t) as IncidentSummary)
   }
 
   /** The newest incident of a fingerprint, whatever its status. */

@@ -40,14 +40,15 @@ export type IncidentSummary = Pick<
     decidedBy?: string
     decidedAt?: string
   }
-  analysis?: { analyser?: unknown; rootCause?: string; confidence?: unknown }
+  analysis?: { analyser?: unknown; rootCause?: string; confidence?: unknown; cause?: string }
   lastAction?: { actionId: string; status: string }
 }
 
 const ROOT_CAUSE_CHARS = 200
 
 export function incidentSummary(i: Incident): IncidentSummary {
-  const a = i.analysis as { analyser?: unknown; root_cause?: unknown; confidence?: unknown } | undefined
+  const a = i.analysis as
+    { analyser?: unknown; root_cause?: unknown; confidence?: unknown; cause?: unknown } | undefined
   const last = i.actions.at(-1)
   return {
     view: 'summary',
@@ -101,6 +102,7 @@ export function incidentSummary(i: Incident): IncidentSummary {
             analyser: a.analyser,
             ...(typeof a.root_cause === 'string' ? { rootCause: a.root_cause.slice(0, ROOT_CAUSE_CHARS) } : {}),
             confidence: a.confidence,
+            ...(typeof a.cause === 'string' ? { cause: a.cause } : {}),
           },
         }
       : {}),
