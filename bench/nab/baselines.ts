@@ -12,6 +12,7 @@
  * the window is full (after every point while it fills); the first point scores 0.
  */
 import { normalTail } from '../../src/observe/anomaly-detector/stats'
+import { ContextOse } from './cad-ose'
 import type { DataFile, Detector } from './corpus'
 import { probationaryLength } from './scorer'
 
@@ -306,6 +307,17 @@ export const BASELINES: Record<string, { make: (file: DataFile) => Detector; pub
   knnCad: {
     make: (file) => new KnnCad(probationaryLength(file.values.length)),
     published: { standard: 58.0, reward_low_FP_rate: 43.4, reward_low_FN_rate: 64.8 },
+  },
+  contextOSE: {
+    // NAB hands it the file's range; its rest period is a fifth of the probation
+    make: (file) => new ContextOse(...fileRange(file), probationaryLength(file.values.length) / 5),
+    published: { standard: 69.9, reward_low_FP_rate: 67.0, reward_low_FN_rate: 73.2 },
+  },
+  contextOSEv2: {
+    // the later edition in NAB's repository: scores only a point whose sensor facts were not all predicted
+    make: (file) =>
+      new ContextOse(...fileRange(file), probationaryLength(file.values.length) / 5, 0.75, 7, 15, 3, true, 65536),
+    published: { standard: 69.9, reward_low_FP_rate: 67.0, reward_low_FN_rate: 73.2 },
   },
   relativeEntropy: {
     make: (file) => new RelativeEntropy(...fileRange(file)),

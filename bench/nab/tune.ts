@@ -5,7 +5,9 @@
  *
  * Prints the three normalised NAB scores per variant; with --detail, per
  * window the best detection and per file the false positives at the
- * standard-profile threshold.
+ * standard-profile threshold. These are local totals, for looking into a
+ * variant: whether it is adopted is decided by cross-validation,
+ * `npm run bench:nab -- --cv --detectors sentinel --detectors '{"restPoints":70}'`.
  */
 import { resolve, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'

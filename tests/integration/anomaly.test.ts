@@ -71,6 +71,36 @@ describe('anomaly detection', () => {
     const raw = await redis.client.get(`sentinel:observe:anomaly:series:${series()}`)
     return raw ? (JSON.parse(raw) as { detector: { n: number } }).detector.n : 0
   }
+  const diagnostics = async () => {
+    const raw = await redis.client.get(`sentinel:observe:anomaly:series:${series()}`)
+    const st = raw
+      ? (JSON.parse(raw) as {
+          anomalousSince?: number
+          detector: { n: number; lastScore: number; values: { head: number; size: number; data: number[] } }
+        })
+      : null
+    const incidents = (await sentinel.get('/api/incidents?view=full&limit=20')).body.incidents as any[]
+    const lines = sentinel
+      .output()
+      .split('\n')
+      .filter((l) => /anomal|error|lock|skip|monitor/i.test(l))
+      .slice(-40)
+    // the learned values, oldest first
+    const ring = st?.detector.values
+    const learnedValues = ring
+      ? Array.from(
+          { length: ring.size },
+          (_, k) => ring.data[(ring.head - ring.size + k + ring.data.length) % ring.data.length],
+        )
+      : []
+    return [
+      `series state: ${st ? JSON.stringify({ n: st.detector.n, lastScore: st.detector.lastScore, anomalousSince: st.anomalousSince }) : 'none'}`,
+      `learned values (oldest first): ${learnedValues.map((v) => Math.round(v)).join(' ')}`,
+      `incidents: ${JSON.stringify((incidents ?? []).map((i) => [i.type, i.status, i.alert?.metric, i.alert?.value]))}`,
+      '--- sentinel output (anomaly, monitor, errors) ---',
+      ...lines,
+    ].join('\n')
+  }
   const endpointAnomalies = async () => {
     const r = await sentinel.get('/api/incidents?view=full&type=anomaly&limit=200')
     assert.equal(r.status, 200, JSON.stringify(r.body))
@@ -106,7 +136,10 @@ describe('anomaly detection', () => {
         return found.length ? found : null
       },
       { timeoutMs: 90_000, intervalMs: 500, what: 'an anomaly incident for the endpoint' },
-    )
+    ).catch(async (err: Error) => {
+      // What the detector held and what Sentinel said, so that a miss on a loaded machine can be told apart
+      throw new Error(`${err.message}\n${await diagnostics()}`)
+    })
 
     const alert = incident.alert
     const d = alert.details

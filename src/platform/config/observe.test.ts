@@ -10,6 +10,10 @@ describe('observation settings', () => {
     assert.equal(s.THRESHOLD_CPU_PERCENT, 80)
     assert.equal(s.THRESHOLD_DISK_PERCENT, 95)
     assert.equal(s.ANOMALY_ENABLED, true)
+    // A score alone never pages: latency must move 20 ms and 20 % of its usual level, percentages 10 points.
+    assert.equal(s.ANOMALY_MIN_CHANGE_MS, 20)
+    assert.equal(s.ANOMALY_MIN_CHANGE_RATIO, 0.2)
+    assert.equal(s.ANOMALY_MIN_CHANGE_PERCENT, 10)
     assert.deepEqual(s.DISK_EXCLUDE_FSTYPES, DEFAULT_EXCLUDED_FS_TYPES)
     // Empty, as .env.example has it, is the default too.
     assert.deepEqual(loadObserveSettings({ DISK_EXCLUDE_FSTYPES: '' }).DISK_EXCLUDE_FSTYPES, DEFAULT_EXCLUDED_FS_TYPES)
@@ -17,6 +21,26 @@ describe('observation settings', () => {
       'overlay',
       'squashfs',
     ])
+  })
+
+  it('bounds the minimum changes an anomaly needs', () => {
+    const s = loadObserveSettings({
+      ANOMALY_MIN_CHANGE_MS: '150',
+      ANOMALY_MIN_CHANGE_RATIO: '0',
+      ANOMALY_MIN_CHANGE_PERCENT: '5',
+    })
+    assert.equal(s.ANOMALY_MIN_CHANGE_MS, 150)
+    assert.equal(s.ANOMALY_MIN_CHANGE_RATIO, 0)
+    assert.equal(s.ANOMALY_MIN_CHANGE_PERCENT, 5)
+    assert.throws(
+      () => loadObserveSettings({ ANOMALY_MIN_CHANGE_MS: '-1', ANOMALY_MIN_CHANGE_PERCENT: '101' }),
+      (e: unknown) => {
+        assert.ok(e instanceof ObserveSettingsError)
+        assert.match(e.problems.join('\n'), /ANOMALY_MIN_CHANGE_MS: expected a number from 0 to 3600000, got "-1"/)
+        assert.match(e.problems.join('\n'), /ANOMALY_MIN_CHANGE_PERCENT: expected a number from 0 to 100, got "101"/)
+        return true
+      },
+    )
   })
 
   it('names every bad variable', () => {

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { crossValidate, halves, makeFolds, scoreFold, splitRow } from './cv'
+import { PROFILES, type ScoredFile } from './scorer'
+
+const T0 = Date.UTC(2024, 0, 1)
+const STEP = 300_000
+
+/** A file of n rows whose score is 1 at the rows listed, 0 elsewhere, with windows over [from, to] rows. */
+function file(name: string, n: number, hits: number[], windows: [number, number][]): ScoredFile {
+  const timestamps = Array.from({ length: n }, (_, i) => T0 + i * STEP)
+  const scores = timestamps.map((_, i) => (hits.includes(i) ? 1 : 0))
+  return { name, timestamps, scores, windows: windows.map(([a, b]) => [timestamps[a], timestamps[b]]) }
+}
+
+describe('NAB cross-validation folds', () => {
+  it('cuts a file near its middle, never inside a window', () => {
+    assert.equal(splitRow(file('a/x.csv', 1000, [], [])), 500)
+    // a window over rows 480..560: the nearer edge is its start
+    assert.equal(splitRow(file('a/x.csv', 1000, [], [[480, 560]])), 480)
+    // over 440..520: its end is nearer
+    assert.equal(splitRow(file('a/x.csv', 1000, [], [[440, 520]])), 521)
+    const [first, second] = halves(
+      file(
+        'a/x.csv',
+        1000,
+        [],
+        [
+          [100, 150],
+          [440, 520],
+          [800, 850],
+        ],
+      ),
+    )
+    assert.equal(first.timestamps.length + second.timestamps.length, 1000)
+    // cut after the window over 440..520, which stays whole in the first half
+    assert.equal(first.timestamps.length, 521)
+    assert.equal(first.windows.length, 2)
+    assert.equal(second.windows.length, 1)
+  })
+
+  it('leaves each category out once, then swaps the halves in time', () => {
+    const files = [
+      file('a/1.csv', 1000, [], [[700, 750]]),
+      file('b/1.csv', 1000, [], []),
+      file('c/1.csv', 1000, [], []),
+    ]
+    const folds = makeFolds(files)
+    assert.deepEqual(
+      folds.map((f) => f.name),
+      ['a', 'b', 'c', 'time: 1st half -> 2nd', 'time: 2nd half -> 1st'],
+    )
+    assert.deepEqual(
+      folds[0].test.map((f) => f.name),
+      ['a/1.csv'],
+    )
+    assert.deepEqual(
+      folds[0].train.map((f) => f.name),
+      ['b/1.csv', 'c/1.csv'],
+    )
+    assert.ok(
+      folds[3].train.every((f) => f.name.endsWith('#first')) && folds[3].test.every((f) => f.name.endsWith('#second')),
+    )
+  })
+
+  it('scores the left-out part at the threshold chosen on the rest', () => {
+    // training files reward a threshold of 1 (a hit at the start of each window); the test file is
+    // scored at it: its early detection counts, a window without one costs
+    const train = [file('a/1.csv', 1000, [700], [[700, 750]]), file('a/2.csv', 1000, [300], [[300, 350]])]
+    const test = [
+      file(
+        'b/1.csv',
+        1000,
+        [600],
+        [
+          [600, 650],
+          [800, 850],
+        ],
+      ),
+    ]
+    const s = scoreFold({ name: 'b', train, test }, PROFILES.standard)
+    assert.equal(s.threshold, 1)
+    assert.ok(s.normalized !== null && s.normalized > 40 && s.normalized < 60, `one of two windows: ${s.normalized}`)
+    // a category without windows has no normalised score, only its false positives
+    const quiet = scoreFold({ name: 'c', train, test: [file('c/1.csv', 1000, [500], [])] }, PROFILES.standard)
+    assert.equal(quiet.normalized, null)
+    assert.equal(quiet.fp, 1)
+    assert.ok(quiet.raw < 0)
+  })
+
+  it('averages the folds that have windows and pools the categories', () => {
+    const files = [
+      file('a/1.csv', 1000, [700], [[700, 750]]),
+      file('b/1.csv', 1000, [300], [[300, 350]]),
+      file('c/1.csv', 1000, [], []),
+    ]
+    const r = crossValidate(files, 'standard')
+    assert.equal(r.folds.length, 5)
+    assert.equal(r.folds.filter((f) => f.normalized === null).length, 1)
+    assert.ok(r.mean >= r.min && r.mean <= r.max)
+    assert.ok(Number.isFinite(r.pooledCategories))
+  })
+})
