@@ -91,6 +91,28 @@ function fixtures() {
       risk_level: 'low',
       confidence: 0.86,
       reasoning: 'Exit 137 means SIGKILL; the memory curve reached the cgroup limit just before.',
+      cause: 'oom',
+      runbook: {
+        id: 'container-oom',
+        title: 'A container was killed for running out of memory',
+        path: 'runbooks/container-oom.md',
+        action: 'update_memory_limit',
+        body: 'Raise the limit; <img src=x onerror="globalThis.__xss=1">',
+      },
+      similar: [
+        {
+          id: 'inc_resolved_0',
+          openedAt: iso(86_400_000),
+          type: 'container_down',
+          status: 'resolved',
+          cause: 'oom',
+          fix: { action: 'update_memory_limit', status: 'succeeded' },
+        },
+      ],
+      evidenceRecord: {
+        container: { name: 'api-2', exitCode: 137, oomKilled: true },
+        logs: { lines: ['allocating 64 MiB', 'Killed'], errorLines: ['Killed'], linesRead: 2 },
+      },
     },
     decision: {
       route: 'auto',
@@ -1097,6 +1119,19 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
       assert.match(await detail.getByTestId('analysis-root-cause').innerText(), /OOM killer/)
       assert.match(await detail.getByTestId('analysis-evidence').innerText(), /exit code 137/)
       assert.match(await detail.getByTestId('analysis-reasoning').innerText(), /SIGKILL/)
+      // Issue #25: the cause, the runbook (as text, never markup), the past incident, the record.
+      assert.equal(await detail.getByTestId('analysis-cause').innerText(), 'oom')
+      assert.match(
+        await detail.getByTestId('analysis-runbook').innerText(),
+        /running out of memory[\s\S]*Prefers: update_memory_limit[\s\S]*onerror/,
+      )
+      assert.match(
+        await detail.getByTestId('analysis-similar').innerText(),
+        /inc_resolved_0 .*container_down \(oom\), resolved, after update_memory_limit \(succeeded\)/,
+      )
+      await detail.locator('[data-source="logs"] summary').click()
+      assert.match(await detail.locator('[data-source="logs"] pre').innerText(), /allocating 64 MiB\nKilled/)
+      assert.equal(await page.evaluate(() => (globalThis as any).__xss), undefined)
       await page.screenshot({ path: path.join(artifacts, 'dashboard-detail.png') })
       await page.getByTestId('detail-close').click()
 
