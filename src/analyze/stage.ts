@@ -51,6 +51,9 @@ export async function analyzeStage(
     rules: {
       sandboxDir: settings.sandboxDir,
       ...(nodeInstance ? { nodeInstance } : {}),
+      // A latency alert on one of these gets one fresh probe (the configured target, never the alert's URL).
+      probeTargets: cfg.observe.PROBE_TARGETS,
+      probeTimeoutMs: cfg.observe.PROBE_TIMEOUT_MS,
       ...evidenceProviders(redis, store, { nodeInstance }),
     },
     history: () => metricHistory(analysed.alert, cfg, redis),

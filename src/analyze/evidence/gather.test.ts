@@ -2,17 +2,27 @@
  * The evidence record gathered from real containers (a crash loop on a missing variable with a
  * secret in its environment, a killed one, one whose dependency refuses it), the providers the
  * flow injects (history, the container's readings, open and earlier incidents), a failing
- * provider, and an alert about another host.
+ * provider, an alert about another host, and the fresh probe of a latency alert on an endpoint
+ * (a configured target only).
  */
 import { randomBytes } from 'node:crypto'
 const LABEL_KEY = `sentinel.unit-${randomBytes(3).toString('hex')}`
 process.env.WATCH_LABEL = `${LABEL_KEY}=true`
 
 import assert from 'node:assert/strict'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import os from 'node:os'
-import { after, test } from 'node:test'
+import { after, before, describe, test } from 'node:test'
 import type { Alert, AlertType } from '../../platform/store/model'
-import { killMainProcess, removeContainers, runContainer, state, uniqueName } from '../../../tests/helpers/docker'
+import {
+  docker,
+  killMainProcess,
+  removeContainers,
+  runContainer,
+  state,
+  uniqueName,
+} from '../../../tests/helpers/docker'
 import { waitFor } from '../../../tests/helpers/ports'
 import { analyseWithRules } from '../rules/index'
 import { sizeOf } from './bound'
@@ -79,6 +89,45 @@ test('a killed container: killed, restart, exit 137 in the evidence', async () =
   assert.equal(r.cause, 'killed', r.root_cause)
   assert.deepEqual(r.proposed_fix, { action: 'restart_container', params: { containerId: c.id } })
   assert.ok(r.evidence.some((l) => l.includes('exit code 137')))
+})
+
+test('killed and restarted by the fast path before the analysis: the decision is evidence, the restart the fix', async () => {
+  const c = await container('killed-again', ['sh', '-c', 'while true; do sleep 1; done; true'])
+  await waitFor(async () => (await state(c.name)).Running, { timeoutMs: 20_000, what: 'container to run' })
+  await killMainProcess(c.name)
+  await exited(c.name)
+  await docker('start', c.name)
+  await waitFor(async () => (await state(c.name)).Running, { timeoutMs: 20_000, what: 'container to run again' })
+  const a = alert('container_down', { resource: c.resource, details: { exitCode: 137 } })
+  const at = new Date().toISOString()
+  const incident = {
+    id: 'inc_fastpath',
+    alert: a,
+    decision: {
+      route: 'auto',
+      risk: 'low',
+      actionId: 'restart_container',
+      params: { containerId: c.id },
+      reasons: [],
+      rule: 'test',
+      decidedAt: at,
+    },
+    actions: [{ actionId: 'restart_container', params: {}, status: 'succeeded', startedAt: at }],
+  }
+  const decided = await analyseWithRules(incident as never)
+  assert.equal(decided.cause, 'killed', decided.root_cause)
+  assert.deepEqual(decided.proposed_fix, { action: 'restart_container', params: { containerId: c.id } })
+  assert.deepEqual(decided.evidenceRecord.decidedBefore, {
+    actionId: 'restart_container',
+    route: 'auto',
+    at,
+    actionStatus: 'succeeded',
+  })
+  // The same alert with no decision before (an Alertmanager ContainerDown that came late): nothing to do.
+  const late = await analyseWithRules({ ...incident, decision: undefined, actions: [] } as never)
+  assert.equal(late.cause, 'killed', late.root_cause)
+  assert.equal(late.proposed_fix, null)
+  assert.equal(late.evidenceRecord.decidedBefore, undefined)
 })
 
 test('a refused dependency: dependency unreachable, no restart', async () => {
@@ -162,4 +211,67 @@ test('a CPU alert about another host: no process of this host is read or propose
   assert.equal(r.evidenceRecord.alert.thisHost, false)
   assert.equal(r.evidenceRecord.processes, undefined)
   assert.match(r.root_cause, /another host/)
+})
+
+describe('a fresh probe of a latency alert on an endpoint', () => {
+  let server: http.Server
+  let base = ''
+  const hits: string[] = []
+  before(async () => {
+    server = http.createServer((req, res) => {
+      hits.push(req.url ?? '')
+      // /hang never answers: the probe's timeout ends it.
+      if (req.url === '/hang') return
+      res.writeHead(200, { 'content-type': 'text/plain' })
+      res.end('ok')
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  })
+  after(() => {
+    server.closeAllConnections()
+    server.close()
+  })
+  const latency = (url: string, threshold: number) =>
+    alert('latency', {
+      metric: 'latency_ms',
+      value: threshold * 2,
+      threshold,
+      resource: { kind: 'endpoint', id: url, name: url },
+    })
+
+  test('a configured target is probed once, by its configured URL, and compared with the threshold', async () => {
+    hits.length = 0
+    const target = `${base}/fast`
+    const r = await analyseWithRules(latency(target, 60_000), { probeTargets: [`${base}/other`, target] })
+    assert.deepEqual(hits, ['/fast'])
+    const rc = r.evidenceRecord.recheck!
+    assert.equal(rc.target, target)
+    assert.equal(rc.status, 200)
+    assert.equal(rc.verdict, 'under')
+    // Twice the threshold, at most 10 s.
+    assert.equal(rc.timeoutMs, 10_000)
+    assert.ok(
+      r.evidence.some((l) => l.startsWith(`fresh probe of ${target}`)),
+      r.evidence.join('\n'),
+    )
+  })
+
+  test('a URL only the alert names is never probed', async () => {
+    hits.length = 0
+    const r = await analyseWithRules(latency(`${base}/not-configured`, 1000), { probeTargets: [`${base}/fast`] })
+    const r2 = await analyseWithRules(latency(`${base}/fast`, 1000))
+    assert.deepEqual(hits, [])
+    assert.equal(r.evidenceRecord.recheck, undefined)
+    assert.equal(r2.evidenceRecord.recheck, undefined)
+  })
+
+  test('no answer within twice the threshold: over, timed out', async () => {
+    const target = `${base}/hang`
+    const r = await analyseWithRules(latency(target, 100), { probeTargets: [target] })
+    const rc = r.evidenceRecord.recheck!
+    assert.equal(rc.timeoutMs, 200)
+    assert.equal(rc.error, 'timeout')
+    assert.equal(rc.verdict, 'over')
+  })
 })

@@ -6,10 +6,13 @@
  * recent readings, the host's readings, the other open incidents). Nothing here throws: a failed
  * look-up becomes an entry in `problems`, and the record is bounded in size before it is returned.
  */
+import { probeOnce, type ProbeSample } from '../../observe/collectors/probe'
+import { publicUrl } from '../../platform/config/observe'
 import { listWatchedContainers, type WatchedContainer } from '../../platform/docker/engine-api'
 import type { Alert, AlertType, ResourceRef } from '../../platform/store/model'
 import { redact, redactDeep } from '../../platform/telemetry/redact'
 import { containerFacts, imageCreatedAt, type ContainerFacts } from '../rules/container'
+import { thresholdOf } from '../rules/faults/types'
 import { topByCpu, topByRss, type CpuSample, type ProcessInfo } from '../rules/procs'
 import { sandboxUsage, type SandboxUsage } from '../rules/sandbox'
 import { boundEvidence, thinPoints } from './bound'
@@ -17,11 +20,13 @@ import { alertNode, hostFromProc, isThisHost } from './host'
 import { logSection } from './log-lines'
 import {
   CAPS,
+  type DecidedBefore,
   type Evidence,
   type IncidentRef,
   type Point,
   type ProbeEntry,
   type ProcessEntry,
+  type Recheck,
   type Series,
 } from './types'
 
@@ -55,6 +60,62 @@ export interface EvidenceOptions {
   openIncidents?: () => Promise<IncidentRef[]>
   /** When earlier incidents on this resource (other than `incidentId`) opened, newest first. */
   previousIncidents?: (resource: ResourceRef, incidentId?: string) => Promise<string[]>
+  /**
+   * PROBE_TARGETS, as configured (with their credentials): a latency alert on one of them gets one
+   * fresh probe at analysis time. A URL that only the alert names is never probed.
+   */
+  probeTargets?: string[]
+  /** PROBE_TIMEOUT_MS: the fresh probe's timeout when the alert has no threshold (at most 10 s). */
+  probeTimeoutMs?: number
+  /** The probe itself (tests); default the monitor's probeOnce. */
+  probe?: (target: string, timeoutMs: number) => Promise<ProbeSample>
+}
+
+/** The fresh probe's timeout: twice the threshold, at most 10 s (and at least 50 ms). */
+export const RECHECK_MAX_TIMEOUT_MS = 10_000
+
+/**
+ * The configured probe target a latency alert is about: its resource is an endpoint whose id (the
+ * target as the prober shows it, without credentials) is that of a target in PROBE_TARGETS.
+ */
+export function configuredTarget(alert: Pick<Alert, 'resource'>, targets: string[] | undefined): string | undefined {
+  if (alert.resource.kind !== 'endpoint' || !targets?.length) return undefined
+  return targets.find((t) => publicUrl(t) === alert.resource.id)
+}
+
+/** One fresh probe of `target`, compared with the threshold. */
+export async function recheckProbe(
+  target: string,
+  threshold: number | undefined,
+  opts: Pick<EvidenceOptions, 'probe' | 'probeTimeoutMs'> = {},
+): Promise<Recheck> {
+  const timeoutMs =
+    threshold !== undefined && threshold > 0
+      ? Math.max(50, Math.min(2 * threshold, RECHECK_MAX_TIMEOUT_MS))
+      : Math.min(opts.probeTimeoutMs ?? 5000, RECHECK_MAX_TIMEOUT_MS)
+  const s = await (opts.probe ?? probeOnce)(target, timeoutMs)
+  const ms = Math.round(s.ms)
+  const timedOut = !s.ok && s.error === 'timeout'
+  const verdict: Recheck['verdict'] = timedOut
+    ? 'over'
+    : !s.ok
+      ? 'failed'
+      : threshold === undefined
+        ? 'unknown'
+        : ms > threshold
+          ? 'over'
+          : 'under'
+  return {
+    target: redact(publicUrl(target)).slice(0, 160),
+    at: new Date(s.at).toISOString(),
+    ms,
+    ok: s.ok,
+    ...(s.status !== undefined ? { status: s.status } : {}),
+    ...(s.error ? { error: redact(s.error).slice(0, 160) } : {}),
+    timeoutMs,
+    ...(threshold !== undefined ? { threshold } : {}),
+    verdict,
+  }
 }
 
 export interface Gathered {
@@ -236,13 +297,15 @@ export function alertSection(alert: Alert, nodeInstance?: string): Evidence['ale
 /**
  * The evidence for `alert`. `container` is the watched container the alert names (resolved by the
  * caller through the label-filtered listing), or undefined; `incidentId` is left out of the open
- * incidents.
+ * incidents; `decidedBefore` is the decision the incident carried when the analysis began (the
+ * container fast path's).
  */
 export async function gatherEvidence(
   alert: Alert,
   opts: EvidenceOptions = {},
   container?: WatchedContainer,
   incidentId?: string,
+  decidedBefore?: DecidedBefore,
 ): Promise<Gathered> {
   const problems: string[] = []
   const type = effectiveType(alert)
@@ -256,6 +319,7 @@ export async function gatherEvidence(
     problems,
   }
   if (typeof d.exitCode === 'number') evidence.eventExitCode = d.exitCode
+  if (decidedBefore) evidence.decidedBefore = decidedBefore
   const facts: Record<string, unknown> = {}
   let logs: string | undefined
 
@@ -373,7 +437,29 @@ export async function gatherEvidence(
     })
   }
 
-  await Promise.all([containerWork(), processWork(), sandboxWork(), hostWork(), historyWork(), incidentsWork()])
+  const recheckWork = async () => {
+    // Only an endpoint Sentinel probes itself, by the target it was configured with.
+    if (type !== 'latency' || container) return
+    const target = configuredTarget(alert, opts.probeTargets)
+    if (!target) return
+    const r = await attempt(problems, `could not probe ${publicUrl(target)} again`, () =>
+      recheckProbe(target, thresholdOf(section), opts),
+    )
+    if (r) {
+      evidence.recheck = r
+      facts.recheck = r
+    }
+  }
+
+  await Promise.all([
+    containerWork(),
+    processWork(),
+    sandboxWork(),
+    hostWork(),
+    historyWork(),
+    incidentsWork(),
+    recheckWork(),
+  ])
   if (type !== alert.type) facts.anomalyReadAs = type
   return { evidence: boundEvidence(evidence), logs, facts }
 }

@@ -22,6 +22,11 @@ export const LOG_PATTERNS = {
     /\bunknown (?:option|flag|directive|setting|config(?:uration)? key)\b/i,
     /\b(?:yaml|json|toml|config(?:uration)?) (?:parse|syntax) error\b/i,
     /\bKeyError: ['"][A-Z][A-Z0-9_]*['"]/,
+    // "config: missing SMTP_RELAY_HOST", "missing DATABASE_URL in environment": a variable-like name
+    // (capitals with an underscore) said to be missing, on a line about configuration or the environment.
+    /^(?=.*(?:\b[Cc]onfig|\bCONFIG|\b[Ee]nv(?:ironment)?\b|\bENV\b|\b[Vv]ariable|\bVARIABLE|\b[Ss]etting|\bSETTING)).*\b[Mm]issing(?: (?:required|mandatory))?(?: (?:env(?:ironment)?|config(?:uration)?|variable|var|setting|key|value)s?)?[:=]?\s+[`'"]?[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b/,
+    // "SMTP_RELAY_HOST missing", "DATABASE_URL is missing from the environment".
+    /\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+[`'"]? (?:is )?missing\b/,
   ],
   dependency_unreachable: [
     /\bconnection refused\b/i,
@@ -35,6 +40,17 @@ export const LOG_PATTERNS = {
     /\bno route to host\b/i,
     /\bnetwork is unreachable\b/i,
     /\b(?:could not|can't|cannot|unable to|failed to) connect to\b.*\b(?:refused|unreachable|timed? ?out|resolve)/i,
+    // DNS: busybox's "bad address 'db:5432'" (quoted: a bare "Bad address" is EFAULT), the resolver's NXDOMAIN.
+    /\bbad address ['"`][^'"`\s]+/i,
+    /\bNXDOMAIN\b/,
+    // A connection that was never answered (a connect timeout, not a slow answer): "Connection timed
+    // out" (ETIMEDOUT), Go's "dial tcp ...: i/o timeout" and "connect: connection timed out", Node's
+    // "connect ETIMEDOUT". A read that timed out ("read tcp ...: i/o timeout", "Read timed out") is
+    // a slow dependency, not an unreachable one, and does not match.
+    /\bconnection timed out\b/i,
+    /\bdial (?:tcp|udp)[46]?\b.*\bi\/o timeout\b/i,
+    /\bconnect ETIMEDOUT\b/,
+    /\b(?:upstream|dependency|database|db|backend|broker|cache)\b[^.;]{0,60}\bunreachable\b/i,
   ],
   port_in_use: [
     /\baddress already in use\b/i,

@@ -4,7 +4,7 @@
  * fault rules read only this, the LLM is shown it, and the incident keeps it, so a person, the
  * model and the rules all judge from the same facts.
  */
-import type { AlertType, ResourceRef } from '../../platform/store/model'
+import type { ActionRecord, AlertType, Decision, ResourceRef } from '../../platform/store/model'
 
 /** How much of each source a record keeps at most. */
 export const CAPS = {
@@ -62,6 +62,42 @@ export interface ProbeEntry {
   ok?: boolean
   ms?: number
   error?: string
+}
+
+/**
+ * One fresh probe of the alert's endpoint at analysis time (only for a target of PROBE_TARGETS, never
+ * a URL the alert alone names), compared with the alert's threshold.
+ */
+export interface Recheck {
+  /** The target as shown (no credentials). */
+  target: string
+  at: string
+  /** To the end of the body; a timeout counts as the whole timeout. */
+  ms: number
+  ok: boolean
+  status?: number
+  error?: string
+  timeoutMs: number
+  /** The alert's threshold (or, for an anomaly, the top of its expected range) it was compared with. */
+  threshold?: number
+  /**
+   * under: answered within the threshold; over: answered slower, or timed out; failed: no answer
+   * (refused, not resolved, an HTTP 5xx); unknown: no threshold to compare with.
+   */
+  verdict: 'under' | 'over' | 'failed' | 'unknown'
+}
+
+/**
+ * The incident was decided before this analysis, by the container fast path (a death is restarted
+ * at once, in the main process): the analysis only enriches it, and proposing the same fix runs
+ * nothing twice.
+ */
+export interface DecidedBefore {
+  actionId: string | null
+  route: Decision['route']
+  at: string
+  /** Where that action got to when the analysis started, when it ran. */
+  actionStatus?: ActionRecord['status']
 }
 
 export interface IncidentRef {
@@ -173,6 +209,10 @@ export interface Evidence {
     filesystem?: { usedPercent: number; freeBytes: number }
   }
   probes?: ProbeEntry[]
+  /** A fresh probe of the endpoint, made for this analysis (a configured probe target only). */
+  recheck?: Recheck
+  /** The decision taken before the analysis ran (the container fast path), when there was one. */
+  decidedBefore?: DecidedBefore
   /** Other open incidents on the same node, newest first. */
   openIncidents?: IncidentRef[]
   /** Look-ups that failed (each said once); a rule can only use what was read. */

@@ -16,7 +16,7 @@ import { containerRef, type Alert, type AlertType, type Incident } from '../../p
 import type { Cause } from '../causes'
 import { boundEvidence } from '../evidence/bound'
 import { alertSection, effectiveType, gatherEvidence, type EvidenceOptions } from '../evidence/gather'
-import type { Evidence } from '../evidence/types'
+import type { DecidedBefore, Evidence } from '../evidence/types'
 import type { Analysis } from '../llm/schema'
 import { describeEvidence, mergeEvidence } from './faults/describe'
 import { fallbackVerdict } from './faults/fallback'
@@ -52,6 +52,25 @@ const ALERT_TYPES = new Set<string>([
 
 function alertOf(input: Incident | Alert): Alert {
   return 'alert' in input && input.alert ? input.alert : (input as Alert)
+}
+
+/**
+ * The decision the incident carried when the analysis began (the container fast path decides, and
+ * restarts, a dead container before it is analysed), with where its action got to.
+ */
+export function decidedBeforeOf(input: Incident | Alert): DecidedBefore | undefined {
+  if (!('alert' in input && input.alert)) return undefined
+  const d = (input as Incident).decision
+  if (!d) return undefined
+  const action = d.actionId
+    ? [...((input as Incident).actions ?? [])].reverse().find((a) => a.actionId === d.actionId)
+    : undefined
+  return {
+    actionId: d.actionId,
+    route: d.route,
+    at: d.decidedAt,
+    ...(action ? { actionStatus: action.status } : {}),
+  }
 }
 
 /** A record with nothing read but the alert, for answers given before any gathering. */
@@ -161,7 +180,7 @@ export async function analyseWithRules(input: Incident | Alert, opts: RuleOption
       const why = 'the alert names no container'
       return bare(alert, opts, `${alert.type} alert on ${alert.resource.name}, but ${why}.`, why)
     }
-    const { evidence, logs, facts } = await gatherEvidence(alert, opts, container, incidentId)
+    const { evidence, logs, facts } = await gatherEvidence(alert, opts, container, incidentId, decidedBeforeOf(input))
     const best = judge(evidence, type).best ?? fallbackVerdict(evidence, type)
     return {
       ...analysisOf(best, alert, evidence),

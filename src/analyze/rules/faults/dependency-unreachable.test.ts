@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { judgeBadConfig } from './bad-config'
 import { judgeDependencyUnreachable } from './dependency-unreachable'
-import { container, logs, record } from './fixture'
+import type { Evidence } from '../../evidence/types'
+import { container, logs, record, T0 } from './fixture'
 
 test('connection refused in the log: dependency unreachable, no restart', () => {
   const e = record({
@@ -61,4 +62,68 @@ test('an error log without a connection failure: not this rule', () => {
     judgeDependencyUnreachable(record({ container: container(), logs: logs('ERROR: cannot reach db') })),
     null,
   )
+})
+
+test('more DNS and connect failures: busybox "bad address", NXDOMAIN, connect timeouts', () => {
+  for (const line of [
+    "wget: bad address 'stock-db-1.invalid:8080'",
+    "** server can't find db.internal: NXDOMAIN",
+    'psql: error: could not translate host name "db" to address: Name or service not known',
+    'curl: (6) Could not resolve host: api.internal',
+    'curl: (7) Failed to connect to 10.0.0.5 port 443: No route to host',
+    'curl: (28) Failed to connect to api port 443: Connection timed out',
+    'dial tcp 10.0.0.5:5432: i/o timeout',
+    'dial tcp 10.0.0.5:5432: connect: connection timed out',
+    'Error: connect ETIMEDOUT 10.0.0.1:443',
+  ]) {
+    assert.equal(
+      judgeDependencyUnreachable(record({ container: container(), logs: logs(line) }))?.cause,
+      'dependency_unreachable',
+      line,
+    )
+  }
+})
+
+test('a slow answer or a memory fault is not an unreachable dependency', () => {
+  for (const line of [
+    'read tcp 10.0.0.2:41234->10.0.0.5:5432: i/o timeout',
+    'requests.exceptions.ReadTimeout: Read timed out. (read timeout=5)',
+    'WARN upstream timed out after 2000ms (db)',
+    'write: Bad address',
+  ]) {
+    assert.equal(judgeDependencyUnreachable(record({ container: container(), logs: logs(line) })), null, line)
+  }
+})
+
+const endpoint = {
+  type: 'latency' as const,
+  metric: 'latency_ms',
+  value: 5000,
+  threshold: 1000,
+  resource: { kind: 'endpoint' as const, id: 'http://x/', name: 'http://x/' },
+}
+const fresh = (over: Partial<NonNullable<Evidence['recheck']>>): NonNullable<Evidence['recheck']> => ({
+  target: 'http://x/',
+  at: new Date(T0).toISOString(),
+  ms: 3,
+  ok: false,
+  timeoutMs: 2000,
+  threshold: 1000,
+  verdict: 'failed',
+  ...over,
+})
+
+test('an endpoint whose fresh probe is refused: unreachable; one that answers now: not this rule', () => {
+  const down = judgeDependencyUnreachable(
+    record({ alert: endpoint, recheck: fresh({ error: 'ECONNREFUSED', verdict: 'failed' }) }),
+  )!
+  assert.equal(down.cause, 'dependency_unreachable')
+  assert.ok(down.evidence.some((l) => l.includes('fresh probe') && l.includes('ECONNREFUSED')))
+  // The alert's probes failed, but it answers when probed again.
+  const answers = record({
+    alert: endpoint,
+    probes: [{ target: 'http://x/', error: 'getaddrinfo ENOTFOUND x' }],
+    recheck: fresh({ ok: true, status: 200, ms: 40, verdict: 'under' }),
+  })
+  assert.equal(judgeDependencyUnreachable(answers), null)
 })

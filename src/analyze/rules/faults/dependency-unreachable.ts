@@ -1,6 +1,7 @@
 /**
  * A dependency that is unreachable, when the service's log says its connections are refused or its
- * names do not resolve, or (for an endpoint Sentinel does not run) every probe fails that way.
+ * names do not resolve, or (for an endpoint Sentinel does not run) every probe fails that way, or
+ * the fresh probe made for the analysis does.
  * Restarting the service does not bring its dependency back, so no fix is proposed.
  */
 import type { Evidence } from '../../evidence/types'
@@ -15,11 +16,21 @@ export function judgeDependencyUnreachable(e: Evidence) {
   const probes = e.probes ?? []
   const probeDown = probes.filter((p) => p.error && isDependency(p.error))
   if (!c) {
-    if (e.alert.type !== 'latency' || probes.length === 0 || probeDown.length !== probes.length) return null
+    if (e.alert.type !== 'latency') return null
+    // Probed again for the analysis: a fresh answer outweighs the alert's probes.
+    const r = e.recheck
+    const recheckDown = r?.verdict === 'failed' && !!r.error && isDependency(r.error)
+    if (r && r.verdict !== 'failed') return null
+    const alertDown = probes.length > 0 && probeDown.length === probes.length
+    if (!alertDown && !recheckDown) return null
+    const error = recheckDown ? r!.error : probeDown[0].error
     return verdict({
       cause: 'dependency_unreachable',
-      root_cause: `${e.alert.resource.name} cannot be reached (${probeDown[0].error}); it is not a container Sentinel runs, so nothing here can bring it back.`,
-      evidence: probeDown.slice(-3).map((p) => `probe ${p.target}: failed (${p.error})`),
+      root_cause: `${e.alert.resource.name} cannot be reached (${error}); it is not a container Sentinel runs, so nothing here can bring it back.`,
+      evidence: [
+        ...probeDown.slice(-3).map((p) => `probe ${p.target}: failed (${p.error})`),
+        ...(recheckDown ? [`a fresh probe of ${r!.target} at ${r!.at}: failed (${r!.error})`] : []),
+      ],
       proposed_fix: null,
       risk_level: 'low',
       confidence: 0.6,

@@ -1,10 +1,10 @@
 /**
  * The evidence record as the lines a person reads under an analysis: the reading, the container's
- * state, its health log, the processes, the sandbox, the probes, the log lines, and what could not
- * be read. A verdict's own evidence comes first; these follow it as context.
+ * state, its health log, the processes, the sandbox, the probes (and the fresh one), a decision
+ * taken before the analysis, the log lines, and what could not be read. A verdict's own evidence comes first; these follow it as context.
  */
 import type { Evidence } from '../../evidence/types'
-import { formatBytes, readingOf } from './types'
+import { decidedBeforeLine, formatBytes, readingOf } from './types'
 
 export function containerLines(e: Evidence): string[] {
   const c = e.container
@@ -66,6 +66,13 @@ export function describeEvidence(e: Evidence): string[] {
     out.push(
       `probe ${p.target}: ${p.error ? `failed (${p.error.slice(0, 120)})` : `HTTP ${p.status ?? '?'}`}${p.ms !== undefined ? ` in ${p.ms} ms` : ''}`,
     )
+  const r = e.recheck
+  if (r)
+    out.push(
+      `fresh probe of ${r.target} for this analysis: ${r.error ? `failed (${r.error.slice(0, 120)})` : `HTTP ${r.status ?? '?'}`} in ${r.ms} ms${r.threshold !== undefined && (r.verdict === 'under' || r.verdict === 'over') ? ` (${r.verdict} the threshold ${r.threshold})` : ''}`,
+    )
+  const decided = decidedBeforeLine(e)
+  if (decided) out.push(decided)
   if (e.alert.type === 'latency' && !e.probes?.length)
     for (const [k, v] of Object.entries(e.alert.details ?? {}).slice(0, 8)) out.push(`${k}: ${String(v).slice(0, 120)}`)
   out.push(...containerLines(e), ...logLines(e), ...e.problems)

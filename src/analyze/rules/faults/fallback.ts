@@ -11,6 +11,7 @@ import {
   exitMeaning,
   formatBytes,
   knownContainer,
+  restartedBefore,
   restartFix,
   verdict,
   type FaultVerdict,
@@ -41,6 +42,16 @@ function containerDown(e: Evidence): FaultVerdict {
       evidence: [`docker inspect ${ref?.id ?? e.alert.resource.id}: no such container`],
     })
   const exit = code ?? 0
+  const before = restartedBefore(e)
+  if (c.running && before)
+    return verdict({
+      cause: 'crash',
+      root_cause: `Container ${c.name} ${exitMeaning(exit)}. ${before}; it is running again.`,
+      evidence: [],
+      proposed_fix: restartFix(e),
+      risk_level: 'low',
+      confidence: 0.6,
+    })
   if (c.running)
     return verdict({
       cause: 'crash',
@@ -162,11 +173,25 @@ function latency(e: Evidence): FaultVerdict {
   const probes = e.probes ?? []
   const failed = probes.filter((p) => p.error || p.ok === false || (p.status !== undefined && p.status >= 500))
   const times = probes.map((p) => p.ms).filter((x): x is number => typeof x === 'number')
-  if (!e.container)
+  if (!e.container) {
+    // Why a slow downstream could not be named: the fresh probe, or this host's CPU.
+    const r = e.recheck
+    const host = e.host?.readings?.find((x) => x.metric === 'cpu_busy_percent')?.value
+    const again = r
+      ? `; probed again for this analysis it ${r.error ? `failed (${r.error})` : `answered in ${r.ms} ms`}`
+      : ''
+    const why = !r
+      ? ''
+      : r.verdict === 'under'
+        ? `${again}, back under the threshold, but the series does not show a short excursion after a normal stretch, so it cannot be called transient`
+        : r.verdict === 'over'
+          ? `${again}, and this host's CPU is ${host !== undefined ? `${host}%` : 'unknown'}, so a slow downstream cannot be told from a busy host`
+          : again
     return unknown(
-      `Responses from ${e.alert.resource.name} are slow${failed.length ? ` and ${failed.length} of ${probes.length} probes failed` : ''}; no container is known for it, so nothing in the catalog applies.`,
+      `Responses from ${e.alert.resource.name} are slow${failed.length ? ` and ${failed.length} of ${probes.length} probes failed` : ''}${why}; no container is known for it, so nothing in the catalog applies.`,
       0.3,
     )
+  }
   const c = knownContainer(e)
   if (!c) return unknown(`The container behind ${e.alert.resource.name} no longer exists.`, 0.7)
   if (c.running === false)

@@ -66,3 +66,32 @@ test('a memory alert at 85% of the limit: raise it; at 50%: nothing', () => {
 test('no container: not this rule', () => {
   assert.equal(judgeOom(record({ alert: { type: 'memory', resource: { kind: 'host', id: 'h', name: 'h' } } })), null)
 })
+
+test('OOM-killed with a limit and restarted by the fast path: still raise the limit', () => {
+  const e = record({
+    container: container({
+      running: true,
+      status: 'running',
+      oomKilled: false,
+      exitCode: 0,
+      memoryLimitBytes: 64 * MiB,
+    }),
+    eventExitCode: 137,
+    alert: { details: { oomKilled: true } },
+    decidedBefore: { actionId: 'restart_container', route: 'auto', at: '2025-01-01T00:00:01.000Z' },
+  })
+  const v = judgeOom(e)!
+  assert.equal(v.proposed_fix?.action, 'update_memory_limit')
+})
+
+test('OOM-killed without a limit, restarted by the fast path: the restart it got, said so', () => {
+  const v = judgeOom(
+    record({
+      container: container({ running: true, status: 'running', exitCode: 0 }),
+      alert: { details: { oomKilled: true } },
+      decidedBefore: { actionId: 'restart_container', route: 'auto', at: '2025-01-01T00:00:01.000Z' },
+    }),
+  )!
+  assert.equal(v.proposed_fix?.action, 'restart_container')
+  assert.match(v.root_cause, /Sentinel restarted it already/)
+})

@@ -4,7 +4,16 @@
  * for the host's memory (no limit), a restart is all that fits.
  */
 import type { Evidence } from '../../evidence/types'
-import { died, formatBytes, knownContainer, raisedMemoryLimit, restartFix, verdict, type FaultRule } from './types'
+import {
+  died,
+  formatBytes,
+  knownContainer,
+  raisedMemoryLimit,
+  restartedBefore,
+  restartFix,
+  verdict,
+  type FaultRule,
+} from './types'
 
 /** The container's memory as a share of its limit, last read before it died (or now), with when. */
 export function lastMemoryPercent(e: Evidence): { percent: number; at?: number } | undefined {
@@ -43,9 +52,10 @@ export function judgeOom(e: Evidence) {
       })
     }
     ev.push('no memory limit of its own')
+    const before = restartedBefore(e)
     return verdict({
       cause: 'oom',
-      root_cause: `Container ${c.name} was OOM-killed without a memory limit of its own: the host ran out of memory.`,
+      root_cause: `Container ${c.name} was OOM-killed without a memory limit of its own: the host ran out of memory${before ? `. ${before}` : ''}.`,
       evidence: ev,
       proposed_fix: restartFix(e),
       risk_level: 'low',

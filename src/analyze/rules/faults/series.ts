@@ -1,7 +1,8 @@
 /**
  * What a short series shows, for the rules: steady growth (a leak: most steps up, a straight-line
- * fit, no single jump making most of the rise) and a transient (a few points over the threshold,
- * the newest back under it). Pure arithmetic on the record's points.
+ * fit, no single jump making most of the rise), a transient (a few points over the threshold, the
+ * newest back under it) and a short excursion (over the threshold for a short while after a normal
+ * stretch, whatever the newest point). Pure arithmetic on the record's points.
  */
 import type { Point } from '../../evidence/types'
 
@@ -85,4 +86,45 @@ export function transientOf(points: Point[], threshold: number): Transient | nul
   if (over.length === 0 || over.length > 3 || over.length > p.length / 4) return null
   if (p.slice(-2).some((x) => x[1] > threshold)) return null
   return { peak: Math.max(...over.map((x) => x[1])), above: over.length, total: p.length, last: p[p.length - 1][1] }
+}
+
+/**
+ * How long an excursion over the threshold may last and still be short: the probe's p95 window
+ * (PROBE_WINDOW_SIZE samples, at most 10 minutes) keeps one slow burst in the reading for up to
+ * 10 minutes, and the alert waits ALERT_FOR_SECONDS more before it fires.
+ */
+export const SHORT_EXCURSION_MS = 15 * 60_000
+
+export interface Excursion {
+  peak: number
+  above: number
+  total: number
+  /** From the first to the last point over the threshold. */
+  minutes: number
+  /** Points at or under the threshold before the first one over it. */
+  before: number
+}
+
+/**
+ * A short excursion: the series was at or under `threshold` for at least two points, then went over
+ * it, every point over it within `maxMs` of the first and no more than half of the series. The
+ * newest point may still be over (a windowed reading lags): only a fresh measurement says whether
+ * it is over now.
+ */
+export function shortExcursion(points: Point[], threshold: number, maxMs = SHORT_EXCURSION_MS): Excursion | null {
+  const p = [...points].sort((a, b) => a[0] - b[0])
+  const over = p.map((x, i) => (x[1] > threshold ? i : -1)).filter((i) => i >= 0)
+  if (over.length === 0) return null
+  const first = over[0]
+  const last = over[over.length - 1]
+  if (first < 2 || over.length > p.length / 2) return null
+  const spanMs = p[last][0] - p[first][0]
+  if (spanMs > maxMs) return null
+  return {
+    peak: Math.max(...over.map((i) => p[i][1])),
+    above: over.length,
+    total: p.length,
+    minutes: Math.round((spanMs / 60_000) * 10) / 10,
+    before: first,
+  }
 }

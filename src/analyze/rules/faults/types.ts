@@ -74,6 +74,13 @@ export function readingOf(e: Evidence): string | undefined {
   return `${a.metric} = ${a.value}${a.threshold !== null ? ` (threshold ${a.threshold})` : ''}`
 }
 
+/** The alert's threshold, or for an anomaly the top of the range its detector expected. */
+export function thresholdOf(alert: Pick<Evidence['alert'], 'threshold' | 'details'>): number | undefined {
+  if (alert.threshold !== null) return alert.threshold
+  const high = alert.details?.expectedHigh
+  return typeof high === 'number' ? high : undefined
+}
+
 /** The container, when it is watched (it came from the label-filtered listing), exists and Docker described it. */
 export const knownContainer = (e: Evidence) =>
   e.container?.exists && e.container.status !== undefined ? e.container : undefined
@@ -101,9 +108,42 @@ export function exitLine(e: Evidence): string {
   return `container ${c.name} (${c.image ?? '?'}) is ${c.status ?? 'unknown'}${code !== undefined ? `, exit code ${code}` : ''}`
 }
 
+/**
+ * What Sentinel did about the incident before this analysis, when it decided on a restart (the
+ * container fast path): "Sentinel restarted it already", or where that restart stands. Undefined
+ * when the incident was not decided before, or not on a restart.
+ */
+export function restartedBefore(e: Evidence): string | undefined {
+  const d = e.decidedBefore
+  if (d?.actionId !== 'restart_container') return undefined
+  if (d.route === 'auto') {
+    if (d.actionStatus === 'succeeded' || d.actionStatus === undefined)
+      return 'Sentinel restarted it already (its fast path for dead containers, before this analysis)'
+    return `Sentinel's fast path decided to restart it before this analysis (the restart ${d.actionStatus === 'started' ? 'is running' : d.actionStatus})`
+  }
+  if (d.route === 'approval')
+    return "Sentinel's fast path proposed a restart before this analysis; it waits for approval"
+  if (d.route === 'shadow') return "Sentinel's fast path decided a restart before this analysis (shadow mode: not run)"
+  return `Sentinel's fast path decided a restart before this analysis (route ${d.route})`
+}
+
+/**
+ * A restart, for a death: when the container is down, or when Sentinel decided that restart before
+ * this analysis (the fast path restarts a dead container at once: the fix that fits, proposed again,
+ * runs nothing twice, as a decided incident is not decided again). A container running again that
+ * Sentinel did not restart (an Alertmanager ContainerDown that came late) needs nothing.
+ */
 export const restartFix = (e: Evidence): ProposedFix | null => {
   const c = knownContainer(e)
-  return c && !c.running ? { action: 'restart_container', params: { containerId: c.id } } : null
+  if (!c) return null
+  return !c.running || restartedBefore(e) ? { action: 'restart_container', params: { containerId: c.id } } : null
+}
+
+/** The evidence line for a decision taken before the analysis, when there was one. */
+export function decidedBeforeLine(e: Evidence): string | undefined {
+  const d = e.decidedBefore
+  if (!d) return undefined
+  return `decided before this analysis: ${d.actionId ?? 'no action'} (route ${d.route})${d.actionStatus ? `, action ${d.actionStatus}` : ''}`
 }
 
 /** The last `n` log lines (kept and telling ones together, newest last) matching `test`. */
