@@ -472,6 +472,12 @@ const slowDownstream = (ctx: BenchContext, v: number): Scenario => {
   )
 }
 
+/** The evidence record's fresh probe made for the analysis (`"recheck": {..., "ms": N}`) answered under `limit`. */
+function freshProbeUnder(prompt: string, limit: number): boolean {
+  const m = /"recheck":\{[^}]*?"ms":(\d+(?:\.\d+)?)/.exec(prompt)
+  return !!m && Number(m[1]) < limit
+}
+
 const transient = (ctx: BenchContext, v: number): Scenario => {
   const ms = pick([1600, 2500, 2000], v)
   // Three or four probe ticks' worth of slow requests, then fast again: the p95 window keeps the
@@ -486,8 +492,8 @@ const transient = (ctx: BenchContext, v: number): Scenario => {
     `${requests} requests at ${ms} ms, then fast`,
     { kind: 'spike', ms, requests },
     {
-      what: `the latency back under ${LATENCY_THRESHOLD_MS} ms after its peak (in the series)`,
-      found: (t) => recovered(seriesValues(t), LATENCY_THRESHOLD_MS),
+      what: `the latency back under ${LATENCY_THRESHOLD_MS} ms after its peak (in the series, or a fresh probe)`,
+      found: (t) => recovered(seriesValues(t), LATENCY_THRESHOLD_MS) || freshProbeUnder(t, LATENCY_THRESHOLD_MS),
     },
   )
 }
