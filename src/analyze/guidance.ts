@@ -6,7 +6,7 @@
  * action preferred (on the incident's own target), and each past incident is one evidence line.
  * A failed look-up never fails the analysis: it becomes a problem line in the evidence.
  */
-import type { Alert, Incident, RiskLevel } from '../platform/store/model'
+import { alertOf, type Alert, type Incident, type RiskLevel } from '../platform/store/model'
 import type { Cause } from './causes'
 import type { Evidence } from './evidence/types'
 import type { ProposedFix } from './llm/schema'
@@ -25,10 +25,6 @@ export interface Guidance {
   similar: PastIncident[]
   /** Look-ups that failed, and runbook files skipped: said in the evidence. */
   problems: string[]
-}
-
-function alertOf(input: Incident | Alert): Alert {
-  return 'alert' in input && input.alert ? input.alert : (input as Alert)
 }
 
 export async function gatherGuidance(input: Incident | Alert, cause: Cause, deps: GuidanceDeps): Promise<Guidance> {

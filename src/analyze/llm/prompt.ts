@@ -2,7 +2,7 @@
  * The messages sent to the model. Everything here leaves the machine, so every piece is redacted
  * (objects key by key before serialising, then each final message as a whole).
  */
-import type { Alert, Incident } from '../../platform/store/model'
+import { alertOf, type Alert, type Incident } from '../../platform/store/model'
 import { CAUSES } from '../causes'
 import type { Evidence } from '../evidence/types'
 import type { PastIncident } from '../memory'
@@ -40,10 +40,6 @@ export interface PromptLimits {
 export interface ChatMessage {
   role: 'system' | 'user'
   content: string
-}
-
-export function alertOf(input: Incident | Alert): Alert {
-  return 'alert' in input && input.alert ? input.alert : (input as Alert)
 }
 
 /** Evenly spaced points of the series, always keeping the last one. */

@@ -12,7 +12,7 @@
  */
 import { getConfig } from '../../platform/config/index'
 import { findWatchedContainer, type WatchedContainer } from '../../platform/docker/engine-api'
-import { containerRef, type Alert, type AlertType, type Incident } from '../../platform/store/model'
+import { alertOf, containerRef, type Alert, type AlertType, type Incident } from '../../platform/store/model'
 import type { Cause } from '../causes'
 import { boundEvidence } from '../evidence/bound'
 import { alertSection, effectiveType, gatherEvidence, type EvidenceOptions } from '../evidence/gather'
@@ -49,10 +49,6 @@ const ALERT_TYPES = new Set<string>([
   'latency',
   'anomaly',
 ] satisfies AlertType[])
-
-function alertOf(input: Incident | Alert): Alert {
-  return 'alert' in input && input.alert ? input.alert : (input as Alert)
-}
 
 /**
  * The decision the incident carried when the analysis began (the container fast path decides, and

@@ -121,6 +121,11 @@ export interface Incident {
  * The container an alert is about: its resource, else a label or detail naming one. A disk alert
  * is about a filesystem, whatever container label it carries.
  */
+/** The alert an analysis reads: the incident's own, or the bare alert when there is no incident yet. */
+export function alertOf(input: Incident | Alert): Alert {
+  return 'alert' in input && input.alert ? input.alert : (input as Alert)
+}
+
 export function containerRef(alert: Alert): string | undefined {
   if (alert.type === 'disk') return undefined
   if (alert.resource.kind === 'container' && alert.resource.id) return alert.resource.id
