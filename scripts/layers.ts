@@ -17,6 +17,7 @@ export const LAYERS = [
   ['verify', 'checking the fix held (the action and the metric re-measured), rolling back if not'],
   ['notify', 'pages to people: receivers, routing, the outbox, acknowledgement, escalation, silences'],
   ['report', 'the incident views the API serves'],
+  ['history', 'the incident archive in SQL: history, reports, postmortems, policy replay'],
   ['chaos', 'fault injection for game days, on watched containers only'],
   ['app', 'the running process: HTTP front door, routes, streams, wiring of every layer'],
 ] as const

@@ -7,7 +7,7 @@ source scripts/lib.sh
 export MOTIA_ANALYTICS_DISABLED=true
 
 t_setup=$SECONDS
-ensure_apt docker.io redis-server redis-tools prometheus prometheus-node-exporter prometheus-alertmanager busybox-static stress-ng docker-compose chromium || exit 1
+ensure_apt docker.io redis-server redis-tools prometheus prometheus-node-exporter prometheus-alertmanager busybox-static stress-ng docker-compose chromium postgresql || exit 1
 ensure_node_modules || exit 1
 
 started_dockerd=""

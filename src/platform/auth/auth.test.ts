@@ -55,6 +55,7 @@ describe('permission table', () => {
       audit: false,
       acknowledge: false,
       silence: false,
+      replay: false,
     },
     operator: {
       read: true,
@@ -67,6 +68,7 @@ describe('permission table', () => {
       audit: false,
       acknowledge: true,
       silence: true,
+      replay: false,
     },
     admin: {
       read: true,
@@ -79,6 +81,7 @@ describe('permission table', () => {
       audit: true,
       acknowledge: true,
       silence: true,
+      replay: true,
     },
   }
   for (const role of ROLES) {

@@ -18,6 +18,7 @@ export const PERMISSIONS = [
   'audit',
   'acknowledge',
   'silence',
+  'replay',
 ] as const
 export type Permission = (typeof PERMISSIONS)[number]
 
@@ -35,6 +36,8 @@ export const MINIMUM_ROLE: Readonly<Record<Permission, Role>> = Object.freeze({
   // On call: taking an incident (it stops re-paging) and muting pages with a silence.
   acknowledge: 'operator',
   silence: 'operator',
+  // Running archived incidents through another policy reads the whole history and costs CPU.
+  replay: 'admin',
 })
 
 const rank = (r: Role) => ROLES.indexOf(r)

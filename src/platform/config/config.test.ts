@@ -55,6 +55,27 @@ describe('configuration', () => {
     }
   })
 
+  it('refuses a DATABASE_URL that is not PostgreSQL, without echoing it, with the other bad variables', () => {
+    const dir = emptyDir()
+    try {
+      assert.throws(
+        () => loadConfig({ DATABASE_URL: 'mysql://u:hunter2@db/x', INCIDENT_RETENTION_DAYS: '-1' }, dir),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError)
+          assert.match(err.message, /DATABASE_URL: expected a postgres:\/\/ URL, got mysql:/)
+          assert.match(err.message, /INCIDENT_RETENTION_DAYS/)
+          assert.doesNotMatch(err.message, /hunter2/)
+          return true
+        },
+      )
+      const ok = loadConfig({ DATABASE_URL: 'postgresql://u:p@127.0.0.1:5432/sentinel' }, dir)
+      assert.equal(ok.DATABASE_URL, 'postgresql://u:p@127.0.0.1:5432/sentinel')
+      assert.equal(loadConfig({}, dir).INCIDENT_RETENTION_DAYS, 7)
+    } finally {
+      rmSync(dir, { recursive: true })
+    }
+  })
+
   it('bounds the stream-token lifetime and the escalation delay, naming both in one error', () => {
     const dir = emptyDir()
     try {

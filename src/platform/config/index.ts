@@ -140,6 +140,27 @@ const apiKeys = z
     return t
   })
 
+/** DATABASE_URL: a postgres:// or postgresql:// URL (it may carry a password: never logged). */
+const databaseUrl = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const t = (v ?? '').trim()
+    if (t === '') return undefined
+    let u: URL
+    try {
+      u = new URL(t)
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'expected a postgres://user:password@host:port/database URL' })
+      return z.NEVER
+    }
+    if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
+      ctx.addIssue({ code: 'custom', message: `expected a postgres:// URL, got ${u.protocol}//...` })
+      return z.NEVER
+    }
+    return t
+  })
+
 export const configSchema = z.object({
   PORT: int(3000, 1, 65535),
   HOST: text('127.0.0.1'),
@@ -224,6 +245,12 @@ export const configSchema = z.object({
   SHADOW_MODE: bool(false),
   ALLOWED_ACTIONS: list(),
   CONFIDENCE_THRESHOLD: num(0.5, 0, 1),
+
+  // The incident archive (src/history/): PostgreSQL when set, else SQLite at DATA_DIR/history.sqlite.
+  DATABASE_URL: databaseUrl,
+  INCIDENT_RETENTION_DAYS: num(7, 0.0001, 3650),
+  // The dashboard's live charts sample the host and watched containers this often, apart from alerting.
+  LIVE_SAMPLE_SECONDS: int(5, 1, 300),
 
   // Tracing (OpenTelemetry's own variable names): on when an endpoint is set.
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,

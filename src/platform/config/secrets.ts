@@ -3,7 +3,7 @@
  * with this process's environment, and /proc/<pid>/environ of each is readable by the same user:
  * the fewer processes hold a secret, the fewer places it can leak from. The API keys, the stream
  * token secret, Slack's signing secret and the metrics token are checked only in the main process
- * (the front door, the stream hub, the Slack receiver, /metrics), so they are removed from its
+ * (the front door, the stream hub, the Slack receiver, /metrics, the incident archive), so they are removed from its
  * environment once the configuration has been read. Secrets a step does use (the LLM key, the
  * Slack bot token) go only to the steps that use them (step-secrets.ts); the Redis password stays.
  */
@@ -12,6 +12,8 @@ export const MAIN_PROCESS_SECRETS = [
   'SENTINEL_STREAM_SECRET',
   'SLACK_SIGNING_SECRET',
   'METRICS_TOKEN',
+  // The archive (src/history/) is written and read only by the main process.
+  'DATABASE_URL',
 ] as const
 
 /** Names (never values) of the secrets removed, so a step process's configuration knows they were set. */
