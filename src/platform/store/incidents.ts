@@ -3,7 +3,9 @@
  * with compare-and-set Lua scripts so that the main process and step processes can update the same
  * incident without losing each other's writes. Side indexes: open incidents (for recovery after a
  * crash), incidents by time (for listing) and the open incident of each fingerprint (one incident
- * per problem).
+ * per problem). Every write also marks the incident "to archive" (ARCHIVE_PENDING, scored by its
+ * version) in the same script, so no crash can leave a change the SQL archive (src/history/) never
+ * hears of.
  */
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
@@ -29,9 +31,28 @@ const summaryKey = (id: string) => `sentinel:incidents:summary:${id}`
 const byResourceKey = (r: Pick<ResourceRef, 'kind' | 'name'>) => `sentinel:incidents:resource:${r.kind}:${r.name}`
 const BY_RESOURCE_KEEP = 50
 const BY_RESOURCE_DAYS = 90
+/**
+ * The incidents whose latest write the archive may not hold yet: member = id, score = the version
+ * written. The archiver removes a member only when the version it archived is at least that score.
+ */
+export const ARCHIVE_PENDING = 'sentinel:archive:pending'
+
+/**
+ * The Redis keys of one incident and of the indexes that name it, for the code that removes
+ * archived incidents from Redis after their retention (src/history/retention.ts).
+ */
+export const incidentKeys = {
+  doc: incidentKey,
+  summary: summaryKey,
+  byTime: BY_TIME,
+  open: OPEN_SET,
+  last: lastKey,
+  byResource: byResourceKey,
+} as const
 
 // Creates the incident unless it exists already (ids derived from one event repeat when the event
-// is replayed) or its fingerprint already has an open one; returns the id that holds it.
+// is replayed) or its fingerprint already has an open one; returns the id that holds it. KEYS[7] /
+// ARGV[6]: the archive mark (ARCHIVE_PENDING at the first version), written with the incident.
 const CREATE_LUA = `
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return {0, ARGV[1]}
@@ -48,13 +69,15 @@ redis.call('SET', KEYS[5], ARGV[4])
 for _, entry in ipairs(cjson.decode(ARGV[5])) do
   redis.call('XADD', KEYS[6], 'MAXLEN', '~', '${OUTBOX_MAX}', '*', 'entry', entry)
 end
+redis.call('ZADD', KEYS[7], ARGV[6], ARGV[1])
 return {1, ARGV[1]}
 `
 
 // Replaces the document (and its summary, KEYS[4] / ARGV[6]) when its stored version matches; keeps
 // the indexes in step. ARGV[4]: the incident is no longer being worked on; ARGV[5]: its fingerprint
 // is free for a new incident; ARGV[7]: the notification outbox entries (./notify-outbox.ts) the
-// write makes, appended to KEYS[5] in the same script so a change and its page commit together.
+// write makes, appended to KEYS[5] in the same script so a change and its page commit together;
+// KEYS[6] / ARGV[8]: the archive mark (ARCHIVE_PENDING at the new version), likewise.
 const CAS_LUA = `
 local cur = redis.call('GET', KEYS[1])
 if not cur then return -1 end
@@ -71,8 +94,11 @@ end
 for _, entry in ipairs(cjson.decode(ARGV[7])) do
   redis.call('XADD', KEYS[5], 'MAXLEN', '~', '${OUTBOX_MAX}', '*', 'entry', entry)
 end
+redis.call('ZADD', KEYS[6], ARGV[8], ARGV[3])
 return 1
 `
+// The number of KEYS casArgs() puts first.
+const CAS_KEYS = 6
 
 // A page of the time index with each incident's stored text (ARGV[4]: the key prefix, full or
 // summary): id, score, text (false when missing) per incident. It reads keys it builds itself,
@@ -116,18 +142,20 @@ export class IncidentStore {
     const id = incident.id
     const [created, holder] = (await this.redis.eval(
       CREATE_LUA,
-      6,
+      7,
       fingerprintKey(alert.fingerprint),
       incidentKey(id),
       OPEN_SET,
       BY_TIME,
       summaryKey(id),
       NOTIFY_OUTBOX,
+      ARCHIVE_PENDING,
       id,
       JSON.stringify(incident),
       String(Date.parse(nowIso)),
       JSON.stringify(incidentSummary(incident)),
       JSON.stringify(outboxEntries(null, incident)),
+      String(incident.version),
     )) as [number, string]
     if (created === 1) {
       await this.redis.set(lastKey(alert.fingerprint), id, 'EX', 30 * 86400)
@@ -171,7 +199,7 @@ export class IncidentStore {
       if (!current) throw new Error(`incident ${id} not found`)
       const next = this.mutated(current, mutate)
       if (!next) return current
-      const ok = (await this.redis.eval(CAS_LUA, 5, ...this.casArgs(current, next))) as number
+      const ok = (await this.redis.eval(CAS_LUA, CAS_KEYS, ...this.casArgs(current, next))) as number
       if (ok === 1) {
         await this.afterWrite(current, next)
         return next
@@ -199,7 +227,7 @@ export class IncidentStore {
     }
     if (writes.length) {
       const pipeline = this.redis.pipeline()
-      for (const w of writes) pipeline.eval(CAS_LUA, 5, ...this.casArgs(w.current, w.next))
+      for (const w of writes) pipeline.eval(CAS_LUA, CAS_KEYS, ...this.casArgs(w.current, w.next))
       const replies = (await pipeline.exec()) ?? []
       await Promise.all(
         writes.map(async (w, n) => {
@@ -233,6 +261,7 @@ export class IncidentStore {
       fingerprintKey(current.fingerprint),
       summaryKey(current.id),
       NOTIFY_OUTBOX,
+      ARCHIVE_PENDING,
       String(current.version),
       JSON.stringify(next),
       current.id,
@@ -242,6 +271,7 @@ export class IncidentStore {
       isClosed(next) ? '1' : '0',
       JSON.stringify(incidentSummary(next)),
       JSON.stringify(outboxEntries(current, next)),
+      String(next.version),
     ]
   }
 
@@ -266,6 +296,11 @@ export class IncidentStore {
       await publishToStream(this.redis, 'approval.requested', next)
     if (current.approval?.status === 'pending' && next.approval?.status !== 'pending')
       await publishToStream(this.redis, 'approval.decided', next)
+  }
+
+  /** How many incidents wait to be archived (their latest write not yet in the archive). */
+  async archivePendingCount(): Promise<number> {
+    return this.redis.zcard(ARCHIVE_PENDING)
   }
 
   async openIds(): Promise<string[]> {

@@ -109,6 +109,16 @@ export const SHARED_METRICS = {
     ['receiver'],
     [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600],
   ),
+  archiveWrites: counter(
+    'sentinel_archive_writes_total',
+    'Incident versions and audit entries written to the SQL archive, by kind (incident, audit)',
+    ['kind'],
+  ),
+  archiveErrors: counter(
+    'sentinel_archive_errors_total',
+    'Archive passes that failed (the archive or Redis unreachable), by stage (archive, retention)',
+    ['stage'],
+  ),
 } as const satisfies Record<string, SharedDef>
 
 export const METRICS_KEY_PREFIX = 'sentinel:metrics:'
@@ -138,6 +148,10 @@ export interface MetricsRecorder {
   analyserFallback(l: { reason: string }): Promise<void>
   /** One notification attempt or outcome; `seconds` (event to acceptance) when it was delivered. */
   notification(l: { receiver: string; result: string; seconds?: number }): Promise<void>
+  /** Rows the archiver committed to the SQL archive. */
+  archived(l: { kind: 'incident' | 'audit'; count: number }): Promise<void>
+  /** A failed archiver or retention pass. */
+  archiveFailed(l: { stage: 'archive' | 'retention' }): Promise<void>
 }
 
 /**
@@ -218,6 +232,8 @@ export function metricsRecorder(redis: MetricsRedis, opts: { keyPrefix?: string;
           seconds !== undefined && { def: M.notificationLatency, labels: { receiver }, value: seconds },
         ),
       ),
+    archived: ({ kind, count }) => write(count > 0 ? [{ def: M.archiveWrites, labels: { kind }, value: count }] : []),
+    archiveFailed: (l) => write([{ def: M.archiveErrors, labels: l, value: 1 }]),
   }
 }
 
@@ -229,6 +245,8 @@ export interface MetricsDeps {
   keyPrefix?: string
   /** Approvals waiting for a human, read at scrape time. */
   pendingApprovals?: () => Promise<number>
+  /** Incidents whose latest write is not archived yet, read at scrape time. */
+  archivePending?: () => Promise<number>
   /** Health scores (0..1), read at scrape time: `{scope="system"}` and `{scope="container",container=<name>}`. */
   healthScores?: () => Promise<{ system?: number; containers?: Record<string, number> }>
   /** Node process metrics (CPU, memory, event loop lag), prefixed sentinel_. Default true. */
@@ -382,6 +400,19 @@ export async function createMetrics(deps: MetricsDeps): Promise<Metrics> {
         this.set(await deps.pendingApprovals())
       } catch (err) {
         deps.log?.('warn', 'pending approvals unreadable', { error: (err as Error).message })
+      }
+    },
+  })
+  new prom.Gauge({
+    name: 'sentinel_archive_pending',
+    help: 'Incidents whose latest write the SQL archive does not hold yet',
+    registers: [registry],
+    async collect() {
+      if (!deps.archivePending) return
+      try {
+        this.set(await deps.archivePending())
+      } catch (err) {
+        deps.log?.('warn', 'archive backlog unreadable', { error: (err as Error).message })
       }
     },
   })
