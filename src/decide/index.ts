@@ -31,6 +31,8 @@ export interface PolicyDeps {
   /** The active change freeze, described, or null. */
   activeFreeze?: (now: Date) => string | null
   now?: () => Date
+  /** An action's risk when it is not the catalog's (policy replay tries other risks); undefined: the catalog's. */
+  actionRisk?: (actionId: string) => RiskLevel | undefined
 }
 
 export async function decide(input: PolicyInput, deps: PolicyDeps): Promise<Decision> {
@@ -86,9 +88,10 @@ export async function decide(input: PolicyInput, deps: PolicyDeps): Promise<Deci
       `parameters for ${actionId} are invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
     )
 
-  let risk = maxRisk(action.risk, input.analysisRisk)
+  const actionRisk = deps.actionRisk?.(actionId) ?? action.risk
+  let risk = maxRisk(actionRisk, input.analysisRisk)
   reasons.push(
-    `action ${actionId} is ${action.risk} risk${input.analysisRisk ? `; analysis says ${input.analysisRisk}` : ''}`,
+    `action ${actionId} is ${actionRisk} risk${actionRisk !== action.risk ? ` (set so; the catalog says ${action.risk})` : ''}${input.analysisRisk ? `; analysis says ${input.analysisRisk}` : ''}`,
   )
   if (input.confidence !== undefined && input.confidence < deps.config.CONFIDENCE_THRESHOLD) {
     risk = raiseRisk(risk)
