@@ -11,6 +11,9 @@ import { recentReadingsQuery } from '../observe/recent-readings'
 import { auditQuery } from '../report/audit'
 import { acknowledgeBody } from '../approve/acknowledge'
 import { silenceBody, silenceIdPath } from '../notify/silences'
+import { historyQuerySchema, MAX_PAGE } from '../history/query'
+import { summaryQuery } from '../history/reports'
+import { replayBody } from '../history/replay'
 
 interface Endpoint {
   method: 'get' | 'post' | 'delete'
@@ -279,6 +282,66 @@ export const ENDPOINTS: Endpoint[] = [
     role: 'viewer',
     responses: { 200: '{ role, keyId, permissions }' },
   },
+  {
+    method: 'get',
+    path: '/api/history',
+    summary:
+      'Archived incidents, newest first: filters (from, to, node, resource, type, severity, status, action, analyser), full text (q), test incidents hidden unless includeTest; cursor pagination; CSV with Accept: text/csv or format=csv (limit up to 50000)',
+    role: 'viewer',
+    query: historyQuerySchema(MAX_PAGE),
+    responses: {
+      200: '{ incidents, nextCursor }, or text/csv (attachment; X-Next-Cursor when more follow)',
+      400: 'invalid query (the field is named)',
+      503: 'the archive (PostgreSQL) is unreachable: retry after Retry-After seconds',
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/history/{id}',
+    summary: 'One archived incident whole, with its audit entries (oldest first) and its postmortem',
+    role: 'viewer',
+    pathParams: incidentIdPath,
+    responses: {
+      200: '{ incident, audit, postmortem: { markdown, draftedBy, createdAt } | null }',
+      404: 'not in the archive',
+      503: 'the archive (PostgreSQL) is unreachable: retry after Retry-After seconds',
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/incidents/{id}/postmortem',
+    summary:
+      'The postmortem of an incident, as Markdown (text/markdown), or { markdown, draftedBy, stored } with Accept: application/json: the stored one (written when a critical or escalated incident closed), else one written now from the incident by the template',
+    role: 'viewer',
+    pathParams: incidentIdPath,
+    responses: { 200: 'text/markdown, or { markdown, draftedBy, stored }', 404: 'no incident with that id' },
+  },
+  {
+    method: 'post',
+    path: '/api/replay',
+    summary:
+      'Replay the archived incidents opened in [from, to] (oldest first, limit default 1000, max 10000) through the current policy or overrides of it (shadowMode, allowedActions, confidenceThreshold, rateLimit, freezeWindows, risk, maxConcurrentRemediations): what it would decide now next to what it decided then. Nothing runs; the run is audited (replay.run)',
+    role: 'admin',
+    body: replayBody,
+    responses: {
+      200: '{ from, to, policy, incidents: [{ id, openedAt, title, type, resource, then, now, changed }], totals }',
+      400: 'invalid body (the field is named)',
+      503: 'the archive (PostgreSQL) is unreachable: retry after Retry-After seconds',
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/reports/summary',
+    summary:
+      'Incidents opened in [from, to) (default: the last 30 days), test incidents left out: totals, automatic fixes, escalations, rollbacks, time to detect and resolve (nearest-rank median and p90), approval waits, by type, node, day or week (UTC) and the top 10 resources',
+    role: 'viewer',
+    query: summaryQuery,
+    responses: {
+      200: '{ from, to, by, totals, byType, byNode, buckets, topResources }',
+      400: 'invalid query: a bad time, from after to, or a range over 400 days',
+      503: 'the archive (PostgreSQL) is unreachable: retry after Retry-After seconds',
+    },
+  },
 ]
 
 function parameters(e: Endpoint) {
@@ -340,7 +403,6 @@ export function openApiDocument(version = '0.1.0') {
         : {}),
       responses: Object.fromEntries(
         Object.entries({
-          ...e.responses,
           ...(e.role === 'none'
             ? {}
             : {
@@ -349,6 +411,8 @@ export function openApiDocument(version = '0.1.0') {
                 429: 'too many failed keys from this client',
                 503: 'the store (Redis) is unreachable: retry after Retry-After seconds',
               }),
+          // An endpoint's own answers win (the history's 503 is about the archive, not Redis).
+          ...e.responses,
         }).map(([code, description]) => [code, { description }]),
       ),
     }

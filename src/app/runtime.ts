@@ -17,6 +17,7 @@ import { mountPublic } from '../platform/http/static'
 import { mountStream } from './http/stream-routes'
 import { type ChaosEngine, createChaosEngine } from '../chaos/engine'
 import { monitorFromConfig } from '../observe/intake'
+import { liveSampleReaderFromConfig, startLiveSampler, type LiveSampler } from '../observe/live-sampler'
 import { healthScoresForMetrics } from '../observe/health/scores'
 import { verifyStreamToken } from '../platform/auth/index'
 import { createStreamHub } from '../platform/stream/hub'
@@ -54,6 +55,10 @@ import {
 } from '../notify/index'
 import type { Notifier } from '../notify/notifier'
 import { SilenceStore } from '../notify/silences'
+import { closeHistoryArchive, historyArchive } from '../history/archive/open'
+import { startArchiver, type Archiver } from '../history/archiver'
+import { startRetention, type Retention } from '../history/retention'
+import { postmortemDeps, postmortemsOnArchive } from '../history/postmortem'
 
 /** What the runtime needs from Motia: a way to put events into the flow. */
 export interface FlowEmitter {
@@ -230,10 +235,59 @@ export class SentinelRuntime {
     })
       .then((n) => n && this.log('info', `resumed ${n} open incident(s)`))
       .catch((err) => this.log('error', 'recovery failed', { error: (err as Error).message }))
+    // The incident archive (src/history/): every incident write and audit entry copied to SQL, and
+    // archived closed incidents past INCIDENT_RETENTION_DAYS taken out of Redis (at start, then
+    // hourly). An archive that cannot be opened is retried in the background: healing never waits
+    // for it, and the changes wait in Redis (sentinel:archive:pending) meanwhile.
+    const archiveLog = logTo('archive')
+    const postmortems = postmortemDeps(this.config, this.redis)
+    this.archiver = startArchiver({
+      redis: this.redis,
+      db: historyArchive,
+      log: archiveLog,
+      // Critical and escalated incidents get their postmortem once closed (idempotent: a version
+      // archived twice after a crash finds it written).
+      onArchived: (incidents, db) =>
+        postmortemsOnArchive(db, incidents, postmortems).catch((err) =>
+          archiveLog('warn', 'postmortems not written', { error: (err as Error).message }),
+        ),
+    })
+    this.retention = startRetention({
+      redis: this.redis,
+      db: historyArchive,
+      retentionDays: this.config.INCIDENT_RETENTION_DAYS,
+      log: archiveLog,
+    })
+    // The dashboard's charts move every LIVE_SAMPLE_SECONDS, between the monitor's ticks.
+    this.liveSampler = startLiveSampler({
+      intervalSeconds: this.config.LIVE_SAMPLE_SECONDS,
+      sample: liveSampleReaderFromConfig(this.config),
+      publish: (s) => this.hub.publish('sample', s),
+      log: logTo('live-sampler'),
+    })
+  }
+
+  /**
+   * What /healthz says of the archive (public: no location, no error text). Down is reported, not
+   * failed: healing goes on and the changes wait in Redis until it is back.
+   */
+  archiveHealth() {
+    const a = this.archiver?.status()
+    if (!a) return { status: 'not_started' as const }
+    return {
+      status: a.outageSince ? ('down' as const) : a.lastPassAt ? ('up' as const) : ('starting' as const),
+      database: this.config.DATABASE_URL ? 'postgres' : 'sqlite',
+      pending: a.pending,
+      lastPassAt: a.lastPassAt,
+      downSince: a.outageSince,
+    }
   }
 
   private purgeTimer?: NodeJS.Timeout
   private sseGauge?: NodeJS.Timeout
+  archiver?: Archiver
+  retention?: Retention
+  private liveSampler?: LiveSampler
 
   /**
    * Motia's cron adapter holds a lock per job for 5 minutes; a Sentinel killed mid-tick leaves it
@@ -281,6 +335,7 @@ export class SentinelRuntime {
   readonly metrics = createMetrics({
     redis: this.redis,
     pendingApprovals: async () => (await new Approvals(this.store, this.redis).pending()).length,
+    archivePending: () => this.store.archivePendingCount(),
     healthScores: () =>
       healthScoresForMetrics({
         config: this.config,
@@ -340,6 +395,11 @@ export class SentinelRuntime {
     if (this.redisGuard) clearInterval(this.redisGuard)
     if (this.purgeTimer) clearInterval(this.purgeTimer)
     if (this.sseGauge) clearInterval(this.sseGauge)
+    await this.retention?.stop()
+    // A few seconds to archive what is quick; the rest stays marked in Redis for the next start.
+    await this.archiver?.stop({ drainMs: 5000 })
+    await closeHistoryArchive()
+    await this.liveSampler?.stop()
     await this.chaos
       ?.stop()
       .catch((err) => this.log('warn', 'chaos engine stop failed', { error: (err as Error).message }))
@@ -423,7 +483,7 @@ export class SentinelRuntime {
       const notifications = n.route
         ? { enabled: true, receivers: n.receivers.length }
         : { enabled: false, why: n.off ?? 'no route' }
-      res.status(report.status === 'ok' ? 200 : 503).json({ ...report, notifications })
+      res.status(report.status === 'ok' ? 200 : 503).json({ ...report, notifications, archive: this.archiveHealth() })
     })
     publicRoutes.get('/metrics', async (req, res) => {
       if (this.config.METRICS_TOKEN && !sameSecret(bearerToken(req.headers.authorization), this.config.METRICS_TOKEN)) {

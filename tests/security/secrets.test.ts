@@ -2,7 +2,8 @@
  * No secret in any process's arguments or environment that does not need it: while requests are
  * served and step processes run the flow, every /proc/<pid>/cmdline and /proc/<pid>/environ on the
  * machine is scanned for the API keys (issued into a key file: no process is given them at all),
- * and for the main-process-only secrets (Slack's signing secret, the metrics token), which the
+ * and for the main-process-only secrets (Slack's signing secret, the metrics token, the archive's
+ * DATABASE_URL with its password), which the
  * main process was started with and must not hand on to the step processes it spawns. The secrets
  * a step does use are found only in the steps that use them: the LLM key in the analysis step's
  * processes, the Slack bot token in the Slack steps' (src/platform/config/step-secrets.ts).
@@ -52,6 +53,8 @@ describe('secrets in process arguments and environments', () => {
   let sentinel: SentinelInstance
   const signingSecret = `slack-signing-${'s'.repeat(8)}-${Date.now()}`
   const metricsToken = `metrics-token-${'m'.repeat(8)}-${Date.now()}`
+  // The archive's URL carries a password (to a port nothing listens on: the archive waits, healing goes on).
+  const databasePassword = `db-password-${randomBytes(8).toString('hex')}`
   const llmKey = `llm-key-${randomBytes(8).toString('hex')}`
   const botToken = `placeholder-bot-token-${randomBytes(6).toString('hex')}`
   const SLACK_STEPS =
@@ -64,6 +67,7 @@ describe('secrets in process arguments and environments', () => {
       keysIn: 'file',
       env: {
         METRICS_TOKEN: metricsToken,
+        DATABASE_URL: `postgres://sentinel:${databasePassword}@127.0.0.1:9/sentinel`,
         // Slack configured (to a port nothing listens on: posting fails quietly, which is fine here).
         SLACK_BOT_TOKEN: botToken,
         // An LLM configured (to a port nothing listens on: the rule analyser answers instead).
@@ -102,7 +106,7 @@ describe('secrets in process arguments and environments', () => {
           if (/bearer|authorization|x-api-key/i.test(s.cmdline) && s.ppid === mainPid)
             leaks.push(`an auth header in the arguments of ${where}`)
           if (s.pid !== mainPid) {
-            for (const secret of [signingSecret, metricsToken]) {
+            for (const secret of [signingSecret, metricsToken, databasePassword]) {
               if (s.cmdline.includes(secret) || s.environ.includes(secret))
                 leaks.push(`a main-process secret in ${where}`)
             }
@@ -153,5 +157,9 @@ describe('secrets in process arguments and environments', () => {
     // The main process was given the signing secret and the token (it needs them): the scan reads them.
     const main = readProc(mainPid)!
     assert.ok(main.environ.includes(metricsToken), 'the scan reads environments')
+    // The archive it cannot reach is reported in the logs, by host and port, never with the password.
+    const out = sentinel.output()
+    assert.match(out, /archive/i)
+    assert.ok(!out.includes(databasePassword), 'the archive password is not in the logs')
   })
 })

@@ -16,6 +16,8 @@ export const STREAM_EVENT_TYPES = [
   'approval.decided',
   'audit',
   'container',
+  // The live sampler's host and container figures every LIVE_SAMPLE_SECONDS (src/observe/live-sampler.ts).
+  'sample',
 ] as const
 export type StreamEventType = (typeof STREAM_EVENT_TYPES)[number]
 
