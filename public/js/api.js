@@ -49,3 +49,40 @@ export async function api(path, options) {
   }
   return body
 }
+
+/**
+ * A GET whose answer is a file (CSV, Markdown), with the key in its header like every call: the
+ * body as a Blob, and the filename the server suggests (Content-Disposition), if any.
+ */
+export async function apiBlob(path, accept) {
+  let res
+  try {
+    res = await fetch(path, {
+      headers: { Accept: accept || '*/*', Authorization: `Bearer ${state.key}` },
+      cache: 'no-store',
+      credentials: 'omit',
+    })
+  } catch {
+    throw new ApiError(0, 'network error')
+  }
+  if (!res.ok) {
+    let msg = `HTTP ${res.status}`
+    try {
+      const body = await res.json()
+      msg = (body && (body.message || body.error)) || msg
+    } catch {
+      // Not JSON: the status says enough.
+    }
+    if (res.status === 401) onUnauthorized('Your API key was refused. Sign in again.')
+    throw new ApiError(res.status, String(msg))
+  }
+  const disposition = res.headers.get('content-disposition') || ''
+  const m = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition)
+  let filename = null
+  try {
+    filename = m ? decodeURIComponent(m[1]) : null
+  } catch {
+    // A malformed name: the caller's own name is used.
+  }
+  return { blob: await res.blob(), filename }
+}

@@ -1,12 +1,13 @@
 /*
  * The live charts (CPU, memory, disk, latency). On page open the last hour of readings comes from
- * GET /api/readings/recent and is drawn at once; the stream's `metrics` events then extend each
- * series. Points of a series are joined by lines: a line breaks only over a real gap (no reading
+ * GET /api/readings/recent and is drawn at once; the stream's `metrics` events (the monitor's
+ * ticks, every two minutes by default) and `sample` events (the live sampler's host and container
+ * figures, every LIVE_SAMPLE_SECONDS, with the same series keys) then extend each series. Points of a series are joined by lines: a line breaks only over a real gap (no reading
  * for five times the series' usual interval, and at least five minutes), so the default schedule
  * of a reading every two minutes draws lines, not lone dots. Drawn on a <canvas>, no library.
  */
 import { api } from './api.js'
-import { clear, el } from './dom.js'
+import { $, clear, el } from './dom.js'
 import { fmtAxis, fmtClock, fmtValue } from './format.js'
 import { scheduleCards } from './containers.js'
 import { state } from './state.js'
@@ -105,6 +106,28 @@ export function onMetrics(data) {
   if (cards) scheduleCards()
 }
 
+/**
+ * A live sample: its readings extend the same series as the monitor's, and the panel says when the
+ * last one came. What it says of the containers (how many, or why none) goes in the title.
+ */
+export function onSample(data) {
+  if (!data || !Array.isArray(data.readings)) return
+  onMetrics({ readings: data.readings })
+  const at = Date.parse(data.at)
+  if (!Number.isFinite(at)) return
+  state.lastSampleAt = at
+  state.samples++
+  const note = $('sample-note')
+  if (!note) return
+  note.hidden = false
+  note.dataset.samples = String(state.samples)
+  note.textContent = `live · sampled ${fmtClock(at)}`
+  const c = data.containers || {}
+  note.title = c.error
+    ? `Host sampled; containers not: ${c.error}`
+    : `Host and ${Number(c.listed) || 0} watched container(s) sampled`
+}
+
 /** The last hour from GET /api/readings/recent, merged with whatever the stream already brought. */
 export function onRecent(body) {
   for (const r of (body && body.series) || []) {
@@ -201,6 +224,10 @@ function drawChart(fig) {
   fig.dataset.lines = '0'
   fig.dataset.dots = '0'
   fig.dataset.points = '0'
+  // The newest point in view, so a reader (or a test) can see the chart move.
+  let latest = 0
+  for (const s of list) latest = Math.max(latest, s.points[s.points.length - 1].t)
+  fig.dataset.latest = String(latest)
   const dpr = window.devicePixelRatio || 1
   const w = canvas.clientWidth
   const h = canvas.clientHeight

@@ -36,3 +36,14 @@ export function toast(message, kind) {
   $('toasts').append(t)
   setTimeout(() => t.remove(), kind === 'error' ? 8000 : 4000)
 }
+
+/** Saves a Blob as a file the browser downloads (an export, a postmortem). */
+export function downloadBlob(blob, filename) {
+  const url = URL.createObjectURL(blob)
+  const a = el('a', { href: url, download: filename, hidden: true })
+  document.body.append(a)
+  a.click()
+  a.remove()
+  // The click has started the download; the object URL is only needed until then.
+  setTimeout(() => URL.revokeObjectURL(url), 10_000)
+}

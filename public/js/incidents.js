@@ -26,6 +26,7 @@ import {
 import { describeAction, isOpen, rollbackBlocker, statusLabel, statusTone } from './rules.js'
 import { canDecide, isAdmin, state } from './state.js'
 import { renderSummary } from './summary.js'
+import { timelineList } from './timeline.js'
 
 export function upsertIncident(inc) {
   if (!inc || typeof inc.id !== 'string') return false
@@ -421,32 +422,7 @@ export function renderDetail(inc, force) {
     )
   }
 
-  const tl = Array.isArray(inc.timeline) ? [...inc.timeline].sort((x, y) => Date.parse(x.at) - Date.parse(y.at)) : []
-  body.append(
-    section(
-      'Timeline',
-      tl.length
-        ? el(
-            'ol',
-            { class: 'timeline', 'data-testid': 'timeline' },
-            tl.map((t) =>
-              el(
-                'li',
-                { 'data-stage': t.stage, 'data-testid': 'timeline-entry' },
-                el(
-                  'div',
-                  { class: 'tl-head' },
-                  el('span', { class: 'tl-stage' }, titleCase(t.stage)),
-                  el('time', { class: 'tl-time', datetime: t.at }, fmtDateTime(t.at)),
-                  el('span', { class: 'tl-actor' }, t.actor),
-                ),
-                t.summary ? el('div', { class: 'tl-summary' }, t.summary) : null,
-              ),
-            ),
-          )
-        : el('p', { class: 'muted' }, 'No timeline entries.'),
-    ),
-  )
+  body.append(section('Timeline', timelineList(inc.timeline)))
 }
 
 /** After an Acknowledge: shown at once, then the incident read again (the stream brings it too). */

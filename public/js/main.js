@@ -2,21 +2,25 @@
  * Sentinel operations console: the entry point (<script type="module" src="/js/main.js">). Native
  * ES modules, no build step, no dependencies. This module signs in and out, wires the stream's
  * events to the modules that own each panel, loads everything when a stream starts afresh, and
- * runs the timers that keep relative times, countdowns and health scores current.
+ * runs the timers that keep relative times, countdowns and health scores current. The History and
+ * Reports views (views.js) load their own data when shown.
  */
 import { api, setUnauthorizedHandler } from './api.js'
 import { loadApprovals, onApprovalEvent } from './approvals.js'
 import { loadAudit, onAudit } from './audit.js'
-import { chartHover, drawCharts, loadRecent, onMetrics, scheduleCharts } from './charts.js'
+import { chartHover, drawCharts, loadRecent, onMetrics, onSample, scheduleCharts } from './charts.js'
 import { loadContainers, onContainer, renderContainers } from './containers.js'
 import { $, toast } from './dom.js'
 import { fmtAgo, refreshRelativeTimes } from './format.js'
+import { initHistory, resetHistory } from './history.js'
 import { closeDetail, loadIncidents, onIncident, renderIncidents } from './incidents.js'
 import { loadNotifications } from './notifications.js'
+import { initReports, resetReports } from './reports.js'
 import { initSilences, loadSilences } from './silences.js'
 import { KEY_STORAGE, isAdmin, isOperator, state } from './state.js'
 import { connect, disconnect, setConn, setStreamHandlers, updateOfflineText } from './stream.js'
 import { renderSummary } from './summary.js'
+import { applyRoute, hideViews, initViews } from './views.js'
 
 /** How often relative times ("2m ago") are rewritten. */
 const RELATIVE_TIMES_MS = 15_000
@@ -24,6 +28,7 @@ const RELATIVE_TIMES_MS = 15_000
 // ---------- sign in / out ----------
 function showLogin(message) {
   $('app').hidden = true
+  hideViews()
   $('login').hidden = false
   $('signout').hidden = true
   $('role-badge').hidden = true
@@ -43,6 +48,8 @@ function signOut(message) {
   setConn('idle', 'Not connected')
   $('offline-banner').hidden = true
   closeDetail()
+  resetHistory()
+  resetReports()
   showLogin(message)
 }
 setUnauthorizedHandler(signOut)
@@ -79,6 +86,8 @@ async function start(key) {
   // Shown once GET /api/notifications answers (admins, on a Sentinel that has it).
   $('notifications-panel').hidden = true
   $('app').classList.add('no-notifications')
+  // The view the address names (#history, #reports...): the live console by default.
+  applyRoute()
   connect()
 }
 
@@ -119,6 +128,7 @@ setStreamHandlers(
     'incident.updated': onIncident,
     'incident.resolved': onIncident,
     metrics: onMetrics,
+    sample: onSample,
     container: onContainer,
     'approval.requested': (data) => onApprovalEvent(data, onIncident),
     'approval.decided': (data) => onApprovalEvent(data, onIncident),
@@ -166,6 +176,9 @@ function init() {
   })
   $('load-more').addEventListener('click', () => loadIncidents(true).catch((err) => toast(err.message, 'error')))
   initSilences()
+  initViews()
+  initHistory()
+  initReports()
   $('notifications-refresh').addEventListener('click', () =>
     loadNotifications().catch((err) => err.status !== 401 && toast(`Could not load: ${err.message}`, 'error')),
   )

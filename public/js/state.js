@@ -34,6 +34,9 @@ export const state = {
   chartFilter: 'all',
   chartWindowMs: 60 * 60 * 1000,
   systemHealth: null,
+  /** The live sampler's last `sample` event (ms) and how many came since the page loaded. */
+  lastSampleAt: 0,
+  samples: 0,
 }
 
 const RANK = { viewer: 0, operator: 1, admin: 2 }
