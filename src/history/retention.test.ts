@@ -87,7 +87,18 @@ describe('retention (real Redis, SQLite archive)', () => {
     const later = () => Date.now() + 8 * DAY
     const removed = await sweepRetention({ redis: redis.client, db, retentionDays: 7, now: later, pageSize: 2 })
     assert.equal(removed, 3)
-    for (const gone of [resolved, suppressed, superseded]) assert.deepEqual(await traces(gone), [], gone.id)
+    // Gone from Redis but the summary the analysis's memory of its resource reads, until 90 days
+    // after it opened.
+    for (const gone of [resolved, suppressed, superseded]) {
+      assert.deepEqual(await traces(gone), ['summary', 'resource'], gone.id)
+      const ttl = await redis.client.pttl(incidentKeys.summary(gone.id))
+      assert.ok(ttl > 80 * DAY && ttl <= 90 * DAY, `summary ttl ${ttl}`)
+    }
+    const remembered = await store.recentOfResource(resolved.resource, 50)
+    assert.ok(
+      remembered.some((s) => s.id === resolved.id),
+      'the analysis still remembers the resource',
+    )
     assert.deepEqual(await traces(open), ['doc', 'summary', 'by_time', 'resource', 'last', 'open'])
     assert.deepEqual(await traces(escalated), ['doc', 'summary', 'by_time', 'resource', 'last'])
     assert.deepEqual(await traces(changed), ['doc', 'summary', 'by_time', 'resource', 'last', 'pending'])
@@ -103,8 +114,8 @@ describe('retention (real Redis, SQLite archive)', () => {
     // Once archived, the changed and the unarchived ones go too; the mark-lost one waits for its mark.
     await drain()
     assert.equal(await sweepRetention({ redis: redis.client, db, retentionDays: 7, now: later }), 2)
-    assert.deepEqual(await traces(changed), [])
-    assert.deepEqual(await traces(unarchived), [])
+    assert.deepEqual(await traces(changed), ['summary', 'resource'])
+    assert.deepEqual(await traces(unarchived), ['summary', 'resource'])
     assert.deepEqual(await traces(lost), ['doc', 'summary', 'by_time', 'resource', 'last'])
     assert.deepEqual([...(await redisIncidents(redis.client)).keys()].sort(), [open.id, escalated.id, lost.id].sort())
   })
@@ -129,7 +140,7 @@ describe('retention (real Redis, SQLite archive)', () => {
     assert.deepEqual(await traces(written), ['doc', 'summary', 'by_time', 'resource', 'last', 'pending'])
     await drain()
     assert.equal(await sweepRetention({ redis: redis.client, db, retentionDays: 7, now: later }), 1)
-    assert.deepEqual(await traces(written), [])
+    assert.deepEqual(await traces(written), ['summary', 'resource'])
   })
 
   it('sweeps at start on its own, and keeps incidents when the archive cannot be read', async () => {
@@ -157,7 +168,7 @@ describe('retention (real Redis, SQLite archive)', () => {
     })
     try {
       await waitFor(() => retention.status().lastSweepAt, { timeoutMs: 10_000, what: 'the sweep at start' })
-      assert.deepEqual(await traces(doc), [])
+      assert.deepEqual(await traces(doc), ['summary', 'resource'])
       assert.equal(retention.status().removedTotal, 1)
     } finally {
       await retention.stop()

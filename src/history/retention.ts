@@ -5,13 +5,15 @@
  * Only what the archive holds at the same or a newer version is removed, and the removal is one
  * Lua script that first checks the document is still that version, still closed, and not marked
  * for a newer write (ARCHIVE_PENDING): an incident written since it was checked stays. The script
- * takes out the document, its summary, its members of the by-time and resource indexes and of the
- * open set, the fingerprint's `last` pointer when it names it, and its archive mark, all at once:
+ * takes out the document, its member of the by-time index and of the open set, the fingerprint's
+ * `last` pointer when it names it, and its archive mark, all at once; its summary and its member of
+ * its resource's index stay (the summary until 90 days after it opened), for the analysis's memory
+ * of the resource (src/analyze/memory.ts), which runs where the archive is not:
  * a kill -9 leaves an incident either whole in Redis or gone from Redis and in the archive.
  * Open incidents (and escalated ones, which wait for a person) are never touched.
  */
 import type { Redis } from 'ioredis'
-import { ARCHIVE_PENDING, incidentKeys } from '../platform/store/incidents'
+import { ARCHIVE_PENDING, incidentKeys, RESOURCE_MEMORY_MS } from '../platform/store/incidents'
 import { CLOSED_STATUSES, isClosed } from '../platform/store/lifecycle'
 import type { Incident } from '../platform/store/model'
 import type { LogFn } from '../platform/telemetry/log'
@@ -25,7 +27,9 @@ const DEFAULT_INTERVAL_MS = 3_600_000
 const RETRY_MS = 5 * 60_000
 
 // KEYS: document, summary, by-time index, open set, fingerprint's last, resource index, archive
-// marks. ARGV: id, the version the archive holds it at (or newer). 1 when removed.
+// marks. ARGV: id, the version the archive holds it at (or newer), when the analysis's memory of
+// it ends (ms). 1 when removed. The summary of an incident still in its resource's index stays
+// until then: the analysis (a step process, with no archive) reads past incidents from it.
 const FORGET_LUA = `
 local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
@@ -35,11 +39,15 @@ local closed = { ${CLOSED_STATUSES.map((s) => `['${s}'] = true`).join(', ')} }
 if not closed[doc.status] then return 0 end
 local marked = redis.call('ZSCORE', KEYS[7], ARGV[1])
 if marked and tonumber(marked) > tonumber(ARGV[2]) then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[1])
+if redis.call('ZSCORE', KEYS[6], ARGV[1]) then
+  redis.call('PEXPIREAT', KEYS[2], ARGV[3])
+else
+  redis.call('DEL', KEYS[2])
+end
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('SREM', KEYS[4], ARGV[1])
 if redis.call('GET', KEYS[5]) == ARGV[1] then redis.call('DEL', KEYS[5]) end
-redis.call('ZREM', KEYS[6], ARGV[1])
 redis.call('ZREM', KEYS[7], ARGV[1])
 return 1
 `
@@ -116,6 +124,7 @@ export async function sweepRetention(opts: RetentionOptions): Promise<number> {
             ARCHIVE_PENDING,
             d.id,
             String(d.version),
+            String(Date.parse(d.openedAt) + RESOURCE_MEMORY_MS),
           )
         for (const [err, ok] of (await p.exec()) ?? []) {
           if (err) throw err

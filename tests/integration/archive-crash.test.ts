@@ -242,7 +242,14 @@ describe('kill -9 during archiving and retention (real Redis, SQLite, PostgreSQL
         } else {
           assert.ok(isClosed(doc), `${id} was closed`)
           assert.equal(archived.get(id)?.version, doc.version, `${id} is in the archive at its last version`)
-          assert.equal(await redis.client.exists(incidentKeys.summary(id)), 0, `${id}: no summary left`)
+          // Its summary stays only for the analysis's memory of its resource, and then with an end.
+          const remembered = (await redis.client.zscore(incidentKeys.byResource(doc.resource), id)) !== null
+          assert.equal(
+            await redis.client.exists(incidentKeys.summary(id)),
+            remembered ? 1 : 0,
+            `${id}: summary kept only for the resource's memory`,
+          )
+          if (remembered) assert.ok((await redis.client.pttl(incidentKeys.summary(id))) > 0, `${id}: summary expires`)
           assert.equal(await redis.client.zscore(incidentKeys.byTime, id), null, `${id}: not in the by-time index`)
         }
       }

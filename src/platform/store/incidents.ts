@@ -31,6 +31,8 @@ const summaryKey = (id: string) => `sentinel:incidents:summary:${id}`
 const byResourceKey = (r: Pick<ResourceRef, 'kind' | 'name'>) => `sentinel:incidents:resource:${r.kind}:${r.name}`
 const BY_RESOURCE_KEEP = 50
 const BY_RESOURCE_DAYS = 90
+/** How long the analysis remembers a resource's past incidents (their summaries in its index). */
+export const RESOURCE_MEMORY_MS = BY_RESOURCE_DAYS * 86_400_000
 /**
  * The incidents whose latest write the archive may not hold yet: member = id, score = the version
  * written. The archiver removes a member only when the version it archived is at least that score.
