@@ -65,6 +65,7 @@ async function usedMemory(r: TestRedis): Promise<number> {
 async function seedRedis(r: TestRedis, now: number): Promise<{ ids: { id: string; version: number }[] }> {
   const rand = seeded(22)
   const ids: { id: string; version: number }[] = []
+  const resourceKeys = new Set<string>()
   for (let start = 0; start < N; start += 1000) {
     const p = r.client.pipeline()
     for (let n = start; n < Math.min(N, start + 1000); n++) {
@@ -74,6 +75,7 @@ async function seedRedis(r: TestRedis, now: number): Promise<{ ids: { id: string
       p.set(incidentKeys.summary(inc.id), JSON.stringify(incidentSummary(inc)))
       p.zadd(incidentKeys.byTime, Date.parse(inc.openedAt), inc.id)
       p.zadd(incidentKeys.byResource(inc.resource), Date.parse(inc.openedAt), inc.id)
+      resourceKeys.add(incidentKeys.byResource(inc.resource))
       p.zadd(ARCHIVE_PENDING, inc.version, inc.id)
       for (let a = 0; a < AUDIT_PER_INCIDENT; a++)
         p.xadd(
@@ -93,6 +95,10 @@ async function seedRedis(r: TestRedis, now: number): Promise<{ ids: { id: string
     }
     await p.exec()
   }
+  // The store keeps the newest 50 incidents of each resource in its index (the analysis's memory).
+  const p = r.client.pipeline()
+  for (const key of resourceKeys) p.zremrangebyrank(key, 0, -51)
+  await p.exec()
   return { ids }
 }
 
