@@ -153,7 +153,7 @@ describe('kill -9 during archiving and retention (real Redis, SQLite, PostgreSQL
         ARCHIVE_REDIS_PORT: String(redis.port),
         ARCHIVE_DATABASE_URL: cfg.DATABASE_URL ?? '',
         ARCHIVE_SQLITE_DIR: sqliteDir,
-        ARCHIVE_BATCH: '50',
+        ARCHIVE_BATCH: '10', // small passes: many commits to land the kill between
       }
 
       const first = runChild('archive', env)
