@@ -205,6 +205,36 @@ describe('stream hub: replay', { timeout: 30_000 }, () => {
     }
   })
 
+  test('samples go out live, without an id, and are neither replayed nor counted against the buffer', async () => {
+    const s = await serve({ replaySize: 3 })
+    try {
+      const a = await s.connect()
+      await waitClients(s, 1)
+      const before = s.hub.publish('incident.updated', { n: 1 })
+      for (let i = 0; i < 10; i++) assert.equal(s.hub.publish('sample', { i }), before)
+      await a.waitFor((c) => real(c).filter((e) => e.event === 'sample').length === 10, 10_000, 'ten samples')
+      assert.ok(
+        real(a)
+          .filter((e) => e.event === 'sample')
+          .every((e) => !e.id),
+        'samples carry no id',
+      )
+      a.close()
+      await waitClients(s, 0)
+      const after = s.hub.publish('incident.updated', { n: 2 })
+      s.hub.publish('sample', { i: 10 })
+      // Ten samples did not push the first event out of a buffer of three.
+      const b = await s.connect('token=tok-viewer', { 'Last-Event-ID': String(before - 1) })
+      await b.waitFor((c) => ids(c).includes(after), 10_000, 'the missed event')
+      assert.deepEqual(
+        real(b).map((e) => e.event),
+        ['incident.updated', 'incident.updated'],
+      )
+    } finally {
+      await s.stop()
+    }
+  })
+
   test('lastEventId query parameter works for clients that cannot set headers', async () => {
     const s = await serve({ replaySize: 100 })
     try {

@@ -107,7 +107,10 @@ export interface RedisSubscriberLike {
 export interface StreamHub {
   /** Express-compatible handler for `GET /api/stream`. */
   handler(req: IncomingMessage, res: ServerResponse): Promise<void>
-  /** Sends an event to every connected client allowed to see it; returns its id. */
+  /**
+   * Sends an event to every connected client allowed to see it; returns its id (for an ephemeral
+   * `sample`, which has none and is not replayed: the id of the last event that has one).
+   */
   publish(type: StreamEventType, data: unknown): number
   clientCount(): number
   stats(): StreamHubStats
@@ -143,6 +146,13 @@ interface Client {
   allowance: number
   closed: boolean
 }
+
+/**
+ * Readings sampled every few seconds for the live charts: a client that was away needs the next
+ * one, not the ones it missed, and a thousand of them would push out of the replay buffer the
+ * incident events a reconnecting dashboard must get. They go out without an id and are not kept.
+ */
+const EPHEMERAL_EVENT_TYPES: ReadonlySet<StreamEventType> = new Set(['sample'])
 
 const defaultCanReceive = (role: string | undefined, type: StreamEventType) => type !== 'audit' || role === 'admin'
 
@@ -289,6 +299,13 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
 
   const publish = (type: StreamEventType, data: unknown): number => {
     if (!isStreamEventType(type)) throw new Error(`unknown stream event type ${String(type)}`)
+    if (EPHEMERAL_EVENT_TYPES.has(type)) {
+      // No id, not buffered: the client's Last-Event-ID stays the last event that matters.
+      const frame = `event: ${type}\ndata: ${JSON.stringify(data ?? null)}\n\n`
+      counters.published++
+      for (const c of clients) if (canReceive(c.role, type)) write(c, frame)
+      return lastId
+    }
     const id = ++lastId
     const frame = frameOf(id, type, data)
     const ev: BufferedEvent = { id, type, frame, bytes: Buffer.byteLength(frame) }
