@@ -26,6 +26,9 @@ import { incidentRow } from './archive/row'
 import type { SqlClient } from './archive/sql'
 import { archivedIncident } from './query'
 
+/** How a postmortem draft's request to the LLM begins (tests tell it from an analysis by it). */
+export const POSTMORTEM_FACTS_HEADING = 'Facts of incident'
+
 /** Who wrote the narrative: the template, or `llm:<model>`. */
 export type DraftedBy = 'template' | `llm:${string}`
 
@@ -646,7 +649,7 @@ export async function draftPostmortem(incident: Incident, audit: AuditEvent[], d
         stream: false,
         messages: [
           { role: 'system', content: SYSTEM },
-          { role: 'user', content: `Facts of incident ${incident.id} (JSON):\n${facts}` },
+          { role: 'user', content: `${POSTMORTEM_FACTS_HEADING} ${incident.id} (JSON):\n${facts}` },
         ],
       },
       { signal },

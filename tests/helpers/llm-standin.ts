@@ -5,6 +5,7 @@
  * keyed by a marker in the request (an incident's resource name, say), so that one stand-in
  * serves many incidents analysed at the same time, each with its own script.
  */
+import { POSTMORTEM_FACTS_HEADING } from '../../src/history/postmortem'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 
@@ -29,6 +30,13 @@ export interface FakeOpenRouter {
   requestsFor(marker: string): ReceivedRequest[]
   close(): Promise<void>
 }
+
+/**
+ * Whether a request is a postmortem draft (src/history/postmortem.ts), which Sentinel asks for
+ * when a critical or escalated incident closes, seconds after its analysis: tests that count an
+ * analysis's calls leave these out.
+ */
+export const isPostmortemDraft = (r: { raw: string }): boolean => r.raw.includes(POSTMORTEM_FACTS_HEADING)
 
 export interface ReplyOptions {
   reasoning?: string

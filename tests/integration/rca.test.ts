@@ -13,7 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { IDLE_UNTIL_TERM, killMainProcess, removeContainers, runContainer, uniqueName } from '../helpers/docker'
-import { reply, startFakeOpenRouter, type FakeOpenRouter } from '../helpers/llm-standin'
+import { isPostmortemDraft, reply, startFakeOpenRouter, type FakeOpenRouter } from '../helpers/llm-standin'
 import { waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { incidentsFor, type SentinelInstance, startSentinel, WATCHED } from '../helpers/sentinel'
@@ -78,7 +78,13 @@ describe('root cause: runbooks, memory, redaction (real Sentinel, LLM stand-in)'
       },
       { timeoutMs: 60_000, what: `the analysis of ${name}'s incident` },
     )
-    return { incident, prompts: llm.requestsFor(incident.id).map((r) => r.raw) }
+    return {
+      incident,
+      prompts: llm
+        .requestsFor(incident.id)
+        .filter((r) => !isPostmortemDraft(r))
+        .map((r) => r.raw),
+    }
   }
 
   let first: any
