@@ -3,6 +3,7 @@
  *
  *   tsx bench/nab/run.ts [--data DIR] [--out DIR] [--detector NAME] [--baseline windowedGaussian|relativeEntropy|knnCad|contextOSE|contextOSEv2]
  *   tsx bench/nab/run.ts --cv [--data DIR] [--detectors a,b,...] [--seeds N]
+ *   tsx bench/nab/run.ts --published [--data DIR] [--edition later|published]
  *
  * DIR (default ../shared/nab relative to the project root) must have NAB's
  * layout: DIR/data/<category>/*.csv and DIR/labels/combined_windows.json.
@@ -14,6 +15,8 @@
  * --detectors (repeatable: names separated by commas, or JSON detector options such as
  * '{"restPoints":70}'; default: Sentinel's detector as shipped, its variants and contextOSE, see
  * candidates.ts), Sentinel's variants as means over N hash seeds (default 3); it writes nothing.
+ * --published compares the CAD OSE reproduction with NAB's published results of the local files,
+ * row by row and file by file (published.ts).
  */
 import { cpus } from 'node:os'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -23,6 +26,7 @@ import { AnomalyDetector } from '../../src/observe/anomaly-detector/index'
 import { BASELINES } from './baselines'
 import { DEFAULT_CV, runCv } from './cv-report'
 import { type DataFile, type Detector, loadCorpus, runDetector } from './corpus'
+import { main as comparePublished } from './published'
 import { scoreAllProfiles } from './scorer'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -71,7 +75,7 @@ function parseArgs(argv: string[]): {
       const v = next()
       if (!namedCv) args.detectors = []
       namedCv = true
-      args.detectors.push(...(v.trim().startsWith('{') ? [v] : v.split(',').filter(Boolean)))
+      args.detectors.push(...(/^(cad|blend[0-9.]*)?\{/.test(v.trim()) ? [v] : v.split(',').filter(Boolean)))
     } else if (a === '--seeds') args.seeds = Math.max(1, Math.floor(Number(next())) || 1)
     else if (a === '--help' || a === '-h') {
       console.log(
@@ -85,6 +89,10 @@ function parseArgs(argv: string[]): {
 }
 
 function main(): void {
+  if (process.argv.includes('--published')) {
+    comparePublished(process.argv.slice(2))
+    return
+  }
   const args = parseArgs(process.argv.slice(2))
   const corpus = loadCorpus(args.data)
   if (corpus.length === 0) throw new Error(`no data files found under ${args.data}/data`)
