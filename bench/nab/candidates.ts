@@ -1,12 +1,15 @@
 /**
  * The detectors `bench:nab -- --cv` compares: Sentinel's detector as shipped, variants of it (each
- * a set of detector options, the same code), and NAB's references (baselines.ts). A variant is
+ * a set of detector options, the same code), the streaming CAD studied for #24 (cad-stream.ts) and
+ * NAB's references (baselines.ts). A variant is
  * adopted only when its mean over the folds beats the shipped detector's by more than the folds'
  * spread allows (see README, "Anomaly detection on NAB"); the local total decides nothing.
  */
 import { AnomalyDetector, type DetectorOptions } from '../../src/observe/anomaly-detector/index'
+import { StreamingCad, type CadOptions } from './cad-stream'
 import { BASELINES } from './baselines'
 import type { DataFile, Detector } from './corpus'
+import { probationaryLength } from './scorer'
 
 export interface Candidate {
   name: string
@@ -41,14 +44,63 @@ export const VARIANTS: Candidate[] = [
   variant('without-min-beta', "shipped, without the floor on the value tails' mean excess", { valueMinBeta: 0 }),
 ]
 
+const cad = (name: string, about: string, opts: Partial<CadOptions>, fileRange = false): Candidate => ({
+  name,
+  about,
+  // told the file's range it is a reference, as CAD OSE is
+  shippable: !fileRange,
+  make: (f) => {
+    if (!fileRange) return new StreamingCad(opts)
+    let min = Infinity
+    let max = -Infinity
+    for (const v of f.values) {
+      if (v < min) min = v
+      if (v > max) max = v
+    }
+    // CAD OSE's rest: a fifth of NAB's probationary period
+    const restPoints = Math.trunc(probationaryLength(f.values.length) / 5)
+    return new StreamingCad({ ...opts, range: [min, max], restPoints })
+  },
+})
+
+/** The larger of the shipped detector's score and k times the streaming CAD's (k puts CAD's usual threshold near the shipped one's). */
+const blend = (k: number, opts: Partial<CadOptions>): Candidate => ({
+  name: `blend${k}${JSON.stringify(opts)}`,
+  about: `the larger of the shipped detector's score and ${k} x the streaming CAD's`,
+  shippable: true,
+  make: () => {
+    const shipped = new AnomalyDetector()
+    const streaming = new StreamingCad(opts)
+    return { update: (v: number, t: number) => Math.max(shipped.update(v, t), k * streaming.update(v)) }
+  },
+})
+
+/** The streaming CAD (cad-stream.ts), studied for #24 and rejected by the folds. */
+export const CAD_VARIANTS: Candidate[] = [
+  cad('cad', 'streaming CAD: range from a 600-point warm-up widened by its width on each side', {}),
+  cad('cad-running', 'streaming CAD: range widened to every value seen', { warmup: 150, margin: 0, running: true }),
+  cad('cad-file-range', "streaming CAD told the file's range (reference: a monitor cannot know it)", {}, true),
+  cad(
+    'cad-as-ose',
+    "streaming CAD told the file's range, with CAD OSE's first-context quirk (checks the rewrite)",
+    { skipFirst: true },
+    true,
+  ),
+  blend(0.8, {}),
+]
+
 export function candidate(name: string): Candidate {
-  const v = VARIANTS.find((c) => c.name === name)
+  const v = [...VARIANTS, ...CAD_VARIANTS].find((c) => c.name === name)
   if (v) return v
+  const m = /^blend([0-9.]+)(\{.*\})$/.exec(name)
+  if (m) return blend(Number(m[1]), JSON.parse(m[2]) as Partial<CadOptions>)
+  if (name.startsWith('cad{'))
+    return cad(name, 'streaming CAD options', JSON.parse(name.slice(3)) as Partial<CadOptions>)
   if (name.startsWith('{')) return variant(name, 'detector options', JSON.parse(name) as Partial<DetectorOptions>)
   const b = BASELINES[name]
   if (b)
     return { name, about: `NAB reference (published standard ${b.published.standard})`, shippable: false, make: b.make }
   throw new Error(
-    `unknown detector ${name}: one of ${[...VARIANTS.map((c) => c.name), ...Object.keys(BASELINES)].join(', ')}, or JSON detector options`,
+    `unknown detector ${name}: one of ${[...VARIANTS, ...CAD_VARIANTS].map((c) => c.name).join(', ')}, ${Object.keys(BASELINES).join(', ')}; or JSON options: {...} (shipped detector), cad{...} (streaming CAD), blend<k>{...}`,
   )
 }

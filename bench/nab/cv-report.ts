@@ -11,7 +11,7 @@ import { crossValidate, type CvResult } from './cv'
 import { AnomalyDetector } from '../../src/observe/anomaly-detector/index'
 import { PROFILES, scoreProfile } from './scorer'
 
-export const DEFAULT_CV = [...VARIANTS.map((v) => v.name), 'contextOSE']
+export const DEFAULT_CV = [...VARIANTS.map((v) => v.name), 'cad', 'cad-file-range', 'contextOSE']
 
 const SEEDS = [2166136261, 1, 7, 42, 1234567]
 
