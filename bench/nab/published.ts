@@ -28,7 +28,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ContextOse } from './cad-ose'
 import { type DataFile, loadCorpus } from './corpus'
-import { PROFILES, probationaryLength, scoreAtThreshold } from './scorer'
+import { PROFILES, probationaryLength, scoreAtThreshold, type ThresholdScore } from './scorer'
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -97,16 +97,8 @@ export function readPublishedRows(resultsDir: string, file: DataFile): number[] 
   return scores
 }
 
-/** One row of a published contextOSE_<profile>_scores.csv. */
-export interface PublishedFileScore {
-  threshold: number
-  score: number
-  tp: number
-  tn: number
-  fp: number
-  fn: number
-  total: number
-}
+/** One row of a published contextOSE_<profile>_scores.csv: the fields our scorer gives per file. */
+export type PublishedFileScore = ThresholdScore
 
 /** A published contextOSE_<profile>_scores.csv, by file name ("category/file.csv", or "Totals"). */
 export function readPublishedScores(resultsDir: string, profile: string): Map<string, PublishedFileScore> {
