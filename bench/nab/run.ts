@@ -12,9 +12,10 @@
  * plus OUT/<detector>/<detector>_<profile>_scores.csv and OUT/final_results.json.
  * --baseline runs a reference detector with a published score instead (see baselines.ts).
  * --cv prints the cross-validation folds (cv.ts, cv-report.ts) of each detector named in
- * --detectors (repeatable: names separated by commas, or JSON detector options such as
- * '{"restPoints":70}'; default: Sentinel's detector as shipped, its variants and contextOSE, see
- * candidates.ts), Sentinel's variants as means over N hash seeds (default 3); it writes nothing.
+ * --detectors (repeatable: names separated by commas, or JSON options: '{"restPoints":70}' for the
+ * shipped detector, 'cad{"warmup":600}' for the streaming CAD, 'blend0.8{}' for the two together;
+ * default: the shipped detector, its variants, the streaming CAD with and without the file's range,
+ * and contextOSE, see candidates.ts), Sentinel's variants as means over N hash seeds (default 3); it writes nothing.
  * --published compares the CAD OSE reproduction with NAB's published results of the local files,
  * row by row and file by file (published.ts).
  */
