@@ -12,7 +12,8 @@ try {
   const keyFile = cfg.API_KEYS_FILE
     ? path.resolve(cfg.projectRoot, cfg.API_KEYS_FILE)
     : defaultKeyFile(path.resolve(cfg.projectRoot, cfg.DATA_DIR))
-  loadKeyStore({ envValue: cfg.SENTINEL_API_KEYS, file: keyFile })
+  // A node agent serves no API: it has no keys to check.
+  if (cfg.SENTINEL_ROLE === 'controller') loadKeyStore({ envValue: cfg.SENTINEL_API_KEYS, file: keyFile })
   if (process.argv.includes('--export')) {
     const q = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`
     const out = {
@@ -23,6 +24,7 @@ try {
       DATA_DIR: path.resolve(cfg.projectRoot, cfg.DATA_DIR),
       DOCKER_SOCKET: cfg.DOCKER_SOCKET,
       WORKBENCH: String(cfg.WORKBENCH),
+      SENTINEL_ROLE: cfg.SENTINEL_ROLE,
     }
     for (const [k, v] of Object.entries(out)) console.log(`${k}=${q(v)}`)
   }

@@ -19,6 +19,7 @@ export const LAYERS = [
   ['report', 'the incident views the API serves'],
   ['history', 'the incident archive in SQL: history, reports, postmortems, policy replay'],
   ['chaos', 'fault injection for game days, on watched containers only'],
+  ['fleet', 'node agents on many hosts: the agent process, its heartbeats, the controller side of the channel'],
   ['app', 'the running process: HTTP front door, routes, streams, wiring of every layer'],
 ] as const
 

@@ -13,6 +13,11 @@ ensure_node_modules
 settings=$(node --import tsx scripts/check-config.ts --export) || exit 1
 eval "$settings"
 
+# A node agent alone (src/fleet/agent-main.ts): no Redis of its own, no port, no Motia.
+if [ "$SENTINEL_ROLE" = agent ]; then
+  exec node --import tsx src/fleet/agent-main.ts
+fi
+
 # One instance per data directory: a second start stops here, naming the first, before any Redis.
 lock_data_dir "$DATA_DIR" "$PORT" "$HOST" || exit 1
 

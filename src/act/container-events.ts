@@ -44,6 +44,27 @@ export interface ContainerEventDeps {
   log: (level: 'info' | 'warn' | 'error', msg: string, data?: Record<string, unknown>) => void
   /** Where deliberate stops are kept for the other intakes; default: in Sentinel's Redis. */
   stops?: StoppedOnPurpose
+  /**
+   * The engine the events come from: this host's (the default), or a node's, reached through its
+   * agent (src/fleet/remote-engine.ts). Its name goes on every alert as the `node` label.
+   */
+  engine?: ContainerEngine
+}
+
+/** What the fast path reads from a Docker engine: a container's state, and the watched ones. */
+export interface ContainerEngine {
+  node: string
+  inspect(id: string): ReturnType<typeof inspectContainer>
+  listContainers(opts: { all: boolean; filters: Record<string, string[]> }): Promise<{ Id: string }[]>
+}
+
+/** This host's engine, through its socket. */
+export function localEngine(node: string): ContainerEngine {
+  return {
+    node,
+    inspect: (id) => inspectContainer(id),
+    listContainers: async (opts) => (await getDocker()).listContainers(opts),
+  }
 }
 
 export const ACTOR = 'sentinel:docker-watcher'
@@ -79,7 +100,11 @@ export class ContainerEventHandler {
   private readonly stopping = new AbortController()
   private stopsStore?: StoppedOnPurpose
 
-  constructor(private readonly deps: ContainerEventDeps) {}
+  private readonly engine: ContainerEngine
+
+  constructor(private readonly deps: ContainerEventDeps) {
+    this.engine = deps.engine ?? localEngine(deps.config.NODE_NAME)
+  }
 
   private get stops(): StoppedOnPurpose {
     return (this.stopsStore ??= this.deps.stops ?? new StoppedOnPurpose())
@@ -164,8 +189,7 @@ export class ContainerEventHandler {
   async sweepDead(gap: { fromMs: number | null; toMs: number }): Promise<{ opened: string[]; leftAlone: string[] }> {
     if (gap.fromMs !== null && gap.fromMs >= gap.toMs) return { opened: [], leftAlone: [] }
     const { key, value } = this.deps.config.WATCH_LABEL
-    const docker = await getDocker()
-    const listed = await docker.listContainers({
+    const listed = await this.engine.listContainers({
       all: true,
       filters: { label: [`${key}=${value}`], status: ['exited', 'dead'] },
     })
@@ -175,7 +199,7 @@ export class ContainerEventHandler {
       await this.inOrder(
         c.Id,
         async () => {
-          const info = await inspectContainer(c.Id)
+          const info = await this.engine.inspect(c.Id)
           if (!isWatchedLabels(info.Config.Labels) || info.State.Running || info.State.Restarting) return
           const finishedMs = Date.parse(info.State.FinishedAt)
           // Never started (FinishedAt is year 1), or outside the gap: the replay reports it, or a
@@ -216,7 +240,7 @@ export class ContainerEventHandler {
             value: 0,
             threshold: 1,
             resource: { kind: 'container', id: c.Id, name },
-            labels: { container: name, image: info.Config.Image ?? '' },
+            labels: { container: name, image: info.Config.Image ?? '', node: this.engine.node },
             source: 'docker inspect (found dead at start-up)',
             at: new Date(finishedMs).toISOString(),
             details: { exitCode, oomKilled, foundAtStartUp: true },
@@ -303,7 +327,7 @@ export class ContainerEventHandler {
       value: 0,
       threshold: 1,
       resource: { kind: 'container', id, name },
-      labels: { container: name, image: attrs.image ?? '' },
+      labels: { container: name, image: attrs.image ?? '', node: this.engine.node },
       source: 'docker events (die)',
       at: new Date(atMs).toISOString(),
       details: { exitCode: Number.isNaN(exitCode) ? null : exitCode, ...(kill ? { apiSignal: kill.signal } : {}) },
@@ -328,7 +352,7 @@ export class ContainerEventHandler {
       value: 0,
       threshold: 1,
       resource: { kind: 'container', id, name },
-      labels: { container: name, image: event.Actor.Attributes?.image ?? '' },
+      labels: { container: name, image: event.Actor.Attributes?.image ?? '', node: this.engine.node },
       source: 'docker events (health_status)',
       at: new Date(atMs).toISOString(),
     }
@@ -338,7 +362,7 @@ export class ContainerEventHandler {
   /** Docker marks a container for removal before it kills it, and it is gone once the removal ends. */
   private async removedOrBeingRemoved(id: string): Promise<boolean> {
     try {
-      const info = await inspectContainer(id)
+      const info = await this.engine.inspect(id)
       return info.State.Status === 'removing' || info.State.Dead === true
     } catch (err) {
       // Anything but "no such container" (Docker not answering): healed as a death; the action reports what it finds.
@@ -436,6 +460,7 @@ export class ContainerEventHandler {
         actor: ACTOR,
         incidentId,
         resource: alert.resource.name,
+        node: this.engine.node,
         data: { type: alert.type, fingerprint: alert.fingerprint, ...(alert.details ?? {}) },
       })
     await withIncidentSpan('container.detected', incidentId, detected, record, { startTime: alert.at })
@@ -468,7 +493,7 @@ export class ContainerEventHandler {
     if (!current.decision) {
       let deferToDocker = false
       try {
-        deferToDocker = dockerWillRestart(await inspectContainer(containerId))
+        deferToDocker = dockerWillRestart(await this.engine.inspect(containerId))
       } catch {
         // Gone or unreachable: the policy decides as usual and the action reports what it finds.
       }

@@ -51,6 +51,7 @@ import type { ExecutionStore } from '../platform/store/executions'
 import type { IncidentStore } from '../platform/store/incidents'
 import { escalate, isClosed, isTerminal, note } from '../platform/store/lifecycle'
 import type { Alert, Decision, Incident } from '../platform/store/model'
+import { nodeOfAlert, runActionOp } from '../actions/on-node'
 
 export const RESTART = 'restart_container'
 
@@ -202,16 +203,16 @@ async function restartAgain(
     if (existing && existing.owner !== actor && Date.now() - Date.parse(existing.startedAt) < deps.leaseMs)
       throw new Error(`the restart for this death is running elsewhere (${existing.owner}); checking again later`)
     // A claim of ours left 'started' (a crash): the restart is idempotent against `since`, run it again.
-    const ctx = { incidentId: open.id, actor, since: death.alert.at }
+    const ctx = { incidentId: open.id, actor, since: death.alert.at, node: nodeOfAlert(open.alert) }
     let before: Record<string, unknown>
     try {
-      before = await action.snapshot(params, ctx)
+      before = await runActionOp('snapshot', action, params, ctx)
     } catch (err) {
       before = { error: `snapshot failed: ${(err as Error).message}` }
     }
     let outcome: { ok: true; result: Record<string, unknown> } | { ok: false; error: string }
     try {
-      outcome = { ok: true, result: await action.execute(params, ctx) }
+      outcome = { ok: true, result: await runActionOp('execute', action, params, ctx) }
     } catch (err) {
       outcome = { ok: false, error: (err as Error).message }
     }

@@ -13,6 +13,8 @@ import { isTerminal, recordActionResult, startRemediation, TransitionRefused } f
 import type { Incident } from '../platform/store/model'
 import { withChildSpan } from '../platform/telemetry/tracing'
 import { authorizeExecution, type RefusalCode } from './authorize-execution'
+import { nodeOfAlert, runActionOp } from '../actions/on-node'
+import type { ActionContext } from '../actions/types'
 
 export interface RemediateDeps {
   store: IncidentStore
@@ -47,6 +49,12 @@ export type RemediateOutcome =
   | { kind: 'not-applicable'; incident: Incident; reason: string }
   | { kind: 'refused'; incident: Incident | null; code: RefusalCode; reason: string }
 
+/** The incident's node for its audit entries (absent on incidents from before the fleet). */
+const nodeField = (i: Incident): { node?: string } => {
+  const node = nodeOfAlert(i.alert)
+  return node ? { node } : {}
+}
+
 export async function remediate(incidentId: string, deps: RemediateDeps): Promise<RemediateOutcome> {
   const stored = await deps.store.get(incidentId)
   const verdict = authorizeExecution(stored)
@@ -70,7 +78,7 @@ export async function remediate(incidentId: string, deps: RemediateDeps): Promis
   const { incident, action, params } = verdict
   // Authorised, but over already (a duplicate or late event for a finished incident).
   if (isTerminal(incident)) return { kind: 'not-applicable', incident, reason: `incident is ${incident.status}` }
-  const ctx = { incidentId, actor: deps.actor, since: incident.alert.at }
+  const ctx = { incidentId, actor: deps.actor, since: incident.alert.at, node: nodeOfAlert(incident.alert) }
 
   if (deps.slots && !(await deps.slots.acquire(incidentId))) {
     return { kind: 'busy', incident, retryInMs: 2000 }
@@ -86,7 +94,7 @@ async function runClaimed(
   incident: Incident,
   action: ActionDefinition,
   params: Record<string, unknown>,
-  ctx: { incidentId: string; actor: string; since: string },
+  ctx: ActionContext & { since: string },
   deps: RemediateDeps,
 ): Promise<RemediateOutcome> {
   const { store, executions, audit, actor } = deps
@@ -104,7 +112,7 @@ async function runClaimed(
 
   let snapshot: Record<string, unknown> = {}
   try {
-    snapshot = await action.snapshot(params, ctx)
+    snapshot = await runActionOp('snapshot', action, params, ctx)
   } catch (err) {
     snapshot = { error: `snapshot failed: ${(err as Error).message}` }
   }
@@ -130,7 +138,7 @@ async function runClaimed(
     }
     const result = await withChildSpan('action.execute', spanAttrs, async (span) => {
       try {
-        const r = await action.execute(params, ctx)
+        const r = await runActionOp('execute', action, params, ctx)
         span.setAttributes({ outcome: 'succeeded', 'action.performed': String(r.performed ?? 'done') })
         return r
       } catch (err) {
@@ -147,6 +155,7 @@ async function runClaimed(
       actor,
       incidentId,
       resource: incident.resource.name,
+      ...nodeField(incident),
       outcome: 'succeeded',
       data: { actionId: action.id, params, result },
     })
@@ -162,6 +171,7 @@ async function runClaimed(
       actor,
       incidentId,
       resource: incident.resource.name,
+      ...nodeField(incident),
       outcome: 'failed',
       data: { actionId: action.id, params, error },
     })

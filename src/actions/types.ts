@@ -12,6 +12,8 @@ export interface ActionContext {
   actor: string
   /** When the problem was observed; an action already done after this time is not done again. */
   since?: string
+  /** The node the target lives on (src/actions/on-node.ts); absent: this host's engine. */
+  node?: string
 }
 
 export interface VerifyResult {

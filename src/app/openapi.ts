@@ -248,6 +248,14 @@ export const ENDPOINTS: Endpoint[] = [
     responses: { 200: '{ containers }' },
   },
   {
+    method: 'get',
+    path: '/api/nodes',
+    summary:
+      "Fleet nodes by name: up, down or unknown (with the problem) by the controller's record of their heartbeats; each agent's engine, host readings and watched containers; open incidents per node",
+    role: 'viewer',
+    responses: { 200: '{ nodes }' },
+  },
+  {
     method: 'post',
     path: '/api/chaos/start',
     summary:

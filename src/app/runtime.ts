@@ -37,6 +37,7 @@ import { dockerSocketPresent, getDocker, isWatchedLabels } from '../platform/doc
 import { DockerEventWatcher } from '../platform/docker/watcher'
 import { ContainerEventHandler } from '../act/container-events'
 import { recoverOpenIncidents } from '../act/recovery'
+import { FleetController } from '../fleet/controller'
 import { healthReport } from '../observe/health/index'
 import { AuditLog } from '../platform/store/audit'
 import { ExecutionStore } from '../platform/store/executions'
@@ -154,6 +155,20 @@ export class SentinelRuntime {
       emit: (t, d, id) => this.emit(t, d, id),
       log: logTo('container-events'),
     })
+    // The fleet's node agents (src/fleet/): their events feed fast paths like this host's, and
+    // their heartbeats are watched. With no agent announced, this costs one SMEMBERS every 2 s.
+    this.fleet = new FleetController({
+      redis: this.redis,
+      handlerDeps: {
+        config: this.config,
+        store: this.store,
+        executions: this.executions,
+        audit: this.audit,
+        emit: (t, d, id) => this.emit(t, d, id),
+      },
+      log: logTo('fleet'),
+    })
+    this.fleet.start()
     void this.hub
       .subscribeRedis(this.redis as never)
       .catch((err) =>
@@ -284,6 +299,7 @@ export class SentinelRuntime {
   }
 
   private purgeTimer?: NodeJS.Timeout
+  fleet?: FleetController
   private sseGauge?: NodeJS.Timeout
   archiver?: Archiver
   retention?: Retention
@@ -407,6 +423,7 @@ export class SentinelRuntime {
     await this.hub.close()
     await shutdownTelemetry()
     this.containerEvents?.stop()
+    await this.fleet?.stop()
     await this.watcher?.stop()
   }
 

@@ -5,6 +5,7 @@ import type { IncidentStore } from '../platform/store/incidents'
 import { claimRollback, recordRollback, releaseRollback } from '../platform/store/lifecycle'
 import type { Incident } from '../platform/store/model'
 import { HttpError, notFound } from '../platform/http/errors'
+import { nodeOfAlert, runActionOp } from '../actions/on-node'
 
 export async function manualRollback(
   incidentId: string,
@@ -31,9 +32,11 @@ export async function manualRollback(
   await deps.store.update(incidentId, (i) => (claimed = claimRollback(i, match)))
   if (!claimed) throw new HttpError(409, 'already_rolled_back', `the action of ${incidentId} was rolled back already`)
   try {
-    const result = await action.rollback(
+    const result = await runActionOp(
+      'rollback',
+      action,
       executed.params,
-      { incidentId, actor: by, since: incident.alert.at },
+      { incidentId, actor: by, since: incident.alert.at, node: nodeOfAlert(incident.alert) },
       executed.result ?? {},
     )
     await deps.audit.append({

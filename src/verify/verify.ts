@@ -31,6 +31,7 @@ import {
   type Remeasurement,
   type RemeasureOptions,
 } from './remeasure'
+import { isLocalNode, nodeOfAlert, runActionOp, verifyOnNode } from '../actions/on-node'
 
 /** The most a PromQL range may add to the verification deadline (the step itself times out at 600 s). */
 export const MAX_LOOKBACK_MS = 5 * 60_000
@@ -140,8 +141,10 @@ export async function verifyIncident(
   }
   // A container check inspects the container again and again: only one carrying the watch label
   // (from the label-filtered listing) is looked at, whatever container the incident names.
+  // On another node, its agent makes the same check against its own engine (src/fleet/agent.ts).
   const target = typeof verifier.params.containerId === 'string' ? verifier.params.containerId : undefined
-  if (target && (await findWatchedContainer(target).catch(() => undefined)) === null) {
+  const local = isLocalNode(nodeOfAlert(incident.alert))
+  if (target && local && (await findWatchedContainer(target).catch(() => undefined)) === null) {
     const detail = `no container carrying the watch label answers to "${target}" (removed, or not watched): nothing was checked`
     const updated = await deps.store.update(incidentId, (i) =>
       recordVerification(i, {
@@ -160,11 +163,11 @@ export async function verifyIncident(
     })
     return { incident: updated, ok: false }
   }
-  const ctx = { incidentId, actor: deps.actor, since: incident.alert.at }
+  const ctx = { incidentId, actor: deps.actor, since: incident.alert.at, node: nodeOfAlert(incident.alert) }
   const byMetric = remeasures(incident.alert)
   const { check, state } = metricVerifier(
     incident.alert,
-    () => verifier.action.verify(verifier.params, ctx),
+    () => verifyOnNode(verifier.action, verifier.params, ctx),
     deps.remeasure ?? remeasureOptionsFromConfig(getConfig()),
   )
   const lookback = byMetric ? Math.min(lookbackMs(incident.alert), MAX_LOOKBACK_MS) : 0
@@ -275,9 +278,11 @@ export async function rollbackAndEscalate(incidentId: string, deps: VerifyDeps, 
   if (executed && action?.rollback && !skip) {
     undo = `; ${action.id} rolled back`
     try {
-      const result = await action.rollback(
+      const result = await runActionOp(
+        'rollback',
+        action,
         executed.params,
-        { incidentId, actor: deps.actor, since: incident.alert.at },
+        { incidentId, actor: deps.actor, since: incident.alert.at, node: nodeOfAlert(incident.alert) },
         executed.result ?? {},
       )
       await deps.store.update(incidentId, (i) =>

@@ -12,6 +12,7 @@
  */
 import { getConfig } from '../../platform/config/index'
 import { findWatchedContainer, type WatchedContainer } from '../../platform/docker/engine-api'
+import { isLocalNode, nodeOfAlert } from '../../actions/on-node'
 import { alertOf, containerRef, type Alert, type AlertType, type Incident } from '../../platform/store/model'
 import type { Cause } from '../causes'
 import { boundEvidence } from '../evidence/bound'
@@ -157,6 +158,13 @@ export async function analyseWithRules(input: Incident | Alert, opts: RuleOption
   try {
     const ref = containerRef(alert)
     let container: WatchedContainer | undefined
+    const node = nodeOfAlert(alert)
+    if (ref && !isLocalNode(node)) {
+      // Its engine is another host's, reached only through that node's agent, which does not serve
+      // logs and stats to the analyser yet: say so rather than call the container unwatched.
+      const why = `container ${ref} runs on node ${node}, whose logs and stats the analyser does not read (its agent serves actions and state only)`
+      return bare(alert, opts, `${alert.type} alert on ${alert.resource.name} (node ${node}); ${why}.`, why)
+    }
     if (ref) {
       const watched = await findWatchedContainer(ref).catch((err: Error) => err)
       if (watched instanceof Error) {

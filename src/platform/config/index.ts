@@ -27,6 +27,8 @@ import { isAddressOrCidr } from './addresses'
 import { parseAllowlist } from './allowlist'
 import { bool, int, list, num, optionalSecret, optionalString, optionalUrl, parsed, splitList, text } from './fields'
 import { parseFreezeWindows } from './freeze-windows'
+import { NODE_NAME_PATTERN } from '../fleet/keys'
+import os from 'node:os'
 import { observeEnvSchema, type ObserveSettings } from './observe'
 import { scrubbedSecrets } from './secrets'
 import { normalizeApiUrl, parseSlackUserRoles } from './slack'
@@ -161,6 +163,22 @@ const databaseUrl = z
     return t
   })
 
+/** NODE_NAME: this host's name in the fleet; the host name when unset. */
+const nodeNameField = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const t = (v ?? '').trim() || os.hostname()
+    if (!NODE_NAME_PATTERN.test(t)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected letters, digits, dot, dash or underscore (up to 63), got "${t}"${v?.trim() ? '' : ' (the host name)'}`,
+      })
+      return z.NEVER
+    }
+    return t
+  })
+
 export const configSchema = z.object({
   PORT: int(3000, 1, 65535),
   HOST: text('127.0.0.1'),
@@ -170,6 +188,19 @@ export const configSchema = z.object({
   REDIS_HOST: text('127.0.0.1'),
   REDIS_PORT: int(6380, 1, 65535),
   REDIS_PASSWORD: optionalString,
+  // A node agent's own Redis user (src/platform/fleet/acl.ts) and its password, read from a file so
+  // that it is in no process's environment; TLS when the controller's Redis is reached over a network.
+  REDIS_USERNAME: optionalString,
+  REDIS_PASSWORD_FILE: optionalString,
+  REDIS_TLS: bool(false),
+
+  // The fleet (src/fleet/): this process's role, its node's name, and the heartbeat of node agents.
+  SENTINEL_ROLE: oneOf(['controller', 'agent'] as const, 'controller'),
+  NODE_NAME: nodeNameField,
+  AGENT_HEARTBEAT_SECONDS: int(5, 1, 300),
+  NODE_DOWN_AFTER_SECONDS: int(15, 2, 3600),
+  // How long an action for another node waits for its agent to take it before it escalates.
+  NODE_ACTION_TIMEOUT_SECONDS: int(30, 2, 600),
 
   DOCKER_SOCKET: text('/var/run/docker.sock'),
   WATCH_LABEL: labelSelector,
@@ -326,6 +357,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = p
     problems.push(
       `PORT: ${port.data} is too high while WORKBENCH=true (Motia's Workbench needs PORT + 21678 for hot reload): use ${MAX_PORT_WITH_WORKBENCH} or less, or set WORKBENCH=false`,
     )
+  }
+  const beat = configSchema.shape.AGENT_HEARTBEAT_SECONDS.safeParse(raw.AGENT_HEARTBEAT_SECONDS)
+  const down = configSchema.shape.NODE_DOWN_AFTER_SECONDS.safeParse(raw.NODE_DOWN_AFTER_SECONDS)
+  if (beat.success && down.success && down.data <= beat.data) {
+    problems.push(
+      `NODE_DOWN_AFTER_SECONDS: ${down.data} must be longer than AGENT_HEARTBEAT_SECONDS (${beat.data}), or every node would flap down between beats`,
+    )
+  }
+  if (value('REDIS_PASSWORD') && value('REDIS_PASSWORD_FILE')) {
+    problems.push('REDIS_PASSWORD, REDIS_PASSWORD_FILE: set one or the other')
+  } else if (value('REDIS_PASSWORD_FILE')) {
+    try {
+      if (!readFileSync(path.resolve(projectRoot, value('REDIS_PASSWORD_FILE')), 'utf8').trim())
+        problems.push('REDIS_PASSWORD_FILE: the file is empty')
+    } catch (err) {
+      problems.push(`REDIS_PASSWORD_FILE: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+    }
   }
   if (problems.length || !main.success || !observe.success) throw new ConfigError(problems)
   return { ...main.data, projectRoot, observe: observe.data }

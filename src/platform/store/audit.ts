@@ -18,6 +18,8 @@ export interface AuditEvent {
   actor: string
   incidentId?: string
   resource?: string
+  /** The host the resource is on (the fleet's node), where one is known. */
+  node?: string
   outcome?: string
   data?: Record<string, unknown>
 }

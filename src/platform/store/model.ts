@@ -5,7 +5,16 @@ import type { IncidentStatus, TIMELINE_STAGES } from './lifecycle'
 export type { IncidentStatus }
 export type TimelineStage = (typeof TIMELINE_STAGES)[number]
 
-export type AlertType = 'container_down' | 'container_unhealthy' | 'memory' | 'cpu' | 'disk' | 'latency' | 'anomaly'
+export type AlertType =
+  | 'container_down'
+  | 'container_unhealthy'
+  | 'memory'
+  | 'cpu'
+  | 'disk'
+  | 'latency'
+  | 'anomaly'
+  // A node agent stopped beating (src/fleet/heartbeats.ts): escalated, no automatic fix for a lost host.
+  | 'node_down'
 
 export type Severity = 'critical' | 'warning' | 'info'
 export type RiskLevel = 'low' | 'medium' | 'high'

@@ -4,8 +4,21 @@
  * incident store writes the same keys (so Motia state, the Workbench and `ctx.state` see the
  * incidents) but through compare-and-set scripts, because several processes update one incident.
  */
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import { Redis } from 'ioredis'
-import { getConfig } from '../config/index'
+import { getConfig, type SentinelConfig } from '../config/index'
+
+/**
+ * The password: REDIS_PASSWORD, or the first line of REDIS_PASSWORD_FILE (how a node agent is
+ * given its own user's password: a file is in no process's environment or arguments).
+ */
+export function redisPassword(
+  cfg: Pick<SentinelConfig, 'REDIS_PASSWORD' | 'REDIS_PASSWORD_FILE' | 'projectRoot'>,
+): string | undefined {
+  if (!cfg.REDIS_PASSWORD_FILE) return cfg.REDIS_PASSWORD
+  return readFileSync(path.resolve(cfg.projectRoot, cfg.REDIS_PASSWORD_FILE), 'utf8').split(/\r?\n/)[0].trim()
+}
 
 let client: Redis | undefined
 
@@ -14,8 +27,12 @@ export function redisOptions() {
   return {
     host: cfg.REDIS_HOST,
     port: cfg.REDIS_PORT,
-    password: cfg.REDIS_PASSWORD,
+    ...(cfg.REDIS_USERNAME ? { username: cfg.REDIS_USERNAME } : {}),
+    password: redisPassword(cfg),
+    ...(cfg.REDIS_TLS ? { tls: {} } : {}),
     lazyConnect: false,
+    // A node agent's ACL user may not run INFO (src/platform/fleet/acl.ts), which the ready check sends.
+    enableReadyCheck: cfg.SENTINEL_ROLE !== 'agent',
     maxRetriesPerRequest: 3,
     enableOfflineQueue: true,
     connectTimeout: 5000,

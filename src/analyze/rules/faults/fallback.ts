@@ -223,6 +223,13 @@ function anomaly(e: Evidence): FaultVerdict {
   )
 }
 
+function nodeDown(e: Evidence): FaultVerdict {
+  return unknown(
+    `the node agent on ${e.alert.resource.name} stopped beating: the host is down, cut off from Redis, or its agent stopped; no automatic fix exists for a lost host, so a person should look.`,
+    0.3,
+  )
+}
+
 const FALLBACKS: Record<AlertType, (e: Evidence) => FaultVerdict> = {
   container_down: containerDown,
   container_unhealthy: containerUnhealthy,
@@ -231,6 +238,7 @@ const FALLBACKS: Record<AlertType, (e: Evidence) => FaultVerdict> = {
   disk,
   latency,
   anomaly,
+  node_down: nodeDown,
 }
 
 /** The generic answer for `type` (the alert's, or the kind an anomaly resembles). */

@@ -1,0 +1,138 @@
+/*
+ * The Nodes panel: one card per fleet node from GET /api/nodes, polled every 5 s while the live
+ * console is shown (the stream carries no node events). A card is red when the node is down, amber
+ * when the controller cannot believe what the node published (its `problem`), grey when it was
+ * never seen. Heartbeat ages come from the controller's clock (lastBeatAgeSeconds), not the
+ * browser's, plus the time since the answer arrived. Loaded by its own <script> tag; it reads the
+ * session (key, generation) from the shared state, so it needs nothing from main.js.
+ */
+import { api } from './api.js'
+import { $, clear, el } from './dom.js'
+import { fmtDuration } from './format.js'
+import { state } from './state.js'
+
+const POLL_MS = 5000
+/** How often the poller looks: a sign-in gets its first list within a second, not five. */
+const TICK_MS = 1000
+
+let lastAt = 0
+let lastGeneration = -1
+let inFlight = false
+let nodes = []
+let fetchedAt = 0
+
+const TONE = { up: 'ok', down: 'bad', unknown: 'muted' }
+const toneOf = (n) => (n.problem ? 'warn' : TONE[n.state] || 'muted')
+const pct = (v) => (Number.isFinite(Number(v)) && v !== null ? `${Number(v).toFixed(1)}%` : '—')
+
+function beatText(n, now) {
+  if (!Number.isFinite(Number(n.lastBeatAgeSeconds)) || n.lastBeatAgeSeconds === null)
+    return n.local && !n.agent ? 'this host: the controller' : 'never seen'
+  const ms = Number(n.lastBeatAgeSeconds) * 1000 + Math.max(0, now - fetchedAt)
+  return `beat ${fmtDuration(ms)} ago`
+}
+
+function engineText(n) {
+  if (!n.engine) return 'engine —'
+  if (!n.engine.reachable) return 'engine unreachable'
+  return `engine ${n.engine.version || '?'}`
+}
+
+function card(n, now) {
+  const tone = toneOf(n)
+  const incidents = Array.isArray(n.incidents) ? n.incidents : []
+  const containers = Array.isArray(n.containers) ? n.containers : []
+  const stat = (k, v) => el('div', { class: 'card-stat' }, el('span', { class: 'k' }, k), el('span', { class: 'v' }, v))
+  return el(
+    'article',
+    {
+      class: 'card',
+      'data-testid': 'node-card',
+      'data-name': n.name,
+      'data-state': n.state,
+      'data-tone': tone,
+      title: n.problem ? `${n.name}: ${n.problem}` : `${n.name}: ${n.state}`,
+    },
+    el(
+      'div',
+      { class: 'card-top' },
+      el('span', { class: 'card-name', title: n.local ? `${n.name}: the controller's own host` : n.name }, n.name),
+      el('span', { class: `state state-${tone}` }, n.state),
+    ),
+    el('div', { class: 'card-stats' }, [
+      stat('CPU', pct(n.host && n.host.cpuPercent)),
+      stat('Memory', pct(n.host && n.host.memoryPercent)),
+      stat('Disk', pct(n.host && n.host.diskPercent)),
+    ]),
+    el(
+      'div',
+      { class: 'card-foot' },
+      el('span', { 'data-testid': 'node-beat' }, beatText(n, now)),
+      el('span', null, engineText(n)),
+    ),
+    el(
+      'div',
+      { class: 'card-foot' },
+      el('span', null, `${containers.length} watched`),
+      incidents.length
+        ? el(
+            'span',
+            {
+              class: 'card-incident',
+              'data-testid': 'node-incidents',
+              title: incidents.map((i) => `${i.id}: ${i.type} ${i.severity} ${i.status} (${i.resource})`).join('\n'),
+            },
+            `${incidents.length} open incident${incidents.length === 1 ? '' : 's'}`,
+          )
+        : el('span', null, 'no open incidents'),
+    ),
+    n.problem ? el('div', { class: 'card-foot', 'data-testid': 'node-problem' }, n.problem) : null,
+  )
+}
+
+export function renderNodes() {
+  const box = $('node-cards')
+  if (!box) return
+  clear(box)
+  const now = Date.now()
+  if (!nodes.length) box.append(el('p', { class: 'empty' }, 'No node reported yet.'))
+  for (const n of nodes) box.append(card(n, now))
+  const down = nodes.filter((n) => n.state === 'down').length
+  $('nodes-count').textContent = nodes.length ? `${nodes.length} nodes · ${down} down` : ''
+}
+
+export async function loadNodes() {
+  const gen = state.generation
+  inFlight = true
+  try {
+    const body = await api('/api/nodes')
+    if (gen !== state.generation) return
+    nodes = (body && Array.isArray(body.nodes) ? body.nodes : []).filter((n) => n && typeof n.name === 'string')
+    fetchedAt = Date.now()
+    $('nodes-note').hidden = true
+    renderNodes()
+  } catch (err) {
+    // A 401 signs out (api.js); anything else keeps the last cards and says why they are old.
+    if (gen === state.generation && err.status !== 401) {
+      $('nodes-note').textContent = `Could not load nodes: ${err.message}`
+      $('nodes-note').hidden = false
+    }
+  } finally {
+    inFlight = false
+  }
+}
+
+function tick() {
+  if (!state.key || $('app').hidden || inFlight) return
+  const now = Date.now()
+  if (state.generation !== lastGeneration) {
+    // A new session: nothing of the previous one's list is shown.
+    lastGeneration = state.generation
+    nodes = []
+    renderNodes()
+  } else if (now - lastAt < POLL_MS) return
+  lastAt = now
+  loadNodes()
+}
+
+setInterval(tick, TICK_MS)

@@ -1,0 +1,141 @@
+/**
+ * The controller's side of the fleet, in Sentinel's main process: for every node agent that has
+ * announced itself, it reads the node's event stream into a container fast path of its own (the
+ * same ContainerEventHandler as this host's engine, reading the node's engine through its agent:
+ * ./remote-engine.ts), and it watches the nodes' heartbeats (./heartbeats.ts). This host's own
+ * engine keeps its in-process watcher (src/app/runtime.ts): a one-host Sentinel runs exactly as
+ * before, and its host is simply the first node.
+ *
+ * A message on a node's stream that claims to come from another node is refused, logged and
+ * audited: with ACL users (src/platform/fleet/acl.ts) an agent cannot write another node's stream
+ * at all, and without them the name on the stream still wins over the name in the message.
+ */
+import type { Redis } from 'ioredis'
+import { ContainerEventHandler, type ContainerEventDeps } from '../act/container-events'
+import type { DockerEvent } from '../platform/docker/events'
+import { consumeNodeMessages, type NodeMessage } from '../platform/fleet/channel'
+import { FLEET_NODES_KEY, isNodeName } from '../platform/fleet/keys'
+import { NodeHeartbeats } from './heartbeats'
+import { remoteEngine } from './remote-engine'
+
+type Log = (level: 'info' | 'warn' | 'error', msg: string, data?: Record<string, unknown>) => void
+
+export interface FleetControllerDeps {
+  redis: Redis
+  /** What each node's fast path needs (its engine is added per node). */
+  handlerDeps: Omit<ContainerEventDeps, 'engine' | 'log'>
+  log: Log
+}
+
+const DISCOVER_EVERY_MS = 2000
+const TICK_EVERY_MS = 1000
+
+export class FleetController {
+  private readonly stopping = new AbortController()
+  private readonly consumers = new Map<string, { handler: ContainerEventHandler; done: Promise<void> }>()
+  private timers: NodeJS.Timeout[] = []
+  readonly heartbeats: NodeHeartbeats
+  private readonly localNode: string
+
+  constructor(private readonly deps: FleetControllerDeps) {
+    const cfg = deps.handlerDeps.config
+    this.localNode = cfg.NODE_NAME
+    this.heartbeats = new NodeHeartbeats({
+      redis: deps.redis,
+      store: deps.handlerDeps.store,
+      audit: deps.handlerDeps.audit,
+      localNode: this.localNode,
+      downAfterMs: cfg.NODE_DOWN_AFTER_SECONDS * 1000,
+      log: deps.log,
+    })
+  }
+
+  start(): void {
+    const discover = () =>
+      this.discover().catch((err) =>
+        this.deps.log('warn', 'could not list the fleet nodes', { error: (err as Error).message }),
+      )
+    const tick = () =>
+      this.heartbeats
+        .tick()
+        .catch((err) => this.deps.log('warn', 'heartbeat check failed', { error: (err as Error).message }))
+    void discover()
+    this.timers.push(setInterval(discover, DISCOVER_EVERY_MS), setInterval(tick, TICK_EVERY_MS))
+    for (const t of this.timers) t.unref()
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t)
+    this.stopping.abort()
+    for (const c of this.consumers.values()) c.handler.stop()
+    await Promise.allSettled([...this.consumers.values()].map((c) => c.done))
+  }
+
+  /** The nodes whose streams are read (every announced node but this host). */
+  nodes(): string[] {
+    return [...this.consumers.keys()].sort()
+  }
+
+  private async discover(): Promise<void> {
+    const names = await this.deps.redis.smembers(FLEET_NODES_KEY)
+    for (const node of names) {
+      if (!isNodeName(node) || node === this.localNode || this.consumers.has(node)) continue
+      this.follow(node)
+    }
+  }
+
+  private follow(node: string): void {
+    const { redis, handlerDeps, log } = this.deps
+    const cfg = handlerDeps.config
+    const nodeLog: Log = (level, msg, data) => log(level, msg, { node, ...data })
+    const handler = new ContainerEventHandler({
+      ...handlerDeps,
+      engine: remoteEngine({
+        redis,
+        node,
+        from: `${this.localNode}:fast-path`,
+        timeoutMs: cfg.NODE_ACTION_TIMEOUT_SECONDS * 1000,
+      }),
+      log: nodeLog,
+    })
+    const done = consumeNodeMessages({
+      redis,
+      node,
+      // One consumer per controller host: a restarted controller gets back what it had not acknowledged.
+      consumer: `controller:${this.localNode}`,
+      handle: (msg) => this.onMessage(handler, msg, nodeLog),
+      onForged: (msg) => this.onForged(node, msg),
+      signal: this.stopping.signal,
+      log: nodeLog,
+    })
+    this.consumers.set(node, { handler, done })
+    log('info', 'following a node agent', { node })
+  }
+
+  private async onMessage(handler: ContainerEventHandler, msg: NodeMessage, log: Log): Promise<void> {
+    if (msg.kind === 'docker') return handler.handle(msg.data as unknown as DockerEvent)
+    if (msg.kind === 'sweep') {
+      const gap = msg.data as { fromMs: number | null; toMs: number }
+      const r = await handler.sweepDead({ fromMs: gap.fromMs ?? null, toMs: Number(gap.toMs) })
+      if (r.opened.length || r.leftAlone.length) log('info', 'checked the node for deaths before its agent started', r)
+      return
+    }
+    log('warn', 'a node message of an unknown kind was dropped', { kind: msg.kind, entryId: msg.entryId })
+  }
+
+  private async onForged(node: string, msg: NodeMessage): Promise<void> {
+    this.deps.log('warn', 'refused a message that claims another node', {
+      stream: node,
+      claims: msg.node,
+      kind: msg.kind,
+      entryId: msg.entryId,
+    })
+    await this.deps.handlerDeps.audit.append({
+      kind: 'fleet.refused',
+      actor: 'sentinel:fleet',
+      resource: node,
+      outcome: 'forged node name',
+      data: { stream: node, claims: msg.node, kind: msg.kind, entryId: msg.entryId },
+    })
+  }
+}
