@@ -14,6 +14,7 @@ import { silenceBody, silenceIdPath } from '../notify/silences'
 import { historyQuerySchema, MAX_PAGE } from '../history/query'
 import { summaryQuery } from '../history/reports'
 import { replayBody } from '../history/replay'
+import { nodeCommandBody, nodeCommandPath } from '../fleet/commands'
 
 interface Endpoint {
   method: 'get' | 'post' | 'delete'
@@ -254,6 +255,22 @@ export const ENDPOINTS: Endpoint[] = [
       "Fleet nodes by name: up, down or unknown (with the problem) by the controller's record of their heartbeats; each agent's engine, host readings and watched containers; open incidents per node",
     role: 'viewer',
     responses: { 200: '{ nodes }' },
+  },
+  {
+    method: 'post',
+    path: '/api/nodes/{node}/commands',
+    summary:
+      'Run a named diagnostic command (NODE_COMMANDS: argv only, never a shell) inside a watched container on a node; the output streams live to admins and is kept (capped) in the node.command audit entry',
+    role: 'admin',
+    pathParams: nodeCommandPath,
+    body: nodeCommandBody,
+    responses: {
+      200: '{ runId, node, command, argv, container, containerId, exitCode, durationMs, output, truncated, timedOut, killed }',
+      400: 'invalid body, or a command not in NODE_COMMANDS (the known ones are named)',
+      404: 'a node no agent has reported from, or a container not watched on it',
+      409: 'the node is down (or did not take the request), or the container is not running',
+      502: 'the node failed to run it',
+    },
   },
   {
     method: 'post',

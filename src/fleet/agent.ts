@@ -11,6 +11,7 @@
  * checks what it is asked to do itself: the request must name this node, the container must carry
  * the watch label (every container action asserts it), the action must be in the catalog.
  */
+import path from 'node:path'
 import type { Redis } from 'ioredis'
 import { getAction } from '../actions/catalog'
 import type { ActionContext } from '../actions/types'
@@ -21,6 +22,8 @@ import { DockerEventWatcher } from '../platform/docker/watcher'
 import { type FleetRequest, publishToController, serveRequests } from '../platform/fleet/channel'
 import { FLEET_NODES_KEY, type NodeContainer, type NodeStatus, nodeKeys } from '../platform/fleet/keys'
 import { collectHost } from '../observe/collectors/host'
+import { handleOfflineEvent, OfflineJournal, parseOfflinePolicy } from './offline'
+import { handleCommandRequest } from './commands'
 
 type Log = (level: 'info' | 'warn' | 'error', msg: string, data?: Record<string, unknown>) => void
 
@@ -35,8 +38,24 @@ export function forwardable(event: DockerEvent): boolean {
   return event.Type === 'container' && isWatchedLabels(event.Actor?.Attributes)
 }
 
+// A message the controller's Redis has not taken within this is taken for a cut-off: the agent acts
+// alone (./offline.ts). Should the message still get through later, the death's incident id is the
+// same on both paths and the restart idempotent, so nothing is done twice.
+const PUBLISH_DEADLINE_MS = 3000
+
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([p, late]).finally(() => clearTimeout(timer))
+}
+
 export class NodeAgent {
   readonly node: string
+  readonly journal: OfflineJournal
+  private offlineSince: number | null = null
+  private uploading = false
   private readonly stopping = new AbortController()
   private watcher?: DockerEventWatcher
   private beatTimer?: NodeJS.Timeout
@@ -46,6 +65,8 @@ export class NodeAgent {
 
   constructor(private readonly deps: NodeAgentDeps) {
     this.node = deps.config.NODE_NAME
+    const cfg = deps.config
+    this.journal = new OfflineJournal(path.resolve(cfg.projectRoot, cfg.DATA_DIR, 'agent', this.node))
   }
 
   async start(): Promise<void> {
@@ -67,7 +88,14 @@ export class NodeAgent {
     this.watcher = new DockerEventWatcher({
       onEvent: async (event) => {
         if (!forwardable(event)) return
-        await publishToController(redis, this.node, 'docker', event as unknown as Record<string, unknown>)
+        try {
+          await withDeadline(
+            publishToController(redis, this.node, 'docker', event as unknown as Record<string, unknown>),
+            PUBLISH_DEADLINE_MS,
+          )
+        } catch (err) {
+          await this.actAlone(event, err as Error)
+        }
       },
       loadPosition: async () => {
         const v = await redis.get(keys.position)
@@ -101,7 +129,44 @@ export class NodeAgent {
     const status = await this.status()
     // Kept a day so the controller can say what a dead node last ran; liveness is judged by seq.
     await this.deps.redis.set(nodeKeys(this.node).status, JSON.stringify(status), 'EX', 86400)
+    if (this.offlineSince !== null) {
+      this.deps.log('info', 'reconnected to the controller', {
+        offlineSeconds: (Date.now() - this.offlineSince) / 1000,
+      })
+      this.offlineSince = null
+    }
+    await this.uploadJournal()
     return status
+  }
+
+  /** Redis out of reach: a watched container's death is handled here, under the last policy. */
+  private async actAlone(event: DockerEvent, why: Error): Promise<void> {
+    const { log, config } = this.deps
+    if (this.offlineSince === null) {
+      this.offlineSince = Date.now()
+      log('warn', 'cut off from the controller: acting alone under the last policy', { error: why.message })
+    }
+    const entry = await handleOfflineEvent(event, { node: this.node, journal: this.journal, config })
+    if (entry)
+      log('warn', 'handled a death offline', { container: entry.name, outcome: entry.outcome, reason: entry.reason })
+  }
+
+  /** The journal of what was done offline, to the controller, each entry once it is on the stream. */
+  async uploadJournal(): Promise<number> {
+    if (this.uploading) return 0
+    this.uploading = true
+    let sent = 0
+    try {
+      for (const entry of this.journal.pending()) {
+        await publishToController(this.deps.redis, this.node, 'offline', entry as unknown as Record<string, unknown>)
+        this.journal.markUploaded(entry.incidentId)
+        sent++
+      }
+      if (sent) this.deps.log('info', 'uploaded the actions taken offline', { entries: sent })
+      return sent
+    } finally {
+      this.uploading = false
+    }
   }
 
   private async status(): Promise<NodeStatus> {
@@ -214,6 +279,14 @@ export class NodeAgent {
           default:
             throw Object.assign(new Error(`unknown action operation ${op}`), { statusCode: 400 })
         }
+      }
+      case 'command':
+        return handleCommandRequest(req, { ...this.deps, node: this.node })
+      case 'policy': {
+        // What the agent may do alone when cut off; kept on disk so it outlives a restart offline.
+        const policy = parseOfflinePolicy(req.body.policy)
+        this.journal.savePolicy(policy)
+        return { kept: policy.issuedAt }
       }
       default:
         throw Object.assign(new Error(`unknown request ${req.op}`), { statusCode: 400 })

@@ -15,8 +15,12 @@ import { ContainerEventHandler, type ContainerEventDeps } from '../act/container
 import type { DockerEvent } from '../platform/docker/events'
 import { consumeNodeMessages, type NodeMessage } from '../platform/fleet/channel'
 import { FLEET_NODES_KEY, isNodeName } from '../platform/fleet/keys'
+import { COMMAND_OUTPUT_KIND, relayCommandOutput } from './commands'
 import { NodeHeartbeats } from './heartbeats'
+import { offlinePolicyOf } from './offline'
+import { isOfflineEntry, recordOfflineEntry } from './offline-record'
 import { remoteEngine } from './remote-engine'
+import { requestOnNode } from '../platform/fleet/channel'
 
 type Log = (level: 'info' | 'warn' | 'error', msg: string, data?: Record<string, unknown>) => void
 
@@ -29,6 +33,8 @@ export interface FleetControllerDeps {
 
 const DISCOVER_EVERY_MS = 2000
 const TICK_EVERY_MS = 1000
+// How often each agent is sent the policy it follows when cut off (and at once when followed).
+const POLICY_EVERY_MS = 30_000
 
 export class FleetController {
   private readonly stopping = new AbortController()
@@ -110,14 +116,37 @@ export class FleetController {
     })
     this.consumers.set(node, { handler, done })
     log('info', 'following a node agent', { node })
+    const sendPolicy = () =>
+      requestOnNode(
+        redis,
+        { node, op: 'policy', body: { policy: offlinePolicyOf(cfg) }, from: `${this.localNode}:fleet` },
+        { timeoutMs: 5000 },
+      ).catch((err) =>
+        nodeLog('info', 'could not send the offline policy (sent again later)', { error: (err as Error).message }),
+      )
+    void sendPolicy()
+    const timer = setInterval(() => void sendPolicy(), POLICY_EVERY_MS)
+    timer.unref()
+    this.timers.push(timer)
   }
 
   private async onMessage(handler: ContainerEventHandler, msg: NodeMessage, log: Log): Promise<void> {
     if (msg.kind === 'docker') return handler.handle(msg.data as unknown as DockerEvent)
+    if (msg.kind === COMMAND_OUTPUT_KIND) return relayCommandOutput(this.deps.redis, msg, log)
     if (msg.kind === 'sweep') {
       const gap = msg.data as { fromMs: number | null; toMs: number }
       const r = await handler.sweepDead({ fromMs: gap.fromMs ?? null, toMs: Number(gap.toMs) })
       if (r.opened.length || r.leftAlone.length) log('info', 'checked the node for deaths before its agent started', r)
+      return
+    }
+    if (msg.kind === 'offline') {
+      if (!isOfflineEntry(msg.data)) {
+        log('warn', 'an offline journal entry that does not parse was dropped', { entryId: msg.entryId })
+        return
+      }
+      const { store, executions, audit, emit } = this.deps.handlerDeps
+      const outcome = await recordOfflineEntry({ store, executions, audit, emit }, msg.node, msg.data)
+      log('info', 'recorded an action the node took offline', { incidentId: msg.data.incidentId, outcome })
       return
     }
     log('warn', 'a node message of an unknown kind was dropped', { kind: msg.kind, entryId: msg.entryId })

@@ -10,6 +10,8 @@ import { PROJECT_ROOT, WATCH_ARG } from './sentinel'
 
 export interface TestAgent {
   node: string
+  /** The agent's DATA_DIR (its offline journal is under agent/<node>/). */
+  dataDir: string
   pid(): number
   output(): string
   /** SIGTERM and wait for the exit. */
@@ -68,6 +70,7 @@ export async function startAgent(opts: {
   await start()
   return {
     node: opts.node,
+    dataDir,
     pid: () => proc?.pid ?? 0,
     output: () => out,
     stop: () => end('SIGTERM'),

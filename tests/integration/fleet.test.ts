@@ -14,6 +14,9 @@ import { TEST_IMAGE } from '../helpers/docker'
 import { startPrivateDockerd, type PrivateDockerd } from '../helpers/dockerd'
 import { waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy'
+import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
 import { startSentinel, WATCH_ARG, type SentinelInstance } from '../helpers/sentinel'
 
 const RUN = randomBytes(3).toString('hex')
@@ -36,6 +39,8 @@ async function containerState(engine: PrivateDockerd, name: string) {
 describe('a fleet of three nodes, one controller', { timeout: 300_000 }, () => {
   let redis: TestRedis
   let sentinel: SentinelInstance
+  // Node 2's agent reaches Redis through a relay the offline test cuts.
+  let relay: TcpProxy
   const nodes: TestNode[] = []
 
   before(async () => {
@@ -48,6 +53,7 @@ describe('a fleet of three nodes, one controller', { timeout: 300_000 }, () => {
     }
     const engines = await Promise.all([0, 1, 2].map(() => startPrivateDockerd()))
     sentinel = await startSentinel({ redisPort: redis.port, env })
+    relay = await startTcpProxy(redis.port)
     for (let i = 0; i < 3; i++) {
       const name = `node${i}-${RUN}`
       const engine = engines[i]
@@ -69,7 +75,7 @@ describe('a fleet of three nodes, one controller', { timeout: 300_000 }, () => {
       await engine.docker('run', '-d', '--network', 'none', '--name', unwatched, TEST_IMAGE, ...idle)
       const agent = await startAgent({
         node: name,
-        redisPort: redis.port,
+        redisPort: i === 2 ? relay.port : redis.port,
         socket: engine.socket,
         env: { AGENT_HEARTBEAT_SECONDS: String(HEARTBEAT_S), NODE_DOWN_AFTER_SECONDS: String(DOWN_AFTER_S) },
       })
@@ -87,6 +93,7 @@ describe('a fleet of three nodes, one controller', { timeout: 300_000 }, () => {
 
   after(async () => {
     for (const n of nodes) await n.agent.cleanup()
+    await relay?.close()
     await sentinel?.cleanup()
     for (const n of nodes) {
       await n.engine.docker('rm', '-f', n.watched, n.unwatched).catch(() => {})
@@ -207,5 +214,59 @@ describe('a fleet of three nodes, one controller', { timeout: 300_000 }, () => {
     )
     const r = await sentinel.get(`/api/incidents?resource=forged`)
     assert.equal(r.body.incidents.length, 0, 'no incident from a forged message')
+  })
+
+  it('a node cut off from Redis restarts its crashed container alone, and the incident appears once after', async () => {
+    const n = nodes[2]
+    const journalDir = path.join(n.agent.dataDir, 'agent', n.name)
+    // The controller has sent the node its policy (at once when it started following it).
+    await waitFor(async () => existsSync(path.join(journalDir, 'policy.json')), {
+      timeoutMs: 30_000,
+      what: 'the offline policy on the node',
+    })
+    const before = await containerState(n.engine, n.watched)
+    const incidentsBefore = (await sentinel.get(`/api/incidents?view=full&resource=${n.watched}`)).body.incidents
+    await relay.cut()
+    try {
+      await n.engine.docker('kill', n.watched)
+      await waitFor(
+        async () => {
+          const s = await containerState(n.engine, n.watched)
+          return s.Running && s.StartedAt !== before.StartedAt
+        },
+        { timeoutMs: 30_000, what: `${n.watched} restarted by its agent while cut off` },
+      )
+      const journal = readFileSync(path.join(journalDir, 'offline-actions.jsonl'), 'utf8').trim().split('\n')
+      const entry = JSON.parse(journal.at(-1)!)
+      assert.equal(entry.outcome, 'restarted')
+      assert.equal(entry.name, n.watched)
+      // Nothing reached the controller meanwhile.
+      const during = (await sentinel.get(`/api/incidents?view=full&resource=${n.watched}`)).body.incidents
+      assert.equal(during.length, incidentsBefore.length)
+    } finally {
+      await relay.restore()
+    }
+    let incidents: any[] = []
+    await waitFor(
+      async () => {
+        incidents = (await sentinel.get(`/api/incidents?view=full&resource=${n.watched}`)).body.incidents
+        const fresh = incidents.filter((i) => !incidentsBefore.some((b: any) => b.id === i.id))
+        return fresh.length === 1 && fresh[0].status === 'resolved'
+      },
+      { timeoutMs: 60_000, what: 'the offline incident uploaded, verified and resolved' },
+    )
+    const fresh = incidents.filter((i) => !incidentsBefore.some((b: any) => b.id === i.id))
+    assert.equal(fresh.length, 1, 'one incident, not two')
+    const inc = fresh[0]
+    assert.equal(inc.alert.labels.node, n.name)
+    assert.equal(inc.alert.details.handledOffline, true)
+    assert.ok(
+      inc.timeline.some((t: any) => /handled offline/.test(t.summary)),
+      'the timeline says it was handled offline',
+    )
+    assert.equal(inc.actions.filter((a: any) => a.actionId === 'restart_container').length, 1, 'restarted once')
+    // Uploaded once: a second upload attempt finds nothing pending.
+    const uploaded = readFileSync(path.join(journalDir, 'offline-uploaded.jsonl'), 'utf8').trim().split('\n')
+    assert.equal(uploaded.filter((l) => JSON.parse(l).incidentId === inc.id).length, 1)
   })
 })

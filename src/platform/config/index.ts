@@ -27,6 +27,7 @@ import { isAddressOrCidr } from './addresses'
 import { parseAllowlist } from './allowlist'
 import { bool, int, list, num, optionalSecret, optionalString, optionalUrl, parsed, splitList, text } from './fields'
 import { parseFreezeWindows } from './freeze-windows'
+import { parseNodeCommands } from './node-commands'
 import { NODE_NAME_PATTERN } from '../fleet/keys'
 import os from 'node:os'
 import { observeEnvSchema, type ObserveSettings } from './observe'
@@ -201,6 +202,8 @@ export const configSchema = z.object({
   NODE_DOWN_AFTER_SECONDS: int(15, 2, 3600),
   // How long an action for another node waits for its agent to take it before it escalates.
   NODE_ACTION_TIMEOUT_SECONDS: int(30, 2, 600),
+  // The named diagnostic commands (argv only) an admin may run in a watched container on a node.
+  NODE_COMMANDS: parsed('NODE_COMMANDS', parseNodeCommands),
 
   DOCKER_SOCKET: text('/var/run/docker.sock'),
   WATCH_LABEL: labelSelector,

@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { AGENT_GROUP, CONTROLLER_GROUP, nodeKeys } from './keys'
 
-export type FleetOp = 'inspect' | 'list' | 'action' | 'command'
+export type FleetOp = 'inspect' | 'list' | 'action' | 'command' | 'policy'
 
 export interface FleetRequest {
   id: string
