@@ -1,4 +1,7 @@
 /**
+ * @exclusive: it starts private Docker engines (vfs, an image imported into each), the heaviest
+ * load in the suite; alone, it neither slows the browser tests beside it nor is slowed by them.
+ *
  * Remote diagnostic commands end to end with real parts: a controller (a real Sentinel), one node
  * (its own dockerd) with its agent, one Redis. An admin runs a named command in a watched container
  * on the node: its output reaches the admin's live stream while the command still runs (and never a

@@ -1,4 +1,7 @@
 /**
+ * @exclusive: it starts private Docker engines (vfs, an image imported into each), the heaviest
+ * load in the suite; alone, it neither slows the browser tests beside it nor is slowed by them.
+ *
  * The fleet, end to end with real parts: three Docker engines (each its own dockerd, socket, data
  * root and network namespace) stand for three hosts, each with its own node agent process, and one
  * controller (a real Sentinel) on one Redis. A watched container killed on each node is healed by
