@@ -179,7 +179,7 @@ describe('fleet channel', () => {
     }
   })
 
-  it('hands node messages in order, refuses forged ones, and hands a failed one again at the next start', async () => {
+  it('hands node messages in order, refuses forged ones, hands a failed one again at the next start, then new ones', async () => {
     const node = unique('n')
     await publishToController(redis.client, node, 'docker', { n: 1 })
     await redis.client.xadd(nodeKeys(node).events, '*', 'kind', 'docker', 'node', 'other', 'data', '{"n":2}')
@@ -225,8 +225,11 @@ describe('fleet channel', () => {
       handled.push(Number(m.data.n))
     }, forged)
     await wait(() => handled.length === 2, 'the failed message again')
+    // Past its pending list, the consumer goes on to new messages.
+    await publishToController(redis.client, node, 'docker', { n: 4 })
+    await wait(() => handled.length === 3, 'a new message after the pending one')
     await stop()
-    assert.deepEqual(handled, [1, 3])
+    assert.deepEqual(handled, [1, 3, 4])
     assert.equal(forged.length, 1)
   })
 })

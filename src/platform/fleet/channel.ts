@@ -147,54 +147,88 @@ async function ensureGroup(redis: Redis, stream: string, group: string): Promise
 }
 
 /**
+ * Reads `stream` through `group` as `consumer` until `signal` aborts, on a connection of its own
+ * (XREADGROUP BLOCK holds it), handing each entry to `onEntry` in order. First this consumer's own
+ * pending entries (delivered before a crash or a restart, never acknowledged), then new ones: the
+ * pending list is read until it comes back empty, after which only new entries are asked for.
+ * A read that fails (Redis away) is retried every second.
+ */
+async function readGroup(opts: {
+  redis: Redis
+  stream: string
+  group: string
+  consumer: string
+  count: number
+  signal: AbortSignal
+  log: ServeOptions['log']
+  what: string
+  onEntry(entryId: string, fields: Record<string, string>): Promise<void>
+}): Promise<void> {
+  const { redis, stream, group, consumer, signal, log } = opts
+  const reader = redis.duplicate()
+  reader.on('error', () => {})
+  let from = '0'
+  try {
+    while (!signal.aborted) {
+      try {
+        await ensureGroup(redis, stream, group)
+        const res = (await reader.xreadgroup(
+          'GROUP',
+          group,
+          consumer,
+          'COUNT',
+          String(opts.count),
+          'BLOCK',
+          '1000',
+          'STREAMS',
+          stream,
+          from,
+        )) as [string, [string, string[]][]][] | null
+        const entries = res?.[0]?.[1] ?? []
+        // An explicit id reads only the pending list: once it is exhausted, new entries ('>').
+        if (from !== '>' && entries.length === 0) from = '>'
+        for (const [entryId, flat] of entries) {
+          if (from !== '>') from = entryId
+          await opts.onEntry(entryId, fieldsOf(flat))
+        }
+      } catch (err) {
+        if (signal.aborted) break
+        log('warn', `reading ${opts.what} failed; retrying`, { stream, error: (err as Error).message })
+        await new Promise((r) => setTimeout(r, 1000))
+      }
+    }
+  } finally {
+    reader.disconnect()
+  }
+}
+
+/**
  * The agent's side: reads its requests and answers each once. Runs until `signal` aborts. Reads on
  * a connection of its own (XREADGROUP BLOCK holds it).
  */
 export async function serveRequests(opts: ServeOptions): Promise<void> {
   const { redis, node, consumer, signal, log } = opts
-  const keys = nodeKeys(node)
-  const reader = redis.duplicate()
-  reader.on('error', () => {})
   const running = new Set<Promise<void>>()
   const limit = opts.concurrency ?? 64
-  let backlog = '0' // first this consumer's own pending requests (a crash mid-way), then new ones
-  try {
-    while (!signal.aborted) {
-      try {
-        await ensureGroup(redis, keys.requests, AGENT_GROUP)
-        const res = (await reader.xreadgroup(
-          'GROUP',
-          AGENT_GROUP,
-          consumer,
-          'COUNT',
-          String(limit),
-          'BLOCK',
-          '1000',
-          'STREAMS',
-          keys.requests,
-          backlog,
-        )) as [string, [string, string[]][]][] | null
-        const entries = res?.[0]?.[1] ?? []
-        if (backlog === '0' && entries.length === 0) backlog = '>'
-        for (const [entryId, flat] of entries) {
-          if (backlog === '0') backlog = entryId
-          while (running.size >= limit) await Promise.race(running)
-          const p = answer(opts, entryId, fieldsOf(flat)).catch((err) =>
-            log('error', 'a request could not be answered', { entryId, error: (err as Error).message }),
-          )
-          running.add(p)
-          void p.finally(() => running.delete(p))
-        }
-      } catch (err) {
-        if (signal.aborted) break
-        log('warn', 'reading requests failed; retrying', { error: (err as Error).message })
-        await new Promise((r) => setTimeout(r, 1000))
-      }
-    }
-    await Promise.allSettled(running)
-  } finally {
-    reader.disconnect()
-  }
+  await readGroup({
+    redis,
+    stream: nodeKeys(node).requests,
+    group: AGENT_GROUP,
+    consumer,
+    count: limit,
+    signal,
+    log,
+    what: 'requests',
+    onEntry: async (entryId, fields) => {
+      while (running.size >= limit) await Promise.race(running)
+      const p = answer(opts, entryId, fields).catch((err) =>
+        log('error', 'a request could not be answered', { entryId, error: (err as Error).message }),
+      )
+      running.add(p)
+      void p.finally(() => running.delete(p))
+    },
+  })
+  await Promise.allSettled(running)
 }
 
 async function answer(opts: ServeOptions, entryId: string, f: Record<string, string>): Promise<void> {
@@ -303,64 +337,42 @@ export async function consumeNodeMessages(opts: {
 }): Promise<void> {
   const { redis, node, consumer, signal, log } = opts
   const keys = nodeKeys(node)
-  const reader = redis.duplicate()
-  reader.on('error', () => {})
-  let backlog = '0'
-  try {
-    while (!signal.aborted) {
+  await readGroup({
+    redis,
+    stream: keys.events,
+    group: CONTROLLER_GROUP,
+    consumer,
+    count: 100,
+    signal,
+    log,
+    what: 'node messages',
+    onEntry: async (entryId, f) => {
+      let data: Record<string, unknown> = {}
       try {
-        await ensureGroup(redis, keys.events, CONTROLLER_GROUP)
-        const res = (await reader.xreadgroup(
-          'GROUP',
-          CONTROLLER_GROUP,
-          consumer,
-          'COUNT',
-          '100',
-          'BLOCK',
-          '1000',
-          'STREAMS',
-          keys.events,
-          backlog,
-        )) as [string, [string, string[]][]][] | null
-        const entries = res?.[0]?.[1] ?? []
-        if (backlog === '0' && entries.length === 0) backlog = '>'
-        for (const [entryId, flat] of entries) {
-          if (backlog === '0') backlog = entryId
-          const f = fieldsOf(flat)
-          let data: Record<string, unknown> = {}
-          try {
-            data = JSON.parse(f.data ?? '{}') as Record<string, unknown>
-          } catch {
-            log('warn', 'a node message that is not JSON was dropped', { node, entryId })
-            await redis.xack(keys.events, CONTROLLER_GROUP, entryId)
-            continue
-          }
-          const msg: NodeMessage = { entryId, kind: f.kind ?? '', node: f.node ?? '', data }
-          if (msg.node !== node) {
-            await opts.onForged(msg)
-            await redis.xack(keys.events, CONTROLLER_GROUP, entryId)
-            continue
-          }
-          // Handled in the background: the handler keeps each container's events in order itself.
-          void opts
-            .handle(msg)
-            .then(() => redis.xack(keys.events, CONTROLLER_GROUP, entryId))
-            .catch((err) =>
-              log('error', 'a node message could not be handled; it stays pending', {
-                node,
-                entryId,
-                kind: msg.kind,
-                error: (err as Error).message,
-              }),
-            )
-        }
-      } catch (err) {
-        if (signal.aborted) break
-        log('warn', 'reading node messages failed; retrying', { node, error: (err as Error).message })
-        await new Promise((r) => setTimeout(r, 1000))
+        data = JSON.parse(f.data ?? '{}') as Record<string, unknown>
+      } catch {
+        log('warn', 'a node message that is not JSON was dropped', { node, entryId })
+        await redis.xack(keys.events, CONTROLLER_GROUP, entryId)
+        return
       }
-    }
-  } finally {
-    reader.disconnect()
-  }
+      const msg: NodeMessage = { entryId, kind: f.kind ?? '', node: f.node ?? '', data }
+      if (msg.node !== node) {
+        await opts.onForged(msg)
+        await redis.xack(keys.events, CONTROLLER_GROUP, entryId)
+        return
+      }
+      // Handled in the background: the handler keeps each container's events in order itself.
+      void opts
+        .handle(msg)
+        .then(() => redis.xack(keys.events, CONTROLLER_GROUP, entryId))
+        .catch((err) =>
+          log('error', 'a node message could not be handled; it stays pending', {
+            node,
+            entryId,
+            kind: msg.kind,
+            error: (err as Error).message,
+          }),
+        )
+    },
+  })
 }
