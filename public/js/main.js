@@ -233,6 +233,8 @@ function init() {
   const saved = sessionStorage.getItem(KEY_STORAGE)
   if (saved) start(saved)
   else showLogin()
+  // Seen by boot.js, which reloads a page whose modules never arrived.
+  document.documentElement.dataset.ready = 'yes'
 }
 
 // A module runs after the document is parsed; the check keeps it safe if it is ever loaded otherwise.

@@ -331,4 +331,28 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
       await page.close()
     }
   })
+  it('says so when a module file does not arrive, and loads the page again by itself', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    try {
+      // The first request for one of the modules main.js imports is cut off, as a dropped connection would.
+      let cut = 0
+      await page.route('**/js/format.js', (route) => (cut++ === 0 ? route.abort('connectionreset') : route.continue()))
+      const booted: string[] = []
+      page.on('framenavigated', (f) => f === page.mainFrame() && booted.push(f.url()))
+      await page.goto(`${sentinel.url}/`, { waitUntil: 'load' })
+      const banner = page.getByTestId('boot-error')
+      await banner.waitFor({ timeout: 10_000 })
+      assert.match(await banner.innerText(), /\/js\/main\.js|\/js\/nodes\.js|\/js\/commands\.js/)
+      assert.match(await banner.innerText(), /Reloading/)
+      // Reloaded by the page itself: the file arrives, the sign-in form shows, no banner.
+      await page.getByTestId('key-input').waitFor({ timeout: 15_000 })
+      assert.equal(await banner.isHidden(), true)
+      assert.equal(cut, 2, 'format.js asked for once more')
+      assert.ok(booted.length >= 2, `navigations: ${booted.length}`)
+      // A page that started clears its count, so a later failure gets its reloads again.
+      assert.equal(await page.evaluate(() => (globalThis as any).sessionStorage.getItem('sentinel.bootRetries')), null)
+    } finally {
+      await page.close()
+    }
+  })
 })
