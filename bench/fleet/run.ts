@@ -283,6 +283,43 @@ async function burstOnce(fleet: Fleet, kinds: Kind[]): Promise<Record<Kind, Kill
   }
 }
 
+/**
+ * Where a Sentinel burst's time went, from the incidents' own records (controller clock; the kill
+ * from this process, the start from the engine): kill → incident opened (the death reached the
+ * controller through the agent; `died` is the engine's die event), → decided, → action started (its snapshot taken on the node, and
+ * any wait for a slot), → action finished (docker start on the node, answered back). Medians and
+ * the slowest, ms.
+ */
+async function burstPhases(fleet: Fleet, records: KillRecord[]): Promise<string> {
+  const byName = new Map(records.map((r) => [r.name, r]))
+  const list = await fleet.controller.get('/api/incidents?limit=200')
+  const ids = ((list.body?.incidents ?? []) as { id: string; resource: { name: string }; openedAt: string }[])
+    .filter((i) => {
+      const r = byName.get(i.resource.name)
+      return r && Date.parse(i.openedAt) >= r.killedAt - 1000
+    })
+    .map((i) => i.id)
+  const spans: Record<string, number[]> = { died: [], opened: [], decided: [], 'action started': [], 'action done': [] }
+  for (const id of ids) {
+    const i = (await fleet.controller.get(`/api/incidents/${id}`)).body
+    const r = byName.get(i?.resource?.name)
+    if (!r) continue
+    const at = (stage: string) => Date.parse(i.timeline?.find((e: { stage: string }) => e.stage === stage)?.at ?? '')
+    const action = (i.actions ?? [])[0] ?? {}
+    const points: [string, number][] = [
+      ['died', Date.parse(i.alert?.at ?? '')],
+      ['opened', Date.parse(i.openedAt)],
+      ['decided', at('decided')],
+      ['action started', Date.parse(action.startedAt ?? '')],
+      ['action done', Date.parse(action.finishedAt ?? '')],
+    ]
+    for (const [k, t] of points) if (Number.isFinite(t)) spans[k].push(t - r.killedAt)
+  }
+  return Object.entries(spans)
+    .map(([k, xs]) => `${k} ${ms(median(xs))}/${ms(xs.length ? Math.max(...xs) : NaN)}`)
+    .join(' · ')
+}
+
 async function burstRun(opts: FleetBenchOptions, engines: BenchEngine[], cleanup: Cleanup): Promise<void> {
   console.log(
     `burst: 1 node, ${opts.burst} watched containers killed at once and ${opts.burst} --restart=always ones killed at once, ` +
@@ -316,12 +353,14 @@ async function burstRun(opts: FleetBenchOptions, engines: BenchEngine[], cleanup
         figures = { sentinel: [...a.sentinel, ...b.sentinel], docker: [...a.docker, ...b.docker] }
       }
       const row = { sentinel: burstFigures(figures.sentinel), docker: burstFigures(figures.docker) }
+      const phases = await burstPhases(fleet, figures.sentinel).catch((err) => `(phases: ${(err as Error).message})`)
       rows.push(row)
       const cell = (f: BurstFigures) =>
         `${ms(f.median, 14)} ${ms(f.p90, 5)} ${ms(f.last, 5)}${f.missed ? ` (${f.missed} missed)` : ''}`
       console.log(
         `${String(r + 1).padStart(6)}  ${first.padEnd(9)} ${cell(row.sentinel).padEnd(30)}${cell(row.docker)}   ${ratio(row.sentinel.last, row.docker.last).padStart(8)}`,
       )
+      console.log(`        Sentinel from the kill, median/slowest ms: ${phases}`)
     }
   } finally {
     await fleet.teardown()

@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { SentinelConfig } from '../platform/config/index'
 import {
   containerName,
+  type ContainerInfo,
   dockerWillRestart,
   getDocker,
   inspectContainer,
@@ -90,6 +91,8 @@ export function incidentIdForEvent(containerId: string, timeNano: number | strin
 // because the store was briefly away. The watcher keeps its position before an event until the
 // event is handled, so a restart in the meantime replays it.
 const RETRY_FIRST_MS = 500
+/** How long the inspect a death was checked with stands for the container's restart policy. */
+const INSPECT_REUSE_MS = 5000
 const RETRY_MAX_MS = 10_000
 const RETRY_FOR_MS = 15 * 60_000
 
@@ -101,6 +104,11 @@ export class ContainerEventHandler {
   private stopsStore?: StoppedOnPurpose
 
   private readonly engine: ContainerEngine
+  /**
+   * The inspect a death was just checked with, reused to decide who restarts it: on a remote node
+   * each inspect is a round trip through the node's agent, and a burst of deaths waits on them.
+   */
+  private readonly inspectedAtDeath = new Map<string, { at: number; info: ContainerInfo }>()
 
   constructor(private readonly deps: ContainerEventDeps) {
     this.engine = deps.engine ?? localEngine(deps.config.NODE_NAME)
@@ -304,6 +312,7 @@ export class ContainerEventHandler {
     // `docker rm -f` kills the container (a SIGKILL, like a crash) after marking it for removal:
     // there is nothing left to restart, and trying would only fail and escalate.
     if (await this.removedOrBeingRemoved(id)) {
+      this.inspectedAtDeath.delete(id)
       await this.deps.audit.append({
         kind: 'container.removed',
         actor: ACTOR,
@@ -332,11 +341,15 @@ export class ContainerEventHandler {
       at: new Date(atMs).toISOString(),
       details: { exitCode: Number.isNaN(exitCode) ? null : exitCode, ...(kill ? { apiSignal: kill.signal } : {}) },
     }
-    await this.openAndRemediate(
-      alert,
-      incidentIdForEvent(id, event.timeNano),
-      `container ${name} died (exit code ${attrs.exitCode ?? '?'})`,
-    )
+    try {
+      await this.openAndRemediate(
+        alert,
+        incidentIdForEvent(id, event.timeNano),
+        `container ${name} died (exit code ${attrs.exitCode ?? '?'})`,
+      )
+    } finally {
+      this.inspectedAtDeath.delete(id)
+    }
     this.apiKills.delete(id)
   }
 
@@ -363,6 +376,7 @@ export class ContainerEventHandler {
   private async removedOrBeingRemoved(id: string): Promise<boolean> {
     try {
       const info = await this.engine.inspect(id)
+      this.inspectedAtDeath.set(id, { at: Date.now(), info })
       return info.State.Status === 'removing' || info.State.Dead === true
     } catch (err) {
       // Anything but "no such container" (Docker not answering): healed as a death; the action reports what it finds.
@@ -490,10 +504,15 @@ export class ContainerEventHandler {
     const { store, audit, config, emit } = this.deps
     const containerId = incident.resource.id
     let current = incident
+    // The inspect the decision was made with, which the action's snapshot may be made from.
+    let inspected: ContainerInfo | undefined
     if (!current.decision) {
       let deferToDocker = false
       try {
-        deferToDocker = dockerWillRestart(await this.engine.inspect(containerId))
+        const seen = this.inspectedAtDeath.get(containerId)
+        this.inspectedAtDeath.delete(containerId)
+        inspected = seen && Date.now() - seen.at < INSPECT_REUSE_MS ? seen.info : await this.engine.inspect(containerId)
+        deferToDocker = dockerWillRestart(inspected)
       } catch {
         // Gone or unreachable: the policy decides as usual and the action reports what it finds.
       }
@@ -523,6 +542,7 @@ export class ContainerEventHandler {
         actor: ACTOR,
         leaseMs: remediationLeaseMs(config),
         slots: remediationSlots(config),
+        ...(inspected ? { targetInspect: inspected } : {}),
       })
       // Audited by remediate(); the incident is left as it is for a person.
       if (outcome.kind === 'refused') return { current, outcome: outcome.kind }

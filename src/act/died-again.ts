@@ -42,7 +42,7 @@
  * is recorded with `note` entries, and the incident's `actions` list keeps the first run only.
  */
 import { getAction } from '../actions/catalog'
-import { policyDeps, remediationSlots } from '../decide/deps'
+import { policyDeps, remediationSlots, slotLaneFor } from '../decide/deps'
 import { decide } from '../decide/index'
 import type { SentinelConfig } from '../platform/config/index'
 import { dockerWillRestart, inspectContainer } from '../platform/docker/client'
@@ -185,8 +185,10 @@ async function restartAgain(
   const { store, executions, audit, actor } = deps
   const action = getAction(RESTART)!
   const slots = remediationSlots(deps.config)
-  // Under the cap on remediations at once; busy: thrown, so the event is handled again later.
-  if (!(await slots.acquire(death.deathId))) throw new Error('all remediation slots are busy; retrying the restart')
+  // A start of a container that died: under the node's cap on recoveries at once; busy: thrown, so
+  // the event is handled again later.
+  const lane = slotLaneFor({ type: 'container_down', alert: open.alert }, RESTART)
+  if (!(await slots.acquire(death.deathId, lane))) throw new Error('all recovery slots are busy; retrying the restart')
   try {
     const current = await store.get(open.id)
     if (!current || isClosed(current)) return { kind: 'closed' }
@@ -238,7 +240,7 @@ async function restartAgain(
     if ((await recordOutcome(deps, open, death, outcome, before)) === 'closed') return { kind: 'closed' }
     return outcome.ok ? { kind: 'restarted', result: outcome.result } : { kind: 'failed', error: outcome.error }
   } finally {
-    await slots.release(death.deathId)
+    await slots.release(death.deathId, lane)
   }
 }
 

@@ -6,6 +6,7 @@
  * refusal is audited and final.
  */
 import type { ActionDefinition } from '../actions/types'
+import type { ContainerInfo } from '../platform/docker/client'
 import type { AuditLog } from '../platform/store/audit'
 import type { ExecutionStore } from '../platform/store/executions'
 import type { IncidentStore } from '../platform/store/incidents'
@@ -14,6 +15,7 @@ import type { Incident } from '../platform/store/model'
 import { withChildSpan } from '../platform/telemetry/tracing'
 import { authorizeExecution, type RefusalCode } from './authorize-execution'
 import { nodeOfAlert, runActionOp } from '../actions/on-node'
+import { type RemediationSlots, slotLaneFor } from '../decide/deps'
 import type { ActionContext } from '../actions/types'
 
 export interface RemediateDeps {
@@ -23,8 +25,14 @@ export interface RemediateDeps {
   actor: string
   /** How long a claim by another worker is trusted before it is taken over. */
   leaseMs: number
-  /** The cap on remediations running at once; without it there is none. */
-  slots?: { acquire(incidentId: string): Promise<boolean>; release(incidentId: string): Promise<void> }
+  /** The caps on actions running at once (src/decide/deps.ts); without them there is none. */
+  slots?: RemediationSlots
+  /**
+   * An inspect of the target taken moments ago (the fast path's, of the container that died):
+   * the snapshot is made from it when the action can (snapshotOf), saving a read that on a remote
+   * node is a round trip through its agent.
+   */
+  targetInspect?: ContainerInfo
 }
 
 /**
@@ -83,7 +91,8 @@ export async function remediate(incidentId: string, deps: RemediateDeps): Promis
   if (isTerminal(incident)) return { kind: 'not-applicable', incident, reason: `incident is ${incident.status}` }
   const ctx = { incidentId, actor: deps.actor, since: incident.alert.at, node: nodeOfAlert(incident.alert) }
 
-  if (deps.slots && !(await deps.slots.acquire(incidentId))) {
+  const lane = slotLaneFor(incident, action.id)
+  if (deps.slots && !(await deps.slots.acquire(incidentId, lane))) {
     // A slot is held for one action's run (a few hundred ms for a restart): a flat 2 s wait left a
     // burst of 30 deaths restarted two per 2 s (bench:fleet -- --burst 30). Retried soon, with
     // jitter so the waiting incidents do not all ask at the same moment.
@@ -92,7 +101,7 @@ export async function remediate(incidentId: string, deps: RemediateDeps): Promis
   try {
     return await runClaimed(incident, action, params, ctx, deps)
   } finally {
-    await deps.slots?.release(incidentId)
+    await deps.slots?.release(incidentId, lane)
   }
 }
 
@@ -118,7 +127,9 @@ async function runClaimed(
 
   let snapshot: Record<string, unknown> = {}
   try {
-    snapshot = await runActionOp('snapshot', action, params, ctx)
+    snapshot =
+      (deps.targetInspect && action.snapshotOf?.(params, deps.targetInspect)) ||
+      (await runActionOp('snapshot', action, params, ctx))
   } catch (err) {
     snapshot = { error: `snapshot failed: ${(err as Error).message}` }
   }

@@ -4,6 +4,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { getConfig, type SentinelConfig } from '../platform/config/index'
 import type { z } from 'zod'
+import type { ContainerInfo } from '../platform/docker/client'
 import type { RiskLevel } from '../platform/store/model'
 
 export interface ActionContext {
@@ -29,6 +30,12 @@ export interface ActionDefinition<P extends Record<string, unknown> = Record<str
   params: z.ZodType<P>
   /** What the action will change and the readings it should improve, taken before it runs. */
   snapshot(params: P, ctx: ActionContext): Promise<Record<string, unknown>>
+  /**
+   * The snapshot from an inspect of the target the caller took moments ago (the fast path has the
+   * dead container's), instead of reading it again; null when the inspect does not fit (another
+   * container, or one without the watch label). Absent: the action always reads.
+   */
+  snapshotOf?(params: P, info: ContainerInfo): Record<string, unknown> | null
   execute(params: P, ctx: ActionContext): Promise<Record<string, unknown>>
   verify(params: P, ctx: ActionContext): Promise<VerifyResult>
   /** Undoes execute where that is possible; absent when the action cannot be undone. */

@@ -345,7 +345,7 @@ export const ENDPOINTS: Endpoint[] = [
     method: 'post',
     path: '/api/replay',
     summary:
-      'Replay the archived incidents opened in [from, to] (oldest first, limit default 1000, max 10000) through the current policy or overrides of it (shadowMode, allowedActions, confidenceThreshold, rateLimit, freezeWindows, risk, maxConcurrentRemediations): what it would decide now next to what it decided then. Nothing runs; the run is audited (replay.run)',
+      'Replay the archived incidents opened in [from, to] (oldest first, limit default 1000, max 10000) through the current policy or overrides of it (shadowMode, allowedActions, confidenceThreshold, rateLimit, freezeWindows, risk, maxConcurrentRemediations, maxConcurrentRecoveries): what it would decide now next to what it decided then. Nothing runs; the run is audited (replay.run)',
     role: 'admin',
     body: replayBody,
     responses: {

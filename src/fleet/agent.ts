@@ -16,11 +16,24 @@ import type { Redis } from 'ioredis'
 import { getAction } from '../actions/catalog'
 import type { ActionContext } from '../actions/types'
 import type { SentinelConfig } from '../platform/config/index'
-import { assertWatched, getDocker, inspectContainer, isWatchedLabels, NotWatchedError } from '../platform/docker/client'
+import {
+  assertWatched,
+  type ContainerInfo,
+  getDocker,
+  inspectContainer,
+  isWatchedLabels,
+  NotWatchedError,
+} from '../platform/docker/client'
 import type { DockerEvent } from '../platform/docker/events'
 import { DockerEventWatcher } from '../platform/docker/watcher'
 import { type FleetRequest, publishToController, serveRequests } from '../platform/fleet/channel'
-import { FLEET_NODES_KEY, type NodeContainer, type NodeStatus, nodeKeys } from '../platform/fleet/keys'
+import {
+  type DeathInspect,
+  FLEET_NODES_KEY,
+  type NodeContainer,
+  type NodeStatus,
+  nodeKeys,
+} from '../platform/fleet/keys'
 import { collectHost } from '../observe/collectors/host'
 import { handleOfflineEvent, OfflineJournal, parseOfflinePolicy } from './offline'
 import { handleCommandRequest } from './commands'
@@ -51,6 +64,21 @@ function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer))
 }
 
+/** A death's inspect on this host's own socket: a slow engine delays the death's forwarding by this at most. */
+const DEATH_INSPECT_DEADLINE_MS = 2000
+
+/** The fields of an inspect the controller's fast path reads (keys.ts says why it travels). */
+function deathInspect(info: ContainerInfo): DeathInspect {
+  return {
+    Id: info.Id,
+    Name: info.Name,
+    RestartCount: info.RestartCount,
+    State: info.State as unknown as Record<string, unknown>,
+    Config: { Image: info.Config?.Image, Labels: info.Config?.Labels ?? {} },
+    HostConfig: { RestartPolicy: info.HostConfig?.RestartPolicy },
+  }
+}
+
 export class NodeAgent {
   readonly node: string
   readonly journal: OfflineJournal
@@ -61,6 +89,7 @@ export class NodeAgent {
   private beatTimer?: NodeJS.Timeout
   private serving?: Promise<void>
   private seq = 0
+  private readonly forwarding = new Map<string, Promise<void>>()
   private readonly startedAt = new Date().toISOString()
 
   constructor(private readonly deps: NodeAgentDeps) {
@@ -86,17 +115,7 @@ export class NodeAgent {
       log,
     })
     this.watcher = new DockerEventWatcher({
-      onEvent: async (event) => {
-        if (!forwardable(event)) return
-        try {
-          await withDeadline(
-            publishToController(redis, this.node, 'docker', event as unknown as Record<string, unknown>),
-            PUBLISH_DEADLINE_MS,
-          )
-        } catch (err) {
-          await this.actAlone(event, err as Error)
-        }
-      },
+      onEvent: (event) => this.forward(event),
       loadPosition: async () => {
         const v = await redis.get(keys.position)
         return v ? Number(v) : undefined
@@ -115,6 +134,38 @@ export class NodeAgent {
     })
     this.watcher.start()
     log('info', 'node agent started', { node: this.node, heartbeatSeconds: this.deps.config.AGENT_HEARTBEAT_SECONDS })
+  }
+
+  /**
+   * Forwards a watched container's event, in order with that container's other events (the watcher
+   * hands events over in parallel, and a death waits for its inspect): a start must never reach
+   * the controller before the death it follows.
+   */
+  private forward(event: DockerEvent): Promise<void> {
+    if (!forwardable(event)) return Promise.resolve()
+    const id = event.Actor.ID
+    const prev = this.forwarding.get(id) ?? Promise.resolve()
+    const next = prev.catch(() => {}).then(() => this.forwardNow(event))
+    this.forwarding.set(id, next)
+    void next
+      .finally(() => {
+        if (this.forwarding.get(id) === next) this.forwarding.delete(id)
+      })
+      .catch(() => {})
+    return next
+  }
+
+  private async forwardNow(event: DockerEvent): Promise<void> {
+    const data: Record<string, unknown> = { ...event }
+    if (event.Action === 'die') {
+      const info = await withDeadline(inspectContainer(event.Actor.ID), DEATH_INSPECT_DEADLINE_MS).catch(() => null)
+      if (info && info.Id === event.Actor.ID) data.nodeInspect = deathInspect(info)
+    }
+    try {
+      await withDeadline(publishToController(this.deps.redis, this.node, 'docker', data), PUBLISH_DEADLINE_MS)
+    } catch (err) {
+      await this.actAlone(event, err as Error)
+    }
   }
 
   async stop(): Promise<void> {

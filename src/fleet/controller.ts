@@ -14,12 +14,12 @@ import type { Redis } from 'ioredis'
 import { ContainerEventHandler, type ContainerEventDeps } from '../act/container-events'
 import type { DockerEvent } from '../platform/docker/events'
 import { consumeNodeMessages, type NodeMessage } from '../platform/fleet/channel'
-import { FLEET_NODES_KEY, isNodeName } from '../platform/fleet/keys'
+import { type DeathInspect, FLEET_NODES_KEY, isNodeName } from '../platform/fleet/keys'
 import { COMMAND_OUTPUT_KIND, relayCommandOutput } from './commands'
 import { NodeHeartbeats } from './heartbeats'
 import { offlinePolicyOf } from './offline'
 import { isOfflineEntry, recordOfflineEntry } from './offline-record'
-import { remoteEngine } from './remote-engine'
+import { type RemoteEngine, remoteEngine } from './remote-engine'
 import { requestOnNode } from '../platform/fleet/channel'
 
 type Log = (level: 'info' | 'warn' | 'error', msg: string, data?: Record<string, unknown>) => void
@@ -94,22 +94,19 @@ export class FleetController {
     const { redis, handlerDeps, log } = this.deps
     const cfg = handlerDeps.config
     const nodeLog: Log = (level, msg, data) => log(level, msg, { node, ...data })
-    const handler = new ContainerEventHandler({
-      ...handlerDeps,
-      engine: remoteEngine({
-        redis,
-        node,
-        from: `${this.localNode}:fast-path`,
-        timeoutMs: cfg.NODE_ACTION_TIMEOUT_SECONDS * 1000,
-      }),
-      log: nodeLog,
+    const engine = remoteEngine({
+      redis,
+      node,
+      from: `${this.localNode}:fast-path`,
+      timeoutMs: cfg.NODE_ACTION_TIMEOUT_SECONDS * 1000,
     })
+    const handler = new ContainerEventHandler({ ...handlerDeps, engine, log: nodeLog })
     const done = consumeNodeMessages({
       redis,
       node,
       // One consumer per controller host: a restarted controller gets back what it had not acknowledged.
       consumer: `controller:${this.localNode}`,
-      handle: (msg) => this.onMessage(handler, msg, nodeLog),
+      handle: (msg) => this.onMessage(handler, engine, msg, nodeLog),
       onForged: (msg) => this.onForged(node, msg),
       signal: this.stopping.signal,
       log: nodeLog,
@@ -130,8 +127,18 @@ export class FleetController {
     this.timers.push(timer)
   }
 
-  private async onMessage(handler: ContainerEventHandler, msg: NodeMessage, log: Log): Promise<void> {
-    if (msg.kind === 'docker') return handler.handle(msg.data as unknown as DockerEvent)
+  private async onMessage(
+    handler: ContainerEventHandler,
+    engine: RemoteEngine,
+    msg: NodeMessage,
+    log: Log,
+  ): Promise<void> {
+    if (msg.kind === 'docker') {
+      const { nodeInspect, ...event } = msg.data as unknown as DockerEvent & { nodeInspect?: DeathInspect }
+      // Only an inspect of the very container that died, from its own node's stream (checked by the channel).
+      if (event.Action === 'die' && nodeInspect?.Id === event.Actor?.ID) engine.prime(nodeInspect)
+      return handler.handle(event)
+    }
     if (msg.kind === COMMAND_OUTPUT_KIND) return relayCommandOutput(this.deps.redis, msg, log)
     if (msg.kind === 'sweep') {
       const gap = msg.data as { fromMs: number | null; toMs: number }

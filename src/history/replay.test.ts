@@ -26,6 +26,7 @@ const CURRENT = {
   RATE_LIMIT_WINDOW_SECONDS: 900,
   FREEZE_WINDOWS: [],
   MAX_CONCURRENT_REMEDIATIONS: 2,
+  MAX_CONCURRENT_RECOVERIES: 32,
 }
 
 const container = (name: string): ResourceRef => ({ kind: 'container', id: `c0de${name}0000000000`, name })
@@ -407,11 +408,22 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       )
       assert.match(row(risky, 1).now.reasons[0], /restart_container is medium risk \(set so; the catalog says low\)/)
 
-      // One fix at a time: web's 2nd restart (minute 2) waits for the 1st, which ran 150 s.
-      const one = await replay(db, CURRENT, parseReplayRequest({ ...range, policy: { maxConcurrentRemediations: 1 } }))
+      // Starts of dead containers have a cap of their own per node. One at a time: web's 2nd restart
+      // (minute 2) waits for the 1st, which ran 150 s.
+      const one = await replay(db, CURRENT, parseReplayRequest({ ...range, policy: { maxConcurrentRecoveries: 1 } }))
       assert.equal(one.totals.waitNow, 1)
-      assert.match(row(one, 2).now.reasons.at(-1)!, /would wait about 30 s for a remediation slot \(1 running, max 1\)/)
+      assert.match(
+        row(one, 2).now.reasons.at(-1)!,
+        /would wait about 30 s for a recovery slot on local \(1 running, max 1\)/,
+      )
       assert.equal(row(one, 2).now.route, 'auto')
+      // The cap on other fixes at once does not hold them back.
+      const other = await replay(
+        db,
+        CURRENT,
+        parseReplayRequest({ ...range, policy: { maxConcurrentRemediations: 1 } }),
+      )
+      assert.equal(row(other, 2).now.reasons.at(-1)!.includes('would wait'), false)
     })
 
     it('honours the limit, and an empty range is empty', async () => {

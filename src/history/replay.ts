@@ -31,6 +31,7 @@ import { z } from 'zod'
 import { ACTIONS } from '../actions/catalog'
 import { decide, type PolicyDeps } from '../decide/index'
 import { activeFreeze, describeFreeze } from '../decide/freeze'
+import { slotLaneFor } from '../decide/deps'
 import { targetMismatch } from '../decide/target'
 import { FreezeConfigError, parseFreezeWindows, type FreezeWindow } from '../platform/config/freeze-windows'
 import type { SentinelConfig } from '../platform/config/index'
@@ -77,6 +78,7 @@ export const replayPolicy = z
       .optional()
       .describe('an action\'s risk instead of the catalog\'s, e.g. { "restart_container": "medium" }'),
     maxConcurrentRemediations: z.number().int().min(1).max(1000).optional().describe('MAX_CONCURRENT_REMEDIATIONS'),
+    maxConcurrentRecoveries: z.number().int().min(1).max(1000).optional().describe('MAX_CONCURRENT_RECOVERIES'),
   })
   .strict()
 
@@ -147,6 +149,8 @@ export interface EffectivePolicy {
   /** Actions whose risk is not the catalog's. */
   risk: Partial<Record<string, RiskLevel>>
   maxConcurrentRemediations: number
+  /** Starts of dead containers at once per node (src/decide/deps.ts, SlotLane). */
+  maxConcurrentRecoveries: number
   /** The settings the request changed. */
   overridden: string[]
 }
@@ -160,6 +164,7 @@ type ConfigIn = Pick<
   | 'RATE_LIMIT_WINDOW_SECONDS'
   | 'FREEZE_WINDOWS'
   | 'MAX_CONCURRENT_REMEDIATIONS'
+  | 'MAX_CONCURRENT_RECOVERIES'
 >
 
 function effectivePolicy(cfg: ConfigIn, req: ReplayRequest): { policy: EffectivePolicy; windows: FreezeWindow[] } {
@@ -178,6 +183,7 @@ function effectivePolicy(cfg: ConfigIn, req: ReplayRequest): { policy: Effective
       freezeWindows: windows.map((w) => w.spec),
       risk: p.risk ?? {},
       maxConcurrentRemediations: p.maxConcurrentRemediations ?? cfg.MAX_CONCURRENT_REMEDIATIONS,
+      maxConcurrentRecoveries: p.maxConcurrentRecoveries ?? cfg.MAX_CONCURRENT_RECOVERIES,
       overridden: Object.keys(p).filter((k) => p[k as keyof typeof p] !== undefined),
     },
   }
@@ -226,7 +232,7 @@ export class SimulatedSlots {
 
 /** What replay reads of an archived incident. */
 interface ReplayCase {
-  incident: Pick<Incident, 'id' | 'type' | 'resource' | 'title' | 'status' | 'openedAt'>
+  incident: Pick<Incident, 'id' | 'type' | 'resource' | 'title' | 'status' | 'openedAt' | 'alert'>
   decision: Decision | null
   /** When the policy ran then (else the incident opened). */
   policyAt: number
@@ -262,6 +268,7 @@ function caseOf(incident: Incident): ReplayCase {
       title: incident.title,
       status: incident.status,
       openedAt: incident.openedAt,
+      alert: incident.alert,
     },
     decision: d,
     policyAt: msOf(d?.decidedAt) ?? msOf(incident.openedAt) ?? 0,
@@ -307,7 +314,7 @@ export interface ReplayTotals {
   escalateNow: number
   shadowNow: number
   deferNow: number
-  /** Automatic fixes now that would wait for a remediation slot (MAX_CONCURRENT_REMEDIATIONS). */
+  /** Automatic fixes now that would wait for a slot (MAX_CONCURRENT_REMEDIATIONS, or _RECOVERIES per node). */
   waitNow: number
 }
 
@@ -325,6 +332,8 @@ type Replayed = Pick<Decision, 'route' | 'risk' | 'actionId' | 'reasons'>
 class Replayer {
   readonly rateLimit = new SimulatedRateLimit()
   readonly slots: SimulatedSlots
+  /** Per node: starts of dead containers have a cap of their own (src/decide/deps.ts). */
+  private readonly recoverySlots = new Map<string, SimulatedSlots>()
   private readonly config: PolicyConfig
 
   constructor(
@@ -340,6 +349,12 @@ class Replayer {
       RATE_LIMIT_MAX_ACTIONS: policy.rateLimit.maxActions,
       RATE_LIMIT_WINDOW_SECONDS: policy.rateLimit.windowSeconds,
     }
+  }
+
+  private recoveryLane(node: string): SimulatedSlots {
+    let slots = this.recoverySlots.get(node)
+    if (!slots) this.recoverySlots.set(node, (slots = new SimulatedSlots(this.policy.maxConcurrentRecoveries)))
+    return slots
   }
 
   async run(c: ReplayCase): Promise<{ decision: Replayed | null; waitMs: number }> {
@@ -382,14 +397,19 @@ class Replayer {
           },
         )
     if (decision.route !== 'auto') return { decision, waitMs: 0 }
-    const slot = this.slots.take(c.incident.id, c.policyAt, c.ranMs ?? this.holdMs)
+    const lane = slotLaneFor(c.incident, decision.actionId)
+    const [slots, cap, what] =
+      lane.kind === 'recovery'
+        ? [this.recoveryLane(lane.node), this.policy.maxConcurrentRecoveries, `recovery slot on ${lane.node}`]
+        : [this.slots, this.policy.maxConcurrentRemediations, 'remediation slot']
+    const slot = slots.take(c.incident.id, c.policyAt, c.ranMs ?? this.holdMs)
     if (slot.waitMs <= 0) return { decision, waitMs: 0 }
     return {
       decision: {
         ...decision,
         reasons: [
           ...decision.reasons,
-          `would wait about ${Math.ceil(slot.waitMs / 1000)} s for a remediation slot (${slot.running} running, max ${this.policy.maxConcurrentRemediations})`,
+          `would wait about ${Math.ceil(slot.waitMs / 1000)} s for a ${what} (${slot.running} running, max ${cap})`,
         ],
       },
       waitMs: slot.waitMs,

@@ -39,6 +39,13 @@ async function containerState(engine: PrivateDockerd, name: string) {
   return JSON.parse(out) as { Running: boolean; StartedAt: string; Pid: number }
 }
 
+/** A stream entry's flat field list as an object. */
+function fieldsOf(flat: string[]): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (let k = 0; k + 1 < flat.length; k += 2) out[flat[k]] = flat[k + 1]
+  return out
+}
+
 describe('a fleet of three nodes, one controller', { timeout: 300_000 }, () => {
   let redis: TestRedis
   let sentinel: SentinelInstance
@@ -92,6 +99,19 @@ describe('a fleet of three nodes, one controller', { timeout: 300_000 }, () => {
       },
       { timeoutMs: 60_000, what: 'the three nodes to be up' },
     )
+    // And each node's start-up sweep (a listing of its dead watched containers) is answered, so no
+    // sweep reads a container the tests kill.
+    await waitFor(
+      async () => {
+        for (const n of nodes) {
+          const entries = await redis.client.xrange(nodeKeys(n.name).requests, '-', '+')
+          const list = entries.map(([, f]) => fieldsOf(f)).find((f) => f.op === 'list')
+          if (!list || !(await redis.client.exists(nodeKeys(n.name).result(list.id)))) return false
+        }
+        return true
+      },
+      { timeoutMs: 60_000, what: "the nodes' start-up sweeps" },
+    )
   })
 
   after(async () => {
@@ -107,6 +127,12 @@ describe('a fleet of three nodes, one controller', { timeout: 300_000 }, () => {
 
   it('heals a killed watched container on each node through that node, and leaves unlabelled ones alone', async () => {
     const before = await Promise.all(nodes.map((n) => containerState(n.engine, n.watched)))
+    // Where each node's request stream stood before the deaths (the ids are the stream's own).
+    const requestsFrom = await Promise.all(
+      nodes.map(
+        async (n) => (await redis.client.xrevrange(nodeKeys(n.name).requests, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0',
+      ),
+    )
     for (const n of nodes) {
       await n.engine.docker('kill', n.watched)
       await n.engine.docker('kill', n.unwatched)
@@ -141,6 +167,18 @@ describe('a fleet of three nodes, one controller', { timeout: 300_000 }, () => {
       assert.ok(executed, 'restart_container ran')
       assert.equal(executed.status, 'succeeded')
       assert.equal(executed.result.performed, 'start')
+      // The death came with the agent's own inspect: the controller decided and took the snapshot
+      // from it, asking the node for neither (one round trip each, which a burst of deaths waits on).
+      const snapshot = full.snapshots?.find((x: any) => x.actionId === 'restart_container')?.before
+      assert.equal(snapshot?.state, 'exited', JSON.stringify(full.snapshots))
+      assert.equal(snapshot?.container, n.watched)
+      const i = nodes.indexOf(n)
+      const asked = (await redis.client.xrange(nodeKeys(n.name).requests, `(${requestsFrom[i]}`, '+')).map(([, f]) => {
+        const fields = fieldsOf(f)
+        return fields.op === 'action' ? `action:${JSON.parse(fields.body ?? '{}').op}` : fields.op
+      })
+      assert.ok(asked.includes('action:execute'), `the restart was asked of the node: ${asked}`)
+      assert.ok(!asked.includes('inspect') && !asked.includes('action:snapshot'), `asked of ${n.name}: ${asked}`)
       // The agent ran it: its actor names the node.
       const audit = (await sentinel.get(`/api/audit?incident=${incident.id}`)).body
       const acted = audit.events.find((e: any) => e.kind === 'action.executed')

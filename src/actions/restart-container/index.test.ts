@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { docker, removeContainers, runContainer, state, uniqueName } from '../../../tests/helpers/docker'
 import { resetConfigCache } from '../../platform/config/index'
-import { NotWatchedError } from '../../platform/docker/client'
+import { inspectContainer, NotWatchedError } from '../../platform/docker/client'
 import { restartContainer } from './index'
 
 describe('restart_container', () => {
@@ -43,5 +43,15 @@ describe('restart_container', () => {
     await docker('stop', '-t', '1', unwatched)
     await assert.rejects(restartContainer.execute({ containerId: unwatched }, ctx()), NotWatchedError)
     assert.equal((await state(unwatched)).Running, false)
+  })
+  it('makes the same snapshot from an inspect the caller has, only of the named watched container', async () => {
+    const info = await inspectContainer(watched)
+    const read = await restartContainer.snapshot({ containerId: watched }, ctx())
+    assert.deepEqual(restartContainer.snapshotOf!({ containerId: info.Id }, info), read)
+    assert.deepEqual(restartContainer.snapshotOf!({ containerId: watched }, info), read)
+    // An inspect of another container, or of one without the watch label, is not used.
+    const other = await inspectContainer(unwatched)
+    assert.equal(restartContainer.snapshotOf!({ containerId: info.Id }, other), null)
+    assert.equal(restartContainer.snapshotOf!({ containerId: other.Id }, other), null)
   })
 })

@@ -5,7 +5,15 @@
  */
 import { z } from 'zod'
 import { getConfig } from '../../platform/config/index'
-import { assertWatched, containerHealth, containerName, getDocker, withTimeout } from '../../platform/docker/client'
+import {
+  assertWatched,
+  type ContainerInfo,
+  containerHealth,
+  containerName,
+  getDocker,
+  isWatchedLabels,
+  withTimeout,
+} from '../../platform/docker/client'
 import type { ActionDefinition } from '../types'
 
 const params = z.object({
@@ -17,6 +25,22 @@ const params = z.object({
 })
 export type RestartContainerParams = z.infer<typeof params>
 
+/** What the restart changes, read from an inspect: the container's run before it. */
+function snapshotFrom(info: ContainerInfo): Record<string, unknown> {
+  return {
+    container: containerName(info),
+    id: info.Id,
+    image: info.Config.Image,
+    state: info.State.Status,
+    exitCode: info.State.ExitCode,
+    oomKilled: info.State.OOMKilled,
+    startedAt: info.State.StartedAt,
+    finishedAt: info.State.FinishedAt,
+    health: info.State.Health?.Status ?? null,
+    restartCount: info.RestartCount,
+  }
+}
+
 export const restartContainer: ActionDefinition<RestartContainerParams> = {
   id: 'restart_container',
   risk: 'low',
@@ -24,19 +48,12 @@ export const restartContainer: ActionDefinition<RestartContainerParams> = {
   params,
 
   async snapshot({ containerId }) {
-    const info = await assertWatched(containerId)
-    return {
-      container: containerName(info),
-      id: info.Id,
-      image: info.Config.Image,
-      state: info.State.Status,
-      exitCode: info.State.ExitCode,
-      oomKilled: info.State.OOMKilled,
-      startedAt: info.State.StartedAt,
-      finishedAt: info.State.FinishedAt,
-      health: info.State.Health?.Status ?? null,
-      restartCount: info.RestartCount,
-    }
+    return snapshotFrom(await assertWatched(containerId))
+  },
+
+  snapshotOf({ containerId }, info) {
+    const named = info.Id === containerId || containerName(info) === containerId
+    return named && isWatchedLabels(info.Config?.Labels) ? snapshotFrom(info) : null
   },
 
   async execute({ containerId }, ctx) {

@@ -332,6 +332,8 @@ export function readEnvironment(
 
 const issues = (error: z.ZodError | undefined) =>
   (error?.issues ?? []).map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`)
+  /** Starts of watched containers that died, at once per node (src/decide/deps.ts says why apart). */
+  MAX_CONCURRENT_RECOVERIES: int(32, 1, 1000),
 
 /**
  * Reads and validates the configuration from `env` (the process environment by default) and

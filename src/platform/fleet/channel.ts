@@ -69,8 +69,8 @@ export async function requestOnNode(
 ): Promise<unknown> {
   const keys = nodeKeys(req.node)
   const id = randomUUID()
-  const blocking = redis.duplicate()
-  blocking.on('error', () => {})
+  const blocking = takeReplyConnection(redis)
+  let reusable = false
   try {
     await redis.xadd(
       keys.requests,
@@ -99,12 +99,65 @@ export async function requestOnNode(
         throw new NodeRequestFailed(req.node, `node ${req.node} took the request but did not answer in time`)
       }
     }
+    // Every BLPOP on it has ended: the connection may wait for another reply.
+    reusable = true
     const reply = JSON.parse(answer[1]) as FleetReply
     if (reply.ok) return reply.value
     throw new NodeRequestFailed(req.node, reply.error, reply.statusCode, reply.code)
   } finally {
-    blocking.disconnect()
+    giveBackReplyConnection(redis, blocking, reusable)
   }
+}
+
+/**
+ * Connections that wait for replies (BLPOP holds a connection for the wait), kept for the next
+ * request instead of one opened and closed per request: opening one is a TCP connect, AUTH and a
+ * ready check, several per container death when a burst of deaths is healed through an agent. An
+ * idle one does not keep the process alive (its socket is unreferenced) and is closed after
+ * REPLY_IDLE_CLOSE_MS; at most REPLY_IDLE_MAX are kept.
+ */
+const REPLY_IDLE_CLOSE_MS = 30_000
+const REPLY_IDLE_MAX = 64
+const idleReplyConnections = new WeakMap<Redis, Map<Redis, { timer: NodeJS.Timeout; onClose(): void }>>()
+
+function takeReplyConnection(redis: Redis): Redis {
+  const idle = idleReplyConnections.get(redis)
+  for (const [conn, { timer, onClose }] of idle ?? []) {
+    idle!.delete(conn)
+    clearTimeout(timer)
+    conn.off('close', onClose)
+    if (conn.status !== 'ready') {
+      conn.disconnect()
+      continue
+    }
+    conn.stream?.ref()
+    return conn
+  }
+  const conn = redis.duplicate()
+  conn.on('error', () => {})
+  return conn
+}
+
+function giveBackReplyConnection(redis: Redis, conn: Redis, reusable: boolean): void {
+  let idle = idleReplyConnections.get(redis)
+  if (!idle) idleReplyConnections.set(redis, (idle = new Map()))
+  // A wait cut short (an error, Redis going away) may still be queued on it: never reused.
+  if (!reusable || conn.status !== 'ready' || idle.size >= REPLY_IDLE_MAX || redis.status === 'end') {
+    conn.disconnect()
+    return
+  }
+  conn.stream?.unref()
+  // Closed while idle (Redis restarted, the timer): dropped, not reconnected on a referenced socket.
+  const onClose = () => {
+    clearTimeout(timer)
+    conn.off('close', onClose)
+    idle!.delete(conn)
+    conn.disconnect()
+  }
+  const timer = setTimeout(onClose, REPLY_IDLE_CLOSE_MS)
+  timer.unref()
+  conn.once('close', onClose)
+  idle.set(conn, { timer, onClose })
 }
 
 export interface ServeOptions {

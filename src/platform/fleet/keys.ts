@@ -78,3 +78,19 @@ export interface NodeStatus {
   /** True while the agent is replaying actions it took offline. */
   uploadingOffline?: boolean
 }
+
+/**
+ * A watched container's death as the agent forwards it: Docker's event, with the agent's own inspect
+ * of the container taken just after it (the fields the controller's fast path reads: state, labels,
+ * image, restart policy). The controller would otherwise ask for the same inspect through the
+ * channel, a round trip per death that a burst of deaths waits on. Absent when the inspect failed
+ * (the container already removed, say): the controller then asks, as for any event.
+ */
+export interface DeathInspect {
+  Id: string
+  Name: string
+  RestartCount: number
+  State: Record<string, unknown>
+  Config: { Image?: string; Labels?: Record<string, string> }
+  HostConfig: { RestartPolicy?: { Name?: string; MaximumRetryCount?: number } }
+}
