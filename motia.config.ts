@@ -10,6 +10,7 @@ import { KeyConfigError } from './src/platform/auth/keys'
 import { ConfigError, getConfig } from './src/platform/config/index'
 import { MAIN_PROCESS_SECRETS, scrubMainProcessSecrets } from './src/platform/config/secrets'
 import { getRuntime, type MotiaRedisClient } from './src/app/runtime'
+import { redisPassword } from './src/platform/store/redis'
 import { NotifyConfigError } from './src/notify/index'
 import { checkRunbooks, RunbookError, runbooksDirOf } from './src/analyze/runbooks/index'
 
@@ -53,7 +54,14 @@ const sentinelPlugin = (motia: MotiaPluginContext) => {
 }
 
 export default config({
-  redis: { useMemoryServer: false, host: cfg.REDIS_HOST, port: cfg.REDIS_PORT, password: cfg.REDIS_PASSWORD },
+  // The same Redis, user and password as Sentinel's own connections (REDIS_URL, REDIS_PASSWORD_FILE...).
+  redis: {
+    useMemoryServer: false,
+    host: cfg.REDIS_HOST,
+    port: cfg.REDIS_PORT,
+    ...(cfg.REDIS_USERNAME ? { username: cfg.REDIS_USERNAME } : {}),
+    password: redisPassword(cfg),
+  },
   app: (app) => getRuntime().mountRoutes(app),
   plugins: [observabilityPlugin, statesPlugin, endpointPlugin, logsPlugin, bullmqPlugin, sentinelPlugin],
 })

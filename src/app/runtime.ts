@@ -39,6 +39,7 @@ import { ContainerEventHandler } from '../act/container-events'
 import { recoverOpenIncidents } from '../act/recovery'
 import { FleetController } from '../fleet/controller'
 import { healthReport } from '../observe/health/index'
+import { listNodes } from '../report/nodes'
 import { AuditLog } from '../platform/store/audit'
 import { ExecutionStore } from '../platform/store/executions'
 import { IncidentStore } from '../platform/store/incidents'
@@ -358,6 +359,13 @@ export class SentinelRuntime {
         store: this.store,
         checks: async () => (await this.monitor().latestStatus()).checks,
       }),
+    // The node list GET /api/nodes serves, for sentinel_node_up and the heartbeat ages.
+    nodes: async () =>
+      (await listNodes(this.redis, { localNode: this.config.NODE_NAME })).map((n) => ({
+        node: n.name,
+        state: n.state,
+        lastBeatAgeSeconds: n.lastBeatAgeSeconds,
+      })),
     log: logTo('metrics'),
   })
   private monitorInstance?: ReturnType<typeof monitorFromConfig>

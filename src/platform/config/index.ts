@@ -164,6 +164,80 @@ const databaseUrl = z
     return t
   })
 
+/** Where REDIS_URL points, read apart (`password` decoded: a secret, like REDIS_PASSWORD). */
+export interface RedisUrlParts {
+  host: string
+  port: number
+  username?: string
+  password?: string
+  tls: boolean
+  db: number
+  /** The URL with its password replaced: safe to print. */
+  redacted: string
+}
+
+/** The port of a Redis URL that names none (Redis's own; Sentinel's REDIS_PORT default differs). */
+export const REDIS_URL_DEFAULT_PORT = 6379
+
+/**
+ * Reads a `redis://` or `rediss://` (TLS) URL: `[user][:password]@host[:port][/db]`. The problem,
+ * when it is not one, never quotes the URL: it may carry a password.
+ */
+export function parseRedisUrl(text: string): { ok: true; url: RedisUrlParts } | { ok: false; problem: string } {
+  const shape = 'redis://[user[:password]@]host[:port][/db], or rediss:// for TLS'
+  let u: URL
+  try {
+    u = new URL(text)
+  } catch {
+    return { ok: false, problem: `expected ${shape}` }
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
+    return { ok: false, problem: `expected ${shape}, got ${u.protocol}//...` }
+  // IPv6 hosts come in brackets, which a socket does not take; a redis: URL's host keeps its case.
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase()
+  if (!host) return { ok: false, problem: `names no host (expected ${shape})` }
+  const port = u.port === '' ? REDIS_URL_DEFAULT_PORT : Number(u.port)
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    return { ok: false, problem: `port ${u.port}: expected a whole number from 1 to 65535` }
+  const dbPath = u.pathname.replace(/^\//, '')
+  if (!/^\d{1,5}$/.test(dbPath) && dbPath !== '')
+    return { ok: false, problem: 'the path must be a database number (/0)' }
+  if (u.search || u.hash) return { ok: false, problem: `takes no ?query or #fragment (expected ${shape})` }
+  let username: string | undefined
+  let password: string | undefined
+  try {
+    username = decodeURIComponent(u.username) || undefined
+    password = decodeURIComponent(u.password) || undefined
+  } catch {
+    return { ok: false, problem: 'the user or password is not valid percent-encoding' }
+  }
+  const tls = u.protocol === 'rediss:'
+  const db = dbPath === '' ? 0 : Number(dbPath)
+  const who =
+    username || password ? `${username ? encodeURIComponent(username) : ''}${password ? ':[redacted]' : ''}@` : ''
+  const hostPart = host.includes(':') ? `[${host}]` : host
+  return {
+    ok: true,
+    url: { host, port, username, password, tls, db, redacted: `${u.protocol}//${who}${hostPart}:${port}/${db}` },
+  }
+}
+
+/** REDIS_URL: checked here, its parts applied over REDIS_HOST and the rest by loadConfig. */
+const redisUrlField = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const t = (v ?? '').trim()
+    if (t === '') return undefined
+    const parsed = parseRedisUrl(t)
+    if (!parsed.ok) {
+      ctx.addIssue({ code: 'custom', message: parsed.problem })
+      return z.NEVER
+    }
+    // The configuration keeps the printable form; the password goes to REDIS_PASSWORD (loadConfig).
+    return parsed.url.redacted
+  })
+
 /** NODE_NAME: this host's name in the fleet; the host name when unset. */
 const nodeNameField = z
   .string()
@@ -186,6 +260,9 @@ export const configSchema = z.object({
   LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
   DATA_DIR: text('.data'),
 
+  // The controller's Redis as one URL (redis:// or rediss://), or as the variables below; the URL's
+  // parts take their place (REDIS_HOST, REDIS_PORT, REDIS_TLS...), which must then be empty or agree.
+  REDIS_URL: redisUrlField,
   REDIS_HOST: text('127.0.0.1'),
   REDIS_PORT: int(6380, 1, 65535),
   REDIS_PASSWORD: optionalString,
@@ -255,6 +332,8 @@ export const configSchema = z.object({
   SENTINEL_STREAM_SECRET: optionalSecret(32),
   FREEZE_WINDOWS: parsed('FREEZE_WINDOWS', parseFreezeWindows),
   MAX_CONCURRENT_REMEDIATIONS: int(2, 1, 1000),
+  /** Starts of watched containers that died, at once per node (src/decide/deps.ts says why apart). */
+  MAX_CONCURRENT_RECOVERIES: int(32, 1, 1000),
   REMEDIATION_LEASE_SECONDS: int(300, 10, 86400),
 
   WORKBENCH: bool(false),
@@ -332,8 +411,6 @@ export function readEnvironment(
 
 const issues = (error: z.ZodError | undefined) =>
   (error?.issues ?? []).map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`)
-  /** Starts of watched containers that died, at once per node (src/decide/deps.ts says why apart). */
-  MAX_CONCURRENT_RECOVERIES: int(32, 1, 1000),
 
 /**
  * Reads and validates the configuration from `env` (the process environment by default) and
@@ -380,8 +457,73 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = p
       problems.push(`REDIS_PASSWORD_FILE: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
     }
   }
+  const redisUrl = value('REDIS_URL') ? parseRedisUrl(value('REDIS_URL')) : undefined
+  if (redisUrl?.ok) problems.push(...redisUrlConflicts(redisUrl.url, value))
+  // Motia's own Redis client (motia.config.ts) has no TLS option: a controller on a TLS-only Redis
+  // would start its API and then fail on every queue. Agents have no Motia and may use TLS.
+  const wantsTls = redisUrl?.ok ? redisUrl.url.tls : configSchema.shape.REDIS_TLS.safeParse(value('REDIS_TLS')).data
+  const role = configSchema.shape.SENTINEL_ROLE.safeParse(value('SENTINEL_ROLE'))
+  if (wantsTls && role.success && role.data === 'controller')
+    problems.push(
+      `${redisUrl?.ok ? 'REDIS_URL (rediss://)' : 'REDIS_TLS'}: a controller cannot reach Redis over TLS (Motia's Redis client here has none); TLS is for node agents (SENTINEL_ROLE=agent)`,
+    )
   if (problems.length || !main.success || !observe.success) throw new ConfigError(problems)
-  return { ...main.data, projectRoot, observe: observe.data }
+  const cfg: SentinelConfig = { ...main.data, projectRoot, observe: observe.data }
+  return redisUrl?.ok ? withRedisUrl(cfg, redisUrl.url) : cfg
+}
+
+/**
+ * REDIS_URL beside the separate variables: each one the URL also says must be empty or say the
+ * same (a silent winner would hide a mistake in one of them); the user and the password may come
+ * from the variables when the URL has none (REDIS_PASSWORD_FILE is how a password is best given).
+ * Problems name the variables, never a password.
+ */
+function redisUrlConflicts(url: RedisUrlParts, value: (name: string) => string): string[] {
+  const problems: string[] = []
+  const rule = 'set REDIS_URL alone, or make them agree'
+  const host = value('REDIS_HOST')
+  if (host && host.replace(/^\[(.*)\]$/, '$1').toLowerCase() !== url.host.toLowerCase())
+    problems.push(`REDIS_URL, REDIS_HOST: the URL's host (${url.host}) and REDIS_HOST (${host}) disagree: ${rule}`)
+  const port = value('REDIS_PORT')
+  const portParsed = configSchema.shape.REDIS_PORT.safeParse(port)
+  if (port && portParsed.success && portParsed.data !== url.port)
+    problems.push(
+      `REDIS_URL, REDIS_PORT: the URL's port (${url.port}${url.port === REDIS_URL_DEFAULT_PORT ? ', the default of a URL without one' : ''}) and REDIS_PORT (${port}) disagree: ${rule}`,
+    )
+  const tls = value('REDIS_TLS')
+  const tlsParsed = configSchema.shape.REDIS_TLS.safeParse(tls)
+  if (tls && tlsParsed.success && tlsParsed.data !== url.tls)
+    problems.push(
+      `REDIS_URL, REDIS_TLS: the URL's scheme (${url.tls ? 'rediss://, TLS' : 'redis://, no TLS'}) and REDIS_TLS=${tls} disagree: ${rule}`,
+    )
+  const username = value('REDIS_USERNAME')
+  if (username && url.username && username !== url.username)
+    problems.push(`REDIS_URL, REDIS_USERNAME: the URL's user and REDIS_USERNAME disagree: ${rule}`)
+  if (url.password) {
+    const other = ['REDIS_PASSWORD', 'REDIS_PASSWORD_FILE'].filter((name) => value(name))
+    if (other.length)
+      problems.push(
+        `REDIS_URL, ${other.join(', ')}: the URL carries a password: give it in one place (best: REDIS_PASSWORD_FILE, and a URL without one)`,
+      )
+  }
+  if (url.db !== 0)
+    problems.push(
+      `REDIS_URL: database ${url.db}: Sentinel uses database 0 (Motia's connection, made from motia.config.ts, takes no database number, and every node agent shares its controller's); leave the path empty or /0`,
+    )
+  return problems
+}
+
+/** The configuration with REDIS_URL's parts in place of the variables they stand for. */
+function withRedisUrl(cfg: SentinelConfig, url: RedisUrlParts): SentinelConfig {
+  return {
+    ...cfg,
+    REDIS_URL: url.redacted,
+    REDIS_HOST: url.host,
+    REDIS_PORT: url.port,
+    REDIS_TLS: url.tls,
+    REDIS_USERNAME: url.username ?? cfg.REDIS_USERNAME,
+    REDIS_PASSWORD: url.password ?? cfg.REDIS_PASSWORD,
+  }
 }
 
 // On globalThis: Motia loads motia.config.ts (and so this module) more than once in the main

@@ -8,7 +8,7 @@ import path from 'node:path'
 import type { Redis } from 'ioredis'
 import { getConfig } from '../config/index'
 import { publishToStream } from '../stream/publish'
-import { metricsRecorder } from '../telemetry/metrics'
+import { metricsRecorder, nodeLabel } from '../telemetry/metrics'
 import { getRedis } from './redis'
 
 export interface AuditEvent {
@@ -48,10 +48,13 @@ export class AuditLog {
       await this.redis.xadd(STREAM, 'MAXLEN', '~', String(STREAM_MAXLEN), '*', 'event', line)
       await publishToStream(this.redis, 'audit', full)
       const actionId = typeof full.data?.actionId === 'string' ? full.data.actionId : undefined
-      if (actionId && full.kind === 'action.executed')
-        await metricsRecorder(this.redis).action({ action: actionId, result: full.outcome ?? 'unknown' })
-      if (actionId && full.kind === 'action.rolled_back')
-        await metricsRecorder(this.redis).rollback({ action: actionId, result: full.outcome ?? 'unknown' })
+      const labels = {
+        action: actionId ?? '',
+        result: full.outcome ?? 'unknown',
+        node: nodeLabel(full.node, getConfig().NODE_NAME),
+      }
+      if (actionId && full.kind === 'action.executed') await metricsRecorder(this.redis).action(labels)
+      if (actionId && full.kind === 'action.rolled_back') await metricsRecorder(this.redis).rollback(labels)
     } catch {
       // The file copy is the durable one; Redis being briefly away must not stop the action.
     }

@@ -10,7 +10,8 @@
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { publishToStream } from '../stream/publish'
-import { metricsRecorder } from '../telemetry/metrics'
+import { metricsRecorder, nodeLabel } from '../telemetry/metrics'
+import { getConfig } from '../config/index'
 import { getRedis, stateKey } from './redis'
 import { assertTransition, isClosed, isTerminal, openedIncident } from './lifecycle'
 import type { Alert, Incident, ResourceRef } from './model'
@@ -174,6 +175,7 @@ export class IncidentStore {
       await metricsRecorder(this.redis).incidentOpened({
         type: incident.type,
         severity: incident.severity,
+        node: nodeLabel(incident.alert?.labels?.node, getConfig().NODE_NAME),
         detectSeconds: Math.max(0, (Date.parse(nowIso) - Date.parse(alert.at)) / 1000),
       })
       return { incident, created: true }
@@ -286,7 +288,11 @@ export class IncidentStore {
     )
     if (next.status !== current.status && (next.status === 'resolved' || next.status === 'escalated')) {
       const m = metricsRecorder(this.redis)
-      const labels = { type: next.type, severity: next.severity }
+      const labels = {
+        type: next.type,
+        severity: next.severity,
+        node: nodeLabel(next.alert?.labels?.node, getConfig().NODE_NAME),
+      }
       if (next.status === 'resolved')
         await m.incidentResolved({
           ...labels,

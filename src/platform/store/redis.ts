@@ -22,8 +22,11 @@ export function redisPassword(
 
 let client: Redis | undefined
 
-export function redisOptions() {
-  const cfg = getConfig()
+/**
+ * ioredis's options from the configuration. REDIS_URL needs nothing here: the configuration has
+ * put its parts in REDIS_HOST, REDIS_PORT, REDIS_USERNAME, REDIS_PASSWORD and REDIS_TLS (rediss://).
+ */
+export function redisOptions(cfg: SentinelConfig = getConfig()) {
   return {
     host: cfg.REDIS_HOST,
     port: cfg.REDIS_PORT,

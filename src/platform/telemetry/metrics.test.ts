@@ -13,7 +13,14 @@ import { after, before, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import { freePort, waitFor } from '../../../tests/helpers/ports'
 import { startRedis, type TestRedis } from '../../../tests/helpers/redis'
-import { createMetrics, metricsRecorder, SHARED_METRICS, type Metrics } from './metrics'
+import { FLEET_NODES_KEY, FLEET_SEEN_KEY } from '../fleet/keys'
+import { getConfig } from '../config/index'
+import { AuditLog } from '../store/audit'
+import { IncidentStore } from '../store/incidents'
+import { escalate, resolve } from '../store/lifecycle'
+import type { Alert } from '../store/model'
+import { listNodes } from '../../report/nodes'
+import { createMetrics, METRICS_KEY_PREFIX, metricsRecorder, SHARED_METRICS, type Metrics } from './metrics'
 
 const ROOT = path.resolve(import.meta.dirname, '../../..')
 let redis: TestRedis
@@ -61,9 +68,9 @@ const { Redis } = await import(process.env.IOREDIS_URL)
 const { metricsRecorder } = await import(process.env.METRICS_MODULE)
 const redis = new Redis({ host: '127.0.0.1', port: Number(process.env.REDIS_PORT) })
 const m = metricsRecorder(redis)
-await m.incidentOpened({ type: 'container_down', severity: 'critical', detectSeconds: 0.8 })
-await m.incidentResolved({ type: 'container_down', severity: 'critical', resolveSeconds: 12 })
-await m.action({ action: 'restart_container', result: 'succeeded' })
+await m.incidentOpened({ type: 'container_down', severity: 'critical', node: 'ctl', detectSeconds: 0.8 })
+await m.incidentResolved({ type: 'container_down', severity: 'critical', node: 'ctl', resolveSeconds: 12 })
+await m.action({ action: 'restart_container', result: 'succeeded', node: 'edge-1' })
 await m.llmCall({ model: 'deepseek/deepseek-r1', outcome: 'ok', seconds: 3.5, promptTokens: 1200, completionTokens: 340 })
 await m.llmCall({ model: 'deepseek/deepseek-r1', outcome: 'error', seconds: 30.2, reason: 'timeout' })
 await m.analyserFallback({ reason: 'llm_failed' })
@@ -92,20 +99,20 @@ console.log(JSON.stringify({ loaded }))
     assert.equal(JSON.parse(out.trim()).loaded, false, 'a step process does not load prom-client')
 
     // And this process records too (the main process's own fast path).
-    await metrics.incidentOpened({ type: 'container_down', severity: 'critical', detectSeconds: 7 })
-    await metrics.incidentResolved({ type: 'container_down', severity: 'critical', resolveSeconds: 4000 })
-    await metrics.incidentEscalated({ type: 'memory', severity: 'warning' })
-    await metrics.rollback({ action: 'update_memory_limit', result: 'succeeded' })
+    await metrics.incidentOpened({ type: 'container_down', severity: 'critical', node: 'ctl', detectSeconds: 7 })
+    await metrics.incidentResolved({ type: 'container_down', severity: 'critical', node: 'ctl', resolveSeconds: 4000 })
+    await metrics.incidentEscalated({ type: 'memory', severity: 'warning', node: 'edge-1' })
+    await metrics.rollback({ action: 'update_memory_limit', result: 'succeeded', node: 'edge-1' })
     metrics.sseClientConnected()
     metrics.sseClientConnected()
     metrics.sseClientDisconnected()
 
     const v = parseExposition(await metrics.render())
-    assert.equal(v.get('sentinel_incidents_opened_total{type="container_down",severity="critical"}'), 2)
-    assert.equal(v.get('sentinel_incidents_resolved_total{type="container_down",severity="critical"}'), 2)
-    assert.equal(v.get('sentinel_incidents_escalated_total{type="memory",severity="warning"}'), 1)
-    assert.equal(v.get('sentinel_actions_total{action="restart_container",result="succeeded"}'), 1)
-    assert.equal(v.get('sentinel_rollbacks_total{action="update_memory_limit",result="succeeded"}'), 1)
+    assert.equal(v.get('sentinel_incidents_opened_total{type="container_down",severity="critical",node="ctl"}'), 2)
+    assert.equal(v.get('sentinel_incidents_resolved_total{type="container_down",severity="critical",node="ctl"}'), 2)
+    assert.equal(v.get('sentinel_incidents_escalated_total{type="memory",severity="warning",node="edge-1"}'), 1)
+    assert.equal(v.get('sentinel_actions_total{action="restart_container",result="succeeded",node="edge-1"}'), 1)
+    assert.equal(v.get('sentinel_rollbacks_total{action="update_memory_limit",result="succeeded",node="edge-1"}'), 1)
     assert.equal(v.get('sentinel_llm_calls_total{model="deepseek/deepseek-r1",outcome="ok"}'), 1)
     assert.equal(v.get('sentinel_llm_calls_total{model="deepseek/deepseek-r1",outcome="error"}'), 1)
     assert.equal(v.get('sentinel_llm_failures_total{model="deepseek/deepseek-r1",reason="timeout"}'), 1)
@@ -114,18 +121,19 @@ console.log(JSON.stringify({ loaded }))
     assert.equal(v.get('sentinel_analyser_fallbacks_total{reason="llm_failed"}'), 1)
 
     // time to detect: 0.8 s and 7 s.
-    assert.equal(v.get('sentinel_time_to_detect_seconds_bucket{type="container_down",le="0.5"}'), 0)
-    assert.equal(v.get('sentinel_time_to_detect_seconds_bucket{type="container_down",le="1"}'), 1)
-    assert.equal(v.get('sentinel_time_to_detect_seconds_bucket{type="container_down",le="5"}'), 1)
-    assert.equal(v.get('sentinel_time_to_detect_seconds_bucket{type="container_down",le="10"}'), 2)
-    assert.equal(v.get('sentinel_time_to_detect_seconds_bucket{type="container_down",le="+Inf"}'), 2)
-    assert.equal(v.get('sentinel_time_to_detect_seconds_count{type="container_down"}'), 2)
-    assert.ok(Math.abs(v.get('sentinel_time_to_detect_seconds_sum{type="container_down"}')! - 7.8) < 1e-9)
+    const ctl = 'type="container_down",node="ctl"'
+    assert.equal(v.get(`sentinel_time_to_detect_seconds_bucket{${ctl},le="0.5"}`), 0)
+    assert.equal(v.get(`sentinel_time_to_detect_seconds_bucket{${ctl},le="1"}`), 1)
+    assert.equal(v.get(`sentinel_time_to_detect_seconds_bucket{${ctl},le="5"}`), 1)
+    assert.equal(v.get(`sentinel_time_to_detect_seconds_bucket{${ctl},le="10"}`), 2)
+    assert.equal(v.get(`sentinel_time_to_detect_seconds_bucket{${ctl},le="+Inf"}`), 2)
+    assert.equal(v.get(`sentinel_time_to_detect_seconds_count{${ctl}}`), 2)
+    assert.ok(Math.abs(v.get(`sentinel_time_to_detect_seconds_sum{${ctl}}`)! - 7.8) < 1e-9)
     // time to resolve: 12 s and 4000 s (past the last finite bucket but under +Inf).
-    assert.equal(v.get('sentinel_time_to_resolve_seconds_bucket{type="container_down",le="15"}'), 1)
-    assert.equal(v.get('sentinel_time_to_resolve_seconds_bucket{type="container_down",le="3600"}'), 1)
-    assert.equal(v.get('sentinel_time_to_resolve_seconds_bucket{type="container_down",le="14400"}'), 2)
-    assert.equal(v.get('sentinel_time_to_resolve_seconds_bucket{type="container_down",le="+Inf"}'), 2)
+    assert.equal(v.get(`sentinel_time_to_resolve_seconds_bucket{${ctl},le="15"}`), 1)
+    assert.equal(v.get(`sentinel_time_to_resolve_seconds_bucket{${ctl},le="3600"}`), 1)
+    assert.equal(v.get(`sentinel_time_to_resolve_seconds_bucket{${ctl},le="14400"}`), 2)
+    assert.equal(v.get(`sentinel_time_to_resolve_seconds_bucket{${ctl},le="+Inf"}`), 2)
     assert.equal(v.get('sentinel_llm_call_duration_seconds_bucket{model="deepseek/deepseek-r1",le="5"}'), 1)
     assert.equal(v.get('sentinel_llm_call_duration_seconds_bucket{model="deepseek/deepseek-r1",le="60"}'), 2)
 
@@ -157,7 +165,7 @@ console.log(JSON.stringify({ loaded }))
       assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/)
       assert.match(
         await res.text(),
-        /^sentinel_incidents_opened_total\{type="container_down",severity="critical"\} 2$/m,
+        /^sentinel_incidents_opened_total\{type="container_down",severity="critical",node="ctl"\} 2$/m,
       )
     } finally {
       server.closeAllConnections()
@@ -178,7 +186,7 @@ console.log(JSON.stringify({ loaded }))
     dead.on('error', () => {})
     try {
       const m = await createMetrics({ redis: dead, defaultMetrics: false })
-      await m.incidentOpened({ type: 'cpu', severity: 'warning' }) // must not throw
+      await m.incidentOpened({ type: 'cpu', severity: 'warning', node: 'ctl' }) // must not throw
       m.setHealthScore('container', 0.5, 'web')
       const v = parseExposition(await m.render())
       assert.equal(v.get('sentinel_metrics_store_up'), 0)
@@ -187,6 +195,158 @@ console.log(JSON.stringify({ loaded }))
     } finally {
       dead.disconnect()
     }
+  })
+})
+
+describe('the node of incidents and actions', () => {
+  let dir2: string
+  before(async () => {
+    await redis.client.flushall()
+    dir2 = mkdtempSync(path.join(os.tmpdir(), 'sentinel-test-metrics-node-'))
+  })
+  after(() => rmSync(dir2, { recursive: true, force: true }))
+
+  const alertOn = (fingerprint: string, node?: string): Alert => ({
+    fingerprint,
+    type: 'container_down',
+    severity: 'critical',
+    metric: 'container_running',
+    value: 0,
+    threshold: 1,
+    resource: { kind: 'container', id: fingerprint, name: fingerprint },
+    labels: node ? { node } : {},
+    source: 'test',
+    at: new Date().toISOString(),
+  })
+
+  it('labels what the incident store and the audit log count with the node, else this node', async () => {
+    const store = new IncidentStore(redis.client)
+    const audit = new AuditLog(redis.client, path.join(dir2, 'audit', 'audit.jsonl'))
+    const here = getConfig().NODE_NAME
+    const remote = `edge-${process.pid}`
+    assert.notEqual(remote, here)
+
+    const onRemote = (await store.open(alertOn('fp-remote', remote), { title: 'remote', actor: 'test' })).incident
+    const onHere = (await store.open(alertOn('fp-here'), { title: 'here', actor: 'test' })).incident
+    await store.update(onRemote.id, (i) => resolve(i, { actor: 'test', summary: 'cleared' }))
+    await store.update(onHere.id, (i) => escalate(i, { actor: 'test', summary: 'left for a person' }))
+    const executed = { kind: 'action.executed', actor: 'test', outcome: 'succeeded' }
+    await audit.append({ ...executed, node: remote, data: { actionId: 'restart_container' } })
+    await audit.append({ ...executed, data: { actionId: 'restart_container' } })
+    await audit.append({
+      kind: 'action.rolled_back',
+      actor: 'test',
+      outcome: 'succeeded',
+      node: remote,
+      data: { actionId: 'update_memory_limit' },
+    })
+
+    const metrics = await createMetrics({ redis: redis.client, defaultMetrics: false })
+    const v = parseExposition(await metrics.render())
+    const cd = 'type="container_down",severity="critical"'
+    assert.equal(v.get(`sentinel_incidents_opened_total{${cd},node="${remote}"}`), 1)
+    assert.equal(v.get(`sentinel_incidents_opened_total{${cd},node="${here}"}`), 1)
+    assert.equal(v.get(`sentinel_incidents_resolved_total{${cd},node="${remote}"}`), 1)
+    assert.equal(v.get(`sentinel_incidents_resolved_total{${cd},node="${here}"}`), undefined)
+    assert.equal(v.get(`sentinel_incidents_escalated_total{${cd},node="${here}"}`), 1)
+    assert.equal(v.get(`sentinel_time_to_detect_seconds_count{type="container_down",node="${remote}"}`), 1)
+    assert.equal(v.get(`sentinel_time_to_resolve_seconds_count{type="container_down",node="${remote}"}`), 1)
+    assert.equal(v.get(`sentinel_actions_total{action="restart_container",result="succeeded",node="${remote}"}`), 1)
+    assert.equal(v.get(`sentinel_actions_total{action="restart_container",result="succeeded",node="${here}"}`), 1)
+    assert.equal(v.get(`sentinel_rollbacks_total{action="update_memory_limit",result="succeeded",node="${remote}"}`), 1)
+  })
+
+  it('still renders the totals stored before the node label, as node="", merged with the same series', async () => {
+    await redis.client.flushall()
+    const key = (name: string) => `${METRICS_KEY_PREFIX}${name}`
+    const old = (...values: string[]) => JSON.stringify(values)
+    await redis.client.hset(key('sentinel_actions_total'), {
+      [old('restart_container', 'succeeded')]: '6',
+      [old('restart_container', 'succeeded', '')]: '1',
+      [old('restart_container', 'failed', 'edge-2')]: '2',
+      // Not this metric's: more values than it has labels.
+      [old('restart_container', 'succeeded', 'edge-2', 'extra')]: '50',
+    })
+    await redis.client.hset(key('sentinel_time_to_detect_seconds'), {
+      [`bucket|${old('cpu', '1')}`]: '2',
+      [`bucket|${old('cpu', '10')}`]: '1',
+      [`count|${old('cpu')}`]: '3',
+      [`sum|${old('cpu')}`]: '9.5',
+      [`bucket|${old('cpu', '', '10')}`]: '1',
+      [`count|${old('cpu', '')}`]: '1',
+      [`sum|${old('cpu', '')}`]: '4',
+    })
+    const metrics = await createMetrics({ redis: redis.client, defaultMetrics: false })
+    const text = await metrics.render()
+    const v = parseExposition(text)
+    assert.equal(v.get('sentinel_actions_total{action="restart_container",result="succeeded",node=""}'), 7)
+    assert.equal(v.get('sentinel_actions_total{action="restart_container",result="failed",node="edge-2"}'), 2)
+    assert.equal([...v.keys()].filter((k) => k.startsWith('sentinel_actions_total')).length, 2)
+    const cpu = 'type="cpu",node=""'
+    assert.equal(v.get(`sentinel_time_to_detect_seconds_bucket{${cpu},le="1"}`), 2)
+    assert.equal(v.get(`sentinel_time_to_detect_seconds_bucket{${cpu},le="10"}`), 4)
+    assert.equal(v.get(`sentinel_time_to_detect_seconds_bucket{${cpu},le="+Inf"}`), 4)
+    assert.equal(v.get(`sentinel_time_to_detect_seconds_count{${cpu}}`), 4)
+    assert.equal(v.get(`sentinel_time_to_detect_seconds_sum{${cpu}}`), 13.5)
+    // Every series once: a repeated one would make Prometheus refuse the scrape.
+    const series = text
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => l.replace(/ \S+$/, ''))
+    assert.equal(new Set(series).size, series.length)
+  })
+
+  it('shows each node up or down, with the age of its last beat, from the node list', async () => {
+    await redis.client.flushall()
+    const now = Date.parse('2030-01-01T00:00:00Z')
+    const seen = (state: 'up' | 'down', ageSeconds: number) =>
+      JSON.stringify({
+        state,
+        lastBeatAt: new Date(now - ageSeconds * 1000).toISOString(),
+        seq: 7,
+        since: new Date(now - 3_600_000).toISOString(),
+      })
+    await redis.client.sadd(FLEET_NODES_KEY, 'edge-up', 'edge-down', 'edge-new')
+    await redis.client.hset(FLEET_SEEN_KEY, { 'edge-up': seen('up', 3), 'edge-down': seen('down', 120) })
+    const warnings: string[] = []
+    let failing = false
+    const metrics = await createMetrics({
+      redis: redis.client,
+      defaultMetrics: false,
+      // As src/app/runtime.ts wires it.
+      nodes: async () => {
+        if (failing) throw new Error('node list unreadable')
+        return (await listNodes(redis.client, { localNode: 'ctl', now })).map((n) => ({
+          node: n.name,
+          state: n.state,
+          lastBeatAgeSeconds: n.lastBeatAgeSeconds,
+        }))
+      },
+      log: (_level, msg) => warnings.push(msg),
+    })
+    let v = parseExposition(await metrics.render())
+    assert.equal(v.get('sentinel_node_up{node="edge-up"}'), 1)
+    assert.equal(v.get('sentinel_node_up{node="edge-down"}'), 0)
+    assert.equal(v.get('sentinel_node_up{node="edge-new"}'), undefined, 'no beat seen yet: unknown, absent')
+    assert.equal(v.get('sentinel_node_up{node="ctl"}'), 1, 'the controller with no agent of its own')
+    assert.equal(v.get('sentinel_node_heartbeat_age_seconds{node="edge-up"}'), 3)
+    assert.equal(v.get('sentinel_node_heartbeat_age_seconds{node="edge-down"}'), 120)
+    assert.equal(v.get('sentinel_node_heartbeat_age_seconds{node="edge-new"}'), undefined)
+
+    // The node comes back; another one's record turns unreadable: its earlier value goes.
+    await redis.client.hset(FLEET_SEEN_KEY, { 'edge-down': seen('up', 1), 'edge-up': '{not json' })
+    await new Promise((r) => setTimeout(r, 300)) // past the one-read-per-scrape window
+    v = parseExposition(await metrics.render())
+    assert.equal(v.get('sentinel_node_up{node="edge-down"}'), 1)
+    assert.equal(v.get('sentinel_node_up{node="edge-up"}'), undefined)
+    assert.equal(v.get('sentinel_node_heartbeat_age_seconds{node="edge-up"}'), undefined)
+
+    // The list unreadable: no node gauge at all (rather than stale ones), and a warning.
+    failing = true
+    await new Promise((r) => setTimeout(r, 300))
+    v = parseExposition(await metrics.render())
+    assert.equal([...v.keys()].filter((k) => k.startsWith('sentinel_node_')).length, 0)
+    assert.ok(warnings.some((w) => /node list unreadable/.test(w)))
   })
 })
 
@@ -225,11 +385,15 @@ describe('scraped by a real Prometheus', () => {
     const metrics = await createMetrics({ redis: redis.client, defaultMetrics: false })
     const step = metricsRecorder(redis.client)
     for (let i = 0; i < 3; i++)
-      await step.incidentOpened({ type: 'container_down', severity: 'critical', detectSeconds: 2 })
-    await step.incidentOpened({ type: 'memory', severity: 'warning' })
-    await step.incidentResolved({ type: 'container_down', severity: 'critical', resolveSeconds: 12 })
-    await step.incidentResolved({ type: 'container_down', severity: 'critical', resolveSeconds: 40 })
-    await step.incidentEscalated({ type: 'memory', severity: 'warning' })
+      await step.incidentOpened({ type: 'container_down', severity: 'critical', node: 'ctl', detectSeconds: 2 })
+    await step.incidentOpened({ type: 'memory', severity: 'warning', node: 'edge-1' })
+    await step.incidentResolved({ type: 'container_down', severity: 'critical', node: 'ctl', resolveSeconds: 12 })
+    await step.incidentResolved({ type: 'container_down', severity: 'critical', node: 'ctl', resolveSeconds: 40 })
+    await step.incidentEscalated({ type: 'memory', severity: 'warning', node: 'edge-1' })
+    // Counted before the node label: its field holds two label values; and one counted since with node ''.
+    const opened = `${METRICS_KEY_PREFIX}sentinel_incidents_opened_total`
+    await redis.client.hincrby(opened, JSON.stringify(['disk', 'warning']), 4)
+    await redis.client.hincrby(opened, JSON.stringify(['disk', 'warning', '']), 1)
 
     server = http.createServer((req, res) => {
       if (req.url === '/metrics') void metrics.handler(req, res)
@@ -268,17 +432,21 @@ describe('scraped by a real Prometheus', () => {
         what: 'the scraped incident counter',
       },
     )
-    assert.equal(await scalarOf('sum(sentinel_incidents_opened_total)'), 4)
+    assert.equal(await scalarOf('sum(sentinel_incidents_opened_total)'), 9)
+    assert.equal(await scalarOf('sentinel_incidents_opened_total{type="disk",node=""}'), 5)
+    assert.equal(await scalarOf('sum(sentinel_incidents_opened_total{node="edge-1"})'), 1)
+    assert.equal(await scalarOf('sum(sentinel_incidents_opened_total{node="ctl"})'), 3)
     assert.equal(await scalarOf('sum(sentinel_incidents_resolved_total)'), 2)
     assert.equal(await scalarOf('sentinel_incidents_escalated_total{type="memory"}'), 1)
     assert.equal(await scalarOf('sentinel_time_to_resolve_seconds_bucket{le="15"}'), 1)
     assert.equal(await scalarOf('sentinel_time_to_resolve_seconds_count'), 2)
     assert.equal(await scalarOf('sentinel_time_to_resolve_seconds_sum / sentinel_time_to_resolve_seconds_count'), 26)
+    assert.equal(await scalarOf('sentinel_incidents_escalated_total{node="edge-1"}'), 1)
     const up = await query('up{job="sentinel"}')
     assert.equal(up.data.result[0]?.value[1], '1')
 
     // A later increment from another "process" shows up at the next scrapes.
-    await metricsRecorder(redis.client).incidentOpened({ type: 'container_down', severity: 'critical' })
+    await metricsRecorder(redis.client).incidentOpened({ type: 'container_down', severity: 'critical', node: 'ctl' })
     await waitFor(
       async () => (await scalarOf('sentinel_incidents_opened_total{type="container_down",severity="critical"}')) === 4,
       {

@@ -13,7 +13,14 @@
  * with HINCRBY / HINCRBYFLOAT in one MULTI. At scrape time the main process reads all hashes with
  * one pipeline and renders them. The totals survive restarts of Sentinel (Prometheus handles
  * counter resets anyway, but none happen here). Gauges that describe the present (approvals
- * pending, SSE clients, health scores) are computed in the main process at scrape time.
+ * pending, SSE clients, health scores, the fleet's nodes) are computed in the main process at
+ * scrape time.
+ *
+ * Whatever is about a container or a host (incidents, their timings, actions, rollbacks) carries
+ * the `node` it is on; LLM calls, notifications and the archive are the controller's own work and
+ * carry none. A label added to a metric later goes at the end of its list: a field stored before
+ * it has fewer values, and reads as '' for the missing ones (so the totals counted before the
+ * fleet show `node=""`, and still scrape).
  *
  * `metricsRecorder(redis)` is the light half for step processes (no prom-client load);
  * `createMetrics(deps)` builds the registry for the main process and includes a recorder.
@@ -59,28 +66,45 @@ const histogram = (
   buckets: readonly number[],
 ): HistogramDef => ({ kind: 'histogram', name, help, labels, buckets })
 
-/** Metrics recorded from any process, aggregated through Redis. */
+/** Metrics recorded from any process, aggregated through Redis. `node` goes last (module doc). */
 export const SHARED_METRICS = {
-  incidentsOpened: counter('sentinel_incidents_opened_total', 'Incidents opened', ['type', 'severity']),
-  incidentsResolved: counter('sentinel_incidents_resolved_total', 'Incidents resolved', ['type', 'severity']),
-  incidentsEscalated: counter('sentinel_incidents_escalated_total', 'Incidents escalated to a human', [
+  incidentsOpened: counter('sentinel_incidents_opened_total', 'Incidents opened, by the node they are on', [
     'type',
     'severity',
+    'node',
+  ]),
+  incidentsResolved: counter('sentinel_incidents_resolved_total', 'Incidents resolved, by the node they are on', [
+    'type',
+    'severity',
+    'node',
+  ]),
+  incidentsEscalated: counter('sentinel_incidents_escalated_total', 'Incidents escalated to a human, by node', [
+    'type',
+    'severity',
+    'node',
   ]),
   timeToDetect: histogram(
     'sentinel_time_to_detect_seconds',
     'From the first observation of a problem to its incident',
-    ['type'],
+    ['type', 'node'],
     [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600],
   ),
   timeToResolve: histogram(
     'sentinel_time_to_resolve_seconds',
     'From incident opening to resolution',
-    ['type'],
+    ['type', 'node'],
     [5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600, 14400],
   ),
-  actions: counter('sentinel_actions_total', 'Remediation actions run, by action and result', ['action', 'result']),
-  rollbacks: counter('sentinel_rollbacks_total', 'Rollbacks of remediation actions', ['action', 'result']),
+  actions: counter('sentinel_actions_total', 'Remediation actions run, by action, result and node', [
+    'action',
+    'result',
+    'node',
+  ]),
+  rollbacks: counter('sentinel_rollbacks_total', 'Rollbacks of remediation actions, by action, result and node', [
+    'action',
+    'result',
+    'node',
+  ]),
   llmCalls: counter('sentinel_llm_calls_total', 'LLM calls, by model and outcome', ['model', 'outcome']),
   llmLatency: histogram(
     'sentinel_llm_call_duration_seconds',
@@ -122,17 +146,31 @@ export const SHARED_METRICS = {
 } as const satisfies Record<string, SharedDef>
 
 export const METRICS_KEY_PREFIX = 'sentinel:metrics:'
+
+/**
+ * The `node` label of an incident's or an action's metrics: the node the alert names
+ * (`labels.node`), else `localNode`, the recording process's NODE_NAME. An incident without a node
+ * is about the controller's own host (GET /api/nodes and the action routing count it so), and the
+ * processes that record incidents and actions are the controller's; '' would make one host show
+ * as two series. ('' is what the totals counted before the fleet read as: see the module doc.)
+ */
+export function nodeLabel(node: string | undefined, localNode: string): string {
+  return node || localNode
+}
 const keyOf = (def: SharedDef, prefix: string) => `${prefix}${def.name}`
 
+/**
+ * `node`: the fleet node the incident or action is about; the callers fill it with `nodeLabel`.
+ */
 export interface MetricsRecorder {
   /** `detectSeconds`: from the first observation of the problem to the incident's opening. */
-  incidentOpened(l: { type: string; severity: string; detectSeconds?: number }): Promise<void>
+  incidentOpened(l: { type: string; severity: string; node: string; detectSeconds?: number }): Promise<void>
   /** `resolveSeconds`: from the incident's opening to its resolution. */
-  incidentResolved(l: { type: string; severity: string; resolveSeconds?: number }): Promise<void>
-  incidentEscalated(l: { type: string; severity: string }): Promise<void>
+  incidentResolved(l: { type: string; severity: string; node: string; resolveSeconds?: number }): Promise<void>
+  incidentEscalated(l: { type: string; severity: string; node: string }): Promise<void>
   /** result: succeeded, failed, skipped, shadow... */
-  action(l: { action: string; result: string }): Promise<void>
-  rollback(l: { action: string; result: string }): Promise<void>
+  action(l: { action: string; result: string; node: string }): Promise<void>
+  rollback(l: { action: string; result: string; node: string }): Promise<void>
   /**
    * One LLM call. outcome 'ok' or 'error'; a failed call also counts in the failures by `reason`
    * (timeout, http_429, parse, budget...).
@@ -188,22 +226,22 @@ export function metricsRecorder(redis: MetricsRedis, opts: { keyPrefix?: string;
   const some = (...ops: (Op | false | undefined)[]) => ops.filter((o): o is Op => Boolean(o))
 
   return {
-    incidentOpened: ({ type, severity, detectSeconds }) =>
+    incidentOpened: ({ type, severity, node, detectSeconds }) =>
       write(
         some(
-          { def: M.incidentsOpened, labels: { type, severity }, value: 1 },
-          detectSeconds !== undefined && { def: M.timeToDetect, labels: { type }, value: detectSeconds },
+          { def: M.incidentsOpened, labels: { type, severity, node }, value: 1 },
+          detectSeconds !== undefined && { def: M.timeToDetect, labels: { type, node }, value: detectSeconds },
         ),
       ),
-    incidentResolved: ({ type, severity, resolveSeconds }) =>
+    incidentResolved: ({ type, severity, node, resolveSeconds }) =>
       write(
         some(
-          { def: M.incidentsResolved, labels: { type, severity }, value: 1 },
-          resolveSeconds !== undefined && { def: M.timeToResolve, labels: { type }, value: resolveSeconds },
+          { def: M.incidentsResolved, labels: { type, severity, node }, value: 1 },
+          resolveSeconds !== undefined && { def: M.timeToResolve, labels: { type, node }, value: resolveSeconds },
         ),
       ),
-    incidentEscalated: ({ type, severity }) =>
-      write([{ def: M.incidentsEscalated, labels: { type, severity }, value: 1 }]),
+    incidentEscalated: ({ type, severity, node }) =>
+      write([{ def: M.incidentsEscalated, labels: { type, severity, node }, value: 1 }]),
     action: (l) => write([{ def: M.actions, labels: l, value: 1 }]),
     rollback: (l) => write([{ def: M.rollbacks, labels: l, value: 1 }]),
     llmCall: ({ model, outcome, seconds, promptTokens, completionTokens, reason }) =>
@@ -249,9 +287,22 @@ export interface MetricsDeps {
   archivePending?: () => Promise<number>
   /** Health scores (0..1), read at scrape time: `{scope="system"}` and `{scope="container",container=<name>}`. */
   healthScores?: () => Promise<{ system?: number; containers?: Record<string, number> }>
+  /**
+   * The fleet's nodes as GET /api/nodes sees them (src/report/nodes.ts), read at scrape time for
+   * `sentinel_node_up` and `sentinel_node_heartbeat_age_seconds`.
+   */
+  nodes?: () => Promise<NodeLiveness[]>
   /** Node process metrics (CPU, memory, event loop lag), prefixed sentinel_. Default true. */
   defaultMetrics?: boolean
   log?: LogFn
+}
+
+/** One node's liveness by the controller's record of its beats. */
+export interface NodeLiveness {
+  node: string
+  state: 'up' | 'down' | 'unknown'
+  /** Seconds since the controller last saw a beat; null when it never did (or cannot tell). */
+  lastBeatAgeSeconds: number | null
 }
 
 export interface Metrics extends MetricsRecorder {
@@ -273,9 +324,17 @@ export interface Metrics extends MetricsRecorder {
 
 type MetricValue = { labels: Record<string, string | number>; value: number; metricName?: string }
 
-/** Turns one metric's Redis hash into prom-client values. */
+/**
+ * Turns one metric's Redis hash into prom-client values. A field with fewer label values than the
+ * metric has labels was stored before the later labels were added: the missing ones read ''. Such
+ * a field and one stored with those labels '' are one series, summed (Prometheus refuses a scrape
+ * that repeats a series). A field with more values than labels is not this metric's: left out.
+ */
 export function valuesFromHash(def: SharedDef, hash: Record<string, string>): MetricValue[] {
-  const labelsOf = (values: string[]) => Object.fromEntries(def.labels.map((l, i) => [l, values[i] ?? '']))
+  const labelsOf = (values: string[]) => Object.fromEntries(def.labels.map((l, i) => [l, values[i]]))
+  /** The label values, padded with '' to the metric's labels; undefined when not a field of it. */
+  const labelValues = (values: string[] | undefined): string[] | undefined =>
+    values && values.length <= def.labels.length ? def.labels.map((_, i) => values[i] ?? '') : undefined
   const parse = (json: string): string[] | undefined => {
     try {
       const v = JSON.parse(json)
@@ -285,12 +344,16 @@ export function valuesFromHash(def: SharedDef, hash: Record<string, string>): Me
     }
   }
   if (def.kind === 'counter') {
-    const out: MetricValue[] = []
+    const totals = new Map<string, { values: string[]; value: number }>()
     for (const [field, v] of Object.entries(hash)) {
-      const values = parse(field)
-      if (values && values.length === def.labels.length) out.push({ labels: labelsOf(values), value: Number(v) })
+      const values = labelValues(parse(field))
+      if (!values) continue
+      const k = JSON.stringify(values)
+      const t = totals.get(k)
+      if (t) t.value += Number(v)
+      else totals.set(k, { values, value: Number(v) })
     }
-    return out
+    return [...totals.values()].map((t) => ({ labels: labelsOf(t.values), value: t.value }))
   }
   // Histogram: group per label set; stored buckets are per bucket, exposition is cumulative.
   const series = new Map<string, { labels: string[]; buckets: Map<string, number>; count: number; sum: number }>()
@@ -303,12 +366,21 @@ export function valuesFromHash(def: SharedDef, hash: Record<string, string>): Me
   for (const [field, v] of Object.entries(hash)) {
     const bar = field.indexOf('|')
     const part = field.slice(0, bar)
-    const values = parse(field.slice(bar + 1))
+    const parsed = parse(field.slice(bar + 1))
+    if (!parsed) continue
+    if (part === 'bucket') {
+      // The bucket's bound is the last value, after however many label values were stored.
+      const values = parsed.length > 0 ? labelValues(parsed.slice(0, -1)) : undefined
+      if (!values) continue
+      const s = seriesOf(values)
+      const le = parsed[parsed.length - 1]
+      s.buckets.set(le, (s.buckets.get(le) ?? 0) + Number(v))
+      continue
+    }
+    const values = labelValues(parsed)
     if (!values) continue
-    if (part === 'bucket' && values.length === def.labels.length + 1)
-      seriesOf(values.slice(0, -1)).buckets.set(values[values.length - 1], Number(v))
-    else if (part === 'count' && values.length === def.labels.length) seriesOf(values).count = Number(v)
-    else if (part === 'sum' && values.length === def.labels.length) seriesOf(values).sum = Number(v)
+    if (part === 'count') seriesOf(values).count += Number(v)
+    else if (part === 'sum') seriesOf(values).sum += Number(v)
   }
   const out: MetricValue[] = []
   for (const s of series.values()) {
@@ -437,6 +509,48 @@ export async function createMetrics(deps: MetricsDeps): Promise<Metrics> {
       } catch (err) {
         deps.log?.('warn', 'health scores unreadable', { error: (err as Error).message })
       }
+    },
+  })
+
+  // Both node gauges come from one read of the node list per scrape, as the shared metrics do.
+  let nodesRead: Promise<NodeLiveness[] | undefined> | undefined
+  let nodesReadAt = 0
+  const readNodes = () => {
+    if (!deps.nodes) return Promise.resolve(undefined)
+    if (!nodesRead || Date.now() - nodesReadAt > 250) {
+      nodesReadAt = Date.now()
+      nodesRead = deps.nodes().catch((err: unknown) => {
+        deps.log?.('warn', 'node list unreadable; node gauges left out of this scrape', {
+          error: (err as Error).message,
+        })
+        return undefined
+      })
+    }
+    return nodesRead
+  }
+  new prom.Gauge({
+    name: 'sentinel_node_up',
+    help: 'Whether a fleet node is up (1) or down (0) by its heartbeats; absent while its state is unknown',
+    labelNames: ['node'],
+    registers: [registry],
+    async collect() {
+      const nodes = await readNodes()
+      // Reset even when unreadable: a node's last known value must not stand for the present.
+      this.reset()
+      for (const n of nodes ?? []) if (n.state !== 'unknown') this.set({ node: n.node }, n.state === 'up' ? 1 : 0)
+    },
+  })
+  new prom.Gauge({
+    name: 'sentinel_node_heartbeat_age_seconds',
+    help: "Seconds since the controller last saw a fleet node's heartbeat; absent when it never saw one",
+    labelNames: ['node'],
+    registers: [registry],
+    async collect() {
+      const nodes = await readNodes()
+      this.reset()
+      for (const n of nodes ?? [])
+        if (n.lastBeatAgeSeconds !== null && Number.isFinite(n.lastBeatAgeSeconds))
+          this.set({ node: n.node }, n.lastBeatAgeSeconds)
     },
   })
   if (deps.defaultMetrics !== false) prom.collectDefaultMetrics({ register: registry, prefix: 'sentinel_' })
