@@ -241,8 +241,18 @@ export class NodeAgent {
       engine = { reachable: false, version: null, error: (err as Error).message }
     }
     let host: NodeStatus['host'] = null
+    let hostReadings: NodeStatus['hostReadings']
     try {
       const readings = await collectHost({ sampleMs: 200, withLatency: false, instance: this.node })
+      hostReadings = readings.map(({ metric, value, unit, resource, labels, query, at }) => ({
+        metric,
+        value,
+        unit,
+        resource,
+        labels,
+        query,
+        at,
+      }))
       const pick = (metric: string) => readings.find((r) => r.metric === metric)?.value ?? null
       const disks = readings.filter((r) => r.metric === 'disk_used_percent').map((r) => r.value)
       host = {
@@ -263,6 +273,7 @@ export class NodeAgent {
       engine,
       host,
       containers,
+      ...(hostReadings ? { hostReadings } : {}),
     }
   }
 

@@ -8,6 +8,7 @@
 import { getConfig } from '../platform/config/index'
 import { screenContainerAlerts } from './alert-screen'
 import { StoppedOnPurpose } from './stopped-on-purpose'
+import { fleetHostReadings } from './fleet-readings'
 import { Monitor } from './monitor'
 import { monitorOptionsFromSettings } from './settings'
 import type { AuditLog } from '../platform/store/audit'
@@ -24,6 +25,11 @@ export function monitorFromConfig(): Monitor {
     prometheusUrl: cfg.PROMETHEUS_URL,
     redis: getRedis(),
     docker: { socketPath: cfg.DOCKER_SOCKET, label: `${cfg.WATCH_LABEL.key}=${cfg.WATCH_LABEL.value}` },
+    fleetReadings: async () => {
+      const { readings, refused } = await fleetHostReadings(getRedis(), cfg.NODE_NAME)
+      if (refused.length) log('warn', 'refused node readings about another host', { refused })
+      return readings
+    },
   })
 }
 

@@ -55,6 +55,12 @@ export interface MonitorOptions {
   checks?: CheckOverrides
   /** Anomaly scoring of every checked series (state in `redis` when given); unset or false: off. */
   anomaly?: AnomalyOptions | false
+  /**
+   * The fleet's nodes' host readings (./fleet-readings.ts), checked like this host's. Read only
+   * while the local collectors are the source: a Prometheus scraping the fleet's node exporters
+   * already reports those hosts, and both would open two incidents for one problem.
+   */
+  fleetReadings?: () => Promise<Reading[]>
   /** Shared state: alert tracker, last readings, history, probe windows, source. */
   redis?: Redis
   /** The tracker, or its options (needs `redis`). */
@@ -234,6 +240,8 @@ export class Monitor {
       ])
       readings = [...host, ...d.containers]
       containers = d.containerError ? `none: ${d.containerError}` : 'docker engine API'
+      // A fleet that cannot be read now leaves this host's readings as they are.
+      if (this.opts.fleetReadings) readings.push(...(await this.opts.fleetReadings().catch(() => [])))
     }
     const source: 'prometheus' | 'collector' = fellBack ? 'collector' : 'prometheus'
     readings.push(...(await probing))

@@ -159,10 +159,13 @@ export async function analyseWithRules(input: Incident | Alert, opts: RuleOption
     const ref = containerRef(alert)
     let container: WatchedContainer | undefined
     const node = nodeOfAlert(alert)
-    if (ref && !isLocalNode(node)) {
-      // Its engine is another host's, reached only through that node's agent, which does not serve
-      // logs and stats to the analyser yet: say so rather than call the container unwatched.
-      const why = `container ${ref} runs on node ${node}, whose logs and stats the analyser does not read (its agent serves actions and state only)`
+    if (!isLocalNode(node)) {
+      // Another host's: its engine is reached only through that node's agent, which does not serve
+      // logs, stats or its processes and files to the analyser yet; the evidence gathered here would
+      // be this host's. Say so rather than call the container unwatched or blame this host.
+      const why = ref
+        ? `container ${ref} runs on node ${node}, whose logs and stats the analyser does not read (its agent serves actions and state only)`
+        : `${alert.resource.name} is on node ${node}, whose processes and files the analyser does not read (its agent reports its readings only)`
       return bare(alert, opts, `${alert.type} alert on ${alert.resource.name} (node ${node}); ${why}.`, why)
     }
     if (ref) {

@@ -501,3 +501,25 @@ test('analyzeIncident without a key answers with the rules and says why', async 
   assert.deepEqual(r.proposed_fix, { action: 'restart_container', params: { containerId: c.id } })
   assert.deepEqual(r.attempts, [])
 })
+
+describe('an alert on another node of the fleet', () => {
+  test("reads nothing of this host: not its processes for a node's CPU, not its engine for a node's container", async () => {
+    // A busy process here, which a CPU analysis of this host would name.
+    const busy = spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' })
+    children.push(busy)
+    const node = `elsewhere-${randomBytes(3).toString('hex')}`
+    for (const [type, over] of [
+      ['cpu', { resource: { kind: 'host', id: node, name: node }, labels: { node } }],
+      ['disk', { resource: { kind: 'filesystem', id: `${node}:/`, name: '/' }, labels: { node } }],
+      ['container_down', { resource: { kind: 'container', id: 'c0ffee', name: 'web' }, labels: { node } }],
+    ] as Array<[AlertType, Partial<Alert>]>) {
+      const r = await analyseWithRules(alert(type, over), { cpuSampleMs: 100 })
+      const what = `${type} on ${node}`
+      assert.equal(r.proposed_fix, null, what)
+      assert.match(r.root_cause, new RegExp(`node ${node}`), what)
+      assert.match(r.root_cause, /does not read/, what)
+      assert.ok(!JSON.stringify(r).includes(String(busy.pid)), `${what}: no process of this host`)
+    }
+    busy.kill('SIGKILL')
+  })
+})

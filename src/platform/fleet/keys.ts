@@ -75,6 +75,12 @@ export interface NodeStatus {
   engine: { reachable: boolean; version: string | null; error?: string }
   host: { cpuPercent: number | null; memoryPercent: number | null; diskPercent: number | null } | null
   containers: NodeContainer[]
+  /**
+   * The host collector's readings (CPU, memory, each filesystem), resources named after the node:
+   * the controller's monitor checks them against its thresholds (src/observe/fleet-readings.ts).
+   * Absent from agents before it was added.
+   */
+  hostReadings?: NodeHostReading[]
   /** True while the agent is replaying actions it took offline. */
   uploadingOffline?: boolean
 }
@@ -93,4 +99,15 @@ export interface DeathInspect {
   State: Record<string, unknown>
   Config: { Image?: string; Labels?: Record<string, string> }
   HostConfig: { RestartPolicy?: { Name?: string; MaximumRetryCount?: number } }
+}
+
+/** One host reading as an agent publishes it (the observe layer's Reading, as plain data). */
+export interface NodeHostReading {
+  metric: string
+  value: number
+  unit: string
+  resource: { kind: string; id: string; name: string }
+  labels: Record<string, string>
+  query: string
+  at: string
 }
