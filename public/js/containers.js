@@ -4,10 +4,17 @@
  * again, not when its incident resolves seconds later. An incident only speaks for a container
  * nothing has reported yet (a card from the incident list, marked as such), and links the card to
  * its incident.
+ *
+ * The cards are grouped by node. The controller's own node holds the live cards above; every other
+ * node of the fleet gets a group from the last GET /api/nodes answer nodes.js received (what its
+ * agent reported at its last beat: state, status, image), greyed as "last known" and headed red
+ * when the node stopped beating. With no other node there is a single group and no heading: a
+ * single host looks as it did before the fleet.
  */
 import { api } from './api.js'
 import { $, clear, el } from './dom.js'
 import { fmtBytes, fmtTime } from './format.js'
+import { beatText, currentNodes, nodeTone, onNodesChange } from './nodes.js'
 import { containerTone, containerToneText, isOpen } from './rules.js'
 import { state } from './state.js'
 import { renderSummary } from './summary.js'
@@ -93,106 +100,227 @@ export function scheduleCards() {
 }
 
 const TONE_ORDER = { bad: 0, warn: 1, muted: 2, ok: 3 }
+const byTone = (a, b) =>
+  TONE_ORDER[containerTone(a)] - TONE_ORDER[containerTone(b)] || containerKey(a).localeCompare(containerKey(b))
+
+const stat = (k, v, title) =>
+  el('div', { class: 'card-stat' }, el('span', { class: 'k' }, k), el('span', { class: 'v', title }, v))
+
+/** A card of the controller's own engine: the container's live state. */
+function liveCard(c, node, now) {
+  const tone = containerTone(c)
+  const healed = tone === 'ok' && c.healedAt && now - c.healedAt < HEALED_SHOW_MS
+  const label = healed
+    ? 'healed'
+    : c.state === 'running' && c.health && c.health !== 'healthy'
+      ? c.health
+      : c.state || 'unknown'
+  const cpu = Number(c.cpuPercent)
+  const mem = Number(c.memoryBytes)
+  const inc = c.incidentId ? state.incidents.get(c.incidentId) : null
+  const explain = `${containerToneText(c)}${c.source === 'incident' ? ' (from its incident: no live report yet)' : ''}${inc && isOpen(inc.status) ? ` Incident: ${String(inc.status).replace(/_/g, ' ')}.` : ''}`
+  return el(
+    'article',
+    {
+      class: 'card',
+      'data-testid': 'container-card',
+      'data-name': c.name || c.id,
+      'data-node': node,
+      'data-state': c.state || 'unknown',
+      'data-tone': tone,
+      'data-healed': healed ? 'true' : 'false',
+      'data-source': c.source || 'live',
+      title: explain,
+    },
+    el(
+      'div',
+      { class: 'card-top' },
+      el('span', { class: 'card-name', title: c.name || c.id }, c.name || c.id),
+      el('span', { class: `state state-${tone}${healed ? ' state-healed' : ''}` }, label),
+    ),
+    el(
+      'div',
+      { class: 'card-stats' },
+      stat('CPU', Number.isFinite(cpu) ? `${cpu.toFixed(1)}%` : '—'),
+      stat('Memory', Number.isFinite(mem) ? fmtBytes(mem) : '—'),
+      stat('Restarts', Number.isFinite(Number(c.restarts)) ? String(c.restarts) : '—'),
+    ),
+    Number.isFinite(cpu)
+      ? el(
+          'div',
+          { class: 'bar', title: 'CPU' },
+          el('span', { style: { width: `${Math.max(0, Math.min(100, cpu))}%` } }),
+        )
+      : null,
+    el(
+      'div',
+      { class: 'card-foot' },
+      el(
+        'span',
+        { 'data-testid': 'card-health' },
+        [
+          c.health ? `health: ${c.health}` : '',
+          Number.isFinite(Number(c.healthScore)) ? `score ${Number(c.healthScore).toFixed(2)}` : '',
+        ]
+          .filter(Boolean)
+          .join(' · '),
+      ),
+      el(
+        'span',
+        null,
+        inc && isOpen(inc.status)
+          ? el(
+              'span',
+              { class: 'card-incident', 'data-testid': 'card-incident' },
+              `incident ${String(inc.status).replace(/_/g, ' ')}`,
+            )
+          : c.updatedAt
+            ? fmtTime(new Date(c.updatedAt).toISOString())
+            : '',
+      ),
+    ),
+  )
+}
+
+/**
+ * What an agent listed for a container (Docker's own state and status words), in the live cards'
+ * terms so that containerTone colours it. The same reading as the controller's own listing
+ * (stateOfListing and healthOfStatus in src/platform/stream/containers.ts).
+ */
+function fromAgentListing(c) {
+  const status = String(c.status || '')
+  const health = status.includes('(unhealthy)')
+    ? 'unhealthy'
+    : status.includes('(health: starting)')
+      ? 'starting'
+      : status.includes('(healthy)')
+        ? 'healthy'
+        : undefined
+  const live = ['running', 'restarting', 'paused'].includes(c.state) ? c.state : 'down'
+  return { id: c.id, name: c.name, image: c.image, status, dockerState: c.state, state: live, health }
+}
+
+/**
+ * A card of another node: what its agent reported at its last beat. When the node is not up, that
+ * is only the last known state: the card is greyed and says so.
+ */
+function reportedCard(c, node, stale) {
+  const tone = stale ? 'muted' : containerTone(c)
+  const word = c.state === 'running' && c.health && c.health !== 'healthy' ? c.health : c.dockerState || 'unknown'
+  const name = c.name || c.id
+  return el(
+    'article',
+    {
+      class: `card${stale ? ' card-stale' : ''}`,
+      'data-testid': 'container-card',
+      'data-name': name,
+      'data-node': node.name,
+      'data-state': c.state,
+      'data-tone': tone,
+      'data-healed': 'false',
+      'data-source': 'node',
+      'data-stale': stale ? 'true' : 'false',
+      title: stale
+        ? `${name} on ${node.name}: last known ${word}; ${node.name} is ${node.state}, so this may be out of date.`
+        : `${containerToneText(c)} Reported by ${node.name}'s agent at its last beat.`,
+    },
+    el(
+      'div',
+      { class: 'card-top' },
+      el('span', { class: 'card-name', title: name }, name),
+      el('span', { class: `state state-${tone}` }, word),
+    ),
+    el(
+      'div',
+      { class: 'card-stats card-stats-wide' },
+      stat('Status', c.status || '—', c.status),
+      stat('Image', c.image || '—', c.image),
+    ),
+    el(
+      'div',
+      { class: 'card-foot' },
+      el('span', { 'data-testid': 'card-health' }, c.health ? `health: ${c.health}` : ''),
+      el('span', { 'data-testid': 'card-reported' }, stale ? 'last known state' : `on ${node.name}`),
+    ),
+  )
+}
+
+/** One node's group: a heading (left out for a lone host) and its cards. */
+function group({ node, local, heading, cards, empty }) {
+  const tone = node ? nodeTone(node) : 'ok'
+  return el(
+    'div',
+    {
+      class: `node-group${heading ? '' : ' node-group-solo'}`,
+      role: 'group',
+      'aria-label': node ? `Containers on ${node.name}` : 'Containers',
+      'data-testid': 'node-group',
+      'data-node': node ? node.name : undefined,
+      'data-state': node ? node.state : undefined,
+      'data-tone': tone,
+      'data-local': local ? 'true' : 'false',
+    },
+    heading
+      ? el(
+          'div',
+          { class: 'node-group-head', 'data-testid': 'node-group-head' },
+          el(
+            'span',
+            { class: 'node-group-name', title: node.problem ? `${node.name}: ${node.problem}` : node.name },
+            node.name,
+          ),
+          el('span', { class: `state state-${tone}` }, local ? `${node.state} · this host` : node.state),
+          el('span', { class: 'node-group-meta' }, heading),
+        )
+      : null,
+    el('div', { class: 'cards' }, cards.length ? cards : el('p', { class: 'empty' }, empty)),
+  )
+}
 
 export function renderContainers() {
   const box = $('container-cards')
   clear(box)
-  const items = [...state.containers.values()].sort(
-    (a, b) =>
-      TONE_ORDER[containerTone(a)] - TONE_ORDER[containerTone(b)] || containerKey(a).localeCompare(containerKey(b)),
-  )
-  if (!items.length) box.append(el('p', { class: 'empty' }, 'No container status received yet.'))
   const now = Date.now()
-  for (const c of items) {
-    const tone = containerTone(c)
-    const healed = tone === 'ok' && c.healedAt && now - c.healedAt < HEALED_SHOW_MS
-    const label = healed
-      ? 'healed'
-      : c.state === 'running' && c.health && c.health !== 'healthy'
-        ? c.health
-        : c.state || 'unknown'
-    const cpu = Number(c.cpuPercent)
-    const mem = Number(c.memoryBytes)
-    const inc = c.incidentId ? state.incidents.get(c.incidentId) : null
-    const explain = `${containerToneText(c)}${c.source === 'incident' ? ' (from its incident: no live report yet)' : ''}${inc && isOpen(inc.status) ? ` Incident: ${String(inc.status).replace(/_/g, ' ')}.` : ''}`
+  const nodes = currentNodes()
+  const local = nodes.find((n) => n.local)
+  const remote = nodes.filter((n) => !n.local)
+  const fleet = remote.length > 0
+  const items = [...state.containers.values()].sort(byTone)
+  box.append(
+    group({
+      node: local,
+      local: true,
+      heading: fleet && local ? `${items.length} watched` : null,
+      cards: items.map((c) => liveCard(c, local && local.name, now)),
+      empty: fleet ? 'No watched container on this host.' : 'No container status received yet.',
+    }),
+  )
+  let total = items.length
+  let down = items.filter((c) => containerTone(c) === 'bad').length
+  for (const n of remote) {
+    const stale = n.state !== 'up'
+    const listed = (Array.isArray(n.containers) ? n.containers : [])
+      .filter((c) => c && (typeof c.name === 'string' || typeof c.id === 'string'))
+      .map(fromAgentListing)
+      .sort(byTone)
+    total += listed.length
+    if (!stale) down += listed.filter((c) => containerTone(c) === 'bad').length
     box.append(
-      el(
-        'article',
-        {
-          class: 'card',
-          'data-testid': 'container-card',
-          'data-name': c.name || c.id,
-          'data-state': c.state || 'unknown',
-          'data-tone': tone,
-          'data-healed': healed ? 'true' : 'false',
-          'data-source': c.source || 'live',
-          title: explain,
-        },
-        el(
-          'div',
-          { class: 'card-top' },
-          el('span', { class: 'card-name', title: c.name || c.id }, c.name || c.id),
-          el('span', { class: `state state-${tone}${healed ? ' state-healed' : ''}` }, label),
-        ),
-        el(
-          'div',
-          { class: 'card-stats' },
-          el(
-            'div',
-            { class: 'card-stat' },
-            el('span', { class: 'k' }, 'CPU'),
-            el('span', { class: 'v' }, Number.isFinite(cpu) ? `${cpu.toFixed(1)}%` : '—'),
-          ),
-          el(
-            'div',
-            { class: 'card-stat' },
-            el('span', { class: 'k' }, 'Memory'),
-            el('span', { class: 'v' }, Number.isFinite(mem) ? fmtBytes(mem) : '—'),
-          ),
-          el(
-            'div',
-            { class: 'card-stat' },
-            el('span', { class: 'k' }, 'Restarts'),
-            el('span', { class: 'v' }, Number.isFinite(Number(c.restarts)) ? String(c.restarts) : '—'),
-          ),
-        ),
-        Number.isFinite(cpu)
-          ? el(
-              'div',
-              { class: 'bar', title: 'CPU' },
-              el('span', { style: { width: `${Math.max(0, Math.min(100, cpu))}%` } }),
-            )
-          : null,
-        el(
-          'div',
-          { class: 'card-foot' },
-          el(
-            'span',
-            { 'data-testid': 'card-health' },
-            [
-              c.health ? `health: ${c.health}` : '',
-              Number.isFinite(Number(c.healthScore)) ? `score ${Number(c.healthScore).toFixed(2)}` : '',
-            ]
-              .filter(Boolean)
-              .join(' · '),
-          ),
-          el(
-            'span',
-            null,
-            inc && isOpen(inc.status)
-              ? el(
-                  'span',
-                  { class: 'card-incident', 'data-testid': 'card-incident' },
-                  `incident ${String(inc.status).replace(/_/g, ' ')}`,
-                )
-              : c.updatedAt
-                ? fmtTime(new Date(c.updatedAt).toISOString())
-                : '',
-          ),
-        ),
-      ),
+      group({
+        node: n,
+        local: false,
+        heading: `${listed.length} watched · ${beatText(n, now)}${stale && listed.length ? ' · last known states' : ''}`,
+        cards: listed.map((c) => reportedCard(c, n, stale)),
+        empty: n.state === 'up' ? 'No watched container on this node.' : 'Nothing known about its containers.',
+      }),
     )
   }
-  const down = items.filter((c) => containerTone(c) === 'bad').length
-  $('containers-count').textContent = items.length ? `${items.length} watched · ${down} down or unhealthy` : ''
+  const legend = $('card-legend-stale')
+  if (legend) legend.hidden = !fleet
+  $('containers-count').textContent = total
+    ? `${total} watched${fleet ? ` on ${remote.length + 1} nodes` : ''} · ${down} down or unhealthy`
+    : ''
 }
+
+// A new node list redraws the groups; the live cards' own changes call renderContainers directly.
+onNodesChange(() => renderContainers())

@@ -5,6 +5,9 @@
  * never seen. Heartbeat ages come from the controller's clock (lastBeatAgeSeconds), not the
  * browser's, plus the time since the answer arrived. Loaded by its own <script> tag; it reads the
  * session (key, generation) from the shared state, so it needs nothing from main.js.
+ *
+ * It is the page's one reader of GET /api/nodes: the containers panel groups its cards by node from
+ * the list this module last received (currentNodes, onNodesChange), never polling on its own.
  */
 import { api } from './api.js'
 import { $, clear, el } from './dom.js'
@@ -20,12 +23,15 @@ let lastGeneration = -1
 let inFlight = false
 let nodes = []
 let fetchedAt = 0
+const listeners = new Set()
 
 const TONE = { up: 'ok', down: 'bad', unknown: 'muted' }
-const toneOf = (n) => (n.problem ? 'warn' : TONE[n.state] || 'muted')
+/** A node's colour: red when down, amber when what it published cannot be believed, grey when never seen. */
+export const nodeTone = (n) => (n.problem ? 'warn' : TONE[n.state] || 'muted')
 const pct = (v) => (Number.isFinite(Number(v)) && v !== null ? `${Number(v).toFixed(1)}%` : '—')
 
-function beatText(n, now) {
+/** "beat 3 s ago" by the controller's clock (plus the answer's own age), or why there is none. */
+export function beatText(n, now = Date.now()) {
   if (!Number.isFinite(Number(n.lastBeatAgeSeconds)) || n.lastBeatAgeSeconds === null)
     return n.local && !n.agent ? 'this host: the controller' : 'never seen'
   const ms = Number(n.lastBeatAgeSeconds) * 1000 + Math.max(0, now - fetchedAt)
@@ -39,7 +45,7 @@ function engineText(n) {
 }
 
 function card(n, now) {
-  const tone = toneOf(n)
+  const tone = nodeTone(n)
   const incidents = Array.isArray(n.incidents) ? n.incidents : []
   const containers = Array.isArray(n.containers) ? n.containers : []
   const stat = (k, v) => el('div', { class: 'card-stat' }, el('span', { class: 'k' }, k), el('span', { class: 'v' }, v))
@@ -90,6 +96,28 @@ function card(n, now) {
   )
 }
 
+/** The node list of the last answer (sorted by name, as the API sorts it); empty before the first. */
+export const currentNodes = () => nodes
+
+/** Calls `fn` after every change of the list (a new answer, or a new session's empty list). */
+export function onNodesChange(fn) {
+  listeners.add(fn)
+  return () => listeners.delete(fn)
+}
+
+function setNodes(list) {
+  nodes = list
+  renderNodes()
+  for (const fn of listeners) {
+    try {
+      fn(nodes)
+    } catch (err) {
+      // One listener's bug must not keep the others (or this panel) from updating.
+      console.error(err)
+    }
+  }
+}
+
 export function renderNodes() {
   const box = $('node-cards')
   if (!box) return
@@ -107,10 +135,9 @@ export async function loadNodes() {
   try {
     const body = await api('/api/nodes')
     if (gen !== state.generation) return
-    nodes = (body && Array.isArray(body.nodes) ? body.nodes : []).filter((n) => n && typeof n.name === 'string')
     fetchedAt = Date.now()
     $('nodes-note').hidden = true
-    renderNodes()
+    setNodes((body && Array.isArray(body.nodes) ? body.nodes : []).filter((n) => n && typeof n.name === 'string'))
   } catch (err) {
     // A 401 signs out (api.js); anything else keeps the last cards and says why they are old.
     if (gen === state.generation && err.status !== 401) {
@@ -128,8 +155,7 @@ function tick() {
   if (state.generation !== lastGeneration) {
     // A new session: nothing of the previous one's list is shown.
     lastGeneration = state.generation
-    nodes = []
-    renderNodes()
+    setNodes([])
   } else if (now - lastAt < POLL_MS) return
   lastAt = now
   loadNodes()
