@@ -10,7 +10,7 @@ import { KeyConfigError } from './src/platform/auth/keys'
 import { ConfigError, getConfig } from './src/platform/config/index'
 import { MAIN_PROCESS_SECRETS, scrubMainProcessSecrets } from './src/platform/config/secrets'
 import { getRuntime, type MotiaRedisClient } from './src/app/runtime'
-import { redisPassword } from './src/platform/store/redis'
+import { currentRedisPrimary, redisPassword } from './src/platform/store/redis'
 import { NotifyConfigError } from './src/notify/index'
 import { checkRunbooks, RunbookError, runbooksDirOf } from './src/analyze/runbooks/index'
 
@@ -32,6 +32,15 @@ try {
     err instanceof NotifyConfigError ||
     err instanceof RunbookError
   console.error(known ? err.message : err)
+  process.exit(1)
+}
+// With REDIS_SENTINELS, the primary Redis Sentinel names now: Motia's clients take one fixed
+// address, so they reach this primary and do not follow a later failover (Sentinel's own do).
+let motiaRedis: { host: string; port: number }
+try {
+  motiaRedis = await currentRedisPrimary(cfg)
+} catch (err) {
+  console.error((err as Error).message)
   process.exit(1)
 }
 process.env.MOTIA_ANALYTICS_DISABLED = 'true'
@@ -57,8 +66,8 @@ export default config({
   // The same Redis, user and password as Sentinel's own connections (REDIS_URL, REDIS_PASSWORD_FILE...).
   redis: {
     useMemoryServer: false,
-    host: cfg.REDIS_HOST,
-    port: cfg.REDIS_PORT,
+    host: motiaRedis.host,
+    port: motiaRedis.port,
     ...(cfg.REDIS_USERNAME ? { username: cfg.REDIS_USERNAME } : {}),
     password: redisPassword(cfg),
   },

@@ -21,6 +21,10 @@ try {
       HOST: cfg.HOST,
       REDIS_HOST: cfg.REDIS_HOST,
       REDIS_PORT: String(cfg.REDIS_PORT),
+      // Set: the Redis is found through Redis Sentinel, and npm start runs none of its own.
+      REDIS_SENTINELS: cfg.REDIS_SENTINELS.map(
+        (s) => `${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}`,
+      ).join(','),
       DATA_DIR: path.resolve(cfg.projectRoot, cfg.DATA_DIR),
       DOCKER_SOCKET: cfg.DOCKER_SOCKET,
       WORKBENCH: String(cfg.WORKBENCH),

@@ -22,7 +22,8 @@ fi
 lock_data_dir "$DATA_DIR" "$PORT" "$HOST" || exit 1
 
 redis_pid=
-if [ "$REDIS_HOST" = 127.0.0.1 ] || [ "$REDIS_HOST" = localhost ]; then
+# With REDIS_SENTINELS the Redis is the one Redis Sentinel names (REDIS_HOST is not used): none here.
+if [ -z "$REDIS_SENTINELS" ] && { [ "$REDIS_HOST" = 127.0.0.1 ] || [ "$REDIS_HOST" = localhost ]; }; then
   if ! redis_up "$REDIS_PORT"; then
     if left=$(redis_running_in "$DATA_DIR/redis"); then
       echo "a Redis server (pid $left) left by an earlier start still runs on $DATA_DIR/redis, not on port $REDIS_PORT: two would share one append-only file; stop it first (kill $left)" >&2

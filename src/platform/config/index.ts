@@ -222,6 +222,77 @@ export function parseRedisUrl(text: string): { ok: true; url: RedisUrlParts } | 
   }
 }
 
+/** One Redis Sentinel instance (REDIS_SENTINELS), as ioredis's `sentinels` option takes it. */
+export interface RedisSentinelAddress {
+  host: string
+  port: number
+}
+
+/** The name Sentinel monitors a primary under (`sentinel monitor <name> ...`): no blanks, no glob. */
+export const REDIS_MASTER_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/
+
+/**
+ * Reads REDIS_SENTINELS: `host:port` items, comma-separated (an IPv6 host in brackets, [::1]:26379).
+ * The port is required: Redis Sentinel's 26379 is a convention, and a silent default would hide
+ * a Sentinel that listens elsewhere. Every bad item is named.
+ */
+export function parseRedisSentinels(
+  text: string,
+): { ok: true; sentinels: RedisSentinelAddress[] } | { ok: false; problem: string } {
+  const sentinels: RedisSentinelAddress[] = []
+  const bad: string[] = []
+  for (const item of splitList(text)) {
+    const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(item)
+    const port = m ? Number(m[3]) : NaN
+    if (!m || port < 1 || port > 65535) bad.push(`"${item}"`)
+    else sentinels.push({ host: (m[1] ?? m[2]).toLowerCase(), port })
+  }
+  if (bad.length)
+    return {
+      ok: false,
+      problem: `expected host:port items, comma-separated (10.0.0.5:26379, [::1]:26379; port 1-65535), got ${bad.join(', ')}`,
+    }
+  if (!sentinels.length) return { ok: false, problem: 'names no Sentinel (expected host:port items, comma-separated)' }
+  const seen = new Set<string>()
+  for (const s of sentinels) {
+    const key = `${s.host}:${s.port}`
+    if (seen.has(key)) return { ok: false, problem: `${key} is listed twice` }
+    seen.add(key)
+  }
+  return { ok: true, sentinels }
+}
+
+/** REDIS_SENTINELS: empty (no Sentinel: REDIS_HOST is the server) or the Sentinels to ask for the primary. */
+const redisSentinelsField = z
+  .string()
+  .optional()
+  .transform((v, ctx): RedisSentinelAddress[] => {
+    if ((v ?? '').trim() === '') return []
+    const parsed = parseRedisSentinels(v!)
+    if (!parsed.ok) {
+      ctx.addIssue({ code: 'custom', message: parsed.problem })
+      return z.NEVER
+    }
+    return parsed.sentinels
+  })
+
+/** REDIS_MASTER_NAME: the primary's name in Sentinel; required with REDIS_SENTINELS (loadConfig). */
+const redisMasterNameField = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const t = (v ?? '').trim()
+    if (t === '') return undefined
+    if (!REDIS_MASTER_NAME_PATTERN.test(t)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected the name Sentinel monitors the primary under (letters, digits, dot, dash or underscore, up to 64; e.g. sentinel-redis), got "${t}"`,
+      })
+      return z.NEVER
+    }
+    return t
+  })
+
 /** REDIS_URL: checked here, its parts applied over REDIS_HOST and the rest by loadConfig. */
 const redisUrlField = z
   .string()
@@ -271,6 +342,12 @@ export const configSchema = z.object({
   REDIS_USERNAME: optionalString,
   REDIS_PASSWORD_FILE: optionalString,
   REDIS_TLS: bool(false),
+  // Redis made highly available by Redis Sentinel: the Sentinels to ask for the primary (host:port,
+  // comma-separated), the name they know it by, and the Sentinels' own password (a file) when they
+  // have one. The data nodes' user and password stay REDIS_USERNAME and REDIS_PASSWORD(_FILE).
+  REDIS_SENTINELS: redisSentinelsField,
+  REDIS_MASTER_NAME: redisMasterNameField,
+  REDIS_SENTINEL_PASSWORD_FILE: optionalString,
 
   // The fleet (src/fleet/): this process's role, its node's name, and the heartbeat of node agents.
   SENTINEL_ROLE: oneOf(['controller', 'agent'] as const, 'controller'),
@@ -334,6 +411,8 @@ export const configSchema = z.object({
   MAX_CONCURRENT_REMEDIATIONS: int(2, 1, 1000),
   /** Starts of watched containers that died, at once per node (src/decide/deps.ts says why apart). */
   MAX_CONCURRENT_RECOVERIES: int(32, 1, 1000),
+  /** Several controllers on one Redis: how long a duty's leader holds it without renewing (src/platform/lease/). */
+  LEADER_LEASE_SECONDS: int(10, 2, 300),
   REMEDIATION_LEASE_SECONDS: int(300, 10, 86400),
 
   WORKBENCH: bool(false),
@@ -457,6 +536,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = p
       problems.push(`REDIS_PASSWORD_FILE: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
     }
   }
+  problems.push(...redisSentinelConflicts(value, projectRoot))
   const redisUrl = value('REDIS_URL') ? parseRedisUrl(value('REDIS_URL')) : undefined
   if (redisUrl?.ok) problems.push(...redisUrlConflicts(redisUrl.url, value))
   // Motia's own Redis client (motia.config.ts) has no TLS option: a controller on a TLS-only Redis
@@ -510,6 +590,48 @@ function redisUrlConflicts(url: RedisUrlParts, value: (name: string) => string):
     problems.push(
       `REDIS_URL: database ${url.db}: Sentinel uses database 0 (Motia's connection, made from motia.config.ts, takes no database number, and every node agent shares its controller's); leave the path empty or /0`,
     )
+  return problems
+}
+
+/**
+ * REDIS_SENTINELS beside the variables that name one server. REDIS_URL names a fixed server, so it
+ * is refused outright; REDIS_HOST and REDIS_PORT are refused unless empty or at their defaults (as
+ * .env.example has them), since the primary's address then comes from Sentinel and a second
+ * address would be silently ignored. The Sentinel-only variables are refused without
+ * REDIS_SENTINELS for the same reason.
+ */
+function redisSentinelConflicts(value: (name: string) => string, projectRoot: string): string[] {
+  const problems: string[] = []
+  const only = ['REDIS_MASTER_NAME', 'REDIS_SENTINEL_PASSWORD_FILE'].filter((name) => value(name))
+  if (!value('REDIS_SENTINELS')) {
+    if (only.length)
+      problems.push(
+        `${only.join(', ')}: only used with REDIS_SENTINELS (Redis Sentinel's addresses); set REDIS_SENTINELS too, or leave ${only.length > 1 ? 'them' : 'it'} empty`,
+      )
+    return problems
+  }
+  if (!value('REDIS_MASTER_NAME'))
+    problems.push(
+      'REDIS_MASTER_NAME: required with REDIS_SENTINELS (the name Sentinel monitors the primary under, as in `sentinel monitor <name> <host> <port> <quorum>`)',
+    )
+  const why = "with REDIS_SENTINELS the primary's address comes from Sentinel"
+  if (value('REDIS_URL'))
+    problems.push(
+      `REDIS_SENTINELS, REDIS_URL: ${why}; leave REDIS_URL empty (give the password with REDIS_PASSWORD_FILE)`,
+    )
+  if (value('REDIS_HOST') && value('REDIS_HOST') !== '127.0.0.1')
+    problems.push(`REDIS_SENTINELS, REDIS_HOST: ${why}; leave REDIS_HOST empty`)
+  if (value('REDIS_PORT') && value('REDIS_PORT') !== '6380')
+    problems.push(`REDIS_SENTINELS, REDIS_PORT: ${why}; leave REDIS_PORT empty`)
+  const file = value('REDIS_SENTINEL_PASSWORD_FILE')
+  if (file) {
+    try {
+      if (!readFileSync(path.resolve(projectRoot, file), 'utf8').trim())
+        problems.push('REDIS_SENTINEL_PASSWORD_FILE: the file is empty')
+    } catch (err) {
+      problems.push(`REDIS_SENTINEL_PASSWORD_FILE: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+    }
+  }
   return problems
 }
 

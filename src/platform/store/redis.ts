@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { Redis } from 'ioredis'
+import { Redis, type RedisOptions } from 'ioredis'
 import { getConfig, type SentinelConfig } from '../config/index'
 
 /**
@@ -20,19 +20,33 @@ export function redisPassword(
   return readFileSync(path.resolve(cfg.projectRoot, cfg.REDIS_PASSWORD_FILE), 'utf8').split(/\r?\n/)[0].trim()
 }
 
+/** The Sentinels' own password (`requirepass` in sentinel.conf): REDIS_SENTINEL_PASSWORD_FILE's first line. */
+export function redisSentinelPassword(
+  cfg: Pick<SentinelConfig, 'REDIS_SENTINEL_PASSWORD_FILE' | 'projectRoot'>,
+): string | undefined {
+  if (!cfg.REDIS_SENTINEL_PASSWORD_FILE) return undefined
+  return readFileSync(path.resolve(cfg.projectRoot, cfg.REDIS_SENTINEL_PASSWORD_FILE), 'utf8').split(/\r?\n/)[0].trim()
+}
+
+/** A write refused by a replica: the connection is on a primary that a failover has since demoted. */
+export const isReadOnlyError = (err: Error) => err.message.startsWith('READONLY')
+
+/** ioredis's delay (ms) before it asks every Sentinel again after none answered: never gives up. */
+export const sentinelRetryDelay = (attempt: number) => Math.min(attempt * 250, 2000)
+
 let client: Redis | undefined
 
 /**
  * ioredis's options from the configuration. REDIS_URL needs nothing here: the configuration has
  * put its parts in REDIS_HOST, REDIS_PORT, REDIS_USERNAME, REDIS_PASSWORD and REDIS_TLS (rediss://).
+ * With REDIS_SENTINELS, ioredis asks the Sentinels for REDIS_MASTER_NAME's primary on every
+ * (re)connection, so a connection lost in a failover comes back on the new primary; every
+ * `duplicate()` copies these options and follows too.
  */
-export function redisOptions(cfg: SentinelConfig = getConfig()) {
-  return {
-    host: cfg.REDIS_HOST,
-    port: cfg.REDIS_PORT,
+export function redisOptions(cfg: SentinelConfig = getConfig()): RedisOptions {
+  const common = {
     ...(cfg.REDIS_USERNAME ? { username: cfg.REDIS_USERNAME } : {}),
     password: redisPassword(cfg),
-    ...(cfg.REDIS_TLS ? { tls: {} } : {}),
     lazyConnect: false,
     // A node agent's ACL user may not run INFO (src/platform/fleet/acl.ts), which the ready check sends.
     enableReadyCheck: cfg.SENTINEL_ROLE !== 'agent',
@@ -40,6 +54,74 @@ export function redisOptions(cfg: SentinelConfig = getConfig()) {
     enableOfflineQueue: true,
     connectTimeout: 5000,
   }
+  if (!cfg.REDIS_SENTINELS.length)
+    return { host: cfg.REDIS_HOST, port: cfg.REDIS_PORT, ...common, ...(cfg.REDIS_TLS ? { tls: {} } : {}) }
+  return {
+    ...common,
+    sentinels: cfg.REDIS_SENTINELS.map((s) => ({ host: s.host, port: s.port })),
+    name: cfg.REDIS_MASTER_NAME,
+    // The ready check's INFO confirms the node is a primary (an agent skips it: READONLY below covers it).
+    role: 'master',
+    sentinelPassword: redisSentinelPassword(cfg),
+    // Every Sentinel unreachable at once is an outage to ride out: null here would end the client for good.
+    sentinelRetryStrategy: sentinelRetryDelay,
+    // Subscribed to the Sentinels' +switch-master: reconnect as soon as they elect a new primary,
+    // not only when the old socket fails (a primary cut off by a partition may keep it open).
+    failoverDetector: true,
+    // A write that lands on a demoted primary: reconnect (through the Sentinels) and send it again.
+    reconnectOnError: (err: Error) => (isReadOnlyError(err) ? 2 : false),
+    ...(cfg.REDIS_TLS ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
+  }
+}
+
+/**
+ * Where the Redis primary is now: REDIS_HOST:REDIS_PORT, or with REDIS_SENTINELS the address the
+ * first Sentinel that answers gives for REDIS_MASTER_NAME (SENTINEL GET-MASTER-ADDR-BY-NAME). For
+ * clients that take one fixed address (Motia's, made from motia.config.ts): they reach the primary
+ * of the moment they start and do not follow a later failover.
+ */
+export async function currentRedisPrimary(cfg: SentinelConfig = getConfig()): Promise<{ host: string; port: number }> {
+  if (!cfg.REDIS_SENTINELS.length) return { host: cfg.REDIS_HOST, port: cfg.REDIS_PORT }
+  const failures: string[] = []
+  for (const sentinel of cfg.REDIS_SENTINELS) {
+    const where = `${sentinel.host}:${sentinel.port}`
+    const ask = new Redis({
+      host: sentinel.host,
+      port: sentinel.port,
+      password: redisSentinelPassword(cfg),
+      ...(cfg.REDIS_TLS ? { tls: {} } : {}),
+      lazyConnect: true,
+      connectTimeout: 3000,
+      commandTimeout: 3000,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+    })
+    let cause: Error | undefined
+    ask.on('error', (err: Error) => (cause ??= err))
+    try {
+      await ask.connect()
+      const reply = (await ask.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', cfg.REDIS_MASTER_NAME!)) as
+        [string, string] | null
+      if (reply) return { host: reply[0], port: Number(reply[1]) }
+      failures.push(`${where} knows no primary named ${cfg.REDIS_MASTER_NAME}`)
+    } catch (err) {
+      failures.push(`${where}: ${(cause ?? (err as Error)).message}`)
+    } finally {
+      ask.disconnect()
+    }
+  }
+  throw new Error(`no Sentinel in REDIS_SENTINELS named the Redis primary (${failures.join('; ')})`)
+}
+
+/**
+ * Waits until `replicas` replicas have received every write this connection made (Redis's WAIT),
+ * for at most timeoutMs; returns how many had. Redis replicates asynchronously: a write a primary
+ * acknowledged and then died with is lost in a failover unless a replica had it. Call this before
+ * telling a client a write is done when that write must survive the primary's loss.
+ */
+export async function waitForReplicas(redis: Redis, replicas: number, timeoutMs: number): Promise<number> {
+  return Number(await redis.call('WAIT', String(replicas), String(timeoutMs)))
 }
 
 export function getRedis(): Redis {
