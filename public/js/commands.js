@@ -90,8 +90,10 @@ function render() {
   }
 }
 
-setInterval(() => {
-  if (!state.es || state.es === listening || !isAdmin()) return
-  listening = state.es
-  listening.addEventListener('audit', onAudit)
-}, 1000)
+// Only in a page (Node imports the dashboard's modules in tests; a timer there never ends).
+if (typeof document !== 'undefined')
+  setInterval(() => {
+    if (!state.es || state.es === listening || !isAdmin()) return
+    listening = state.es
+    listening.addEventListener('audit', onAudit)
+  }, 1000)

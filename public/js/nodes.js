@@ -161,4 +161,6 @@ function tick() {
   loadNodes()
 }
 
-setInterval(tick, TICK_MS)
+// Only in a page: other modules import this one's helpers (containers.js), and Node imports those in
+// tests, where a timer started at load would keep the process alive for ever.
+if (typeof document !== 'undefined') setInterval(tick, TICK_MS)
