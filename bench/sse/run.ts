@@ -14,6 +14,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
+import { startRedis } from '../../tests/helpers/redis'
 import { fileURLToPath } from 'node:url'
 import { connectSse, type SseConnection } from '../../src/platform/stream/sse-client'
 import { arg, machine, mib, ms, nowMs, quantile, sleep } from './common'
@@ -48,9 +49,12 @@ interface Memory {
 }
 
 async function main() {
+  // The hub delivers from its shared log in Redis (src/platform/stream/hub.ts): a Redis of its own.
+  const redis = await startRedis()
+  process.on('exit', () => void redis.stop())
   const child = fork(path.join(here, 'server.ts'), [], {
     execArgv: ['--import', 'tsx', '--expose-gc'],
-    env: { ...process.env, BENCH_SSE_TOKEN: TOKEN },
+    env: { ...process.env, BENCH_SSE_TOKEN: TOKEN, BENCH_REDIS_PORT: String(redis.port) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   const deadline = setTimeout(() => {

@@ -4,15 +4,19 @@
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { Redis } from 'ioredis'
 import { createStreamHub } from '../../src/platform/stream/hub'
 
 const TOKEN = process.env.BENCH_SSE_TOKEN ?? 'bench-token'
 const hub = createStreamHub({
   verifyToken: (t) => (t === TOKEN ? { ok: true, role: 'viewer' } : null),
   heartbeatMs: 15_000,
-  replaySize: 1000,
+  logMaxLen: 1000,
   maxClients: 100_000,
 })
+// Events reach the clients through the shared log, as in Sentinel (the parent's Redis).
+const redis = new Redis({ host: '127.0.0.1', port: Number(process.env.BENCH_REDIS_PORT) })
+await hub.attachLog(redis)
 const server = http.createServer((req, res) => {
   if (req.url?.startsWith('/api/stream')) void hub.handler(req, res)
   else res.writeHead(404).end()

@@ -171,9 +171,9 @@ export class SentinelRuntime {
     })
     this.fleet.start()
     void this.hub
-      .subscribeRedis(this.redis as never)
+      .attachLog(this.redis)
       .catch((err) =>
-        this.log('error', 'the live stream could not subscribe to Redis', { error: (err as Error).message }),
+        this.log('error', 'the live stream could not attach to its log in Redis', { error: (err as Error).message }),
       )
     this.sseGauge = setInterval(() => {
       this.metrics.then((m) => m.setSseClients(this.hub.clientCount())).catch(() => {})

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { compareStreamIds } from '../../src/platform/stream/hub'
 import { connectSse, type SseConnection, type SseEvent } from '../../src/platform/stream/sse-client'
 import { killMainProcess, removeContainers, runContainer, uniqueName } from '../helpers/docker'
 import { startRedis, type TestRedis } from '../helpers/redis'
@@ -40,7 +41,9 @@ describe('live stream against a real Sentinel', () => {
   }
   const openedFor = (resource: string) => (c: SseConnection) =>
     c.events.some((e) => e.event === 'incident.opened' && JSON.parse(e.data).resource?.name === resource)
-  const idOf = (e: SseEvent) => Number(e.id)
+  // Ids are the shared log's entry ids (`<ms>-<seq>`), compared as such.
+  const idOf = (e: SseEvent) => e.id!
+  const isAfter = (a: string, b: string) => compareStreamIds(a, b) > 0
   const trigger = async (resource: string) => {
     const r = await sentinel.post('/api/trigger-alert', { type: 'cpu', resource, value: 97 }, 'admin')
     assert.equal(r.status, 202, JSON.stringify(r.body))
@@ -84,7 +87,7 @@ describe('live stream against a real Sentinel', () => {
     await trigger(`${run}-3`)
     await reference.waitFor(openedFor(`${run}-3`), 30_000, 'the third incident on the reference')
 
-    const back = await connect('viewer', { 'Last-Event-ID': String(lastSeen) })
+    const back = await connect('viewer', { 'Last-Event-ID': lastSeen })
     await trigger(`${run}-4`)
     await back.waitFor(openedFor(`${run}-4`), 30_000, 'the fourth incident after reconnecting')
     await reference.waitFor(openedFor(`${run}-4`), 30_000, 'the fourth incident on the reference')
@@ -92,9 +95,9 @@ describe('live stream against a real Sentinel', () => {
       back.events.find((e) => e.event === 'incident.opened' && JSON.parse(e.data).resource?.name === `${run}-4`)!,
     )
 
-    const got = back.events.filter((e) => e.id !== null && idOf(e) <= marker).map(idOf)
+    const got = back.events.filter((e) => e.id !== null && !isAfter(idOf(e), marker)).map(idOf)
     const want = reference.events
-      .filter((e) => e.id !== null && e.event !== 'ready' && idOf(e) > lastSeen && idOf(e) <= marker)
+      .filter((e) => e.id !== null && e.event !== 'ready' && isAfter(idOf(e), lastSeen) && !isAfter(idOf(e), marker))
       .map(idOf)
     assert.ok(want.length >= 3, `the reference saw the missed events (${want.length})`)
     assert.equal(

@@ -19,6 +19,7 @@ import { DASHBOARD_CSP, mountPublic } from '../http/static'
 import type { Incident } from '../store/model'
 import { createStreamHub, type StreamHub } from './hub'
 import { openPage } from '../../../tests/helpers/browser'
+import { startRedis } from '../../../tests/helpers/redis'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
 const artifacts = path.join(root, 'test-artifacts')
@@ -358,6 +359,8 @@ interface Harness {
 }
 
 async function startHarness(): Promise<Harness> {
+  // The hub delivers from its log in Redis, as in Sentinel.
+  const redis = await startRedis()
   const hub = createStreamHub({
     heartbeatMs: 1000,
     verifyToken: (token) => {
@@ -367,6 +370,7 @@ async function startHarness(): Promise<Harness> {
     recheckGrant: (grant) => (h.revokedGrants.has(grant.keyId!) ? { ok: false, reason: 'key_revoked' } : { ok: true }),
     recheckMs: 200,
   })
+  await hub.attachLog(redis.client)
   const streamSockets = new Set<import('node:net').Socket>()
   const h: Harness = {
     base: '',
@@ -489,6 +493,7 @@ async function startHarness(): Promise<Harness> {
     await hub.close()
     server.closeAllConnections()
     await new Promise((r) => server.close(r))
+    await redis.stop()
   }
   return h
 }

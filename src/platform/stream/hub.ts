@@ -1,17 +1,22 @@
 /**
- * The live stream: a Server-Sent Events hub living in the main process, mounted as
- * `GET /api/stream?token=...`. Everything the dashboard shows live goes through `publish`
- * (or, from step processes, through Redis pub/sub: see ./publish).
+ * The live stream: a Server-Sent Events hub living in each controller (main process), mounted as
+ * `GET /api/stream?token=...`. Everything the dashboard shows live goes through one event log in
+ * Redis (a Redis stream, see ./publish), shared by every controller: `publish` here and
+ * `publishToStream` in step processes append to it, and every hub tails it (XREAD BLOCK on a
+ * connection of its own) and fans each entry out to its clients.
  *
- * - Every event carries a numeric `id:` that only grows. A client reconnecting with
- *   `Last-Event-ID` (header, or `lastEventId` query parameter) gets exactly the events it missed
- *   from a bounded replay buffer; when they are no longer all there it gets a `reset` event and
- *   should reload its state.
- * - Ids start at the hub's start time × 1000, so they keep growing across restarts of the main
- *   process and an id from a previous run falls below the buffer and earns a `reset` instead of
- *   a wrong replay.
- * - A client connecting without a resume point first gets a `ready` event whose id is the current
- *   position of the stream.
+ * - Every event's `id:` is its log entry id (`<ms>-<seq>`), the same on every controller. A client
+ *   reconnecting with `Last-Event-ID` (header, or `lastEventId` query parameter), to this
+ *   controller or another, gets exactly the entries after it (XRANGE), then the live ones. When
+ *   that id is no longer in the log (trimmed away, from a previous Redis, or malformed) it gets a
+ *   `reset` event and should reload its state.
+ * - No gap and no duplicate at the seam between that replay and the live tail: the client is
+ *   registered before the XRANGE is sent, live entries for it are held meanwhile, and every client
+ *   has a cursor (the last entry id it was given) below which nothing is sent again.
+ * - A client connecting without a resume point first gets a `ready` event whose id is the hub's
+ *   position in the log.
+ * - Samples (`sample`) are ephemeral: sent at once to this hub's clients, without an id, never
+ *   logged nor replayed (each controller samples its own host).
  * - `: ping` comments every `heartbeatMs` keep proxies from closing idle connections.
  * - A client that does not read is dropped once its unsent bytes pass `maxBufferedBytes`, or
  *   when its socket does not drain for `drainTimeoutMs`: memory per client stays bounded.
@@ -22,9 +27,18 @@
  *   every `recheckMs` whether what the token granted still holds (its key not revoked, its expiry
  *   not too long past). When it does not, the client gets a final `reauth` event and the stream
  *   ends; the page reconnects with a new token, which a revoked key cannot get.
+ * - Redis down: `publish` resolves to null (logged), the tail retries every `redisRetryMs`, and resumes
+ *   from its position when Redis is back, so nothing that reached the log is skipped.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { STREAM_CHANNEL, isStreamEventType, type StreamEventType } from './publish'
+import {
+  STREAM_LOG_KEY,
+  STREAM_LOG_MAXLEN,
+  appendToStreamLog,
+  isStreamEventType,
+  type RedisCommandRunner,
+  type StreamEventType,
+} from './publish'
 
 export type { StreamEventType } from './publish'
 
@@ -51,10 +65,19 @@ export interface StreamHubOptions {
   recheckGrant?: (grant: TokenCheck, nowMs: number) => GrantVerdict | Promise<GrantVerdict>
   /** How often open streams are rechecked (default 3000 ms). */
   recheckMs?: number
-  /** Events kept for replay to reconnecting clients (default 1000). */
-  replaySize?: number
-  /** ...and at most this many bytes of them (default 16 MiB): big incidents must not pile up. */
+  /** The Redis stream holding the log (default STREAM_LOG_KEY; tests use their own). */
+  logKey?: string
+  /** About how many entries this hub's appends keep in the log (default STREAM_LOG_MAXLEN). */
+  logMaxLen?: number
+  /**
+   * A replay bigger than this (default 16 MiB) earns a `reset` instead: big incidents must not
+   * pile up in one client's buffer.
+   */
   replayMaxBytes?: number
+  /** How long one XREAD of the tail blocks (default 5000 ms). */
+  tailBlockMs?: number
+  /** How long to wait before trying Redis again after it failed (default 1000 ms). */
+  redisRetryMs?: number
   /** Interval of `: ping` comments (default 15 000 ms; 0 turns them off). */
   heartbeatMs?: number
   /** Unsent bytes a client may accumulate before it is dropped (default 1 MiB). */
@@ -70,19 +93,20 @@ export interface StreamHubOptions {
   maxClients?: number
   /** Who may see which events. Default: `audit` events only for admins, everything else for all. */
   canReceive?: (role: string | undefined, type: StreamEventType) => boolean
-  /** The first id is `firstId` (default: start time in ms × 1000 + 1). */
-  firstId?: number
-  /** Called with a short message when something notable happens (a drop, a bad Redis message). */
+  /** Called with a short message when something notable happens (a drop, a bad log entry). */
   log?: (msg: string, fields?: Record<string, unknown>) => void
 }
 
 export interface StreamHubStats {
   clients: number
+  /** Events this hub appended to the log (or, for samples, sent). */
   published: number
-  lastId: number
-  /** Events held for replay, and their size. */
-  buffered: number
-  bufferedBytes: number
+  /** Events this hub could not append (Redis failed, or no log attached). */
+  lost: number
+  /** Log entries the tail delivered. */
+  delivered: number
+  /** The id of the last log entry the tail delivered ('0-0' before any). */
+  lastId: string
   /** Clients dropped for reading too slowly. */
   dropped: number
   replayed: number
@@ -94,40 +118,40 @@ export interface StreamHubStats {
   connections: number
 }
 
-export interface RedisSubscriberLike {
-  subscribe(channel: string): Promise<unknown>
-  unsubscribe(channel: string): Promise<unknown>
-  on(event: 'message', listener: (channel: string, message: string) => void): unknown
-  removeListener(event: 'message', listener: (channel: string, message: string) => void): unknown
-  duplicate?: () => RedisSubscriberLike
-  quit?: () => Promise<unknown>
-  disconnect?: () => void
+/** What the hub needs of a Redis client (ioredis fits): commands, and a connection of its own to block on. */
+export interface StreamLogRedis extends RedisCommandRunner {
+  duplicate(): StreamLogRedis
+  disconnect(): void
+  on(event: 'error', listener: (err: Error) => void): unknown
 }
 
 export interface StreamHub {
   /** Express-compatible handler for `GET /api/stream`. */
   handler(req: IncomingMessage, res: ServerResponse): Promise<void>
   /**
-   * Sends an event to every connected client allowed to see it; returns its id (for an ephemeral
-   * `sample`, which has none and is not replayed: the id of the last event that has one).
+   * Appends an event to the shared log; every hub (this one too) delivers it from there. Resolves
+   * to its log id, or null when it could not be appended (logged; never rejects). A `sample` is
+   * sent to this hub's clients at once, without an id, and resolves to null.
+   * Throws at once for an unknown type.
    */
-  publish(type: StreamEventType, data: unknown): number
+  publish(type: StreamEventType, data: unknown): Promise<string | null>
   clientCount(): number
   stats(): StreamHubStats
   /**
-   * Relays events published with `publishToStream` on `sentinel:stream`. By default it subscribes on
-   * `redis.duplicate()` (a connection in subscriber mode can do nothing else) and closes that
-   * connection when unsubscribed. Resolves to the unsubscribe function.
+   * Starts using the log in Redis: `redis` for appends and replays, `redis.duplicate()` for the
+   * blocking tail (closed by the returned function, or by close()). Resolves once the hub knows
+   * its position in the log; until then new streams wait (up to 5 s, then 503).
    */
-  subscribeRedis(redis: RedisSubscriberLike, opts?: { duplicate?: boolean }): Promise<() => Promise<void>>
-  /** Ends every connection, stops the heartbeat, unsubscribes from Redis. */
+  attachLog(redis: StreamLogRedis): Promise<() => Promise<void>>
+  /** Ends every connection, stops the heartbeat and the tail. */
   close(): Promise<void>
 }
 
-interface BufferedEvent {
-  id: number
+/** One log entry, ready to send. */
+interface LogEntry {
+  id: string
   type: StreamEventType
-  /** The whole SSE frame, serialised once for every client. */
+  /** The whole SSE frame, serialised once for every client ('' for an entry nobody gets replayed). */
   frame: string
   bytes: number
 }
@@ -137,11 +161,15 @@ interface Client {
   role: string | undefined
   /** What the client's token granted, as verifyToken said. */
   grant: TokenCheck
+  /** The id of the last log entry this client was given (or skipped): nothing at or below it is sent. */
+  cursor: string
+  /** Entries from the tail held while this client's replay is being read from the log. */
+  pending: LogEntry[] | null
   /** When the socket last refused a write without draining yet (0 when it is flowing). */
   blockedSince: number
   /**
    * Bytes allowed above maxBufferedBytes until the socket first drains: the replay sent on
-   * connecting, which is bounded by the replay buffer and must not count as reading too slowly.
+   * connecting, which is bounded by replayMaxBytes and must not count as reading too slowly.
    */
   allowance: number
   closed: boolean
@@ -149,24 +177,44 @@ interface Client {
 
 /**
  * Readings sampled every few seconds for the live charts: a client that was away needs the next
- * one, not the ones it missed, and a thousand of them would push out of the replay buffer the
- * incident events a reconnecting dashboard must get. They go out without an id and are not kept.
+ * one, not the ones it missed, and a thousand of them would push out of the log the incident
+ * events a reconnecting dashboard must get. They go out without an id and are not kept.
  */
 const EPHEMERAL_EVENT_TYPES: ReadonlySet<StreamEventType> = new Set(['sample'])
 
 const defaultCanReceive = (role: string | undefined, type: StreamEventType) => type !== 'audit' || role === 'admin'
 
-function frameOf(id: number, type: string, data: unknown): string {
+/** Entries one XREAD of the tail takes at most. */
+const TAIL_BATCH = 500
+/** How long a new stream waits for the hub to find its position in the log. */
+const POSITION_WAIT_MS = 5000
+
+const ZERO_ID = '0-0'
+
+/** A log entry id, normalised (no leading zeros), or null when `raw` is not one. */
+export function parseStreamId(raw: string): string | null {
+  const m = /^(\d{1,20})-(\d{1,20})$/.exec(raw.trim())
+  if (!m) return null
+  const ms = BigInt(m[1])
+  const seq = BigInt(m[2])
+  const max = 2n ** 64n - 1n
+  return ms <= max && seq <= max ? `${ms}-${seq}` : null
+}
+
+/** Orders two normalised entry ids (negative when a comes first). */
+export function compareStreamIds(a: string, b: string): number {
+  const [am, as] = a.split('-')
+  const [bm, bs] = b.split('-')
+  const part = (x: string, y: string) => (x.length !== y.length ? x.length - y.length : x < y ? -1 : x > y ? 1 : 0)
+  return part(am, bm) || part(as, bs)
+}
+
+function frameOf(id: string, type: string, data: unknown): string {
   // JSON.stringify escapes CR and LF, so the payload fits on one `data:` line.
   return `id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(data ?? null)}\n\n`
 }
 
-function parseLastEventId(raw: string | string[] | null | undefined): number | null {
-  const v = Array.isArray(raw) ? raw[0] : raw
-  if (typeof v !== 'string' || !/^\d{1,16}$/.test(v.trim())) return null
-  const n = Number(v.trim())
-  return Number.isSafeInteger(n) ? n : null
-}
+type RawEntry = [string, string[]]
 
 function sendJson(res: ServerResponse, status: number, body: unknown) {
   const text = JSON.stringify(body)
@@ -178,9 +226,18 @@ function sendJson(res: ServerResponse, status: number, body: unknown) {
   res.end(text)
 }
 
+const sleep = (ms: number) =>
+  new Promise<void>((r) => {
+    const t = setTimeout(r, ms)
+    t.unref()
+  })
+
 export function createStreamHub(opts: StreamHubOptions): StreamHub {
-  const replaySize = Math.max(1, Math.floor(opts.replaySize ?? 1000))
+  const logKey = opts.logKey ?? STREAM_LOG_KEY
+  const logMaxLen = Math.max(1, Math.floor(opts.logMaxLen ?? STREAM_LOG_MAXLEN))
   const replayMaxBytes = Math.max(1024, opts.replayMaxBytes ?? 16 * 1024 * 1024)
+  const tailBlockMs = Math.max(10, opts.tailBlockMs ?? 5000)
+  const redisRetryMs = Math.max(10, opts.redisRetryMs ?? 1000)
   const heartbeatMs = opts.heartbeatMs ?? 15_000
   const maxBufferedBytes = Math.max(1024, opts.maxBufferedBytes ?? 1024 * 1024)
   const drainTimeoutMs = opts.drainTimeoutMs ?? 30_000
@@ -191,18 +248,30 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
   const log = opts.log ?? (() => {})
 
   const clients = new Set<Client>()
-  // A ring would save the shift; at 1000 entries Array.shift is cheap enough and simpler.
-  const buffer: BufferedEvent[] = []
-  let bufferBytes = 0
-  let lastId = (opts.firstId ?? Date.now() * 1000 + 1) - 1
-  /** Every id above this is still in the buffer (or not yet published). */
-  let floorId = lastId
-  const counters = { published: 0, dropped: 0, replayed: 0, resets: 0, rejected: 0, endedForReauth: 0, connections: 0 }
+  /** The id of the last log entry the tail delivered. */
+  let position = ZERO_ID
+  const counters = {
+    published: 0,
+    lost: 0,
+    delivered: 0,
+    dropped: 0,
+    replayed: 0,
+    resets: 0,
+    rejected: 0,
+    endedForReauth: 0,
+    connections: 0,
+  }
   let closed = false
-  const redisSubs = new Set<() => Promise<void>>()
+  /** Where appends and replays go, once attachLog was called. */
+  let logRedis: StreamLogRedis | null = null
+  /** Settles once the hub knows its position in the log. */
+  let positioned: Promise<void> | null = null
+  let isPositioned = false
+  let stopTail: (() => Promise<void>) | null = null
 
   const detach = (c: Client) => {
     c.closed = true
+    c.pending = null
     clients.delete(c)
   }
 
@@ -216,9 +285,9 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
   }
 
   /**
-   * Ends a stream whose grant no longer holds. The `reauth` frame carries the current id: the
-   * client has been sent every event up to it, so its reconnect (with a new token) resumes
-   * exactly there. A client that is not reading would never see the frame: it is cut off.
+   * Ends a stream whose grant no longer holds. The `reauth` frame carries the client's cursor: it
+   * has been sent every event up to it, so its reconnect (with a new token, to any controller)
+   * resumes exactly there. A client that is not reading would never see the frame: it is cut off.
    */
   const endForReauth = (c: Client, reason: string) => {
     if (c.closed) return
@@ -229,7 +298,7 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
       c.res.destroy()
       return
     }
-    c.res.write(frameOf(lastId, 'reauth', { reason }))
+    c.res.write(frameOf(c.cursor, 'reauth', { reason }))
     detach(c)
     c.res.end()
     // end() waits for the client to read what is queued; one that stops now is cut off later.
@@ -297,28 +366,178 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
       : undefined
   heartbeat?.unref()
 
-  const publish = (type: StreamEventType, data: unknown): number => {
+  /** The part of an entry a client gets ('' when nothing: already had, or not for its role). */
+  const forClient = (c: Client, e: LogEntry): string => {
+    if (compareStreamIds(e.id, c.cursor) <= 0) return ''
+    c.cursor = e.id
+    return canReceive(c.role, e.type) ? e.frame : ''
+  }
+
+  const deliver = (e: LogEntry) => {
+    position = e.id
+    counters.delivered++
+    for (const c of clients) {
+      if (c.pending) {
+        c.pending.push(e)
+        // A replay that takes this long is stuck: the client reconnects and tries again.
+        if (c.pending.length > logMaxLen) drop(c, 'replay_stuck')
+        continue
+      }
+      const frame = forClient(c, e)
+      if (frame) write(c, frame)
+    }
+  }
+
+  /**
+   * After the tail fell behind the trimmed log: every client reloads (a `reset` whose id is `to`,
+   * the last entry read, so what was read is not sent again); a client still reading its replay
+   * is cut off and comes back with its own id.
+   */
+  const resetAll = (to: string) => {
+    log('stream tail fell behind the log: clients reset', { from: position, to })
+    position = to
+    for (const c of [...clients]) {
+      if (c.pending) {
+        drop(c, 'tail_fell_behind')
+        continue
+      }
+      write(c, resetFrame(c, 'hub_fell_behind', c.cursor))
+    }
+  }
+
+  /** A log entry as the tail or XRANGE gives it; null (logged) when it is not one of ours. */
+  const entryOf = (raw: RawEntry): LogEntry | null => {
+    const [id, fields] = raw
+    let type: unknown
+    let data: string | undefined
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      if (fields[i] === 'type') type = fields[i + 1]
+      else if (fields[i] === 'data') data = fields[i + 1]
+    }
+    // A raw CR or LF in the data would end the SSE line and let the rest pass for other fields.
+    if (!isStreamEventType(type) || data === undefined || /[\r\n]/.test(data)) {
+      log('bad stream log entry skipped', { id, reason: isStreamEventType(type) ? 'bad_data' : 'unknown_type' })
+      return null
+    }
+    const frame = EPHEMERAL_EVENT_TYPES.has(type)
+      ? `event: ${type}\ndata: ${data}\n\n`
+      : `id: ${id}\nevent: ${type}\ndata: ${data}\n\n`
+    return { id, type, frame, bytes: Buffer.byteLength(frame) }
+  }
+
+  const publish = (type: StreamEventType, data: unknown): Promise<string | null> => {
     if (!isStreamEventType(type)) throw new Error(`unknown stream event type ${String(type)}`)
     if (EPHEMERAL_EVENT_TYPES.has(type)) {
-      // No id, not buffered: the client's Last-Event-ID stays the last event that matters.
+      // No id, not logged: the client's Last-Event-ID stays the last event that matters.
       const frame = `event: ${type}\ndata: ${JSON.stringify(data ?? null)}\n\n`
       counters.published++
-      for (const c of clients) if (canReceive(c.role, type)) write(c, frame)
-      return lastId
+      for (const c of clients) if (!c.pending && canReceive(c.role, type)) write(c, frame)
+      return Promise.resolve(null)
     }
-    const id = ++lastId
-    const frame = frameOf(id, type, data)
-    const ev: BufferedEvent = { id, type, frame, bytes: Buffer.byteLength(frame) }
-    buffer.push(ev)
-    bufferBytes += ev.bytes
-    while (buffer.length > replaySize || (bufferBytes > replayMaxBytes && buffer.length > 1)) {
-      const gone = buffer.shift()!
-      bufferBytes -= gone.bytes
-      floorId = gone.id
+    if (!logRedis) {
+      counters.lost++
+      log('stream event dropped: no log attached', { type })
+      return Promise.resolve(null)
     }
-    counters.published++
-    for (const c of clients) if (canReceive(c.role, type)) write(c, ev.frame)
-    return id
+    return appendToStreamLog(logRedis, type, data, { key: logKey, maxLen: logMaxLen }).then(
+      (id) => {
+        counters.published++
+        return id
+      },
+      (err: Error) => {
+        counters.lost++
+        log('stream event lost: the log could not be appended to', { type, error: err.message })
+        return null
+      },
+    )
+  }
+
+  type Replay = { entries: LogEntry[] } | { reset: 'too_far_behind' | 'unknown_id' }
+
+  /** The entries after `from` (exclusive), or why they cannot all be had. Throws when Redis does. */
+  const readAfter = async (from: string): Promise<Replay> => {
+    if (!logRedis) return { reset: 'unknown_id' }
+    let raw: RawEntry[]
+    if (from === ZERO_ID) {
+      // The position of a hub that started on an empty log. Trimming keeps at least logMaxLen
+      // entries, so a shorter log has lost none since.
+      const length = Number(await logRedis.call('XLEN', logKey))
+      if (length >= logMaxLen) return { reset: 'too_far_behind' }
+      raw = (await logRedis.call('XRANGE', logKey, '-', '+')) as RawEntry[]
+    } else {
+      // From `from` inclusive: when it is still there, nothing after it was trimmed away.
+      raw = (await logRedis.call('XRANGE', logKey, from, '+')) as RawEntry[]
+      if (raw[0]?.[0] !== from) {
+        const first = (await logRedis.call('XRANGE', logKey, '-', '+', 'COUNT', 1)) as RawEntry[]
+        const trimmed = first.length > 0 && compareStreamIds(from, first[0][0]) < 0
+        return { reset: trimmed ? 'too_far_behind' : 'unknown_id' }
+      }
+      raw = raw.slice(1)
+    }
+    const entries: LogEntry[] = []
+    for (const r of raw) {
+      const e = entryOf(r)
+      if (e) entries.push(e)
+    }
+    return { entries }
+  }
+
+  const resetFrame = (c: Client, reason: string, lastEventId: string) => {
+    counters.resets++
+    // Whatever the tail delivered meanwhile is in the state the client reloads.
+    c.cursor = position
+    return frameOf(c.cursor, 'reset', { reason, lastEventId, latestId: c.cursor })
+  }
+
+  /** Sends a resuming client what it missed, then what the tail held for it meanwhile. */
+  const resume = async (c: Client, from: string) => {
+    let replay: Replay
+    try {
+      replay = await readAfter(from)
+    } catch (err) {
+      // Without the log nothing can be replayed: end, and let the client come back with its id.
+      log('stream replay failed: the log is unreachable', { error: (err as Error).message })
+      detach(c)
+      c.res.end()
+      return
+    }
+    if (c.closed || !c.pending) return
+    const held = c.pending
+    c.pending = null
+    let head = ''
+    if ('reset' in replay) {
+      head = resetFrame(c, replay.reset, from)
+    } else {
+      let frames = ''
+      let replayed = 0
+      for (const e of replay.entries) {
+        const frame = forClient(c, e)
+        if (frame && !EPHEMERAL_EVENT_TYPES.has(e.type)) {
+          frames += frame
+          replayed++
+        }
+      }
+      if (Buffer.byteLength(frames) > replayMaxBytes) {
+        head = resetFrame(c, 'too_far_behind', from)
+      } else {
+        head = frames
+        counters.replayed += replayed
+      }
+    }
+    // Held entries at or below the cursor were in the replay (or are in the reloaded state).
+    for (const e of held) head += forClient(c, e)
+    c.allowance = Buffer.byteLength(head)
+    if (head) write(c, head)
+  }
+
+  /** Waits (bounded) for the hub to know its position; false when it does not in time. */
+  const waitPositioned = async (): Promise<boolean> => {
+    if (!positioned || isPositioned) return true
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<void>((r) => (timer = setTimeout(r, POSITION_WAIT_MS)))
+    await Promise.race([positioned, timeout])
+    clearTimeout(timer)
+    return isPositioned
   }
 
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -356,12 +575,18 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
       counters.rejected++
       return sendJson(res, 503, { error: 'too_many_stream_clients' })
     }
+    if (!(await waitPositioned())) {
+      counters.rejected++
+      res.setHeader('Retry-After', '5')
+      return sendJson(res, 503, { error: 'stream_log_unavailable' })
+    }
     // The socket may have closed while the token was checked. (Not req.destroyed: a request whose
     // body was read to the end counts as destroyed while its connection is still open.)
     if (res.destroyed || res.writableEnded || req.socket.destroyed) return
 
-    const fromHeader = req.headers['last-event-id']
-    const resumeFrom = parseLastEventId(fromHeader ?? url.searchParams.get('lastEventId'))
+    const rawResume = req.headers['last-event-id'] ?? url.searchParams.get('lastEventId')
+    const resumeText = (Array.isArray(rawResume) ? rawResume[0] : rawResume)?.trim() ?? ''
+    const resumeFrom = resumeText ? parseStreamId(resumeText) : null
 
     req.socket.setTimeout(0)
     req.socket.setNoDelay(true)
@@ -373,92 +598,137 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
       // Tells nginx-style proxies not to hold events back in their buffers.
       'X-Accel-Buffering': 'no',
     })
-    const client: Client = { res, role: check.role, grant: check, blockedSince: 0, allowance: 0, closed: false }
+    const client: Client = {
+      res,
+      role: check.role,
+      grant: check,
+      cursor: position,
+      pending: null,
+      blockedSince: 0,
+      allowance: 0,
+      closed: false,
+    }
     counters.connections++
+    // Registered before any replay is read, so no live entry can slip between the two.
     clients.add(client)
     // res 'close' means the connection went away (or the response ended); req 'close' would also
     // fire merely because a middleware consumed the request body.
     res.on('close', () => detach(client))
 
     let head = `retry: ${retryMs}\n\n`
-    if (resumeFrom !== null && resumeFrom !== lastId) {
-      if (resumeFrom >= floorId && resumeFrom < lastId) {
-        const start = buffer.findIndex((e) => e.id > resumeFrom)
-        for (let i = start; i >= 0 && i < buffer.length; i++) {
-          const ev = buffer[i]
-          if (!canReceive(client.role, ev.type)) continue
-          head += ev.frame
-          counters.replayed++
-        }
-      } else {
-        // Too far behind (or an id from another run): the missed events are gone, reload.
-        counters.resets++
-        head += frameOf(lastId, 'reset', {
-          reason: resumeFrom > lastId ? 'unknown_id' : 'too_far_behind',
-          lastEventId: resumeFrom,
-          latestId: lastId,
-        })
-      }
-    } else {
+    if (resumeText && resumeFrom === null) {
+      // Not a log id (a previous version's numeric id, or garbage): nothing can be resumed.
+      head += resetFrame(client, 'unknown_id', resumeText.slice(0, 64))
+    } else if (resumeFrom === null || resumeFrom === position) {
       // Tells a fresh client where the stream stands, so a later reconnect (even from a new
       // EventSource, passing ?lastEventId=) resumes from here although no event arrived yet.
-      head += frameOf(lastId, 'ready', { lastEventId: lastId })
+      head += frameOf(position, 'ready', { lastEventId: position })
+    } else {
+      client.cursor = resumeFrom
+      client.pending = []
+      write(client, head)
+      return resume(client, resumeFrom)
     }
     client.allowance = Buffer.byteLength(head)
     write(client, head)
   }
 
-  const subscribeRedis = async (redis: RedisSubscriberLike, o: { duplicate?: boolean } = {}) => {
-    const useDuplicate = o.duplicate !== false && typeof redis.duplicate === 'function'
-    const sub = useDuplicate ? redis.duplicate!() : redis
-    const onMessage = (channel: string, message: string) => {
-      if (channel !== STREAM_CHANNEL || closed) return
-      let parsed: { type?: unknown; data?: unknown }
-      try {
-        parsed = JSON.parse(message)
-      } catch {
-        log('bad stream message on redis', { reason: 'not_json' })
-        return
-      }
-      if (!parsed || !isStreamEventType(parsed.type)) {
-        log('bad stream message on redis', { reason: 'unknown_type' })
-        return
-      }
-      publish(parsed.type, parsed.data)
+  const attachLog = async (redis: StreamLogRedis): Promise<() => Promise<void>> => {
+    if (logRedis) throw new Error('the stream hub already has a log')
+    logRedis = redis
+    const conn = redis.duplicate()
+    // Failures surface as rejected calls in the loops below; this only keeps ioredis quiet.
+    conn.on('error', () => {})
+    let stopped = false
+    let failing = false
+    const failed = (what: string, err: unknown) => {
+      if (!failing) log(`stream log unreachable (${what}); retrying`, { error: (err as Error).message })
+      failing = true
     }
-    sub.on('message', onMessage)
-    await sub.subscribe(STREAM_CHANNEL)
-    let done = false
-    const unsubscribe = async () => {
-      if (done) return
-      done = true
-      redisSubs.delete(unsubscribe)
-      sub.removeListener('message', onMessage)
-      if (useDuplicate) {
+    positioned = (async () => {
+      while (!stopped && !closed) {
         try {
-          await sub.quit?.()
-        } catch {
-          sub.disconnect?.()
+          const last = (await redis.call('XREVRANGE', logKey, '+', '-', 'COUNT', 1)) as RawEntry[]
+          position = last[0]?.[0] ?? ZERO_ID
+          isPositioned = true
+          return
+        } catch (err) {
+          failed('position', err)
+          await sleep(redisRetryMs)
         }
-      } else {
-        await sub.unsubscribe(STREAM_CHANNEL).catch(() => {})
       }
+    })()
+    /**
+     * Whether entries this hub never read were trimmed away: when its position is still in the
+     * log, it was there when the XREAD ran, and so was everything after it (trimming only takes
+     * the oldest). Only a tail more than the bound behind (a stalled process) can fall behind.
+     */
+    const fellBehind = async (): Promise<boolean> => {
+      if (position === ZERO_ID) return false
+      const here = (await redis.call('XRANGE', logKey, position, position)) as RawEntry[]
+      return here.length === 0
     }
-    redisSubs.add(unsubscribe)
-    return unsubscribe
+    const tail = (async () => {
+      await positioned
+      while (!stopped && !closed) {
+        try {
+          const reply = (await conn.call(
+            'XREAD',
+            'COUNT',
+            TAIL_BATCH,
+            'BLOCK',
+            tailBlockMs,
+            'STREAMS',
+            logKey,
+            position,
+          )) as [string, RawEntry[]][] | null
+          if (failing) log('stream log reachable again', { position })
+          failing = false
+          if (stopped || closed) return
+          for (const [, entries] of reply ?? []) {
+            if (entries.length > 0 && (await fellBehind())) {
+              if (stopped || closed) return
+              resetAll(entries[entries.length - 1][0])
+              continue
+            }
+            for (const raw of entries) {
+              const e = entryOf(raw)
+              if (e) deliver(e)
+              // A skipped entry still moves the position, or the next XREAD would return it again.
+              else position = raw[0]
+            }
+          }
+        } catch (err) {
+          if (stopped || closed) return
+          failed('tail', err)
+          await sleep(redisRetryMs)
+        }
+      }
+    })()
+    const stop = async () => {
+      if (stopped) return
+      stopped = true
+      stopTail = null
+      // disconnect, not quit: quit would wait behind the blocked XREAD.
+      conn.disconnect()
+      await tail
+    }
+    stopTail = stop
+    await positioned
+    return stop
   }
 
   return {
     handler,
     publish,
-    subscribeRedis,
+    attachLog,
     clientCount: () => clients.size,
-    stats: () => ({ clients: clients.size, lastId, buffered: buffer.length, bufferedBytes: bufferBytes, ...counters }),
+    stats: () => ({ clients: clients.size, lastId: position, ...counters }),
     async close() {
       closed = true
       if (heartbeat) clearInterval(heartbeat)
       if (recheckTimer) clearInterval(recheckTimer)
-      await Promise.all([...redisSubs].map((u) => u()))
+      await stopTail?.()
       for (const c of [...clients]) {
         detach(c)
         c.res.end()
