@@ -38,6 +38,8 @@ export type RefusalCode =
   | 'approved-after-expiry'
   | 'approver-role-unrecorded'
   | 'approver-role-too-low'
+  // The controller's term of the duty that decided it is over (src/platform/lease/).
+  | 'fenced'
   | 'approval-differs-from-decision'
   | 'target-not-incident-resource'
 

@@ -28,7 +28,7 @@ import type { IncidentStore } from '../platform/store/incidents'
 import { isClosed, note, suppress } from '../platform/store/lifecycle'
 import type { Alert, Incident } from '../platform/store/model'
 import { withIncidentSpan } from '../platform/telemetry/tracing'
-import { type RemediateOutcome, remediate, remediationLeaseMs } from './remediate'
+import { type RemediateDeps, type RemediateOutcome, remediate, remediationLeaseMs } from './remediate'
 import { StoppedOnPurpose } from '../observe/stopped-on-purpose'
 import { type DiedAgainDeps, onDiedAgain } from './died-again'
 import type { DockerEvent } from '../platform/docker/events'
@@ -50,6 +50,8 @@ export interface ContainerEventDeps {
    * agent (src/fleet/remote-engine.ts). Its name goes on every alert as the `node` label.
    */
   engine?: ContainerEngine
+  /** The term of the duty this handler works under (several controllers): every action is fenced by it. */
+  fence?: RemediateDeps['fence']
 }
 
 /** What the fast path reads from a Docker engine: a container's state, and the watched ones. */
@@ -411,7 +413,15 @@ export class ContainerEventHandler {
 
   private diedAgainDeps(): DiedAgainDeps {
     const { config, store, executions, audit } = this.deps
-    return { config, store, executions, audit, actor: ACTOR, leaseMs: remediationLeaseMs(config) }
+    return {
+      config,
+      store,
+      executions,
+      audit,
+      actor: ACTOR,
+      leaseMs: remediationLeaseMs(config),
+      ...(this.deps.fence ? { fence: this.deps.fence } : {}),
+    }
   }
 
   openAndRemediate(alert: Alert, incidentId: string, title: string): Promise<Incident | null> {
@@ -543,6 +553,7 @@ export class ContainerEventHandler {
         leaseMs: remediationLeaseMs(config),
         slots: remediationSlots(config),
         ...(inspected ? { targetInspect: inspected } : {}),
+        ...(this.deps.fence ? { fence: this.deps.fence } : {}),
       })
       // Audited by remediate(); the incident is left as it is for a person.
       if (outcome.kind === 'refused') return { current, outcome: outcome.kind }

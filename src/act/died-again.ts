@@ -63,6 +63,8 @@ export interface DiedAgainDeps {
   actor: string
   /** How long another worker's claim on the restart is trusted (remediationLeaseMs). */
   leaseMs: number
+  /** The term of the duty the death is handled under (src/platform/lease/); checked before the restart. */
+  fence?: { duty: string; token: number; check(): Promise<void> }
 }
 
 /** The death: its alert, the id its own incident would have, and its title. */
@@ -192,6 +194,27 @@ async function restartAgain(
   try {
     const current = await store.get(open.id)
     if (!current || isClosed(current)) return { kind: 'closed' }
+    if (deps.fence) {
+      // A controller whose term is over never acts; thrown, the death is handled again by the
+      // duty's new leader (its events are replayed there).
+      await deps.fence.check().catch(async (err: Error) => {
+        await audit.append({
+          kind: 'action.fenced',
+          actor,
+          incidentId: open.id,
+          resource: open.resource.name,
+          outcome: 'fenced',
+          data: {
+            actionId: RESTART,
+            deathId: death.deathId,
+            duty: deps.fence!.duty,
+            token: deps.fence!.token,
+            reason: err.message,
+          },
+        })
+        throw err
+      })
+    }
     const existing = await executions.claim(death.deathId, RESTART, actor)
     if (existing && existing.status !== 'started') {
       // Restarted for this death already (a replayed event): its outcome is on the timeline, once.

@@ -20,6 +20,8 @@ import { AuditLog } from '../platform/store/audit'
 import { ExecutionStore } from '../platform/store/executions'
 import { IncidentStore } from '../platform/store/incidents'
 import { remediate } from './remediate'
+import { Leadership } from '../platform/lease/index'
+import { waitFor } from '../../tests/helpers/ports'
 import { verifyUntilStable } from '../verify/verify'
 
 describe('remediate + restart_container (real Docker)', () => {
@@ -128,5 +130,36 @@ describe('remediate + restart_container (real Docker)', () => {
     await new ExecutionStore(redis.client).claim(incidentId, 'restart_container', 'someone-else')
     const outcome = await remediate(incidentId, deps())
     assert.equal(outcome.kind, 'in-progress-elsewhere')
+  })
+  it("refuses and audits an action whose duty's term is over, and runs it under the new leader's", async () => {
+    const { name, incidentId } = await deadWatchedContainerIncident()
+    const duty = `engine:test-${randomBytes(3).toString('hex')}`
+    const old = new Leadership({ redis: redis.client, controllerId: 'old', leaseMs: 2000, log: () => {} })
+    old.add({ name: duty, start: () => {}, stop: () => {} })
+    old.start()
+    const fresh = new Leadership({ redis: redis.client, controllerId: 'new', leaseMs: 2000, log: () => {} })
+    fresh.add({ name: duty, start: () => {}, stop: () => {} })
+    try {
+      await waitFor(async () => old.isLeading(duty), { timeoutMs: 5000, what: 'the old controller to lead' })
+      const oldFence = old.fence(duty)!
+      // The old controller gives the duty up (as a lost lease would end it); another takes it.
+      await old.stop()
+      fresh.start()
+      await waitFor(async () => fresh.isLeading(duty), { timeoutMs: 5000, what: 'the new controller to lead' })
+      const refused = await remediate(incidentId, { ...deps(), fence: oldFence })
+      assert.equal(refused.kind, 'refused')
+      assert.equal(refused.kind === 'refused' && refused.code, 'fenced')
+      assert.equal((await state(name)).Running, false, 'the fenced controller did not start it')
+      const fenced = (await deps().audit.read(100, incidentId)).find((e) => e.kind === 'action.fenced')
+      assert.ok(fenced, 'the refusal is audited')
+      assert.equal((fenced.data as { token?: number }).token, oldFence.token)
+      // Under the new term the action runs, once.
+      const ran = await remediate(incidentId, { ...deps(), fence: fresh.fence(duty)! })
+      assert.equal(ran.kind, 'executed')
+      assert.equal((await state(name)).Running, true)
+    } finally {
+      await old.stop()
+      await fresh.stop()
+    }
   })
 })

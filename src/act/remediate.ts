@@ -33,6 +33,12 @@ export interface RemediateDeps {
    * node is a round trip through its agent.
    */
   targetInspect?: ContainerInfo
+  /**
+   * The term of the duty the action was decided under (src/platform/lease/): checked before the
+   * claim and again just before the action runs, so a controller that lost its lease (paused, cut
+   * off) never acts. Absent: the flow's steps, which any controller may run (each event once).
+   */
+  fence?: { duty: string; token: number; check(): Promise<void> }
 }
 
 /**
@@ -91,6 +97,10 @@ export async function remediate(incidentId: string, deps: RemediateDeps): Promis
   if (isTerminal(incident)) return { kind: 'not-applicable', incident, reason: `incident is ${incident.status}` }
   const ctx = { incidentId, actor: deps.actor, since: incident.alert.at, node: nodeOfAlert(incident.alert) }
 
+  if (deps.fence) {
+    const fenced = await refuseIfFenced(deps.fence, incident, action.id, deps)
+    if (fenced) return fenced
+  }
   const lane = slotLaneFor(incident, action.id)
   if (deps.slots && !(await deps.slots.acquire(incidentId, lane))) {
     // A slot is held for one action's run (a few hundred ms for a restart): a flat 2 s wait left a
@@ -102,6 +112,31 @@ export async function remediate(incidentId: string, deps: RemediateDeps): Promis
     return await runClaimed(incident, action, params, ctx, deps)
   } finally {
     await deps.slots?.release(incidentId, lane)
+  }
+}
+
+/** Audits and refuses an action whose duty's term is over; null while the term holds. */
+async function refuseIfFenced(
+  fence: NonNullable<RemediateDeps['fence']>,
+  incident: Incident,
+  actionId: string,
+  deps: RemediateDeps,
+): Promise<Extract<RemediateOutcome, { kind: 'refused' }> | null> {
+  try {
+    await fence.check()
+    return null
+  } catch (err) {
+    const reason = (err as Error).message
+    await deps.audit.append({
+      kind: 'action.fenced',
+      actor: deps.actor,
+      incidentId: incident.id,
+      resource: incident.resource.name,
+      ...nodeField(incident),
+      outcome: 'fenced',
+      data: { actionId, duty: fence.duty, token: fence.token, reason },
+    })
+    return { kind: 'refused', incident, code: 'fenced', reason }
   }
 }
 
@@ -132,6 +167,12 @@ async function runClaimed(
       (await runActionOp('snapshot', action, params, ctx))
   } catch (err) {
     snapshot = { error: `snapshot failed: ${(err as Error).message}` }
+  }
+  // Again at the point of action: the reads above may have outlasted the term. The claim stays
+  // 'started' under the same actor, so the duty's new leader runs the action when it gets here.
+  if (deps.fence) {
+    const fenced = await refuseIfFenced(deps.fence, incident, action.id, deps)
+    if (fenced) return fenced
   }
   const startedAt = new Date().toISOString()
   try {

@@ -257,6 +257,14 @@ export const ENDPOINTS: Endpoint[] = [
     responses: { 200: '{ nodes }' },
   },
   {
+    method: 'get',
+    path: '/api/cluster',
+    summary:
+      'The controllers sharing this Redis (id, host, port, start time, the duties each leads, last renewal) and the leader and fencing token of each duty; answeredBy names the controller that answered',
+    role: 'viewer',
+    responses: { 200: '{ answeredBy, leaseSeconds, members, duties }' },
+  },
+  {
     method: 'post',
     path: '/api/nodes/{node}/commands',
     summary:

@@ -38,6 +38,8 @@ import { DockerEventWatcher } from '../platform/docker/watcher'
 import { ContainerEventHandler } from '../act/container-events'
 import { recoverOpenIncidents } from '../act/recovery'
 import { FleetController } from '../fleet/controller'
+import { engineDuty, Leadership } from '../platform/lease/index'
+import { ClusterRegistry, clusterView } from '../platform/lease/cluster'
 import { healthReport } from '../observe/health/index'
 import { listNodes } from '../report/nodes'
 import { AuditLog } from '../platform/store/audit'
@@ -84,7 +86,15 @@ export class SentinelRuntime {
   readonly executions = new ExecutionStore(this.redis)
   readonly audit = new AuditLog(this.redis)
   private readonly log = logTo('runtime')
+  /** The engine duty's watcher (only while this controller leads it). */
   watcher?: DockerEventWatcher
+  /** This host's container events for the dashboards' live cards, on every controller. */
+  private feedWatcher?: DockerEventWatcher
+  leadership?: Leadership
+  private cluster?: ClusterRegistry
+  private clusterTimer?: NodeJS.Timeout
+  /** This controller among several on one Redis: its host's node name and its port. */
+  readonly controllerId = `${this.config.NODE_NAME}:${this.config.PORT}`
   chaos?: ChaosEngine
   containerEvents?: ContainerEventHandler
   private emitter?: FlowEmitter
@@ -148,28 +158,52 @@ export class SentinelRuntime {
     })
     this.metrics.catch((err) => this.log('error', 'metrics registry failed', { error: (err as Error).message }))
     this.emitter = emitter
-    this.containerEvents = new ContainerEventHandler({
-      config: this.config,
-      store: this.store,
-      executions: this.executions,
-      audit: this.audit,
-      emit: (t, d, id) => this.emit(t, d, id),
-      log: logTo('container-events'),
+    // Duties that must run once while several controllers share this Redis: each has one leader
+    // (src/platform/lease/); the rest (the API, the dashboard, the flow's steps) runs everywhere.
+    this.leadership = new Leadership({
+      redis: this.redis,
+      controllerId: this.controllerId,
+      leaseMs: this.config.LEADER_LEASE_SECONDS * 1000,
+      log: logTo('leadership'),
+      onChange: (duty, leading, _token, why) => {
+        void this.touchCluster()
+        if (leading || why !== 'stopping')
+          this.metrics.then((m) => m.leaseChanged(duty, leading ? 'acquired' : 'lost')).catch(() => {})
+      },
+    })
+    // Step processes inherit it: GET /api/cluster says which controller answered.
+    process.env.SENTINEL_LEASE_HOLDER = this.leadership.holder
+    this.cluster = new ClusterRegistry({
+      redis: this.redis,
+      id: this.controllerId,
+      holder: this.leadership.holder,
+      port: this.config.PORT,
+      leaseMs: this.config.LEADER_LEASE_SECONDS * 1000,
     })
     // The fleet's node agents (src/fleet/): their events feed fast paths like this host's, and
     // their heartbeats are watched. With no agent announced, this costs one SMEMBERS every 2 s.
-    this.fleet = new FleetController({
-      redis: this.redis,
-      handlerDeps: {
-        config: this.config,
-        store: this.store,
-        executions: this.executions,
-        audit: this.audit,
-        emit: (t, d, id) => this.emit(t, d, id),
+    this.leadership.add({
+      name: 'fleet',
+      start: () => {
+        this.fleet = new FleetController({
+          redis: this.redis,
+          handlerDeps: {
+            config: this.config,
+            store: this.store,
+            executions: this.executions,
+            audit: this.audit,
+            emit: (t, d, id) => this.emit(t, d, id),
+          },
+          log: logTo('fleet'),
+        })
+        this.fleet.start()
       },
-      log: logTo('fleet'),
+      stop: async () => {
+        const fleet = this.fleet
+        this.fleet = undefined
+        await fleet?.stop()
+      },
     })
-    this.fleet.start()
     void this.hub
       .attachLog(this.redis)
       .catch((err) =>
@@ -181,57 +215,73 @@ export class SentinelRuntime {
     this.sseGauge.unref()
     if (dockerSocketPresent()) {
       void this.seedContainers()
-      this.watcher = new DockerEventWatcher({
-        onEvent: (e) => {
-          this.containerFeed.onEvent(e)
-          return this.containerEvents!.handle(e)
-        },
-        loadPosition: async () => {
-          const v = await this.redis.get(POSITION_KEY)
-          return v ? Number(v) : undefined
-        },
-        savePosition: async (t) => {
-          await this.redis.set(POSITION_KEY, String(t))
-        },
-        log: logTo('docker-watcher'),
-        onFirstConnect: (gap) => {
-          this.containerEvents!.sweepDead(gap)
-            .then((r) => {
-              if (r.opened.length || r.leftAlone.length)
-                this.log('info', 'checked watched containers found dead at start-up', r)
-            })
-            .catch((err) =>
-              this.log('warn', 'could not check watched containers for deaths before start-up', {
-                error: (err as Error).message,
-              }),
-            )
-        },
+      // Every controller's dashboards see this host's containers live; only the engine duty's
+      // leader handles their deaths (below).
+      this.feedWatcher = new DockerEventWatcher({
+        onEvent: async (e) => this.containerFeed.onEvent(e),
+        loadPosition: async () => undefined,
+        savePosition: async () => {},
+        log: logTo('docker-feed'),
       })
-      this.watcher.start()
+      this.feedWatcher.start()
+      this.leadership.add({
+        name: engineDuty(this.config.NODE_NAME),
+        start: () => this.startEngineDuty(),
+        stop: () => this.stopEngineDuty(),
+      })
     } else {
       this.log('warn', `no Docker socket at ${this.config.DOCKER_SOCKET}: containers are not watched`)
+      // Incidents left verifying by a controller that died are resumed by one controller.
+      this.leadership.add({ name: 'recovery', start: () => this.recover(undefined), stop: () => {} })
     }
     void this.releaseStaleCronLocks().catch((err) =>
       this.log('warn', 'could not check cron locks', { error: (err as Error).message }),
     )
     // Chaos stays off until POST /api/chaos/start writes a desired state; the engine polls for it.
-    this.chaos = createChaosEngine({
-      redis: this.redis,
-      audit: this.audit,
-      config: {
-        sandboxDir: path.resolve(this.config.projectRoot, this.config.SANDBOX_DIR),
-        watchLabel: this.config.WATCH_LABEL,
+    this.leadership.add({
+      name: 'chaos',
+      start: () => {
+        this.chaos = createChaosEngine({
+          redis: this.redis,
+          audit: this.audit,
+          config: {
+            sandboxDir: path.resolve(this.config.projectRoot, this.config.SANDBOX_DIR),
+            watchLabel: this.config.WATCH_LABEL,
+          },
+          log: logTo('chaos'),
+        })
+        void this.chaos
+          .start()
+          .catch((err) => this.log('error', 'chaos engine failed to start', { error: (err as Error).message }))
       },
-      log: logTo('chaos'),
+      stop: async () => {
+        const chaos = this.chaos
+        this.chaos = undefined
+        await chaos
+          ?.stop()
+          .catch((err) => this.log('warn', 'chaos engine stop failed', { error: (err as Error).message }))
+      },
     })
-    void this.chaos
-      .start()
-      .catch((err) => this.log('error', 'chaos engine failed to start', { error: (err as Error).message }))
     // Files cleaned out of the sandbox wait in quarantine (for rollback) until their retention ends.
-    this.purgeTimer = setInterval(() => {
-      purgeQuarantine().catch((err) => this.log('warn', 'quarantine purge failed', { error: (err as Error).message }))
-    }, 15 * 60_000)
-    this.purgeTimer.unref()
+    this.leadership.add({
+      name: 'quarantine-purge',
+      start: () => {
+        this.purgeTimer = setInterval(() => {
+          purgeQuarantine().catch((err) =>
+            this.log('warn', 'quarantine purge failed', { error: (err as Error).message }),
+          )
+        }, 15 * 60_000)
+        this.purgeTimer.unref()
+      },
+      stop: () => clearInterval(this.purgeTimer),
+    })
+    this.leadership.start()
+    this.clusterTimer = setInterval(
+      () => void this.touchCluster(),
+      Math.max(1000, (this.config.LEADER_LEASE_SECONDS * 1000) / 3),
+    )
+    this.clusterTimer.unref()
+    void this.touchCluster()
     this.notifier = startNotifications(this.prepareNotifications(), {
       redis: this.redis,
       getIncident: (id) => this.store.get(id),
@@ -243,14 +293,6 @@ export class SentinelRuntime {
     void this.startSlack().catch((err) =>
       this.log('error', 'Slack approvals could not start', { error: (err as Error).message }),
     )
-    void recoverOpenIncidents({
-      store: this.store,
-      containerEvents: this.containerEvents,
-      emit: (t, d, id) => this.emit(t, d, id),
-      log: logTo('recovery'),
-    })
-      .then((n) => n && this.log('info', `resumed ${n} open incident(s)`))
-      .catch((err) => this.log('error', 'recovery failed', { error: (err as Error).message }))
     // The incident archive (src/history/): every incident write and audit entry copied to SQL, and
     // archived closed incidents past INCIDENT_RETENTION_DAYS taken out of Redis (at start, then
     // hourly). An archive that cannot be opened is retried in the background: healing never waits
@@ -311,7 +353,82 @@ export class SentinelRuntime {
    * behind, and the monitor would stay silent for up to 5 minutes after the restart. A lock taken
    * before this process started belongs to a process that is gone (one Sentinel per Redis).
    */
+  /**
+   * The engine duty: this host's Docker events handled, deaths healed, from where the last leader
+   * left off (the saved position; a takeover replays what happened in between), every action
+   * fenced by this term's token. Open incidents are resumed.
+   */
+  private startEngineDuty(): void {
+    const fence = this.leadership!.fence(engineDuty(this.config.NODE_NAME)) ?? undefined
+    const handler = new ContainerEventHandler({
+      config: this.config,
+      store: this.store,
+      executions: this.executions,
+      audit: this.audit,
+      emit: (t, d, id) => this.emit(t, d, id),
+      log: logTo('container-events'),
+      ...(fence ? { fence } : {}),
+    })
+    this.containerEvents = handler
+    this.watcher = new DockerEventWatcher({
+      onEvent: (e) => handler.handle(e),
+      loadPosition: async () => {
+        const v = await this.redis.get(POSITION_KEY)
+        return v ? Number(v) : undefined
+      },
+      savePosition: async (t) => {
+        await this.redis.set(POSITION_KEY, String(t))
+      },
+      log: logTo('docker-watcher'),
+      onFirstConnect: (gap) => {
+        handler
+          .sweepDead(gap)
+          .then((r) => {
+            if (r.opened.length || r.leftAlone.length)
+              this.log('info', 'checked watched containers found dead at start-up', r)
+          })
+          .catch((err) =>
+            this.log('warn', 'could not check watched containers for deaths before start-up', {
+              error: (err as Error).message,
+            }),
+          )
+      },
+    })
+    this.watcher.start()
+    this.recover(handler)
+  }
+
+  private async stopEngineDuty(): Promise<void> {
+    const [watcher, handler] = [this.watcher, this.containerEvents]
+    this.watcher = undefined
+    this.containerEvents = undefined
+    handler?.stop()
+    await watcher?.stop()
+  }
+
+  private recover(containerEvents: ContainerEventHandler | undefined): void {
+    void recoverOpenIncidents({
+      store: this.store,
+      containerEvents,
+      emit: (t, d, id) => this.emit(t, d, id),
+      log: logTo('recovery'),
+    })
+      .then((n) => n && this.log('info', `resumed ${n} open incident(s)`))
+      .catch((err) => this.log('error', 'recovery failed', { error: (err as Error).message }))
+  }
+
+  /** This controller's record in the cluster registry (GET /api/cluster), with the duties it leads. */
+  private async touchCluster(): Promise<void> {
+    if (!this.cluster || !this.leadership) return
+    await this.cluster
+      .touch(this.leadership.leading())
+      .catch((err) => this.log('warn', 'could not update the cluster record', { error: (err as Error).message }))
+  }
+
   private async releaseStaleCronLocks(): Promise<void> {
+    // Another live controller's lock is not stale: only a controller alone on this Redis clears them.
+    const others = (await clusterView(this.redis, [])).members.filter((m) => m.holder !== this.leadership?.holder)
+    if (others.length) return
     const startedAt = Date.now() - process.uptime() * 1000
     const keys: string[] = []
     let cursor = '0'
@@ -359,6 +476,7 @@ export class SentinelRuntime {
         store: this.store,
         checks: async () => (await this.monitor().latestStatus()).checks,
       }),
+    leading: () => this.leadership?.leading() ?? {},
     // The node list GET /api/nodes serves, for sentinel_node_up and the heartbeat ages.
     nodes: async () =>
       (await listNodes(this.redis, { localNode: this.config.NODE_NAME })).map((n) => ({
@@ -424,15 +542,14 @@ export class SentinelRuntime {
     await this.archiver?.stop({ drainMs: 5000 })
     await closeHistoryArchive()
     await this.liveSampler?.stop()
-    await this.chaos
-      ?.stop()
-      .catch((err) => this.log('warn', 'chaos engine stop failed', { error: (err as Error).message }))
     await this.notifier?.stop()
     await this.hub.close()
     await shutdownTelemetry()
-    this.containerEvents?.stop()
-    await this.fleet?.stop()
-    await this.watcher?.stop()
+    // Every duty stopped and its lease given up, so another controller takes it at once.
+    await this.leadership?.stop()
+    if (this.clusterTimer) clearInterval(this.clusterTimer)
+    await this.cluster?.leave().catch(() => {})
+    await this.feedWatcher?.stop()
   }
 
   private redisGuard?: NodeJS.Timeout
@@ -502,13 +619,17 @@ export class SentinelRuntime {
     app.set('etag', false)
     const publicRoutes = safeRouter()
     publicRoutes.get('/healthz', async (_req, res) => {
-      const report = await healthReport(this.config, this.redis, this.watcher?.status)
+      const report = await healthReport(this.config, this.redis, this.feedWatcher?.status)
       const n = this.prepareNotifications().config
       // Notifications being off is said, not failed: a single-host Sentinel may page nobody on purpose.
       const notifications = n.route
         ? { enabled: true, receivers: n.receivers.length }
         : { enabled: false, why: n.off ?? 'no route' }
-      res.status(report.status === 'ok' ? 200 : 503).json({ ...report, notifications, archive: this.archiveHealth() })
+      // This controller and the duties it leads (its peers: GET /api/cluster, for viewers).
+      const controller = { id: this.controllerId, leading: Object.keys(this.leadership?.leading() ?? {}).sort() }
+      res
+        .status(report.status === 'ok' ? 200 : 503)
+        .json({ ...report, notifications, archive: this.archiveHealth(), controller })
     })
     publicRoutes.get('/metrics', async (req, res) => {
       if (this.config.METRICS_TOKEN && !sameSecret(bearerToken(req.headers.authorization), this.config.METRICS_TOKEN)) {

@@ -36,6 +36,9 @@ const TICK_EVERY_MS = 1000
 // How often each agent is sent the policy it follows when cut off (and at once when followed).
 const POLICY_EVERY_MS = 30_000
 
+/** The controllers' consumer name on every node's event stream (see follow()). */
+const FLEET_CONSUMER = 'controller'
+
 export class FleetController {
   private readonly stopping = new AbortController()
   private readonly consumers = new Map<string, { handler: ContainerEventHandler; done: Promise<void> }>()
@@ -104,8 +107,9 @@ export class FleetController {
     const done = consumeNodeMessages({
       redis,
       node,
-      // One consumer per controller host: a restarted controller gets back what it had not acknowledged.
-      consumer: `controller:${this.localNode}`,
+      // One consumer name for every controller: only the fleet duty's leader reads (src/platform/lease/),
+      // and a new leader (or the same one restarted) gets back what the last one had not acknowledged.
+      consumer: FLEET_CONSUMER,
       handle: (msg) => this.onMessage(handler, engine, msg, nodeLog),
       onForged: (msg) => this.onForged(node, msg),
       signal: this.stopping.signal,

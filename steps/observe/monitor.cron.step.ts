@@ -6,6 +6,7 @@ import { getConfig } from '../../src/platform/config/index'
 import { AuditLog } from '../../src/platform/store/audit'
 import { IncidentStore } from '../../src/platform/store/incidents'
 import { getRedis } from '../../src/platform/store/redis'
+import { firstInCronSlot } from '../../src/platform/lease/cron-slot'
 import { publishToStream } from '../../src/platform/stream/publish'
 import { RecentReadings } from '../../src/observe/recent-readings'
 
@@ -21,6 +22,8 @@ export const config = {
 } satisfies CronConfig
 
 export const handler: CronStep<typeof config> = async ({ emit, logger }) => {
+  // Every controller's Motia fires this: the first to reach this slot runs it (cron-slot.ts).
+  if (!(await firstInCronSlot(getRedis(), config.name, config.cron))) return
   const monitor = monitorFromConfig()
   const tick = await monitor.tick()
   if (tick.switched)

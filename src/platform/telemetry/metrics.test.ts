@@ -144,6 +144,23 @@ console.log(JSON.stringify({ loaded }))
     assert.equal(v.get('sentinel_metrics_store_up'), 1)
   })
 
+  it('says which duties this controller leads, and counts its terms begun and lost', async () => {
+    let leading: Record<string, number> = { monitor: 4, 'engine:web-1': 2 }
+    const m = await createMetrics({ redis: redis.client, defaultMetrics: false, leading: () => leading })
+    m.leaseChanged('monitor', 'acquired')
+    m.leaseChanged('fleet', 'acquired')
+    m.leaseChanged('fleet', 'lost')
+    let text = await m.render()
+    assert.match(text, /^sentinel_leader\{duty="monitor"\} 1$/m)
+    assert.match(text, /^sentinel_leader\{duty="engine:web-1"\} 1$/m)
+    assert.match(text, /^sentinel_lease_changes_total\{duty="fleet",change="lost"\} 1$/m)
+    assert.match(text, /^sentinel_lease_changes_total\{duty="monitor",change="acquired"\} 1$/m)
+    // A duty no longer led is no longer said to be.
+    leading = { 'engine:web-1': 2 }
+    text = await m.render()
+    assert.doesNotMatch(text, /sentinel_leader\{duty="monitor"\}/)
+  })
+
   it('prefixes every metric name with sentinel_', async () => {
     const names = [...parseExposition(await metrics.render()).keys()].map((k) => k.replace(/\{.*$/, ''))
     assert.ok(

@@ -292,6 +292,8 @@ export interface MetricsDeps {
    * `sentinel_node_up` and `sentinel_node_heartbeat_age_seconds`.
    */
   nodes?: () => Promise<NodeLiveness[]>
+  /** The duties this controller leads now (duty → fencing token), for `sentinel_leader{duty}`. */
+  leading?: () => Record<string, number>
   /** Node process metrics (CPU, memory, event loop lag), prefixed sentinel_. Default true. */
   defaultMetrics?: boolean
   log?: LogFn
@@ -315,6 +317,8 @@ export interface Metrics extends MetricsRecorder {
     req: unknown,
     res: { statusCode: number; setHeader(name: string, value: string): unknown; end(body?: string): unknown },
   ): Promise<void>
+  /** A term as a duty's leader begun, or ended other than by stopping (sentinel_lease_changes_total). */
+  leaseChanged(duty: string, change: 'acquired' | 'lost'): void
   sseClientConnected(): void
   sseClientDisconnected(): void
   setSseClients(n: number): void
@@ -553,6 +557,25 @@ export async function createMetrics(deps: MetricsDeps): Promise<Metrics> {
           this.set({ node: n.node }, n.lastBeatAgeSeconds)
     },
   })
+  if (deps.leading) {
+    const leading = deps.leading
+    new prom.Gauge({
+      name: 'sentinel_leader',
+      help: 'Whether this controller leads a duty (1; absent: another controller does, or none)',
+      labelNames: ['duty'],
+      registers: [registry],
+      collect() {
+        this.reset()
+        for (const duty of Object.keys(leading())) this.set({ duty }, 1)
+      },
+    })
+  }
+  const leaseChanges = new prom.Counter({
+    name: 'sentinel_lease_changes_total',
+    help: "This controller's terms as a duty's leader: begun (acquired) and ended other than by stopping (lost)",
+    labelNames: ['duty', 'change'],
+    registers: [registry],
+  })
   if (deps.defaultMetrics !== false) prom.collectDefaultMetrics({ register: registry, prefix: 'sentinel_' })
 
   const recorder = metricsRecorder(deps.redis, { keyPrefix: prefix, log: deps.log })
@@ -562,6 +585,9 @@ export async function createMetrics(deps: MetricsDeps): Promise<Metrics> {
     registry,
     contentType: registry.contentType,
     render,
+    leaseChanged(duty, change) {
+      leaseChanges.inc({ duty, change })
+    },
     async handler(_req, res) {
       try {
         const body = await render()

@@ -1,0 +1,201 @@
+/**
+ * @exclusive: three whole controllers at once, and it kills and pauses them.
+ *
+ * Three Sentinel controllers on one Redis, watching this host's engine with the same label: every
+ * duty has exactly one leader (GET /api/cluster); the monitor ticks once per schedule, not three
+ * times (whichever controller reaches the slot first); the leader of the engine duty killed with SIGKILL while watched containers die, or paused
+ * with SIGSTOP past its lease and continued: every death is healed exactly once (one incident, one
+ * start), by whichever controller leads the duty then.
+ */
+import assert from 'node:assert/strict'
+import os from 'node:os'
+import { after, before, describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { killMainProcess, removeContainers, runContainer, state, uniqueName } from '../helpers/docker'
+import { waitFor } from '../helpers/ports'
+import { startRedis, type TestRedis } from '../helpers/redis'
+import { type SentinelInstance, startSentinel, WATCHED } from '../helpers/sentinel'
+
+const LEASE_S = 2
+const ENGINE_DUTY = `engine:${os.hostname()}`
+
+describe('three controllers on one Redis', () => {
+  let redis: TestRedis
+  const controllers: SentinelInstance[] = []
+  const names: string[] = []
+
+  before(async () => {
+    redis = await startRedis()
+    for (let i = 0; i < 3; i++)
+      controllers.push(
+        await startSentinel({
+          redisPort: redis.port,
+          env: {
+            LEADER_LEASE_SECONDS: String(LEASE_S),
+            MONITOR_CRON: '*/2 * * * * *',
+            VERIFY_STABLE_SECONDS: '0.5',
+            RATE_LIMIT_MAX_ACTIONS: '100',
+          },
+        }),
+      )
+    for (let i = 0; i < 3; i++) {
+      const name = uniqueName(`ha-${i}`)
+      names.push(name)
+      await runContainer(name, { labels: WATCHED })
+    }
+  })
+  after(async () => {
+    // A paused one must run again to be stopped.
+    for (const c of controllers) {
+      try {
+        process.kill(-c.pid(), 'SIGCONT')
+      } catch {
+        // already gone
+      }
+    }
+    for (const c of controllers) await c.cleanup().catch(() => {})
+    await removeContainers(...names)
+    await redis?.stop()
+  })
+
+  const alive = () => controllers.filter((c) => !stopped.has(c))
+  const stopped = new Set<SentinelInstance>()
+
+  /** The cluster as a live controller sees it. */
+  const cluster = async () => (await alive()[0].get('/api/cluster', 'viewer')).body
+
+  /** The controller (by its lease holder) leading a duty now. */
+  async function leaderOf(duty: string): Promise<SentinelInstance> {
+    let found: SentinelInstance | undefined
+    await waitFor(
+      async () => {
+        const view = await cluster()
+        const holder = view.duties?.find((d: { duty: string }) => d.duty === duty)?.holder
+        const member = view.members?.find((m: { holder: string }) => m.holder === holder)
+        found = member && alive().find((c) => c.port === member.port)
+        return Boolean(found)
+      },
+      { timeoutMs: 30_000, what: `a live leader of ${duty}` },
+    )
+    return found!
+  }
+
+  /** A watched container killed; its incident, once healed, with its executed restarts. */
+  async function killAndHeal(name: string, by: SentinelInstance) {
+    const before = await state(name)
+    await killMainProcess(name)
+    await waitFor(
+      async () => {
+        const s = await state(name)
+        return s.Running && s.StartedAt !== before.StartedAt
+      },
+      { timeoutMs: 60_000, what: `${name} to run again` },
+    )
+    let incidents: any[] = []
+    await waitFor(
+      async () => {
+        incidents = (await by.get(`/api/incidents?view=full&resource=${name}`, 'viewer')).body.incidents ?? []
+        return incidents.some((i) => Date.parse(i.alert.at) >= Date.parse(before.StartedAt) && i.status === 'resolved')
+      },
+      { timeoutMs: 60_000, what: `the incident of ${name} to resolve` },
+    )
+    return incidents.filter((i) => Date.parse(i.alert.at) >= Date.parse(before.StartedAt))
+  }
+
+  /** Exactly one incident, with exactly one restart that started the container. */
+  async function healedOnce(name: string, incidents: any[], by: SentinelInstance) {
+    assert.equal(incidents.length, 1, `${name}: one incident per death, got ${incidents.map((i) => i.id)}`)
+    const full = (await by.get(`/api/incidents/${incidents[0].id}`, 'viewer')).body
+    const starts = full.actions.filter(
+      (a: any) => a.actionId === 'restart_container' && a.result?.performed === 'start',
+    )
+    assert.equal(starts.length, 1, `${name}: one start, got ${JSON.stringify(full.actions)}`)
+  }
+
+  it('gives every duty exactly one leader among the three, listed in /api/cluster and /healthz', async () => {
+    const duties = ['fleet', 'chaos', 'quarantine-purge', ENGINE_DUTY]
+    let view: any
+    await waitFor(
+      async () => {
+        view = await cluster()
+        return (
+          view.members?.length === 3 &&
+          duties.every((d) =>
+            view.duties.some((x: { duty: string; holder: string | null }) => x.duty === d && x.holder),
+          )
+        )
+      },
+      { timeoutMs: 30_000, what: 'three members and a leader for every duty' },
+    )
+    const holders = new Set(view.members.map((m: { holder: string }) => m.holder))
+    for (const d of duties) {
+      const lease = view.duties.find((x: { duty: string }) => x.duty === d)
+      assert.ok(holders.has(lease.holder), `${d} is led by a live member`)
+      assert.ok(lease.token >= 1)
+      // Its leader says so, and no other member does.
+      const claiming = view.members.filter((m: { leading: Record<string, number> }) => d in m.leading)
+      assert.ok(claiming.length <= 1, `${d}: claimed by ${claiming.map((m: { id: string }) => m.id)}`)
+    }
+    const health = await Promise.all(controllers.map(async (c) => (await fetch(`${c.url}/healthz`)).json()))
+    const led = health.flatMap((h: any) => h.controller.leading)
+    for (const d of duties) assert.equal(led.filter((x: string) => x === d).length, 1, `${d} in one /healthz`)
+  })
+
+  it('ticks the monitor once per schedule, not once per controller', async () => {
+    const ticks = () => controllers.map((c) => (c.output().match(/monitor tick/g) ?? []).length)
+    const from = ticks()
+    await sleep(10_000)
+    const grown = ticks().map((n, i) => n - from[i])
+    const total = grown.reduce((a, b) => a + b, 0)
+    // Every 2 s for 10 s: about five ticks in all (three controllers each ticking would be fifteen).
+    // Whichever controller reaches a slot first ticks it; the others skip it.
+    assert.ok(total >= 3 && total <= 6, `ticks per controller in 10 s: ${grown}`)
+  })
+
+  it('heals every death exactly once when the engine duty leader is killed with SIGKILL', async () => {
+    const leader = await leaderOf(ENGINE_DUTY)
+    await leader.kill9()
+    stopped.add(leader)
+    // Deaths right after: the lease runs out, another controller takes the duty and replays.
+    for (const name of names.slice(0, 2)) {
+      const incidents = await killAndHeal(name, alive()[0])
+      await healedOnce(name, incidents, alive()[0])
+    }
+    const next = await leaderOf(ENGINE_DUTY)
+    assert.notEqual(next.port, leader.port)
+  })
+
+  it('a leader paused past its lease does nothing for its old duties when it continues', async () => {
+    const leader = await leaderOf(ENGINE_DUTY)
+    const other = alive().find((c) => c !== leader)!
+    process.kill(-leader.pid(), 'SIGSTOP')
+    stopped.add(leader)
+    try {
+      const name = names[2]
+      const incidents = await killAndHeal(name, other)
+      // Continued: its term is over; it must not act on the death it had not seen.
+      process.kill(-leader.pid(), 'SIGCONT')
+      stopped.delete(leader)
+      await waitFor(async () => /no longer leading a duty/.test(leader.output()), {
+        timeoutMs: 10_000,
+        what: 'the continued controller to notice its term is over',
+      })
+      await sleep(3000)
+      await healedOnce(
+        name,
+        (await other.get(`/api/incidents?view=full&resource=${name}`, 'viewer')).body.incidents.filter(
+          (i: any) =>
+            incidents.some((x) => x.id === i.id) || Date.parse(i.alert.at) >= Date.parse(incidents[0].alert.at),
+        ),
+        other,
+      )
+      assert.equal((await state(name)).Running, true)
+    } finally {
+      try {
+        process.kill(-leader.pid(), 'SIGCONT')
+      } catch {
+        // gone
+      }
+    }
+  })
+})
