@@ -307,6 +307,10 @@ describe('stream hub: replay', { timeout: 30_000 }, () => {
       // Not a log id at all (a numeric id from an older Sentinel) → reset.
       const malformed = await s.connect('token=tok-viewer', { 'Last-Event-ID': '1700000000000001' })
       await waitClients(s, 5)
+      // Each resume answered before the next event: an entry the tail delivers while a reset is being
+      // decided is part of the state the client reloads (the reset carries its id), not sent apart.
+      for (const c of [behind, future, malformed]) await c.waitFor((x) => x.events.some((e) => e.event === 'reset'))
+      await edge.waitFor((x) => x.events.length >= 5)
       const live = await s.pub('container', { n: 'live' })
       for (const [n, c] of Object.entries({ upToDate, edge, behind, future, malformed }))
         await c.waitFor((x) => x.events.some((e) => e.id === live), 3000, `${n} ${JSON.stringify(c.events)}`)
