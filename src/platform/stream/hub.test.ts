@@ -619,7 +619,9 @@ describe('stream hub: a stream ends when its grant no longer holds', { timeout: 
       recheckMs: 50,
     })
     try {
-      const { token, expiresAt } = issueStreamToken('viewer', 'k-viewer', 1)
+      // Two seconds: expiry is in whole seconds, so a one-second token issued late in a second could
+      // expire before a loaded machine has opened the stream.
+      const { token, expiresAt } = issueStreamToken('viewer', 'k-viewer', 2)
       const c = await s.connect(`token=${encodeURIComponent(token)}`)
       assert.equal(c.status, 200)
       await c.waitFor((x) => x.ended, 5000, 'the stream to end')
