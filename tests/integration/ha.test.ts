@@ -142,14 +142,19 @@ describe('three controllers on one Redis', () => {
   })
 
   it('ticks the monitor once per schedule, not once per controller', async () => {
-    const ticks = () => controllers.map((c) => (c.output().match(/monitor tick/g) ?? []).length)
-    const from = ticks()
+    const ticks = () => controllers.reduce((n, c) => n + (c.output().match(/monitor tick/g) ?? []).length, 0)
+    // Each slot run leaves its key (src/platform/lease/cron-slot.ts): the slots that ran.
+    const slots = async () => new Set(await redis.client.keys('sentinel:cron:slot:MonitorInfrastructure:*'))
+    const [ticks0, slots0] = [ticks(), await slots()]
     await sleep(10_000)
-    const grown = ticks().map((n, i) => n - from[i])
-    const total = grown.reduce((a, b) => a + b, 0)
-    // Every 2 s for 10 s: about five ticks in all (three controllers each ticking would be fifteen).
-    // Whichever controller reaches a slot first ticks it; the others skip it.
-    assert.ok(total >= 3 && total <= 6, `ticks per controller in 10 s: ${grown}`)
+    const [ticks1, slots1] = [ticks(), await slots()]
+    const ran = [...slots1].filter((k) => !slots0.has(k)).length
+    const ticked = ticks1 - ticks0
+    // As many ticks as slots run (one may be in flight at either end of the window); three
+    // controllers each ticking would make three per slot. How many slots run depends on how long a
+    // tick takes here (Motia skips a slot while the job's last run holds its lock), not on this.
+    assert.ok(ran >= 1, 'the monitor ran')
+    assert.ok(Math.abs(ticked - ran) <= 1, `${ticked} ticks for ${ran} slots`)
   })
 
   it('heals every death exactly once when the engine duty leader is killed with SIGKILL', async () => {
