@@ -51,7 +51,6 @@ interface Memory {
 async function main() {
   // The hub delivers from its shared log in Redis (src/platform/stream/hub.ts): a Redis of its own.
   const redis = await startRedis()
-  process.on('exit', () => void redis.stop())
   const child = fork(path.join(here, 'server.ts'), [], {
     execArgv: ['--import', 'tsx', '--expose-gc'],
     env: { ...process.env, BENCH_SSE_TOKEN: TOKEN, BENCH_REDIS_PORT: String(redis.port) },
@@ -197,6 +196,8 @@ async function main() {
       })
     })
     clearTimeout(deadline)
+    // Its server and data directory go with it.
+    await redis.stop()
   }
 }
 
