@@ -34,8 +34,9 @@ try {
   console.error(known ? err.message : err)
   process.exit(1)
 }
-// With REDIS_SENTINELS, the primary Redis Sentinel names now: Motia's clients take one fixed
-// address, so they reach this primary and do not follow a later failover (Sentinel's own do).
+// With REDIS_SENTINELS, the primary Redis Sentinel names now (a start with no Sentinel answering
+// fails here). Motia's config takes one fixed address; the launcher (scripts/motia-start.mjs) gives
+// its clients ways to follow a later failover instead of this address.
 let motiaRedis: { host: string; port: number }
 try {
   motiaRedis = await currentRedisPrimary(cfg)

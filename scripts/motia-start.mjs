@@ -29,6 +29,7 @@ import {
   stopRedisConnection,
 } from '../node_modules/motia/dist/redis/connection.mjs'
 import { version } from '../node_modules/motia/dist/version.mjs'
+import { createClient } from 'redis'
 
 // Motia compiles each step and its imports into .motia/compiled/ with a plain writeFileSync, in
 // every process that starts: a second Sentinel starting beside a first (or test files run side by
@@ -75,6 +76,45 @@ async function giveStepsOnlyTheirSecrets(cfg) {
   syncBuiltinESMExports()
 }
 
+// With REDIS_SENTINELS, Motia's Redis clients follow a failover too. Its node-redis client takes one
+// fixed address and this version has no Sentinel support: it is pointed at a local socket that
+// always leads to the primary the Sentinels name now (src/platform/store/redis-primary-route.ts).
+// BullMQ's ioredis connection is given the Sentinels themselves, as Sentinel's own connections are.
+async function redisThroughSentinels(cfg, dataDir) {
+  const { RedisPrimaryRoute } = await jiti.import(path.join(baseDir, 'src/platform/store/redis-primary-route.ts'))
+  const { currentRedisPrimary, redisOptions, redisPassword } = await jiti.import(
+    path.join(baseDir, 'src/platform/store/redis.ts'),
+  )
+  const { logTo } = await jiti.import(path.join(baseDir, 'src/platform/telemetry/log.ts'))
+  const route = new RedisPrimaryRoute({
+    socketPath: path.join(dataDir, 'redis-primary.sock'),
+    locate: () => currentRedisPrimary(cfg),
+    log: logTo('redis'),
+  })
+  await route.start()
+  const client = createClient({
+    ...(cfg.REDIS_USERNAME ? { username: cfg.REDIS_USERNAME } : {}),
+    password: redisPassword(cfg),
+    socket: {
+      path: route.socketPath,
+      // A failover takes seconds: keep trying (Motia's own strategy gives up after ten tries).
+      reconnectStrategy: (retries) => Math.min(100 * (retries + 1), 2000),
+      connectTimeout: 10_000,
+    },
+  })
+  // Errors are logged by the runtime's guard once the plugins start; none may end the process first.
+  client.on('error', () => {})
+  await client.connect()
+  return {
+    client,
+    eventConnection: { ...redisOptions(cfg), maxRetriesPerRequest: null },
+    stop: async () => {
+      await client.quit().catch(() => {})
+      await route.stop()
+    },
+  }
+}
+
 async function main() {
   process.env.MOTIA_ANALYTICS_DISABLED = 'true'
   // motia.config.ts validates the configuration (exiting with every bad variable named) and
@@ -93,9 +133,18 @@ async function main() {
   const { getRuntime } = await jiti.import(path.join(baseDir, 'src/app/runtime.ts'))
   const runtime = getRuntime()
 
-  const redisClient = await getRedisClient(path.join(baseDir, '.motia'), appConfig)
+  const redis = cfg.REDIS_SENTINELS.length
+    ? await redisThroughSentinels(cfg, path.resolve(cfg.projectRoot, cfg.DATA_DIR)).catch((err) =>
+        fail(`Redis through REDIS_SENTINELS: ${err.message}`),
+      )
+    : {
+        client: await getRedisClient(path.join(baseDir, '.motia'), appConfig),
+        eventConnection: getRedisConnectionInfo(),
+        stop: () => stopRedisConnection(),
+      }
+  const redisClient = redis.client
   const adapters = {
-    eventAdapter: new BullMQEventAdapter({ connection: getRedisConnectionInfo() }),
+    eventAdapter: new BullMQEventAdapter({ connection: redis.eventConnection }),
     cronAdapter: new RedisCronAdapter(redisClient),
     streamAdapter: new RedisStreamAdapterManager(redisClient),
   }
@@ -151,7 +200,7 @@ async function main() {
     stopping = true
     motiaServer.server.close()
     await motiaServer.close().catch(() => {})
-    await stopRedisConnection().catch(() => {})
+    await redis.stop().catch(() => {})
     lock.release()
     process.exit(0)
   }

@@ -348,6 +348,11 @@ export const configSchema = z.object({
   REDIS_SENTINELS: redisSentinelsField,
   REDIS_MASTER_NAME: redisMasterNameField,
   REDIS_SENTINEL_PASSWORD_FILE: optionalString,
+  // With REDIS_SENTINELS: an incident write is confirmed only once this many replicas hold it (WAIT),
+  // waiting at most REDIS_WAIT_TIMEOUT_MS; replication is asynchronous, so without it a write the
+  // primary acknowledged and then died with is lost in the failover. 0: do not wait.
+  REDIS_WAIT_REPLICAS: int(1, 0, 16),
+  REDIS_WAIT_TIMEOUT_MS: int(500, 10, 10_000),
 
   // The fleet (src/fleet/): this process's role, its node's name, and the heartbeat of node agents.
   SENTINEL_ROLE: oneOf(['controller', 'agent'] as const, 'controller'),

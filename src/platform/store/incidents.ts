@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis'
 import { publishToStream } from '../stream/publish'
 import { metricsRecorder, nodeLabel } from '../telemetry/metrics'
 import { getConfig } from '../config/index'
-import { getRedis, stateKey } from './redis'
+import { confirmReplicated, getRedis, stateKey } from './redis'
 import { assertTransition, isClosed, isTerminal, openedIncident } from './lifecycle'
 import type { Alert, Incident, ResourceRef } from './model'
 import { incidentSummary, type IncidentSummary } from './summary'
@@ -161,6 +161,7 @@ export class IncidentStore {
       String(incident.version),
     )) as [number, string]
     if (created === 1) {
+      await confirmReplicated(this.redis)
       await this.redis.set(lastKey(alert.fingerprint), id, 'EX', 30 * 86400)
       if (!incident.test) {
         const key = byResourceKey(incident.resource)
@@ -205,6 +206,7 @@ export class IncidentStore {
       if (!next) return current
       const ok = (await this.redis.eval(CAS_LUA, CAS_KEYS, ...this.casArgs(current, next))) as number
       if (ok === 1) {
+        await confirmReplicated(this.redis)
         await this.afterWrite(current, next)
         return next
       }
@@ -233,6 +235,7 @@ export class IncidentStore {
       const pipeline = this.redis.pipeline()
       for (const w of writes) pipeline.eval(CAS_LUA, CAS_KEYS, ...this.casArgs(w.current, w.next))
       const replies = (await pipeline.exec()) ?? []
+      await confirmReplicated(this.redis)
       await Promise.all(
         writes.map(async (w, n) => {
           const [err, ok] = replies[n] ?? [new Error('no reply')]

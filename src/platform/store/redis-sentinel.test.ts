@@ -16,7 +16,7 @@ import { ConfigError, loadConfig, type SentinelConfig } from '../config/index'
 import { note } from './lifecycle'
 import { IncidentStore } from './incidents'
 import type { Alert } from './model'
-import { currentRedisPrimary, redisOptions, waitForReplicas } from './redis'
+import { confirmReplicated, currentRedisPrimary, redisOptions, waitForReplicas } from './redis'
 
 const problemsOf = (env: Record<string, string>, dir: string): string[] => {
   try {
@@ -158,6 +158,8 @@ describe('Redis Sentinel failover (real redis-server and Sentinels)', () => {
     // Acknowledged: a replica holds every write of each connection.
     assert.equal(await waitForReplicas(redis, 1, 5000), 1)
     assert.equal(await waitForReplicas(second, 1, 5000), 1)
+    // What the incident store does after each write (REDIS_WAIT_REPLICAS=1 by default with Sentinels).
+    assert.equal(await confirmReplicated(redis, cfg), 1)
 
     await ha.killPrimary()
     await waitFor(async () => (await ha.primaryAddress())?.port === ha.replicaPort, {
@@ -181,6 +183,9 @@ describe('Redis Sentinel failover (real redis-server and Sentinels)', () => {
       ['before the failover', 'after the failover'],
     )
     await second.set('ha:second', 'after')
+    // The promoted replica has no replica of its own: the wait falls short once, then pauses.
+    assert.equal(await confirmReplicated(redis, cfg), 0)
+    assert.equal(await confirmReplicated(redis, cfg), -1)
 
     // On the new primary itself: what was acknowledged before the kill, and what came after.
     const onNewPrimary = directClient(ha.replicaPort)

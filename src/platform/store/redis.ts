@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { Redis, type RedisOptions } from 'ioredis'
 import { getConfig, type SentinelConfig } from '../config/index'
+import { logTo } from '../telemetry/log'
 
 /**
  * The password: REDIS_PASSWORD, or the first line of REDIS_PASSWORD_FILE (how a node agent is
@@ -122,6 +123,31 @@ export async function currentRedisPrimary(cfg: SentinelConfig = getConfig()): Pr
  */
 export async function waitForReplicas(redis: Redis, replicas: number, timeoutMs: number): Promise<number> {
   return Number(await redis.call('WAIT', String(replicas), String(timeoutMs)))
+}
+
+let replicaWaitPausedUntil = 0
+
+/**
+ * With REDIS_SENTINELS, waits until REDIS_WAIT_REPLICAS replicas hold this connection's writes
+ * (at most REDIS_WAIT_TIMEOUT_MS) before a write is confirmed to anyone. When too few answer in
+ * time (a replica down, the set degraded to one node), the write still goes on and waiting pauses
+ * for 10 s in this process: WAIT blocks the whole shared connection while it waits, and a degraded
+ * set must not make every write half a second slower. Returns how many replicas confirmed (-1:
+ * not asked).
+ */
+export async function confirmReplicated(redis: Redis, cfg: SentinelConfig = getConfig()): Promise<number> {
+  const wanted = cfg.REDIS_SENTINELS.length ? cfg.REDIS_WAIT_REPLICAS : 0
+  if (!wanted || Date.now() < replicaWaitPausedUntil) return -1
+  const got = await waitForReplicas(redis, wanted, cfg.REDIS_WAIT_TIMEOUT_MS).catch(() => 0)
+  if (got < wanted) {
+    replicaWaitPausedUntil = Date.now() + 10_000
+    logTo('redis')('warn', 'fewer Redis replicas than REDIS_WAIT_REPLICAS confirmed a write; not waiting for 10 s', {
+      wanted,
+      confirmed: got,
+      timeoutMs: cfg.REDIS_WAIT_TIMEOUT_MS,
+    })
+  }
+  return got
 }
 
 export function getRedis(): Redis {
