@@ -131,6 +131,51 @@ describe('leases with fencing tokens (real Redis)', () => {
       child.kill('SIGKILL')
     }
   })
+  it('a leader whose process died (SIGKILL) is replaced without waiting out its lease', async () => {
+    const duty = `d-${randomBytes(3).toString('hex')}`
+    // A lease far longer than this test waits: only the presence check can hand the duty over.
+    const longLeaseMs = 120_000
+    const script = `
+      import { Redis } from 'ioredis'
+      import { Leadership } from ${JSON.stringify(path.join(import.meta.dirname, 'index.ts'))}
+      const redis = new Redis({ host: '127.0.0.1', port: ${redis.port} })
+      const l = new Leadership({ redis, controllerId: 'killed', leaseMs: ${longLeaseMs}, log: () => {} })
+      l.add({ name: ${JSON.stringify(duty)}, start: (t) => console.log('leading ' + t), stop: () => {} })
+      l.start()
+    `
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    const lines: string[] = []
+    createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l))
+    try {
+      await waitFor(async () => lines.some((l) => l.startsWith('leading')), {
+        timeoutMs: 15_000,
+        what: 'the child to lead',
+      })
+      const oldToken = Number(lines.find((l) => l.startsWith('leading'))!.split(' ')[1])
+      const standbyEvents: string[] = []
+      const standby = new Leadership({ redis: client(), controllerId: 'standby', leaseMs: longLeaseMs, log: quiet })
+      standby.add({ name: duty, start: (t) => void standbyEvents.push(`start ${t}`), stop: () => {} })
+      leaderships.push(standby)
+      standby.start()
+      // While the leader's process lives, its presence keeps the duty with it.
+      await sleep(2500)
+      assert.equal(standby.isLeading(duty), false)
+
+      const exited = new Promise((r) => child.once('exit', r))
+      child.kill('SIGKILL')
+      await exited
+      await waitFor(async () => standby.isLeading(duty), { timeoutMs: 30_000, what: 'the standby to take over' })
+      assert.ok(standby.leading()[duty] > oldToken, 'a new holder, a larger token')
+      assert.deepEqual(standbyEvents, [`start ${standby.leading()[duty]}`])
+      // The lease the dead process held had most of its two minutes left.
+      assert.equal((await leaseOf(redis.client, duty)).holder?.holder, standby.holder)
+    } finally {
+      child.kill('SIGKILL')
+    }
+  })
+
   it("a controller started again on the same host and port takes its dead predecessor's duties at once", async () => {
     const duty = `d-${randomBytes(3).toString('hex')}`
     const dead = controller('web-1:3000', duty)

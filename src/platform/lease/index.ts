@@ -16,6 +16,13 @@
  *   stopped and `isLeading` turns false before anyone else can take the lease);
  * - at the point of action (`fence`), the token the action was decided under is compared with the
  *   duty's newest token in Redis: an older one is refused.
+ *
+ * A lease runs out only LEADER_LEASE_SECONDS after its holder's last renewal, which is how long a
+ * duty would stay unled after its leader's process dies. Each process therefore also keeps a
+ * presence connection named after its holder; a controller that finds a duty's holder without one
+ * (CLIENT LIST, twice a second apart) takes the duty over at once. Redis drops a dead process's
+ * connections as soon as its kernel closes them; a host that vanishes from the network leaves them
+ * open, and then the lease's expiry is what hands the duty over.
  */
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
@@ -61,6 +68,31 @@ end
 return 0
 `
 
+/**
+ * Takes over a lease from a holder whose process is gone (./index.ts, `Leadership.presence`): only
+ * while the lease still holds exactly that holder and token, with a new token.
+ */
+const TAKE_OVER = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  local t = redis.call('INCR', KEYS[2])
+  redis.call('SET', KEYS[1], ARGV[2] .. '|' .. t, 'PX', ARGV[3])
+  return t
+end
+return 0
+`
+
+/** The name of the connection that says a lease holder's process is alive (CLIENT SETNAME). */
+export const presenceName = (holder: string) => `sentinel-lease-holder:${holder}`
+
+/** The holders named by CLIENT LIST's `name=` fields. */
+export function presentHolders(clientList: string): Set<string> {
+  const prefix = presenceName('')
+  const out = new Set<string>()
+  for (const m of clientList.matchAll(/(?:^| )name=(\S+)/gm))
+    if (m[1].startsWith(prefix)) out.add(m[1].slice(prefix.length))
+  return out
+}
+
 /** Gives the lease up only if it is still this holder's with this token. */
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -93,6 +125,15 @@ export interface Duty {
 
 export interface LeadershipOptions {
   redis: Redis
+  /**
+   * Process presence: this process keeps one more connection, named after its holder, and a
+   * controller that finds a duty held by a holder with no such connection in CLIENT LIST on two
+   * looks a second apart takes it over at once instead of waiting out the lease. A process that
+   * dies (crash, SIGKILL, OOM kill) has its sockets closed by the kernel, so Redis drops its
+   * connections at once; a paused or partitioned one keeps them open and is replaced by the lease
+   * running out, as before. Safe either way: every action checks its fencing token. Default true.
+   */
+  presence?: boolean
   /** This controller: its id (in /api/cluster). A random suffix makes each process's holder unique. */
   controllerId: string
   leaseMs: number
@@ -132,8 +173,12 @@ export class Leadership {
   private timer?: NodeJS.Timeout
   private watchdog?: NodeJS.Timeout
   private running = false
-  private ticking = false
+  private readonly inFlight = new Set<string>()
   private readonly now: () => number
+  private presenceConnection?: Redis
+  /** Holders seen without a presence connection: when first seen so (a takeover needs two looks). */
+  private readonly absentSince = new Map<string, number>()
+  private vacancies?: NodeJS.Timeout
 
   constructor(private readonly opts: LeadershipOptions) {
     if (/[|#]/.test(opts.controllerId)) throw new Error('a controller id may not contain "|" or "#"')
@@ -149,10 +194,20 @@ export class Leadership {
   start(): void {
     if (this.running) return
     this.running = true
+    if (this.opts.presence !== false) {
+      this.presenceConnection = this.opts.redis.duplicate({ connectionName: presenceName(this.holder) })
+      this.presenceConnection.on('error', () => {})
+      // Leases are taken only once it is up (tickDuty): take them as soon as it is.
+      this.presenceConnection.on('ready', () => void this.tick())
+    }
     const every = Math.max(100, Math.floor(this.opts.leaseMs / 3))
     void this.tick()
     this.timer = setInterval(() => void this.tick(), every)
     this.timer.unref()
+    // Duties led elsewhere are looked at every second: a free lease, or one whose holder's process
+    // is gone, is taken within about a second instead of at the next renewal tick.
+    this.vacancies = setInterval(() => void this.tick(true), Math.min(1000, every))
+    this.vacancies.unref()
     // Checked more often than renewals: a term whose renewals stopped ends within a quarter second.
     this.watchdog = setInterval(() => this.expireTerms(), 250)
     this.watchdog.unref()
@@ -163,10 +218,13 @@ export class Leadership {
     this.running = false
     clearInterval(this.timer)
     clearInterval(this.watchdog)
+    clearInterval(this.vacancies)
     for (const [duty, term] of [...this.terms]) {
       await this.demote(duty, 'stopping')
       await this.opts.redis.eval(RELEASE, 1, leaseKey(duty), `${this.holder}|${term.token}`).catch(() => {})
     }
+    this.presenceConnection?.disconnect()
+    this.presenceConnection = undefined
   }
 
   isLeading(duty: string): boolean {
@@ -203,17 +261,30 @@ export class Leadership {
     }
   }
 
-  private async tick(): Promise<void> {
-    if (!this.running || this.ticking) return
-    this.ticking = true
-    try {
-      for (const duty of this.duties.keys()) await this.tickDuty(duty)
-    } finally {
-      this.ticking = false
+  /** Renews the leases held here and tries the others; `vacantOnly`: only the others. */
+  private async tick(vacantOnly = false): Promise<void> {
+    if (!this.running) return
+    // CLIENT LIST at most once per tick, and only when a duty is held by another controller.
+    let present: Promise<Set<string> | null> | undefined
+    const presentNow = () =>
+      (present ??= this.opts.redis
+        .call('CLIENT', 'LIST', 'TYPE', 'normal')
+        .then((list) => presentHolders(String(list)))
+        .catch(() => null))
+    for (const duty of this.duties.keys()) {
+      // One request per duty at a time (a renewal is never held up by another duty's look, and a
+      // duty is never taken twice by two overlapping looks).
+      if ((vacantOnly && this.terms.has(duty)) || this.inFlight.has(duty)) continue
+      this.inFlight.add(duty)
+      try {
+        await this.tickDuty(duty, presentNow)
+      } finally {
+        this.inFlight.delete(duty)
+      }
     }
   }
 
-  private async tickDuty(duty: string): Promise<void> {
+  private async tickDuty(duty: string, presentNow: () => Promise<Set<string> | null>): Promise<void> {
     const { redis, leaseMs } = this.opts
     // A term lasts from the moment the request was sent: Redis may have set the TTL any time after.
     const sentAt = this.now()
@@ -226,7 +297,9 @@ export class Leadership {
         if (this.terms.get(duty) === term) term.until = sentAt + leaseMs - margin
         return
       }
-      const token = Number(
+      // Not before this process's own presence shows: another controller would take the lease back.
+      if (this.presenceConnection && this.presenceConnection.status !== 'ready') return
+      let token = Number(
         await redis.eval(
           ACQUIRE,
           2,
@@ -237,6 +310,7 @@ export class Leadership {
           this.opts.controllerId,
         ),
       )
+      if (!token && this.presenceConnection) token = await this.takeOverFromGone(duty, presentNow)
       if (!token || !this.running) return
       this.terms.set(duty, { token, until: sentAt + leaseMs - margin })
       this.opts.log('info', 'leading a duty', { duty, token })
@@ -252,6 +326,43 @@ export class Leadership {
       // Redis away: the watchdog ends the term when it runs out.
       this.opts.log('warn', 'lease renewal failed', { duty, error: (err as Error).message })
     }
+  }
+
+  /**
+   * The duty's holder has no presence connection on two looks at least a second apart: its process
+   * is gone, so the lease is taken over now (0 when not). Two looks, because a live holder's
+   * connection is briefly absent while it reconnects (after a Redis failover, say).
+   */
+  private async takeOverFromGone(duty: string, presentNow: () => Promise<Set<string> | null>): Promise<number> {
+    const { holder } = await leaseOf(this.opts.redis, duty)
+    if (!holder) return 0
+    const present = await presentNow()
+    if (!present || present.has(holder.holder)) {
+      this.absentSince.delete(holder.holder)
+      return 0
+    }
+    const since = this.absentSince.get(holder.holder)
+    if (since === undefined) {
+      if (this.absentSince.size > 100) this.absentSince.clear()
+      this.absentSince.set(holder.holder, this.now())
+      return 0
+    }
+    if (this.now() - since < 900) return 0
+    this.absentSince.delete(holder.holder)
+    const token = Number(
+      await this.opts.redis.eval(
+        TAKE_OVER,
+        2,
+        leaseKey(duty),
+        tokenKey(duty),
+        `${holder.holder}|${holder.token}`,
+        this.holder,
+        String(this.opts.leaseMs),
+      ),
+    )
+    if (token)
+      this.opts.log('warn', 'took over a duty from a controller whose process is gone', { duty, from: holder.holder })
+    return token
   }
 
   private expireTerms(): void {
