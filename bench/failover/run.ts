@@ -31,6 +31,8 @@ import { type SentinelInstance, startSentinel, WATCH_ARG, WATCHED } from '../../
 import { median, ms, quantile } from '../fleet/stats'
 
 interface Options {
+  /** 0: both set-ups; 1: only the baseline; 2: only HA. */
+  only: number
   trials: number
   controllers: number
   lease: number
@@ -39,11 +41,12 @@ interface Options {
 }
 
 const USAGE =
-  'usage: npm run bench:failover -- [--trials N] [--controllers N] [--lease SECONDS] [--interval SECONDS] [--containers N]'
+  'usage: npm run bench:failover -- [--trials N] [--controllers N] [--lease SECONDS] [--interval SECONDS] [--containers N] [--only ha|baseline]'
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { trials: 10, controllers: 3, lease: 10, interval: 2, containers: 8 }
+  const o: Options = { only: 0, trials: 10, controllers: 3, lease: 10, interval: 2, containers: 8 }
   const bounds: Record<keyof Options, [number, number]> = {
+    only: [0, 0],
     trials: [1, 100],
     controllers: [2, 5],
     lease: [2, 300],
@@ -51,6 +54,12 @@ function parseOptions(argv: string[]): Options {
     containers: [2, 50],
   }
   for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--only') {
+      const which = argv[++i]
+      if (which !== 'ha' && which !== 'baseline') throw new Error(`--only: expected ha or baseline\n${USAGE}`)
+      o.only = which === 'baseline' ? 1 : 2
+      continue
+    }
     const key = argv[i].replace(/^--/, '') as keyof Options
     if (!(key in o)) throw new Error(`unknown option ${argv[i]}\n${USAGE}`)
     const value = Number(argv[++i])
@@ -77,6 +86,8 @@ interface SetupResult {
   mergedDeaths: number
   restartsInIncidents: number
   notRunning: string[]
+  /** Incidents not closed once everything settled (id and status). */
+  stillOpen: string[]
 }
 
 /** Starts of the watched containers, from the engine's events (time in ms). */
@@ -226,18 +237,24 @@ async function runSetup(name: string, count: number, o: Options, docker: Docker)
       timeoutMs: 90_000,
       what: 'every container running again',
     }).catch(() => {})
-    await sleep(3000)
+    await sleep(10_000)
     const notRunning: string[] = []
     for (const c of containers) if (!(await state(c)).Running) notRunning.push(c)
     let incidents = 0
     let mergedDeaths = 0
     let restartsInIncidents = 0
+    const stillOpen: string[] = []
     for (const c of containers) {
       const list = (await controllers[0].get(`/api/incidents?view=full&resource=${c}&limit=200`, 'viewer')).body
         .incidents as any[]
       for (const summary of list ?? []) {
         const full = (await controllers[0].get(`/api/incidents/${summary.id}`, 'viewer')).body
         incidents++
+        if (!['resolved', 'suppressed'].includes(full.status)) {
+          stillOpen.push(`${full.id} ${full.status}`)
+          if (process.env.BENCH_DEBUG)
+            console.log(JSON.stringify((full.timeline ?? []).map((e: any) => [e.at.slice(11, 23), e.stage, e.actor, e.summary])))
+        }
         // A death while its container's incident was open is merged into it as a note (src/act/died-again.ts).
         mergedDeaths += (full.timeline ?? []).filter((e: any) => e.stage === 'note' && e.data?.step === 'died').length
         restartsInIncidents += (full.actions ?? []).filter(
@@ -256,6 +273,7 @@ async function runSetup(name: string, count: number, o: Options, docker: Docker)
       mergedDeaths,
       restartsInIncidents,
       notRunning,
+      stillOpen,
     }
   } finally {
     process.removeListener('SIGINT', onSignal)
@@ -270,7 +288,7 @@ function report(r: SetupResult): string {
   return [
     `${r.name.padEnd(26)} ${ms(median(gaps), 7)} ${ms(quantile(gaps, 0.9), 7)} ${ms(Math.max(...gaps), 7)}`,
     `${String(r.kills).padStart(6)} ${String(r.starts).padStart(6)} ${String(r.incidents).padStart(9)} ${String(r.mergedDeaths).padStart(7)}`,
-    `${String(duplicateStarts).padStart(10)} ${String(Math.max(0, r.restartsInIncidents - r.kills)).padStart(9)} ${String(lost).padStart(5)}`,
+    `${String(duplicateStarts).padStart(10)} ${String(Math.max(0, r.restartsInIncidents - r.kills)).padStart(9)} ${String(lost).padStart(5)} ${String(r.stillOpen.length).padStart(5)}`,
   ].join(' ')
 }
 
@@ -282,16 +300,18 @@ async function main() {
     `bench:failover — ${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, ` +
       `Docker ${(await docker.version()).Version}; ${o.trials} trials, lease ${o.lease} s, a kill every ${o.interval} s over ${o.containers} containers`,
   )
-  const ha = await runSetup(`${o.controllers} controllers`, o.controllers, o, docker)
-  const base = await runSetup('1 controller (restarted)', 1, o, docker)
+  const results: SetupResult[] = []
+  if (o.only !== 1) results.push(await runSetup(`${o.controllers} controllers`, o.controllers, o, docker))
+  if (o.only !== 2) results.push(await runSetup('1 controller (restarted)', 1, o, docker))
   console.log('')
   console.log(
-    `${'set-up'.padEnd(26)} ${'median'.padStart(7)} ${'p90'.padStart(7)} ${'max'.padStart(7)}  kills starts incidents  merged  dup.starts dup.fixes  lost`,
+    `${'set-up'.padEnd(26)} ${'median'.padStart(7)} ${'p90'.padStart(7)} ${'max'.padStart(7)}  kills starts incidents  merged  dup.starts dup.fixes  lost  open`,
   )
   console.log(`${''.padEnd(26)} (ms from the leader's death to the next healed container)`)
-  console.log(report(ha))
-  console.log(report(base))
-  const bad = [ha, base].filter(
+  for (const r of results) console.log(report(r))
+  for (const r of results)
+    if (r.stillOpen.length) console.log(`${r.name}: still open after settling: ${r.stillOpen.join(', ')}`)
+  const bad = results.filter(
     (r) => r.starts > r.kills || r.notRunning.length || r.kills > r.incidents + r.mergedDeaths,
   )
   if (bad.length) {

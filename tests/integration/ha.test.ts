@@ -12,6 +12,7 @@ import os from 'node:os'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { killMainProcess, removeContainers, runContainer, state, uniqueName } from '../helpers/docker'
+import { openPage, retryOnNetworkChange } from '../helpers/browser'
 import { waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { type SentinelInstance, startSentinel, WATCHED } from '../helpers/sentinel'
@@ -139,6 +140,55 @@ describe('three controllers on one Redis', () => {
     const health = await Promise.all(controllers.map(async (c) => (await fetch(`${c.url}/healthz`)).json()))
     const led = health.flatMap((h: any) => h.controller.leading)
     for (const d of duties) assert.equal(led.filter((x: string) => x === d).length, 1, `${d} in one /healthz`)
+  })
+
+  it("shows the controllers and each duty's leader on the dashboard (Chromium)", async () => {
+    const { chromium } = await import('playwright-core')
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    })
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+      const errors: string[] = []
+      page.on('pageerror', (e) => errors.push(e.message))
+      const viewing = controllers[1]
+      await retryOnNetworkChange(page, async () => {
+        await openPage(page, `${viewing.url}/`)
+        await page.getByTestId('key-input').fill(viewing.keys.viewer)
+        await page.getByTestId('key-submit').click()
+        await page.locator('#conn-status[data-state="live"]').waitFor({ timeout: 20_000 })
+      })
+      await waitFor(async () => (await page.getByTestId('controller-card').count()) === 3, {
+        timeoutMs: 20_000,
+        what: 'three controller cards',
+      })
+      const view = await cluster()
+      const engine = view.duties.find((d: { duty: string }) => d.duty === ENGINE_DUTY)
+      const leader = view.members.find((m: { holder: string }) => m.holder === engine.holder)
+      const line = page.locator(`[data-testid="duty-line"][data-duty="${ENGINE_DUTY}"]`)
+      await line.waitFor({ timeout: 10_000 })
+      assert.match(
+        await line.innerText(),
+        new RegExp(`${leader.id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(token ${engine.token}\\)`),
+      )
+      // The card of the controller serving the page says so, and only that one.
+      const self = page.locator('[data-testid="controller-card"][data-self="true"]')
+      assert.equal(await self.count(), 1)
+      assert.equal(
+        await self.getAttribute('data-id'),
+        view.members.find((m: { port: number }) => m.port === viewing.port).id,
+      )
+      assert.match(
+        await page
+          .locator(`[data-testid="controller-card"][data-id="${leader.id}"] [data-testid="controller-duties"]`)
+          .innerText(),
+        new RegExp(ENGINE_DUTY),
+      )
+      assert.deepEqual(errors, [])
+    } finally {
+      await browser.close()
+    }
   })
 
   it('ticks the monitor once per schedule, not once per controller', async () => {
