@@ -42,6 +42,44 @@ export const VARIANTS: Candidate[] = [
   variant('without-rest', 'shipped, without the rest period after an alert', { restPoints: 0 }),
   variant('without-damping', 'shipped, without the damping of repeated alerts', { dampDecay: 0 }),
   variant('without-min-beta', "shipped, without the floor on the value tails' mean excess", { valueMinBeta: 0 }),
+  // #24, second round: ideas against false positives on unseen data (each off in the shipped detector)
+  variant('spatial', "shipped + spatial anomaly: a value beyond the range seen by 5 % of it (HTM's) scores 1", {
+    spatialTolerance: 0.05,
+  }),
+  variant('spatial-0.1', 'shipped + spatial anomaly beyond 10 % of the range', { spatialTolerance: 0.1 }),
+  variant('spatial-0.5', 'shipped + spatial anomaly scoring 0.5 (ORed)', { spatialTolerance: 0.05, spatialScore: 0.5 }),
+  variant('spatial-agree', "shipped + spatial anomaly only where the value tails' score is >= 0.3", {
+    spatialTolerance: 0.05,
+    spatialAgree: 0.3,
+  }),
+  variant('spatial-warmup', 'shipped + spatial anomaly after 150 points only', {
+    spatialTolerance: 0.05,
+    spatialWarmup: 150,
+  }),
+  variant('spatial-persist', 'shipped + spatial anomaly beyond 20 % of the range for 2 points in a row', {
+    spatialTolerance: 0.2,
+    spatialPersist: 2,
+  }),
+  variant('spatial-forget', 'shipped + spatial anomaly, the range shrinking by 1e-5 per point', {
+    spatialTolerance: 0.05,
+    spatialForget: 1e-5,
+  }),
+  variant('context-pair-min', 'shipped + a second contextual model half a level up; novelty where both agree', {
+    contextPair: 1,
+  }),
+  variant('context-pair-mean', 'shipped + a second contextual model half a level up; mean novelty', {
+    contextPair: 2,
+  }),
+  variant('smoothed', 'shipped, score smoothed (0.7 x latest + 0.3 x previous)', { scoreSmoothing: 0.7 }),
+  variant('rest-freeze', "shipped, the likelihoods' long-run statistics frozen during a rest", { restFreeze: 1 }),
+  variant('alert-budget', 'shipped, scores scaled down past 1 alert per 1 000 points', { alertBudget: 0.001 }),
+  variant('rest-escape-jump', 'shipped, a rest escaped only by a jump of restEscape over the point before', {
+    restEscapeJump: 1,
+  }),
+  variant('rest-200', 'shipped, rest of 200 points after an alert', { restPoints: 200 }),
+  variant('rest-level-0.4', 'shipped, rest started by a score of 0.4', { restLevel: 0.4 }),
+  variant('novelty-floor-4x', "shipped, the novelty likelihood's variance floor x4", { noveltyMinVar: 4e-4 }),
+  variant('context-order-8', 'shipped, contexts of up to 8 levels', { contextOrder: 8 }),
 ]
 
 const cad = (name: string, about: string, opts: Partial<CadOptions>, fileRange = false): Candidate => ({
@@ -75,6 +113,24 @@ const blend = (k: number, opts: Partial<CadOptions>): Candidate => ({
   },
 })
 
+/**
+ * The shipped detector (with `opts`) kept only where the streaming CAD agrees: the geometric mean of
+ * its score and min(1, k x the CAD's). A reference for the idea, not shippable: the CAD is 35 to 300
+ * times too slow (see README).
+ */
+const agree = (k: number, opts: Partial<DetectorOptions>): Candidate => ({
+  name: `agree${k}${JSON.stringify(opts)}`,
+  about: `the geometric mean of the detector's score (options ${JSON.stringify(opts)}) and ${k} x the streaming CAD's`,
+  shippable: false,
+  make: () => {
+    const shipped = new AnomalyDetector(opts)
+    const streaming = new StreamingCad({})
+    return {
+      update: (v: number, t: number) => Math.sqrt(shipped.update(v, t) * Math.min(1, k * streaming.update(v))),
+    }
+  },
+})
+
 /** The streaming CAD (cad-stream.ts), studied for #24 and rejected by the folds. */
 export const CAD_VARIANTS: Candidate[] = [
   cad('cad', 'streaming CAD: range from a 600-point warm-up widened by its width on each side', {}),
@@ -87,6 +143,7 @@ export const CAD_VARIANTS: Candidate[] = [
     true,
   ),
   blend(0.8, {}),
+  agree(1, { spatialTolerance: 0.05 }),
 ]
 
 export function candidate(name: string): Candidate {
@@ -94,6 +151,8 @@ export function candidate(name: string): Candidate {
   if (v) return v
   const m = /^blend([0-9.]+)(\{.*\})$/.exec(name)
   if (m) return blend(Number(m[1]), JSON.parse(m[2]) as Partial<CadOptions>)
+  const a = /^agree([0-9.]+)(\{.*\})$/.exec(name)
+  if (a) return agree(Number(a[1]), JSON.parse(a[2]) as Partial<DetectorOptions>)
   if (name.startsWith('cad{'))
     return cad(name, 'streaming CAD options', JSON.parse(name.slice(3)) as Partial<CadOptions>)
   if (name.startsWith('{')) return variant(name, 'detector options', JSON.parse(name) as Partial<DetectorOptions>)
@@ -101,6 +160,6 @@ export function candidate(name: string): Candidate {
   if (b)
     return { name, about: `NAB reference (published standard ${b.published.standard})`, shippable: false, make: b.make }
   throw new Error(
-    `unknown detector ${name}: one of ${[...VARIANTS, ...CAD_VARIANTS].map((c) => c.name).join(', ')}, ${Object.keys(BASELINES).join(', ')}; or JSON options: {...} (shipped detector), cad{...} (streaming CAD), blend<k>{...}`,
+    `unknown detector ${name}: one of ${[...VARIANTS, ...CAD_VARIANTS].map((c) => c.name).join(', ')}, ${Object.keys(BASELINES).join(', ')}; or JSON options: {...} (shipped detector), cad{...} (streaming CAD), blend<k>{...}, agree<k>{...}`,
   )
 }

@@ -3,7 +3,9 @@
  * printed, then the mean and spread over the folds, beside the in-sample local total that decides
  * nothing. Sentinel's variants are run with several hash seeds of their contextual model (its only
  * source of arbitrary variation) and every figure is the mean over the seeds; the seeds' own spread
- * is printed too, as the noise floor of a comparison.
+ * is printed too, as the noise floor of a comparison. Under the means, the windows found and the false
+ * positives behind them (summed over the folds' test parts): a mean can move by two points on one
+ * window of one file, and the counts show when it does.
  */
 import { type Candidate, candidate, VARIANTS } from './candidates'
 import { type DataFile, runDetector } from './corpus'
@@ -20,7 +22,10 @@ interface Summary {
   shippable: boolean
   about: string
   /** profile -> per fold (mean over seeds; null when the fold has no window) */
-  folds: Record<string, { fold: string; value: number | null; raw: number; fp: number }[]>
+  folds: Record<
+    string,
+    { fold: string; value: number | null; raw: number; fp: number; windowsFound: number; windows: number }[]
+  >
   mean: Record<string, number>
   sd: Record<string, number>
   min: Record<string, number>
@@ -67,6 +72,8 @@ function summarise(c: Candidate, corpus: readonly DataFile[], seeds: number): Su
         value: vals[0] === null ? null : avg(vals as number[]),
         raw: avg(cvs.map((cv) => cv.folds[i].raw)),
         fp: avg(cvs.map((cv) => cv.folds[i].fp)),
+        windowsFound: avg(cvs.map((cv) => cv.folds[i].windowsFound)),
+        windows: f.windows,
       }
     })
     const values = folds.map((f) => f.value).filter((v): v is number => v !== null)
@@ -114,6 +121,22 @@ export function runCv(corpus: readonly DataFile[], names: readonly string[], see
       )
     }
   }
+  // a fold's score can move on a single window: the counts behind the means
+  console.log(
+    '\nwindows found and false-positive rows over the 4 folds with windows (test parts at their fold thresholds; means over seeds)',
+  )
+  const counts = (s: Summary, p: string): string => {
+    const folds = s.folds[p].filter((f) => f.value !== null)
+    const found = folds.reduce((a, f) => a + f.windowsFound, 0)
+    const windows = folds.reduce((a, f) => a + f.windows, 0)
+    const fp = folds.reduce((a, f) => a + f.fp, 0)
+    return `${found.toFixed(1)} of ${windows}, ${fp.toFixed(1)} FP`.padStart(22)
+  }
+  console.log(`  ${'detector'.padEnd(34)} ${'standard'.padStart(22)} ${'low FP'.padStart(22)} ${'low FN'.padStart(22)}`)
+  for (const s of out)
+    console.log(
+      `  ${(s.name + (s.shippable ? '' : ' (ref)')).slice(0, 34).padEnd(34)} ${counts(s, 'standard')} ${counts(s, 'reward_low_FP_rate')} ${counts(s, 'reward_low_FN_rate')}`,
+    )
   console.log('\nsummary (mean over the 4 folds with windows ± their sd; the local total decides nothing)')
   console.log(
     `  ${'detector'.padEnd(34)} ${'standard'.padStart(12)} ${'low FP'.padStart(12)} ${'low FN'.padStart(12)} | ${'seeds range'.padStart(11)} | ${'local std'.padStart(9)} | points/s`,

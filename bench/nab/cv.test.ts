@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { crossValidate, halves, makeFolds, scoreFold, splitRow } from './cv'
+import { crossValidate, halves, makeFolds, scoreFold, splitRow, windowsFound } from './cv'
 import { PROFILES, type ScoredFile } from './scorer'
 
 const T0 = Date.UTC(2024, 0, 1)
@@ -81,11 +81,30 @@ describe('NAB cross-validation folds', () => {
     const s = scoreFold({ name: 'b', train, test }, PROFILES.standard)
     assert.equal(s.threshold, 1)
     assert.ok(s.normalized !== null && s.normalized > 40 && s.normalized < 60, `one of two windows: ${s.normalized}`)
+    assert.equal(s.windowsFound, 1)
+    assert.equal(s.windows, 2)
     // a category without windows has no normalised score, only its false positives
     const quiet = scoreFold({ name: 'c', train, test: [file('c/1.csv', 1000, [500], [])] }, PROFILES.standard)
     assert.equal(quiet.normalized, null)
     assert.equal(quiet.fp, 1)
+    assert.deepEqual([quiet.windowsFound, quiet.windows], [0, 0])
     assert.ok(quiet.raw < 0)
+  })
+
+  it('counts the windows found, outside the probation, at a threshold', () => {
+    // rows 0..149 are the probation (15 %): the window over 100..120 is not scored
+    const f = file(
+      'a/1.csv',
+      1000,
+      [100, 610, 900],
+      [
+        [100, 120],
+        [600, 650],
+        [800, 850],
+      ],
+    )
+    assert.deepEqual(windowsFound([f], PROFILES.standard, 0.5), [1, 2])
+    assert.deepEqual(windowsFound([f], PROFILES.standard, 1.1), [0, 2])
   })
 
   it('averages the folds that have windows and pools the categories', () => {

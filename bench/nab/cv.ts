@@ -19,9 +19,11 @@ import type { DataFile } from './corpus'
 import {
   type CostMatrix,
   optimizeThreshold,
+  PROBATION,
   PROFILES,
   scoreAtThreshold,
   type ScoredFile,
+  sweepFile,
   type WindowLimits,
 } from './scorer'
 
@@ -40,6 +42,9 @@ export interface FoldScore {
   perfect: number
   threshold: number
   fp: number
+  /** labelled windows of the test part with a detection (a row at or above the threshold) */
+  windowsFound: number
+  windows: number
 }
 
 export interface CvResult {
@@ -112,9 +117,26 @@ function nullScore(files: readonly ScoredFile[], cost: CostMatrix): number {
   return scoreAtThreshold(nulls, cost, threshold).score
 }
 
+/**
+ * Windows of `files` detected at `threshold`, out of those scored (outside the probation): a fold's
+ * score can move on one window, and the count shows it.
+ */
+export function windowsFound(files: readonly ScoredFile[], cost: CostMatrix, threshold: number): [number, number] {
+  const found = new Set<string>()
+  const all = new Set<string>()
+  for (const f of files)
+    for (const p of sweepFile(f.timestamps, f.scores, f.windows, f.name, cost)) {
+      if (p.window === null || p.window === PROBATION) continue
+      all.add(p.window)
+      if (p.score >= threshold) found.add(p.window)
+    }
+  return [found.size, all.size]
+}
+
 export function scoreFold(fold: Fold, cost: CostMatrix): FoldScore {
   const { threshold } = optimizeThreshold(fold.train, cost)
   const scored = scoreAtThreshold(fold.test, cost, threshold)
+  const [found, windows] = windowsFound(fold.test, cost, threshold)
   const nul = nullScore(fold.test, cost)
   const perfect = fold.test.reduce((n, f) => n + f.windows.length, 0) * cost.tpWeight
   return {
@@ -125,6 +147,8 @@ export function scoreFold(fold: Fold, cost: CostMatrix): FoldScore {
     perfect,
     threshold,
     fp: scored.fp,
+    windowsFound: found,
+    windows,
   }
 }
 

@@ -13,7 +13,8 @@
  * --baseline runs a reference detector with a published score instead (see baselines.ts).
  * --cv prints the cross-validation folds (cv.ts, cv-report.ts) of each detector named in
  * --detectors (repeatable: names separated by commas, or JSON options: '{"restPoints":70}' for the
- * shipped detector, 'cad{"warmup":600}' for the streaming CAD, 'blend0.8{}' for the two together;
+ * shipped detector, 'cad{"warmup":600}' for the streaming CAD, 'blend0.8{}' for the two together,
+ * 'agree1{"spatialTolerance":0.05}' for their geometric mean;
  * default: the shipped detector, its variants, the streaming CAD with and without the file's range,
  * and contextOSE, see candidates.ts), Sentinel's variants as means over N hash seeds (default 3); it writes nothing.
  * --published compares the CAD OSE reproduction with NAB's published results of the local files,
@@ -76,7 +77,9 @@ function parseArgs(argv: string[]): {
       const v = next()
       if (!namedCv) args.detectors = []
       namedCv = true
-      args.detectors.push(...(/^(cad|blend[0-9.]*)?\{/.test(v.trim()) ? [v] : v.split(',').filter(Boolean)))
+      args.detectors.push(
+        ...(/^(cad|blend[0-9.]*|agree[0-9.]*)?\{/.test(v.trim()) ? [v] : v.split(',').filter(Boolean)),
+      )
     } else if (a === '--seeds') args.seeds = Math.max(1, Math.floor(Number(next())) || 1)
     else if (a === '--help' || a === '-h') {
       console.log(

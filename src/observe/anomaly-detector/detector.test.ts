@@ -280,6 +280,82 @@ describe('AnomalyDetector', () => {
     )
   })
 
+  it('spatial anomaly (off by default): a value beyond the range seen by the tolerance scores spatialScore', () => {
+    // flat noise in [40, 60]: 61 lies beyond that range by 5 % of it, 70 by 50 %
+    const r = rng(31)
+    const values = Array.from({ length: 600 }, () => 40 + 20 * r())
+    const lo = Math.min(...values)
+    const hi = Math.max(...values)
+    const off = new AnomalyDetector({ dampDecay: 0, restPoints: 0 })
+    const on = new AnomalyDetector({ dampDecay: 0, restPoints: 0, spatialTolerance: 0.05, spatialScore: 0.9 })
+    runAll(off, values)
+    runAll(on, values)
+    const beyond = hi + 0.2 * (hi - lo)
+    const inside = hi + 0.01 * (hi - lo)
+    assert.ok(on.peek(beyond) >= 0.9, `beyond the range: ${on.peek(beyond)}`)
+    assert.ok(off.peek(beyond) < 0.9, 'the value tails alone give less')
+    assert.equal(on.peek(inside), off.peek(inside), 'within the tolerance nothing changes')
+    // peek is what update gives (no damping here), and update widens the range
+    const peeked = on.peek(beyond)
+    assert.equal(on.update(beyond, T0 + 600 * STEP), peeked)
+    assert.equal(on.toJSON().spMax, beyond)
+    // not before spatialWarmup points: until then the detector scores as without it
+    const young = new AnomalyDetector({ spatialTolerance: 0.05, spatialWarmup: 100, dampDecay: 0, restPoints: 0 })
+    const plain = new AnomalyDetector({ dampDecay: 0, restPoints: 0 })
+    runAll(young, values.slice(0, 50))
+    runAll(plain, values.slice(0, 50))
+    assert.equal(young.peek(beyond), plain.peek(beyond))
+    assert.equal(new AnomalyDetector({ spatialTolerance: 0.05 }).toJSON().spMin, undefined)
+    // with spatialPersist 2 one point beyond is not enough (nor learned into the range); two in a row are
+    const persist = new AnomalyDetector({ dampDecay: 0, restPoints: 0, spatialTolerance: 0.05, spatialPersist: 2 })
+    runAll(persist, values)
+    assert.equal(persist.peek(beyond), off.peek(beyond), 'the first point beyond scores as without spatial')
+    persist.update(beyond, T0 + 600 * STEP)
+    assert.equal(persist.toJSON().spMax, hi, 'and stays out of the range')
+    assert.ok(persist.peek(beyond) >= 0.9, 'the second point beyond is a spatial anomaly')
+  })
+
+  it("round-trips with each of #24's studied options, and restores states saved before them", () => {
+    const values = series(2600, 32, (i, x) => (i === 1500 ? x + 70 : i > 1900 && i < 2000 ? 50 : x))
+    for (const opts of [
+      { spatialTolerance: 0.05, spatialForget: 1e-5 },
+      { spatialTolerance: 0.05, spatialPersist: 2 },
+      { contextPair: 1 },
+      { contextPair: 2 },
+      { scoreSmoothing: 0.7 },
+      { restFreeze: 1 },
+      { alertBudget: 0.001 },
+      { restEscapeJump: 1 },
+    ]) {
+      const a = new AnomalyDetector(opts)
+      runAll(a, values.slice(0, 1200))
+      const b = AnomalyDetector.fromJSON(JSON.stringify(a))
+      assert.deepEqual(b.toJSON(), a.toJSON(), JSON.stringify(opts))
+      const sa = runAll(a, values.slice(1200), 1200)
+      assert.deepEqual(runAll(b, values.slice(1200), 1200), sa, JSON.stringify(opts))
+      assert.equal(JSON.stringify(b), JSON.stringify(a))
+    }
+    // a state without the second contextual model (saved before it, or with contextPair 0) starts it afresh
+    const a = new AnomalyDetector({ contextPair: 1 })
+    runAll(a, values.slice(0, 400))
+    const st = JSON.parse(JSON.stringify(a))
+    delete st.context2
+    const b = AnomalyDetector.fromJSON(st)
+    assert.ok(b.toJSON().context2, 'a fresh second model')
+    // and a state saved before these options existed restores as the shipped detector
+    const shipped = new AnomalyDetector()
+    runAll(shipped, values.slice(0, 400))
+    const old = JSON.parse(JSON.stringify(shipped))
+    for (const k of ['spatialTolerance', 'spatialScore', 'contextPair', 'scoreSmoothing', 'noveltyMinVar'])
+      delete old.options[k]
+    const restored = AnomalyDetector.fromJSON(old)
+    assert.deepEqual(runAll(restored, values.slice(400), 400), runAll(shipped, values.slice(400), 400))
+    // a corrupt range is refused
+    const bad = JSON.parse(JSON.stringify(new AnomalyDetector({ spatialTolerance: 0.05 })))
+    bad.spMax = 'x'
+    assert.throws(() => AnomalyDetector.fromJSON(bad), /spMax/)
+  })
+
   it('rejects a state whose context table does not match its options', () => {
     const a = new AnomalyDetector()
     runAll(a, series(300, 16))
