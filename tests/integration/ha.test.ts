@@ -12,6 +12,8 @@ import os from 'node:os'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { killMainProcess, removeContainers, runContainer, state, uniqueName } from '../helpers/docker'
+import { compareStreamIds } from '../../src/platform/stream/hub'
+import { connectSse, type SseConnection, type SseEvent } from '../../src/platform/stream/sse-client'
 import { openPage, retryOnNetworkChange } from '../helpers/browser'
 import { waitFor } from '../helpers/ports'
 import { startRedis, type TestRedis } from '../helpers/redis'
@@ -188,6 +190,58 @@ describe('three controllers on one Redis', () => {
       assert.deepEqual(errors, [])
     } finally {
       await browser.close()
+    }
+  })
+
+  it('a dashboard moved to another controller with Last-Event-ID gets exactly the events it missed', async () => {
+    const open: SseConnection[] = []
+    const connect = async (c: SentinelInstance, headers: Record<string, string> = {}) => {
+      const t = await c.post('/api/stream/token', {}, 'viewer')
+      assert.equal(t.status, 200, JSON.stringify(t.body))
+      const conn = await connectSse(`${c.url}/api/stream?token=${encodeURIComponent(t.body.token)}`, headers)
+      open.push(conn)
+      assert.equal(conn.status, 200)
+      return conn
+    }
+    const openedFor = (resource: string) => (c: SseConnection) =>
+      c.events.some((e) => e.event === 'incident.opened' && JSON.parse(e.data).resource?.name === resource)
+    const trigger = async (c: SentinelInstance, resource: string) => {
+      const r = await c.post('/api/trigger-alert', { type: 'cpu', resource, value: 97 }, 'admin')
+      assert.equal(r.status, 202, JSON.stringify(r.body))
+    }
+    const [a, b, c] = controllers
+    const run = uniqueName('ha-stream')
+    try {
+      // The reference stays on controller c the whole time; the client starts on a.
+      const reference = await connect(c)
+      const client = await connect(a)
+      await trigger(b, `${run}-1`)
+      await client.waitFor(openedFor(`${run}-1`), 30_000, 'the first incident on the client')
+      const lastSeen = client.events.filter((e) => e.id !== null).at(-1)!.id!
+      client.close()
+      await client.ended$
+      // Missed while away, written through another controller.
+      await trigger(b, `${run}-2`)
+      await trigger(a, `${run}-3`)
+      await reference.waitFor(openedFor(`${run}-3`), 30_000, 'the third incident on the reference')
+      // Back, on the third controller.
+      const back = await connect(c, { 'Last-Event-ID': lastSeen })
+      await trigger(b, `${run}-4`)
+      await back.waitFor(openedFor(`${run}-4`), 30_000, 'the fourth incident after moving')
+      await reference.waitFor(openedFor(`${run}-4`), 30_000, 'the fourth incident on the reference')
+      const marker = back.events.find(
+        (e) => e.event === 'incident.opened' && JSON.parse(e.data).resource?.name === `${run}-4`,
+      )!.id!
+      const upTo = (e: SseEvent) => e.id !== null && compareStreamIds(e.id, marker) <= 0
+      const got = back.events.filter(upTo).map((e) => e.id)
+      const want = reference.events
+        .filter((e) => upTo(e) && e.event !== 'ready' && compareStreamIds(e.id!, lastSeen) > 0)
+        .map((e) => e.id)
+      assert.ok(want.length >= 3, `the reference saw the missed events (${want.length})`)
+      assert.equal(back.events.filter((e) => e.event === 'reset' || e.event === 'ready').length, 0)
+      assert.deepEqual(got, want, 'exactly the missed events, in order, on another controller')
+    } finally {
+      for (const conn of open) conn.close()
     }
   })
 
