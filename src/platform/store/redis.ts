@@ -116,6 +116,49 @@ export async function currentRedisPrimary(cfg: SentinelConfig = getConfig()): Pr
 }
 
 /**
+ * Every data node: REDIS_HOST:REDIS_PORT alone, or with REDIS_SENTINELS the primary and each replica
+ * the first Sentinel that answers knows (SENTINEL REPLICAS), with what it says of the replica
+ * (`flags`: s_down, disconnected...). For what Redis does not replicate, such as ACL users: a node
+ * agent's user must exist on the replica it will find after a failover.
+ */
+export async function redisDataNodes(
+  cfg: SentinelConfig = getConfig(),
+): Promise<Array<{ host: string; port: number; role: 'primary' | 'replica'; flags?: string }>> {
+  const primary = await currentRedisPrimary(cfg)
+  if (!cfg.REDIS_SENTINELS.length) return [{ ...primary, role: 'primary' }]
+  const failures: string[] = []
+  for (const sentinel of cfg.REDIS_SENTINELS) {
+    const ask = new Redis({
+      host: sentinel.host,
+      port: sentinel.port,
+      password: redisSentinelPassword(cfg),
+      ...(cfg.REDIS_TLS ? { tls: {} } : {}),
+      lazyConnect: true,
+      connectTimeout: 3000,
+      commandTimeout: 3000,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+    })
+    ask.on('error', () => {})
+    try {
+      await ask.connect()
+      const replies = (await ask.call('SENTINEL', 'REPLICAS', cfg.REDIS_MASTER_NAME!)) as string[][]
+      const replicas = replies.map((flat) => {
+        const field = (name: string) => flat[flat.indexOf(name) + 1]
+        return { host: field('ip'), port: Number(field('port')), role: 'replica' as const, flags: field('flags') }
+      })
+      return [{ ...primary, role: 'primary' }, ...replicas]
+    } catch (err) {
+      failures.push(`${sentinel.host}:${sentinel.port}: ${(err as Error).message}`)
+    } finally {
+      ask.disconnect()
+    }
+  }
+  throw new Error(`no Sentinel in REDIS_SENTINELS listed the replicas (${failures.join('; ')})`)
+}
+
+/**
  * Waits until `replicas` replicas have received every write this connection made (Redis's WAIT),
  * for at most timeoutMs; returns how many had. Redis replicates asynchronously: a write a primary
  * acknowledged and then died with is lost in a failover unless a replica had it. Call this before
