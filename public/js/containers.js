@@ -14,7 +14,7 @@
 import { api } from './api.js'
 import { $, clear, el } from './dom.js'
 import { fmtBytes, fmtTime } from './format.js'
-import { beatText, currentNodes, nodeTone, onNodesChange } from './nodes.js'
+import { beatText, currentNodes, fromAgentListing, nodeTone, onNodesChange } from './nodes.js'
 import { containerTone, containerToneText, isOpen } from './rules.js'
 import { state } from './state.js'
 import { renderSummary } from './summary.js'
@@ -183,24 +183,6 @@ function liveCard(c, node, now) {
 }
 
 /**
- * What an agent listed for a container (Docker's own state and status words), in the live cards'
- * terms so that containerTone colours it. The same reading as the controller's own listing
- * (stateOfListing and healthOfStatus in src/platform/stream/containers.ts).
- */
-function fromAgentListing(c) {
-  const status = String(c.status || '')
-  const health = status.includes('(unhealthy)')
-    ? 'unhealthy'
-    : status.includes('(health: starting)')
-      ? 'starting'
-      : status.includes('(healthy)')
-        ? 'healthy'
-        : undefined
-  const live = ['running', 'restarting', 'paused'].includes(c.state) ? c.state : 'down'
-  return { id: c.id, name: c.name, image: c.image, status, dockerState: c.state, state: live, health }
-}
-
-/**
  * A card of another node: what its agent reported at its last beat. When the node is not up, that
  * is only the last known state: the card is greyed and says so.
  */
@@ -323,4 +305,8 @@ export function renderContainers() {
 }
 
 // A new node list redraws the groups; the live cards' own changes call renderContainers directly.
-onNodesChange(() => renderContainers())
+onNodesChange(() => {
+  renderContainers()
+  // The summary's "containers down" counts the fleet's nodes too.
+  renderSummary()
+})

@@ -96,6 +96,24 @@ function card(n, now) {
   )
 }
 
+/**
+ * What an agent listed for a container (Docker's own state and status words), in the live cards'
+ * terms so that containerTone colours it. The same reading as the controller's own listing
+ * (stateOfListing and healthOfStatus in src/platform/stream/containers.ts).
+ */
+export function fromAgentListing(c) {
+  const status = String(c.status || '')
+  const health = status.includes('(unhealthy)')
+    ? 'unhealthy'
+    : status.includes('(health: starting)')
+      ? 'starting'
+      : status.includes('(healthy)')
+        ? 'healthy'
+        : undefined
+  const live = ['running', 'restarting', 'paused'].includes(c.state) ? c.state : 'down'
+  return { id: c.id, name: c.name, image: c.image, status, dockerState: c.state, state: live, health }
+}
+
 /** The node list of the last answer (sorted by name, as the API sorts it); empty before the first. */
 export const currentNodes = () => nodes
 

@@ -1,10 +1,12 @@
 /*
  * The summary tiles at the top: open incidents (escalated ones included: they wait for a person),
- * approvals waiting, containers down, system health and the resolved ones with their median time
- * to resolve. Recomputed from the shared state whenever something changes.
+ * approvals waiting, containers down (on every node that beats: this host's live, the others' as
+ * their agents last reported), system health and the resolved ones with their median time to
+ * resolve. Recomputed from the shared state whenever something changes.
  */
 import { $ } from './dom.js'
 import { fmtDuration } from './format.js'
+import { currentNodes, fromAgentListing } from './nodes.js'
 import { containerTone, isOpen } from './rules.js'
 import { state } from './state.js'
 
@@ -13,7 +15,14 @@ export function renderSummary() {
   const open = incs.filter((i) => isOpen(i.status))
   const escalated = open.filter((i) => i.status === 'escalated').length
   const resolved = incs.filter((i) => i.status === 'resolved' && i.resolvedAt)
-  const containers = [...state.containers.values()]
+  // This host's containers (live), and each other node's as its agent last reported them; a node
+  // that stopped beating is left out of the count (its cards say "last known"), not counted down.
+  const remote = currentNodes()
+    .filter((n) => !n.local && n.state === 'up')
+    .flatMap((n) => (Array.isArray(n.containers) ? n.containers : []))
+    .filter((c) => c && (typeof c.name === 'string' || typeof c.id === 'string'))
+    .map(fromAgentListing)
+  const containers = [...state.containers.values(), ...remote]
   const down = containers.filter((c) => c.state === 'down').length
   const unhealthy = containers.filter((c) => c.state === 'running' && containerTone(c) === 'bad').length
   $('sum-active').textContent = String(open.length)
@@ -24,8 +33,8 @@ export function renderSummary() {
       : ''
   $('sum-approvals').textContent = String(state.approvals.length)
   $('sum-down').textContent = String(down)
-  $('sum-containers').textContent = state.containers.size
-    ? `of ${state.containers.size} containers${unhealthy ? ` · ${unhealthy} unhealthy` : ''}`
+  $('sum-containers').textContent = containers.length
+    ? `of ${containers.length} containers${unhealthy ? ` · ${unhealthy} unhealthy` : ''}`
     : ''
   $('sum-health').textContent = Number.isFinite(state.systemHealth) ? state.systemHealth.toFixed(2) : '—'
   $('sum-health').parentElement.classList.toggle(

@@ -16,6 +16,7 @@ import { after, before, describe, it } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
 import { startAgent, type TestAgent } from '../helpers/agent'
 import { openPage, retryOnNetworkChange } from '../helpers/browser'
+import { waitFor } from '../helpers/ports'
 import { createIdle, removeContainers, runContainer, TEST_IMAGE, uniqueName } from '../helpers/docker'
 import { startRedis, type TestRedis } from '../helpers/redis'
 import { PROJECT_ROOT, startSentinel, WATCHED, type SentinelInstance } from '../helpers/sentinel'
@@ -132,6 +133,12 @@ describe('dashboard: container cards grouped by node (Chromium)', { timeout: 240
         throw new Error(`${(err as Error).message}\n--- agent output ---\n${agent?.output().slice(-3000)}`)
       })
     assert.equal(await page.getByTestId('node-group').count(), 2, 'one group per node')
+    // The summary counts the fleet: the agent's never-started container is down, this host's runs.
+    await waitFor(async () => (await page.locator('#sum-down').innerText()) === '1', {
+      timeoutMs: 10_000,
+      what: 'the summary to count the down container on the other node',
+    })
+    assert.match(await page.locator('#sum-containers').innerText(), /^of 3 containers/)
     const order = await page
       .getByTestId('node-group')
       .evaluateAll((gs) => gs.map((g) => (g as any).getAttribute('data-node')))
