@@ -20,6 +20,7 @@ export const LAYERS = [
   ['history', 'the incident archive in SQL: history, reports, postmortems, policy replay'],
   ['chaos', 'fault injection for game days, on watched containers only'],
   ['fleet', 'node agents on many hosts: the agent process, its heartbeats, the controller side of the channel'],
+  ['deploy', 'canary deploys of Swarm services: the health gate, the controller and its API'],
   ['app', 'the running process: HTTP front door, routes, streams, wiring of every layer'],
 ] as const
 

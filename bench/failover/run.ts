@@ -253,7 +253,9 @@ async function runSetup(name: string, count: number, o: Options, docker: Docker)
         if (!['resolved', 'suppressed'].includes(full.status)) {
           stillOpen.push(`${full.id} ${full.status}`)
           if (process.env.BENCH_DEBUG)
-            console.log(JSON.stringify((full.timeline ?? []).map((e: any) => [e.at.slice(11, 23), e.stage, e.actor, e.summary])))
+            console.log(
+              JSON.stringify((full.timeline ?? []).map((e: any) => [e.at.slice(11, 23), e.stage, e.actor, e.summary])),
+            )
         }
         // A death while its container's incident was open is merged into it as a note (src/act/died-again.ts).
         mergedDeaths += (full.timeline ?? []).filter((e: any) => e.stage === 'note' && e.data?.step === 'died').length
@@ -311,9 +313,7 @@ async function main() {
   for (const r of results) console.log(report(r))
   for (const r of results)
     if (r.stillOpen.length) console.log(`${r.name}: still open after settling: ${r.stillOpen.join(', ')}`)
-  const bad = results.filter(
-    (r) => r.starts > r.kills || r.notRunning.length || r.kills > r.incidents + r.mergedDeaths,
-  )
+  const bad = results.filter((r) => r.starts > r.kills || r.notRunning.length || r.kills > r.incidents + r.mergedDeaths)
   if (bad.length) {
     console.log(`\nFAILED: duplicates or losses in ${bad.map((r) => r.name).join(', ')}`)
     process.exitCode = 1

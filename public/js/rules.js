@@ -94,10 +94,17 @@ export function containerToneText(c) {
 /**
  * Actions that can be undone: those with a rollback() in src/actions/ (clean_sandbox moves files
  * back from its quarantine, scale_out removes the replica, update_memory_limit restores the old
- * limit). restart_container and kill_process cannot be undone. The dashboard test checks this list
- * against the action catalog.
+ * limit, scale_service restores the replica count, rollback_service rolls forward again while
+ * nobody changed the service since). restart_container, restart_service and kill_process cannot be
+ * undone. The dashboard test checks this list against the action catalog.
  */
-export const REVERSIBLE_ACTIONS = ['clean_sandbox', 'scale_out', 'update_memory_limit']
+export const REVERSIBLE_ACTIONS = [
+  'clean_sandbox',
+  'rollback_service',
+  'scale_out',
+  'scale_service',
+  'update_memory_limit',
+]
 
 /**
  * Why POST /api/incidents/:id/rollback would refuse (409) this incident, or null when it can work.

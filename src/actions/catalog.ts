@@ -2,6 +2,9 @@
 import { cleanSandbox } from './clean-sandbox/index'
 import { killProcess } from './kill-process/index'
 import { restartContainer } from './restart-container/index'
+import { restartService } from './restart-service/index'
+import { rollbackService } from './rollback-service/index'
+import { scaleService } from './scale-service/index'
 import { scaleOut } from './scale-out/index'
 import type { ActionDefinition } from './types'
 import { updateMemoryLimit } from './update-memory-limit/index'
@@ -12,6 +15,9 @@ export const ACTIONS: Record<string, ActionDefinition> = {
   [updateMemoryLimit.id]: updateMemoryLimit,
   [scaleOut.id]: scaleOut,
   [killProcess.id]: killProcess,
+  [restartService.id]: restartService,
+  [scaleService.id]: scaleService,
+  [rollbackService.id]: rollbackService,
 }
 
 export function getAction(id: string): ActionDefinition | undefined {

@@ -15,6 +15,7 @@ import { historyQuerySchema, MAX_PAGE } from '../history/query'
 import { summaryQuery } from '../history/reports'
 import { replayBody } from '../history/replay'
 import { nodeCommandBody, nodeCommandPath } from '../fleet/commands'
+import { deployBody, deployIdPath, listDeploysQuery, servicePath } from '../deploy/api'
 
 interface Endpoint {
   method: 'get' | 'post' | 'delete'
@@ -279,6 +280,77 @@ export const ENDPOINTS: Endpoint[] = [
       409: 'the node is down (or did not take the request), or the container is not running',
       502: 'the node failed to run it',
     },
+  },
+  {
+    method: 'post',
+    path: '/api/services/{name}/deploy',
+    summary:
+      'Canary deploy of a new image (and env) to a watched Swarm service: a canary service <name>-canary of one task beside the old ones, then 25 % of the traffic, then a rolling update to 100 %; each step holds its health gate (task failures, health checks, and the probe / PromQL when given, canary against old tasks) for CANARY_GATE_SECONDS; a failing gate rolls back at once and opens an incident with the comparison. Operator; admin during a change freeze',
+    role: 'operator',
+    pathParams: servicePath,
+    body: deployBody,
+    responses: {
+      202: 'the deploy, pending: follow it with GET /api/deploys/{id}',
+      400: 'invalid body (the field is named)',
+      403: 'a change freeze is in force and the caller is not an admin',
+      404: 'no watched service of that name',
+      409: 'a deploy of the service is under way, the service already runs the image, is being updated, is global, or the engine is not a swarm manager',
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/services/{name}/deploy/pause',
+    summary:
+      'Pause the deploy under way: the gate still judges the canary (a failure still rolls it back), nothing is promoted until it is resumed',
+    role: 'operator',
+    pathParams: servicePath,
+    responses: {
+      200: 'the deploy (summary: its timeline left out)',
+      404: 'no deploy of the service is under way',
+      409: 'paused already, or being rolled back',
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/services/{name}/deploy/resume',
+    summary: 'Resume a paused deploy (admin during a change freeze)',
+    role: 'operator',
+    pathParams: servicePath,
+    responses: {
+      200: 'the deploy (summary: its timeline left out)',
+      404: 'no deploy of the service is under way',
+      409: 'not paused, or being rolled back',
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/services/{name}/deploy/abort',
+    summary:
+      'Abort the deploy under way: the canary is removed, a promotion under way is rolled back by Swarm, the service is checked back on its old image',
+    role: 'operator',
+    pathParams: servicePath,
+    responses: {
+      200: 'the deploy (summary: its timeline left out)',
+      404: 'no deploy of the service is under way',
+      409: 'being rolled back already',
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/deploys',
+    summary:
+      'Canary deploys, newest first: phase, step, the last gate comparison (canary against old tasks), what it waits for',
+    role: 'viewer',
+    query: listDeploysQuery,
+    responses: { 200: '{ deploys }', 400: 'invalid query' },
+  },
+  {
+    method: 'get',
+    path: '/api/deploys/{id}',
+    summary: 'One canary deploy with its timeline: every step, gate comparison, pause, resume, abort and rollback',
+    role: 'viewer',
+    pathParams: deployIdPath,
+    responses: { 200: 'the deploy', 404: 'no such deploy' },
   },
   {
     method: 'post',

@@ -37,6 +37,9 @@ import { dockerSocketPresent, getDocker, isWatchedLabels } from '../platform/doc
 import { DockerEventWatcher } from '../platform/docker/watcher'
 import { ContainerEventHandler } from '../act/container-events'
 import { recoverOpenIncidents } from '../act/recovery'
+import { SwarmServiceWatcher } from '../observe/swarm-services'
+import { DeployController, promqlReader } from '../deploy/controller'
+import { DeployStore } from '../deploy/store'
 import { FleetController } from '../fleet/controller'
 import { engineDuty, Leadership } from '../platform/lease/index'
 import { ClusterRegistry, clusterView } from '../platform/lease/cluster'
@@ -97,6 +100,10 @@ export class SentinelRuntime {
   readonly controllerId = `${this.config.NODE_NAME}:${this.config.PORT}`
   chaos?: ChaosEngine
   containerEvents?: ContainerEventHandler
+  /** The swarm duty's watcher of labelled services (only while this controller leads it). */
+  swarmWatcher?: SwarmServiceWatcher
+  /** Canary deploys under way (src/deploy/), driven by the controller leading the `deploys` duty. */
+  deploys?: DeployController
   private emitter?: FlowEmitter
   private started = false
   private notifications?: PreparedNotifications
@@ -228,6 +235,52 @@ export class SentinelRuntime {
         name: engineDuty(this.config.NODE_NAME),
         start: () => this.startEngineDuty(),
         stop: () => this.stopEngineDuty(),
+      })
+      // Watched Swarm services (src/observe/swarm-services.ts), when this engine is a swarm manager:
+      // one watcher per engine among the controllers; an incident is one per service whoever opens it.
+      if (this.config.SWARM_WATCH)
+        this.leadership.add({
+          name: `swarm:${this.config.NODE_NAME}`,
+          start: () => {
+            this.swarmWatcher = new SwarmServiceWatcher({
+              config: this.config,
+              store: this.store,
+              audit: this.audit,
+              emit: (t, d, id) => this.emit(t, d, id),
+              log: logTo('swarm-services'),
+              // A service under a canary deploy is the deploy's to judge (its gate rolls back on
+              // failure): no second incident from the watcher meanwhile. The deploy may be driven
+              // by another controller, so this asks Redis.
+              busy: async (serviceId) =>
+                (await new DeployStore(this.redis).active()).some((d) => d.serviceId === serviceId),
+            })
+            this.swarmWatcher.start()
+          },
+          stop: () => {
+            this.swarmWatcher?.stop()
+            this.swarmWatcher = undefined
+          },
+        })
+      // Canary deploys (POST /api/services/:name/deploy): their state is in Redis, so the controller
+      // that takes the duty over after a restart or a failover carries each one on where it stood.
+      this.leadership.add({
+        name: 'deploys',
+        start: () => {
+          this.deploys = new DeployController({
+            redis: this.redis,
+            store: this.store,
+            audit: this.audit,
+            config: this.config,
+            log: logTo('deploys'),
+            queryPromql: promqlReader(this.config.PROMETHEUS_URL),
+          })
+          this.deploys.start()
+        },
+        stop: async () => {
+          const deploys = this.deploys
+          this.deploys = undefined
+          await deploys?.stop()
+        },
       })
     } else {
       this.log('warn', `no Docker socket at ${this.config.DOCKER_SOCKET}: containers are not watched`)

@@ -98,13 +98,20 @@ export async function decide(input: PolicyInput, deps: PolicyDeps): Promise<Deci
     reasons.push(`confidence ${input.confidence} is under ${deps.config.CONFIDENCE_THRESHOLD}: risk raised to ${risk}`)
   }
 
-  // A fix is bounded to its incident's target: one that acts on a container while the incident is
-  // about a host, a filesystem or an endpoint (an analysis reaching sideways) is for an admin.
+  // A fix is bounded to its incident's target: one that acts on a container (or a service) while the
+  // incident is about something else (an analysis reaching sideways) is for an admin.
   const container = (parsed.data as { containerId?: unknown }).containerId
   if (typeof container === 'string' && input.incident.resource.kind !== 'container') {
     risk = 'high'
     reasons.push(
       `${actionId} acts on container ${container} but the incident is about ${input.incident.resource.kind} ${input.incident.resource.name}: an admin decides`,
+    )
+  }
+  const service = (parsed.data as { serviceId?: unknown }).serviceId
+  if (typeof service === 'string' && input.incident.resource.kind !== 'service') {
+    risk = 'high'
+    reasons.push(
+      `${actionId} acts on service ${service} but the incident is about ${input.incident.resource.kind} ${input.incident.resource.name}: an admin decides`,
     )
   }
 

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import { startRedis, type TestRedis } from '../../tests/helpers/redis'
 import { decide, type PolicyDeps } from './index'
 import { takeRateLimit } from './rate-limit'
+import { targetMismatch } from './target'
 
 const incident = {
   id: 'inc_1',
@@ -60,6 +61,29 @@ describe('policy', () => {
     const d = await decide({ incident: host, proposal }, { config: baseConfig, takeRateLimit: allow })
     assert.deepEqual([d.route, d.risk, d.approverRole], ['approval', 'high', 'admin'])
     assert.match(d.reasons.join(' '), /acts on container c1 but the incident is about host h1/)
+  })
+  it("keeps a service fix on its incident's service: another service, or a container incident, goes to an admin", async () => {
+    const svc = {
+      ...incident,
+      type: 'service_degraded' as const,
+      resource: { kind: 'service' as const, id: 'svc1', name: 'api' },
+    }
+    const own = await decide(
+      { incident: svc, proposal: { actionId: 'restart_service', params: { serviceId: 'api' } } },
+      { config: baseConfig, takeRateLimit: allow },
+    )
+    assert.deepEqual([own.route, own.risk], ['auto', 'low'])
+    const elsewhere = await decide(
+      { incident, proposal: { actionId: 'restart_service', params: { serviceId: 'api' } } },
+      { config: baseConfig, takeRateLimit: allow },
+    )
+    assert.deepEqual([elsewhere.route, elsewhere.risk, elsewhere.approverRole], ['approval', 'high', 'admin'])
+    assert.match(elsewhere.reasons.join(' '), /acts on service api but the incident is about container web/)
+    assert.equal(
+      targetMismatch(svc, 'restart_service', { serviceId: 'other' })?.includes('aims at service other'),
+      true,
+    )
+    assert.equal(targetMismatch(svc, 'restart_service', { serviceId: 'svc1' }), null)
   })
   it('verifies instead of acting when no fix is proposed', async () => {
     const d = await decide({ incident, proposal: null }, { config: baseConfig, takeRateLimit: allow })

@@ -1,5 +1,5 @@
 /**
- * Whether a fix aims at the incident's own container. The policy escalates a proposal aimed
+ * Whether a fix aims at the incident's own container (or Swarm service). The policy escalates a proposal aimed
  * elsewhere (an LLM misled by the logs it read), and the executor refuses one
  * (src/act/authorize-execution.ts): both ask here.
  */
@@ -19,13 +19,23 @@ function namesContainer(ref: string, resource: ResourceRef): boolean {
 
 /**
  * Why a fix with these parameters may not run on this incident's resource, or null when it may:
- * on an incident about a container, an action aimed at a container must aim at that one.
+ * on an incident about a container, an action aimed at a container must aim at that one; on one
+ * about a service, an action aimed at a service must aim at that one.
  */
 export function targetMismatch(
   incident: Pick<Incident, 'resource'>,
   actionId: string,
   params: Record<string, unknown>,
 ): string | null {
+  // The same for a Swarm service: an action aimed at a service must aim at the incident's own.
+  const service = typeof params.serviceId === 'string' ? params.serviceId : undefined
+  if (
+    service !== undefined &&
+    incident.resource.kind === 'service' &&
+    service !== incident.resource.id &&
+    service !== incident.resource.name
+  )
+    return `${actionId} aims at service ${service}, but the incident is about service ${incident.resource.name} (${incident.resource.id})`
   const target = containerTarget(params)
   if (target === undefined || incident.resource.kind !== 'container') return null
   if (namesContainer(target, incident.resource)) return null

@@ -24,9 +24,19 @@ export interface PrivateDockerd {
   start(): Promise<void>
   /** Stops it, and removes its directories. */
   remove(): Promise<void>
+  /** The engine's pid (it holds the network namespace; `nsenter -t <pid> -n` enters it), or 0 when stopped. */
+  pid(): number
 }
 
-export async function startPrivateDockerd(): Promise<PrivateDockerd> {
+export interface PrivateDockerdOptions {
+  /**
+   * Brings the namespace's loopback up after each start. A new namespace's `lo` is down; a swarm
+   * manager needs an address it can listen on (127.0.0.1) when the namespace has no other.
+   */
+  loopback?: boolean
+}
+
+export async function startPrivateDockerd(opts: PrivateDockerdOptions = {}): Promise<PrivateDockerd> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-test-dockerd-'))
   const socket = path.join(dir, 'docker.sock')
   const host = `unix://${socket}`
@@ -66,6 +76,7 @@ export async function startPrivateDockerd(): Promise<PrivateDockerd> {
       },
       { timeoutMs: 30_000, what: 'the private dockerd' },
     )
+    if (opts.loopback) await run('nsenter', ['-t', String(started.pid), '-n', 'ip', 'link', 'set', 'lo', 'up'])
   }
   const stop = async () => {
     const p = proc
@@ -84,6 +95,7 @@ export async function startPrivateDockerd(): Promise<PrivateDockerd> {
     docker,
     stop,
     start,
+    pid: () => (proc && proc.exitCode === null && proc.signalCode === null ? (proc.pid ?? 0) : 0),
     async remove() {
       await stop()
       rmSync(dir, { recursive: true, force: true })

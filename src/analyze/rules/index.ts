@@ -23,6 +23,19 @@ import { describeEvidence, mergeEvidence } from './faults/describe'
 import { fallbackVerdict } from './faults/fallback'
 import { judge } from './faults/index'
 import type { FaultVerdict } from './faults/types'
+import { serviceVerdict } from './service'
+
+function fallbackVerdictForService(alert: Alert, err: Error): FaultVerdict {
+  const why = `rule analysis failed: ${err.message}`
+  return {
+    cause: 'unknown',
+    root_cause: `service ${alert.resource.name}; the evidence could not be gathered.`,
+    evidence: [why],
+    confidence: 0.1,
+    proposed_fix: null,
+    risk_level: 'low',
+  }
+}
 
 export { anomalyKind } from '../evidence/gather'
 export { formatBytes, raisedMemoryLimit } from './faults/types'
@@ -151,6 +164,11 @@ function analysisOf(v: FaultVerdict, alert: Alert, evidence: Evidence): Pick<Rul
 export async function analyseWithRules(input: Incident | Alert, opts: RuleOptions = {}): Promise<RuleAnalysis> {
   const alert = alertOf(input)
   const incidentId = 'alert' in input && input.alert ? (input as Incident).id : undefined
+  // A Swarm service (src/observe/swarm-services.ts): read again, its update weighed (./service).
+  if (alert.type === 'service_degraded') {
+    const v = await serviceVerdict(alert).catch((err: Error) => fallbackVerdictForService(alert, err))
+    return { ...v, facts: {}, evidenceRecord: bareEvidence(alert, opts, v.proposed_fix ? [] : v.evidence.slice(0, 1)) }
+  }
   if (!ALERT_TYPES.has(alert.type)) {
     const why = `no rule knows the alert type "${alert.type}"`
     return bare(alert, opts, `${alert.type} alert on ${alert.resource.name}, but ${why}.`, why)

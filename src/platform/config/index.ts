@@ -369,6 +369,29 @@ export const configSchema = z.object({
   RESTART_TIMEOUT_SECONDS: int(10, 1, 300),
   VERIFY_TIMEOUT_SECONDS: int(20, 1, 600),
   VERIFY_STABLE_SECONDS: num(1, 0, 300),
+  // Swarm services labelled with WATCH_LABEL (src/observe/swarm-services.ts), when the engine is a
+  // swarm manager: read every SWARM_POLL_SECONDS; an incident opens when fewer tasks run than
+  // desired for SWARM_DEGRADED_SECONDS, or SWARM_CRASHLOOP_FAILURES tasks failed within
+  // SWARM_CRASHLOOP_WINDOW_SECONDS (a crash loop, or a health check that keeps failing).
+  SWARM_WATCH: bool(true),
+  SWARM_POLL_SECONDS: num(2, 0.2, 300),
+  SWARM_DEGRADED_SECONDS: num(10, 0, 3600),
+  SWARM_CRASHLOOP_FAILURES: int(3, 2, 100),
+  SWARM_CRASHLOOP_WINDOW_SECONDS: int(120, 5, 3600),
+  // A service incident within this many minutes of the service's last update names the update as
+  // the likely cause and proposes rollback_service.
+  DEPLOY_WATCH_MINUTES: num(15, 0, 1440),
+  // Canary deploys (src/deploy/): each step (1 task, then CANARY_STEP_PERCENTS of the traffic, then 100 %)
+  // must hold its health gate for CANARY_GATE_SECONDS; the canary is compared with the old tasks.
+  CANARY_GATE_SECONDS: num(60, 0.5, 3600),
+  CANARY_STEP_PERCENTS: parsed('CANARY_STEP_PERCENTS', parseCanaryPercents),
+  CANARY_START_TIMEOUT_SECONDS: num(60, 1, 3600),
+  CANARY_MAX_RESTARTS: int(0, 0, 100),
+  CANARY_MAX_ERROR_RATE_DELTA: num(0.05, 0, 1),
+  CANARY_MAX_LATENCY_RATIO: num(2, 1, 100),
+  CANARY_PROBE_INTERVAL_MS: int(500, 100, 60_000),
+  // Promotion to 100 % is Swarm's own rolling update of the service; it must finish within this.
+  CANARY_PROMOTE_TIMEOUT_SECONDS: int(300, 10, 86400),
 
   RATE_LIMIT_MAX_ACTIONS: int(3, 1, 1000),
   RATE_LIMIT_WINDOW_SECONDS: int(900, 1, 86400 * 7),
@@ -669,4 +692,16 @@ export function getConfig(): SentinelConfig {
 /** For tests: forget the cached configuration. */
 export function resetConfigCache(): void {
   delete (globalThis as WithConfig)[CACHE]
+}
+
+/** CANARY_STEP_PERCENTS: the shares of the traffic between the first task and 100 %, rising (default 25). */
+export function parseCanaryPercents(v: string | undefined): number[] {
+  if (v === undefined) return [25]
+  const out = v.split(',').map((p) => p.trim())
+  const nums = out.map(Number)
+  if (nums.some((n, i) => !/^[0-9]{1,2}$/.test(out[i]) || n < 1 || n > 99))
+    throw new Error(`CANARY_STEP_PERCENTS: expected percentages from 1 to 99 separated by commas, got "${v}"`)
+  if (nums.some((n, i) => i > 0 && n <= nums[i - 1]))
+    throw new Error(`CANARY_STEP_PERCENTS: the percentages must rise, got "${v}"`)
+  return nums
 }

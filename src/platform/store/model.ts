@@ -15,12 +15,14 @@ export type AlertType =
   | 'anomaly'
   // A node agent stopped beating (src/fleet/heartbeats.ts): escalated, no automatic fix for a lost host.
   | 'node_down'
+  // A watched Swarm service runs fewer tasks than desired, or its tasks crash-loop (src/observe/swarm-services.ts).
+  | 'service_degraded'
 
 export type Severity = 'critical' | 'warning' | 'info'
 export type RiskLevel = 'low' | 'medium' | 'high'
 
 export interface ResourceRef {
-  kind: 'container' | 'host' | 'filesystem' | 'endpoint' | 'series'
+  kind: 'container' | 'host' | 'filesystem' | 'endpoint' | 'series' | 'service'
   /** Stable identity: container id, host name, mount point, URL, series key. */
   id: string
   /** Human name: container name, host, mount... */

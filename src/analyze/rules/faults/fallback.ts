@@ -230,6 +230,13 @@ function nodeDown(e: Evidence): FaultVerdict {
   )
 }
 
+function serviceDegraded(e: Evidence): FaultVerdict {
+  return unknown(
+    `the Swarm service ${e.alert.resource.name} runs fewer tasks than it should, or its tasks keep failing; the rules read no more than the alert about it, so a person should look.`,
+    0.3,
+  )
+}
+
 const FALLBACKS: Record<AlertType, (e: Evidence) => FaultVerdict> = {
   container_down: containerDown,
   container_unhealthy: containerUnhealthy,
@@ -239,6 +246,7 @@ const FALLBACKS: Record<AlertType, (e: Evidence) => FaultVerdict> = {
   latency,
   anomaly,
   node_down: nodeDown,
+  service_degraded: serviceDegraded,
 }
 
 /** The generic answer for `type` (the alert's, or the kind an anomaly resembles). */

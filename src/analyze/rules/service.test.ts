@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import type { ServiceInfo } from '../../platform/swarm/client'
+import { recentUpdateOf } from './service'
+
+const NOW = Date.parse('2026-12-04T10:00:00Z')
+const ago = (m: number) => new Date(NOW - m * 60_000).toISOString()
+
+function service(updatedMinutesAgo: number, prev: Record<string, unknown> | null): ServiceInfo {
+  return {
+    ID: 'svc1',
+    Version: { Index: 9 },
+    CreatedAt: ago(600),
+    UpdatedAt: ago(updatedMinutesAgo),
+    Spec: { Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'web:2@sha256:ab' }, ForceUpdate: 1 } },
+    ...(prev ? { PreviousSpec: { Name: 'web', TaskTemplate: { ContainerSpec: prev } } } : {}),
+  }
+}
+
+describe('the update a service incident is blamed on', () => {
+  it('is a change of what the tasks run within DEPLOY_WATCH_MINUTES', () => {
+    const u = recentUpdateOf(service(3, { Image: 'web:1@sha256:cd' }), NOW, 15)
+    assert.deepEqual(u, { at: ago(3), fromImage: 'web:1', toImage: 'web:2', minutesAgo: 3 })
+  })
+  it('is none when older, when there is no previous spec, or when only a forced update happened', () => {
+    assert.equal(recentUpdateOf(service(30, { Image: 'web:1' }), NOW, 15), null)
+    assert.equal(recentUpdateOf(service(3, null), NOW, 15), null)
+    assert.equal(recentUpdateOf(service(3, { Image: 'web:2@sha256:ab' }), NOW, 15), null)
+  })
+})
