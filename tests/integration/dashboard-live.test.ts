@@ -342,12 +342,16 @@ describe('dashboard against a live Sentinel (Chromium)', () => {
       await page.goto(`${sentinel.url}/`, { waitUntil: 'load' })
       const banner = page.getByTestId('boot-error')
       await banner.waitFor({ timeout: 10_000 })
-      assert.match(await banner.innerText(), /\/js\/main\.js|\/js\/nodes\.js|\/js\/commands\.js/)
+      // Named after the entry script whose graph failed (main.js, nodes.js, cluster.js...: each
+      // <script type="module"> that imports format.js).
+      assert.match(await banner.innerText(), /\/js\/[a-z-]+\.js/)
       assert.match(await banner.innerText(), /Reloading/)
       // Reloaded by the page itself: the file arrives, the sign-in form shows, no banner.
       await page.getByTestId('key-input').waitFor({ timeout: 15_000 })
       assert.equal(await banner.isHidden(), true)
-      assert.equal(cut, 2, 'format.js asked for once more')
+      // Asked for again after the cut: by the reload, and by Chromium for another entry script that
+      // imports it in the same load (a failed module fetch is not shared between module graphs).
+      assert.ok(cut >= 2, `format.js asked for once more (${cut} requests)`)
       assert.ok(booted.length >= 2, `navigations: ${booted.length}`)
       // A page that started clears its count, so a later failure gets its reloads again.
       assert.equal(await page.evaluate(() => (globalThis as any).sessionStorage.getItem('sentinel.bootRetries')), null)
