@@ -5,7 +5,12 @@
  * - runs fewer tasks than its replicas for SWARM_DEGRADED_SECONDS (a task killed, a node lost; a
  *   task starting, or made less than that long ago and still coming up, is not missing), or
  * - had SWARM_CRASHLOOP_FAILURES tasks fail within SWARM_CRASHLOOP_WINDOW_SECONDS: a crash loop,
- *   or a health check that keeps failing (Swarm kills an unhealthy task, and says so in its error).
+ *   or a health check that keeps failing (Swarm kills an unhealthy task, and says so in its error);
+ * and at once, without waiting for either, for a service whose health score (./service-health.ts)
+ * is below DEPLOY_ROLLBACK_SCORE within DEPLOY_WATCH_MINUTES of an update that changed what its
+ * tasks run (by Sentinel or anyone else): a bad version should be rolled back before it has hurt
+ * for SWARM_DEGRADED_SECONDS, and the update is the likely cause. Outside that window the score
+ * only informs (it is in every alert).
  * The incident names the service, its tasks and the nodes they are on, and enters the flow like
  * any monitor alert (`incident.opened`): the analysis proposes the fix (restart, or rollback after
  * a recent update), the policy routes it, the executor runs it, verification resolves it. One
@@ -19,7 +24,6 @@ import type { AuditLog } from '../platform/store/audit'
 import type { IncidentStore } from '../platform/store/incidents'
 import type { Alert } from '../platform/store/model'
 import {
-  FAILED_STATES,
   imageName,
   isSwarmManager,
   listWatchedServices,
@@ -29,10 +33,18 @@ import {
   serviceTasks,
   type TaskSummary,
 } from '../platform/swarm/client'
+import {
+  failuresSince,
+  recentUpdateOf,
+  type ServiceHealth,
+  serviceHealthScore,
+  type ServiceUpdate,
+  tasksComingUp,
+} from './service-health'
 
 export const SWARM_ACTOR = 'sentinel:swarm-watcher'
 
-export type ServiceProblem = 'tasks_below_desired' | 'crash_loop' | 'health_check_failing'
+export type ServiceProblem = 'tasks_below_desired' | 'crash_loop' | 'health_check_failing' | 'unhealthy_after_update'
 
 export const serviceFingerprint = (serviceId: string) => `service_degraded:${serviceId}`
 
@@ -44,6 +56,7 @@ export interface SwarmWatcherDeps {
     | 'SWARM_CRASHLOOP_FAILURES'
     | 'SWARM_CRASHLOOP_WINDOW_SECONDS'
     | 'DEPLOY_WATCH_MINUTES'
+    | 'DEPLOY_ROLLBACK_SCORE'
     | 'NODE_NAME'
   >
   store: IncidentStore
@@ -63,14 +76,11 @@ export interface ServiceFinding {
   problem: ServiceProblem
   summary: string
   failures: TaskSummary[]
+  /** The service's health score at this look (failures counted as for the crash loop, and since the update). */
+  health: ServiceHealth
+  /** The update within DEPLOY_WATCH_MINUTES, when there is one. */
+  update: ServiceUpdate | null
 }
-
-/**
- * The problem a service has now: `belowSinceMs` is when it was first seen short of tasks (kept by
- * the caller), `countFromMs` the time before which failures were handled already.
- */
-/** Tasks Swarm is still bringing up (scheduled, preparing, waiting out a restart delay). */
-const PRE_RUNNING = new Set(['new', 'pending', 'assigned', 'accepted', 'preparing', 'ready'])
 
 /**
  * The tasks that count as up: running, starting (health check pending), or made less than
@@ -78,30 +88,59 @@ const PRE_RUNNING = new Set(['new', 'pending', 'assigned', 'accepted', 'preparin
  * task gets that long before a slot counts as missing.
  */
 export function tasksUp(service: ServiceInfo, tasks: TaskSummary[], nowMs: number, graceMs: number): number {
-  const state = serviceState(service, tasks)
-  const coming = tasks.filter(
-    (t) => t.desiredState === 'running' && PRE_RUNNING.has(t.state) && nowMs - Date.parse(t.createdAt) < graceMs,
-  ).length
-  return state.running + state.starting + coming
+  return serviceState(service, tasks).running + tasksComingUp(tasks, nowMs, graceMs)
 }
 
+/**
+ * The problem a service has now: `belowSinceMs` is when it was first seen short of tasks (kept by
+ * the caller), `countFromMs` the time before which failures were handled already, `update` the
+ * service's update within DEPLOY_WATCH_MINUTES (recentUpdateOf), if any.
+ */
 export function findProblem(
   service: ServiceInfo,
   tasks: TaskSummary[],
-  opts: { nowMs: number; belowSinceMs: number | null; countFromMs: number; config: SwarmWatcherDeps['config'] },
+  opts: {
+    nowMs: number
+    belowSinceMs: number | null
+    countFromMs: number
+    update?: ServiceUpdate | null
+    config: SwarmWatcherDeps['config']
+  },
 ): ServiceFinding | null {
   const state = serviceState(service, tasks)
+  const update = opts.update ?? null
+  const graceMs = opts.config.SWARM_DEGRADED_SECONDS * 1000
   const windowStart = Math.max(opts.countFromMs, opts.nowMs - opts.config.SWARM_CRASHLOOP_WINDOW_SECONDS * 1000)
-  const failures = tasks.filter(
-    (t) => FAILED_STATES.has(t.state) && Date.parse(t.updatedAt || t.createdAt) >= windowStart,
-  )
+  const failures = failuresSince(tasks, windowStart)
+  // Failures before the update were the old version's: not held against the new one.
+  const health = serviceHealthScore(tasks, {
+    desired: state.desired,
+    nowMs: opts.nowMs,
+    graceMs,
+    sinceMs: update ? Math.max(windowStart, Date.parse(update.at)) : windowStart,
+  })
+  if (update && health.score < opts.config.DEPLOY_ROLLBACK_SCORE) {
+    const unhealthy = failures.filter((t) => /unhealthy/i.test(t.error ?? '')).length
+    return {
+      problem: 'unhealthy_after_update',
+      summary:
+        `health score ${health.score} below ${opts.config.DEPLOY_ROLLBACK_SCORE}, ${update.minutesAgo} min after the update ` +
+        `${update.fromImage} → ${update.toImage}: ${health.running}/${health.desired} tasks running, ` +
+        `${health.failures} failed since${unhealthy ? ` (${unhealthy} killed by a failing health check)` : ''}`,
+      failures,
+      health,
+      update,
+    }
+  }
   if (failures.length >= opts.config.SWARM_CRASHLOOP_FAILURES) {
     const unhealthy = failures.filter((t) => /unhealthy/i.test(t.error ?? '')).length
-    const health = unhealthy * 2 >= failures.length
+    const healthCheck = unhealthy * 2 >= failures.length
     return {
-      problem: health ? 'health_check_failing' : 'crash_loop',
-      summary: `${failures.length} tasks failed in ${opts.config.SWARM_CRASHLOOP_WINDOW_SECONDS} s${health ? ' (killed by a failing health check)' : ''}`,
+      problem: healthCheck ? 'health_check_failing' : 'crash_loop',
+      summary: `${failures.length} tasks failed in ${opts.config.SWARM_CRASHLOOP_WINDOW_SECONDS} s${healthCheck ? ' (killed by a failing health check)' : ''}`,
       failures,
+      health,
+      update,
     }
   }
   if (
@@ -114,16 +153,22 @@ export function findProblem(
       problem: 'tasks_below_desired',
       summary: `${state.running}/${state.desired} tasks running${state.starting ? ` (${state.starting} starting)` : ''} for ${Math.round((opts.nowMs - opts.belowSinceMs) / 1000)} s`,
       failures,
+      health,
+      update,
     }
   return null
 }
 
-/** The alert for a service problem: the service, its tasks and their nodes, and its last update. */
+/**
+ * The alert for a service problem: the service, its tasks and their nodes, its health score and
+ * its last update. One opened for a low score after an update is measured in the score (metric,
+ * value and threshold: the score and DEPLOY_ROLLBACK_SCORE); the others in running tasks.
+ */
 export function serviceAlert(
   service: ServiceInfo,
   tasks: TaskSummary[],
   finding: ServiceFinding,
-  opts: { nowMs: number; deployWatchMinutes: number; node: string },
+  opts: { nowMs: number; deployWatchMinutes: number; rollbackScore: number; node: string },
 ): Alert {
   const state = serviceState(service, tasks)
   // The tasks worth naming: those meant to run, and the recent failures.
@@ -133,13 +178,15 @@ export function serviceAlert(
   const nodes = [...new Set(named.map((t) => t.node).filter(Boolean))]
   const updatedMs = Date.parse(service.UpdateStatus?.StartedAt ?? service.UpdatedAt)
   const previousImage = service.PreviousSpec ? imageName(service.PreviousSpec.TaskTemplate.ContainerSpec?.Image) : null
+  const update = finding.update ?? recentUpdateOf(service, opts.nowMs, opts.deployWatchMinutes)
+  const byScore = finding.problem === 'unhealthy_after_update'
   return {
     fingerprint: serviceFingerprint(service.ID),
     type: 'service_degraded',
     severity: state.running === 0 ? 'critical' : 'warning',
-    metric: 'service_running_tasks',
-    value: state.running,
-    threshold: state.desired,
+    metric: byScore ? 'service_health_score' : 'service_running_tasks',
+    value: byScore ? finding.health.score : state.running,
+    threshold: byScore ? opts.rollbackScore : state.desired,
     resource: { kind: 'service', id: service.ID, name: service.Spec.Name },
     labels: { service: service.Spec.Name, image: state.image, node: opts.node },
     source: 'swarm services and tasks (Engine API)',
@@ -155,11 +202,16 @@ export function serviceAlert(
       desired: state.desired,
       running: state.running,
       failures: finding.failures.length,
+      healthScore: finding.health.score,
+      health: finding.health,
+      rollbackScore: opts.rollbackScore,
       nodes,
       tasks: named.map((t) => ({
         id: t.id,
         slot: t.slot,
         node: t.node,
+        // Host names need not be unique in a swarm; the node id is.
+        nodeId: t.nodeId,
         state: t.state,
         desiredState: t.desiredState,
         image: t.image,
@@ -169,10 +221,9 @@ export function serviceAlert(
       updatedAt: service.UpdatedAt,
       updateState: service.UpdateStatus?.State ?? null,
       updatedMinutesAgo: Number.isFinite(updatedMs) ? Math.round((opts.nowMs - updatedMs) / 600) / 100 : null,
-      recentUpdate:
-        previousImage !== null &&
-        Number.isFinite(updatedMs) &&
-        opts.nowMs - updatedMs <= opts.deployWatchMinutes * 60_000,
+      // The update of what the tasks run within DEPLOY_WATCH_MINUTES (not a forced one, a scaling or a rollback).
+      recentUpdate: update !== null,
+      update,
     },
   }
 }
@@ -261,12 +312,14 @@ export class SwarmServiceWatcher {
         nowMs,
         belowSinceMs: this.belowSince.get(service.ID) ?? null,
         countFromMs,
+        update: recentUpdateOf(service, nowMs, this.deps.config.DEPLOY_WATCH_MINUTES),
         config: this.deps.config,
       })
       if (!finding) continue
       const alert = serviceAlert(service, tasks, finding, {
         nowMs,
         deployWatchMinutes: this.deps.config.DEPLOY_WATCH_MINUTES,
+        rollbackScore: this.deps.config.DEPLOY_ROLLBACK_SCORE,
         node: this.deps.config.NODE_NAME,
       })
       const { incident, created } = await this.deps.store.open(alert, { title: titleOf(alert), actor: SWARM_ACTOR })
@@ -284,6 +337,8 @@ export class SwarmServiceWatcher {
           problem: finding.problem,
           desired: state.desired,
           running: state.running,
+          healthScore: finding.health.score,
+          ...(finding.update ? { update: `${finding.update.fromImage} → ${finding.update.toImage}` } : {}),
           tasks: (alert.details as { tasks: unknown[] }).tasks.length,
         },
       })
@@ -291,6 +346,7 @@ export class SwarmServiceWatcher {
         service: service.Spec.Name,
         incidentId: incident.id,
         problem: finding.problem,
+        healthScore: finding.health.score,
       })
       await this.deps.emit(TOPICS.opened, { incidentId: incident.id }, incident.id)
       opened.push(incident.id)

@@ -2,8 +2,9 @@
  * Swarm services as resources Sentinel heals, on a real one-node swarm (tests/helpers/swarm.ts, a
  * private engine: never the shared one): a task killed under a watched service opens an incident
  * naming the service, its tasks and their node, the forced rolling update replaces it and the
- * incident resolves; a service updated to an image whose tasks crash-loop gets rollback_service
- * proposed with the update named as the cause, and once an operator approves, it is back on its
+ * incident resolves; a service updated to an image whose tasks crash-loop has its incident opened
+ * at once for its health score and rollback_service proposed with the update named as the cause
+ * (rather than waiting for a crash loop), and once an operator approves, it is back on its
  * previous spec; a service without the watch label is never touched. One swarm and one Sentinel
  * for all the cases.
  */
@@ -111,6 +112,16 @@ describe('swarm services', () => {
     assert.equal(waiting.decision.actionId, 'rollback_service')
     assert.match(waiting.analysis.root_cause, /updated/)
     assert.match(waiting.analysis.root_cause, new RegExp(swarm.images.bad))
+    // Opened at once for its health score after the update (DEPLOY_ROLLBACK_SCORE, default 0.7): one
+    // failed task of two takes the score to 0.5 or less, before a second failure makes a crash loop.
+    const alert = waiting.alert
+    assert.equal(alert.details.problem, 'unhealthy_after_update', JSON.stringify(alert.details))
+    assert.equal(alert.metric, 'service_health_score')
+    assert.ok(alert.details.healthScore < alert.details.rollbackScore, JSON.stringify(alert.details))
+    assert.equal(alert.details.rollbackScore, 0.7)
+    assert.equal(alert.details.update.fromImage, swarm.images.good)
+    assert.equal(alert.details.update.toImage, swarm.images.bad)
+    assert.match(waiting.analysis.root_cause, /health score/)
     const approved = await sentinel.post(`/api/incidents/${waiting.id}/approve`, {}, 'operator')
     assert.equal(approved.status, 200, JSON.stringify(approved.body))
 

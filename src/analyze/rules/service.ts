@@ -4,40 +4,34 @@
  * DEPLOY_WATCH_MINUTES that changed what its tasks run (image, command, environment), with a
  * previous spec to return to, is named as the likely cause and rollback_service is proposed;
  * otherwise tasks that died are replaced by restart_service. A crash loop with no recent change
- * has no fix the rules trust: a person looks.
+ * has no fix the rules trust: a person looks. What counts as an update (not a forced one, a
+ * scaling or a rollback) is the watcher's own definition (src/observe/service-health.ts), so the
+ * update that opened an incident for a low health score is the one named here.
  */
 import { getConfig } from '../../platform/config/index'
 import type { Alert } from '../../platform/store/model'
 import {
   assertWatchedService,
-  imageName,
   NotWatchedServiceError,
   type ServiceInfo,
   serviceState,
   serviceTasks,
 } from '../../platform/swarm/client'
+import { recentUpdateOf } from '../../observe/service-health'
 import type { FaultVerdict } from './faults/types'
 
-/** The update that may have broken the service, when there is one within the watch window. */
-export function recentUpdateOf(
-  service: ServiceInfo,
-  nowMs: number,
-  watchMinutes: number,
-): { at: string; fromImage: string; toImage: string; minutesAgo: number } | null {
-  const prev = service.PreviousSpec?.TaskTemplate.ContainerSpec
-  const cur = service.Spec.TaskTemplate.ContainerSpec
-  if (!prev || !cur) return null
-  // A forced update (restart_service) changes nothing the tasks run: not a change to roll back.
-  if (JSON.stringify(prev) === JSON.stringify(cur)) return null
-  const at = service.UpdateStatus?.StartedAt ?? service.UpdatedAt
-  const ms = Date.parse(at)
-  if (!Number.isFinite(ms) || nowMs - ms > watchMinutes * 60_000) return null
-  return {
-    at,
-    fromImage: imageName(prev.Image),
-    toImage: imageName(cur.Image),
-    minutesAgo: Math.round((nowMs - ms) / 600) / 100,
-  }
+export { recentUpdateOf }
+
+/**
+ * The health score the watcher saw, in words, when it was below DEPLOY_ROLLBACK_SCORE (what opens
+ * the incident at once after an update); null otherwise.
+ */
+export function lowScoreOf(alert: Pick<Alert, 'details'>): string | null {
+  const d = (alert.details ?? {}) as { healthScore?: unknown; rollbackScore?: unknown }
+  if (typeof d.healthScore !== 'number' || typeof d.rollbackScore !== 'number') return null
+  return d.healthScore < d.rollbackScore
+    ? `health score ${d.healthScore}, below DEPLOY_ROLLBACK_SCORE ${d.rollbackScore}`
+    : null
 }
 
 export async function serviceVerdict(alert: Alert, nowMs = Date.now()): Promise<FaultVerdict> {
@@ -68,11 +62,16 @@ export async function serviceVerdict(alert: Alert, nowMs = Date.now()): Promise<
   ]
   const params = { serviceId: service.ID }
   const update = recentUpdateOf(service, nowMs, getConfig().DEPLOY_WATCH_MINUTES)
+  const scored = lowScoreOf(alert)
   if (update)
     return {
       cause: 'crash',
-      root_cause: `Service ${state.name} was updated ${update.minutesAgo} min ago (${update.fromImage} → ${update.toImage}), and its tasks fail since: the update is the likely cause; roll back to the previous spec.`,
-      evidence: [`updated at ${update.at}: ${update.fromImage} → ${update.toImage}`, ...evidence],
+      root_cause: `Service ${state.name} was updated ${update.minutesAgo} min ago (${update.fromImage} → ${update.toImage}), and its tasks fail since${scored ? ` (${scored})` : ''}: the update is the likely cause; roll back to the previous spec.`,
+      evidence: [
+        `updated at ${update.at}: ${update.fromImage} → ${update.toImage}`,
+        ...(scored ? [`${scored}, ${update.minutesAgo} min after the update`] : []),
+        ...evidence,
+      ],
       confidence: 0.8,
       proposed_fix: { action: 'rollback_service', params },
       risk_level: 'medium',

@@ -381,6 +381,9 @@ export const configSchema = z.object({
   // A service incident within this many minutes of the service's last update names the update as
   // the likely cause and proposes rollback_service.
   DEPLOY_WATCH_MINUTES: num(15, 0, 1440),
+  // Within DEPLOY_WATCH_MINUTES of such an update, a service health score (src/observe/service-health.ts,
+  // 0..1) below this opens the incident at once, without waiting for SWARM_DEGRADED_SECONDS.
+  DEPLOY_ROLLBACK_SCORE: num(0.7, 0, 1),
   // Canary deploys (src/deploy/): each step (1 task, then CANARY_STEP_PERCENTS of the traffic, then 100 %)
   // must hold its health gate for CANARY_GATE_SECONDS; the canary is compared with the old tasks.
   CANARY_GATE_SECONDS: num(60, 0.5, 3600),
