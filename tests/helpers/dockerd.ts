@@ -34,6 +34,12 @@ export interface PrivateDockerdOptions {
    * manager needs an address it can listen on (127.0.0.1) when the namespace has no other.
    */
   loopback?: boolean
+  /**
+   * Gives the engine a UTS namespace of its own with this host name, set after each start (before
+   * any swarm init or join): the engines of one multi-node test swarm would all be named after this
+   * machine, and their nodes could not be told apart by host name.
+   */
+  hostname?: string
 }
 
 export async function startPrivateDockerd(opts: PrivateDockerdOptions = {}): Promise<PrivateDockerd> {
@@ -49,6 +55,7 @@ export async function startPrivateDockerd(opts: PrivateDockerdOptions = {}): Pro
       'unshare',
       [
         '--net',
+        ...(opts.hostname ? ['--uts'] : []),
         '--',
         'dockerd',
         '--host',
@@ -77,6 +84,7 @@ export async function startPrivateDockerd(opts: PrivateDockerdOptions = {}): Pro
       { timeoutMs: 30_000, what: 'the private dockerd' },
     )
     if (opts.loopback) await run('nsenter', ['-t', String(started.pid), '-n', 'ip', 'link', 'set', 'lo', 'up'])
+    if (opts.hostname) await run('nsenter', ['-t', String(started.pid), '--uts', 'hostname', opts.hostname])
   }
   const stop = async () => {
     const p = proc
