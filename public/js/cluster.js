@@ -5,19 +5,13 @@
  * with its leader and fencing token; a duty with no leader is red: nothing does that work now.
  * Ages are computed from the controller's timestamps against the browser's clock, so they are
  * approximate when the clocks differ; the panel says "renewed" only for the order of seconds.
- * Loaded by its own <script> tag, reading the session from the shared state like nodes.js.
+ * Loaded by its own <script> tag; polled through poll.js like the Nodes panel.
  */
-import { api } from './api.js'
 import { $, clear, el } from './dom.js'
 import { fmtDuration } from './format.js'
-import { state } from './state.js'
+import { pollPanel } from './poll.js'
 
 const POLL_MS = 5000
-const TICK_MS = 1000
-
-let lastAt = 0
-let lastGeneration = -1
-let inFlight = false
 
 /** "ctl-1:3000" for a holder "ctl-1:3000#ab12cd34" (the nonce tells processes apart, not people). */
 const idOf = (holder) => String(holder || '').split('#')[0]
@@ -95,35 +89,10 @@ export function renderCluster(body, now = Date.now()) {
     (body && body.leaseSeconds ? ` · lease ${body.leaseSeconds} s` : '')
 }
 
-export async function loadCluster() {
-  const gen = state.generation
-  inFlight = true
-  try {
-    const body = await api('/api/cluster')
-    if (gen !== state.generation) return
-    $('cluster-note').hidden = true
-    renderCluster(body)
-  } catch (err) {
-    // A 401 signs out (api.js); anything else keeps the last view and says why it is old.
-    if (gen === state.generation && err.status !== 401) {
-      $('cluster-note').textContent = `Could not load the cluster: ${err.message}`
-      $('cluster-note').hidden = false
-    }
-  } finally {
-    inFlight = false
-  }
-}
-
-function tick() {
-  if (!state.key || $('app').hidden || inFlight) return
-  const now = Date.now()
-  if (state.generation !== lastGeneration) {
-    lastGeneration = state.generation
-    renderCluster(null)
-  } else if (now - lastAt < POLL_MS) return
-  lastAt = now
-  loadCluster()
-}
-
-// Only in a page: a timer started when Node imports this module in a test would never let it exit.
-if (typeof document !== 'undefined') setInterval(tick, TICK_MS)
+pollPanel({
+  path: '/api/cluster',
+  everyMs: POLL_MS,
+  noteId: 'cluster-note',
+  what: 'the cluster',
+  render: renderCluster,
+})

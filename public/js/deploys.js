@@ -7,16 +7,12 @@
  */
 import { api } from './api.js'
 import { $, clear, el, toast } from './dom.js'
-import { isOperator, state } from './state.js'
+import { pollPanel } from './poll.js'
+import { isOperator } from './state.js'
 
 const POLL_MS = 3000
-const TICK_MS = 1000
 const UNDER_WAY = ['pending', 'canary', 'promoting', 'rolling_back']
 const TONE = { succeeded: 'ok', rolled_back: 'bad', failed: 'bad', aborted: 'warn' }
-
-let lastAt = 0
-let lastGeneration = -1
-let inFlight = false
 
 function panel() {
   let box = $('deploy-cards')
@@ -64,7 +60,7 @@ async function control(d, action) {
   try {
     await api(`/api/services/${encodeURIComponent(d.service)}/deploy/${action}`, { method: 'POST', body: {} })
     toast(`${action} asked for ${d.service}`)
-    lastAt = 0
+    poller.load()
   } catch (err) {
     toast(`Could not ${action} ${d.service}: ${err.message}`, 'error')
   }
@@ -120,34 +116,10 @@ export function renderDeploys(body) {
   $('deploys-count').textContent = `${active} under way · ${deploys.length} shown`
 }
 
-async function load() {
-  const gen = state.generation
-  inFlight = true
-  try {
-    const body = await api('/api/deploys?limit=10')
-    if (gen !== state.generation) return
-    $('deploys-note').hidden = true
-    renderDeploys(body)
-  } catch (err) {
-    if (gen === state.generation && err.status !== 401 && $('deploys-note')) {
-      $('deploys-note').textContent = `Could not load the deploys: ${err.message}`
-      $('deploys-note').hidden = false
-    }
-  } finally {
-    inFlight = false
-  }
-}
-
-function tick() {
-  if (!state.key || $('app').hidden || inFlight) return
-  const now = Date.now()
-  if (state.generation !== lastGeneration) {
-    lastGeneration = state.generation
-    renderDeploys(null)
-  } else if (now - lastAt < POLL_MS) return
-  lastAt = now
-  load()
-}
-
-// Only in a page: a timer started when Node imports this module in a test would never let it exit.
-if (typeof document !== 'undefined') setInterval(tick, TICK_MS)
+const poller = pollPanel({
+  path: '/api/deploys?limit=10',
+  everyMs: POLL_MS,
+  noteId: 'deploys-note',
+  what: 'the deploys',
+  render: renderDeploys,
+})

@@ -9,18 +9,12 @@
  * It is the page's one reader of GET /api/nodes: the containers panel groups its cards by node from
  * the list this module last received (currentNodes, onNodesChange), never polling on its own.
  */
-import { api } from './api.js'
 import { $, clear, el } from './dom.js'
 import { fmtDuration } from './format.js'
-import { state } from './state.js'
+import { pollPanel } from './poll.js'
 
 const POLL_MS = 5000
-/** How often the poller looks: a sign-in gets its first list within a second, not five. */
-const TICK_MS = 1000
 
-let lastAt = 0
-let lastGeneration = -1
-let inFlight = false
 let nodes = []
 let fetchedAt = 0
 const listeners = new Set()
@@ -147,38 +141,14 @@ export function renderNodes() {
   $('nodes-count').textContent = nodes.length ? `${nodes.length} nodes · ${down} down` : ''
 }
 
-export async function loadNodes() {
-  const gen = state.generation
-  inFlight = true
-  try {
-    const body = await api('/api/nodes')
-    if (gen !== state.generation) return
-    fetchedAt = Date.now()
-    $('nodes-note').hidden = true
+// A new session (render(null)) shows nothing of the previous one's list.
+pollPanel({
+  path: '/api/nodes',
+  everyMs: POLL_MS,
+  noteId: 'nodes-note',
+  what: 'nodes',
+  render: (body) => {
+    if (body) fetchedAt = Date.now()
     setNodes((body && Array.isArray(body.nodes) ? body.nodes : []).filter((n) => n && typeof n.name === 'string'))
-  } catch (err) {
-    // A 401 signs out (api.js); anything else keeps the last cards and says why they are old.
-    if (gen === state.generation && err.status !== 401) {
-      $('nodes-note').textContent = `Could not load nodes: ${err.message}`
-      $('nodes-note').hidden = false
-    }
-  } finally {
-    inFlight = false
-  }
-}
-
-function tick() {
-  if (!state.key || $('app').hidden || inFlight) return
-  const now = Date.now()
-  if (state.generation !== lastGeneration) {
-    // A new session: nothing of the previous one's list is shown.
-    lastGeneration = state.generation
-    setNodes([])
-  } else if (now - lastAt < POLL_MS) return
-  lastAt = now
-  loadNodes()
-}
-
-// Only in a page: other modules import this one's helpers (containers.js), and Node imports those in
-// tests, where a timer started at load would keep the process alive for ever.
-if (typeof document !== 'undefined') setInterval(tick, TICK_MS)
+  },
+})
