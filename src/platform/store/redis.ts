@@ -83,6 +83,24 @@ export function redisOptions(cfg: SentinelConfig = getConfig()): RedisOptions {
  */
 export async function currentRedisPrimary(cfg: SentinelConfig = getConfig()): Promise<{ host: string; port: number }> {
   if (!cfg.REDIS_SENTINELS.length) return { host: cfg.REDIS_HOST, port: cfg.REDIS_PORT }
+  return askSentinels(cfg, 'named the Redis primary', async (ask, where) => {
+    const reply = (await ask.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', cfg.REDIS_MASTER_NAME!)) as
+      [string, string] | null
+    if (!reply) throw new Error(`${where} knows no primary named ${cfg.REDIS_MASTER_NAME}`)
+    return { host: reply[0], port: Number(reply[1]) }
+  })
+}
+
+/**
+ * Asks each Sentinel in REDIS_SENTINELS in turn, over a connection of its own that fails at once
+ * (a tool or a start must not wait on retries), until one answers `question`; throws naming every
+ * Sentinel's failure when none does.
+ */
+async function askSentinels<T>(
+  cfg: SentinelConfig,
+  what: string,
+  question: (ask: Redis, where: string) => Promise<T>,
+): Promise<T> {
   const failures: string[] = []
   for (const sentinel of cfg.REDIS_SENTINELS) {
     const where = `${sentinel.host}:${sentinel.port}`
@@ -98,21 +116,20 @@ export async function currentRedisPrimary(cfg: SentinelConfig = getConfig()): Pr
       maxRetriesPerRequest: 0,
       enableOfflineQueue: false,
     })
+    // connect() only says "Connection is closed"; the cause (ECONNREFUSED, NOAUTH...) comes here.
     let cause: Error | undefined
     ask.on('error', (err: Error) => (cause ??= err))
     try {
       await ask.connect()
-      const reply = (await ask.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', cfg.REDIS_MASTER_NAME!)) as
-        [string, string] | null
-      if (reply) return { host: reply[0], port: Number(reply[1]) }
-      failures.push(`${where} knows no primary named ${cfg.REDIS_MASTER_NAME}`)
+      return await question(ask, where)
     } catch (err) {
-      failures.push(`${where}: ${(cause ?? (err as Error)).message}`)
+      const message = (cause ?? (err as Error)).message
+      failures.push(message.startsWith(where) ? message : `${where}: ${message}`)
     } finally {
       ask.disconnect()
     }
   }
-  throw new Error(`no Sentinel in REDIS_SENTINELS named the Redis primary (${failures.join('; ')})`)
+  throw new Error(`no Sentinel in REDIS_SENTINELS ${what} (${failures.join('; ')})`)
 }
 
 /**
@@ -126,36 +143,14 @@ export async function redisDataNodes(
 ): Promise<Array<{ host: string; port: number; role: 'primary' | 'replica'; flags?: string }>> {
   const primary = await currentRedisPrimary(cfg)
   if (!cfg.REDIS_SENTINELS.length) return [{ ...primary, role: 'primary' }]
-  const failures: string[] = []
-  for (const sentinel of cfg.REDIS_SENTINELS) {
-    const ask = new Redis({
-      host: sentinel.host,
-      port: sentinel.port,
-      password: redisSentinelPassword(cfg),
-      ...(cfg.REDIS_TLS ? { tls: {} } : {}),
-      lazyConnect: true,
-      connectTimeout: 3000,
-      commandTimeout: 3000,
-      retryStrategy: () => null,
-      maxRetriesPerRequest: 0,
-      enableOfflineQueue: false,
+  const replicas = await askSentinels(cfg, 'listed the replicas', async (ask) => {
+    const replies = (await ask.call('SENTINEL', 'REPLICAS', cfg.REDIS_MASTER_NAME!)) as string[][]
+    return replies.map((flat) => {
+      const field = (name: string) => flat[flat.indexOf(name) + 1]
+      return { host: field('ip'), port: Number(field('port')), role: 'replica' as const, flags: field('flags') }
     })
-    ask.on('error', () => {})
-    try {
-      await ask.connect()
-      const replies = (await ask.call('SENTINEL', 'REPLICAS', cfg.REDIS_MASTER_NAME!)) as string[][]
-      const replicas = replies.map((flat) => {
-        const field = (name: string) => flat[flat.indexOf(name) + 1]
-        return { host: field('ip'), port: Number(field('port')), role: 'replica' as const, flags: field('flags') }
-      })
-      return [{ ...primary, role: 'primary' }, ...replicas]
-    } catch (err) {
-      failures.push(`${sentinel.host}:${sentinel.port}: ${(err as Error).message}`)
-    } finally {
-      ask.disconnect()
-    }
-  }
-  throw new Error(`no Sentinel in REDIS_SENTINELS listed the replicas (${failures.join('; ')})`)
+  })
+  return [{ ...primary, role: 'primary' }, ...replicas]
 }
 
 /**
