@@ -9,13 +9,14 @@
  * During the canary steps the service itself is never touched (swarm-ops.ts says why a separate
  * canary service). Each look compares the canary's tasks with the old ones (gate.ts); a failure
  * rolls back at once and opens an incident whose alert carries the comparison, with the deploy's
- * steps on its timeline. Every move is in the deploy's own timeline and the audit log (and so the
- * live stream). A paused deploy is still judged (a failing canary is rolled back) but not promoted.
+ * steps on its timeline. Every move is in the deploy's own timeline, its trace (one per deploy) and
+ * the audit log (and so the live stream). A paused deploy is still judged (a failing canary is rolled back) but not promoted.
  */
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { SentinelConfig } from '../platform/config/index'
 import { PrometheusClient } from '../platform/prometheus/client'
+import { recordDeploySpan } from '../platform/telemetry/tracing'
 import type { AuditLog } from '../platform/store/audit'
 import type { IncidentStore } from '../platform/store/incidents'
 import {
@@ -177,6 +178,19 @@ export class DeployController {
       data: { deployId: d.id, image: d.image, step: next.stepIndex, ...(data ?? {}) },
     })
     this.deps.log('info', `deploy ${kind}`, { deploy: d.id, service: d.service, summary })
+    // The deploy's trace: one span per step, and the whole deploy once it is finished.
+    await recordDeploySpan(
+      d.id,
+      kind,
+      {
+        service: d.service,
+        image: d.image,
+        phase: next.phase,
+        step: next.stepIndex,
+        ...(next.incidentId ? { 'incident.id': next.incidentId } : {}),
+      },
+      isFinished(next) ? { startTime: next.requestedAt, outcome: next.phase } : undefined,
+    ).catch(() => {})
     return next
   }
 

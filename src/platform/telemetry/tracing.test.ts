@@ -14,6 +14,8 @@ import { after, before, describe, it } from 'node:test'
 import { freePort } from '../../../tests/helpers/ports'
 import { reply, startFakeOpenRouter, status, type FakeOpenRouter } from '../../../tests/helpers/llm-standin'
 import {
+  deployRootSpanId,
+  deployTraceId,
   formatTraceparent,
   incidentRootSpanId,
   incidentTraceId,
@@ -404,6 +406,46 @@ describe('child spans of the clients', () => {
     assert.equal(start.parentSpanId, fastPath.spanId)
     assert.equal(attr(start, 'incident.id'), incidentId)
     assert.equal(attr(fastPath, 'outcome'), 'executed')
+  })
+})
+
+// A canary deploy's steps from the main process, one of them after a "restart" (a second process).
+const DEPLOY_STEPS = `
+const t = await import(process.env.TRACING_MODULE)
+const [deployId, requestedAt, last] = process.argv.slice(2)
+if (last === 'no') {
+  await t.recordDeploySpan(deployId, 'canary_started', { service: 'web', image: 'web:2', phase: 'canary', step: 0 })
+} else {
+  await t.recordDeploySpan(deployId, 'rolled_back', { service: 'web', image: 'web:2', phase: 'rolled_back', step: 1, 'incident.id': 'inc_x' }, { startTime: requestedAt, outcome: 'rolled_back' })
+}
+await t.shutdownTelemetry()
+`
+
+describe('deploy traces', () => {
+  it("puts a deploy's steps, from any process, under one root emitted when it finishes", async () => {
+    receiver.reset()
+    const deployId = `dep_${Date.now().toString(36)}_0a1b2c3d`
+    const requestedAt = new Date(Date.now() - 20_000).toISOString()
+    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }
+    for (const last of ['no', 'yes']) {
+      const run = await runScript(`deploy-${last}`, DEPLOY_STEPS, env, [deployId, requestedAt, last])
+      assert.equal(run.code, 0, run.stderr)
+    }
+    const started = receiver.byName('deploy.canary_started')
+    const rolledBack = receiver.byName('deploy.rolled_back')
+    const root = receiver.byName('deploy')
+    for (const s of [started, rolledBack]) {
+      assert.equal(s.traceId, deployTraceId(deployId))
+      assert.equal(s.parentSpanId, deployRootSpanId(deployId))
+      assert.equal(attr(s, 'deploy.id'), deployId)
+    }
+    assert.equal(root.traceId, deployTraceId(deployId))
+    assert.equal(root.spanId, deployRootSpanId(deployId))
+    assert.equal(root.parentSpanId ?? '', '')
+    assert.equal(attr(root, 'outcome'), 'rolled_back')
+    assert.equal(attr(rolledBack, 'incident.id'), 'inc_x')
+    assert.equal(BigInt(root.startTimeUnixNano), BigInt(Date.parse(requestedAt)) * 1_000_000n)
+    assert.equal(root.status?.code, 2, 'a deploy that did not succeed is an error')
   })
 })
 

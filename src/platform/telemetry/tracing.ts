@@ -361,6 +361,50 @@ export async function withIncidentSpan<T>(
   return runInSpan(t, span, fn)
 }
 
+/** A canary deploy's trace: ids derived from the deploy's, so whichever controller drives it adds to one trace. */
+export const deployTraceId = (deployId: string) => digest(`sentinel:deploy:${deployId}`).slice(0, 32)
+export const deployRootSpanId = (deployId: string) => digest(`sentinel:deploy-root:${deployId}`).slice(0, 16)
+
+/**
+ * A deploy's step, as an instant span `deploy.<kind>` in the deploy's trace, under its root; when
+ * `end` is given (the deploy finished), the root span "deploy" too, from `end.startTime` to now.
+ * Main-process spans: exported by the batch processor, not flushed here. With tracing off, nothing.
+ */
+export async function recordDeploySpan(
+  deployId: string,
+  kind: string,
+  attrs: SpanAttrs,
+  end?: { startTime: string | number | Date; outcome: string },
+): Promise<void> {
+  if (!tracingEnabled()) return
+  const t = await getTracing()
+  if (!t) return
+  const now = new Date()
+  const root = { traceId: deployTraceId(deployId), spanId: deployRootSpanId(deployId), sampled: true }
+  t.tracer
+    .startSpan(
+      `deploy.${kind}`,
+      { startTime: now, attributes: cleanAttrs({ ...attrs, 'deploy.id': deployId }) },
+      remoteParent(t, root),
+    )
+    .end(now)
+  if (!end) return
+  t.ids.nextTraceId = root.traceId
+  t.ids.nextSpanId = root.spanId
+  const span = t.tracer.startSpan(
+    'deploy',
+    {
+      root: true,
+      startTime: new Date(end.startTime),
+      attributes: cleanAttrs({ ...attrs, 'deploy.id': deployId, outcome: end.outcome }),
+    },
+    t.api.ROOT_CONTEXT,
+  )
+  t.ids.nextTraceId = t.ids.nextSpanId = undefined
+  if (end.outcome !== 'succeeded') span.setStatus({ code: t.api.SpanStatusCode.ERROR, message: end.outcome })
+  span.end(now)
+}
+
 /** Whether a child span would be recorded now (tracing set up and a span active); synchronous. */
 export const childSpanActive = (): boolean => tracing !== undefined && active.getStore() !== undefined
 
