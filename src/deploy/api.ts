@@ -9,9 +9,11 @@ import type { Redis } from 'ioredis'
 import { activeFreeze, describeFreeze } from '../decide/freeze'
 import type { FreezeWindow } from '../platform/config/freeze-windows'
 import type { Role } from '../platform/auth/roles'
-import { HttpError } from '../platform/http/errors'
-import { firstValue } from '../platform/http/requests'
-import type { AuditLog } from '../platform/store/audit'
+import { getConfig } from '../platform/config/index'
+import { HttpError, parseOr400 } from '../platform/http/errors'
+import { caller as callerOf, firstValue } from '../platform/http/requests'
+import { AuditLog } from '../platform/store/audit'
+import { getRedis } from '../platform/store/redis'
 import {
   assertWatchedService,
   desiredReplicas,
@@ -253,6 +255,24 @@ export async function controlDeploy(
     data: { deployId: next.id, role: caller.role },
   })
   return next
+}
+
+/**
+ * The handler of POST /api/services/:name/deploy/<control>, which the pause, resume and abort steps
+ * share (each step file keeps its own config: Motia reads one step per file).
+ */
+export function deployControlHandler(control: DeployControl) {
+  return async (req: { pathParams: unknown; headers: Record<string, string | string[] | undefined> }) => {
+    const { name } = parseOr400(servicePath, req.pathParams, 'path')
+    const { keyId, role } = callerOf(req.headers)
+    const deploy = await controlDeploy(
+      name,
+      control,
+      { user: `key:${keyId}`, role },
+      { redis: getRedis(), audit: new AuditLog(), config: getConfig() },
+    )
+    return { status: 200, body: deploySummary(deploy) }
+  }
 }
 
 export async function listDeploys(redis: Redis, q: z.infer<typeof listDeploysQuery>) {

@@ -1,12 +1,7 @@
 import type { ApiRouteConfig } from 'motia'
 import type { ApiStep } from '../../src/platform/events/steps'
 import { protect } from '../../middlewares/api.middleware'
-import { controlDeploy, deploySummary, servicePath } from '../../src/deploy/api'
-import { getConfig } from '../../src/platform/config/index'
-import { parseOr400 } from '../../src/platform/http/errors'
-import { caller } from '../../src/platform/http/requests'
-import { AuditLog } from '../../src/platform/store/audit'
-import { getRedis } from '../../src/platform/store/redis'
+import { deployControlHandler } from '../../src/deploy/api'
 
 export const config = {
   type: 'api',
@@ -20,14 +15,4 @@ export const config = {
   middleware: protect('decide:medium'),
 } satisfies ApiRouteConfig
 
-export const handler: ApiStep<typeof config> = async (req) => {
-  const { name } = parseOr400(servicePath, req.pathParams, 'path')
-  const { keyId, role } = caller(req.headers)
-  const deploy = await controlDeploy(
-    name,
-    'abort',
-    { user: `key:${keyId}`, role },
-    { redis: getRedis(), audit: new AuditLog(), config: getConfig() },
-  )
-  return { status: 200, body: deploySummary(deploy) }
-}
+export const handler: ApiStep<typeof config> = deployControlHandler('abort')
