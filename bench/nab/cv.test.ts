@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { chainCorpus, type DataFile } from './corpus'
 import { crossValidate, halves, makeFolds, scoreFold, splitRow, windowsFound } from './cv'
 import { PROFILES, type ScoredFile } from './scorer'
 
@@ -118,5 +119,51 @@ describe('NAB cross-validation folds', () => {
     assert.equal(r.folds.filter((f) => f.normalized === null).length, 1)
     assert.ok(r.mean >= r.min && r.mean <= r.max)
     assert.ok(Number.isFinite(r.pooledCategories))
+  })
+})
+
+describe('chained long series', () => {
+  /** A data file of n rows (values from `start`) on its own clock, with windows over [from, to] rows. */
+  const data = (category: string, name: string, n: number, start: number, windows: [number, number][]): DataFile => {
+    const t0 = Date.UTC(2015, 1, 3) + start * 60_000
+    const timestamps = Array.from({ length: n }, (_, i) => t0 + i * 60_000)
+    return {
+      name: `${category}/${name}`,
+      category,
+      file: name,
+      timestampText: [],
+      valueText: [],
+      timestamps,
+      values: Array.from({ length: n }, (_, i) => start + i),
+      windows: windows.map(([a, b]) => [timestamps[a], timestamps[b]]),
+    }
+  }
+
+  it('chains each category N files at a time, moving the windows with their rows', () => {
+    const corpus = [
+      data('a', 'x.csv', 10, 0, [[2, 4]]),
+      data('a', 'y.csv', 5, 100, [[1, 3]]),
+      data('a', 'z.csv', 4, 200, []),
+      data('b', 'w.csv', 6, 300, [[0, 5]]),
+    ]
+    const chains = chainCorpus(corpus, 2)
+    assert.deepEqual(
+      chains.map((c) => [c.name, c.values.length]),
+      [
+        ['a/chain-0.csv', 15],
+        ['a/chain-1.csv', 4],
+        ['b/chain-0.csv', 6],
+      ],
+    )
+    const [first] = chains
+    assert.deepEqual(first.values.slice(9, 12), [9, 100, 101])
+    // one clock, 5 minutes a row, with no gap at the seam
+    assert.ok(first.timestamps.every((t, i) => i === 0 || t - first.timestamps[i - 1] === 300_000))
+    // the second file's window over its rows 1..3 is now over rows 11..13
+    assert.deepEqual(first.windows, [
+      [first.timestamps[2], first.timestamps[4]],
+      [first.timestamps[11], first.timestamps[13]],
+    ])
+    assert.equal(chains[2].category, 'b')
   })
 })

@@ -13,7 +13,7 @@
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { AnomalyDetector, type DetectorOptions } from '../../src/observe/anomaly-detector/index'
-import { type DataFile, loadCorpus, runDetector } from './corpus'
+import { chainCorpus, loadCorpus, runDetector } from './corpus'
 import { PROFILES, scoreProfile } from './scorer'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -30,33 +30,7 @@ for (let i = 0; i < argv.length; i++) {
 }
 if (variants.length === 0) variants.push({})
 
-const STEP_MS = 300_000
-const T0 = Date.UTC(2020, 0, 1)
-
-function chain(parts: DataFile[], name: string): DataFile {
-  const values: number[] = []
-  const timestamps: number[] = []
-  const windows: [number, number][] = []
-  for (const p of parts) {
-    const base = values.length
-    const row = new Map(p.timestamps.map((t, i) => [t, i]))
-    for (let i = 0; i < p.values.length; i++) {
-      values.push(p.values[i])
-      timestamps.push(T0 + (base + i) * STEP_MS)
-    }
-    for (const [a, b] of p.windows)
-      windows.push([T0 + (base + row.get(a)!) * STEP_MS, T0 + (base + row.get(b)!) * STEP_MS])
-  }
-  return { ...parts[0], name, file: `${name}.csv`, values, timestamps, windows, timestampText: [], valueText: [] }
-}
-
-const corpus = loadCorpus(data)
-const chains: DataFile[] = []
-for (const category of [...new Set(corpus.map((f) => f.category))]) {
-  const files = corpus.filter((f) => f.category === category)
-  for (let c = 0; c * per < files.length; c++)
-    chains.push(chain(files.slice(c * per, (c + 1) * per), `${category}-chain-${c}`))
-}
+const chains = chainCorpus(loadCorpus(data), per)
 const points = chains.reduce((n, f) => n + f.values.length, 0)
 console.log(
   `${chains.length} chains of up to ${per} files, ${points} points (longest ${Math.max(...chains.map((f) => f.values.length))})`,

@@ -2,7 +2,7 @@
  * NAB benchmark for Sentinel's streaming anomaly detector.
  *
  *   tsx bench/nab/run.ts [--data DIR] [--out DIR] [--detector NAME] [--baseline windowedGaussian|relativeEntropy|knnCad|contextOSE|contextOSEv2]
- *   tsx bench/nab/run.ts --cv [--data DIR] [--detectors a,b,...] [--seeds N]
+ *   tsx bench/nab/run.ts --cv [--data DIR] [--detectors a,b,...] [--seeds N] [--chain N]
  *   tsx bench/nab/run.ts --published [--data DIR] [--edition later|published]
  *
  * DIR (default ../shared/nab relative to the project root) must have NAB's
@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url'
 import { AnomalyDetector } from '../../src/observe/anomaly-detector/index'
 import { BASELINES } from './baselines'
 import { DEFAULT_CV, runCv } from './cv-report'
-import { type DataFile, type Detector, loadCorpus, runDetector } from './corpus'
+import { type DataFile, type Detector, chainCorpus, loadCorpus, runDetector } from './corpus'
 import { main as comparePublished } from './published'
 import { scoreAllProfiles } from './scorer'
 
@@ -42,6 +42,7 @@ function parseArgs(argv: string[]): {
   cv: boolean
   detectors: string[]
   seeds: number
+  chain: number
 } {
   const args = {
     data: resolve(projectRoot, '..', 'shared', 'nab'),
@@ -51,6 +52,7 @@ function parseArgs(argv: string[]): {
     cv: false,
     detectors: DEFAULT_CV,
     seeds: 3,
+    chain: 0,
   }
   let named = false
   let namedCv = false
@@ -72,7 +74,11 @@ function parseArgs(argv: string[]): {
         throw new Error(`unknown baseline ${args.baseline}: one of ${Object.keys(BASELINES).join(', ')}`)
       if (!named) args.detector = args.baseline
     } else if (a === '--cv') args.cv = true
-    else if (a === '--detectors') {
+    else if (a === '--chain') {
+      args.chain = Number(next())
+      if (!Number.isInteger(args.chain) || args.chain < 1)
+        throw new Error(`--chain needs a whole number of files (got ${args.chain})`)
+    } else if (a === '--detectors') {
       // repeatable; a plain value is a comma list of names, a JSON one is detector options
       const v = next()
       if (!namedCv) args.detectors = []
@@ -98,11 +104,14 @@ function main(): void {
     return
   }
   const args = parseArgs(process.argv.slice(2))
-  const corpus = loadCorpus(args.data)
-  if (corpus.length === 0) throw new Error(`no data files found under ${args.data}/data`)
+  const files = loadCorpus(args.data)
+  if (files.length === 0) throw new Error(`no data files found under ${args.data}/data`)
   if (args.cv) {
+    const corpus = args.chain > 0 ? chainCorpus(files, args.chain) : files
     const points = corpus.reduce((n, f) => n + f.values.length, 0)
-    console.log(`NAB cross-validation: ${args.data} (${corpus.length} files, ${points} points)`)
+    console.log(
+      `NAB cross-validation: ${args.data} (${corpus.length} ${args.chain > 0 ? `chains of up to ${args.chain} files` : 'files'}, ${points} points)`,
+    )
     console.log(
       'folds: each category left out (threshold chosen on the others), then the files cut in two in time (threshold chosen on one half, applied to the other)',
     )
@@ -113,13 +122,13 @@ function main(): void {
   const make: (file: DataFile) => Detector = args.baseline ? BASELINES[args.baseline].make : () => new AnomalyDetector()
   // warm-up run (JIT) on a copy, then the measured run; a fast detector runs 5 more times and the
   // throughput is their median (the machine is shared: a single pass swings by 2x)
-  runDetector(corpus.slice(0, 3), make)
-  const run = runDetector(corpus, make)
+  runDetector(files.slice(0, 3), make)
+  const run = runDetector(files, make)
   const speeds = [run.points / run.seconds]
   if (run.seconds < 1) {
     speeds.length = 0
     for (let i = 0; i < 5; i++) {
-      const r = runDetector(corpus, make)
+      const r = runDetector(files, make)
       speeds.push(r.points / r.seconds)
     }
   }
@@ -129,7 +138,7 @@ function main(): void {
   // results files in NAB's format
   const detDir = join(args.out, args.detector)
   run.files.forEach((f, idx) => {
-    const src = corpus[idx]
+    const src = files[idx]
     const path = join(detDir, src.category, `${args.detector}_${src.file}`)
     mkdirSync(dirname(path), { recursive: true })
     const lines = ['timestamp,value,anomaly_score']
@@ -166,7 +175,7 @@ function main(): void {
   const cpu = cpus()
   console.log(`NAB benchmark: detector '${args.detector}'`)
   console.log(
-    `data:    ${args.data} (${corpus.length} files, ${run.points} points, ${run.files.reduce((a, f) => a + f.windows.length, 0)} windows)`,
+    `data:    ${args.data} (${files.length} files, ${run.points} points, ${run.files.reduce((a, f) => a + f.windows.length, 0)} windows)`,
   )
   console.log(`results: ${detDir}`)
   for (const r of results) {
@@ -177,7 +186,7 @@ function main(): void {
   if (args.baseline) {
     const p = BASELINES[args.baseline].published
     console.log(
-      `published whole-corpus scores of ${args.baseline}: standard ${p.standard}, reward_low_FP_rate ${p.reward_low_FP_rate}, reward_low_FN_rate ${p.reward_low_FN_rate}`,
+      `published whole-files scores of ${args.baseline}: standard ${p.standard}, reward_low_FP_rate ${p.reward_low_FP_rate}, reward_low_FN_rate ${p.reward_low_FN_rate}`,
     )
   }
   console.log(
