@@ -33,7 +33,13 @@ export const VARIANTS: Candidate[] = [
   variant('sentinel-before-24', 'the detector before issue #24: young series damped and rested less', {
     dampAge: 2,
     restAge: 0.2,
+    noveltyMinVar: 1e-4,
   }),
+  variant(
+    'before-long-series',
+    "the detector of #24's first two rounds: novelty variance floor 1e-4 (false alerts grow with a series' age)",
+    { noveltyMinVar: 1e-4 },
+  ),
   // ablations of the shipped detector: each part is kept only if removing it lowers the folds' mean
   variant('without-context', 'shipped, without the pattern novelty (value tails only)', { contextWeight: 0 }),
   variant('without-calibration', "shipped, without the calibration against the series' own scores", {
@@ -78,7 +84,10 @@ export const VARIANTS: Candidate[] = [
   }),
   variant('rest-200', 'shipped, rest of 200 points after an alert', { restPoints: 200 }),
   variant('rest-level-0.4', 'shipped, rest started by a score of 0.4', { restLevel: 0.4 }),
-  variant('novelty-floor-4x', "shipped, the novelty likelihood's variance floor x4", { noveltyMinVar: 4e-4 }),
+  // #24, third round: the novelty variance floor's neighbours (the shipped 0.01 was chosen on both
+  // the files' folds and the chained long series' folds, `--cv --chain 4`)
+  variant('novelty-floor-0.005', "shipped, the novelty likelihood's variance floor 0.005", { noveltyMinVar: 0.005 }),
+  variant('novelty-floor-0.02', "shipped, the novelty likelihood's variance floor 0.02", { noveltyMinVar: 0.02 }),
   variant('context-order-8', 'shipped, contexts of up to 8 levels', { contextOrder: 8 }),
 ]
 

@@ -232,6 +232,51 @@ describe('AnomalyDetector', () => {
     assert.ok(AnomalyDetector.fromJSON(JSON.stringify(b)).toJSON().rsCount === 200, 'calibration history starts afresh')
   })
 
+  it('does not alert more as a quiet series ages', () => {
+    // The local NAB files are about 4 000 points long; on longer series the old novelty floor let the
+    // variance of a mature model shrink until chance contexts read as anomalies (README, "Anomaly
+    // detection on NAB"). Four seeded anomaly-free series of 16 000 points: alerts (score >= 0.4)
+    // in points 750-4 750 against the last 4 000.
+    const alerts = (opts: { noveltyMinVar?: number }): { early: number; late: number } => {
+      let early = 0
+      let late = 0
+      for (const seed of [31, 32, 33, 34]) {
+        const scores = runAll(new AnomalyDetector(opts), series(16_000, seed))
+        scores.forEach((s, i) => {
+          if (s < 0.4) return
+          if (i >= 750 && i < 4750) early++
+          else if (i >= 12_000) late++
+        })
+      }
+      return { early, late }
+    }
+    const shipped = alerts({})
+    const before = alerts({ noveltyMinVar: 1e-4 })
+    assert.ok(shipped.early > 0, 'the test series do alert now and then')
+    assert.ok(shipped.late <= 2 * shipped.early + 2, `late ${shipped.late} against early ${shipped.early}`)
+    // the floor of detector state version 3 fails the same bound
+    assert.ok(before.late > 2 * before.early + 2, `version 3: late ${before.late} against early ${before.early}`)
+  })
+
+  it('migrates a version 3 state to the raised novelty floor, keeping what it learned', () => {
+    const values = series(800, 41)
+    const a = new AnomalyDetector({ noveltyMinVar: 1e-4 })
+    runAll(a, values.slice(0, 600))
+    const old = JSON.parse(JSON.stringify(a)) as Record<string, unknown> & { options: Record<string, unknown> }
+    old.version = 3
+    const b = AnomalyDetector.fromJSON(old as never)
+    assert.equal(b.options.noveltyMinVar, new AnomalyDetector().options.noveltyMinVar)
+    assert.equal(b.toJSON().version, 4)
+    assert.equal(b.count, 600)
+    assert.deepEqual(b.toJSON().context, a.toJSON().context)
+    // and from then on it scores as a detector that had the new floor with the same history
+    const same = AnomalyDetector.fromJSON({
+      ...a.toJSON(),
+      options: { ...a.options, noveltyMinVar: b.options.noveltyMinVar },
+    })
+    assert.deepEqual(runAll(b, values.slice(600), 600), runAll(same, values.slice(600), 600))
+  })
+
   it('score calibration only raises scores, most where they are unusual for the series', () => {
     const values = series(3000, 24, (i, x) => (i === 2100 ? x + 25 : i > 2500 && i < 2600 ? 50 : x))
     const opts = { dampDecay: 0, restPoints: 0 }
