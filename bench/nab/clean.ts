@@ -7,7 +7,7 @@
  *   tsx bench/nab/clean.ts [--threshold 0.45 | --nab-threshold [--data DIR]] [--series 20] [--points 4000] variant...
  *
  * A variant is a live candidate's name (candidates.ts) or JSON detector options; default: the shipped
- * detector and `spatial`. Each series is 4 000 points (`--points`) of a daily cycle (288 points) with
+ * detector and `before-long-series`. Each series is 4 000 points (`--points`) of a daily cycle (288 points) with
  * Gaussian, Laplace or log-normal noise, a random walk, weeks of counts (weekends lower) or a daily
  * cycle that grows; alerts are points scoring at least the threshold after NAB's probation (15 % of
  * the series, at most 750 points). With `--nab-threshold` each detector is judged at the threshold NAB's
@@ -104,7 +104,7 @@ function main(): void {
     else names.push(argv[i])
   }
   if (!Number.isFinite(threshold)) throw new Error('--threshold needs a number')
-  if (names.length === 0) names.push('sentinel', 'spatial')
+  if (names.length === 0) names.push('sentinel', 'before-long-series')
   console.log(
     `alerts (score >= ${ownThreshold ? "each detector's NAB threshold on the local files" : threshold} after NAB's probation) on ${series} anomaly-free series of ${points} points each: all (first quarter / last quarter)`,
   )

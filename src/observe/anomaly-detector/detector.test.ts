@@ -76,15 +76,14 @@ describe('AnomalyDetector', () => {
   })
 
   it('detects an isolated spike', () => {
-    const det = new AnomalyDetector()
-    const at = 1500
-    const scores = runAll(
-      det,
-      series(1700, 4, (i, x) => (i === at ? x + 60 : x)),
-    )
-    const before = Math.max(...scores.slice(300, at))
-    assert.ok(scores[at] > before, `spike score ${scores[at]} vs before ${before}`)
-    assert.ok(scores[at] >= 0.5)
+    // the value tails and the novelty alone: with the spatial anomaly (on by default) an earlier new
+    // record of the range also scores 1
+    const values = series(1700, 4, (i, x) => (i === 1500 ? x + 60 : x))
+    const scores = runAll(new AnomalyDetector({ spatialTolerance: 0 }), values)
+    const before = Math.max(...scores.slice(300, 1500))
+    assert.ok(scores[1500] > before, `spike score ${scores[1500]} vs before ${before}`)
+    assert.ok(scores[1500] >= 0.5)
+    assert.ok(runAll(new AnomalyDetector(), values)[1500] >= 0.9, 'and the shipped detector')
   })
 
   it('gives lower scores on regular data than at anomalies (no constant alarm)', () => {
@@ -153,8 +152,10 @@ describe('AnomalyDetector', () => {
   it('damps the points after an alert for a rest period, unless a much stronger anomaly comes', () => {
     // a lasting shift: its later points are the same incident
     const values = series(1500, 21, (i, x) => (i >= 1000 && i < 1020 ? x + 15 : x))
-    const rest = runAll(new AnomalyDetector({ dampDecay: 0, restPoints: 50, restLevel: 0.45 }), values)
-    const noRest = runAll(new AnomalyDetector({ dampDecay: 0, restPoints: 0 }), values)
+    // without the spatial anomaly, whose score of 1 at the shift leaves no stronger score to escape by
+    const opts = { dampDecay: 0, spatialTolerance: 0 }
+    const rest = runAll(new AnomalyDetector({ ...opts, restPoints: 50, restLevel: 0.45 }), values)
+    const noRest = runAll(new AnomalyDetector({ ...opts, restPoints: 0 }), values)
     const alerts = (scores: number[]): number => scores.slice(1000, 1050).filter((s) => s >= 0.45).length
     assert.ok(alerts(noRest) > 1, `without rest the shift alerts ${alerts(noRest)} times`)
     assert.equal(alerts(rest), 1, 'with rest the shift alerts once')
@@ -163,7 +164,7 @@ describe('AnomalyDetector', () => {
     // during the rest, a far stronger anomaly still alerts
     const spike = values.slice()
     spike[1030] = 500
-    const withSpike = runAll(new AnomalyDetector({ dampDecay: 0, restPoints: 50, restLevel: 0.45 }), spike)
+    const withSpike = runAll(new AnomalyDetector({ ...opts, restPoints: 50, restLevel: 0.45 }), spike)
     assert.ok(withSpike[1030] >= 0.9, `spike in the rest period scored ${withSpike[1030]}`)
   })
 
@@ -258,21 +259,31 @@ describe('AnomalyDetector', () => {
     assert.ok(before.late > 2 * before.early + 2, `version 3: late ${before.late} against early ${before.early}`)
   })
 
-  it('migrates a version 3 state to the raised novelty floor, keeping what it learned', () => {
+  it('migrates a version 3 state to the third round of #24, keeping what it learned', () => {
     const values = series(800, 41)
-    const a = new AnomalyDetector({ noveltyMinVar: 1e-4 })
+    // as version 3 saved it: the old novelty floor, no spatial anomaly, no range
+    const a = new AnomalyDetector({ noveltyMinVar: 1e-4, spatialTolerance: 0, spatialWarmup: 0 })
     runAll(a, values.slice(0, 600))
     const old = JSON.parse(JSON.stringify(a)) as Record<string, unknown> & { options: Record<string, unknown> }
     old.version = 3
     const b = AnomalyDetector.fromJSON(old as never)
-    assert.equal(b.options.noveltyMinVar, new AnomalyDetector().options.noveltyMinVar)
-    assert.equal(b.toJSON().version, 4)
+    const shipped = new AnomalyDetector().options
+    assert.equal(b.options.noveltyMinVar, shipped.noveltyMinVar)
+    assert.equal(b.options.spatialTolerance, shipped.spatialTolerance)
+    assert.equal(b.options.spatialWarmup, shipped.spatialWarmup)
+    const st = b.toJSON()
+    assert.equal(st.version, 4)
     assert.equal(b.count, 600)
-    assert.deepEqual(b.toJSON().context, a.toJSON().context)
-    // and from then on it scores as a detector that had the new floor with the same history
+    assert.deepEqual(st.context, a.toJSON().context)
+    // the range is that of the values it held, so its next ordinary value is no spatial anomaly
+    assert.equal(st.spMin, Math.min(...values.slice(0, 600)))
+    assert.equal(st.spMax, Math.max(...values.slice(0, 600)))
+    // and from then on it scores as a version 4 state with that history would
     const same = AnomalyDetector.fromJSON({
       ...a.toJSON(),
-      options: { ...a.options, noveltyMinVar: b.options.noveltyMinVar },
+      options: { ...b.options },
+      spMin: st.spMin,
+      spMax: st.spMax,
     })
     assert.deepEqual(runAll(b, values.slice(600), 600), runAll(same, values.slice(600), 600))
   })
@@ -325,13 +336,13 @@ describe('AnomalyDetector', () => {
     )
   })
 
-  it('spatial anomaly (off by default): a value beyond the range seen by the tolerance scores spatialScore', () => {
+  it('spatial anomaly: a value beyond the range seen by the tolerance scores spatialScore', () => {
     // flat noise in [40, 60]: 61 lies beyond that range by 5 % of it, 70 by 50 %
     const r = rng(31)
     const values = Array.from({ length: 600 }, () => 40 + 20 * r())
     const lo = Math.min(...values)
     const hi = Math.max(...values)
-    const off = new AnomalyDetector({ dampDecay: 0, restPoints: 0 })
+    const off = new AnomalyDetector({ dampDecay: 0, restPoints: 0, spatialTolerance: 0 })
     const on = new AnomalyDetector({ dampDecay: 0, restPoints: 0, spatialTolerance: 0.05, spatialScore: 0.9 })
     runAll(off, values)
     runAll(on, values)
