@@ -17,6 +17,8 @@
  * 'agree1{"spatialTolerance":0.05}' for their geometric mean;
  * default: the shipped detector, its variants, the streaming CAD with and without the file's range,
  * and contextOSE, see candidates.ts), Sentinel's variants as means over N hash seeds (default 3); it writes nothing.
+ * --chain N runs the same folds on long series: each category's files chained N at a time
+ * (chainCorpus in corpus.ts), for what a detector does as a series ages.
  * --published compares the CAD OSE reproduction with NAB's published results of the local files,
  * row by row and file by file (published.ts).
  */
